@@ -1,0 +1,443 @@
+/**
+ * The circuit breaker: a scoped service that stops calling a dependency that
+ * keeps failing, and lets a few probe calls through once it may have
+ * recovered.
+ *
+ * Provide a breaker as a `Layer`, guard calls with `withCircuitBreaker`, and
+ * handle `CircuitOpenError` — it is in the type of every guarded call:
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker, withCircuitBreaker } from "effect-resilience"
+ *
+ * declare const fetchStock: (sku: string) => Effect.Effect<number, Error>
+ *
+ * const stock = (sku: string) =>
+ *   fetchStock(sku).pipe(
+ *     withCircuitBreaker,
+ *     Effect.catchTag("CircuitOpenError", () => Effect.succeed(0))
+ *   )
+ *
+ * const program = stock("sku-1").pipe(
+ *   Effect.provide(CircuitBreaker.layer({ name: "inventory", consecutiveFailures: 3 }))
+ * )
+ * ```
+ *
+ * **Contract.** States are `Closed` (calls run, outcomes recorded), `Open`
+ * (calls rejected at once, nothing runs), `HalfOpen` (up to
+ * `halfOpenPermits` probes run, the rest are rejected), plus the manual
+ * `ForcedOpen` and `Disabled`. A closed circuit trips when any configured rule
+ * holds (`consecutiveFailures`, `failureCount`, `failureRate`,
+ * `slowCallRate`); with no rule configured it trips on 5 consecutive
+ * failures. After `openDuration` (a duration, or a `Schedule` stepped once per
+ * consecutive opening) it is half-open: `successThreshold` successful probes
+ * close it, any failed probe reopens it, and an interrupted probe gives its
+ * permit back. Every transition is atomic; outcomes of calls admitted before a
+ * transition are dropped. Time comes from `Clock`, so `TestClock` drives it.
+ *
+ * @since 0.1.0
+ */
+import type { Scope , Stream } from "effect"
+import { Context, Effect, Layer, Schedule } from "effect"
+import type { CircuitBreakerConfig, ResolvedConfig } from "./CircuitBreakerConfig.js"
+import { CircuitBreakerConfigError, ConfigIssue, decode } from "./CircuitBreakerConfig.js"
+import type { CircuitBreakerEvent } from "./CircuitBreakerEvent.js"
+import type { Snapshot } from "./CircuitBreakerSnapshot.js"
+import type { CircuitOpenError } from "./CircuitOpenError.js"
+import type { State } from "./CircuitState.js"
+import type { Classifier, ClassifyOptions } from "./Classifier.js"
+import { fromOptions } from "./Classifier.js"
+import { CircuitBreakerImpl, isCircuitBreaker as isCircuitBreakerInternal, TypeId as TypeIdInternal } from "./internal/breaker.js"
+import { checkSchedule } from "./internal/openDuration.js"
+
+export {
+  /**
+   * Describes a window over the last `size` recorded outcomes (re-exported
+   * from `SlidingWindow`).
+   *
+   * @category windows
+   * @since 0.1.0
+   */
+  countWindow,
+  /**
+   * Describes a window over the outcomes of the last `duration`, kept in
+   * `buckets` buckets (re-exported from `SlidingWindow`).
+   *
+   * @category windows
+   * @since 0.1.0
+   */
+  timeWindow
+} from "./SlidingWindow.js"
+
+/**
+ * Runtime identifier of circuit breaker instances.
+ *
+ * @category type IDs
+ * @since 0.1.0
+ */
+export const TypeId: TypeId = TypeIdInternal
+
+/**
+ * Type-level identifier of circuit breaker instances.
+ *
+ * @category type IDs
+ * @since 0.1.0
+ */
+export type TypeId = "~effect-resilience/CircuitBreaker"
+
+/**
+ * A circuit breaker instance.
+ *
+ * - `execute` guards an effect (data-first or data-last), with optional
+ *   per-call classification (see `Classifier.ClassifyOptions`);
+ * - `state` and `snapshot` read the circuit, applying any transition that time
+ *   alone has caused (so after `TestClock.adjust` an open circuit reads
+ *   `HalfOpen`);
+ * - `events` is a stream of transitions and call outcomes (it subscribes when
+ *   run); `subscribe` subscribes at once, for callers that must not miss the
+ *   events of the very next call;
+ * - `forceOpen`, `disable` and `reset` are the operator's controls.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * const program = Effect.gen(function*() {
+ *   const breaker = yield* CircuitBreaker.make({ name: "search", consecutiveFailures: 2 })
+ *   const result = yield* breaker.execute(Effect.succeed("hits"))
+ *   const state = yield* breaker.state // "Closed"
+ *   return { result, state }
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CircuitBreaker {
+  readonly [TypeId]: TypeId
+  /** The breaker's name, as shown in errors, events and snapshots. */
+  readonly name: string
+  /** The validated configuration, with every default applied. */
+  readonly config: ResolvedConfig
+  /** Runs `self` through the circuit. */
+  readonly execute: {
+    <A, E, R>(self: Effect.Effect<A, E, R>, options?: ClassifyOptions<A, E>): Effect.Effect<A, E | CircuitOpenError, R>
+    <A0 = unknown, E0 = unknown>(
+      options?: ClassifyOptions<A0, E0>
+    ): <A extends A0, E extends E0, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitOpenError, R>
+  }
+  /** The current state. */
+  readonly state: Effect.Effect<State>
+  /** The current state and window measurements. */
+  readonly snapshot: Effect.Effect<Snapshot>
+  /** Transitions, call outcomes and rejections from the moment the stream runs. */
+  readonly events: Stream.Stream<CircuitBreakerEvent>
+  /** Subscribes now and returns the stream of events from this moment on. */
+  readonly subscribe: Effect.Effect<Stream.Stream<CircuitBreakerEvent>, never, Scope.Scope>
+  /** Rejects every call until `reset`. */
+  readonly forceOpen: Effect.Effect<void>
+  /** Runs and records every call but never trips, until `reset`. */
+  readonly disable: Effect.Effect<void>
+  /** Closes the circuit and forgets every measurement. */
+  readonly reset: Effect.Effect<void>
+}
+
+/**
+ * Whether a value is a circuit breaker instance.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * CircuitBreaker.isCircuitBreaker({}) // false
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isCircuitBreaker: (u: unknown) => u is CircuitBreaker = isCircuitBreakerInternal
+
+/**
+ * The default circuit breaker service, used by `withCircuitBreaker(effect)`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * const state = Effect.flatMap(CircuitBreaker.CircuitBreaker, (breaker) => breaker.state)
+ * ```
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export const CircuitBreaker: Context.Service<CircuitBreaker, CircuitBreaker> = Context.Service<CircuitBreaker>(
+  "effect-resilience/CircuitBreaker"
+)
+
+/**
+ * Makes a circuit breaker whose timers and event streams end with the current
+ * `Scope`. An invalid configuration fails with `CircuitBreakerConfigError`
+ * naming each field and rule.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * const program = Effect.gen(function*() {
+ *   const breaker = yield* CircuitBreaker.make({
+ *     name: "payments",
+ *     failureRate: 0.5,
+ *     minimumCalls: 10,
+ *     openDuration: "30 seconds"
+ *   })
+ *   return yield* breaker.execute(Effect.succeed("charged"))
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (
+  config?: CircuitBreakerConfig
+): Effect.Effect<CircuitBreaker, CircuitBreakerConfigError, Scope.Scope> =>
+  Effect.flatMap(decode(config), makeResolved)
+
+/**
+ * Makes a circuit breaker from an already validated configuration (see
+ * `CircuitBreakerConfig.decode`), so that many breakers sharing one
+ * configuration validate it once.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker, CircuitBreakerConfig } from "effect-resilience"
+ *
+ * const twoBreakers = Effect.gen(function*() {
+ *   const config = yield* CircuitBreakerConfig.decode({ consecutiveFailures: 3 })
+ *   const eu = yield* CircuitBreaker.makeResolved({ ...config, name: "api-eu" })
+ *   const us = yield* CircuitBreaker.makeResolved({ ...config, name: "api-us" })
+ *   return [eu, us] as const
+ * })
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeResolved = (
+  config: ResolvedConfig
+): Effect.Effect<CircuitBreaker, CircuitBreakerConfigError, Scope.Scope> =>
+  Effect.gen(function*() {
+    if (Schedule.isSchedule(config.openDuration)) {
+      const problem = checkSchedule(config.openDuration, yield* Effect.context<never>())
+      if (problem !== undefined) {
+        return yield* new CircuitBreakerConfigError({
+          breaker: config.name,
+          issues: [new ConfigIssue({ field: "openDuration", rule: problem })]
+        })
+      }
+    }
+    const scope = yield* Effect.scope
+    const breaker = new CircuitBreakerImpl(config, scope)
+    yield* Effect.addFinalizer(() => breaker.hub.close)
+    return breaker
+  })
+
+/**
+ * Provides the default `CircuitBreaker` service.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker, withCircuitBreaker } from "effect-resilience"
+ *
+ * const program = withCircuitBreaker(Effect.succeed(42)).pipe(
+ *   Effect.provide(CircuitBreaker.layer({ name: "answers" }))
+ * )
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (config?: CircuitBreakerConfig): Layer.Layer<CircuitBreaker, CircuitBreakerConfigError> =>
+  Layer.effect(CircuitBreaker, make(config))
+
+/**
+ * Provides a circuit breaker under your own service key, so that several
+ * breakers (one per dependency) live side by side.
+ *
+ * @example
+ * ```ts
+ * import { Context } from "effect"
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * class Inventory extends Context.Service<Inventory, CircuitBreaker.CircuitBreaker>()("app/InventoryBreaker") {}
+ *
+ * const InventoryBreakerLive = CircuitBreaker.layerAs(Inventory, { name: "inventory", failureRate: 0.5 })
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerAs = <I>(
+  tag: Context.Key<I, CircuitBreaker>,
+  config?: CircuitBreakerConfig
+): Layer.Layer<I, CircuitBreakerConfigError> => Layer.effect(tag, make(config))
+
+/**
+ * A named circuit breaker service made with `Service`: a service key whose
+ * `layer(config)` provides it. The breaker is named after the key unless the
+ * configuration names it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ServiceClass<Self, Key extends string> extends Context.ServiceClass<Self, Key, CircuitBreaker> {
+  readonly layer: (config?: CircuitBreakerConfig) => Layer.Layer<Self, CircuitBreakerConfigError>
+}
+
+/**
+ * Declares a named circuit breaker service. A program that guards its calls
+ * with it has the service in its requirements, so a payments breaker and an
+ * inventory breaker are different services with separate state and config.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { CircuitBreaker, withCircuitBreaker } from "effect-resilience"
+ *
+ * class PaymentsBreaker extends CircuitBreaker.Service<PaymentsBreaker>()("payments") {}
+ * class InventoryBreaker extends CircuitBreaker.Service<InventoryBreaker>()("inventory") {}
+ *
+ * declare const charge: Effect.Effect<string, Error>
+ * declare const reserve: Effect.Effect<number, Error>
+ *
+ * // Effect<[string, number], Error | CircuitOpenError, PaymentsBreaker | InventoryBreaker>
+ * const checkout = Effect.all([
+ *   charge.pipe(withCircuitBreaker(PaymentsBreaker)),
+ *   reserve.pipe(withCircuitBreaker(InventoryBreaker))
+ * ])
+ *
+ * const Breakers = Layer.mergeAll(
+ *   PaymentsBreaker.layer({ failureRate: 0.5, minimumCalls: 20 }),
+ *   InventoryBreaker.layer({ consecutiveFailures: 3 })
+ * )
+ * ```
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export const Service = <Self>() => <const Key extends string>(key: Key): ServiceClass<Self, Key> => {
+  const Tag = Context.Service<Self, CircuitBreaker>()(key)
+  return class extends Tag {
+    static readonly layer = (config?: CircuitBreakerConfig): Layer.Layer<Self, CircuitBreakerConfigError> =>
+      layerAs(Tag, config?.name === undefined ? { ...config, name: key } : config)
+  }
+}
+
+/**
+ * Guards an effect with a circuit breaker: the default `CircuitBreaker`
+ * service, a named breaker service, or a breaker instance. The result fails
+ * with `CircuitOpenError` when the circuit rejects the call, so the error
+ * type is the original errors plus `CircuitOpenError`, and the requirements
+ * gain the breaker's service.
+ *
+ * Forms (data-first and data-last):
+ *
+ * - `withCircuitBreaker(effect)` / `effect.pipe(withCircuitBreaker)` /
+ *   `effect.pipe(withCircuitBreaker())`
+ * - `withCircuitBreaker(effect, options)` / `effect.pipe(withCircuitBreaker(options))`
+ * - `withCircuitBreaker(effect, Breaker, options?)` /
+ *   `effect.pipe(withCircuitBreaker(Breaker, options?))`, where `Breaker` is a
+ *   service key (`CircuitBreaker.Service`, `Context.Service`) or an instance
+ *
+ * `options` narrow what counts as a failure (see `Classifier`).
+ *
+ * @example
+ * ```ts
+ * import { Data, Effect } from "effect"
+ * import { CircuitBreaker, withCircuitBreaker } from "effect-resilience"
+ *
+ * class NotFound extends Data.TaggedError("NotFound") {}
+ * class Unavailable extends Data.TaggedError("Unavailable") {}
+ * declare const getUser: (id: string) => Effect.Effect<string, NotFound | Unavailable>
+ *
+ * const user = (id: string) =>
+ *   getUser(id).pipe(
+ *     withCircuitBreaker({ isFailure: (error) => error._tag === "Unavailable" }),
+ *     Effect.catchTag("CircuitOpenError", () => Effect.succeed("guest"))
+ *   )
+ * // Effect<string, NotFound | Unavailable, CircuitBreaker.CircuitBreaker>
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const withCircuitBreaker: {
+  <I>(
+    breaker: Context.Key<I, CircuitBreaker>,
+    options?: ClassifyOptions<unknown, unknown>
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitOpenError, R | I>
+  (
+    breaker: CircuitBreaker,
+    options?: ClassifyOptions<unknown, unknown>
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitOpenError, R>
+  <A0 = unknown, E0 = unknown>(
+    options?: ClassifyOptions<A0, E0>
+  ): <A extends A0, E extends E0, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitOpenError, R | CircuitBreaker>
+  <A, E, R, I>(
+    self: Effect.Effect<A, E, R>,
+    breaker: Context.Key<I, CircuitBreaker>,
+    options?: ClassifyOptions<A, E>
+  ): Effect.Effect<A, E | CircuitOpenError, R | I>
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    breaker: CircuitBreaker,
+    options?: ClassifyOptions<A, E>
+  ): Effect.Effect<A, E | CircuitOpenError, R>
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    options?: ClassifyOptions<A, E>
+  ): Effect.Effect<A, E | CircuitOpenError, R | CircuitBreaker>
+} = ((...args: ReadonlyArray<unknown>) => {
+  const first = args[0]
+  if (Effect.isEffect(first) && !Context.isKey(first)) {
+    const [breaker, options] = splitBreaker(args[1], args[2])
+    return guardWith(first, breaker, fromOptions(options))
+  }
+  const [breaker, options] = splitBreaker(first, args[1])
+  // Data-last: build the per-call classifier once, not on every call.
+  const classify = fromOptions(options)
+  return (self: Effect.Effect<unknown, unknown, unknown>) => guardWith(self, breaker, classify)
+}) as never
+
+type BreakerRef = Context.Key<unknown, CircuitBreaker> | CircuitBreaker
+
+const splitBreaker = (
+  breakerOrOptions: unknown,
+  options: unknown
+): readonly [BreakerRef, ClassifyOptions | undefined] =>
+  Context.isKey(breakerOrOptions) || isCircuitBreaker(breakerOrOptions)
+    ? [breakerOrOptions as BreakerRef, options as ClassifyOptions | undefined]
+    : [CircuitBreaker, breakerOrOptions as ClassifyOptions | undefined]
+
+const guardWith = (
+  self: Effect.Effect<unknown, unknown, unknown>,
+  breaker: BreakerRef,
+  classify: Classifier | undefined
+): Effect.Effect<unknown, unknown, unknown> => {
+  if (isCircuitBreaker(breaker)) {
+    const instance = breaker as CircuitBreakerImpl
+    const classifier = classify ?? instance.classifier
+    return Effect.withFiber((fiber) => instance.guard(fiber, self, classifier))
+  }
+  const key = breaker
+  // One primitive for the lookup and the admission: the service is read from
+  // the fiber's context and the breaker continues with the same fiber.
+  return Effect.withFiber((fiber) => {
+    const instance = Context.getUnsafe(fiber.context, key) as CircuitBreakerImpl
+    return instance.guard(fiber, self, classify ?? instance.classifier)
+  })
+}

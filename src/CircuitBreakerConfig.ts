@@ -1,0 +1,381 @@
+/**
+ * Circuit breaker configuration: what you write, its defaults, and how it is
+ * validated.
+ *
+ * A configuration is decoded by an `effect/Schema` when a breaker is made.
+ * Every invalid value — a negative or fractional count, a rate outside
+ * [0, 1], `NaN`, an unknown field, a window that can never fill, a success
+ * threshold above the probe permits — fails with a `CircuitBreakerConfigError`
+ * that names each field and the rule it breaks. Nothing throws and nothing is
+ * silently replaced by a default.
+ *
+ * Defaults (and where they come from):
+ *
+ * | field | default | follows |
+ * |---|---|---|
+ * | `name` | `"default"` | |
+ * | trip rules | `consecutiveFailures: 5` when no rule is set | pybreaker (`fail_max=5`) |
+ * | `window` | `countWindow(100)` | Resilience4j (`slidingWindowSize=100`) |
+ * | `minimumCalls` | 100, at most the count window's size | Resilience4j, Polly |
+ * | `slowCallDuration` | 60 seconds, when `slowCallRate` is set | Resilience4j |
+ * | `openDuration` | 60 seconds | Resilience4j, pybreaker |
+ * | `maxOpenDuration` | none | |
+ * | `halfOpenPermits` | 1 | pybreaker, opossum, cockatiel |
+ * | `successThreshold` | `halfOpenPermits` | Resilience4j |
+ * | `halfOpenMaxWait` | none (wait for the probes) | Resilience4j |
+ *
+ * @since 0.1.0
+ */
+import type { Schedule } from "effect"
+import { Duration, Effect, Result, Schema, SchemaIssue } from "effect"
+import type { Classifier } from "./Classifier.js"
+import { durationInput, durationOrSchedule, FunctionValue, PositiveInt, Rate } from "./internal/schemas.js"
+import type { ResolvedWindow, WindowSpec } from "./SlidingWindow.js"
+import { countWindow, WindowSpecSchema } from "./SlidingWindow.js"
+
+/**
+ * The configuration of a circuit breaker, as written by its user.
+ *
+ * @example
+ * ```ts
+ * import { Schedule } from "effect"
+ * import type { CircuitBreakerConfig } from "effect-resilience"
+ * import { SlidingWindow } from "effect-resilience"
+ *
+ * const payments: CircuitBreakerConfig.CircuitBreakerConfig = {
+ *   name: "payments",
+ *   failureRate: 0.5,
+ *   minimumCalls: 20,
+ *   window: SlidingWindow.timeWindow("1 minute"),
+ *   openDuration: Schedule.exponential("5 seconds").pipe(Schedule.jittered),
+ *   maxOpenDuration: "2 minutes",
+ *   halfOpenPermits: 3
+ * }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CircuitBreakerConfig {
+  /** Shown in errors, events and snapshots. Default `"default"`. */
+  readonly name?: string | undefined
+  /** Trip after this many failures in a row; a success resets the streak. */
+  readonly consecutiveFailures?: number | undefined
+  /** Trip when the window holds this many failures. */
+  readonly failureCount?: number | undefined
+  /** Trip when `failures / calls` in the window is at or above this fraction (once `minimumCalls` are recorded). */
+  readonly failureRate?: number | undefined
+  /** Trip when `slowCalls / calls` in the window is at or above this fraction (once `minimumCalls` are recorded). */
+  readonly slowCallRate?: number | undefined
+  /** A call that takes this long or longer (success or failure) is slow. */
+  readonly slowCallDuration?: Duration.Input | undefined
+  /** The window the count and rate rules look at. Default `countWindow(100)`. */
+  readonly window?: WindowSpec | undefined
+  /** Calls the window must hold before a rate rule can trip. */
+  readonly minimumCalls?: number | undefined
+  /**
+   * How long the circuit stays open: a duration, or a `Schedule` whose n-th
+   * delay is the n-th consecutive opening (e.g. exponential backoff).
+   */
+  readonly openDuration?: Duration.Input | Schedule.Schedule<unknown, number> | undefined
+  /** Caps every open period. */
+  readonly maxOpenDuration?: Duration.Input | undefined
+  /** Probe calls admitted in one half-open period. Default 1. */
+  readonly halfOpenPermits?: number | undefined
+  /** Successful probes that close the circuit. Default `halfOpenPermits`. */
+  readonly successThreshold?: number | undefined
+  /** A half-open period that has not decided within this time reopens. */
+  readonly halfOpenMaxWait?: Duration.Input | undefined
+  /** Classifies every call's exit (see the `Classifier` module). Per-call options override it. */
+  readonly classify?: Classifier | undefined
+  /** Events buffered per subscriber before the oldest are dropped. Default 1024. */
+  readonly eventBufferSize?: number | undefined
+}
+
+/**
+ * A validated configuration with every default applied.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ResolvedConfig {
+  readonly name: string
+  readonly consecutiveFailures: number | undefined
+  readonly failureCount: number | undefined
+  readonly failureRate: number | undefined
+  readonly slowCallRate: number | undefined
+  readonly slowCallDuration: Duration.Duration | undefined
+  readonly window: ResolvedWindow
+  readonly minimumCalls: number
+  readonly openDuration: Duration.Duration | Schedule.Schedule<unknown, number>
+  readonly maxOpenDuration: Duration.Duration | undefined
+  readonly halfOpenPermits: number
+  readonly successThreshold: number
+  readonly halfOpenMaxWait: Duration.Duration | undefined
+  readonly classify: Classifier | undefined
+  readonly eventBufferSize: number
+}
+
+/**
+ * One broken rule: the field (a dotted path such as `window.size`) and what
+ * it must be.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ConfigIssue extends Schema.Class<ConfigIssue>("ConfigIssue")({
+  field: Schema.String,
+  rule: Schema.String
+}) {}
+
+/**
+ * An invalid circuit breaker configuration. `issues` lists every broken rule,
+ * each naming its field; `message` lists them for a person.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * const program = CircuitBreaker.make({ name: "payments", failureRate: 1.5 }).pipe(
+ *   Effect.scoped,
+ *   Effect.catchTag("CircuitBreakerConfigError", (error) =>
+ *     Effect.logError(error.message) // failureRate: must be a number between 0 and 1 (got 1.5)
+ *   )
+ * )
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class CircuitBreakerConfigError extends Schema.TaggedError<CircuitBreakerConfigError>()(
+  "CircuitBreakerConfigError",
+  {
+    breaker: Schema.String,
+    issues: Schema.NonEmptyArray(ConfigIssue)
+  }
+) {
+  override get message(): string {
+    const lines = this.issues.map((issue) => `${issue.field}: ${issue.rule}`)
+    return `Invalid configuration for circuit breaker "${this.breaker}": ${lines.join("; ")}`
+  }
+}
+
+/**
+ * The default number of consecutive failures that trips a breaker with no
+ * trip rule configured.
+ *
+ * @category defaults
+ * @since 0.1.0
+ */
+export const defaultConsecutiveFailures = 5
+
+/**
+ * The default window: the last 100 calls.
+ *
+ * @category defaults
+ * @since 0.1.0
+ */
+export const defaultWindow = countWindow(100)
+
+/**
+ * The default minimum number of calls before a rate rule can trip.
+ *
+ * @category defaults
+ * @since 0.1.0
+ */
+export const defaultMinimumCalls = 100
+
+/**
+ * The default slow-call threshold, used when `slowCallRate` is set alone.
+ *
+ * @category defaults
+ * @since 0.1.0
+ */
+export const defaultSlowCallDuration: Duration.Duration = Duration.seconds(60)
+
+/**
+ * The default open duration.
+ *
+ * @category defaults
+ * @since 0.1.0
+ */
+export const defaultOpenDuration: Duration.Duration = Duration.seconds(60)
+
+const defaultEventBufferSize = 1024
+
+/**
+ * The schema a configuration is decoded with. Unknown fields are rejected, so
+ * a misspelt option is an error rather than a silently ignored setting.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const CircuitBreakerConfigSchema = Schema.Struct({
+  name: Schema.optional(Schema.String.check(
+    Schema.makeFilter((s: string) => s.trim().length > 0, { message: "must be a non-empty string" })
+  )),
+  consecutiveFailures: Schema.optional(PositiveInt),
+  failureCount: Schema.optional(PositiveInt),
+  failureRate: Schema.optional(Rate),
+  slowCallRate: Schema.optional(Rate),
+  slowCallDuration: Schema.optional(durationInput({ allowZero: false })),
+  window: Schema.optional(WindowSpecSchema),
+  minimumCalls: Schema.optional(PositiveInt),
+  openDuration: Schema.optional(durationOrSchedule),
+  maxOpenDuration: Schema.optional(durationInput({ allowZero: false })),
+  halfOpenPermits: Schema.optional(PositiveInt),
+  successThreshold: Schema.optional(PositiveInt),
+  halfOpenMaxWait: Schema.optional(durationInput({ allowZero: false })),
+  classify: Schema.optional(FunctionValue<Classifier>("a function (exit) => Outcome")),
+  eventBufferSize: Schema.optional(PositiveInt)
+})
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const describeValue = (u: unknown): string => {
+  if (typeof u === "string") return JSON.stringify(u)
+  if (typeof u === "number" || typeof u === "bigint" || typeof u === "boolean") return String(u)
+  if (u === null) return "null"
+  if (u === undefined) return "undefined"
+  if (typeof u === "function") return "a function"
+  if (Duration.isDuration(u)) return Duration.format(u)
+  return typeof u
+}
+
+const fieldValue = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
+  let current: unknown = input
+  for (const key of path) {
+    if (typeof current !== "object" || current === null) return undefined
+    current = (current as Record<PropertyKey, unknown>)[key]
+  }
+  return current
+}
+
+// Schema messages say "Expected ..."; the library's rules read "must be ...".
+const ruleOf = (message: string, value: unknown, present: boolean): string => {
+  if (message.startsWith("must")) {
+    return message.includes("got ") ? message : `${message} (got ${describeValue(value)})`
+  }
+  if (message === "Unexpected key" || message.includes("excess property")) return "is not a circuit breaker option"
+  if (message === "Missing key") return "is required"
+  const expected = message.replace(/^Expected /, "")
+  return `must be ${expected}${present ? ` (got ${describeValue(value)})` : ""}`
+}
+
+const issuesFromSchemaError = (input: unknown, issue: SchemaIssue.Issue): Array<ConfigIssue> => {
+  const seen = new Set<string>()
+  const result: Array<ConfigIssue> = []
+  for (const { message, path } of formatter(issue).issues) {
+    const keys = (path ?? []).map((segment) =>
+      typeof segment === "object" && segment !== null && "key" in segment ? segment.key : segment
+    ) as ReadonlyArray<PropertyKey>
+    const field = keys.length === 0 ? "(config)" : keys.map(String).join(".")
+    // A union (openDuration, window) reports one issue per member; keep the first per field.
+    if (seen.has(field)) continue
+    seen.add(field)
+    const value = fieldValue(input, keys)
+    const present = keys.length > 0 && value !== undefined
+    result.push(new ConfigIssue({ field, rule: ruleOf(message, value, present) }))
+  }
+  return result
+}
+
+const nameOf = (input: unknown): string => {
+  const name = fieldValue(input, ["name"])
+  return typeof name === "string" && name.trim().length > 0 ? name : "default"
+}
+
+const fail = (breaker: string, issues: ReadonlyArray<ConfigIssue>) =>
+  Effect.fail(new CircuitBreakerConfigError({ breaker, issues: issues as [ConfigIssue, ...Array<ConfigIssue>] }))
+
+/**
+ * Validates a configuration and applies the defaults.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreakerConfig } from "effect-resilience"
+ *
+ * const resolved = CircuitBreakerConfig.decode({ name: "db", failureRate: 0.25 })
+ * // Effect<ResolvedConfig, CircuitBreakerConfigError>
+ * Effect.runSync(Effect.map(resolved, (config) => config.minimumCalls)) // 100
+ * ```
+ *
+ * @category decoding
+ * @since 0.1.0
+ */
+export const decode = (input: CircuitBreakerConfig | undefined): Effect.Effect<ResolvedConfig, CircuitBreakerConfigError> =>
+  Effect.suspend(() => {
+    const raw: unknown = input ?? {}
+    const decoded = Schema.decodeUnknownResult(CircuitBreakerConfigSchema)(raw, {
+      errors: "all",
+      onExcessProperty: "error"
+    })
+    const breaker = nameOf(raw)
+    if (Result.isFailure(decoded)) return fail(breaker, issuesFromSchemaError(raw, decoded.failure.issue))
+    const config = decoded.success
+    const window = config.window ?? Schema.decodeUnknownSync(WindowSpecSchema)(defaultWindow)
+    const issues: Array<ConfigIssue> = []
+    const halfOpenPermits = config.halfOpenPermits ?? 1
+    const successThreshold = config.successThreshold ?? halfOpenPermits
+    if (successThreshold > halfOpenPermits) {
+      issues.push(
+        new ConfigIssue({
+          field: "successThreshold",
+          rule: `must be at most halfOpenPermits (${halfOpenPermits}), got ${successThreshold}`
+        })
+      )
+    }
+    let minimumCalls = config.minimumCalls ?? defaultMinimumCalls
+    if (window._tag === "CountWindow") {
+      if (config.minimumCalls === undefined) {
+        minimumCalls = Math.min(minimumCalls, window.size)
+      } else if (config.minimumCalls > window.size) {
+        issues.push(
+          new ConfigIssue({
+            field: "minimumCalls",
+            rule: `must be at most the count window's size (${window.size}), got ${config.minimumCalls}`
+          })
+        )
+      }
+      if (config.failureCount !== undefined && config.failureCount > window.size) {
+        issues.push(
+          new ConfigIssue({
+            field: "failureCount",
+            rule: `must be at most the count window's size (${window.size}), got ${config.failureCount}`
+          })
+        )
+      }
+    } else if (Duration.toMillis(window.duration) / window.buckets < 1) {
+      issues.push(
+        new ConfigIssue({
+          field: "window.buckets",
+          rule: `must leave buckets at least 1 millisecond wide (${
+            Duration.format(window.duration)
+          } in ${window.buckets} buckets)`
+        })
+      )
+    }
+    if (issues.length > 0) return fail(breaker, issues)
+    const noRule = config.consecutiveFailures === undefined && config.failureCount === undefined &&
+      config.failureRate === undefined && config.slowCallRate === undefined
+    return Effect.succeed<ResolvedConfig>({
+      name: breaker,
+      consecutiveFailures: noRule ? defaultConsecutiveFailures : config.consecutiveFailures,
+      failureCount: config.failureCount,
+      failureRate: config.failureRate,
+      slowCallRate: config.slowCallRate,
+      slowCallDuration: config.slowCallDuration ??
+        (config.slowCallRate === undefined ? undefined : defaultSlowCallDuration),
+      window,
+      minimumCalls,
+      openDuration: config.openDuration ?? defaultOpenDuration,
+      maxOpenDuration: config.maxOpenDuration,
+      halfOpenPermits,
+      successThreshold,
+      halfOpenMaxWait: config.halfOpenMaxWait,
+      classify: config.classify,
+      eventBufferSize: config.eventBufferSize ?? defaultEventBufferSize
+    })
+  })

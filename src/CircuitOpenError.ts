@@ -1,0 +1,79 @@
+/**
+ * The error a guarded call fails with when its circuit rejects it.
+ *
+ * `CircuitOpenError` is an `effect/Schema` tagged error, so it is typed in the
+ * error channel of every guarded call, can be handled with
+ * `Effect.catchTag("CircuitOpenError", ...)`, and can be encoded (for example
+ * with `Schema.toCodecJson`) to cross a process boundary.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Schema } from "effect"
+import { RejectingState } from "./CircuitState.js"
+
+/**
+ * A call was rejected without running because its circuit is `Open`,
+ * `HalfOpen` with every probe permit taken, or `ForcedOpen`.
+ *
+ * - `breaker`: the name of the circuit breaker.
+ * - `state`: the state that rejected the call.
+ * - `retryAfter`: the time left until a probe call will be admitted. It is the
+ *   rest of the open period when `Open`, zero when `HalfOpen` (a decision is
+ *   pending: retry soon, with a backoff), and infinite when `ForcedOpen`
+ *   (nothing is admitted until an operator resets the breaker).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { withCircuitBreaker } from "effect-resilience"
+ *
+ * declare const fetchPrice: Effect.Effect<number, Error>
+ *
+ * const price = fetchPrice.pipe(
+ *   withCircuitBreaker,
+ *   Effect.catchTag("CircuitOpenError", (error) =>
+ *     Effect.logWarning(error.message).pipe(Effect.as(0))
+ *   )
+ * )
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class CircuitOpenError extends Schema.TaggedError<CircuitOpenError>()("CircuitOpenError", {
+  breaker: Schema.String,
+  state: RejectingState,
+  retryAfter: Schema.Duration
+}) {
+  override get message(): string {
+    switch (this.state) {
+      case "Open":
+        return `Circuit breaker "${this.breaker}" is open: the call was rejected without running. ` +
+          `A probe call will be admitted in ${Duration.format(this.retryAfter)}; ` +
+          `serve a fallback or retry after that.`
+      case "HalfOpen":
+        return `Circuit breaker "${this.breaker}" is half-open and every probe permit is taken: ` +
+          `the call was rejected without running. Retry shortly with a backoff, or serve a fallback.`
+      case "ForcedOpen":
+        return `Circuit breaker "${this.breaker}" was forced open by an operator: ` +
+          `every call is rejected until it is reset.`
+    }
+  }
+}
+
+/**
+ * Whether a value is a `CircuitOpenError`.
+ *
+ * @example
+ * ```ts
+ * import { Cause, Effect } from "effect"
+ * import { isCircuitOpenError } from "effect-resilience/CircuitOpenError"
+ *
+ * const wasRejected = (cause: Cause.Cause<unknown>) =>
+ *   cause.reasons.some((reason) => reason._tag === "Fail" && isCircuitOpenError(reason.error))
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isCircuitOpenError = (u: unknown): u is CircuitOpenError => u instanceof CircuitOpenError

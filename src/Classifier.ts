@@ -1,0 +1,153 @@
+/**
+ * How a finished call is classified for the circuit breaker.
+ *
+ * Every call a breaker admits ends as one of three outcomes:
+ *
+ * - `"success"`: recorded, resets the consecutive-failure streak;
+ * - `"failure"`: recorded, counts towards every trip rule;
+ * - `"ignored"`: not recorded at all (and a half-open probe gives its permit
+ *   back).
+ *
+ * By default a success is a success, a typed failure or a defect is a failure,
+ * and an interruption is ignored. Narrow what counts per breaker (config) or
+ * per call (options of `withCircuitBreaker`):
+ *
+ * - `ignore`: error tags that count as nothing (e.g. a validation error that
+ *   never reached the dependency);
+ * - `isFailure`: a predicate over the typed error; errors for which it returns
+ *   `false` count as a success (the dependency answered, e.g. `NotFound`), as
+ *   Resilience4j's `recordException` does;
+ * - `classify`: a function over the whole `Exit`, so that a successful value
+ *   (an HTTP 503 response, say) can count as a failure. It replaces the rules
+ *   above.
+ *
+ * An exit made only of interruptions is always ignored, whatever the options
+ * say: an interrupted call tells nothing about the dependency.
+ *
+ * @since 0.1.0
+ */
+import type { Exit, Types } from "effect"
+import { Cause } from "effect"
+
+/**
+ * The outcome a finished call is recorded as.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Outcome = "success" | "failure" | "ignored"
+
+/**
+ * A function that classifies a call's `Exit`.
+ *
+ * @example
+ * ```ts
+ * import { Exit } from "effect"
+ * import type { Classifier } from "effect-resilience"
+ *
+ * interface Response { readonly status: number }
+ *
+ * // A 5xx answer is a failure even though the call succeeded.
+ * const byStatus: Classifier.Classifier<Response, unknown> = (exit) =>
+ *   Exit.isSuccess(exit) ? (exit.value.status >= 500 ? "failure" : "success") : "failure"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Classifier<A = unknown, E = unknown> = (exit: Exit.Exit<A, E>) => Outcome
+
+/**
+ * Options that narrow which calls count as failures.
+ *
+ * @example
+ * ```ts
+ * import { Data, Effect } from "effect"
+ * import { withCircuitBreaker } from "effect-resilience"
+ *
+ * class NotFound extends Data.TaggedError("NotFound") {}
+ * class Invalid extends Data.TaggedError("Invalid") {}
+ * class Unavailable extends Data.TaggedError("Unavailable") {}
+ *
+ * declare const lookup: Effect.Effect<string, NotFound | Invalid | Unavailable>
+ *
+ * const guarded = withCircuitBreaker(lookup, {
+ *   ignore: ["Invalid"],                          // never reached the dependency
+ *   isFailure: (error) => error._tag !== "NotFound" // the dependency answered
+ * })
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ClassifyOptions<A = unknown, E = unknown> {
+  /** Tags of typed errors that count as nothing. */
+  readonly ignore?: ReadonlyArray<Types.Tags<E> | (string & {})> | undefined
+  /** Typed errors for which this returns `false` count as a success. */
+  readonly isFailure?: ((error: E) => boolean) | undefined
+  /** Classifies the whole `Exit`; replaces `ignore` and `isFailure`. */
+  readonly classify?: Classifier<A, E> | undefined
+}
+
+/**
+ * The default classification: success, failure (typed error or defect), or
+ * ignored (interruption only).
+ *
+ * @example
+ * ```ts
+ * import { Exit } from "effect"
+ * import { Classifier } from "effect-resilience"
+ *
+ * Classifier.defaultClassifier(Exit.succeed(1)) // "success"
+ * Classifier.defaultClassifier(Exit.fail("boom")) // "failure"
+ * ```
+ *
+ * @category classifiers
+ * @since 0.1.0
+ */
+export const defaultClassifier: Classifier = (exit) =>
+  exit._tag === "Success" ? "success" : Cause.hasInterruptsOnly(exit.cause) ? "ignored" : "failure"
+
+/**
+ * Builds the classifier described by `options`; `undefined` when the options
+ * ask for nothing beyond the default.
+ *
+ * @example
+ * ```ts
+ * import { Exit } from "effect"
+ * import { Classifier } from "effect-resilience"
+ *
+ * const classify = Classifier.fromOptions({ ignore: ["Invalid"] })!
+ * classify(Exit.fail({ _tag: "Invalid" })) // "ignored"
+ * ```
+ *
+ * @category classifiers
+ * @since 0.1.0
+ */
+export const fromOptions = <A, E>(options: ClassifyOptions<A, E> | undefined): Classifier<A, E> | undefined => {
+  if (options === undefined) return undefined
+  const { classify, ignore, isFailure } = options
+  if (classify !== undefined) {
+    return (exit) =>
+      exit._tag === "Failure" && Cause.hasInterruptsOnly(exit.cause) ? "ignored" : classify(exit)
+  }
+  if ((ignore === undefined || ignore.length === 0) && isFailure === undefined) return undefined
+  const ignored = new Set<string>(ignore ?? [])
+  return (exit) => {
+    if (exit._tag === "Success") return "success"
+    const cause = exit.cause
+    if (Cause.hasInterruptsOnly(cause)) return "ignored"
+    if (Cause.hasDies(cause)) return "failure"
+    for (const reason of cause.reasons) {
+      if (reason._tag !== "Fail") continue
+      const error = reason.error
+      if (ignored.size > 0 && typeof error === "object" && error !== null && "_tag" in error) {
+        const tag = error._tag
+        if (typeof tag === "string" && ignored.has(tag)) return "ignored"
+      }
+      if (isFailure !== undefined && !isFailure(error)) return "success"
+      return "failure"
+    }
+    return "failure"
+  }
+}

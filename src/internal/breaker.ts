@@ -1,0 +1,198 @@
+/**
+ * The Effect side of a circuit breaker: reads the `Clock`, asks the
+ * synchronous state machine (`internal/circuit.ts`) for a decision, and runs,
+ * rejects or records the call.
+ *
+ * The Closed path is the hot path and is written with `Effect.withFiber` and
+ * `Effect.onExitPrimitive` rather than `Effect.gen`: one primitive to admit,
+ * one to observe the exit, no clock read unless something needs the time, no
+ * allocation beyond the finaliser closure. Anything that takes a half-open
+ * permit runs inside `uninterruptibleMask`, so an interruption can never land
+ * between taking a permit and installing the finaliser that gives it back.
+ *
+ * @internal
+ */
+import type { Exit, Fiber, Scope , Stream } from "effect"
+import { Duration, Effect } from "effect"
+import type { CircuitBreaker } from "../CircuitBreaker.js"
+import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
+import type { CircuitBreakerEvent } from "../CircuitBreakerEvent.js"
+import { Snapshot } from "../CircuitBreakerSnapshot.js"
+import { CircuitOpenError } from "../CircuitOpenError.js"
+import type { State } from "../CircuitState.js"
+import type { Classifier, ClassifyOptions, Outcome } from "../Classifier.js"
+import { defaultClassifier, fromOptions } from "../Classifier.js"
+import type { Admission } from "./circuit.js"
+import { Circuit, currentTimeMillis } from "./circuit.js"
+import { EventHub } from "./events.js"
+import { makeOpenDurations } from "./openDuration.js"
+
+/** @internal */
+export const TypeId: TypeId = "~effect-resilience/CircuitBreaker"
+
+/** @internal */
+export type TypeId = "~effect-resilience/CircuitBreaker"
+
+/** @internal */
+export const isCircuitBreaker = (u: unknown): u is CircuitBreaker =>
+  typeof u === "object" && u !== null && TypeId in u
+
+type AnyFiber = Fiber.Fiber<unknown, unknown>
+
+/** @internal */
+export class CircuitBreakerImpl implements CircuitBreaker {
+  readonly [TypeId]: TypeId = TypeId
+  readonly name: string
+  readonly circuit: Circuit
+  readonly events: Stream.Stream<CircuitBreakerEvent>
+  readonly subscribe: Effect.Effect<Stream.Stream<CircuitBreakerEvent>, never, Scope.Scope>
+  readonly execute: CircuitBreaker["execute"]
+  readonly state: Effect.Effect<State>
+  readonly snapshot: Effect.Effect<Snapshot>
+  readonly forceOpen: Effect.Effect<void>
+  readonly disable: Effect.Effect<void>
+  readonly reset: Effect.Effect<void>
+  /** The classifier used when a call brings none: the config's, or the default. */
+  readonly classifier: Classifier
+  readonly hub: EventHub
+
+  constructor(readonly config: ResolvedConfig, private readonly scope: Scope.Scope) {
+    this.name = config.name
+    this.circuit = new Circuit(config, makeOpenDurations(config))
+    this.hub = new EventHub(this.circuit, config.name, config.eventBufferSize)
+    this.events = this.hub.stream
+    this.subscribe = this.hub.subscribe
+    this.classifier = fromOptions({ classify: config.classify }) ?? defaultClassifier
+    this.execute = ((...args: ReadonlyArray<unknown>) => {
+      if (Effect.isEffect(args[0])) {
+        return this.guardWith(args[0], args[1] as ClassifyOptions | undefined)
+      }
+      // Data-last: resolve the classifier once, not on every call.
+      const classify = fromOptions(args[0] as ClassifyOptions | undefined) ?? this.classifier
+      return (self: Effect.Effect<unknown, unknown, unknown>) =>
+        Effect.withFiber((fiber) => this.guard(fiber, self, classify))
+    }) as CircuitBreaker["execute"]
+    this.state = this.read((fiber, now) => this.circuit.advance(now, fiber)._tag)
+    this.snapshot = this.read((fiber, now) => {
+      const data = this.circuit.snapshot(now, fiber)
+      return new Snapshot({
+        breaker: this.name,
+        state: data.state,
+        calls: data.calls,
+        failures: data.failures,
+        slowCalls: data.slowCalls,
+        failureRate: data.calls === 0 ? 0 : data.failures / data.calls,
+        slowCallRate: data.calls === 0 ? 0 : data.slowCalls / data.calls,
+        consecutiveFailures: data.consecutiveFailures,
+        consecutiveOpenings: data.consecutiveOpenings,
+        retryAfter: data.retryAfterMillis === Infinity ? Duration.infinity : Duration.millis(data.retryAfterMillis),
+        probesInFlight: data.probesInFlight,
+        probeSuccesses: data.probeSuccesses
+      })
+    })
+    this.forceOpen = this.read((fiber, now) => this.circuit.forceOpen(now, fiber))
+    this.disable = this.read((fiber, now) => this.circuit.disable(now, fiber))
+    this.reset = this.read((fiber, now) => this.circuit.reset(now, fiber))
+  }
+
+  /** Guards `self` with the classifier resolved from per-call options. */
+  guardWith<A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    options: ClassifyOptions<A, E> | undefined
+  ): Effect.Effect<A, E | CircuitOpenError, R> {
+    const classify = (fromOptions(options) ?? this.classifier) as Classifier<A, E>
+    return Effect.withFiber((fiber) => this.guard(fiber, self, classify))
+  }
+
+  /** Admits, rejects or probes: the body of every guarded call. */
+  guard<A, E, R>(
+    fiber: AnyFiber,
+    self: Effect.Effect<A, E, R>,
+    classify: Classifier<A, E>
+  ): Effect.Effect<A, E | CircuitOpenError, R> {
+    const circuit = this.circuit
+    const phase = circuit.current
+    if (phase._tag === "Closed" || phase._tag === "Disabled") {
+      const admission = phase.admission
+      const startedAt = circuit.needsTime ? currentTimeMillis(fiber) : NaN
+      return Effect.onExitPrimitive(
+        self,
+        (exit) => this.finish(fiber, admission, exit, classify, startedAt),
+        true
+      )
+    }
+    const now = currentTimeMillis(fiber)
+    if (phase._tag === "ForcedOpen" || (phase._tag === "Open" && now < phase.until)) {
+      return Effect.fail(circuit.reject(phase, now))
+    }
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.withFiber((inner) => {
+        const now = currentTimeMillis(inner)
+        const admission = circuit.admit(now, inner)
+        const timer = this.takeTimer(inner, now)
+        const run: Effect.Effect<A, E | CircuitOpenError, R> = admission instanceof CircuitOpenError
+          ? Effect.fail(admission)
+          : Effect.onExitPrimitive(restore(self), (exit) => this.finish(inner, admission, exit, classify, now))
+        return timer === undefined ? run : Effect.andThen(timer, run)
+      })
+    )
+  }
+
+  /** Classifies and records a finished call; returns an effect only when a timer must start. */
+  private finish<A, E>(
+    fiber: AnyFiber,
+    admission: Admission,
+    exit: Exit.Exit<A, E>,
+    classify: Classifier<A, E>,
+    startedAt: number
+  ): Effect.Effect<void> | undefined {
+    const circuit = this.circuit
+    let outcome: Outcome
+    let defect: { readonly value: unknown } | undefined
+    try {
+      outcome = classify(exit)
+    } catch (thrown) {
+      // A classifier that throws is a bug in the caller's code: the call dies
+      // with it, and the outcome counts as nothing (a probe gives its permit back).
+      outcome = "ignored"
+      defect = { value: thrown }
+    }
+    const now = startedAt === startedAt || circuit.needsTime ? currentTimeMillis(fiber) : NaN
+    circuit.complete(admission, outcome, startedAt, now, fiber)
+    const timer = circuit.pendingDeadline === undefined ? undefined : this.takeTimer(fiber, now)
+    if (defect === undefined) return timer
+    return timer === undefined ? Effect.die(defect.value) : Effect.andThen(timer, Effect.die(defect.value))
+  }
+
+  /**
+   * Starts a timer for the circuit's next time-driven transition, if one was
+   * scheduled, so that `Open -> HalfOpen` (and a half-open timeout) are
+   * applied and reported on time even when no call arrives. The state itself
+   * never depends on the timer: every read applies due transitions first.
+   */
+  private takeTimer(fiber: AnyFiber, now: number): Effect.Effect<void> | undefined {
+    const deadline = this.circuit.pendingDeadline
+    if (deadline === undefined) return undefined
+    this.circuit.pendingDeadline = undefined
+    const at = now === now ? now : currentTimeMillis(fiber)
+    const wake: Effect.Effect<void> = Effect.withFiber((timerFiber) => {
+      const time = currentTimeMillis(timerFiber)
+      this.circuit.advance(time, timerFiber)
+      return this.takeTimer(timerFiber, time) ?? Effect.void
+    })
+    return Effect.asVoid(
+      Effect.uninterruptible(
+        Effect.forkIn(Effect.andThen(Effect.sleep(Math.max(0, deadline - at)), wake), this.scope)
+      )
+    )
+  }
+
+  private read<A>(f: (fiber: AnyFiber, now: number) => A): Effect.Effect<A> {
+    return Effect.withFiber((fiber) => {
+      const now = currentTimeMillis(fiber)
+      const value = f(fiber, now)
+      const timer = this.takeTimer(fiber, now)
+      return timer === undefined ? Effect.succeed(value) : Effect.as(timer, value)
+    })
+  }
+}

@@ -1,0 +1,424 @@
+/**
+ * The circuit breaker's state machine, written as synchronous code.
+ *
+ * JavaScript runs one fiber step at a time, so a synchronous method is an
+ * atomic section: admission, recording an outcome and every transition happen
+ * without another fiber seeing a half-updated circuit. The Effect layer in
+ * `internal/breaker.ts` only reads the `Clock`, calls these methods and turns
+ * their answers into effects.
+ *
+ * The current phase lives in a `Ref`; a transition replaces it with a new
+ * phase of a new generation. Every admission carries its phase's generation,
+ * so an outcome that arrives after a transition (a call admitted before a trip
+ * that finishes afterwards) is recognised as stale and dropped.
+ *
+ * @internal
+ */
+import type { Context, Fiber } from "effect"
+import { Clock, Duration, MutableRef, Ref } from "effect"
+import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
+import type { TransitionReason } from "../CircuitBreakerEvent.js"
+import { CircuitOpenError } from "../CircuitOpenError.js"
+import type { RejectingState, State } from "../CircuitState.js"
+import type { Outcome } from "../Classifier.js"
+import type { WindowImpl } from "./window.js"
+import { CountWindowImpl, TimeWindowImpl } from "./window.js"
+
+/**
+ * The right to run one call, and to record its outcome against the phase it
+ * was admitted in. There are two per phase (probe or not), allocated with the
+ * phase, so admitting a call allocates nothing.
+ *
+ * @internal
+ */
+export interface Admission {
+  readonly gen: number
+  readonly probe: boolean
+  readonly state: "Closed" | "HalfOpen" | "Disabled"
+}
+
+/** @internal */
+export interface ClosedPhase {
+  readonly _tag: "Closed"
+  readonly gen: number
+  readonly admission: Admission
+}
+
+/** @internal */
+export interface DisabledPhase {
+  readonly _tag: "Disabled"
+  readonly gen: number
+  readonly admission: Admission
+}
+
+/** @internal */
+export interface OpenPhase {
+  readonly _tag: "Open"
+  readonly gen: number
+  readonly openedAt: number
+  readonly until: number
+}
+
+/** @internal */
+export interface HalfOpenPhase {
+  readonly _tag: "HalfOpen"
+  readonly gen: number
+  readonly since: number
+  readonly admission: Admission
+  permitsLeft: number
+  inFlight: number
+  successes: number
+}
+
+/** @internal */
+export interface ForcedOpenPhase {
+  readonly _tag: "ForcedOpen"
+  readonly gen: number
+}
+
+/** @internal */
+export type Phase = ClosedPhase | DisabledPhase | OpenPhase | HalfOpenPhase | ForcedOpenPhase
+
+/**
+ * Receives what the circuit does. Called synchronously, inside the atomic
+ * section, so it must not block or throw.
+ *
+ * @internal
+ */
+export interface CircuitObserver {
+  onTransition(from: State, to: State, reason: TransitionReason, at: number): void
+  onCall(
+    state: Admission["state"],
+    outcome: Outcome,
+    slow: boolean,
+    durationMillis: number,
+    counted: boolean,
+    at: number
+  ): void
+  onReject(state: RejectingState, retryAfterMillis: number, at: number): void
+}
+
+/**
+ * Computes how long the n-th consecutive opening lasts, in milliseconds.
+ * Receives the context of the fiber that caused the opening (so a schedule
+ * that reads `Random` sees that fiber's services).
+ *
+ * @internal
+ */
+export interface OpenDurations {
+  next(openings: number, now: number, context: Context.Context<never>): number
+  reset(): void
+}
+
+/** @internal */
+export interface SnapshotData {
+  readonly state: State
+  readonly calls: number
+  readonly failures: number
+  readonly slowCalls: number
+  readonly consecutiveFailures: number
+  readonly consecutiveOpenings: number
+  readonly retryAfterMillis: number
+  readonly probesInFlight: number
+  readonly probeSuccesses: number
+}
+
+/** @internal */
+export const currentTimeMillis = (fiber: Fiber.Fiber<unknown, unknown>): number =>
+  fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+
+const makeWindow = (config: ResolvedConfig): WindowImpl =>
+  config.window._tag === "CountWindow"
+    ? new CountWindowImpl(config.window.size)
+    : new TimeWindowImpl(Duration.toMillis(config.window.duration), config.window.buckets)
+
+const optionalMillis = (duration: Duration.Duration | undefined): number | undefined =>
+  duration === undefined ? undefined : Duration.toMillis(duration)
+
+/** @internal */
+export class Circuit {
+  readonly phase: Ref.Ref<Phase>
+  readonly window: WindowImpl
+  consecutiveFailures = 0
+  consecutiveOpenings = 0
+  /**
+   * The instant of the next time-driven transition, set when one is
+   * scheduled and taken by the Effect layer to start a timer, so that events
+   * fire on time even when no call arrives.
+   */
+  pendingDeadline: number | undefined = undefined
+  /** Whether anything needs the clock on the Closed fast path. */
+  needsTime: boolean
+
+  private gen = 0
+  private observers: ReadonlyArray<CircuitObserver> = []
+  private readonly timeWindow: boolean
+  private readonly slowMillis: number | undefined
+  private readonly maxWaitMillis: number | undefined
+  private readonly slowProbesFail: boolean
+  private cachedRejection: CircuitOpenError | undefined = undefined
+  private cachedRejectionGen = -1
+  private cachedRejectionMillis = -1
+
+  constructor(readonly config: ResolvedConfig, private readonly durations: OpenDurations) {
+    this.window = makeWindow(config)
+    this.timeWindow = config.window._tag === "TimeWindow"
+    this.slowMillis = optionalMillis(config.slowCallDuration)
+    this.maxWaitMillis = optionalMillis(config.halfOpenMaxWait)
+    // When slow calls can trip the circuit, a slow probe is a failed probe:
+    // closing on it would only trip again once the window fills.
+    this.slowProbesFail = config.slowCallRate !== undefined
+    this.needsTime = this.timeWindow || this.slowMillis !== undefined
+    this.phase = Ref.makeUnsafe<Phase>(this.closedPhase())
+  }
+
+  get current(): Phase {
+    return Ref.getUnsafe(this.phase)
+  }
+
+  addObserver(observer: CircuitObserver): () => void {
+    this.observers = [...this.observers, observer]
+    this.updateNeedsTime()
+    return () => {
+      this.observers = this.observers.filter((o) => o !== observer)
+      this.updateNeedsTime()
+    }
+  }
+
+  /** Applies the transitions that time alone causes, up to `now`. */
+  advance(now: number, fiber: Fiber.Fiber<unknown, unknown>): Phase {
+    let phase = this.current
+    while (true) {
+      if (phase._tag === "Open") {
+        if (now < phase.until) return phase
+        phase = this.toHalfOpen(phase, phase.until)
+      } else if (phase._tag === "HalfOpen" && this.maxWaitMillis !== undefined) {
+        const deadline = phase.since + this.maxWaitMillis
+        if (now < deadline) return phase
+        phase = this.toOpen(phase, deadline, "HalfOpenMaxWait", fiber)
+      } else {
+        return phase
+      }
+    }
+  }
+
+  /**
+   * Admits a call or rejects it. Closed and Disabled admit everyone; HalfOpen
+   * hands out its permits; Open and ForcedOpen reject.
+   */
+  admit(now: number, fiber: Fiber.Fiber<unknown, unknown>): Admission | CircuitOpenError {
+    const phase = this.advance(now, fiber)
+    switch (phase._tag) {
+      case "Closed":
+      case "Disabled":
+        return phase.admission
+      case "HalfOpen":
+        if (phase.permitsLeft > 0) {
+          phase.permitsLeft--
+          phase.inFlight++
+          return phase.admission
+        }
+        return this.reject(phase, now)
+      case "Open":
+      case "ForcedOpen":
+        return this.reject(phase, now)
+    }
+  }
+
+  /** The error for a call rejected in `phase`; one instance per phase and millisecond. */
+  reject(phase: OpenPhase | HalfOpenPhase | ForcedOpenPhase, now: number): CircuitOpenError {
+    const retryAfterMillis = phase._tag === "Open" ? Math.max(0, phase.until - now) : phase._tag === "ForcedOpen"
+      ? Infinity
+      : 0
+    for (const observer of this.observers) observer.onReject(phase._tag, retryAfterMillis, now)
+    if (
+      this.cachedRejection !== undefined && this.cachedRejectionGen === phase.gen &&
+      this.cachedRejectionMillis === retryAfterMillis
+    ) {
+      return this.cachedRejection
+    }
+    // Building a Schema error costs microseconds; while a circuit is open the
+    // same rejection repeats for every caller within the same millisecond.
+    const error = new CircuitOpenError({
+      breaker: this.config.name,
+      state: phase._tag,
+      retryAfter: retryAfterMillis === Infinity ? Duration.infinity : Duration.millis(retryAfterMillis)
+    })
+    this.cachedRejection = error
+    this.cachedRejectionGen = phase.gen
+    this.cachedRejectionMillis = retryAfterMillis
+    return error
+  }
+
+  /** Records the outcome of an admitted call that started at `startedAt` and ended at `now`. */
+  complete(
+    admission: Admission,
+    outcome: Outcome,
+    startedAt: number,
+    now: number,
+    fiber: Fiber.Fiber<unknown, unknown>
+  ): void {
+    let phase = this.current
+    // `now` is NaN when the caller did not need the clock: then the call was
+    // admitted while Closed or Disabled, and is stale if the phase moved on.
+    if ((phase._tag === "Open" || phase._tag === "HalfOpen") && now === now) phase = this.advance(now, fiber)
+    const durationMillis = now > startedAt ? now - startedAt : 0
+    const slow = this.slowMillis !== undefined && durationMillis >= this.slowMillis
+    const current = phase.gen === admission.gen
+    const counted = current && outcome !== "ignored"
+    for (const observer of this.observers) {
+      observer.onCall(admission.state, outcome, slow, durationMillis, counted, now)
+    }
+    if (!current) return
+    if (admission.probe) {
+      this.completeProbe(phase as HalfOpenPhase, outcome, slow, now, fiber)
+      return
+    }
+    if (outcome === "ignored") return
+    const failure = outcome === "failure"
+    this.window.record(now, failure, slow)
+    this.consecutiveFailures = failure ? this.consecutiveFailures + 1 : 0
+    if (phase._tag === "Closed") {
+      const reason = this.tripReason()
+      if (reason !== undefined) this.toOpen(phase, now === now ? now : currentTimeMillis(fiber), reason, fiber)
+    }
+  }
+
+  forceOpen(now: number, fiber: Fiber.Fiber<unknown, unknown>): void {
+    const phase = this.advance(now, fiber)
+    if (phase._tag === "ForcedOpen") return
+    this.clearCounts()
+    this.set(phase, { _tag: "ForcedOpen", gen: ++this.gen }, "ForceOpen", now)
+  }
+
+  disable(now: number, fiber: Fiber.Fiber<unknown, unknown>): void {
+    const phase = this.advance(now, fiber)
+    if (phase._tag === "Disabled") return
+    this.clearCounts()
+    this.set(phase, this.disabledPhase(), "Disable", now)
+  }
+
+  reset(now: number, fiber: Fiber.Fiber<unknown, unknown>): void {
+    const phase = this.advance(now, fiber)
+    this.clearCounts()
+    this.consecutiveOpenings = 0
+    this.durations.reset()
+    this.set(phase, this.closedPhase(), "Reset", now)
+  }
+
+  snapshot(now: number, fiber: Fiber.Fiber<unknown, unknown>): SnapshotData {
+    const phase = this.advance(now, fiber)
+    this.window.expire(now)
+    return {
+      state: phase._tag,
+      calls: this.window.calls,
+      failures: this.window.failures,
+      slowCalls: this.window.slowCalls,
+      consecutiveFailures: this.consecutiveFailures,
+      consecutiveOpenings: this.consecutiveOpenings,
+      retryAfterMillis: phase._tag === "Open"
+        ? Math.max(0, phase.until - now)
+        : phase._tag === "ForcedOpen"
+        ? Infinity
+        : 0,
+      probesInFlight: phase._tag === "HalfOpen" ? phase.inFlight : 0,
+      probeSuccesses: phase._tag === "HalfOpen" ? phase.successes : 0
+    }
+  }
+
+  private completeProbe(
+    phase: HalfOpenPhase,
+    outcome: Outcome,
+    slow: boolean,
+    now: number,
+    fiber: Fiber.Fiber<unknown, unknown>
+  ): void {
+    phase.inFlight--
+    if (outcome === "ignored") {
+      // An interrupted or ignored probe tells nothing: its permit goes back.
+      phase.permitsLeft++
+    } else if (outcome === "failure" || (slow && this.slowProbesFail)) {
+      this.toOpen(phase, now, "ProbeFailed", fiber)
+    } else if (++phase.successes >= this.config.successThreshold) {
+      this.consecutiveOpenings = 0
+      this.durations.reset()
+      this.set(phase, this.closedPhase(), "ProbesSucceeded", now)
+    }
+  }
+
+  private tripReason(): TransitionReason | undefined {
+    const config = this.config
+    if (config.consecutiveFailures !== undefined && this.consecutiveFailures >= config.consecutiveFailures) {
+      return "ConsecutiveFailures"
+    }
+    const window = this.window
+    if (config.failureCount !== undefined && window.failures >= config.failureCount) return "FailureCount"
+    if (window.calls < config.minimumCalls) return undefined
+    if (config.failureRate !== undefined && window.failures > 0 && window.failures / window.calls >= config.failureRate) {
+      return "FailureRate"
+    }
+    if (
+      config.slowCallRate !== undefined && window.slowCalls > 0 && window.slowCalls / window.calls >= config.slowCallRate
+    ) {
+      return "SlowCallRate"
+    }
+    return undefined
+  }
+
+  private toOpen(
+    from: Phase,
+    at: number,
+    reason: TransitionReason,
+    fiber: Fiber.Fiber<unknown, unknown>
+  ): OpenPhase {
+    const openings = this.consecutiveOpenings + 1
+    this.consecutiveOpenings = openings
+    const millis = this.durations.next(openings, at, fiber.context)
+    const next: OpenPhase = { _tag: "Open", gen: ++this.gen, openedAt: at, until: at + millis }
+    this.clearCounts()
+    this.pendingDeadline = next.until
+    this.set(from, next, reason, at)
+    return next
+  }
+
+  private toHalfOpen(from: OpenPhase, at: number): HalfOpenPhase {
+    const gen = ++this.gen
+    const next: HalfOpenPhase = {
+      _tag: "HalfOpen",
+      gen,
+      since: at,
+      admission: { gen, probe: true, state: "HalfOpen" },
+      permitsLeft: this.config.halfOpenPermits,
+      inFlight: 0,
+      successes: 0
+    }
+    if (this.maxWaitMillis !== undefined) this.pendingDeadline = at + this.maxWaitMillis
+    this.set(from, next, "OpenDurationElapsed", at)
+    return next
+  }
+
+  private closedPhase(): ClosedPhase {
+    const gen = ++this.gen
+    return { _tag: "Closed", gen, admission: { gen, probe: false, state: "Closed" } }
+  }
+
+  private disabledPhase(): DisabledPhase {
+    const gen = ++this.gen
+    return { _tag: "Disabled", gen, admission: { gen, probe: false, state: "Disabled" } }
+  }
+
+  private clearCounts(): void {
+    this.window.clear()
+    this.consecutiveFailures = 0
+  }
+
+  private set(from: Phase, to: Phase, reason: TransitionReason, at: number): void {
+    MutableRef.set(this.phase.ref, to)
+    if (from._tag === to._tag) return
+    for (const observer of this.observers) observer.onTransition(from._tag, to._tag, reason, at)
+  }
+
+  private updateNeedsTime(): void {
+    this.needsTime = this.timeWindow || this.slowMillis !== undefined || this.observers.length > 0
+  }
+}

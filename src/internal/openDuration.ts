@@ -1,0 +1,81 @@
+/**
+ * How long each opening of a circuit lasts.
+ *
+ * A fixed duration is a constant. A `Schedule` is stepped once per consecutive
+ * opening: the n-th opening lasts the schedule's n-th delay, measured against a
+ * simulated clock that advances by the delays themselves (so `upTo` and
+ * `during` count time spent open). When the schedule ends, its last delay
+ * repeats. The stepper is kept between openings and restarted when the circuit
+ * closes, so every opening costs one step, however long the outage.
+ *
+ * The circuit's state machine is synchronous, so the step runs synchronously
+ * too, in the context of the fiber that caused the opening (its `Random`, its
+ * `Clock`). A schedule that cannot compute its delays synchronously is rejected
+ * when the breaker is made.
+ *
+ * @internal
+ */
+import type { Context, Pull } from "effect"
+import { Duration, Effect, Exit, Schedule } from "effect"
+import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
+import type { OpenDurations } from "./circuit.js"
+
+type Step = (now: number, input: number) => Pull.Pull<[unknown, Duration.Duration], unknown, unknown>
+
+const toWholeMillis = (duration: Duration.Duration): number => Math.ceil(Duration.toMillis(duration))
+
+/** @internal */
+export const makeOpenDurations = (config: ResolvedConfig): OpenDurations => {
+  const cap = config.maxOpenDuration === undefined ? Infinity : toWholeMillis(config.maxOpenDuration)
+  const openDuration = config.openDuration
+  if (!Schedule.isSchedule(openDuration)) {
+    const millis = Math.min(toWholeMillis(openDuration), cap)
+    return { next: () => millis, reset: () => {} }
+  }
+  const schedule = openDuration as Schedule.Schedule<unknown, number>
+  let step: Step | undefined
+  let simulatedNow = 0
+  let last = 0
+  return {
+    next(openings, now, context) {
+      const run = Effect.runSyncExitWith(context)
+      if (step === undefined) {
+        const made = run(Schedule.toStep(schedule))
+        if (Exit.isFailure(made)) return Math.min(last, cap)
+        step = made.value as Step
+        simulatedNow = now
+      }
+      const stepped = run(step(simulatedNow, openings))
+      if (Exit.isSuccess(stepped)) {
+        last = toWholeMillis(stepped.value[1])
+        simulatedNow += last
+      }
+      return Math.min(last, cap)
+    },
+    reset() {
+      step = undefined
+    }
+  }
+}
+
+/**
+ * Checks at construction that an `openDuration` schedule yields a first delay
+ * synchronously; returns a description of the problem, if any.
+ *
+ * @internal
+ */
+export const checkSchedule = (
+  schedule: Schedule.Schedule<unknown, number>,
+  context: Context.Context<never>
+): string | undefined => {
+  const exit = Effect.runSyncExitWith(context)(
+    Effect.flatMap(Schedule.toStep(schedule), (step) => step(0, 1))
+  )
+  if (Exit.isSuccess(exit)) {
+    const millis = Duration.toMillis(exit.value[1])
+    return Number.isFinite(millis) && millis >= 0
+      ? undefined
+      : `must be a Schedule whose delays are finite and non-negative (first delay: ${Duration.format(exit.value[1])})`
+  }
+  return "must be a Schedule that yields at least one delay, computed synchronously (no async steps)"
+}

@@ -1,0 +1,102 @@
+/**
+ * Schema building blocks shared by the configuration modules: counts, rates
+ * and durations with the validation rules the library promises.
+ *
+ * @internal
+ */
+import { Duration, Effect, Option, Schedule, Schema, SchemaIssue, SchemaTransformation } from "effect"
+
+/** An integer of at least 1 (NaN, fractions and negatives are rejected). @internal */
+export const PositiveInt = Schema.Number.check(
+  Schema.makeFilter((n: number) => Number.isInteger(n) && n >= 1, {
+    expected: "an integer >= 1",
+    message: "must be an integer >= 1"
+  })
+)
+
+/** A finite fraction in [0, 1]. @internal */
+export const Rate = Schema.Number.check(
+  Schema.makeFilter((n: number) => n >= 0 && n <= 1, {
+    expected: "a number between 0 and 1",
+    message: "must be a number between 0 and 1"
+  })
+)
+
+const invalid = (input: unknown, message: string) =>
+  Effect.fail(new SchemaIssue.InvalidValue({ message }, input) as SchemaIssue.Issue)
+
+const describe = (input: unknown): string => {
+  if (typeof input === "string") return JSON.stringify(input)
+  if (typeof input === "number" || typeof input === "bigint") return String(input)
+  return Duration.isDuration(input) ? Duration.format(input) : typeof input
+}
+
+const decodeDuration = (input: unknown, allowZero: boolean) => {
+  if (typeof input === "number" && Number.isNaN(input)) {
+    return invalid(input, "must be a duration, got NaN")
+  }
+  const decoded = Duration.fromInput(input as Duration.Input)
+  if (Option.isNone(decoded)) {
+    return invalid(input, `must be a duration such as 500 (millis) or "5 seconds", got ${describe(input)}`)
+  }
+  const duration = decoded.value
+  if (!Duration.isFinite(duration)) {
+    return invalid(input, `must be a finite duration, got ${describe(input)}`)
+  }
+  const millis = Duration.toMillis(duration)
+  if (Number.isNaN(millis) || millis < 0) {
+    return invalid(input, `must not be negative, got ${describe(input)}`)
+  }
+  if (!allowZero && millis === 0) {
+    return invalid(input, "must be greater than zero")
+  }
+  return Effect.succeed(duration)
+}
+
+/**
+ * A `Duration.Input` (millis as a number, `"5 seconds"`, a `Duration`, ...)
+ * decoded to a finite `Duration`. `Duration.fromInput` itself turns `NaN` into
+ * zero and accepts negative values; both are rejected here, as is infinity.
+ *
+ * @internal
+ */
+export const durationInput = (options: { readonly allowZero: boolean }) =>
+  Schema.Unknown.pipe(
+    Schema.decodeTo(
+      Schema.Duration,
+      SchemaTransformation.transformEffect({
+        decode: (input: unknown) => decodeDuration(input, options.allowZero),
+        encode: (duration: Duration.Duration) => Effect.succeed(duration as unknown)
+      })
+    )
+  )
+
+const DurationOrSchedule = Schema.Union([
+  Schema.Duration,
+  Schema.declare((u: unknown): u is Schedule.Schedule<unknown, number> => Schedule.isSchedule(u), {
+    expected: "a Schedule"
+  })
+])
+
+/**
+ * A `Schedule`, or a `Duration.Input` decoded as by `durationInput` (zero
+ * allowed).
+ *
+ * @internal
+ */
+export const durationOrSchedule = Schema.Unknown.pipe(
+  Schema.decodeTo(
+    DurationOrSchedule,
+    SchemaTransformation.transformEffect({
+      decode: (input: unknown) =>
+        Schedule.isSchedule(input)
+          ? Effect.succeed(input as Schedule.Schedule<unknown, number>)
+          : decodeDuration(input, true),
+      encode: (value: Duration.Duration | Schedule.Schedule<unknown, number>) => Effect.succeed(value as unknown)
+    })
+  )
+)
+
+/** A plain function, checked structurally. @internal */
+export const FunctionValue = <F extends (...args: ReadonlyArray<never>) => unknown>(expected: string) =>
+  Schema.declare((u: unknown): u is F => typeof u === "function", { expected })

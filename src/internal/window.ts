@@ -1,0 +1,158 @@
+/**
+ * Ring-buffer implementations behind `SlidingWindow`.
+ *
+ * Both windows keep running totals, so recording an outcome and reading the
+ * totals are O(1) and the memory they use depends only on their size, never on
+ * how many calls went through them.
+ *
+ * @internal
+ */
+
+const FAILURE = 1
+const SLOW = 2
+
+/** @internal */
+export interface WindowCounts {
+  readonly calls: number
+  readonly failures: number
+  readonly slowCalls: number
+}
+
+/** @internal */
+export interface WindowImpl extends WindowCounts {
+  /** Records one outcome observed at `now` (epoch millis). */
+  record(now: number, failure: boolean, slow: boolean): void
+  /** Drops what has aged out of the window by `now`; a no-op for count windows. */
+  expire(now: number): void
+  /** Forgets every outcome. */
+  clear(): void
+}
+
+/**
+ * The last `size` outcomes. Each slot holds two flag bits (failure, slow) so a
+ * window of 100 costs 100 bytes of outcome data.
+ *
+ * @internal
+ */
+export class CountWindowImpl implements WindowImpl {
+  calls = 0
+  failures = 0
+  slowCalls = 0
+  private next = 0
+  private readonly slots: Uint8Array
+
+  constructor(readonly size: number) {
+    this.slots = new Uint8Array(size)
+  }
+
+  record(_now: number, failure: boolean, slow: boolean): void {
+    const index = this.next
+    if (this.calls === this.size) {
+      const evicted = this.slots[index]!
+      this.failures -= evicted & FAILURE
+      this.slowCalls -= (evicted & SLOW) >> 1
+    } else {
+      this.calls++
+    }
+    const flags = (failure ? FAILURE : 0) | (slow ? SLOW : 0)
+    this.slots[index] = flags
+    this.failures += flags & FAILURE
+    this.slowCalls += (flags & SLOW) >> 1
+    this.next = index + 1 === this.size ? 0 : index + 1
+  }
+
+  expire(_now: number): void {}
+
+  clear(): void {
+    this.calls = 0
+    this.failures = 0
+    this.slowCalls = 0
+    this.next = 0
+    this.slots.fill(0)
+  }
+}
+
+/**
+ * Outcomes of the last `durationMillis`, kept in `buckets` buckets of equal
+ * width. An outcome stays counted while its bucket is one of the `buckets`
+ * most recent ones, so the window covers between `duration - width` and
+ * `duration` of history — the usual bucketed approximation (Resilience4j keeps
+ * one-second buckets the same way).
+ *
+ * Time that moves backwards (a wall clock corrected under us) is treated as
+ * "still now": outcomes go into the newest bucket rather than corrupting older
+ * ones.
+ *
+ * @internal
+ */
+export class TimeWindowImpl implements WindowImpl {
+  calls = 0
+  failures = 0
+  slowCalls = 0
+  private readonly width: number
+  private readonly bucketCalls: Float64Array
+  private readonly bucketFailures: Float64Array
+  private readonly bucketSlow: Float64Array
+  /** The epoch (`floor(now / width)`) of the newest bucket. */
+  private head = -Infinity
+
+  constructor(readonly durationMillis: number, readonly buckets: number) {
+    this.width = durationMillis / buckets
+    this.bucketCalls = new Float64Array(buckets)
+    this.bucketFailures = new Float64Array(buckets)
+    this.bucketSlow = new Float64Array(buckets)
+  }
+
+  record(now: number, failure: boolean, slow: boolean): void {
+    this.expire(now)
+    const index = this.indexOf(this.head)
+    this.bucketCalls[index]!++
+    this.calls++
+    if (failure) {
+      this.bucketFailures[index]!++
+      this.failures++
+    }
+    if (slow) {
+      this.bucketSlow[index]!++
+      this.slowCalls++
+    }
+  }
+
+  expire(now: number): void {
+    const epoch = Math.floor(now / this.width)
+    if (epoch <= this.head) return
+    if (this.head === -Infinity || epoch - this.head >= this.buckets) {
+      this.clearBuckets()
+    } else {
+      for (let e = this.head + 1; e <= epoch; e++) {
+        const index = this.indexOf(e)
+        this.calls -= this.bucketCalls[index]!
+        this.failures -= this.bucketFailures[index]!
+        this.slowCalls -= this.bucketSlow[index]!
+        this.bucketCalls[index] = 0
+        this.bucketFailures[index] = 0
+        this.bucketSlow[index] = 0
+      }
+    }
+    this.head = epoch
+  }
+
+  clear(): void {
+    this.clearBuckets()
+    this.head = -Infinity
+  }
+
+  private clearBuckets(): void {
+    this.calls = 0
+    this.failures = 0
+    this.slowCalls = 0
+    this.bucketCalls.fill(0)
+    this.bucketFailures.fill(0)
+    this.bucketSlow.fill(0)
+  }
+
+  private indexOf(epoch: number): number {
+    const index = epoch % this.buckets
+    return index < 0 ? index + this.buckets : index
+  }
+}
