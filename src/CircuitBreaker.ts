@@ -14,7 +14,7 @@
  *
  * const stock = (sku: string) =>
  *   fetchStock(sku).pipe(
- *     withCircuitBreaker,
+ *     withCircuitBreaker(),
  *     Effect.catchTag("CircuitOpenError", () => Effect.succeed(0))
  *   )
  *
@@ -47,7 +47,12 @@ import type { CircuitOpenError } from "./CircuitOpenError.js"
 import type { State } from "./CircuitState.js"
 import type { Classifier, ClassifyOptions } from "./Classifier.js"
 import { fromOptions } from "./Classifier.js"
-import { CircuitBreakerImpl, isCircuitBreaker as isCircuitBreakerInternal, TypeId as TypeIdInternal } from "./internal/breaker.js"
+import {
+  CircuitBreakerImpl,
+  isCircuitBreaker as isCircuitBreakerInternal,
+  isEffectValue,
+  TypeId as TypeIdInternal
+} from "./internal/breaker.js"
 import { checkSchedule } from "./internal/openDuration.js"
 
 export {
@@ -346,8 +351,7 @@ export const Service = <Self>() => <const Key extends string>(key: Key): Service
  *
  * Forms (data-first and data-last):
  *
- * - `withCircuitBreaker(effect)` / `effect.pipe(withCircuitBreaker)` /
- *   `effect.pipe(withCircuitBreaker())`
+ * - `withCircuitBreaker(effect)` / `effect.pipe(withCircuitBreaker())`
  * - `withCircuitBreaker(effect, options)` / `effect.pipe(withCircuitBreaker(options))`
  * - `withCircuitBreaker(effect, Breaker, options?)` /
  *   `effect.pipe(withCircuitBreaker(Breaker, options?))`, where `Breaker` is a
@@ -403,7 +407,7 @@ export const withCircuitBreaker: {
   ): Effect.Effect<A, E | CircuitOpenError, R | CircuitBreaker>
 } = ((...args: ReadonlyArray<unknown>) => {
   const first = args[0]
-  if (Effect.isEffect(first) && !Context.isKey(first)) {
+  if (isEffectValue(first) && !Context.isKey(first)) {
     const [breaker, options] = splitBreaker(args[1], args[2])
     return guardWith(first, breaker, fromOptions(options))
   }

@@ -30,7 +30,7 @@ import { RejectingState } from "./CircuitState.js"
  * declare const fetchPrice: Effect.Effect<number, Error>
  *
  * const price = fetchPrice.pipe(
- *   withCircuitBreaker,
+ *   withCircuitBreaker(),
  *   Effect.catchTag("CircuitOpenError", (error) =>
  *     Effect.logWarning(error.message).pipe(Effect.as(0))
  *   )

@@ -81,8 +81,12 @@ export type Classifier<A = unknown, E = unknown> = (exit: Exit.Exit<A, E>) => Ou
  * @since 0.1.0
  */
 export interface ClassifyOptions<A = unknown, E = unknown> {
-  /** Tags of typed errors that count as nothing. */
-  readonly ignore?: ReadonlyArray<Types.Tags<E> | (string & {})> | undefined
+  /**
+   * Tags of typed errors that count as nothing. Checked against the guarded
+   * effect's error tags when they are known (data-first); any string when
+   * they are not (a data-last guard built before it sees the effect).
+   */
+  readonly ignore?: ReadonlyArray<unknown extends E ? string : Types.Tags<E>> | undefined
   /** Typed errors for which this returns `false` count as a success. */
   readonly isFailure?: ((error: E) => boolean) | undefined
   /** Classifies the whole `Exit`; replaces `ignore` and `isFailure`. */

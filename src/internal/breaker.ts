@@ -33,6 +33,15 @@ export const TypeId: TypeId = "~effect-resilience/CircuitBreaker"
 /** @internal */
 export type TypeId = "~effect-resilience/CircuitBreaker"
 
+/**
+ * `Effect.isEffect` goes through a `dual` helper; this direct check is the
+ * same test without the argument juggling, for the per-call dispatch.
+ *
+ * @internal
+ */
+export const isEffectValue = (u: unknown): u is Effect.Effect<unknown, unknown, unknown> =>
+  (typeof u === "object" || typeof u === "function") && u !== null && Effect.TypeId in u
+
 /** @internal */
 export const isCircuitBreaker = (u: unknown): u is CircuitBreaker =>
   typeof u === "object" && u !== null && TypeId in u
@@ -63,12 +72,10 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     this.events = this.hub.stream
     this.subscribe = this.hub.subscribe
     this.classifier = fromOptions({ classify: config.classify }) ?? defaultClassifier
-    this.execute = ((...args: ReadonlyArray<unknown>) => {
-      if (Effect.isEffect(args[0])) {
-        return this.guardWith(args[0], args[1] as ClassifyOptions | undefined)
-      }
+    this.execute = ((selfOrOptions: unknown, options?: ClassifyOptions) => {
+      if (isEffectValue(selfOrOptions)) return this.guardWith(selfOrOptions, options)
       // Data-last: resolve the classifier once, not on every call.
-      const classify = fromOptions(args[0] as ClassifyOptions | undefined) ?? this.classifier
+      const classify = fromOptions(selfOrOptions as ClassifyOptions | undefined) ?? this.classifier
       return (self: Effect.Effect<unknown, unknown, unknown>) =>
         Effect.withFiber((fiber) => this.guard(fiber, self, classify))
     }) as CircuitBreaker["execute"]
@@ -100,7 +107,10 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     self: Effect.Effect<A, E, R>,
     options: ClassifyOptions<A, E> | undefined
   ): Effect.Effect<A, E | CircuitOpenError, R> {
-    const classify = (fromOptions(options) ?? this.classifier) as Classifier<A, E>
+    const classify = (options === undefined ? this.classifier : fromOptions(options) ?? this.classifier) as Classifier<
+      A,
+      E
+    >
     return Effect.withFiber((fiber) => this.guard(fiber, self, classify))
   }
 

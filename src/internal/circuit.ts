@@ -124,8 +124,19 @@ export interface SnapshotData {
 }
 
 /** @internal */
-export const currentTimeMillis = (fiber: Fiber.Fiber<unknown, unknown>): number =>
-  fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+export const currentTimeMillis = (fiber: Fiber.Fiber<unknown, unknown>): number => {
+  // A context is immutable, so the clock it holds can be remembered by
+  // identity: calls in a loop on one fiber skip the context lookup.
+  const context = fiber.context
+  if (context !== lastContext) {
+    lastContext = context
+    lastClock = fiber.getRef(Clock.Clock)
+  }
+  return lastClock!.currentTimeMillisUnsafe()
+}
+
+let lastContext: Context.Context<never> | undefined
+let lastClock: Clock.Clock | undefined
 
 const makeWindow = (config: ResolvedConfig): WindowImpl =>
   config.window._tag === "CountWindow"
@@ -230,7 +241,8 @@ export class Circuit {
     const retryAfterMillis = phase._tag === "Open" ? Math.max(0, phase.until - now) : phase._tag === "ForcedOpen"
       ? Infinity
       : 0
-    for (const observer of this.observers) observer.onReject(phase._tag, retryAfterMillis, now)
+    const observers = this.observers
+    for (let i = 0; i < observers.length; i++) observers[i]!.onReject(phase._tag, retryAfterMillis, now)
     if (
       this.cachedRejection !== undefined && this.cachedRejectionGen === phase.gen &&
       this.cachedRejectionMillis === retryAfterMillis
@@ -266,8 +278,9 @@ export class Circuit {
     const slow = this.slowMillis !== undefined && durationMillis >= this.slowMillis
     const current = phase.gen === admission.gen
     const counted = current && outcome !== "ignored"
-    for (const observer of this.observers) {
-      observer.onCall(admission.state, outcome, slow, durationMillis, counted, now)
+    const observers = this.observers
+    for (let i = 0; i < observers.length; i++) {
+      observers[i]!.onCall(admission.state, outcome, slow, durationMillis, counted, now)
     }
     if (!current) return
     if (admission.probe) {
