@@ -259,7 +259,7 @@ const ruleOf = (message: string, value: unknown, present: boolean): string => {
   }
   if (message === "Unexpected key" || message.includes("excess property")) return "is not a circuit breaker option"
   if (message === "Missing key") return "is required"
-  const expected = message.replace(/^Expected /, "")
+  const expected = message.replace(/^Expected /, "").replace(/ \| undefined$/, "")
   return `must be ${expected}${present ? ` (got ${describeValue(value)})` : ""}`
 }
 
@@ -270,12 +270,16 @@ const issuesFromSchemaError = (input: unknown, issue: SchemaIssue.Issue): Array<
     const keys = (path ?? []).map((segment) =>
       typeof segment === "object" && segment !== null && "key" in segment ? segment.key : segment
     ) as ReadonlyArray<PropertyKey>
-    const field = keys.length === 0 ? "(config)" : keys.map(String).join(".")
+    if (keys.length === 0) {
+      result.push(new ConfigIssue({ field: "(config)", rule: `must be an object of circuit breaker options (got ${describeValue(input)})` }))
+      break
+    }
+    const field = keys.map(String).join(".")
     // A union (openDuration, window) reports one issue per member; keep the first per field.
     if (seen.has(field)) continue
     seen.add(field)
     const value = fieldValue(input, keys)
-    const present = keys.length > 0 && value !== undefined
+    const present = value !== undefined
     result.push(new ConfigIssue({ field, rule: ruleOf(message, value, present) }))
   }
   return result
@@ -307,7 +311,7 @@ const fail = (breaker: string, issues: ReadonlyArray<ConfigIssue>) =>
  */
 export const decode = (input: CircuitBreakerConfig | undefined): Effect.Effect<ResolvedConfig, CircuitBreakerConfigError> =>
   Effect.suspend(() => {
-    const raw: unknown = input ?? {}
+    const raw: unknown = input === undefined ? {} : input
     const decoded = Schema.decodeUnknownResult(CircuitBreakerConfigSchema)(raw, {
       errors: "all",
       onExcessProperty: "error"

@@ -138,7 +138,9 @@ export const TimeWindowSchema = Schema.Struct({
  * @category schemas
  * @since 0.1.0
  */
-export const WindowSpecSchema = Schema.Union([CountWindowSchema, TimeWindowSchema])
+export const WindowSpecSchema = Schema.Union([CountWindowSchema, TimeWindowSchema]).annotate({
+  expected: "countWindow(size) or timeWindow(duration, buckets)"
+})
 
 /**
  * A decoded window description.

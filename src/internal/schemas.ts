@@ -31,9 +31,39 @@ const describe = (input: unknown): string => {
   return Duration.isDuration(input) ? Duration.format(input) : typeof input
 }
 
+const durationUnits = new Set([
+  "weeks",
+  "days",
+  "hours",
+  "minutes",
+  "seconds",
+  "milliseconds",
+  "microseconds",
+  "nanoseconds"
+])
+
+// `Duration.fromInput` reads `{}` and `{ secs: 5 }` as zero: an object must name
+// at least one known unit, each with a finite number.
+const badDurationObject = (input: object): string | undefined => {
+  const keys = Object.keys(input)
+  if (keys.length === 0) return "must name at least one unit, such as { seconds: 5 }"
+  for (const key of keys) {
+    if (!durationUnits.has(key)) return `has an unknown unit "${key}"`
+    const value = (input as Record<string, unknown>)[key]
+    if (value !== undefined && (typeof value !== "number" || !Number.isFinite(value))) {
+      return `must give "${key}" as a finite number`
+    }
+  }
+  return undefined
+}
+
 const decodeDuration = (input: unknown, allowZero: boolean) => {
   if (typeof input === "number" && Number.isNaN(input)) {
     return invalid(input, "must be a duration, got NaN")
+  }
+  if (typeof input === "object" && input !== null && !Array.isArray(input) && !Duration.isDuration(input)) {
+    const problem = badDurationObject(input)
+    if (problem !== undefined) return invalid(input, problem)
   }
   const decoded = Duration.fromInput(input as Duration.Input)
   if (Option.isNone(decoded)) {
