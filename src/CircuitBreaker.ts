@@ -244,10 +244,7 @@ export const makeResolved = (
         })
       }
     }
-    const scope = yield* Effect.scope
-    const breaker = new CircuitBreakerImpl(config, scope)
-    yield* Effect.addFinalizer(() => breaker.hub.close)
-    return breaker
+    return new CircuitBreakerImpl(config, yield* Effect.scope)
   })
 
 /**
@@ -441,7 +438,22 @@ const guardWith = (
   // One primitive for the lookup and the admission: the service is read from
   // the fiber's context and the breaker continues with the same fiber.
   return Effect.withFiber((fiber) => {
-    const instance = Context.getUnsafe(fiber.context, key) as CircuitBreakerImpl
+    const instance = lookup(fiber.context, key)
     return instance.guard(fiber, self, classify ?? instance.classifier)
   })
+}
+
+// A context is immutable, so the breaker it holds under a key can be
+// remembered by identity: calls in a loop skip the context lookup.
+let lastContext: Context.Context<never> | undefined
+let lastKey: Context.Key<unknown, CircuitBreaker> | undefined
+let lastInstance: CircuitBreakerImpl | undefined
+
+const lookup = (context: Context.Context<never>, key: Context.Key<unknown, CircuitBreaker>): CircuitBreakerImpl => {
+  if (context === lastContext && key === lastKey) return lastInstance!
+  const instance = Context.getUnsafe(context, key) as CircuitBreakerImpl
+  lastContext = context
+  lastKey = key
+  lastInstance = instance
+  return instance
 }

