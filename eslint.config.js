@@ -3,7 +3,7 @@ import js from "@eslint/js"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "coverage/"] },
+  { ignores: ["dist/", "node_modules/", "coverage/", ".doc-examples/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -22,9 +22,12 @@ export default tseslint.config(
     }
   },
   {
-    files: ["**/*.js"],
+    files: ["**/*.js", "**/*.mjs"],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { parserOptions: { projectService: false } }
+    languageOptions: {
+      parserOptions: { projectService: false },
+      globals: { URL: "readonly", console: "readonly", process: "readonly" }
+    }
   },
   {
     files: ["test/**/*.ts"],

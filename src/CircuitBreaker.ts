@@ -33,7 +33,8 @@
  * consecutive opening) it is half-open: `successThreshold` successful probes
  * close it, any failed probe reopens it, and an interrupted probe gives its
  * permit back. Every transition is atomic; outcomes of calls admitted before a
- * transition are dropped. Time comes from `Clock`, so `TestClock` drives it.
+ * transition are dropped. Time comes from the `Clock` of the context the
+ * breaker was made in, so `TestClock` drives a breaker made under it.
  *
  * @since 0.1.0
  */
@@ -51,6 +52,7 @@ import {
   CircuitBreakerImpl,
   isCircuitBreaker as isCircuitBreakerInternal,
   isEffectValue,
+  isServiceKey,
   TypeId as TypeIdInternal
 } from "./internal/breaker.js"
 import { checkSchedule } from "./internal/openDuration.js"
@@ -244,7 +246,7 @@ export const makeResolved = (
         })
       }
     }
-    return new CircuitBreakerImpl(config, yield* Effect.scope)
+    return new CircuitBreakerImpl(config, yield* Effect.scope, yield* Effect.context<never>())
   })
 
 /**
@@ -367,7 +369,8 @@ export const Service = <Self>() => <const Key extends string>(key: Key): Service
  *
  * const user = (id: string) =>
  *   getUser(id).pipe(
- *     withCircuitBreaker({ isFailure: (error) => error._tag === "Unavailable" }),
+ *     // Data-last, the guard has not seen the effect yet: annotate the error type.
+ *     withCircuitBreaker({ isFailure: (error: NotFound | Unavailable) => error._tag === "Unavailable" }),
  *     Effect.catchTag("CircuitOpenError", () => Effect.succeed("guest"))
  *   )
  * // Effect<string, NotFound | Unavailable, CircuitBreaker.CircuitBreaker>
@@ -402,17 +405,24 @@ export const withCircuitBreaker: {
     self: Effect.Effect<A, E, R>,
     options?: ClassifyOptions<A, E>
   ): Effect.Effect<A, E | CircuitOpenError, R | CircuitBreaker>
-} = ((...args: ReadonlyArray<unknown>) => {
-  const first = args[0]
-  if (isEffectValue(first) && !Context.isKey(first)) {
-    const [breaker, options] = splitBreaker(args[1], args[2])
+} = ((first: unknown, second?: unknown, third?: unknown) => {
+  if (isEffectValue(first) && !isServiceKey(first)) {
+    // The common form, withCircuitBreaker(effect): straight to the default service.
+    if (second === undefined) return guardDefault(first)
+    const [breaker, options] = splitBreaker(second, third)
     return guardWith(first, breaker, fromOptions(options))
   }
-  const [breaker, options] = splitBreaker(first, args[1])
+  const [breaker, options] = splitBreaker(first, second)
   // Data-last: build the per-call classifier once, not on every call.
   const classify = fromOptions(options)
   return (self: Effect.Effect<unknown, unknown, unknown>) => guardWith(self, breaker, classify)
 }) as never
+
+const guardDefault = (self: Effect.Effect<unknown, unknown, unknown>): Effect.Effect<unknown, unknown, unknown> =>
+  Effect.withFiber((fiber) => {
+    const instance = lookup(fiber.context, CircuitBreaker)
+    return instance.guard(self, instance.classifier)
+  })
 
 type BreakerRef = Context.Key<unknown, CircuitBreaker> | CircuitBreaker
 
@@ -420,7 +430,7 @@ const splitBreaker = (
   breakerOrOptions: unknown,
   options: unknown
 ): readonly [BreakerRef, ClassifyOptions | undefined] =>
-  Context.isKey(breakerOrOptions) || isCircuitBreaker(breakerOrOptions)
+  isServiceKey(breakerOrOptions) || isCircuitBreaker(breakerOrOptions)
     ? [breakerOrOptions as BreakerRef, options as ClassifyOptions | undefined]
     : [CircuitBreaker, breakerOrOptions as ClassifyOptions | undefined]
 
@@ -432,14 +442,14 @@ const guardWith = (
   if (isCircuitBreaker(breaker)) {
     const instance = breaker as CircuitBreakerImpl
     const classifier = classify ?? instance.classifier
-    return Effect.withFiber((fiber) => instance.guard(fiber, self, classifier))
+    return Effect.suspend(() => instance.guard(self, classifier))
   }
   const key = breaker
   // One primitive for the lookup and the admission: the service is read from
   // the fiber's context and the breaker continues with the same fiber.
   return Effect.withFiber((fiber) => {
     const instance = lookup(fiber.context, key)
-    return instance.guard(fiber, self, classify ?? instance.classifier)
+    return instance.guard(self, classify ?? instance.classifier)
   })
 }
 

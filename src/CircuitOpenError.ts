@@ -66,8 +66,8 @@ export class CircuitOpenError extends Schema.TaggedError<CircuitOpenError>()("Ci
  *
  * @example
  * ```ts
- * import { Cause, Effect } from "effect"
- * import { isCircuitOpenError } from "effect-resilience/CircuitOpenError"
+ * import type { Cause } from "effect"
+ * import { isCircuitOpenError } from "effect-resilience"
  *
  * const wasRejected = (cause: Cause.Cause<unknown>) =>
  *   cause.reasons.some((reason) => reason._tag === "Fail" && isCircuitOpenError(reason.error))

@@ -66,7 +66,7 @@ export * as SlidingWindow from "./SlidingWindow.js"
  *
  * @since 0.1.0
  */
-export { CircuitOpenError } from "./CircuitOpenError.js"
+export { CircuitOpenError, isCircuitOpenError } from "./CircuitOpenError.js"
 
 /**
  * The configuration error of a circuit breaker.

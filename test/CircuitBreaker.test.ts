@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, Ref, Schedule } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Ref, Schedule, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import type { CircuitBreakerConfig } from "../src/index.js"
-import { CircuitBreaker } from "../src/index.js"
+import { CircuitBreaker, isCircuitOpenError } from "../src/index.js"
+import type { CircuitOpenError } from "../src/index.js"
 import { attempt, boom, Boom, expectRejected, failTimes, ok, succeedTimes } from "./helpers.js"
 
 describe("tripping: Closed -> Open", () => {
@@ -459,5 +460,48 @@ describe("stale outcomes", () => {
       yield* Deferred.succeed(gate, undefined)
       yield* Fiber.join(early)
       expect(yield* breaker.state).toBe("Open")
+    }))
+})
+
+describe("recipes", () => {
+  it.effect("retrying outside the breaker waits out an open circuit by honouring retryAfter", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1, openDuration: "5 seconds" })
+      yield* failTimes(breaker, 1)
+      const attempts = yield* Ref.make(0)
+      const call = Effect.andThen(Ref.update(attempts, (n) => n + 1), Effect.succeed(42))
+      const retried = yield* Effect.forkChild(
+        breaker.execute(call).pipe(
+          Effect.retry({
+            while: isCircuitOpenError,
+            schedule: Schedule.exponential("100 millis").pipe(
+              Schedule.setInputType<CircuitOpenError>(),
+              Schedule.modifyDelay(({ input, duration }) => Effect.succeed(Duration.max(duration, input.retryAfter))),
+              Schedule.upTo({ times: 3 })
+            )
+          })
+        )
+      )
+      yield* TestClock.adjust("4999 millis")
+      expect(yield* Ref.get(attempts)).toBe(0) // rejected once, now waiting for retryAfter
+      yield* TestClock.adjust("1 millis")
+      expect(yield* Fiber.join(retried)).toBe(42)
+      expect(yield* Ref.get(attempts)).toBe(1) // the probe, admitted exactly when the circuit half-opened
+    }))
+})
+
+describe("scope", () => {
+  it.effect("a breaker used after its scope closed still guards calls; nothing crashes", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1, openDuration: "1 second" }).pipe(
+        Scope.provide(scope)
+      )
+      yield* Scope.close(scope, Exit.void)
+      yield* failTimes(breaker, 1) // trips, and would start a timer in the closed scope
+      expect(yield* breaker.state).toBe("Open")
+      yield* TestClock.adjust("1 second")
+      expect(yield* breaker.state).toBe("HalfOpen")
+      expect(yield* breaker.execute(ok)).toBe("ok")
     }))
 })

@@ -12,18 +12,17 @@
  *
  * @internal
  */
-import type { Fiber } from "effect"
-import { Duration, Effect, Exit, Scope, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Scope, Stream } from "effect"
 import type { CircuitBreaker } from "../CircuitBreaker.js"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
 import type { CircuitBreakerEvent } from "../CircuitBreakerEvent.js"
 import { Snapshot } from "../CircuitBreakerSnapshot.js"
-import { CircuitOpenError } from "../CircuitOpenError.js"
+import type { CircuitOpenError } from "../CircuitOpenError.js"
 import type { State } from "../CircuitState.js"
 import type { Classifier, ClassifyOptions, Outcome } from "../Classifier.js"
 import { defaultClassifier, fromOptions } from "../Classifier.js"
 import type { Admission } from "./circuit.js"
-import { Circuit, currentTimeMillis } from "./circuit.js"
+import { Circuit } from "./circuit.js"
 import { EventHub } from "./events.js"
 import { makeOpenDurations } from "./openDuration.js"
 
@@ -33,20 +32,23 @@ export const TypeId: TypeId = "~effect-resilience/CircuitBreaker"
 /** @internal */
 export type TypeId = "~effect-resilience/CircuitBreaker"
 
-/**
- * `Effect.isEffect` goes through a `dual` helper; this direct check is the
- * same test without the argument juggling, for the per-call dispatch.
- *
- * @internal
- */
-export const isEffectValue = (u: unknown): u is Effect.Effect<unknown, unknown, unknown> =>
-  (typeof u === "object" || typeof u === "function") && u !== null && Effect.TypeId in u
+// `Effect.isEffect` and `Context.isKey` go through a `dual` helper; these are
+// the same tests without the argument juggling, for the per-call dispatch.
+const EffectTypeId = Effect.TypeId
+const ServiceTypeId = Context.ServiceTypeId
+
+const hasTypeId = (u: unknown, id: string): boolean =>
+  (typeof u === "object" || typeof u === "function") && u !== null && id in u
 
 /** @internal */
-export const isCircuitBreaker = (u: unknown): u is CircuitBreaker =>
-  typeof u === "object" && u !== null && TypeId in u
+export const isEffectValue = (u: unknown): u is Effect.Effect<unknown, unknown, unknown> =>
+  hasTypeId(u, EffectTypeId)
 
-type AnyFiber = Fiber.Fiber<unknown, unknown>
+/** @internal */
+export const isServiceKey = (u: unknown): u is Context.Key<unknown, unknown> => hasTypeId(u, ServiceTypeId)
+
+/** @internal */
+export const isCircuitBreaker = (u: unknown): u is CircuitBreaker => hasTypeId(u, TypeId)
 
 /**
  * A circuit breaker instance. Only what every call needs is stored per
@@ -65,9 +67,21 @@ export class CircuitBreakerImpl implements CircuitBreaker {
   readonly classifier: Classifier
   private hub: EventHub | undefined = undefined
 
-  constructor(readonly config: ResolvedConfig, private readonly scope: Scope.Scope) {
+  /**
+   * The breaker keeps the `Clock` and the services of the context it was made
+   * in: one breaker, one time source (so `TestClock` drives a breaker made
+   * under it), and the `Random` its backoff schedule may jitter with.
+   */
+  private readonly clock: Clock.Clock
+
+  constructor(
+    readonly config: ResolvedConfig,
+    private readonly scope: Scope.Scope,
+    context: Context.Context<never>
+  ) {
     this.name = config.name
-    this.circuit = new Circuit(config, makeOpenDurations(config))
+    this.clock = Context.get(context, Clock.Clock)
+    this.circuit = new Circuit(config, makeOpenDurations(config, context), this.clock)
     this.classifier = config.classify === undefined
       ? defaultClassifier
       : fromOptions({ classify: config.classify }) ?? defaultClassifier
@@ -75,18 +89,17 @@ export class CircuitBreakerImpl implements CircuitBreaker {
       if (isEffectValue(selfOrOptions)) return this.guardWith(selfOrOptions, options)
       // Data-last: resolve the classifier once, not on every call.
       const classify = fromOptions(selfOrOptions as ClassifyOptions | undefined) ?? this.classifier
-      return (self: Effect.Effect<unknown, unknown, unknown>) =>
-        Effect.withFiber((fiber) => this.guard(fiber, self, classify))
+      return (self: Effect.Effect<unknown, unknown, unknown>) => Effect.suspend(() => this.guard(self, classify))
     }) as CircuitBreaker["execute"]
   }
 
   get state(): Effect.Effect<State> {
-    return this.read((fiber, now) => this.circuit.advance(now, fiber)._tag)
+    return this.read((now) => this.circuit.advance(now)._tag)
   }
 
   get snapshot(): Effect.Effect<Snapshot> {
-    return this.read((fiber, now) => {
-      const data = this.circuit.snapshot(now, fiber)
+    return this.read((now) => {
+      const data = this.circuit.snapshot(now)
       return new Snapshot({
         breaker: this.name,
         state: data.state,
@@ -105,15 +118,15 @@ export class CircuitBreakerImpl implements CircuitBreaker {
   }
 
   get forceOpen(): Effect.Effect<void> {
-    return this.read((fiber, now) => this.circuit.forceOpen(now, fiber))
+    return this.read((now) => this.circuit.forceOpen(now))
   }
 
   get disable(): Effect.Effect<void> {
-    return this.read((fiber, now) => this.circuit.disable(now, fiber))
+    return this.read((now) => this.circuit.disable(now))
   }
 
   get reset(): Effect.Effect<void> {
-    return this.read((fiber, now) => this.circuit.reset(now, fiber))
+    return this.read((now) => this.circuit.reset(now))
   }
 
   get subscribe(): Effect.Effect<Stream.Stream<CircuitBreakerEvent>, never, Scope.Scope> {
@@ -143,46 +156,59 @@ export class CircuitBreakerImpl implements CircuitBreaker {
       A,
       E
     >
-    return Effect.withFiber((fiber) => this.guard(fiber, self, classify))
+    return Effect.suspend(() => this.guard(self, classify))
   }
 
-  /** Admits, rejects or probes: the body of every guarded call. */
-  guard<A, E, R>(
-    fiber: AnyFiber,
-    self: Effect.Effect<A, E, R>,
-    classify: Classifier<A, E>
-  ): Effect.Effect<A, E | CircuitOpenError, R> {
+  /** Admits, rejects or probes: the body of every guarded call, run when the call runs. */
+  guard<A, E, R>(self: Effect.Effect<A, E, R>, classify: Classifier<A, E>): Effect.Effect<A, E | CircuitOpenError, R> {
     const circuit = this.circuit
     const phase = circuit.current
     if (phase._tag === "Closed" || phase._tag === "Disabled") {
       const admission = phase.admission
-      const startedAt = circuit.needsTime ? currentTimeMillis(fiber) : NaN
-      return Effect.onExitPrimitive(
-        self,
-        (exit) => this.finish(fiber, admission, exit, classify, startedAt),
-        true
-      )
+      if (!circuit.needsTime) {
+        return Effect.onExitPrimitive(self, this.finisher(admission, classify), true)
+      }
+      const startedAt = this.clock.currentTimeMillisUnsafe()
+      return Effect.onExitPrimitive(self, (exit) => this.finish(admission, exit, classify, startedAt), true)
     }
-    const now = currentTimeMillis(fiber)
+    const now = this.clock.currentTimeMillisUnsafe()
     if (phase._tag === "ForcedOpen" || (phase._tag === "Open" && now < phase.until)) {
       return circuit.reject(phase, now)
     }
     return Effect.uninterruptibleMask((restore) =>
-      Effect.withFiber((inner) => {
-        const now = currentTimeMillis(inner)
-        const admission = circuit.admit(now, inner)
-        const timer = this.takeTimer(inner, now)
+      Effect.suspend(() => {
+        const now = this.clock.currentTimeMillisUnsafe()
+        const admission = circuit.admit(now)
+        const timer = this.takeTimer(now)
         const run: Effect.Effect<A, E | CircuitOpenError, R> = Exit.isExit(admission)
           ? admission
-          : Effect.onExitPrimitive(restore(self), (exit) => this.finish(inner, admission, exit, classify, now))
+          : Effect.onExitPrimitive(restore(self), (exit) => this.finish(admission, exit, classify, now))
         return timer === undefined ? run : Effect.andThen(timer, run)
       })
     )
   }
 
+  // The finaliser of an untimed call depends only on the admission and the
+  // classifier: for the breaker's own classifier it is made once per phase,
+  // not once per call.
+  private lastAdmission: Admission | undefined = undefined
+  private lastFinisher: ((exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void> | undefined) | undefined =
+    undefined
+
+  private finisher<A, E>(
+    admission: Admission,
+    classify: Classifier<A, E>
+  ): (exit: Exit.Exit<A, E>) => Effect.Effect<void> | undefined {
+    if (classify !== this.classifier) return (exit) => this.finish(admission, exit, classify, NaN)
+    if (admission !== this.lastAdmission || this.lastFinisher === undefined) {
+      this.lastAdmission = admission
+      this.lastFinisher = (exit) => this.finish(admission, exit, this.classifier, NaN)
+    }
+    return this.lastFinisher
+  }
+
   /** Classifies and records a finished call; returns an effect only when a timer must start. */
   private finish<A, E>(
-    fiber: AnyFiber,
     admission: Admission,
     exit: Exit.Exit<A, E>,
     classify: Classifier<A, E>,
@@ -199,9 +225,9 @@ export class CircuitBreakerImpl implements CircuitBreaker {
       outcome = "ignored"
       defect = { value: thrown }
     }
-    const now = startedAt === startedAt || circuit.needsTime ? currentTimeMillis(fiber) : NaN
-    circuit.complete(admission, outcome, startedAt, now, fiber)
-    const timer = circuit.pendingDeadline === undefined ? undefined : this.takeTimer(fiber, now)
+    const now = startedAt === startedAt || circuit.needsTime ? this.clock.currentTimeMillisUnsafe() : NaN
+    circuit.complete(admission, outcome, startedAt, now)
+    const timer = circuit.pendingDeadline === undefined ? undefined : this.takeTimer(now)
     if (defect === undefined) return timer
     return timer === undefined ? Effect.die(defect.value) : Effect.andThen(timer, Effect.die(defect.value))
   }
@@ -212,28 +238,25 @@ export class CircuitBreakerImpl implements CircuitBreaker {
    * applied and reported on time even when no call arrives. The state itself
    * never depends on the timer: every read applies due transitions first.
    */
-  private takeTimer(fiber: AnyFiber, now: number): Effect.Effect<void> | undefined {
+  private takeTimer(now: number): Effect.Effect<void> | undefined {
     const deadline = this.circuit.pendingDeadline
     if (deadline === undefined) return undefined
     this.circuit.pendingDeadline = undefined
-    const at = now === now ? now : currentTimeMillis(fiber)
-    const wake: Effect.Effect<void> = Effect.withFiber((timerFiber) => {
-      const time = currentTimeMillis(timerFiber)
-      this.circuit.advance(time, timerFiber)
-      return this.takeTimer(timerFiber, time) ?? Effect.void
+    const at = now === now ? now : this.clock.currentTimeMillisUnsafe()
+    const wake: Effect.Effect<void> = Effect.suspend(() => {
+      const time = this.clock.currentTimeMillisUnsafe()
+      this.circuit.advance(time)
+      return this.takeTimer(time) ?? Effect.void
     })
-    return Effect.asVoid(
-      Effect.uninterruptible(
-        Effect.forkIn(Effect.andThen(Effect.sleep(Math.max(0, deadline - at)), wake), this.scope)
-      )
-    )
+    const sleep = this.clock.sleep(Duration.millis(Math.max(0, deadline - at)))
+    return Effect.asVoid(Effect.uninterruptible(Effect.forkIn(Effect.andThen(sleep, wake), this.scope)))
   }
 
-  private read<A>(f: (fiber: AnyFiber, now: number) => A): Effect.Effect<A> {
-    return Effect.withFiber((fiber) => {
-      const now = currentTimeMillis(fiber)
-      const value = f(fiber, now)
-      const timer = this.takeTimer(fiber, now)
+  private read<A>(f: (now: number) => A): Effect.Effect<A> {
+    return Effect.suspend(() => {
+      const now = this.clock.currentTimeMillisUnsafe()
+      const value = f(now)
+      const timer = this.takeTimer(now)
       return timer === undefined ? Effect.succeed(value) : Effect.as(timer, value)
     })
   }

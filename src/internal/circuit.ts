@@ -14,8 +14,8 @@
  *
  * @internal
  */
-import type { Context, Fiber } from "effect"
-import { Clock, Duration, Exit, MutableRef, Ref } from "effect"
+import type { Clock } from "effect"
+import { Duration, Exit, MutableRef, Ref } from "effect"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
 import type { TransitionReason } from "../CircuitBreakerEvent.js"
 import { CircuitOpenError } from "../CircuitOpenError.js"
@@ -107,13 +107,11 @@ export interface CircuitObserver {
 
 /**
  * Computes how long the n-th consecutive opening lasts, in milliseconds.
- * Receives the context of the fiber that caused the opening (so a schedule
- * that reads `Random` sees that fiber's services).
  *
  * @internal
  */
 export interface OpenDurations {
-  next(openings: number, now: number, context: Context.Context<never>): number
+  next(openings: number, now: number): number
   reset(): void
 }
 
@@ -129,21 +127,6 @@ export interface SnapshotData {
   readonly probesInFlight: number
   readonly probeSuccesses: number
 }
-
-/** @internal */
-export const currentTimeMillis = (fiber: Fiber.Fiber<unknown, unknown>): number => {
-  // A context is immutable, so the clock it holds can be remembered by
-  // identity: calls in a loop on one fiber skip the context lookup.
-  const context = fiber.context
-  if (context !== lastContext) {
-    lastContext = context
-    lastClock = fiber.getRef(Clock.Clock)
-  }
-  return lastClock!.currentTimeMillisUnsafe()
-}
-
-let lastContext: Context.Context<never> | undefined
-let lastClock: Clock.Clock | undefined
 
 const noObservers: ReadonlyArray<CircuitObserver> = []
 
@@ -180,7 +163,11 @@ export class Circuit {
   private cachedRejectionGen = -1
   private cachedRejectionMillis = -1
 
-  constructor(readonly config: ResolvedConfig, private readonly durations: OpenDurations) {
+  constructor(
+    readonly config: ResolvedConfig,
+    private readonly durations: OpenDurations,
+    private readonly clock: Clock.Clock
+  ) {
     this.window = makeWindow(config)
     this.timeWindow = config.window._tag === "TimeWindow"
     this.slowMillis = optionalMillis(config.slowCallDuration)
@@ -206,7 +193,7 @@ export class Circuit {
   }
 
   /** Applies the transitions that time alone causes, up to `now`. */
-  advance(now: number, fiber: Fiber.Fiber<unknown, unknown>): Phase {
+  advance(now: number): Phase {
     let phase = this.current
     while (true) {
       if (phase._tag === "Open") {
@@ -215,7 +202,7 @@ export class Circuit {
       } else if (phase._tag === "HalfOpen" && this.maxWaitMillis !== undefined) {
         const deadline = phase.since + this.maxWaitMillis
         if (now < deadline) return phase
-        phase = this.toOpen(phase, deadline, "HalfOpenMaxWait", fiber)
+        phase = this.toOpen(phase, deadline, "HalfOpenMaxWait")
       } else {
         return phase
       }
@@ -226,8 +213,8 @@ export class Circuit {
    * Admits a call or rejects it. Closed and Disabled admit everyone; HalfOpen
    * hands out its permits; Open and ForcedOpen reject.
    */
-  admit(now: number, fiber: Fiber.Fiber<unknown, unknown>): Admission | Rejection {
-    const phase = this.advance(now, fiber)
+  admit(now: number): Admission | Rejection {
+    const phase = this.advance(now)
     switch (phase._tag) {
       case "Closed":
       case "Disabled":
@@ -282,13 +269,12 @@ export class Circuit {
     admission: Admission,
     outcome: Outcome,
     startedAt: number,
-    now: number,
-    fiber: Fiber.Fiber<unknown, unknown>
+    now: number
   ): void {
     let phase = this.current
     // `now` is NaN when the caller did not need the clock: then the call was
     // admitted while Closed or Disabled, and is stale if the phase moved on.
-    if ((phase._tag === "Open" || phase._tag === "HalfOpen") && now === now) phase = this.advance(now, fiber)
+    if ((phase._tag === "Open" || phase._tag === "HalfOpen") && now === now) phase = this.advance(now)
     const durationMillis = now > startedAt ? now - startedAt : 0
     const slow = this.slowMillis !== undefined && durationMillis >= this.slowMillis
     const current = phase.gen === admission.gen
@@ -299,7 +285,7 @@ export class Circuit {
     }
     if (!current) return
     if (admission.probe) {
-      this.completeProbe(phase as HalfOpenPhase, outcome, slow, now, fiber)
+      this.completeProbe(phase as HalfOpenPhase, outcome, slow, now)
       return
     }
     if (outcome === "ignored") return
@@ -308,34 +294,34 @@ export class Circuit {
     this.consecutiveFailures = failure ? this.consecutiveFailures + 1 : 0
     if (phase._tag === "Closed") {
       const reason = this.tripReason()
-      if (reason !== undefined) this.toOpen(phase, now === now ? now : currentTimeMillis(fiber), reason, fiber)
+      if (reason !== undefined) this.toOpen(phase, now === now ? now : this.clock.currentTimeMillisUnsafe(), reason)
     }
   }
 
-  forceOpen(now: number, fiber: Fiber.Fiber<unknown, unknown>): void {
-    const phase = this.advance(now, fiber)
+  forceOpen(now: number): void {
+    const phase = this.advance(now)
     if (phase._tag === "ForcedOpen") return
     this.clearCounts()
     this.set(phase, { _tag: "ForcedOpen", gen: ++this.gen }, "ForceOpen", now)
   }
 
-  disable(now: number, fiber: Fiber.Fiber<unknown, unknown>): void {
-    const phase = this.advance(now, fiber)
+  disable(now: number): void {
+    const phase = this.advance(now)
     if (phase._tag === "Disabled") return
     this.clearCounts()
     this.set(phase, this.disabledPhase(), "Disable", now)
   }
 
-  reset(now: number, fiber: Fiber.Fiber<unknown, unknown>): void {
-    const phase = this.advance(now, fiber)
+  reset(now: number): void {
+    const phase = this.advance(now)
     this.clearCounts()
     this.consecutiveOpenings = 0
     this.durations.reset()
     this.set(phase, this.closedPhase(), "Reset", now)
   }
 
-  snapshot(now: number, fiber: Fiber.Fiber<unknown, unknown>): SnapshotData {
-    const phase = this.advance(now, fiber)
+  snapshot(now: number): SnapshotData {
+    const phase = this.advance(now)
     this.window.expire(now)
     return {
       state: phase._tag,
@@ -358,15 +344,14 @@ export class Circuit {
     phase: HalfOpenPhase,
     outcome: Outcome,
     slow: boolean,
-    now: number,
-    fiber: Fiber.Fiber<unknown, unknown>
+    now: number
   ): void {
     phase.inFlight--
     if (outcome === "ignored") {
       // An interrupted or ignored probe tells nothing: its permit goes back.
       phase.permitsLeft++
     } else if (outcome === "failure" || (slow && this.slowProbesFail)) {
-      this.toOpen(phase, now, "ProbeFailed", fiber)
+      this.toOpen(phase, now, "ProbeFailed")
     } else if (++phase.successes >= this.config.successThreshold) {
       this.consecutiveOpenings = 0
       this.durations.reset()
@@ -396,12 +381,11 @@ export class Circuit {
   private toOpen(
     from: Phase,
     at: number,
-    reason: TransitionReason,
-    fiber: Fiber.Fiber<unknown, unknown>
+    reason: TransitionReason
   ): OpenPhase {
     const openings = this.consecutiveOpenings + 1
     this.consecutiveOpenings = openings
-    const millis = this.durations.next(openings, at, fiber.context)
+    const millis = this.durations.next(openings, at)
     const next: OpenPhase = { _tag: "Open", gen: ++this.gen, openedAt: at, until: at + millis }
     this.clearCounts()
     this.pendingDeadline = next.until

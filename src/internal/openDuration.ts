@@ -9,9 +9,8 @@
  * closes, so every opening costs one step, however long the outage.
  *
  * The circuit's state machine is synchronous, so the step runs synchronously
- * too, in the context of the fiber that caused the opening (its `Random`, its
- * `Clock`). A schedule that cannot compute its delays synchronously is rejected
- * when the breaker is made.
+ * too, in the context the breaker was made in (its `Random`). A schedule that
+ * cannot compute its delays synchronously is rejected when the breaker is made.
  *
  * @internal
  */
@@ -25,7 +24,7 @@ type Step = (now: number, input: number) => Pull.Pull<[unknown, Duration.Duratio
 const toWholeMillis = (duration: Duration.Duration): number => Math.ceil(Duration.toMillis(duration))
 
 /** @internal */
-export const makeOpenDurations = (config: ResolvedConfig): OpenDurations => {
+export const makeOpenDurations = (config: ResolvedConfig, context: Context.Context<never>): OpenDurations => {
   const cap = config.maxOpenDuration === undefined ? Infinity : toWholeMillis(config.maxOpenDuration)
   const openDuration = config.openDuration
   if (!Schedule.isSchedule(openDuration)) {
@@ -37,7 +36,7 @@ export const makeOpenDurations = (config: ResolvedConfig): OpenDurations => {
   let simulatedNow = 0
   let last = 0
   return {
-    next(openings, now, context) {
+    next(openings, now) {
       const run = Effect.runSyncExitWith(context)
       if (step === undefined) {
         const made = run(Schedule.toStep(schedule))
