@@ -20,6 +20,8 @@ export interface Measurement {
   readonly maxNs: number
   readonly rounds: number
   readonly opsPerRound: number
+  /** Nanoseconds per operation in each round, in round order. */
+  readonly samples: ReadonlyArray<number>
 }
 
 const median = (values: ReadonlyArray<number>) => {
@@ -50,11 +52,20 @@ export const measure = async (
         minNs: Math.min(...values),
         maxNs: Math.max(...values),
         rounds: values.length,
-        opsPerRound: c.ops
+        opsPerRound: c.ops,
+        samples: values
       }]
     })
   )
 }
+
+/**
+ * The median over rounds of `a`'s time divided by `b`'s time in the same
+ * round. Rounds are interleaved, so each pair ran seconds apart: a paired
+ * ratio cancels the drift of a shared machine that two separate medians keep.
+ */
+export const pairedRatio = (a: Measurement, b: Measurement): number =>
+  median(a.samples.map((value, round) => value / b.samples[round]!))
 
 /** Heap bytes retained per item by `make(count)`, after full collections. */
 export const retainedBytesPerItem = async (count: number, make: (count: number) => Promise<unknown>) => {
