@@ -51,11 +51,11 @@ import { fromOptions } from "./Classifier.js"
 import {
   CircuitBreakerImpl,
   isCircuitBreaker as isCircuitBreakerInternal,
-  isEffectValue,
-  isServiceKey,
   TypeId as TypeIdInternal
 } from "./internal/breaker.js"
 import { checkSchedule } from "./internal/openDuration.js"
+import type { ServiceClassOf } from "./internal/service.js"
+import { InstanceLookup, isEffectValue, isServiceKey, serviceClass } from "./internal/service.js"
 
 export {
   /**
@@ -292,15 +292,20 @@ export const layerAs = <I>(
 
 /**
  * A named circuit breaker service made with `Service`: a service key whose
- * `layer(config)` provides it. The breaker is named after the key unless the
- * configuration names it.
+ * `layer(config)` provides it. The breaker is named `Name` unless the
+ * configuration names it; the key is `effect-resilience/CircuitBreaker/Name`,
+ * so it never collides with another kind of service of the same name.
  *
  * @category models
  * @since 0.1.0
  */
-export interface ServiceClass<Self, Key extends string> extends Context.ServiceClass<Self, Key, CircuitBreaker> {
-  readonly layer: (config?: CircuitBreakerConfig) => Layer.Layer<Self, CircuitBreakerConfigError>
-}
+export type ServiceClass<Self, Name extends string> = ServiceClassOf<
+  Self,
+  `effect-resilience/CircuitBreaker/${Name}`,
+  CircuitBreaker,
+  CircuitBreakerConfig,
+  CircuitBreakerConfigError
+>
 
 /**
  * Declares a named circuit breaker service. A program that guards its calls
@@ -333,13 +338,8 @@ export interface ServiceClass<Self, Key extends string> extends Context.ServiceC
  * @category services
  * @since 0.1.0
  */
-export const Service = <Self>() => <const Key extends string>(key: Key): ServiceClass<Self, Key> => {
-  const Tag = Context.Service<Self, CircuitBreaker>()(key)
-  return class extends Tag {
-    static readonly layer = (config?: CircuitBreakerConfig): Layer.Layer<Self, CircuitBreakerConfigError> =>
-      layerAs(Tag, config?.name === undefined ? { ...config, name: key } : config)
-  }
-}
+export const Service: <Self>() => <const Name extends string>(name: Name) => ServiceClass<Self, Name> =
+  serviceClass("effect-resilience/CircuitBreaker", layerAs)
 
 /**
  * Guards an effect with a circuit breaker: the default `CircuitBreaker`
@@ -453,17 +453,7 @@ const guardWith = (
   })
 }
 
-// A context is immutable, so the breaker it holds under a key can be
-// remembered by identity: calls in a loop skip the context lookup.
-let lastContext: Context.Context<never> | undefined
-let lastKey: Context.Key<unknown, CircuitBreaker> | undefined
-let lastInstance: CircuitBreakerImpl | undefined
+const instances = new InstanceLookup<CircuitBreaker>()
 
-const lookup = (context: Context.Context<never>, key: Context.Key<unknown, CircuitBreaker>): CircuitBreakerImpl => {
-  if (context === lastContext && key === lastKey) return lastInstance!
-  const instance = Context.getUnsafe(context, key) as CircuitBreakerImpl
-  lastContext = context
-  lastKey = key
-  lastInstance = instance
-  return instance
-}
+const lookup = (context: Context.Context<never>, key: Context.Key<unknown, CircuitBreaker>): CircuitBreakerImpl =>
+  instances.get(context, key) as CircuitBreakerImpl

@@ -27,8 +27,10 @@
  * @since 0.1.0
  */
 import type { Schedule } from "effect"
-import { Duration, Effect, Result, Schema, SchemaIssue } from "effect"
+import { Duration, Effect, Result, Schema } from "effect"
 import type { Classifier } from "./Classifier.js"
+import { ConfigIssue } from "./ConfigIssue.js"
+import { decodeOptions, Name, nameOf } from "./internal/options.js"
 import { durationInput, durationOrSchedule, FunctionValue, PositiveInt, Rate } from "./internal/schemas.js"
 import type { ResolvedWindow, WindowSpec } from "./SlidingWindow.js"
 import { countWindow, WindowSpecSchema } from "./SlidingWindow.js"
@@ -117,16 +119,13 @@ export interface ResolvedConfig {
 }
 
 /**
- * One broken rule: the field (a dotted path such as `window.size`) and what
- * it must be.
+ * One broken rule: the field and what it must be (re-exported from the
+ * `ConfigIssue` module).
  *
  * @category errors
  * @since 0.1.0
  */
-export class ConfigIssue extends Schema.Class<ConfigIssue>("ConfigIssue")({
-  field: Schema.String,
-  rule: Schema.String
-}) {}
+export { ConfigIssue }
 
 /**
  * An invalid circuit breaker configuration. `issues` lists every broken rule,
@@ -212,9 +211,7 @@ const defaultEventBufferSize = 1024
  * @since 0.1.0
  */
 export const CircuitBreakerConfigSchema = Schema.Struct({
-  name: Schema.optional(Schema.String.check(
-    Schema.makeFilter((s: string) => s.trim().length > 0, { message: "must be a non-empty string" })
-  )),
+  name: Schema.optional(Name),
   consecutiveFailures: Schema.optional(PositiveInt),
   failureCount: Schema.optional(PositiveInt),
   failureRate: Schema.optional(Rate),
@@ -230,65 +227,6 @@ export const CircuitBreakerConfigSchema = Schema.Struct({
   classify: Schema.optional(FunctionValue<Classifier>("a function (exit) => Outcome")),
   eventBufferSize: Schema.optional(PositiveInt)
 })
-
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
-const describeValue = (u: unknown): string => {
-  if (typeof u === "string") return JSON.stringify(u)
-  if (typeof u === "number" || typeof u === "bigint" || typeof u === "boolean") return String(u)
-  if (u === null) return "null"
-  if (u === undefined) return "undefined"
-  if (typeof u === "function") return "a function"
-  if (Duration.isDuration(u)) return Duration.format(u)
-  return typeof u
-}
-
-const fieldValue = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
-  let current: unknown = input
-  for (const key of path) {
-    if (typeof current !== "object" || current === null) return undefined
-    current = (current as Record<PropertyKey, unknown>)[key]
-  }
-  return current
-}
-
-// Schema messages say "Expected ..."; the library's rules read "must be ...".
-const ruleOf = (message: string, value: unknown, present: boolean): string => {
-  if (message.startsWith("must")) {
-    return message.includes("got ") ? message : `${message} (got ${describeValue(value)})`
-  }
-  if (message === "Unexpected key" || message.includes("excess property")) return "is not a circuit breaker option"
-  if (message === "Missing key") return "is required"
-  const expected = message.replace(/^Expected /, "").replace(/ \| undefined$/, "")
-  return `must be ${expected}${present ? ` (got ${describeValue(value)})` : ""}`
-}
-
-const issuesFromSchemaError = (input: unknown, issue: SchemaIssue.Issue): Array<ConfigIssue> => {
-  const seen = new Set<string>()
-  const result: Array<ConfigIssue> = []
-  for (const { message, path } of formatter(issue).issues) {
-    const keys = (path ?? []).map((segment) =>
-      typeof segment === "object" && segment !== null && "key" in segment ? segment.key : segment
-    ) as ReadonlyArray<PropertyKey>
-    if (keys.length === 0) {
-      result.push(new ConfigIssue({ field: "(config)", rule: `must be an object of circuit breaker options (got ${describeValue(input)})` }))
-      break
-    }
-    const field = keys.map(String).join(".")
-    // A union (openDuration, window) reports one issue per member; keep the first per field.
-    if (seen.has(field)) continue
-    seen.add(field)
-    const value = fieldValue(input, keys)
-    const present = value !== undefined
-    result.push(new ConfigIssue({ field, rule: ruleOf(message, value, present) }))
-  }
-  return result
-}
-
-const nameOf = (input: unknown): string => {
-  const name = fieldValue(input, ["name"])
-  return typeof name === "string" && name.trim().length > 0 ? name : "default"
-}
 
 const fail = (breaker: string, issues: ReadonlyArray<ConfigIssue>) =>
   Effect.fail(new CircuitBreakerConfigError({ breaker, issues: issues as [ConfigIssue, ...Array<ConfigIssue>] }))
@@ -311,13 +249,9 @@ const fail = (breaker: string, issues: ReadonlyArray<ConfigIssue>) =>
  */
 export const decode = (input: CircuitBreakerConfig | undefined): Effect.Effect<ResolvedConfig, CircuitBreakerConfigError> =>
   Effect.suspend(() => {
-    const raw: unknown = input === undefined ? {} : input
-    const decoded = Schema.decodeUnknownResult(CircuitBreakerConfigSchema)(raw, {
-      errors: "all",
-      onExcessProperty: "error"
-    })
-    const breaker = nameOf(raw)
-    if (Result.isFailure(decoded)) return fail(breaker, issuesFromSchemaError(raw, decoded.failure.issue))
+    const decoded = decodeOptions(CircuitBreakerConfigSchema, input, "circuit breaker option", "(config)")
+    const breaker = nameOf(input, "default")
+    if (Result.isFailure(decoded)) return fail(breaker, decoded.failure)
     const config = decoded.success
     const window = config.window ?? Schema.decodeUnknownSync(WindowSpecSchema)(defaultWindow)
     const issues: Array<ConfigIssue> = []

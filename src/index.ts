@@ -62,6 +62,90 @@ export * as Classifier from "./Classifier.js"
 export * as SlidingWindow from "./SlidingWindow.js"
 
 /**
+ * One broken rule of a configuration.
+ *
+ * @since 0.1.0
+ */
+export * as ConfigIssue from "./ConfigIssue.js"
+
+/**
+ * Retries: exponential backoff with jitter, retry budgets, open-circuit rules.
+ *
+ * @since 0.1.0
+ */
+export * as Retry from "./Retry.js"
+
+/**
+ * Timeouts that interrupt the work and fail with `TimeoutError`.
+ *
+ * @since 0.1.0
+ */
+export * as Timeout from "./Timeout.js"
+
+/**
+ * Bulkheads: concurrency limits with a fair queue, as services.
+ *
+ * @since 0.1.0
+ */
+export * as Bulkhead from "./Bulkhead.js"
+
+/**
+ * Fallbacks on chosen errors, and the last-known-good cache.
+ *
+ * @since 0.1.0
+ */
+export * as Fallback from "./Fallback.js"
+
+/**
+ * Hedged calls: a second attempt when the first is slow.
+ *
+ * @since 0.1.0
+ */
+export * as Hedge from "./Hedge.js"
+
+/**
+ * Policies and how to nest them.
+ *
+ * @since 0.1.0
+ */
+export * as Policy from "./Policy.js"
+
+/**
+ * Events reported by the policies.
+ *
+ * @since 0.1.0
+ */
+export * as PolicyEvent from "./PolicyEvent.js"
+
+/**
+ * The error of a policy made with bad options.
+ *
+ * @since 0.1.0
+ */
+export { PolicyConfigError } from "./PolicyConfigError.js"
+
+/**
+ * The error of a call that ran longer than its timeout.
+ *
+ * @since 0.1.0
+ */
+export { isTimeoutError, TimeoutError } from "./TimeoutError.js"
+
+/**
+ * The error of a call a bulkhead turned away.
+ *
+ * @since 0.1.0
+ */
+export { BulkheadFullError, isBulkheadFullError } from "./BulkheadFullError.js"
+
+/**
+ * Guards an effect with a bulkhead.
+ *
+ * @since 0.1.0
+ */
+export { withBulkhead } from "./Bulkhead.js"
+
+/**
  * The error of a call rejected by an open circuit.
  *
  * @since 0.1.0

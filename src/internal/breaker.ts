@@ -25,27 +25,13 @@ import type { Admission } from "./circuit.js"
 import { Circuit } from "./circuit.js"
 import { EventHub } from "./events.js"
 import { makeOpenDurations } from "./openDuration.js"
+import { hasTypeId, isEffectValue } from "./service.js"
 
 /** @internal */
 export const TypeId: TypeId = "~effect-resilience/CircuitBreaker"
 
 /** @internal */
 export type TypeId = "~effect-resilience/CircuitBreaker"
-
-// `Effect.isEffect` and `Context.isKey` go through a `dual` helper; these are
-// the same tests without the argument juggling, for the per-call dispatch.
-const EffectTypeId = Effect.TypeId
-const ServiceTypeId = Context.ServiceTypeId
-
-const hasTypeId = (u: unknown, id: string): boolean =>
-  (typeof u === "object" || typeof u === "function") && u !== null && id in u
-
-/** @internal */
-export const isEffectValue = (u: unknown): u is Effect.Effect<unknown, unknown, unknown> =>
-  hasTypeId(u, EffectTypeId)
-
-/** @internal */
-export const isServiceKey = (u: unknown): u is Context.Key<unknown, unknown> => hasTypeId(u, ServiceTypeId)
 
 /** @internal */
 export const isCircuitBreaker = (u: unknown): u is CircuitBreaker => hasTypeId(u, TypeId)

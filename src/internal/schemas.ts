@@ -130,3 +130,45 @@ export const durationOrSchedule = Schema.Unknown.pipe(
 /** A plain function, checked structurally. @internal */
 export const FunctionValue = <F extends (...args: ReadonlyArray<never>) => unknown>(expected: string) =>
   Schema.declare((u: unknown): u is F => typeof u === "function", { expected })
+
+/** An integer of at least 0 (NaN, fractions and negatives are rejected). @internal */
+export const NonNegativeInt = Schema.Number.check(
+  Schema.makeFilter((n: number) => Number.isInteger(n) && n >= 0, {
+    expected: "an integer >= 0",
+    message: "must be an integer >= 0"
+  })
+)
+
+/** A finite number of at least 0. @internal */
+export const NonNegativeNumber = Schema.Number.check(
+  Schema.makeFilter((n: number) => Number.isFinite(n) && n >= 0, {
+    expected: "a finite number >= 0",
+    message: "must be a finite number >= 0"
+  })
+)
+
+/** A fraction in (0, 1]: zero is rejected. @internal */
+export const PositiveRate = Schema.Number.check(
+  Schema.makeFilter((n: number) => n > 0 && n <= 1, {
+    expected: "a number greater than 0 and at most 1",
+    message: "must be a number greater than 0 and at most 1"
+  })
+)
+
+/** A growth factor: a finite number of at least 1. @internal */
+export const Factor = Schema.Number.check(
+  Schema.makeFilter((n: number) => Number.isFinite(n) && n >= 1, {
+    expected: "a finite number >= 1",
+    message: "must be a finite number >= 1"
+  })
+)
+
+/** A `Schedule` value, checked structurally. @internal */
+export const ScheduleValue = Schema.declare(
+  (u: unknown): u is Schedule.Schedule<unknown> => Schedule.isSchedule(u),
+  { expected: "a Schedule" }
+)
+
+/** A value of a class, checked with `isValue`. @internal */
+export const InstanceValue = <A>(isValue: (u: unknown) => u is A, expected: string) =>
+  Schema.declare(isValue, { expected })

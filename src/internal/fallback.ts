@@ -1,0 +1,242 @@
+/**
+ * Fallbacks: an answer in place of a call that failed with a chosen error,
+ * and the last-known-good cache, which keeps each key's last successful
+ * value and serves it, marked stale with its age, while the dependency fails.
+ *
+ * Both act on typed failures only: defects and interruptions pass through.
+ *
+ * @internal
+ */
+import type { Context } from "effect"
+import { Data, Duration, Effect, Exit, Schema } from "effect"
+import { ConfigIssue } from "../ConfigIssue.js"
+import type { Fallback, FallbackOptions, LastKnownGood, LastKnownGoodOptions } from "../Fallback.js"
+import type { PolicyConfigError } from "../PolicyConfigError.js"
+import { FallbackUsed, StaleValueServed } from "../PolicyEvent.js"
+import { fieldValue, Name } from "./options.js"
+import { errorTag, makePolicy, Observed, PolicyBase, recoverableError } from "./policy.js"
+import { durationInput, FunctionValue, PositiveInt } from "./schemas.js"
+
+/** Which typed errors a fallback answers for: all, a refinement, or tags. */
+type ErrorFilter = undefined | ((error: unknown) => boolean) | ReadonlySet<string>
+
+const Tags = Schema.Array(Schema.String).check(
+  Schema.makeFilter((tags: ReadonlyArray<string>) => tags.length > 0, {
+    expected: "a non-empty array of error tags",
+    message: "must name at least one error tag"
+  })
+)
+
+const OnSchema = Schema.Union([
+  Tags,
+  FunctionValue<(error: unknown) => boolean>("a refinement (error) => boolean")
+])
+
+const toFilter = (on: ReadonlyArray<string> | ((error: unknown) => boolean) | undefined): ErrorFilter =>
+  on === undefined || typeof on === "function" ? on : new Set(on)
+
+const matches = (filter: ErrorFilter, error: unknown): boolean => {
+  if (filter === undefined) return true
+  if (typeof filter === "function") return filter(error)
+  if (typeof error !== "object" || error === null) return false
+  const tag = (error as { readonly _tag?: unknown })._tag
+  return typeof tag === "string" && filter.has(tag)
+}
+
+// ---------------------------------------------------------------------------
+// Fallback
+// ---------------------------------------------------------------------------
+
+const FallbackOptionsSchema = Schema.Struct({
+  name: Schema.optional(Name),
+  on: Schema.optional(OnSchema),
+  orElse: Schema.optional(FunctionValue<(error: unknown) => Effect.Effect<unknown, unknown, unknown>>(
+    "a function (error) => Effect"
+  )),
+  value: Schema.optional(Schema.Unknown)
+})
+
+class FallbackImpl extends PolicyBase<unknown, unknown, unknown, unknown, FallbackUsed>
+  implements Fallback<unknown, unknown, unknown, unknown>
+{
+  readonly kind = "Fallback" as const
+
+  constructor(
+    name: string,
+    private readonly filter: ErrorFilter,
+    private readonly orElse: (error: unknown) => Effect.Effect<unknown, unknown, unknown>,
+    context: Context.Context<never>
+  ) {
+    super(name, context)
+  }
+
+  readonly apply = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<unknown, unknown, unknown> =>
+    Effect.catchCause(self, (cause) => {
+      const failed = recoverableError(cause)
+      if (failed === undefined || !matches(this.filter, failed.error)) return Effect.failCause(cause)
+      if (this.publisher.active) {
+        this.publisher.publish(new FallbackUsed({ policy: this.name, error: errorTag(failed.error), at: this.now() }))
+      }
+      return this.orElse(failed.error)
+    })
+}
+
+/** @internal */
+export const makeFallback = (
+  options: FallbackOptions
+): Effect.Effect<Fallback<unknown, unknown, unknown, unknown>, PolicyConfigError> =>
+  makePolicy(
+    "Fallback",
+    FallbackOptionsSchema,
+    options,
+    (decoded, name, context) => {
+      const orElse = decoded.orElse ?? constant(Exit.succeed(decoded.value))
+      return new FallbackImpl(name, toFilter(decoded.on), orElse, context)
+    },
+    () => {
+      const hasValue = typeof options === "object" && options !== null && "value" in options
+      const hasOrElse = fieldValue(options, ["orElse"]) !== undefined
+      if (hasValue === hasOrElse) {
+        return [
+          new ConfigIssue({
+            field: hasValue ? "value" : "orElse",
+            rule: hasValue
+              ? "cannot be combined with orElse: give a value or an effect, not both"
+              : "is required: give orElse (error) => Effect, or a value"
+          })
+        ]
+      }
+      return []
+    }
+  )
+
+const constant = <A>(a: A) => () => a
+
+// ---------------------------------------------------------------------------
+// Last-known-good cache
+// ---------------------------------------------------------------------------
+
+/** @internal */
+export const lastKnownGoodDefaults = { maxEntries: 1000, ttl: "10 minutes" } as const
+
+/**
+ * A value fresh from the call (re-exported as `Fallback.Fresh`).
+ *
+ * @internal
+ */
+export class Fresh<A> extends Data.TaggedClass("Fresh")<{ readonly value: A }> {}
+
+/**
+ * A value served from the cache in place of a failed call (re-exported as
+ * `Fallback.Stale`): `age` since it was stored at `storedAt`, and the
+ * `error` the call failed with.
+ *
+ * @internal
+ */
+export class Stale<A, E> extends Data.TaggedClass("Stale")<{
+  readonly value: A
+  readonly age: Duration.Duration
+  readonly storedAt: number
+  readonly error: E
+}> {}
+
+const LastKnownGoodOptionsSchema = Schema.Struct({
+  name: Schema.optional(Name),
+  maxEntries: Schema.optional(PositiveInt),
+  ttl: Schema.optional(durationInput({ allowZero: false })),
+  on: Schema.optional(OnSchema)
+})
+
+interface Entry<A> {
+  readonly value: A
+  readonly storedAt: number
+}
+
+class LastKnownGoodImpl<A> extends Observed<StaleValueServed> implements LastKnownGood<A> {
+  readonly kind = "LastKnownGood" as const
+  /** Insertion order is recency: a store moves its key to the end, the first key is the eldest. */
+  private readonly entries = new Map<string, Entry<A>>()
+  private readonly ttlMillis: number
+
+  constructor(
+    name: string,
+    readonly maxEntries: number,
+    readonly ttl: Duration.Duration,
+    private readonly filter: ErrorFilter,
+    context: Context.Context<never>
+  ) {
+    super(name, context)
+    this.ttlMillis = Duration.toMillis(ttl)
+  }
+
+  readonly serve: LastKnownGood<A>["serve"] = ((first: unknown, second?: unknown) =>
+    typeof first === "string"
+      ? (self: Effect.Effect<A, unknown, unknown>) => this.serveKey(self, first)
+      : this.serveKey(first as Effect.Effect<A, unknown, unknown>, second as string)) as never
+
+  get size(): Effect.Effect<number> {
+    return Effect.sync(() => this.entries.size)
+  }
+
+  invalidate(key: string): Effect.Effect<void> {
+    return Effect.sync(() => void this.entries.delete(key))
+  }
+
+  private serveKey<E, R>(self: Effect.Effect<A, E, R>, key: string): Effect.Effect<Fresh<A> | Stale<A, E>, E, R> {
+    return Effect.catchCause(
+      Effect.map(self, (value) => {
+        this.store(key, value)
+        return new Fresh({ value })
+      }),
+      (cause) => {
+        const failed = recoverableError(cause)
+        if (failed === undefined || !matches(this.filter, failed.error)) return Effect.failCause(cause)
+        const now = this.now()
+        const entry = this.lookup(key, now)
+        if (entry === undefined) return Effect.failCause(cause)
+        const age = Duration.millis(Math.max(0, now - entry.storedAt))
+        if (this.publisher.active) {
+          this.publisher.publish(
+            new StaleValueServed({ policy: this.name, error: errorTag(failed.error), age, at: now })
+          )
+        }
+        return Effect.succeed(new Stale({ value: entry.value, age, storedAt: entry.storedAt, error: failed.error }))
+      }
+    )
+  }
+
+  private store(key: string, value: A): void {
+    const entries = this.entries
+    entries.delete(key)
+    entries.set(key, { value, storedAt: this.now() })
+    if (entries.size > this.maxEntries) entries.delete(entries.keys().next().value!)
+  }
+
+  private lookup(key: string, now: number): Entry<A> | undefined {
+    const entry = this.entries.get(key)
+    if (entry === undefined) return undefined
+    if (now - entry.storedAt > this.ttlMillis) {
+      this.entries.delete(key)
+      return undefined
+    }
+    return entry
+  }
+}
+
+/** @internal */
+export const makeLastKnownGood = <A>(
+  options: LastKnownGoodOptions | undefined
+): Effect.Effect<LastKnownGood<A>, PolicyConfigError> =>
+  makePolicy(
+    "LastKnownGood",
+    LastKnownGoodOptionsSchema,
+    options,
+    (decoded, name, context) =>
+      new LastKnownGoodImpl<A>(
+        name,
+        decoded.maxEntries ?? lastKnownGoodDefaults.maxEntries,
+        decoded.ttl ?? Duration.fromInputUnsafe(lastKnownGoodDefaults.ttl),
+        toFilter(decoded.on),
+        context
+      )
+  )

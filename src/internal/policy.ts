@@ -1,0 +1,161 @@
+/**
+ * What every policy shares: the `Policy` type identity, a base class with
+ * `pipe`, an event publisher and a clock, and the reading of a failed
+ * call's cause (policies act on typed failures only: defects and
+ * interruptions pass through untouched).
+ *
+ * @internal
+ */
+import type { Cause, Schema, Scope, Stream } from "effect"
+import { Clock, Context, Effect, Result } from "effect"
+import { pipeArguments } from "effect/Pipeable"
+import type { ConfigIssue } from "../ConfigIssue.js"
+import type { PolicyKind } from "../PolicyConfigError.js"
+import { PolicyConfigError } from "../PolicyConfigError.js"
+import type { Policy } from "../Policy.js"
+import { decodeOptions, nameOf } from "./options.js"
+import { Publisher } from "./publisher.js"
+
+/** @internal */
+export const TypeId = "~effect-resilience/Policy" as const
+
+/** @internal */
+export type TypeId = typeof TypeId
+
+/** Events buffered per subscriber before the oldest are dropped. @internal */
+export const eventBufferSize = 1024
+
+/**
+ * What every policy (and the last-known-good cache) has: a name, the `Clock`
+ * of the context it was made in, and an event publisher.
+ *
+ * @internal
+ */
+export abstract class Observed<Event> {
+  /** Publishes events; subscribers come through `events`/`subscribe`. */
+  protected readonly publisher = new Publisher<Event>(eventBufferSize)
+  /** The `Clock` of the context the policy was made in: it stamps events. */
+  protected readonly clock: Clock.Clock
+
+  constructor(readonly name: string, context: Context.Context<never>) {
+    this.clock = Context.get(context, Clock.Clock)
+  }
+
+  /** The events, from the moment the stream runs. */
+  get events(): Stream.Stream<Event> {
+    return this.publisher.stream
+  }
+
+  /** Subscribes now and returns the stream of events from this moment on. */
+  get subscribe(): Effect.Effect<Stream.Stream<Event>, never, Scope.Scope> {
+    return this.publisher.subscribe
+  }
+
+  /** The clock's time, in epoch milliseconds. */
+  protected now(): number {
+    return this.clock.currentTimeMillisUnsafe()
+  }
+}
+
+/**
+ * The base of every policy instance.
+ *
+ * @internal
+ */
+export abstract class PolicyBase<Removes, Adds, Requires, Value, Event = never> extends Observed<Event>
+  implements Policy<Removes, Adds, Requires, Value>
+{
+  declare readonly [TypeId]: Policy.Variance<Removes, Adds, Requires, Value>
+  abstract readonly kind: PolicyKind
+  abstract readonly apply: <A, E, R>(
+    self: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A | Value, Exclude<E, Removes> | Adds, R | Requires>
+
+  pipe() {
+    // eslint-disable-next-line prefer-rest-params -- pipeArguments reads the arguments object, as in Effect's own classes
+    return pipeArguments(this, arguments)
+  }
+}
+
+Object.defineProperty(PolicyBase.prototype, TypeId, {
+  value: { _Removes: identity, _Adds: identity, _Requires: identity, _Value: identity }
+})
+
+function identity<A>(a: A): A {
+  return a
+}
+
+/** Whether a value is a policy. @internal */
+export const isPolicy = (u: unknown): u is Policy<unknown, unknown, unknown, unknown> =>
+  (typeof u === "object" || typeof u === "function") && u !== null && TypeId in u
+
+/**
+ * The typed error a cause fails with, when it is a recoverable failure: at
+ * least one typed error and no defect (as `Effect.catch` sees it).
+ *
+ * @internal
+ */
+export const recoverableError = <E>(cause: Cause.Cause<E>): { readonly error: E } | undefined => {
+  const reasons = cause.reasons
+  let found: { readonly error: E } | undefined
+  for (let i = 0; i < reasons.length; i++) {
+    const reason = reasons[i]!
+    if (reason._tag === "Die") return undefined
+    if (reason._tag === "Fail" && found === undefined) found = { error: reason.error }
+  }
+  return found
+}
+
+/**
+ * A short name for an error, for events: its `_tag`, else its class name,
+ * else its type.
+ *
+ * @internal
+ */
+export const errorTag = (error: unknown): string => {
+  if (typeof error === "object" && error !== null) {
+    const tag = (error as { readonly _tag?: unknown })._tag
+    if (typeof tag === "string") return tag
+    const name = (error as { readonly constructor?: { readonly name?: unknown } }).constructor?.name
+    if (typeof name === "string" && name.length > 0) return name
+  }
+  return typeof error
+}
+
+/**
+ * Decodes a policy's options with `schema` and hands them, with the context
+ * the policy is made in, to `build`. Bad options fail with
+ * `PolicyConfigError`; `check` adds the rules that relate several fields.
+ *
+ * @internal
+ */
+export const makePolicy = <S extends Schema.ConstraintDecoder<unknown>, P>(
+  kind: PolicyKind,
+  schema: S,
+  input: unknown,
+  build: (options: S["Type"], name: string, context: Context.Context<never>) => P,
+  check?: (options: S["Type"]) => ReadonlyArray<ConfigIssue>
+): Effect.Effect<P, PolicyConfigError> =>
+  Effect.withFiber((fiber) => {
+    const name = nameOf(input, "default")
+    const decoded = decodeOptions(schema, input, `${optionNoun[kind]} option`)
+    const issues = Result.isFailure(decoded) ? decoded.failure : check?.(decoded.success) ?? []
+    if (issues.length > 0 || Result.isFailure(decoded)) {
+      return Effect.fail(
+        new PolicyConfigError({ kind, policy: name, issues: issues as [ConfigIssue, ...Array<ConfigIssue>] })
+      )
+    }
+    return Effect.succeed(build(decoded.success, name, fiber.context))
+  })
+
+const optionNoun: Record<PolicyKind, string> = {
+  Retry: "retry",
+  RetryBudget: "retry budget",
+  Timeout: "timeout",
+  Bulkhead: "bulkhead",
+  Fallback: "fallback",
+  LastKnownGood: "last-known-good cache",
+  Hedge: "hedge",
+  CircuitBreaker: "circuit breaker",
+  Wrap: "policy"
+}

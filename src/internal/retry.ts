@@ -1,0 +1,381 @@
+/**
+ * The retry policy and the retry budget.
+ *
+ * The first attempt costs one failure handler and nothing else; the retry
+ * loop, and the schedule's step function, exist only once a call has failed.
+ * A retry budget counts calls and retries in a bucketed time window and
+ * allows a retry only while retries stay under `ratio` of the calls plus a
+ * small reserve, so a fleet of clients cannot multiply the load on a
+ * struggling dependency.
+ *
+ * @internal
+ */
+import type { Cause } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Schedule, Schema } from "effect"
+import { isBulkheadFullError } from "../BulkheadFullError.js"
+import { isCircuitOpenError } from "../CircuitOpenError.js"
+import { ConfigIssue } from "../ConfigIssue.js"
+import type { PolicyConfigError } from "../PolicyConfigError.js"
+import { RetryGaveUp, RetryScheduled } from "../PolicyEvent.js"
+import type { RetryStopReason } from "../PolicyEvent.js"
+import type { BackoffOptions, Retry, RetryBudget, RetryBudgetOptions, RetryOptions } from "../Retry.js"
+import { Name } from "./options.js"
+import { errorTag, makePolicy, PolicyBase, recoverableError } from "./policy.js"
+import {
+  durationInput,
+  Factor,
+  FunctionValue,
+  InstanceValue,
+  NonNegativeInt,
+  NonNegativeNumber,
+  PositiveRate,
+  ScheduleValue
+} from "./schemas.js"
+import { TimeWindowImpl } from "./window.js"
+
+/** @internal */
+export const defaults = {
+  retries: 3,
+  baseDelay: Duration.millis(100),
+  factor: 2,
+  maxDelay: Duration.seconds(10),
+  jitter: true,
+  budgetRatio: 0.2,
+  budgetMinRetriesPerSecond: 10,
+  budgetWindow: Duration.seconds(10)
+} as const
+
+const backoffFields = {
+  retries: Schema.optional(NonNegativeInt),
+  baseDelay: Schema.optional(durationInput({ allowZero: true })),
+  factor: Schema.optional(Factor),
+  maxDelay: Schema.optional(durationInput({ allowZero: false })),
+  jitter: Schema.optional(Schema.Boolean)
+}
+
+const BackoffSchema = Schema.Struct(backoffFields)
+
+type DecodedBackoff = typeof BackoffSchema.Type
+
+/** The cap: as given, else the default cap or the base delay, whichever is longer. */
+const maxDelayOf = (options: DecodedBackoff): Duration.Duration =>
+  options.maxDelay ?? Duration.max(defaults.maxDelay, options.baseDelay ?? defaults.baseDelay)
+
+const checkBackoff = (options: DecodedBackoff): Array<ConfigIssue> => {
+  const base = options.baseDelay ?? defaults.baseDelay
+  const max = maxDelayOf(options)
+  return Duration.isLessThan(max, base)
+    ? [
+      new ConfigIssue({
+        field: "maxDelay",
+        rule: `must be at least baseDelay (${Duration.format(base)}), got ${Duration.format(max)}`
+      })
+    ]
+    : []
+}
+
+/**
+ * Exponential backoff: `baseDelay * factor^(n-1)` before the n-th retry,
+ * jittered (0.8x to 1.2x) when asked, capped at `maxDelay` after the jitter
+ * so the cap holds, for at most `retries` retries.
+ *
+ * @internal
+ */
+export const backoffSchedule = (options: DecodedBackoff): Schedule.Schedule<Duration.Duration> => {
+  const max = maxDelayOf(options)
+  const exponential = Schedule.exponential(options.baseDelay ?? defaults.baseDelay, options.factor ?? defaults.factor)
+  const jittered = (options.jitter ?? defaults.jitter) ? Schedule.jittered(exponential) : exponential
+  return jittered.pipe(
+    Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, max))),
+    Schedule.upTo({ times: options.retries ?? defaults.retries })
+  )
+}
+
+/** @internal */
+export const makeBackoff = (
+  options: BackoffOptions | undefined
+): Effect.Effect<Schedule.Schedule<Duration.Duration>, PolicyConfigError> =>
+  makePolicy("Retry", BackoffSchema, options, backoffSchedule, checkBackoff)
+
+// ---------------------------------------------------------------------------
+// Retry budget
+// ---------------------------------------------------------------------------
+
+const RetryBudgetOptionsSchema = Schema.Struct({
+  name: Schema.optional(Name),
+  ratio: Schema.optional(PositiveRate),
+  minRetriesPerSecond: Schema.optional(NonNegativeNumber),
+  window: Schema.optional(durationInput({ allowZero: false }))
+})
+
+const budgetBuckets = 10
+
+/**
+ * A retry budget's counts over its window (re-exported as
+ * `Retry.RetryBudgetSnapshot`).
+ *
+ * @internal
+ */
+export class RetryBudgetSnapshot extends Schema.Class<RetryBudgetSnapshot>("RetryBudgetSnapshot")({
+  budget: Schema.String,
+  calls: Schema.Number,
+  retries: Schema.Number,
+  available: Schema.Number
+}) {}
+
+/** @internal */
+export const RetryBudgetTypeId = "~effect-resilience/RetryBudget" as const
+
+/** @internal */
+export class RetryBudgetImpl implements RetryBudget {
+  readonly [RetryBudgetTypeId] = RetryBudgetTypeId
+  readonly kind = "RetryBudget" as const
+  /** Every first attempt is recorded as a success, every retry as a "failure" of the window. */
+  private readonly window: TimeWindowImpl
+  private readonly reserve: number
+  private readonly clock: Clock.Clock
+
+  constructor(
+    readonly name: string,
+    readonly ratio: number,
+    readonly minRetriesPerSecond: number,
+    readonly windowDuration: Duration.Duration,
+    context: Context.Context<never>
+  ) {
+    const millis = Duration.toMillis(windowDuration)
+    this.window = new TimeWindowImpl(millis, budgetBuckets)
+    this.reserve = minRetriesPerSecond * (millis / 1000)
+    this.clock = Context.get(context, Clock.Clock)
+  }
+
+  /** Records a call's first attempt. */
+  recordCall(): void {
+    this.window.record(this.clock.currentTimeMillisUnsafe(), false, false)
+  }
+
+  /** Takes one retry from the budget, if one is left. */
+  tryRetry(): boolean {
+    const now = this.clock.currentTimeMillisUnsafe()
+    this.window.expire(now)
+    if (this.available() < 1) return false
+    this.window.record(now, true, false)
+    return true
+  }
+
+  get snapshot(): Effect.Effect<RetryBudgetSnapshot> {
+    return Effect.sync(() => {
+      this.window.expire(this.clock.currentTimeMillisUnsafe())
+      return new RetryBudgetSnapshot({
+        budget: this.name,
+        calls: this.calls(),
+        retries: this.window.failures,
+        available: Math.max(0, Math.floor(this.available()))
+      })
+    })
+  }
+
+  private calls(): number {
+    return this.window.calls - this.window.failures
+  }
+
+  private available(): number {
+    return this.reserve + this.ratio * this.calls() - this.window.failures
+  }
+}
+
+/** @internal */
+export const isRetryBudget = (u: unknown): u is RetryBudget =>
+  typeof u === "object" && u !== null && RetryBudgetTypeId in u
+
+/** @internal */
+export const makeRetryBudget = (
+  options: RetryBudgetOptions | undefined
+): Effect.Effect<RetryBudget, PolicyConfigError> =>
+  makePolicy(
+    "RetryBudget",
+    RetryBudgetOptionsSchema,
+    options,
+    (decoded, name, context) =>
+      new RetryBudgetImpl(
+        name,
+        decoded.ratio ?? defaults.budgetRatio,
+        decoded.minRetriesPerSecond ?? defaults.budgetMinRetriesPerSecond,
+        decoded.window ?? defaults.budgetWindow,
+        context
+      ),
+    (decoded) => {
+      const window = decoded.window ?? defaults.budgetWindow
+      return Duration.toMillis(window) / budgetBuckets < 1
+        ? [new ConfigIssue({ field: "window", rule: `must be at least ${budgetBuckets} milliseconds` })]
+        : []
+    }
+  )
+
+// ---------------------------------------------------------------------------
+// Retry policy
+// ---------------------------------------------------------------------------
+
+const RetryOptionsSchema = Schema.Struct({
+  name: Schema.optional(Name),
+  schedule: Schema.optional(ScheduleValue),
+  ...backoffFields,
+  retryOn: Schema.optional(FunctionValue<(error: unknown) => boolean>("a function (error) => boolean")),
+  waitForOpenCircuit: Schema.optional(Schema.Boolean),
+  maxCircuitWait: Schema.optional(durationInput({ allowZero: true })),
+  budget: Schema.optional(InstanceValue(isRetryBudget, "a RetryBudget (from Retry.makeBudget)"))
+})
+
+type DecodedRetry = typeof RetryOptionsSchema.Type
+
+const checkRetry = (options: DecodedRetry): Array<ConfigIssue> => {
+  const issues: Array<ConfigIssue> = []
+  if (options.schedule !== undefined) {
+    for (const field of Object.keys(backoffFields) as Array<keyof typeof backoffFields>) {
+      if (options[field] !== undefined) {
+        issues.push(
+          new ConfigIssue({
+            field,
+            rule: "cannot be combined with schedule: describe the backoff in the schedule itself"
+          })
+        )
+      }
+    }
+  } else {
+    issues.push(...checkBackoff(options))
+  }
+  if (options.maxCircuitWait !== undefined && options.waitForOpenCircuit !== true) {
+    issues.push(new ConfigIssue({ field: "maxCircuitWait", rule: "has no effect unless waitForOpenCircuit is true" }))
+  }
+  return issues
+}
+
+type Step = (now: number, input: unknown) => Effect.Effect<[unknown, Duration.Duration], Cause.Done<unknown>>
+
+/**
+ * What to do with a failed attempt's error: retry (no sooner than
+ * `minDelayMillis`), or stop for a reason.
+ */
+type Decision = { readonly minDelayMillis: number } | RetryStopReason
+
+const retryNow: Decision = { minDelayMillis: 0 }
+
+class RetryImpl extends PolicyBase<never, never, never, never, RetryScheduled | RetryGaveUp> implements Retry {
+  readonly kind = "Retry" as const
+
+  constructor(
+    name: string,
+    readonly schedule: Schedule.Schedule<unknown>,
+    private readonly retryOn: ((error: unknown) => boolean) | undefined,
+    private readonly waitForOpenCircuit: boolean,
+    private readonly maxCircuitWaitMillis: number,
+    readonly budget: RetryBudgetImpl | undefined,
+    context: Context.Context<never>
+  ) {
+    super(name, context)
+  }
+
+  readonly apply = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    const onFailure = (cause: Cause.Cause<E>) => this.afterFailure(self, cause)
+    const budget = this.budget
+    if (budget === undefined) return Effect.catchCause(self, onFailure)
+    return Effect.suspend(() => {
+      budget.recordCall()
+      return Effect.catchCause(self, onFailure)
+    })
+  }
+
+  private afterFailure<A, E, R>(self: Effect.Effect<A, E, R>, cause: Cause.Cause<E>): Effect.Effect<A, E, R> {
+    const failed = recoverableError(cause)
+    // Defects and interruptions are never retried: they are bugs or a decision to stop.
+    if (failed === undefined) return Effect.failCause(cause)
+    return this.retryLoop(self, failed.error, cause)
+  }
+
+  private retryLoop<A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    firstError: E,
+    firstCause: Cause.Cause<E>
+  ): Effect.Effect<A, E, R> {
+    return Effect.gen({ self: this }, function*() {
+      let error = firstError
+      let cause = firstCause
+      let attempts = 1
+      let step: Step | undefined
+      while (true) {
+        const decision = this.decide(error)
+        if (typeof decision === "string") {
+          this.gaveUp(attempts, decision, error)
+          return yield* Effect.failCause(cause)
+        }
+        step ??= (yield* Schedule.toStep(this.schedule)) as Step
+        const stepped = yield* Effect.exit(step(yield* Clock.currentTimeMillis, error))
+        if (Exit.isFailure(stepped)) {
+          this.gaveUp(attempts, "ScheduleExhausted", error)
+          return yield* Effect.failCause(cause)
+        }
+        const delay = Duration.max(stepped.value[1], Duration.millis(decision.minDelayMillis))
+        if (this.budget !== undefined && !this.budget.tryRetry()) {
+          this.gaveUp(attempts, "BudgetExhausted", error)
+          return yield* Effect.failCause(cause)
+        }
+        this.scheduled(attempts, delay, error)
+        yield* Effect.sleep(delay)
+        const exit = yield* Effect.exit(self)
+        attempts++
+        if (Exit.isSuccess(exit)) return exit.value
+        const failed = recoverableError(exit.cause)
+        if (failed === undefined) return yield* Effect.failCause(exit.cause)
+        error = failed.error
+        cause = exit.cause
+      }
+    })
+  }
+
+  /** Whether an error is retried, and how soon at the earliest. */
+  private decide(error: unknown): Decision {
+    if (isCircuitOpenError(error)) {
+      // Retrying an open circuit only hammers it, unless asked to wait it out.
+      if (!this.waitForOpenCircuit) return "NotRetryable"
+      const retryAfter = Duration.toMillis(error.retryAfter)
+      if (!Number.isFinite(retryAfter) || retryAfter > this.maxCircuitWaitMillis) return "CircuitOpenTooLong"
+      return { minDelayMillis: retryAfter }
+    }
+    // A full bulkhead is local back-pressure: waiting for a slot is the bulkhead queue's job.
+    if (isBulkheadFullError(error)) return "NotRetryable"
+    if (this.retryOn !== undefined && !this.retryOn(error)) return "NotRetryable"
+    return retryNow
+  }
+
+  private scheduled(attempt: number, delay: Duration.Duration, error: unknown): void {
+    if (!this.publisher.active) return
+    this.publisher.publish(
+      new RetryScheduled({ policy: this.name, attempt, delay, error: errorTag(error), at: this.now() })
+    )
+  }
+
+  private gaveUp(attempts: number, reason: RetryStopReason, error: unknown): void {
+    if (!this.publisher.active) return
+    this.publisher.publish(
+      new RetryGaveUp({ policy: this.name, attempts, reason, error: errorTag(error), at: this.now() })
+    )
+  }
+}
+
+/** @internal */
+export const makeRetry = (options: RetryOptions | undefined): Effect.Effect<Retry, PolicyConfigError> =>
+  makePolicy(
+    "Retry",
+    RetryOptionsSchema,
+    options,
+    (decoded, name, context) =>
+      new RetryImpl(
+        name,
+        decoded.schedule ?? backoffSchedule(decoded),
+        decoded.retryOn,
+        decoded.waitForOpenCircuit ?? false,
+        decoded.maxCircuitWait === undefined ? Infinity : Duration.toMillis(decoded.maxCircuitWait),
+        decoded.budget as RetryBudgetImpl | undefined,
+        context
+      ),
+    checkRetry
+  )
