@@ -9,7 +9,7 @@ import { ConsecutiveBreaker, circuitBreaker as cockatielBreaker, handleAll } fro
 import { Context, Effect, Exit, Scope } from "effect"
 import { CircuitBreaker as EffectCircuitBreaker } from "effect/persistence"
 import OpossumBreaker from "opossum"
-import { CircuitBreaker, withCircuitBreaker } from "../src/index.js"
+import { Bulkhead, CircuitBreaker, Fallback, Hedge, Policy, Retry, Timeout, withCircuitBreaker } from "../src/index.js"
 import type { Case, Measurement } from "./harness.js"
 import { machine, measure, pairedRatio, retainedBytesPerItem } from "./harness.js"
 
@@ -63,6 +63,19 @@ const effectRate = inScope(
 
 const withDefault = Context.make(CircuitBreaker.CircuitBreaker, consecutive)
 
+// The policies, each measured on the asynchronous call that succeeds at once:
+// the price every call pays, before anything goes wrong.
+const retry = Effect.runSync(Retry.make({ name: "bench" }))
+const budget = Effect.runSync(Retry.makeBudget({ name: "bench" }))
+const retryWithBudget = Effect.runSync(Retry.make({ name: "bench", budget }))
+const timeout = Effect.runSync(Timeout.make({ name: "bench", duration: "10 seconds" }))
+const bulkhead = Effect.runSync(Bulkhead.make({ name: "bench", maxConcurrent: 10 }))
+const fallback = Effect.runSync(Fallback.make({ name: "bench", on: ["CircuitOpenError"], value: -1 }))
+const lastKnownGood = Effect.runSync(Fallback.lastKnownGood<number>({ name: "bench" }))
+const hedge = Effect.runSync(Hedge.make({ name: "bench", delay: "10 seconds" }))
+const policy = Effect.runSync(Policy.make({ fallback, breaker: consecutive, retry, bulkhead, timeout }))
+const policyNoTimeout = Effect.runSync(Policy.make({ fallback, breaker: consecutive, retry, bulkhead }))
+
 /** A case that runs `ops` calls in one fiber, each `yield*`-ed by an Effect.gen loop. */
 const inFiber = (name: string, call: () => Effect.Effect<unknown, unknown, CircuitBreaker.CircuitBreaker>): Case => ({
   name,
@@ -100,6 +113,16 @@ const cases: ReadonlyArray<Case> = [
   inFiber("async: bare effect", asyncCall),
   inFiber("async: guarded, instance.execute", () => consecutive.execute(asyncCall())),
   inFiber("async: guarded, withCircuitBreaker (service)", () => withCircuitBreaker(asyncCall())),
+  inFiber("policy: retry (first attempt succeeds)", () => Retry.retry(asyncCall(), retry)),
+  inFiber("policy: retry with a budget", () => Retry.retry(asyncCall(), retryWithBudget)),
+  inFiber("policy: timeout", () => Timeout.timeout(asyncCall(), timeout)),
+  inFiber("policy: Effect.timeout (Effect's own, for scale)", () => Effect.timeout(asyncCall(), "10 seconds")),
+  inFiber("policy: bulkhead (a slot is free)", () => Bulkhead.withBulkhead(asyncCall(), bulkhead)),
+  inFiber("policy: fallback (not needed)", () => Fallback.fallback(asyncCall(), fallback)),
+  inFiber("policy: last-known-good cache (stores the value)", () => lastKnownGood.serve(asyncCall(), "key")),
+  inFiber("policy: hedge (answered before the delay)", () => Hedge.hedge(asyncCall(), hedge)),
+  inFiber("policy: fallback + breaker + retry + bulkhead", () => Policy.apply(asyncCall(), policyNoTimeout)),
+  inFiber("policy: fallback + breaker + retry + bulkhead + timeout", () => Policy.apply(asyncCall(), policy)),
   inFiber("rate, count window 100", () => rate100.execute(syncCall())),
   inFiber("rate, count window 100,000", () => rate100k.execute(syncCall())),
   inFiber("rate + slow calls, time window 60s/60 buckets", () => timeWindow.execute(syncCall())),
@@ -188,6 +211,23 @@ const main = async () => {
       target: "<= 1.0",
       ok: (v: number) => v <= 1
     },
+    ...[
+      "policy: retry (first attempt succeeds)",
+      "policy: retry with a budget",
+      "policy: timeout",
+      "policy: Effect.timeout (Effect's own, for scale)",
+      "policy: bulkhead (a slot is free)",
+      "policy: fallback (not needed)",
+      "policy: last-known-good cache (stores the value)",
+      "policy: hedge (answered before the delay)",
+      "policy: fallback + breaker + retry + bulkhead",
+      "policy: fallback + breaker + retry + bulkhead + timeout"
+    ].map((name) => ({
+      what: `${name.replace("policy: ", "")} / bare async call (overhead ${(ns(name) - ns("async: bare effect")).toFixed(0)} ns)`,
+      value: ratio(name, "async: bare effect"),
+      target: "reported",
+      ok: () => true
+    })),
     {
       what: "memory per breaker, count window 100 (bytes)",
       value: memoryWindow100,
@@ -247,6 +287,10 @@ the drift of a shared machine.
   with nothing in it: one primitive to decide at run time, one to see the exit. It is the floor for any
   circuit breaker written on Effect 4's public API; the breaker's own logic is the difference between
   the guarded row and this one.
+- **policy** cases guard the asynchronous call with each policy of the toolkit, when nothing goes
+  wrong (the first attempt succeeds, a bulkhead slot is free, the hedge's first attempt answers before
+  its delay): the price every call pays. A timeout and a hedge run the call in a fiber of its own beside
+  a timer, as Effect's own \`Effect.timeout\` does (measured beside it for scale).
 - **Promise cases** await ${PROMISE_OPS.toLocaleString("en")} calls per round: the same guarded call
   through \`Effect.runPromise\`, next to cockatiel's \`ConsecutiveBreaker(5)\` and opossum with its
   defaults (which arms a 10 s timeout timer per call).

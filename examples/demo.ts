@@ -1,16 +1,17 @@
 /**
- * `npm start`: a flaky inventory service called in a loop through a circuit
- * breaker, with a retry inside the breaker and a cached fallback outside it.
+ * `npm start`: a flaky inventory service called in a loop through a policy:
+ * a circuit breaker, with a retry and a timeout inside it, and a
+ * last-known-good cache outside it.
  *
  * The service answers for 3 seconds, fails for 7, then recovers. Watch the
  * breaker open once half the calls of the last 5 seconds have failed, reject
- * calls while open (the fallback serves the last known stock), probe with
- * exponential backoff, and close again once the service is back.
+ * calls while open (the cache serves the last known stock, marked stale),
+ * probe with exponential backoff, and close again once the service is back.
  * Runs for 15 seconds of real time.
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Clock, Console, Data, Effect, Fiber, Ref, Schedule, Stream } from "effect"
-import { CircuitBreaker, withCircuitBreaker } from "effect-resilience"
+import { CircuitBreaker, Fallback, Policy, Retry, Timeout } from "effect-resilience"
 
 class InventoryUnavailable extends Data.TaggedError("InventoryUnavailable")<{ readonly status: number }> {}
 
@@ -45,15 +46,26 @@ const program = Effect.gen(function*() {
     })
 
   const breaker = yield* CircuitBreaker.CircuitBreaker
+  // The breaker sees one outcome per logical call: a retry and a timeout run inside it.
+  const policy = yield* Policy.make({
+    breaker,
+    retry: yield* Retry.make({ name: "inventory", retries: 1, baseDelay: "10 millis" }),
+    timeout: yield* Timeout.make({ name: "inventory", duration: "250 millis" })
+  })
+  // Outside it, the last stock the service gave, served while the service fails.
+  const lastKnownStock = yield* Fallback.lastKnownGood<{ readonly sku: string; readonly stock: number }>({
+    name: "stock",
+    ttl: "1 minute"
+  })
   const stats = yield* Ref.make(zero)
   const total = yield* Ref.make(zero)
-  const lastKnown = yield* Ref.make({ sku: "sku-42", stock: 40 })
   const count = (f: (s: Stats) => Stats) => Effect.andThen(Ref.update(stats, f), Ref.update(total, f))
 
   yield* Console.log("effect-resilience demo: a flaky inventory service behind a circuit breaker")
   yield* Console.log(
     "  breaker: trips at >= 50% failures over the last 5s (min 10 calls); open 1s, 2s, 4s... (exponential); 2 probes"
   )
+  yield* Console.log("  inside the breaker: 1 retry after 10 ms, a 250 ms timeout; outside it: the last known stock")
   yield* Console.log(
     `  service: healthy until ${OUTAGE_FROM / 1000}s, down until ${OUTAGE_UNTIL / 1000}s, then healthy again\n`
   )
@@ -68,19 +80,20 @@ const program = Effect.gen(function*() {
     Effect.forkChild
   )
 
-  // One logical call: retried inside the breaker (the breaker sees one outcome),
-  // with the last known stock as the fallback outside it.
+  // One logical call: through the policy, then the last-known-good cache.
   const stockOf = (sku: string) =>
     fetchStock(sku).pipe(
-      Effect.retry({ times: 1, schedule: Schedule.exponential("10 millis") }),
-      withCircuitBreaker(),
-      Effect.tap((value) => Effect.andThen(Ref.set(lastKnown, value), count((s) => ({ ...s, ok: s.ok + 1 })))),
-      Effect.catchTags({
-        InventoryUnavailable: () =>
-          Effect.andThen(count((s) => ({ ...s, failed: s.failed + 1, fallbacks: s.fallbacks + 1 })), Ref.get(lastKnown)),
-        CircuitOpenError: () =>
-          Effect.andThen(count((s) => ({ ...s, rejected: s.rejected + 1, fallbacks: s.fallbacks + 1 })), Ref.get(lastKnown))
-      })
+      Policy.apply(policy),
+      Effect.tapError((error) =>
+        count((s) =>
+          error._tag === "CircuitOpenError" ? { ...s, rejected: s.rejected + 1 } : { ...s, failed: s.failed + 1 }
+        )
+      ),
+      lastKnownStock.serve(sku),
+      Effect.tap((served) =>
+        count((s) => served._tag === "Fresh" ? { ...s, ok: s.ok + 1 } : { ...s, fallbacks: s.fallbacks + 1 })
+      ),
+      Effect.ignore
     )
 
   const caller = yield* stockOf("sku-42").pipe(Effect.repeat(Schedule.spaced("40 millis")), Effect.forkChild)
@@ -101,8 +114,8 @@ const program = Effect.gen(function*() {
   const final = yield* breaker.snapshot
   yield* Console.log(
     `\nsummary: ${callsOf(t)} calls, ${t.ok} answered by the service, ${t.failed} failed after a retry, ` +
-      `${t.rejected} rejected at once by the open circuit; every failure or rejection was served ` +
-      `the last known stock (${t.fallbacks} fallbacks). Final state: ${final.state}.`
+      `${t.rejected} rejected at once by the open circuit; ${t.fallbacks} failures and rejections were served ` +
+      `the last known stock, marked stale. Final state: ${final.state}.`
   )
 }).pipe(
   Effect.scoped,

@@ -2,7 +2,7 @@
 // into .doc-examples/, so that `npm test` type-checks them (tsconfig.examples.json)
 // against the library's sources: documentation that no longer compiles fails the run.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { basename, join } from "node:path"
+import { join } from "node:path"
 
 const root = new URL("..", import.meta.url).pathname
 const out = join(root, ".doc-examples")
@@ -11,7 +11,9 @@ mkdirSync(out)
 
 const sources = [
   "README.md",
-  ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`),
+  ...readdirSync(join(root, "docs"), { recursive: true })
+    .filter((f) => typeof f === "string" && f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
   ...readdirSync(join(root, "src"), { recursive: true })
     .filter((f) => typeof f === "string" && f.endsWith(".ts"))
     .map((f) => `src/${f}`)
@@ -31,7 +33,7 @@ for (const source of sources) {
       block = []
       start = index + 1
     } else if (block !== undefined && line.trim() === "```") {
-      const name = `${basename(source).replace(/\W/g, "_")}_${++n}.ts`
+      const name = `${source.replace(/^docs\//, "").replace(/\W/g, "_")}_${++n}.ts`
       writeFileSync(
         join(out, name),
         `// ${source}:${start + 1}\n${block.join("\n")}\nexport {}\n`

@@ -5,14 +5,17 @@
  * so they have stopped when the caller sees the result); when every attempt
  * has failed, the call fails with the last failure.
  *
- * Attempts and timers are fibers in a scope of the call's own, and report to
- * one queue that the calling fiber reads: attempts finishing and timers
- * firing are messages, so no two events race.
+ * The calling fiber waits on one callback. Attempts and the timer are fibers
+ * forked in the caller's context (its services, its `Clock`), whose exits
+ * are observed synchronously: JavaScript runs one observer at a time, so an
+ * attempt finishing and the timer firing never race. The exit finaliser
+ * installed around the wait interrupts whatever still runs, however the call
+ * ends.
  *
  * @internal
  */
 import type { Cause, Context } from "effect"
-import { Duration, Effect, Exit, Queue, Schema } from "effect"
+import { Duration, Effect, Exit, Fiber, Schema } from "effect"
 import type { Hedge, HedgeOptions } from "../Hedge.js"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { HedgeStarted, HedgeSucceeded } from "../PolicyEvent.js"
@@ -29,9 +32,73 @@ const HedgeOptionsSchema = Schema.Struct({
   attempts: Schema.optional(PositiveInt)
 })
 
-type Message<A, E> =
-  | { readonly _tag: "Finished"; readonly attempt: number; readonly exit: Exit.Exit<A, E> }
-  | { readonly _tag: "Timer"; readonly attempt: number }
+/** One hedged call in flight. */
+class HedgedCall<A, E> {
+  private readonly running = new Set<Fiber.Fiber<A, E>>()
+  private timer: Fiber.Fiber<void> | undefined = undefined
+  private started = 0
+  private finished = 0
+  private lastFailure: Cause.Cause<E> | undefined = undefined
+  private done = false
+  private resume: ((effect: Effect.Effect<A, E>) => void) | undefined = undefined
+
+  constructor(
+    private readonly policy: HedgeImpl,
+    private readonly self: Effect.Effect<A, E, unknown>,
+    private readonly context: Context.Context<never>
+  ) {}
+
+  /** Starts the first attempt; `resume` receives the outcome. */
+  begin(resume: (effect: Effect.Effect<A, E>) => void): void {
+    this.resume = resume
+    this.launch()
+  }
+
+  /** Stops every attempt and the timer; the effect awaits the attempts' end. */
+  stop(): Effect.Effect<void> | undefined {
+    this.done = true
+    this.timer?.interruptUnsafe()
+    return this.running.size === 0 ? undefined : Fiber.interruptAll([...this.running])
+  }
+
+  private launch(): void {
+    const attempt = ++this.started
+    if (attempt > 1) this.policy.reportStarted(attempt)
+    const fiber = Effect.runForkWith(this.context)(this.self as Effect.Effect<A, E>)
+    this.running.add(fiber)
+    fiber.addObserver((exit) => this.attemptEnded(attempt, fiber, exit))
+    if (!this.done && attempt < this.policy.attempts) this.arm(attempt)
+  }
+
+  /** The next attempt starts after `delay`, unless this one has been overtaken by then. */
+  private arm(attempt: number): void {
+    this.timer?.interruptUnsafe()
+    const timer = Effect.runForkWith(this.context)(Effect.sleep(this.policy.delay))
+    this.timer = timer
+    timer.addObserver((exit) => {
+      if (Exit.isSuccess(exit) && !this.done && attempt === this.started) this.launch()
+    })
+  }
+
+  private attemptEnded(attempt: number, fiber: Fiber.Fiber<A, E>, exit: Exit.Exit<A, E>): void {
+    this.running.delete(fiber)
+    this.finished++
+    if (this.done) return
+    if (Exit.isSuccess(exit)) {
+      this.done = true
+      this.policy.reportSucceeded(attempt)
+      this.resume!(exit)
+      return
+    }
+    this.lastFailure = exit.cause
+    if (this.started < this.policy.attempts) {
+      this.launch()
+    } else if (this.finished === this.started) {
+      this.done = true
+      this.resume!(Exit.failCause(this.lastFailure))
+    }
+  }
+}
 
 class HedgeImpl extends PolicyBase<never, never, never, never, HedgeStarted | HedgeSucceeded> implements Hedge {
   readonly kind = "Hedge" as const
@@ -46,61 +113,24 @@ class HedgeImpl extends PolicyBase<never, never, never, never, HedgeStarted | He
   }
 
   readonly apply = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    this.attempts === 1 ? self : Effect.scoped(this.race(self))
-
-  private race<A, E, R>(self: Effect.Effect<A, E, R>) {
-    return Effect.gen({ self: this }, function*() {
-      const inbox = yield* Queue.unbounded<Message<A, E>>()
-      let started = 0
-      let finished = 0
-      let lastFailure: Cause.Cause<E> | undefined
-
-      const start = Effect.suspend(() => {
-        const attempt = ++started
-        if (attempt > 1 && this.watched) {
-          this.report(new HedgeStarted({ policy: this.name, attempt, at: this.now() }))
-        }
-        const run = Effect.flatMap(
-          Effect.exit(self),
-          (exit) => Queue.offer(inbox, { _tag: "Finished", attempt, exit })
-        )
-        const timer = Effect.andThen(Effect.sleep(this.delay), Queue.offer(inbox, { _tag: "Timer", attempt }))
-        return Effect.andThen(
-          Effect.forkScoped(run),
-          attempt < this.attempts ? Effect.asVoid(Effect.forkScoped(timer)) : Effect.void
-        )
-      })
-
-      yield* start
-      while (true) {
-        const message = yield* Queue.take(inbox)
-        if (message._tag === "Timer") {
-          // Only the newest attempt's timer counts: a failure may have started a newer one meanwhile.
-          if (message.attempt === started && started < this.attempts) yield* start
-          continue
-        }
-        finished++
-        const exit = message.exit
-        if (Exit.isSuccess(exit)) {
-          if (this.watched) {
-            this.report(new HedgeSucceeded({ policy: this.name, attempt: message.attempt, at: this.now() }))
-          }
-          return exit.value
-        }
-        lastFailure = exit.cause
-        if (started < this.attempts) yield* start
-        else if (finished === started) return yield* Effect.failCause(lastFailure)
-      }
+    this.attempts === 1 ? self : Effect.withFiber((fiber) => {
+      const call = new HedgedCall<A, E>(this, self, fiber.context)
+      return Effect.onExitPrimitive(
+        Effect.callback<A, E>((resume) => call.begin(resume)),
+        () => call.stop()
+      )
     })
+
+  reportStarted(attempt: number): void {
+    if (this.publisher.active) {
+      this.publisher.publish(new HedgeStarted({ policy: this.name, attempt, at: this.now() }))
+    }
   }
 
-  /** Whether anyone listens: events are built only then. */
-  get watched(): boolean {
-    return this.publisher.active
-  }
-
-  report(event: HedgeStarted | HedgeSucceeded): void {
-    this.publisher.publish(event)
+  reportSucceeded(attempt: number): void {
+    if (this.publisher.active) {
+      this.publisher.publish(new HedgeSucceeded({ policy: this.name, attempt, at: this.now() }))
+    }
   }
 }
 

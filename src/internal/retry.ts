@@ -274,13 +274,14 @@ class RetryImpl extends PolicyBase<never, never, never, never, RetryScheduled | 
     super(name, context)
   }
 
+  // The failure handlers are written inline: a closure bound to a name costs a
+  // `__name` call per call under bundlers that keep function names.
   readonly apply = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-    const onFailure = (cause: Cause.Cause<E>) => this.afterFailure(self, cause)
     const budget = this.budget
-    if (budget === undefined) return Effect.catchCause(self, onFailure)
+    if (budget === undefined) return Effect.catchCause(self, (cause) => this.afterFailure(self, cause))
     return Effect.suspend(() => {
       budget.recordCall()
-      return Effect.catchCause(self, onFailure)
+      return Effect.catchCause(self, (cause) => this.afterFailure(self, cause))
     })
   }
 
