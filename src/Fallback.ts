@@ -29,12 +29,12 @@
  * @since 0.1.0
  */
 import type { Duration, Effect, Predicate, Scope, Stream } from "effect"
-import { dual } from "effect/Function"
 import type { PolicyConfigError } from "./PolicyConfigError.js"
 import type { Policy } from "./Policy.js"
 import type { FallbackUsed, StaleValueServed } from "./PolicyEvent.js"
 import type { Fresh, Stale } from "./internal/fallback.js"
 import { lastKnownGoodDefaults as defaults, makeFallback, makeLastKnownGood } from "./internal/fallback.js"
+import { applyPolicy } from "./internal/policy.js"
 
 export {
   /**
@@ -191,10 +191,7 @@ export const fallback: {
     self: Effect.Effect<A, E, R>,
     policy: Fallback<X, E2, R2, B>
   ): Effect.Effect<A | B, Exclude<E, X> | E2, R | R2>
-} = dual(
-  2,
-  <A, E, R, X, E2, R2, B>(self: Effect.Effect<A, E, R>, policy: Fallback<X, E2, R2, B>) => policy.apply(self)
-)
+} = applyPolicy as never
 
 /**
  * The options of `Fallback.lastKnownGood`.

@@ -27,11 +27,11 @@
  * @since 0.1.0
  */
 import type { Duration, Effect, Scope, Stream } from "effect"
-import { dual } from "effect/Function"
 import type { PolicyConfigError } from "./PolicyConfigError.js"
 import type { Policy } from "./Policy.js"
 import type { HedgeStarted, HedgeSucceeded } from "./PolicyEvent.js"
 import { defaults, makeHedge } from "./internal/hedge.js"
+import { applyPolicy } from "./internal/policy.js"
 
 /**
  * The options of `Hedge.make`.
@@ -101,7 +101,7 @@ export const make: (options?: HedgeOptions) => Effect.Effect<Hedge, PolicyConfig
 export const hedge: {
   (policy: Hedge): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, policy: Hedge): Effect.Effect<A, E, R>
-} = dual(2, <A, E, R>(self: Effect.Effect<A, E, R>, policy: Hedge): Effect.Effect<A, E, R> => policy.apply(self))
+} = applyPolicy as never
 
 /**
  * The defaults of `Hedge.make`.

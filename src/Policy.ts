@@ -28,7 +28,6 @@
  * @since 0.1.0
  */
 import type { Context, Effect, Types } from "effect"
-import { dual } from "effect/Function"
 import type { Pipeable } from "effect/Pipeable"
 import type { Bulkhead } from "./Bulkhead.js"
 import type { BulkheadFullError } from "./BulkheadFullError.js"
@@ -36,7 +35,7 @@ import type { CircuitBreaker } from "./CircuitBreaker.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
 import type { PolicyConfigError, PolicyKind } from "./PolicyConfigError.js"
 import type { TypeId } from "./internal/policy.js"
-import { isPolicy as isPolicyInternal } from "./internal/policy.js"
+import { applyPolicy, isPolicy as isPolicyInternal } from "./internal/policy.js"
 import { makeFromOptions, wrapPolicies } from "./internal/wrap.js"
 
 /**
@@ -308,10 +307,7 @@ export const apply: {
     self: Effect.Effect<A, E, R>,
     policy: Policy<X, Ad, Rq, V>
   ): Effect.Effect<A | V, Exclude<E, X> | Ad, R | Rq>
-} = dual(
-  2,
-  <A, E, R, X, Ad, Rq, V>(self: Effect.Effect<A, E, R>, policy: Policy<X, Ad, Rq, V>) => policy.apply(self)
-)
+} = applyPolicy as never
 
 /**
  * Whether a value is a policy.

@@ -37,12 +37,12 @@
  * @since 0.1.0
  */
 import type { Duration, Effect, Schedule, Scope, Stream } from "effect"
-import { dual } from "effect/Function"
 import type { PolicyConfigError } from "./PolicyConfigError.js"
 import type { Policy } from "./Policy.js"
 import type { RetryGaveUp, RetryScheduled } from "./PolicyEvent.js"
 import type { RetryBudgetSnapshot } from "./internal/retry.js"
 import { backoffSchedule, defaults, makeBackoff, makeRetry, makeRetryBudget } from "./internal/retry.js"
+import { applyPolicy } from "./internal/policy.js"
 
 export {
   /**
@@ -261,7 +261,7 @@ export const makeBudget: (options?: RetryBudgetOptions) => Effect.Effect<RetryBu
 export const retry: {
   (policy: Retry): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, policy: Retry): Effect.Effect<A, E, R>
-} = dual(2, <A, E, R>(self: Effect.Effect<A, E, R>, policy: Retry): Effect.Effect<A, E, R> => policy.apply(self))
+} = applyPolicy as never
 
 /**
  * The defaults of `Retry.make` and `Retry.makeBudget`.

@@ -43,6 +43,37 @@ describe("Timeout", () => {
       expect(failure(exit)).toBe("own")
     }))
 
+  it.effect("interrupting the caller stops the call and its timer", () =>
+    Effect.gen(function*() {
+      const timeout = yield* Timeout.make({ duration: "1 minute" })
+      const log: Array<string> = []
+      const work = Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => log.push("interrupted"))))
+      const fiber = yield* Effect.forkChild(Timeout.timeout(work, timeout))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.interrupt(fiber)
+      expect(log).toEqual(["interrupted"])
+      const { events } = yield* collectEvents(timeout.subscribe, TestClock.adjust("2 minutes"))
+      expect(events).toEqual([]) // the timer went with the call
+    }))
+
+  it.effect("one timed effect run many times gets a time limit per run", () =>
+    Effect.gen(function*() {
+      const timeout = yield* Timeout.make({ duration: "100 millis" })
+      let runs = 0
+      const timed = Effect.suspend(() => {
+        runs++
+        return Effect.sleep(runs % 2 === 0 ? "150 millis" : "50 millis").pipe(Effect.as(runs))
+      }).pipe(Timeout.timeout(timeout))
+      const results: Array<string> = []
+      for (let i = 0; i < 4; i++) {
+        const fiber = yield* Effect.forkChild(Effect.exit(timed))
+        yield* TestClock.adjust("150 millis")
+        const exit = yield* Fiber.join(fiber)
+        results.push(exit._tag === "Success" ? `ok ${exit.value}` : "timed out")
+      }
+      expect(results).toEqual(["ok 1", "timed out", "ok 3", "timed out"])
+    }))
+
   it.effect("inside a breaker a timed-out call counts as a failure and as a slow call", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make({

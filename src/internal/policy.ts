@@ -8,6 +8,7 @@
  */
 import type { Cause, Schema, Scope, Stream } from "effect"
 import { Clock, Context, Effect, Result } from "effect"
+import { dual } from "effect/Function"
 import { pipeArguments } from "effect/Pipeable"
 import type { ConfigIssue } from "../ConfigIssue.js"
 import type { PolicyKind } from "../PolicyConfigError.js"
@@ -159,3 +160,18 @@ const optionNoun: Record<PolicyKind, string> = {
   CircuitBreaker: "circuit breaker",
   Wrap: "policy"
 }
+
+/**
+ * Applies a policy to an effect, data-first or data-last: the one
+ * implementation behind `Policy.apply` and each module's combinator, which
+ * only narrow its type.
+ *
+ * @internal
+ */
+export const applyPolicy: {
+  <P extends { readonly apply: (self: never) => unknown }>(policy: P): (self: unknown) => unknown
+  (self: unknown, policy: { readonly apply: (self: never) => unknown }): unknown
+} = dual(
+  2,
+  (self: Effect.Effect<unknown, unknown, unknown>, policy: Policy.Any) => policy.apply(self)
+)

