@@ -9,8 +9,10 @@
  *   back).
  *
  * By default a success is a success, a typed failure or a defect is a failure,
- * and an interruption is ignored. Narrow what counts per breaker (config) or
- * per call (options of `withCircuitBreaker`):
+ * and an interruption is ignored — and so is a `BulkheadFullError`: a full
+ * bulkhead is the caller's own back-pressure, and says nothing about the
+ * dependency's health. Narrow what counts per breaker (config) or per call
+ * (options of `withCircuitBreaker`):
  *
  * - `ignore`: error tags that count as nothing (e.g. a validation error that
  *   never reached the dependency);
@@ -22,12 +24,15 @@
  *   above.
  *
  * An exit made only of interruptions is always ignored, whatever the options
- * say: an interrupted call tells nothing about the dependency.
+ * say: an interrupted call tells nothing about the dependency. `ignore` and
+ * `isFailure` ignore a `BulkheadFullError` too; a `classify` function decides
+ * for itself.
  *
  * @since 0.1.0
  */
 import type { Exit, Types } from "effect"
 import { Cause } from "effect"
+import { isBulkheadFullError } from "./BulkheadFullError.js"
 
 /**
  * The outcome a finished call is recorded as.
@@ -95,7 +100,7 @@ export interface ClassifyOptions<A = unknown, E = unknown> {
 
 /**
  * The default classification: success, failure (typed error or defect), or
- * ignored (interruption only).
+ * ignored (interruption only, or a bulkhead's rejection).
  *
  * @example
  * ```ts
@@ -110,7 +115,21 @@ export interface ClassifyOptions<A = unknown, E = unknown> {
  * @since 0.1.0
  */
 export const defaultClassifier: Classifier = (exit) =>
-  exit._tag === "Success" ? "success" : Cause.hasInterruptsOnly(exit.cause) ? "ignored" : "failure"
+  exit._tag === "Success"
+    ? "success"
+    : Cause.hasInterruptsOnly(exit.cause) || isLocalRejection(exit.cause)
+    ? "ignored"
+    : "failure"
+
+/** A bulkhead turned the call away: a typed `BulkheadFullError` and no defect. */
+const isLocalRejection = (cause: Cause.Cause<unknown>): boolean => {
+  let rejected = false
+  for (const reason of cause.reasons) {
+    if (reason._tag === "Die") return false
+    if (reason._tag === "Fail" && isBulkheadFullError(reason.error)) rejected = true
+  }
+  return rejected
+}
 
 /**
  * Builds the classifier described by `options`; `undefined` when the options
@@ -140,7 +159,7 @@ export const fromOptions = <A, E>(options: ClassifyOptions<A, E> | undefined): C
   return (exit) => {
     if (exit._tag === "Success") return "success"
     const cause = exit.cause
-    if (Cause.hasInterruptsOnly(cause)) return "ignored"
+    if (Cause.hasInterruptsOnly(cause) || isLocalRejection(cause)) return "ignored"
     if (Cause.hasDies(cause)) return "failure"
     for (const reason of cause.reasons) {
       if (reason._tag !== "Fail") continue

@@ -105,6 +105,16 @@ export interface Tagged<Tag extends string> {
 }
 
 /**
+ * The errors a fallback on these tags removes from a call's type: those with
+ * one of the tags — or none, when the tags are only known as `string` (a
+ * widened array): the type cannot say which errors they name.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Handled<Tag extends string> = string extends Tag ? never : Tagged<Tag>
+
+/**
  * Makes a fallback. `on` chooses the errors it answers for: a non-empty list
  * of tags, a refinement, or (omitted) every typed error. It answers with
  * `value`, or with the effect `orElse(error)` returns. Options the runtime
@@ -148,12 +158,12 @@ export const make: {
     readonly name?: string | undefined
     readonly on: Tags
     readonly orElse: (error: Tagged<Tags[number]>) => Effect.Effect<B, E2, R2>
-  }): Effect.Effect<Fallback<Tagged<Tags[number]>, E2, R2, B>, PolicyConfigError>
+  }): Effect.Effect<Fallback<Handled<Tags[number]>, E2, R2, B>, PolicyConfigError>
   <const Tags extends ReadonlyArray<string>, B>(options: {
     readonly name?: string | undefined
     readonly on: Tags
     readonly value: B
-  }): Effect.Effect<Fallback<Tagged<Tags[number]>, never, never, B>, PolicyConfigError>
+  }): Effect.Effect<Fallback<Handled<Tags[number]>, never, never, B>, PolicyConfigError>
   <B, E2 = never, R2 = never>(options: {
     readonly name?: string | undefined
     readonly orElse: (error: unknown) => Effect.Effect<B, E2, R2>

@@ -33,6 +33,10 @@ import type { Bulkhead } from "./Bulkhead.js"
 import type { BulkheadFullError } from "./BulkheadFullError.js"
 import type { CircuitBreaker } from "./CircuitBreaker.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
+import type { Fallback } from "./Fallback.js"
+import type { Hedge } from "./Hedge.js"
+import type { Retry } from "./Retry.js"
+import type { Timeout } from "./Timeout.js"
 import type { PolicyConfigError, PolicyKind } from "./PolicyConfigError.js"
 import type { TypeId } from "./internal/policy.js"
 import { applyPolicy, isPolicy as isPolicyInternal } from "./internal/policy.js"
@@ -135,8 +139,10 @@ export type Nest<Outer, Inner> = Policy<
  * @category type-level
  * @since 0.1.0
  */
-export type Wrapped<Ps extends ReadonlyArray<unknown>> = Ps extends readonly [infer Head, ...infer Tail]
-  ? Nest<Head, Wrapped<Tail>>
+export type Wrapped<Ps extends ReadonlyArray<unknown>> = number extends Ps["length"]
+  // An array of unknown length: every error any layer adds, none removed.
+  ? Policy<never, Policy.Adds<Ps[number]>, Policy.Requires<Ps[number]>, Policy.Value<Ps[number]>>
+  : Ps extends readonly [infer Head, ...infer Tail] ? Nest<Head, Wrapped<Tail>>
   : Policy
 
 /**
@@ -174,9 +180,9 @@ export type PolicyLike =
  * Nests policies, the first outermost: `wrap(a, b, c)` applies `c` to the
  * call, then `b`, then `a`. Circuit breakers and bulkheads take part as
  * instances or as service keys (their services join the requirements).
- * Inside a policy a breaker classifies calls with its own classifier, except
- * that a `BulkheadFullError` counts as nothing: local back-pressure says
- * nothing about the dependency's health. A value that is none of these fails
+ * Inside a policy a breaker classifies calls with its own classifier (by
+ * default a `BulkheadFullError` counts as nothing: local back-pressure says
+ * nothing about the dependency's health). A value that is none of these fails
  * with `PolicyConfigError`.
  *
  * @example
@@ -216,17 +222,17 @@ export const wrap = <const Ps extends ReadonlyArray<PolicyLike>>(
 export interface PolicyOptions {
   readonly name?: string | undefined
   /** Outermost: answers for the errors that get through. */
-  readonly fallback?: Policy.Any | undefined
+  readonly fallback?: Fallback<unknown, unknown, unknown, unknown> | undefined
   /** Sees one outcome per logical call. */
   readonly breaker?: CircuitBreaker | Context.Key<unknown, CircuitBreaker> | undefined
   /** Retries inside the breaker. */
-  readonly retry?: Policy.Any | undefined
+  readonly retry?: Retry | undefined
   /** A hedged round is one attempt of the retry. */
-  readonly hedge?: Policy.Any | undefined
+  readonly hedge?: Hedge | undefined
   /** Every attempt needs a permit. */
   readonly bulkhead?: Bulkhead | Context.Key<unknown, Bulkhead> | undefined
   /** Innermost: the time limit of each attempt. */
-  readonly timeout?: Policy.Any | undefined
+  readonly timeout?: Timeout | undefined
 }
 
 type Layer<O, K extends keyof PolicyOptions> = K extends keyof O ? O[K] extends undefined ? Policy : O[K] : Policy

@@ -9,8 +9,9 @@
  * - `CircuitOpenError` is never retried by default: retrying an open circuit
  *   only hammers it. With `waitForOpenCircuit: true` the policy waits out the
  *   open period instead, honouring the error's `retryAfter`.
- * - `BulkheadFullError` is never retried: waiting for a slot is the bulkhead
- *   queue's job (`maxQueued`, `maxQueueWait`).
+ * - `BulkheadFullError` is not retried by default: waiting for a slot is the
+ *   bulkhead queue's job (`maxQueued`, `maxQueueWait`). A `retryOn` that
+ *   returns `true` for it retries it.
  * - When the retries are used up, the budget is spent, or the error is not
  *   retryable, the call fails with its last error, unchanged.
  *
@@ -70,7 +71,10 @@ export interface BackoffOptions {
   readonly factor?: number | undefined
   /** No delay is longer than this, jitter included. Default 10 seconds (or `baseDelay`, if longer). */
   readonly maxDelay?: Duration.Input | undefined
-  /** Spread each delay randomly between 0.8x and 1.2x, so clients do not retry in step. Default `true`. */
+  /**
+   * Spread each delay randomly between 0.8x and 1.2x (a delay at the cap
+   * between 0.8x and 1x of it), so clients do not retry in step. Default `true`.
+   */
   readonly jitter?: boolean | undefined
 }
 
@@ -89,7 +93,11 @@ export interface RetryOptions extends BackoffOptions {
    * its delays are the waits, and it ends when the retries should end.
    */
   readonly schedule?: Schedule.Schedule<unknown> | undefined
-  /** Typed errors for which this returns `false` are not retried. Default: every typed error. */
+  /**
+   * Typed errors for which this returns `false` are not retried. Default:
+   * every typed error but `BulkheadFullError` (and `CircuitOpenError`, which
+   * only `waitForOpenCircuit` retries).
+   */
   readonly retryOn?: ((error: unknown) => boolean) | undefined
   /** Wait out an open circuit (`CircuitOpenError.retryAfter`) instead of giving up at once. Default `false`. */
   readonly waitForOpenCircuit?: boolean | undefined

@@ -5,10 +5,9 @@
  * The work is really stopped: it is interrupted, its finalizers run, and only
  * then does the caller see the `TimeoutError`. The call runs in a fiber of its
  * own beside a timer, as with Effect's own `Effect.timeout` (at about two
- * thirds of its cost per call). Inside a circuit breaker a
- * timed-out call counts as a failure, and, since it took the whole timeout,
- * as a slow call when the timeout is at least the breaker's
- * `slowCallDuration`.
+ * thirds of its cost per call). Inside a circuit breaker a timed-out call
+ * counts as a failure and as a slow call, whatever the breaker's
+ * `slowCallDuration`: it was too slow for its caller.
  *
  * ```ts
  * import { Effect } from "effect"

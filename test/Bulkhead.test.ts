@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer, Random, Schema } from "effect"
 import { TestClock } from "effect/testing"
-import { Bulkhead, BulkheadFullError } from "../src/index.js"
-import { collectEvents, expectConfigIssue, failure } from "./policyHelpers.js"
+import { Bulkhead, BulkheadFullError, CircuitBreaker, withCircuitBreaker } from "../src/index.js"
+import { collectEvents, expectConfigIssue, failure, withSleepCounter } from "./policyHelpers.js"
 
 /** Counts how many calls run at once, and the most that ever did. */
 const gauge = () => {
@@ -93,18 +93,73 @@ describe("Bulkhead", () => {
     }))
 
   it.effect("a queued call that gets a slot in time runs, and its timer is gone", () =>
+    withSleepCounter((pendingSleeps) =>
+      Effect.gen(function*() {
+        const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueued: 1, maxQueueWait: "2 seconds" })
+        const gate = yield* Deferred.make<void>()
+        const holder = yield* Effect.forkChild(Deferred.await(gate).pipe(Bulkhead.withBulkhead(bulkhead)), {
+          startImmediately: true
+        })
+        const waiter = yield* Effect.forkChild(Deferred.await(gate).pipe(Effect.as("done"), Bulkhead.withBulkhead(bulkhead)), {
+          startImmediately: true
+        })
+        yield* TestClock.adjust("1 second")
+        expect(pendingSleeps()).toBe(1) // the queue timer
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(holder)
+        expect(yield* Fiber.join(waiter)).toBe("done")
+        expect(pendingSleeps()).toBe(0)
+      })
+    ))
+
+  it.effect("a slot freed at the very instant a queued call times out goes to the next call, never twice", () =>
     Effect.gen(function*() {
-      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueued: 1, maxQueueWait: "2 seconds" })
-      const gate = yield* Deferred.make<void>()
-      const holder = yield* Effect.forkChild(Deferred.await(gate).pipe(Bulkhead.withBulkhead(bulkhead)), { startImmediately: true })
-      const waiter = yield* Effect.forkChild(Effect.sleep("5 seconds").pipe(Effect.as("done"), Bulkhead.withBulkhead(bulkhead)), {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueued: 2, maxQueueWait: "1 second" })
+      const holder = yield* Effect.forkChild(Effect.sleep("1 second").pipe(Bulkhead.withBulkhead(bulkhead)), {
         startImmediately: true
       })
-      yield* TestClock.adjust("1 second")
+      const first = yield* Effect.forkChild(Effect.exit(Effect.sleep("10 seconds").pipe(Bulkhead.withBulkhead(bulkhead))), {
+        startImmediately: true
+      })
+      yield* TestClock.adjust("500 millis")
+      const second = yield* Effect.forkChild(Effect.exit(Effect.sleep("10 seconds").pipe(Bulkhead.withBulkhead(bulkhead))), {
+        startImmediately: true
+      })
+      // At 1 s the holder ends and the first waiter's queue wait ends, in one step of the clock.
+      yield* TestClock.adjust("500 millis")
+      yield* settle
+      const snapshot = yield* bulkhead.snapshot
+      expect(snapshot.running).toBe(1)
+      expect(snapshot.running + snapshot.queued).toBeLessThanOrEqual(2)
+      yield* TestClock.adjust("1 minute")
+      yield* Effect.forEach([first, second], Fiber.join)
+      yield* Fiber.join(holder)
+      expect(yield* bulkhead.snapshot).toMatchObject({ running: 0, queued: 0 })
+    }))
+
+  it.effect("thousands of queued calls that finish at once hand the slot on without deepening the stack", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueued: 20_000 })
+      const gate = yield* Deferred.make<void>()
+      const holder = yield* Effect.forkChild(Deferred.await(gate).pipe(Bulkhead.withBulkhead(bulkhead)), { startImmediately: true })
+      const quick = yield* Effect.forEach(Array.from({ length: 20_000 }, (_, i) => i), (i) =>
+        Effect.forkChild(Effect.exit(Effect.succeed(i).pipe(Bulkhead.withBulkhead(bulkhead))), { startImmediately: true }))
       yield* Deferred.succeed(gate, undefined)
       yield* Fiber.join(holder)
-      yield* TestClock.adjust("5 seconds")
-      expect(yield* Fiber.join(waiter)).toBe("done")
+      const exits = yield* Effect.forEach(quick, Fiber.join)
+      expect(exits.every(Exit.isSuccess)).toBe(true)
+      expect(yield* bulkhead.snapshot).toMatchObject({ running: 0, queued: 0 })
+    }))
+
+  it.effect("a breaker around a bulkhead does not count its rejections as the dependency's failures", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1 })
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1 })
+      const holder = yield* Effect.forkChild(Effect.never.pipe(Bulkhead.withBulkhead(bulkhead)), { startImmediately: true })
+      const exit = yield* Effect.exit(Effect.void.pipe(Bulkhead.withBulkhead(bulkhead), withCircuitBreaker(breaker)))
+      expect(failure(exit)).toBeInstanceOf(BulkheadFullError)
+      expect(yield* breaker.snapshot).toMatchObject({ state: "Closed", calls: 0 })
+      yield* Fiber.interrupt(holder)
     }))
 
   it.effect("the slot comes back however the call ends: success, failure, defect, interruption", () =>

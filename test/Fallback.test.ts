@@ -28,6 +28,15 @@ describe("Fallback", () => {
       expect(failure(yield* Effect.exit(boom.pipe(Fallback.fallback(failing))))).toBe("fallback failed")
     }))
 
+  it.effect("`value: undefined` is a value of its own, and is no value beside orElse", () =>
+    Effect.gen(function*() {
+      const undefinedValue = yield* Fallback.make({ value: undefined })
+      expect(yield* boom.pipe(Fallback.fallback(undefinedValue))).toBeUndefined()
+      const defaults = { name: "spread", value: undefined }
+      const withOrElse = yield* Fallback.make({ ...defaults, orElse: () => Effect.succeed("computed") })
+      expect(yield* boom.pipe(Fallback.fallback(withOrElse))).toBe("computed")
+    }))
+
   it.effect("with no `on`, answers for every typed error, but never for defects or interruptions", () =>
     Effect.gen(function*() {
       const fallback = yield* Fallback.make({ value: "default" })
@@ -125,7 +134,8 @@ describe("Fallback", () => {
       ["neither value nor orElse", { on: ["Boom"] }, "orElse", /required/],
       ["both value and orElse", { value: 1, orElse: () => Effect.succeed(2) }, "value", /cannot be combined/],
       ["orElse not a function", { orElse: 5 }, "orElse", /function/],
-      ["on neither tags nor a function", { on: "Boom", value: 1 }, "on", /./]
+      ["on neither tags nor a function", { on: "Boom", value: 1 }, "on", /./],
+      ["an Effect as the value", { value: Effect.succeed(1) }, "value", /is an Effect.*orElse/]
     ]
     it.effect.each(cases)("%s", ([, options, field, rule]) =>
       expectConfigIssue(Fallback.make(options as never), field, rule))

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { Hedge } from "../src/index.js"
+import { CircuitBreaker, CircuitOpenError, Hedge, withCircuitBreaker } from "../src/index.js"
 import { Boom } from "./helpers.js"
-import { collectEvents, expectConfigIssue, failure } from "./policyHelpers.js"
+import { collectEvents, expectConfigIssue, failure, withSleepCounter } from "./policyHelpers.js"
 
 /**
  * A call whose n-th attempt takes `latencies[n - 1]` milliseconds and then
@@ -24,13 +24,20 @@ const attempts = (latencies: ReadonlyArray<number>, fails: ReadonlyArray<number>
 }
 
 describe("Hedge", () => {
-  it.effect("a call that answers before the delay is never hedged", () =>
+  it.effect("a call that answers before the delay is never hedged, and reports nothing", () =>
     Effect.gen(function*() {
       const hedge = yield* Hedge.make({ delay: "100 millis", attempts: 3 })
       const { log, effect } = attempts([99])
-      const fiber = yield* Effect.forkChild(Hedge.hedge(effect, hedge))
-      yield* TestClock.adjust("99 millis")
-      expect(yield* Fiber.join(fiber)).toBe(1)
+      const { result, events } = yield* collectEvents(
+        hedge.subscribe,
+        Effect.gen(function*() {
+          const fiber = yield* Effect.forkChild(Hedge.hedge(effect, hedge))
+          yield* TestClock.adjust("99 millis")
+          return yield* Fiber.join(fiber)
+        })
+      )
+      expect(result).toBe(1)
+      expect(events).toEqual([])
       yield* TestClock.adjust("1 second")
       expect(log.started).toEqual([1])
     }))
@@ -85,6 +92,58 @@ describe("Hedge", () => {
       yield* TestClock.adjust("10 millis")
       expect(yield* Fiber.join(fiber)).toBe(2)
     }))
+
+  it.effect("an attempt that fails at once starts the next, whose own delay then starts the one after", () =>
+    Effect.gen(function*() {
+      const hedge = yield* Hedge.make({ delay: "100 millis", attempts: 3 })
+      // Attempt 1 fails synchronously; attempt 2 hangs; attempt 3 must start 100 ms later.
+      const { log, effect } = attempts([0, 10_000, 50], [1])
+      const fiber = yield* Effect.forkChild(Hedge.hedge(effect, hedge))
+      yield* Effect.yieldNow
+      expect(log.started).toEqual([1, 2])
+      yield* TestClock.adjust("100 millis")
+      expect(log.started).toEqual([1, 2, 3])
+      yield* TestClock.adjust("50 millis")
+      expect(yield* Fiber.join(fiber)).toBe(3)
+    }))
+
+  it.effect("a defect ends the call at once, as it is", () =>
+    Effect.gen(function*() {
+      const hedge = yield* Hedge.make({ delay: "100 millis", attempts: 3 })
+      let started = 0
+      const exit = yield* Effect.exit(Effect.suspend(() => {
+        started++
+        return Effect.die("bug")
+      }).pipe(Hedge.hedge(hedge)))
+      expect(exit._tag === "Failure" && exit.cause.reasons.map((r) => r._tag)).toEqual(["Die"])
+      expect(started).toBe(1)
+    }))
+
+  it.effect("a rejection by an open circuit does not start another attempt", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1 })
+      yield* Effect.exit(breaker.execute(Effect.fail("down")))
+      const hedge = yield* Hedge.make({ delay: "100 millis", attempts: 3 })
+      let started = 0
+      const exit = yield* Effect.exit(Effect.sync(() => ++started).pipe(withCircuitBreaker(breaker), Hedge.hedge(hedge)))
+      expect(failure(exit)).toBeInstanceOf(CircuitOpenError)
+      expect(started).toBe(0)
+    }))
+
+  it.effect("leaves no attempt and no timer behind", () =>
+    withSleepCounter((pendingSleeps) =>
+      Effect.gen(function*() {
+        const hedge = yield* Hedge.make({ delay: "100 millis", attempts: 3 })
+        const { log, effect } = attempts([10_000, 50, 10_000])
+        const fiber = yield* Effect.forkChild(Hedge.hedge(effect, hedge))
+        yield* TestClock.adjust("100 millis")
+        expect(pendingSleeps()).toBe(3) // attempts 1 and 2, and the timer for attempt 3
+        yield* TestClock.adjust("50 millis")
+        expect(yield* Fiber.join(fiber)).toBe(2)
+        expect(log.interrupted).toEqual([1])
+        expect(pendingSleeps()).toBe(0)
+      })
+    ))
 
   it.effect("when every attempt fails, the call fails with the last failure", () =>
     Effect.gen(function*() {

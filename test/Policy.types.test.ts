@@ -35,7 +35,6 @@ describe("policy types", () => {
   it("Policy.make nests in the documented order and lists exactly the errors still possible", () => {
     const _made = () => Policy.make({ fallback: onOpen, breaker: Payments, retry, bulkhead: PaymentsBulkhead, timeout })
     type P = Made<ReturnType<typeof _made>>
-    expectTypeOf<ReturnType<P["apply"]>>().toBeObject()
     const applied = () => call.pipe(Policy.apply({} as P))
     expectTypeOf(applied).returns.toEqualTypeOf<
       Effect.Effect<number | string, Boom | NotFound | TimeoutError | BulkheadFullError, "Db" | Payments | PaymentsBulkhead>
@@ -46,6 +45,26 @@ describe("policy types", () => {
     const _wrapped = () => Policy.wrap(onAnything, breaker, retry, timeout)
     type P = Made<ReturnType<typeof _wrapped>>
     expectTypeOf(() => call.pipe(Policy.apply({} as P))).returns.toEqualTypeOf<Effect.Effect<number | string, never, "Db">>()
+  })
+
+  it("a fallback on tags known only as string removes nothing from the type", () => {
+    const tags: Array<string> = ["Boom"]
+    const _loose = () => Fallback.make({ on: tags, value: 0 })
+    type F = Made<ReturnType<typeof _loose>>
+    expectTypeOf(() => call.pipe(Fallback.fallback({} as F))).returns.toEqualTypeOf<Effect.Effect<number, Boom | NotFound, "Db">>()
+  })
+
+  it("wrapping an array of policies keeps every error they add", () => {
+    const timeouts: Array<Timeout.Timeout> = []
+    const _wrapped = () => Policy.wrap(...timeouts)
+    type P = Made<ReturnType<typeof _wrapped>>
+    expectTypeOf(() => call.pipe(Policy.apply({} as P))).returns.toEqualTypeOf<Effect.Effect<number, Boom | NotFound | TimeoutError, "Db">>()
+  })
+
+  it("Policy.make takes each layer only in its own place", () => {
+    // @ts-expect-error: a timeout is not a retry
+    const _wrong = () => Policy.make({ retry: timeout })
+    expectTypeOf(_wrong).toBeFunction()
   })
 
   it("a fallback inside does not see errors added outside it", () => {

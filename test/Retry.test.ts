@@ -96,18 +96,21 @@ describe("Retry", () => {
       expect(failure(exit)).toEqual(new Boom({ n: 3 }))
     }))
 
-  it.effect("jittered delays stay within 0.8x to 1.2x and never above maxDelay", () =>
+  it.effect("jittered delays stay within 0.8x to 1.2x, never above maxDelay, and stay spread at the cap", () =>
     Effect.gen(function*() {
-      const retry = yield* Retry.make({ retries: 8, baseDelay: 100, factor: 2, maxDelay: 1000 })
+      const retry = yield* Retry.make({ retries: 12, baseDelay: 100, factor: 2, maxDelay: 1000 })
       const { events } = yield* collectEvents(retry.subscribe, runFor(Retry.retry(boom, retry), 20_000))
       const delays = delaysOf(events)
-      expect(delays).toHaveLength(8)
-      const nominal = [100, 200, 400, 800, 1600, 3200, 6400, 12800]
-      delays.forEach((delay, i) => {
-        expect(delay).toBeGreaterThanOrEqual(Math.min(nominal[i]! * 0.8, 1000))
-        expect(delay).toBeLessThanOrEqual(Math.min(nominal[i]! * 1.2, 1000))
+      expect(delays).toHaveLength(12)
+      const nominal = [100, 200, 400]
+      nominal.forEach((n, i) => {
+        expect(delays[i]).toBeGreaterThanOrEqual(n * 0.8)
+        expect(delays[i]).toBeLessThanOrEqual(n * 1.2)
       })
-      expect(delays.slice(4).every((d) => d === 1000)).toBe(true)
+      // From 800 ms x 1.2 on, delays reach the cap: they stay between 0.8x and 1x of it, and differ.
+      const atCap = delays.slice(4)
+      expect(atCap.every((d) => d >= 800 && d <= 1000)).toBe(true)
+      expect(new Set(atCap).size).toBeGreaterThan(1)
     }))
 
   it.effect("the default backoff: 3 retries, 100 ms doubling, jittered, capped at 10 s", () =>
@@ -183,7 +186,19 @@ describe("Retry", () => {
         expect((failure(forced) as CircuitOpenError).state).toBe("ForcedOpen")
       }))
 
-    it.effect("a BulkheadFullError is never retried", () =>
+    it.effect("a BulkheadFullError is retried only when retryOn asks for it", () =>
+      Effect.gen(function*() {
+        const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1 })
+        const retry = yield* Retry.make({ retries: 3, baseDelay: 100, jitter: false, retryOn: () => true })
+        const holder = yield* Effect.forkChild(Effect.sleep(150).pipe(Bulkhead.withBulkhead(bulkhead)), { startImmediately: true })
+        let runs = 0
+        const exit = yield* runFor(Effect.sync(() => ++runs).pipe(Bulkhead.withBulkhead(bulkhead), Retry.retry(retry)), 100, 200)
+        // Rejected at 0 and 100 ms; the slot is free from 150 ms, so the retry at 300 ms runs.
+        expect(exit).toMatchObject({ _tag: "Success", value: 1 })
+        yield* Fiber.join(holder)
+      }))
+
+    it.effect("a BulkheadFullError is not retried by default", () =>
       Effect.gen(function*() {
         const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1 })
         const retry = yield* Retry.make({ retries: 5, baseDelay: 1, jitter: false })

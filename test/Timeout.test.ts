@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { CircuitBreaker, Timeout, TimeoutError } from "../src/index.js"
-import { collectEvents, expectConfigIssue, failure } from "./policyHelpers.js"
+import { collectEvents, expectConfigIssue, failure, withSleepCounter } from "./policyHelpers.js"
 
 describe("Timeout", () => {
   it.effect("a call that finishes in time is untouched", () =>
@@ -44,17 +44,32 @@ describe("Timeout", () => {
     }))
 
   it.effect("interrupting the caller stops the call and its timer", () =>
-    Effect.gen(function*() {
-      const timeout = yield* Timeout.make({ duration: "1 minute" })
-      const log: Array<string> = []
-      const work = Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => log.push("interrupted"))))
-      const fiber = yield* Effect.forkChild(Timeout.timeout(work, timeout))
-      yield* TestClock.adjust("1 second")
-      yield* Fiber.interrupt(fiber)
-      expect(log).toEqual(["interrupted"])
-      const { events } = yield* collectEvents(timeout.subscribe, TestClock.adjust("2 minutes"))
-      expect(events).toEqual([]) // the timer went with the call
-    }))
+    withSleepCounter((pendingSleeps) =>
+      Effect.gen(function*() {
+        const timeout = yield* Timeout.make({ duration: "1 minute" })
+        const log: Array<string> = []
+        const work = Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => log.push("interrupted"))))
+        const fiber = yield* Effect.forkChild(Timeout.timeout(work, timeout))
+        yield* TestClock.adjust("1 second")
+        expect(pendingSleeps()).toBe(1) // the timer
+        yield* Fiber.interrupt(fiber)
+        expect(log).toEqual(["interrupted"])
+        expect(pendingSleeps()).toBe(0)
+      })
+    ))
+
+  it.effect("a call that answers in time leaves no timer behind", () =>
+    withSleepCounter((pendingSleeps) =>
+      Effect.gen(function*() {
+        const timeout = yield* Timeout.make({ duration: "1 minute" })
+        const fiber = yield* Effect.forkChild(Effect.sleep("1 second").pipe(Effect.as("ok"), Timeout.timeout(timeout)))
+        yield* TestClock.adjust("1 second")
+        expect(yield* Fiber.join(fiber)).toBe("ok")
+        expect(pendingSleeps()).toBe(0)
+        expect(yield* Effect.succeed("sync").pipe(Timeout.timeout(timeout))).toBe("sync")
+        expect(pendingSleeps()).toBe(0)
+      })
+    ))
 
   it.effect("one timed effect run many times gets a time limit per run", () =>
     Effect.gen(function*() {
@@ -74,14 +89,10 @@ describe("Timeout", () => {
       expect(results).toEqual(["ok 1", "timed out", "ok 3", "timed out"])
     }))
 
-  it.effect("inside a breaker a timed-out call counts as a failure and as a slow call", () =>
+  it.effect("inside a breaker a timed-out call counts as a failure and as a slow call, whatever slowCallDuration says", () =>
     Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make({
-        failureRate: 0.5,
-        slowCallRate: 0.5,
-        slowCallDuration: "500 millis",
-        minimumCalls: 10
-      })
+      // slowCallDuration defaults to 60 s, far above the 1 s timeout.
+      const breaker = yield* CircuitBreaker.make({ failureRate: 0.5, slowCallRate: 0.5, minimumCalls: 10 })
       const timeout = yield* Timeout.make({ duration: "1 second" })
       const fiber = yield* Effect.forkChild(Effect.exit(Effect.never.pipe(Timeout.timeout(timeout), breaker.execute())))
       yield* TestClock.adjust("1 second")
@@ -90,6 +101,14 @@ describe("Timeout", () => {
       expect(snapshot.calls).toBe(1)
       expect(snapshot.failures).toBe(1)
       expect(snapshot.slowCalls).toBe(1)
+      // Effect's own Cause.TimeoutError counts the same way.
+      const own = yield* Effect.forkChild(Effect.exit(Effect.never.pipe(Effect.timeout("1 second"), breaker.execute())))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(own)
+      expect((yield* breaker.snapshot).slowCalls).toBe(2)
+      // A call that fails quickly for another reason is not slow.
+      yield* Effect.exit(breaker.execute(Effect.fail("quick")))
+      expect(yield* breaker.snapshot).toMatchObject({ calls: 3, failures: 3, slowCalls: 2 })
     }))
 
   it.effect("reports every timeout as a TimedOut event", () =>

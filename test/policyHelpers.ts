@@ -1,6 +1,6 @@
 import { expect } from "@effect/vitest"
-import type { Exit, Scope } from "effect"
-import { Cause, Effect, Option, Stream } from "effect"
+import type { Duration, Exit, Scope } from "effect"
+import { Cause, Clock, Effect, Option, Stream } from "effect"
 import { PolicyConfigError } from "../src/index.js"
 
 /** Runs `make` and returns the `PolicyConfigError` it fails with (a typed failure, never a defect). */
@@ -45,3 +45,22 @@ export const collectEvents = <Ev, A, E, R>(
     yield* Effect.yieldNow
     return { result, events }
   }))
+
+/**
+ * Runs `body` with a `Clock` that counts the sleeps in progress (on top of
+ * the current one, `TestClock` in tests), so a test can check that a policy
+ * leaves no timer behind.
+ */
+export const withSleepCounter = <A, E, R>(body: (pendingSleeps: () => number) => Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const clock = yield* Clock.Clock
+    let pending = 0
+    const counting: Clock.Clock = Object.assign(Object.create(clock) as Clock.Clock, {
+      sleep: (duration: Duration.Duration) =>
+        Effect.suspend(() => {
+          pending++
+          return clock.sleep(duration).pipe(Effect.ensuring(Effect.sync(() => void pending--)))
+        })
+    })
+    return yield* body(() => pending).pipe(Effect.provideService(Clock.Clock, counting))
+  })

@@ -12,7 +12,7 @@
  *
  * @internal
  */
-import { Clock, Context, Duration, Effect, Exit, Scope, Stream } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, Scope, Stream } from "effect"
 import type { CircuitBreaker } from "../CircuitBreaker.js"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
 import type { CircuitBreakerEvent } from "../CircuitBreakerEvent.js"
@@ -20,6 +20,7 @@ import { Snapshot } from "../CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "../CircuitOpenError.js"
 import type { State } from "../CircuitState.js"
 import type { Classifier, ClassifyOptions, Outcome } from "../Classifier.js"
+import { isTimeoutError } from "../TimeoutError.js"
 import { defaultClassifier, fromOptions } from "../Classifier.js"
 import type { Admission } from "./circuit.js"
 import { Circuit } from "./circuit.js"
@@ -32,6 +33,14 @@ export const TypeId: TypeId = "~effect-resilience/CircuitBreaker"
 
 /** @internal */
 export type TypeId = "~effect-resilience/CircuitBreaker"
+
+/** A call that timed out was too slow for its caller, whatever its duration. */
+const hasTimeout = (cause: Cause.Cause<unknown>): boolean => {
+  for (const reason of cause.reasons) {
+    if (reason._tag === "Fail" && (isTimeoutError(reason.error) || Cause.isTimeoutError(reason.error))) return true
+  }
+  return false
+}
 
 /** @internal */
 export const isCircuitBreaker = (u: unknown): u is CircuitBreaker => hasTypeId(u, TypeId)
@@ -212,7 +221,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
       defect = { value: thrown }
     }
     const now = startedAt === startedAt || circuit.needsTime ? this.clock.currentTimeMillisUnsafe() : NaN
-    circuit.complete(admission, outcome, startedAt, now)
+    circuit.complete(admission, outcome, startedAt, now, exit._tag === "Failure" && hasTimeout(exit.cause))
     const timer = circuit.pendingDeadline === undefined ? undefined : this.takeTimer(now)
     if (defect === undefined) return timer
     return timer === undefined ? Effect.die(defect.value) : Effect.andThen(timer, Effect.die(defect.value))

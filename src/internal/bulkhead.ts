@@ -13,7 +13,7 @@
  *
  * @internal
  */
-import type { Context, Duration, Fiber } from "effect"
+import type { Context, Duration, Fiber, Scheduler } from "effect"
 import { Effect, Exit, Schema } from "effect"
 import type { Bulkhead, BulkheadOptions } from "../Bulkhead.js"
 import { BulkheadFullError } from "../BulkheadFullError.js"
@@ -58,8 +58,19 @@ class Ticket {
   state: typeof NEW | typeof QUEUED | typeof RUNNING | typeof DONE = NEW
   /** Resumes the queued call: with `Effect.void` when it gets a slot, with a failure when it times out. */
   resume: ((effect: Effect.Effect<void, BulkheadFullError>) => void) | undefined = undefined
+  /** The dispatcher of the queued call's fiber, which wakes it when it gets a slot. */
+  dispatcher: Scheduler.SchedulerDispatcher | undefined = undefined
   /** The fiber that ends the wait after `maxQueueWait`. */
   timer: Fiber.Fiber<void> | undefined = undefined
+
+  /** Forgets the waiting call, so that a ticket left in the queue holds nothing alive. */
+  settle(state: typeof RUNNING | typeof DONE): void {
+    this.state = state
+    this.resume = undefined
+    this.dispatcher = undefined
+    this.timer?.interruptUnsafe()
+    this.timer = undefined
+  }
 }
 
 /** @internal */
@@ -99,7 +110,7 @@ export class BulkheadImpl extends PolicyBase<never, BulkheadFullError, never, ne
     Effect.suspend(() => {
       const ticket = new Ticket()
       return Effect.onExitPrimitive(
-        Effect.suspend(() => this.enter(ticket, self)),
+        Effect.withFiber((fiber) => this.enter(ticket, self, fiber)),
         () => this.leave(ticket)
       )
     })
@@ -116,7 +127,11 @@ export class BulkheadImpl extends PolicyBase<never, BulkheadFullError, never, ne
     )
   }
 
-  private enter<A, E, R>(ticket: Ticket, self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadFullError, R> {
+  private enter<A, E, R>(
+    ticket: Ticket,
+    self: Effect.Effect<A, E, R>,
+    fiber: Fiber.Fiber<unknown, unknown>
+  ): Effect.Effect<A, E | BulkheadFullError, R> {
     if (this.running < this.maxConcurrent && this.queued === 0) {
       this.running++
       ticket.state = RUNNING
@@ -128,12 +143,17 @@ export class BulkheadImpl extends PolicyBase<never, BulkheadFullError, never, ne
       return this.queueFull
     }
     ticket.state = QUEUED
+    ticket.dispatcher = fiber.currentDispatcher
     this.queued++
     this.queue.push(ticket)
+    const queueTimeout = this.queueTimeout
     const wait = Effect.callback<void, BulkheadFullError>((resume) => {
-      // The ticket may have been served (or timed out) before the wait began.
-      if (ticket.state === QUEUED) ticket.resume = resume
-      else resume(ticket.state === RUNNING ? Effect.void : this.queueTimeout)
+      if (ticket.state === QUEUED) {
+        ticket.resume = resume
+      } else {
+        // Served (or timed out) before the wait began.
+        resume(ticket.state === RUNNING ? Effect.void : queueTimeout)
+      }
     })
     const waitThenRun = Effect.andThen(wait, self)
     const maxWait = this.maxQueueWait
@@ -148,13 +168,13 @@ export class BulkheadImpl extends PolicyBase<never, BulkheadFullError, never, ne
   /** The exit finaliser of every call: gives back what its ticket holds. */
   private leave(ticket: Ticket): undefined {
     const state = ticket.state
-    ticket.state = DONE
+    ticket.settle(DONE)
     if (state === RUNNING) {
       this.release()
     } else if (state === QUEUED) {
       // Interrupted while waiting: leave the queue; the slot was never held.
       this.queued--
-      ticket.timer?.interruptUnsafe()
+      this.compact()
     }
     return undefined
   }
@@ -166,12 +186,14 @@ export class BulkheadImpl extends PolicyBase<never, BulkheadFullError, never, ne
       const next = queue[this.head]!
       queue[this.head++] = undefined
       if (next.state !== QUEUED) continue
-      next.state = RUNNING
+      const resume = next.resume
+      const dispatcher = next.dispatcher
+      next.settle(RUNNING)
       this.queued--
       this.compact()
-      next.timer?.interruptUnsafe()
-      // The state is settled before the waiting call resumes: it may run to its end right here.
-      next.resume?.(Effect.void)
+      // Woken through its scheduler, not run from here: a queue of calls that finish at once
+      // would otherwise hand the slot down one nested call deeper each time.
+      if (resume !== undefined) dispatcher!.scheduleTask(() => resume(Effect.void), 0)
       return
     }
     this.running--
@@ -181,15 +203,26 @@ export class BulkheadImpl extends PolicyBase<never, BulkheadFullError, never, ne
   /** Ends the wait of a ticket still queued after `maxQueueWait`. */
   private expire(ticket: Ticket): void {
     if (ticket.state !== QUEUED) return
-    ticket.state = DONE
+    const resume = ticket.resume
+    ticket.timer = undefined // this very fiber: it ends by itself
+    ticket.settle(DONE)
     this.queued--
+    this.compact()
     this.rejected("QueueTimeout")
-    ticket.resume?.(this.queueTimeout)
+    resume?.(this.queueTimeout)
   }
 
+  /**
+   * Drops the queue's consumed front, and the tickets that left it early when
+   * they outnumber the waiting ones, so an outage full of timeouts cannot grow it.
+   */
   private compact(): void {
-    if (this.head === this.queue.length) {
+    const waiting = this.queue.length - this.head
+    if (waiting === 0) {
       this.queue = []
+      this.head = 0
+    } else if (waiting > 2 * this.queued + 64) {
+      this.queue = this.queue.slice(this.head).filter((ticket) => ticket !== undefined && ticket.state === QUEUED)
       this.head = 0
     } else if (this.head > 64 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head)

@@ -264,19 +264,23 @@ export class Circuit {
     return rejection
   }
 
-  /** Records the outcome of an admitted call that started at `startedAt` and ended at `now`. */
+  /**
+   * Records the outcome of an admitted call that started at `startedAt` and
+   * ended at `now`; `timedOut` marks it slow whatever its duration.
+   */
   complete(
     admission: Admission,
     outcome: Outcome,
     startedAt: number,
-    now: number
+    now: number,
+    timedOut = false
   ): void {
     let phase = this.current
     // `now` is NaN when the caller did not need the clock: then the call was
     // admitted while Closed or Disabled, and is stale if the phase moved on.
     if ((phase._tag === "Open" || phase._tag === "HalfOpen") && now === now) phase = this.advance(now)
     const durationMillis = now > startedAt ? now - startedAt : 0
-    const slow = this.slowMillis !== undefined && durationMillis >= this.slowMillis
+    const slow = timedOut || (this.slowMillis !== undefined && durationMillis >= this.slowMillis)
     const current = phase.gen === admission.gen
     const counted = current && outcome !== "ignored"
     const observers = this.observers

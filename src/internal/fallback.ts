@@ -94,8 +94,10 @@ export const makeFallback = (
       return new FallbackImpl(name, toFilter(decoded.on), orElse, context)
     },
     () => {
-      const hasValue = typeof options === "object" && options !== null && "value" in options
+      const value = fieldValue(options, ["value"])
       const hasOrElse = fieldValue(options, ["orElse"]) !== undefined
+      // `value: undefined` is a value of its own, unless `orElse` is given (as by a spread of defaults).
+      const hasValue = hasOrElse ? value !== undefined : typeof options === "object" && options !== null && "value" in options
       if (hasValue === hasOrElse) {
         return [
           new ConfigIssue({
@@ -103,6 +105,14 @@ export const makeFallback = (
             rule: hasValue
               ? "cannot be combined with orElse: give a value or an effect, not both"
               : "is required: give orElse (error) => Effect, or a value"
+          })
+        ]
+      }
+      if (hasValue && Effect.isEffect(value)) {
+        return [
+          new ConfigIssue({
+            field: "value",
+            rule: "is an Effect, which would be served as it is: give orElse: () => effect to run it"
           })
         ]
       }

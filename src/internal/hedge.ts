@@ -1,9 +1,11 @@
 /**
  * Hedged calls: start the call; if it has not answered after `delay`, start
  * another, up to `attempts` in all; a failed attempt starts the next one at
- * once. The first success wins and the others are interrupted (and awaited,
- * so they have stopped when the caller sees the result); when every attempt
- * has failed, the call fails with the last failure.
+ * once — unless it was rejected by a circuit breaker or a bulkhead, which
+ * another attempt now would only repeat. The first success wins and the
+ * others are interrupted (and awaited, so they have stopped when the caller
+ * sees the result); when every attempt has failed, the call fails with the
+ * last failure. A defect or an interruption ends the call at once, as it is.
  *
  * The calling fiber waits on one callback. Attempts and the timer are fibers
  * forked in the caller's context (its services, its `Clock`), whose exits
@@ -16,11 +18,13 @@
  */
 import type { Cause, Context } from "effect"
 import { Duration, Effect, Exit, Fiber, Schema } from "effect"
+import { isBulkheadFullError } from "../BulkheadFullError.js"
+import { isCircuitOpenError } from "../CircuitOpenError.js"
 import type { Hedge, HedgeOptions } from "../Hedge.js"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { HedgeStarted, HedgeSucceeded } from "../PolicyEvent.js"
 import { Name } from "./options.js"
-import { makePolicy, PolicyBase } from "./policy.js"
+import { makePolicy, PolicyBase, recoverableError } from "./policy.js"
 import { durationInput, PositiveInt } from "./schemas.js"
 
 /** @internal */
@@ -67,7 +71,8 @@ class HedgedCall<A, E> {
     const fiber = Effect.runForkWith(this.context)(this.self as Effect.Effect<A, E>)
     this.running.add(fiber)
     fiber.addObserver((exit) => this.attemptEnded(attempt, fiber, exit))
-    if (!this.done && attempt < this.policy.attempts) this.arm(attempt)
+    // An attempt that failed at once may have launched the next one already: only the newest arms the timer.
+    if (!this.done && attempt === this.started && attempt < this.policy.attempts) this.arm(attempt)
   }
 
   /** The next attempt starts after `delay`, unless this one has been overtaken by then. */
@@ -85,18 +90,26 @@ class HedgedCall<A, E> {
     this.finished++
     if (this.done) return
     if (Exit.isSuccess(exit)) {
-      this.done = true
-      this.policy.reportSucceeded(attempt)
-      this.resume!(exit)
+      this.finish(exit)
+      if (this.started > 1) this.policy.reportSucceeded(attempt)
       return
     }
+    const failed = recoverableError(exit.cause)
+    // Defects and interruptions pass through, as everywhere in the library: no hedge hides a bug.
+    if (failed === undefined) return this.finish(exit)
     this.lastFailure = exit.cause
-    if (this.started < this.policy.attempts) {
+    // A rejection by a breaker or a bulkhead would only be repeated by another attempt started now.
+    const rejected = isCircuitOpenError(failed.error) || isBulkheadFullError(failed.error)
+    if (!rejected && this.started < this.policy.attempts) {
       this.launch()
     } else if (this.finished === this.started) {
-      this.done = true
-      this.resume!(Exit.failCause(this.lastFailure))
+      this.finish(Exit.failCause(this.lastFailure))
     }
+  }
+
+  private finish(exit: Exit.Exit<A, E>): void {
+    this.done = true
+    this.resume!(exit)
   }
 }
 

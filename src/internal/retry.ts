@@ -11,7 +11,7 @@
  * @internal
  */
 import type { Cause } from "effect"
-import { Clock, Context, Duration, Effect, Exit, Schedule, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Random, Schedule, Schema } from "effect"
 import { isBulkheadFullError } from "../BulkheadFullError.js"
 import { isCircuitOpenError } from "../CircuitOpenError.js"
 import { ConfigIssue } from "../ConfigIssue.js"
@@ -75,20 +75,25 @@ const checkBackoff = (options: DecodedBackoff): Array<ConfigIssue> => {
 }
 
 /**
- * Exponential backoff: `baseDelay * factor^(n-1)` before the n-th retry,
- * jittered (0.8x to 1.2x) when asked, capped at `maxDelay` after the jitter
- * so the cap holds, for at most `retries` retries.
+ * Exponential backoff: `baseDelay * factor^(n-1)` before the n-th retry, for
+ * at most `retries` retries. With jitter each delay is spread between 0.8x
+ * and 1.2x; a delay that would pass `maxDelay` is spread between 0.8x and 1x
+ * of the cap instead, so that clients which have all reached the cap still
+ * do not retry in step.
  *
  * @internal
  */
 export const backoffSchedule = (options: DecodedBackoff): Schedule.Schedule<Duration.Duration> => {
-  const max = maxDelayOf(options)
+  const maxMillis = Duration.toMillis(maxDelayOf(options))
   const exponential = Schedule.exponential(options.baseDelay ?? defaults.baseDelay, options.factor ?? defaults.factor)
-  const jittered = (options.jitter ?? defaults.jitter) ? Schedule.jittered(exponential) : exponential
-  return jittered.pipe(
-    Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, max))),
-    Schedule.upTo({ times: options.retries ?? defaults.retries })
-  )
+  const capped = (options.jitter ?? defaults.jitter)
+    ? Schedule.modifyDelay(exponential, ({ duration }) =>
+      Effect.map(Random.next, (r) => {
+        const jittered = Duration.toMillis(duration) * (0.8 + 0.4 * r)
+        return Duration.millis(jittered <= maxMillis ? jittered : maxMillis * (0.8 + 0.2 * r))
+      }))
+    : Schedule.modifyDelay(exponential, ({ duration }) => Effect.succeed(Duration.min(duration, Duration.millis(maxMillis))))
+  return Schedule.upTo(capped, { times: options.retries ?? defaults.retries })
 }
 
 /** @internal */
@@ -341,10 +346,10 @@ class RetryImpl extends PolicyBase<never, never, never, never, RetryScheduled | 
       if (!Number.isFinite(retryAfter) || retryAfter > this.maxCircuitWaitMillis) return "CircuitOpenTooLong"
       return { minDelayMillis: retryAfter }
     }
-    // A full bulkhead is local back-pressure: waiting for a slot is the bulkhead queue's job.
-    if (isBulkheadFullError(error)) return "NotRetryable"
-    if (this.retryOn !== undefined && !this.retryOn(error)) return "NotRetryable"
-    return retryNow
+    // A full bulkhead is local back-pressure: waiting for a slot is the bulkhead queue's job,
+    // unless `retryOn` explicitly asks for it.
+    if (this.retryOn === undefined) return isBulkheadFullError(error) ? "NotRetryable" : retryNow
+    return this.retryOn(error) ? retryNow : "NotRetryable"
   }
 
   private scheduled(attempt: number, delay: Duration.Duration, error: unknown): void {

@@ -11,8 +11,8 @@
  *
  * @internal
  */
-import type { Context, Duration } from "effect"
-import { Effect, Exit, Fiber, Schema } from "effect"
+import type { Context } from "effect"
+import { Duration, Effect, Exit, Fiber, Schema } from "effect"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { TimedOut } from "../PolicyEvent.js"
 import type { Timeout, TimeoutOptions } from "../Timeout.js"
@@ -42,6 +42,8 @@ class TimedCall<A, E> {
   ) {}
 
   begin(resume: (effect: Effect.Effect<A, E | TimeoutError>) => void): void {
+    const policy = this.policy
+    const startedAt = policy.clockMillis()
     const work = Effect.runForkWith(this.context)(this.self as Effect.Effect<A, E>)
     this.work = work
     work.addObserver((exit) => {
@@ -54,13 +56,16 @@ class TimedCall<A, E> {
       }
     })
     if (this.decided) return
-    const timer = Effect.runForkWith(this.context)(Effect.sleep(this.policy.duration))
+    // The call ran synchronously until it first waited: that time counts against its limit.
+    const elapsed = policy.clockMillis() - startedAt
+    const limit = elapsed > 0 ? Duration.millis(Math.max(0, Duration.toMillis(policy.duration) - elapsed)) : policy.duration
+    const timer = Effect.runForkWith(this.context)(Effect.sleep(limit))
     this.timer = timer
     timer.addObserver((exit) => {
       if (Exit.isSuccess(exit) && !this.decided) {
         this.decided = true
         this.timedOut = true
-        this.policy.reportTimedOut()
+        policy.reportTimedOut()
         work.interruptUnsafe()
       }
     })
@@ -95,6 +100,10 @@ class TimeoutImpl extends PolicyBase<never, TimeoutError, never, never, TimedOut
         () => call.stop()
       )
     })
+
+  clockMillis(): number {
+    return this.now()
+  }
 
   reportTimedOut(): void {
     if (this.publisher.active) {

@@ -5,12 +5,9 @@
  *
  * @internal
  */
-import type { Exit } from "effect"
 import { Context, Effect } from "effect"
-import { isBulkheadFullError } from "../BulkheadFullError.js"
 import type { Bulkhead } from "../Bulkhead.js"
 import type { CircuitBreaker } from "../CircuitBreaker.js"
-import type { Classifier, Outcome } from "../Classifier.js"
 import { ConfigIssue } from "../ConfigIssue.js"
 import type { Policy, PolicyOptions } from "../Policy.js"
 import type { PolicyKind } from "../PolicyConfigError.js"
@@ -19,7 +16,7 @@ import type { CircuitBreakerImpl } from "./breaker.js"
 import { isCircuitBreaker } from "./breaker.js"
 import { isBulkhead } from "./bulkhead.js"
 import { describeValue, nameOf } from "./options.js"
-import { isPolicy, PolicyBase, recoverableError } from "./policy.js"
+import { isPolicy, PolicyBase } from "./policy.js"
 import { isServiceKey } from "./service.js"
 
 type Layer = (self: Effect.Effect<unknown, unknown, unknown>) => Effect.Effect<unknown, unknown, unknown>
@@ -38,38 +35,15 @@ class WrapImpl extends PolicyBase<unknown, unknown, unknown, unknown> {
   }
 }
 
-/**
- * Inside a policy, a bulkhead's rejection is local back-pressure: it says
- * nothing about the dependency, so the breaker counts it as nothing.
- */
-const policyClassifiers = new WeakMap<CircuitBreakerImpl, Classifier>()
-
-const policyClassifier = (breaker: CircuitBreakerImpl): Classifier => {
-  let classifier = policyClassifiers.get(breaker)
-  if (classifier === undefined) {
-    const own = breaker.classifier
-    classifier = (exit: Exit.Exit<unknown, unknown>): Outcome => {
-      if (exit._tag === "Failure") {
-        const failed = recoverableError(exit.cause)
-        if (failed !== undefined && isBulkheadFullError(failed.error)) return "ignored"
-      }
-      return own(exit)
-    }
-    policyClassifiers.set(breaker, classifier)
-  }
-  return classifier
-}
-
 const breakerLayer = (breaker: CircuitBreaker): Layer => {
   const impl = breaker as CircuitBreakerImpl
-  const classify = policyClassifier(impl)
-  return (self) => Effect.suspend(() => impl.guard(self, classify))
+  return (self) => Effect.suspend(() => impl.guard(self, impl.classifier))
 }
 
 const serviceLayer = (key: Context.Key<unknown, unknown>): Layer => (self) =>
   Effect.withFiber((fiber) => {
     const service = Context.getUnsafe(fiber.context, key)
-    if (isCircuitBreaker(service)) return (service as CircuitBreakerImpl).guard(self, policyClassifier(service as CircuitBreakerImpl))
+    if (isCircuitBreaker(service)) return (service as CircuitBreakerImpl).guard(self, (service as CircuitBreakerImpl).classifier)
     if (isBulkhead(service)) return service.apply(self)
     return Effect.die(
       new TypeError(`The service "${key.key}" used in a policy is neither a circuit breaker nor a bulkhead`)
