@@ -35,8 +35,11 @@ export const measure = async (
   options: { readonly rounds: number; readonly warmup: number }
 ): Promise<Map<string, Measurement>> => {
   const samples = new Map<string, Array<number>>(cases.map((c) => [c.name, []]))
+  const gc = (globalThis as { gc?: () => void }).gc
   for (let round = 0; round < options.warmup + options.rounds; round++) {
     for (const c of cases) {
+      // Collect before each case, so none pays for the garbage the one before it left.
+      gc?.()
       const start = process.hrtime.bigint()
       await c.run(c.ops)
       const nsPerOp = Number(process.hrtime.bigint() - start) / c.ops
@@ -66,6 +69,10 @@ export const measure = async (
  */
 export const pairedRatio = (a: Measurement, b: Measurement): number =>
   median(a.samples.map((value, round) => value / b.samples[round]!))
+
+/** The median over rounds of `a`'s time minus `b`'s time in the same round (ns per operation). */
+export const pairedDifference = (a: Measurement, b: Measurement): number =>
+  median(a.samples.map((value, round) => value - b.samples[round]!))
 
 /** Heap bytes retained per item by `make(count)`, after full collections. */
 export const retainedBytesPerItem = async (count: number, make: (count: number) => Promise<unknown>) => {
