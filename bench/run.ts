@@ -27,6 +27,16 @@ const scope = Effect.runSync(Scope.make())
 const inScope = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) => Effect.runSync(Scope.provide(effect, scope))
 
 const consecutive = inScope(CircuitBreaker.make({ name: "consecutive", consecutiveFailures: 5 }))
+const consecutiveTimed = inScope(CircuitBreaker.make({
+  name: "consecutive-timed",
+  consecutiveFailures: 5,
+  metrics: { callDurations: true }
+}))
+const consecutiveNoMetrics = inScope(CircuitBreaker.make({
+  name: "consecutive-no-metrics",
+  consecutiveFailures: 5,
+  metrics: false
+}))
 const rate100 = inScope(CircuitBreaker.make({
   name: "rate-100",
   failureRate: 0.5,
@@ -113,6 +123,15 @@ const cases: ReadonlyArray<Case> = [
   inFiber("async: bare effect", asyncCall),
   inFiber("async: guarded, instance.execute", () => consecutive.execute(asyncCall())),
   inFiber("async: guarded, withCircuitBreaker (service)", () => withCircuitBreaker(asyncCall())),
+  inFiber("async: guarded, instance.execute, metrics off", () => consecutiveNoMetrics.execute(asyncCall())),
+  inFiber("async: guarded, instance.execute, every call timed", () => consecutiveTimed.execute(asyncCall())),
+  inFiber("rate, count window 100", () => rate100.execute(syncCall())),
+  inFiber("rate, count window 100,000", () => rate100k.execute(syncCall())),
+  inFiber("rate + slow calls, time window 60s/60 buckets", () => timeWindow.execute(syncCall())),
+  inFiber("effect/persistence consecutive(5), memory store", () => effectConsecutive.execute(syncCall(), { key: "k" })),
+  inFiber("effect/persistence rate(0.5, 100), memory store", () => effectRate.execute(syncCall(), { key: "k" })),
+  inFiber("closed call, exit observed", () => Effect.exit(consecutive.execute(syncCall()))),
+  inFiber("open rejection, exit observed", () => Effect.exit(open.execute(syncCall()))),
   inFiber("policy: retry (first attempt succeeds)", () => Retry.retry(asyncCall(), retry)),
   inFiber("policy: retry with a budget", () => Retry.retry(asyncCall(), retryWithBudget)),
   inFiber("policy: timeout", () => Timeout.timeout(asyncCall(), timeout)),
@@ -123,13 +142,6 @@ const cases: ReadonlyArray<Case> = [
   inFiber("policy: hedge (answered before the delay)", () => Hedge.hedge(asyncCall(), hedge)),
   inFiber("policy: fallback + breaker + retry + bulkhead", () => Policy.apply(asyncCall(), policyNoTimeout)),
   inFiber("policy: fallback + breaker + retry + bulkhead + timeout", () => Policy.apply(asyncCall(), policy)),
-  inFiber("rate, count window 100", () => rate100.execute(syncCall())),
-  inFiber("rate, count window 100,000", () => rate100k.execute(syncCall())),
-  inFiber("rate + slow calls, time window 60s/60 buckets", () => timeWindow.execute(syncCall())),
-  inFiber("effect/persistence consecutive(5), memory store", () => effectConsecutive.execute(syncCall(), { key: "k" })),
-  inFiber("effect/persistence rate(0.5, 100), memory store", () => effectRate.execute(syncCall(), { key: "k" })),
-  inFiber("closed call, exit observed", () => Effect.exit(consecutive.execute(syncCall()))),
-  inFiber("open rejection, exit observed", () => Effect.exit(open.execute(syncCall()))),
   promiseCase("promise: bare async function", () => Promise.resolve(work())),
   promiseCase("promise: Effect.runPromise(bare effect)", () => Effect.runPromise(syncCall())),
   promiseCase("promise: Effect.runPromise(guarded effect)", () => Effect.runPromise(consecutive.execute(syncCall()))),
@@ -157,13 +169,25 @@ const main = async () => {
 
   const checks = [
     {
-      what: "guarded async call / bare async call (Closed)",
+      what: "guarded async call, metrics off / bare async call (Closed)",
+      value: ratio("async: guarded, instance.execute, metrics off", "async: bare effect"),
+      target: "<= 2.0",
+      ok: (v: number) => v <= 2
+    },
+    {
+      what: "guarded async call (metrics on) / bare async call (Closed)",
       value: ratio("async: guarded, instance.execute", "async: bare effect"),
       target: "<= 2.0",
       ok: (v: number) => v <= 2
     },
     {
-      what: "guarded async call via the service / bare async call",
+      what: "guarded async call, every call timed into the duration histogram / bare async call",
+      value: ratio("async: guarded, instance.execute, every call timed", "async: bare effect"),
+      target: "reported",
+      ok: () => true
+    },
+    {
+      what: "guarded async call via the service (metrics on) / bare async call",
       value: ratio("async: guarded, withCircuitBreaker (service)", "async: bare effect"),
       target: "<= 2.0",
       ok: (v: number) => v <= 2
@@ -285,6 +309,10 @@ shared machine.
 - **sync** guards a no-op \`Effect.sync\`: the worst case for any wrapper, since the guarded work costs
   nothing. **async** guards \`Effect.promise(() => Promise.resolve(...))\`, the cheapest call that
   actually suspends, as every call to a remote dependency does.
+- Breakers run with their defaults, **metrics on** (every call counted; a count-window breaker does
+  not time its calls, so it observes no durations), unless a case says **metrics off**, or **every
+  call timed** (\`metrics: { callDurations: true }\`: two clock reads per call for the duration
+  histogram).
 - **minimal exit-observing wrapper** is \`Effect.withFiber(() => Effect.onExitPrimitive(self, f))\`
   with nothing in it: one primitive to decide at run time, one to see the exit. It is the floor for any
   circuit breaker written on Effect 4's public API; the breaker's own logic is the difference between

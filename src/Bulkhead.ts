@@ -86,6 +86,8 @@ export interface BulkheadOptions {
   readonly maxQueued?: number | undefined
   /** How long a queued call waits for a slot before it is rejected. Default: until a slot frees. */
   readonly maxQueueWait?: Duration.Input | undefined
+  /** Report this policy's metrics (see the `Metrics` module). Default `true`. */
+  readonly metrics?: boolean | undefined
 }
 
 /**

@@ -38,8 +38,8 @@
  *
  * @since 0.1.0
  */
-import type { Scope , Stream } from "effect"
-import { Context, Effect, Layer, Schedule } from "effect"
+import type { Stream } from "effect"
+import { Context, Effect, Layer, Schedule, Scope } from "effect"
 import type { CircuitBreakerConfig, ResolvedConfig } from "./CircuitBreakerConfig.js"
 import { CircuitBreakerConfigError, ConfigIssue, decode } from "./CircuitBreakerConfig.js"
 import type { CircuitBreakerEvent } from "./CircuitBreakerEvent.js"
@@ -246,7 +246,11 @@ export const makeResolved = (
         })
       }
     }
-    return new CircuitBreakerImpl(config, yield* Effect.scope, yield* Effect.context<never>())
+    const scope = yield* Effect.scope
+    const breaker = new CircuitBreakerImpl(config, scope, yield* Effect.context<never>())
+    const removeMetrics = breaker.registerMetrics()
+    if (removeMetrics !== undefined) yield* Scope.addFinalizer(scope, Effect.sync(removeMetrics))
+    return breaker
   })
 
 /**
@@ -421,7 +425,7 @@ export const withCircuitBreaker: {
 const guardDefault = (self: Effect.Effect<unknown, unknown, unknown>): Effect.Effect<unknown, unknown, unknown> =>
   Effect.withFiber((fiber) => {
     const instance = lookup(fiber.context, CircuitBreaker)
-    return instance.guard(self, instance.classifier)
+    return instance.guard(self, instance.classifier, fiber)
   })
 
 type BreakerRef = Context.Key<unknown, CircuitBreaker> | CircuitBreaker
@@ -442,14 +446,14 @@ const guardWith = (
   if (isCircuitBreaker(breaker)) {
     const instance = breaker as CircuitBreakerImpl
     const classifier = classify ?? instance.classifier
-    return Effect.suspend(() => instance.guard(self, classifier))
+    return Effect.withFiber((fiber) => instance.guard(self, classifier, fiber))
   }
   const key = breaker
   // One primitive for the lookup and the admission: the service is read from
   // the fiber's context and the breaker continues with the same fiber.
   return Effect.withFiber((fiber) => {
     const instance = lookup(fiber.context, key)
-    return instance.guard(self, classify ?? instance.classifier)
+    return instance.guard(self, classify ?? instance.classifier, fiber)
   })
 }
 

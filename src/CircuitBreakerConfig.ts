@@ -23,6 +23,8 @@
  * | `halfOpenPermits` | 1 | pybreaker, opossum, cockatiel |
  * | `successThreshold` | `halfOpenPermits` | Resilience4j |
  * | `halfOpenMaxWait` | none (wait for the probes) | Resilience4j |
+ * | `metrics` | `true` | |
+ * | `logTransitions` | `true` | |
  *
  * @since 0.1.0
  */
@@ -92,6 +94,27 @@ export interface CircuitBreakerConfig {
   readonly classify?: Classifier | undefined
   /** Events buffered per subscriber before the oldest are dropped. Default 1024. */
   readonly eventBufferSize?: number | undefined
+  /**
+   * Register the breaker's metrics (see the `Metrics` module). Default `true`.
+   * The call duration histogram times every call, which costs two clock
+   * reads per call: it is on when the configuration times calls anyway (a
+   * time window, a slow-call rule), and otherwise when asked for with
+   * `{ callDurations: true }`.
+   */
+  readonly metrics?: boolean | MetricsOptions | undefined
+  /** Log every transition: a warning when calls stop running, info otherwise. Default `true`. */
+  readonly logTransitions?: boolean | undefined
+}
+
+/**
+ * Finer control of a breaker's metrics.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface MetricsOptions {
+  /** Time every call into the call duration histogram. Default: only when the configuration times calls anyway. */
+  readonly callDurations?: boolean | undefined
 }
 
 /**
@@ -116,6 +139,8 @@ export interface ResolvedConfig {
   readonly halfOpenMaxWait: Duration.Duration | undefined
   readonly classify: Classifier | undefined
   readonly eventBufferSize: number
+  readonly metrics: boolean | MetricsOptions
+  readonly logTransitions: boolean
 }
 
 /**
@@ -225,7 +250,12 @@ export const CircuitBreakerConfigSchema = Schema.Struct({
   successThreshold: Schema.optional(PositiveInt),
   halfOpenMaxWait: Schema.optional(durationInput({ allowZero: false })),
   classify: Schema.optional(FunctionValue<Classifier>("a function (exit) => Outcome")),
-  eventBufferSize: Schema.optional(PositiveInt)
+  eventBufferSize: Schema.optional(PositiveInt),
+  metrics: Schema.optional(Schema.Union([
+    Schema.Boolean,
+    Schema.Struct({ callDurations: Schema.optional(Schema.Boolean) })
+  ])),
+  logTransitions: Schema.optional(Schema.Boolean)
 })
 
 const fail = (breaker: string, issues: ReadonlyArray<ConfigIssue>) =>
@@ -314,6 +344,8 @@ export const decode = (input: CircuitBreakerConfig | undefined): Effect.Effect<R
       successThreshold,
       halfOpenMaxWait: config.halfOpenMaxWait,
       classify: config.classify,
-      eventBufferSize: config.eventBufferSize ?? defaultEventBufferSize
+      eventBufferSize: config.eventBufferSize ?? defaultEventBufferSize,
+      metrics: config.metrics ?? true,
+      logTransitions: config.logTransitions ?? true
     })
   })

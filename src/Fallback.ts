@@ -88,6 +88,7 @@ export type ErrorSelector = ReadonlyArray<string> | Predicate.Refinement<unknown
  */
 export interface FallbackOptions {
   readonly name?: string | undefined
+  readonly metrics?: boolean | undefined
   readonly on?: ErrorSelector | undefined
   readonly orElse?: ((error: never) => Effect.Effect<unknown, unknown, unknown>) | undefined
   readonly value?: unknown
@@ -146,30 +147,36 @@ export type Handled<Tag extends string> = string extends Tag ? never : Tagged<Ta
 export const make: {
   <X, B, E2 = never, R2 = never>(options: {
     readonly name?: string | undefined
+    readonly metrics?: boolean | undefined
     readonly on: Predicate.Refinement<unknown, X>
     readonly orElse: (error: X) => Effect.Effect<B, E2, R2>
   }): Effect.Effect<Fallback<X, E2, R2, B>, PolicyConfigError>
   <X, B>(options: {
     readonly name?: string | undefined
+    readonly metrics?: boolean | undefined
     readonly on: Predicate.Refinement<unknown, X>
     readonly value: B
   }): Effect.Effect<Fallback<X, never, never, B>, PolicyConfigError>
   <const Tags extends ReadonlyArray<string>, B, E2 = never, R2 = never>(options: {
     readonly name?: string | undefined
+    readonly metrics?: boolean | undefined
     readonly on: Tags
     readonly orElse: (error: Tagged<Tags[number]>) => Effect.Effect<B, E2, R2>
   }): Effect.Effect<Fallback<Handled<Tags[number]>, E2, R2, B>, PolicyConfigError>
   <const Tags extends ReadonlyArray<string>, B>(options: {
     readonly name?: string | undefined
+    readonly metrics?: boolean | undefined
     readonly on: Tags
     readonly value: B
   }): Effect.Effect<Fallback<Handled<Tags[number]>, never, never, B>, PolicyConfigError>
   <B, E2 = never, R2 = never>(options: {
     readonly name?: string | undefined
+    readonly metrics?: boolean | undefined
     readonly orElse: (error: unknown) => Effect.Effect<B, E2, R2>
   }): Effect.Effect<Fallback<unknown, E2, R2, B>, PolicyConfigError>
   <B>(options: {
     readonly name?: string | undefined
+    readonly metrics?: boolean | undefined
     readonly value: B
   }): Effect.Effect<Fallback<unknown, never, never, B>, PolicyConfigError>
 } = makeFallback as never
@@ -218,6 +225,8 @@ export interface LastKnownGoodOptions {
   readonly ttl?: Duration.Input | undefined
   /** The errors a cached value is served for: tags or a refinement. Default: every typed error. */
   readonly on?: ErrorSelector | undefined
+  /** Report this policy's metrics (see the `Metrics` module). Default `true`. */
+  readonly metrics?: boolean | undefined
 }
 
 /**

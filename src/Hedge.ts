@@ -49,6 +49,8 @@ export interface HedgeOptions {
   readonly delay?: Duration.Input | undefined
   /** Attempts in all, the first included (an integer >= 1; 1 disables hedging). Default 2 (as Polly). */
   readonly attempts?: number | undefined
+  /** Report this policy's metrics (see the `Metrics` module). Default `true`. */
+  readonly metrics?: boolean | undefined
 }
 
 /**

@@ -105,6 +105,8 @@ export interface RetryOptions extends BackoffOptions {
   readonly maxCircuitWait?: Duration.Input | undefined
   /** A budget shared by the calls to one dependency; see `Retry.makeBudget`. */
   readonly budget?: RetryBudget | undefined
+  /** Report this policy's metrics (see the `Metrics` module). Default `true`. */
+  readonly metrics?: boolean | undefined
 }
 
 /**

@@ -64,6 +64,8 @@ export interface TimeoutOptions {
   readonly name?: string | undefined
   /** The time limit of each call: a `Duration.Input` greater than zero. Required. */
   readonly duration: Duration.Input
+  /** Report this policy's metrics (see the `Metrics` module). Default `true`. */
+  readonly metrics?: boolean | undefined
 }
 
 /**

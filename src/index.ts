@@ -111,6 +111,13 @@ export * as Hedge from "./Hedge.js"
 export * as Policy from "./Policy.js"
 
 /**
+ * The metrics breakers and policies report.
+ *
+ * @since 0.1.0
+ */
+export * as Metrics from "./Metrics.js"
+
+/**
  * Events reported by the policies.
  *
  * @since 0.1.0

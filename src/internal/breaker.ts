@@ -12,6 +12,7 @@
  *
  * @internal
  */
+import type { Fiber, Tracer } from "effect"
 import { Cause, Clock, Context, Duration, Effect, Exit, Scope, Stream } from "effect"
 import type { CircuitBreaker } from "../CircuitBreaker.js"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
@@ -22,9 +23,10 @@ import type { State } from "../CircuitState.js"
 import type { Classifier, ClassifyOptions, Outcome } from "../Classifier.js"
 import { isTimeoutError } from "../TimeoutError.js"
 import { defaultClassifier, fromOptions } from "../Classifier.js"
-import type { Admission } from "./circuit.js"
+import type { Admission, Phase, Transition } from "./circuit.js"
 import { Circuit } from "./circuit.js"
 import { EventHub } from "./events.js"
+import { BreakerMetrics } from "./metrics.js"
 import { makeOpenDurations } from "./openDuration.js"
 import { hasTypeId, isEffectValue } from "./service.js"
 
@@ -40,6 +42,46 @@ const hasTimeout = (cause: Cause.Cause<unknown>): boolean => {
     if (reason._tag === "Fail" && (isTimeoutError(reason.error) || Cause.isTimeoutError(reason.error))) return true
   }
   return false
+}
+
+/** The span of a fiber, when it has one that is still open. */
+const tracedSpan = (fiber: Fiber.Fiber<unknown, unknown>): Tracer.Span | undefined => {
+  const span = fiber.cache.span
+  return span !== undefined && span._tag === "Span" && span.status._tag !== "Ended" ? span : undefined
+}
+
+/** Attribute and event names a guarded call puts on its span. @internal */
+export const spanAttributes = {
+  name: "resilience.circuit_breaker.name",
+  state: "resilience.circuit_breaker.state",
+  outcome: "resilience.circuit_breaker.outcome",
+  retryAfter: "resilience.circuit_breaker.retry_after_ms",
+  rejectedEvent: "resilience.circuit_breaker.rejected"
+} as const
+
+/** The log line of one transition, with its fields as annotations. */
+const transitionLog = (breaker: string, transition: Transition): Effect.Effect<void> => {
+  const { at, from, reason, to, until } = transition
+  const stopsCalls = to === "Open" || to === "ForcedOpen"
+  const message = to === "Open"
+    ? `Circuit breaker "${breaker}" opened (${reason}): calls are rejected for ${
+      Duration.format(Duration.millis(Math.max(0, (until ?? at) - at)))
+    }`
+    : to === "ForcedOpen"
+    ? `Circuit breaker "${breaker}" was forced open: every call is rejected until it is reset`
+    : to === "HalfOpen"
+    ? `Circuit breaker "${breaker}" is half-open (${reason}): probe calls are let through`
+    : to === "Closed"
+    ? `Circuit breaker "${breaker}" closed (${reason}): calls run again`
+    : `Circuit breaker "${breaker}" was disabled: every call runs, nothing trips`
+  const log = stopsCalls ? Effect.logWarning(message) : Effect.logInfo(message)
+  return log.pipe(Effect.annotateLogs({
+    circuit_breaker: breaker,
+    from,
+    to,
+    reason,
+    ...(until === undefined ? {} : { retry_after_ms: Math.max(0, until - at) })
+  }))
 }
 
 /** @internal */
@@ -72,7 +114,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
   constructor(
     readonly config: ResolvedConfig,
     private readonly scope: Scope.Scope,
-    context: Context.Context<never>
+    private readonly context: Context.Context<never>
   ) {
     this.name = config.name
     this.clock = Context.get(context, Clock.Clock)
@@ -84,8 +126,31 @@ export class CircuitBreakerImpl implements CircuitBreaker {
       if (isEffectValue(selfOrOptions)) return this.guardWith(selfOrOptions, options)
       // Data-last: resolve the classifier once, not on every call.
       const classify = fromOptions(selfOrOptions as ClassifyOptions | undefined) ?? this.classifier
-      return (self: Effect.Effect<unknown, unknown, unknown>) => Effect.suspend(() => this.guard(self, classify))
+      return (self: Effect.Effect<unknown, unknown, unknown>) =>
+        Effect.withFiber((fiber) => this.guard(self, classify, fiber))
     }) as CircuitBreaker["execute"]
+    this.circuit.reportTransitions = config.logTransitions
+  }
+
+  /**
+   * Registers the breaker's metrics, when its configuration asks for them;
+   * returns what removes them.
+   */
+  registerMetrics(): (() => void) | undefined {
+    if (this.config.metrics === false) return undefined
+    const options = this.config.metrics
+    const metrics = new BreakerMetrics(
+      this.name,
+      this.circuit,
+      this.context,
+      this.clock,
+      typeof options === "object" ? options.callDurations : undefined
+    )
+    const detach = this.circuit.addObserver(metrics)
+    return () => {
+      detach()
+      metrics.remove()
+    }
   }
 
   get state(): Effect.Effect<State> {
@@ -151,36 +216,89 @@ export class CircuitBreakerImpl implements CircuitBreaker {
       A,
       E
     >
-    return Effect.suspend(() => this.guard(self, classify))
+    return Effect.withFiber((fiber) => this.guard(self, classify, fiber))
   }
 
-  /** Admits, rejects or probes: the body of every guarded call, run when the call runs. */
-  guard<A, E, R>(self: Effect.Effect<A, E, R>, classify: Classifier<A, E>): Effect.Effect<A, E | CircuitOpenError, R> {
+  /**
+   * Admits, rejects or probes: the body of every guarded call, run when the
+   * call runs, in `fiber`. When the fiber has a span, the call annotates it
+   * with the breaker's name, the state at admission and the outcome (a
+   * rejection is also an event on the span).
+   */
+  guard<A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    classify: Classifier<A, E>,
+    fiber: Fiber.Fiber<unknown, unknown>
+  ): Effect.Effect<A, E | CircuitOpenError, R> {
+    // No closure is made here: V8 would give every call a context object for
+    // the variables a closure captures, even on the path that makes none.
     const circuit = this.circuit
     const phase = circuit.current
-    if (phase._tag === "Closed" || phase._tag === "Disabled") {
-      const admission = phase.admission
-      if (!circuit.needsTime) {
-        return Effect.onExitPrimitive(self, this.finisher(admission, classify), true)
-      }
-      const startedAt = this.clock.currentTimeMillisUnsafe()
-      return Effect.onExitPrimitive(self, (exit) => this.finish(admission, exit, classify, startedAt), true)
+    const span = tracedSpan(fiber)
+    if (span !== undefined) {
+      span.attribute(spanAttributes.name, this.name)
+      span.attribute(spanAttributes.state, phase._tag)
     }
+    if (phase._tag === "Closed" || phase._tag === "Disabled") {
+      return span === undefined && !circuit.needsTime
+        ? Effect.onExitPrimitive(self, this.finisher(phase.admission, classify), true)
+        : this.timedCall(self, phase.admission, classify, span)
+    }
+    return this.notClosed(self, classify, phase, span)
+  }
+
+  /** A call admitted while Closed or Disabled whose duration or span matters. */
+  private timedCall<A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    admission: Admission,
+    classify: Classifier<A, E>,
+    span: Tracer.Span | undefined
+  ): Effect.Effect<A, E | CircuitOpenError, R> {
+    const startedAt = this.circuit.needsTime ? this.clock.currentTimeMillisUnsafe() : NaN
+    return Effect.onExitPrimitive(self, (exit) => this.finish(admission, exit, classify, startedAt, span), true)
+  }
+
+  /** Open, ForcedOpen or HalfOpen: a rejection, or a probe. */
+  private notClosed<A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    classify: Classifier<A, E>,
+    phase: Exclude<Phase, { readonly _tag: "Closed" | "Disabled" }>,
+    span: Tracer.Span | undefined
+  ): Effect.Effect<A, E | CircuitOpenError, R> {
+    const circuit = this.circuit
     const now = this.clock.currentTimeMillisUnsafe()
     if (phase._tag === "ForcedOpen" || (phase._tag === "Open" && now < phase.until)) {
-      return circuit.reject(phase, now)
+      const rejection = circuit.reject(phase, now)
+      if (span !== undefined) this.traceRejection(span, rejection)
+      return rejection
     }
     return Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() => {
         const now = this.clock.currentTimeMillisUnsafe()
         const admission = circuit.admit(now)
-        const timer = this.takeTimer(now)
-        const run: Effect.Effect<A, E | CircuitOpenError, R> = Exit.isExit(admission)
-          ? admission
-          : Effect.onExitPrimitive(restore(self), (exit) => this.finish(admission, exit, classify, now))
-        return timer === undefined ? run : Effect.andThen(timer, run)
+        const after = this.afterwards(now)
+        let run: Effect.Effect<A, E | CircuitOpenError, R>
+        if (Exit.isExit(admission)) {
+          if (span !== undefined) this.traceRejection(span, admission)
+          run = admission
+        } else {
+          run = Effect.onExitPrimitive(restore(self), (exit) => this.finish(admission, exit, classify, now, span))
+        }
+        return after === undefined ? run : Effect.andThen(after, run)
       })
     )
+  }
+
+  private traceRejection(span: Tracer.Span, rejection: Exit.Exit<never, CircuitOpenError>): void {
+    span.attribute(spanAttributes.outcome, "rejected")
+    if (rejection._tag !== "Failure") return
+    const error = rejection.cause.reasons[0]
+    if (error?._tag !== "Fail") return
+    span.event(spanAttributes.rejectedEvent, this.clock.currentTimeNanosUnsafe(), {
+      [spanAttributes.name]: this.name,
+      [spanAttributes.state]: error.error.state,
+      [spanAttributes.retryAfter]: Duration.toMillis(error.error.retryAfter)
+    })
   }
 
   // The finaliser of an untimed call depends only on the admission and the
@@ -202,12 +320,16 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     return this.lastFinisher
   }
 
-  /** Classifies and records a finished call; returns an effect only when a timer must start. */
+  /**
+   * Classifies and records a finished call (and notes its outcome on `span`);
+   * returns an effect only when there is something to do afterwards.
+   */
   private finish<A, E>(
     admission: Admission,
     exit: Exit.Exit<A, E>,
     classify: Classifier<A, E>,
-    startedAt: number
+    startedAt: number,
+    span?: Tracer.Span
   ): Effect.Effect<void> | undefined {
     const circuit = this.circuit
     let outcome: Outcome
@@ -222,17 +344,27 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     }
     const now = startedAt === startedAt || circuit.needsTime ? this.clock.currentTimeMillisUnsafe() : NaN
     circuit.complete(admission, outcome, startedAt, now, exit._tag === "Failure" && hasTimeout(exit.cause))
-    const timer = circuit.pendingDeadline === undefined ? undefined : this.takeTimer(now)
-    if (defect === undefined) return timer
-    return timer === undefined ? Effect.die(defect.value) : Effect.andThen(timer, Effect.die(defect.value))
+    if (span !== undefined) span.attribute(spanAttributes.outcome, outcome)
+    const after = circuit.pendingDeadline === undefined && circuit.unreported.length === 0
+      ? undefined
+      : this.afterwards(now)
+    if (defect === undefined) return after
+    return after === undefined ? Effect.die(defect.value) : Effect.andThen(after, Effect.die(defect.value))
   }
 
   /**
-   * Starts a timer for the circuit's next time-driven transition, if one was
-   * scheduled, so that `Open -> HalfOpen` (and a half-open timeout) are
+   * What an operation that may have moved the circuit leaves to do: log the
+   * transitions it caused, and start a timer for the next time-driven
+   * transition, so that `Open -> HalfOpen` (and a half-open timeout) are
    * applied and reported on time even when no call arrives. The state itself
    * never depends on the timer: every read applies due transitions first.
    */
+  private afterwards(now: number): Effect.Effect<void> | undefined {
+    const logs = this.circuit.unreported.length === 0 ? undefined : this.logTransitions()
+    const timer = this.takeTimer(now)
+    return logs === undefined ? timer : timer === undefined ? logs : Effect.andThen(logs, timer)
+  }
+
   private takeTimer(now: number): Effect.Effect<void> | undefined {
     const deadline = this.circuit.pendingDeadline
     if (deadline === undefined) return undefined
@@ -241,18 +373,24 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     const wake: Effect.Effect<void> = Effect.suspend(() => {
       const time = this.clock.currentTimeMillisUnsafe()
       this.circuit.advance(time)
-      return this.takeTimer(time) ?? Effect.void
+      return this.afterwards(time) ?? Effect.void
     })
     const sleep = this.clock.sleep(Duration.millis(Math.max(0, deadline - at)))
     return Effect.asVoid(Effect.uninterruptible(Effect.forkIn(Effect.andThen(sleep, wake), this.scope)))
+  }
+
+  /** Logs each transition not yet logged, once: a warning when calls stop running, else info. */
+  private logTransitions(): Effect.Effect<void> {
+    const transitions = this.circuit.unreported.splice(0)
+    return Effect.forEach(transitions, (transition) => transitionLog(this.name, transition), { discard: true })
   }
 
   private read<A>(f: (now: number) => A): Effect.Effect<A> {
     return Effect.suspend(() => {
       const now = this.clock.currentTimeMillisUnsafe()
       const value = f(now)
-      const timer = this.takeTimer(now)
-      return timer === undefined ? Effect.succeed(value) : Effect.as(timer, value)
+      const after = this.afterwards(now)
+      return after === undefined ? Effect.succeed(value) : Effect.as(after, value)
     })
   }
 }

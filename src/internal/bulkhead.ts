@@ -13,16 +13,19 @@
  *
  * @internal
  */
-import type { Context, Duration, Fiber, Scheduler } from "effect"
+import type { Duration, Fiber, Scheduler } from "effect"
 import { Effect, Exit, Schema } from "effect"
 import type { Bulkhead, BulkheadOptions } from "../Bulkhead.js"
 import { BulkheadFullError } from "../BulkheadFullError.js"
 import { ConfigIssue } from "../ConfigIssue.js"
+import { policies as policyMetrics } from "../Metrics.js"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import type { BulkheadRejectionReason } from "../PolicyEvent.js"
 import { BulkheadRejected } from "../PolicyEvent.js"
 import { Name } from "./options.js"
-import { makePolicy, PolicyBase } from "./policy.js"
+import type { Cell } from "./metrics.js"
+import type { Setup } from "./policy.js"
+import { makePolicy, metricsOption, PolicyBase } from "./policy.js"
 import { durationInput, NonNegativeInt, PositiveInt } from "./schemas.js"
 
 /** @internal */
@@ -32,7 +35,8 @@ const BulkheadOptionsSchema = Schema.Struct({
   name: Schema.optional(Name),
   maxConcurrent: Schema.optional(PositiveInt),
   maxQueued: Schema.optional(NonNegativeInt),
-  maxQueueWait: Schema.optional(durationInput({ allowZero: false }))
+  maxQueueWait: Schema.optional(durationInput({ allowZero: false })),
+  ...metricsOption
 })
 
 /**
@@ -90,14 +94,22 @@ export class BulkheadImpl extends PolicyBase<never, BulkheadFullError, never, ne
   private readonly queueFull: Exit.Exit<never, BulkheadFullError>
   private readonly queueTimeout: Exit.Exit<never, BulkheadFullError>
 
+  private readonly rejections: Record<BulkheadRejectionReason, Cell>
+
   constructor(
-    name: string,
+    setup: Setup,
     readonly maxConcurrent: number,
     readonly maxQueued: number,
-    readonly maxQueueWait: Duration.Duration | undefined,
-    context: Context.Context<never>
+    readonly maxQueueWait: Duration.Duration | undefined
   ) {
-    super(name, context)
+    super(setup)
+    const name = setup.name
+    this.rejections = {
+      QueueFull: this.counter(policyMetrics.bulkheadRejections, { reason: "QueueFull" }),
+      QueueTimeout: this.counter(policyMetrics.bulkheadRejections, { reason: "QueueTimeout" })
+    }
+    this.gauge(policyMetrics.bulkheadRunning, () => this.running)
+    this.gauge(policyMetrics.bulkheadQueued, () => this.queued)
     const error = (reason: BulkheadRejectionReason) =>
       Exit.fail(new BulkheadFullError({ bulkhead: name, reason, maxConcurrent, maxQueued }))
     this.queueFull = error("QueueFull")
@@ -231,6 +243,7 @@ export class BulkheadImpl extends PolicyBase<never, BulkheadFullError, never, ne
   }
 
   private rejected(reason: BulkheadRejectionReason): void {
+    this.rejections[reason].count++
     if (this.publisher.active) {
       this.publisher.publish(new BulkheadRejected({ policy: this.name, reason, at: this.now() }))
     }
@@ -247,13 +260,12 @@ export const makeBulkhead = (options: BulkheadOptions | undefined): Effect.Effec
     "Bulkhead",
     BulkheadOptionsSchema,
     options,
-    (decoded, name, context) =>
+    (decoded, setup) =>
       new BulkheadImpl(
-        name,
+        setup,
         decoded.maxConcurrent ?? defaults.maxConcurrent,
         decoded.maxQueued ?? defaults.maxQueued,
-        decoded.maxQueueWait,
-        context
+        decoded.maxQueueWait
       ),
     (decoded) =>
       decoded.maxQueueWait !== undefined && (decoded.maxQueued ?? defaults.maxQueued) === 0

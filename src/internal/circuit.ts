@@ -93,6 +93,8 @@ export type Phase = ClosedPhase | DisabledPhase | OpenPhase | HalfOpenPhase | Fo
  * @internal
  */
 export interface CircuitObserver {
+  /** Whether the observer needs every call timed (default: yes). */
+  readonly needsTime?: boolean
   onTransition(from: State, to: State, reason: TransitionReason, at: number): void
   onCall(
     state: Admission["state"],
@@ -113,6 +115,19 @@ export interface CircuitObserver {
 export interface OpenDurations {
   next(openings: number, now: number): number
   reset(): void
+}
+
+/**
+ * A transition to report: from, to, why, when, and until when (an opening).
+ *
+ * @internal
+ */
+export interface Transition {
+  readonly from: State
+  readonly to: State
+  readonly reason: TransitionReason
+  readonly at: number
+  readonly until: number | undefined
 }
 
 /** @internal */
@@ -152,6 +167,8 @@ export class Circuit {
   pendingDeadline: number | undefined = undefined
   /** Whether anything needs the clock on the Closed fast path. */
   needsTime: boolean
+  /** Whether the configuration itself times every call (a time window, a slow-call rule). */
+  readonly timesCalls: boolean
 
   private gen = 0
   private observers: ReadonlyArray<CircuitObserver> = noObservers
@@ -175,7 +192,8 @@ export class Circuit {
     // When slow calls can trip the circuit, a slow probe is a failed probe:
     // closing on it would only trip again once the window fills.
     this.slowProbesFail = config.slowCallRate !== undefined
-    this.needsTime = this.timeWindow || this.slowMillis !== undefined
+    this.timesCalls = this.timeWindow || this.slowMillis !== undefined
+    this.needsTime = this.timesCalls
     this.phase = Ref.makeUnsafe<Phase>(this.closedPhase())
   }
 
@@ -428,13 +446,25 @@ export class Circuit {
     this.consecutiveFailures = 0
   }
 
+  /**
+   * Transitions not yet reported to the program (logged): taken by the Effect
+   * layer after every operation that may transition, when transitions are
+   * logged.
+   */
+  readonly unreported: Array<Transition> = []
+  /** Whether transitions are kept in `unreported`. */
+  reportTransitions = false
+
   private set(from: Phase, to: Phase, reason: TransitionReason, at: number): void {
     MutableRef.set(this.phase.ref, to)
     if (from._tag === to._tag) return
     for (const observer of this.observers) observer.onTransition(from._tag, to._tag, reason, at)
+    if (this.reportTransitions) {
+      this.unreported.push({ from: from._tag, to: to._tag, reason, at, until: to._tag === "Open" ? to.until : undefined })
+    }
   }
 
   private updateNeedsTime(): void {
-    this.needsTime = this.timeWindow || this.slowMillis !== undefined || this.observers.length > 0
+    this.needsTime = this.timesCalls || this.observers.some((observer) => observer.needsTime !== false)
   }
 }

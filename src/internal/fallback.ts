@@ -7,14 +7,16 @@
  *
  * @internal
  */
-import type { Context } from "effect"
 import { Data, Duration, Effect, Exit, Schema } from "effect"
 import { ConfigIssue } from "../ConfigIssue.js"
+import { policies as policyMetrics } from "../Metrics.js"
 import type { Fallback, FallbackOptions, LastKnownGood, LastKnownGoodOptions } from "../Fallback.js"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { FallbackUsed, StaleValueServed } from "../PolicyEvent.js"
 import { fieldValue, Name } from "./options.js"
-import { errorTag, makePolicy, Observed, PolicyBase, recoverableError } from "./policy.js"
+import type { Cell } from "./metrics.js"
+import type { Setup } from "./policy.js"
+import { errorTag, makePolicy, metricsOption, Observed, PolicyBase, recoverableError } from "./policy.js"
 import { durationInput, FunctionValue, PositiveInt } from "./schemas.js"
 
 /** Which typed errors a fallback answers for: all, a refinement, or tags. */
@@ -53,7 +55,8 @@ const FallbackOptionsSchema = Schema.Struct({
   orElse: Schema.optional(FunctionValue<(error: unknown) => Effect.Effect<unknown, unknown, unknown>>(
     "a function (error) => Effect"
   )),
-  value: Schema.optional(Schema.Unknown)
+  value: Schema.optional(Schema.Unknown),
+  ...metricsOption
 })
 
 class FallbackImpl extends PolicyBase<unknown, unknown, unknown, unknown, FallbackUsed>
@@ -61,19 +64,22 @@ class FallbackImpl extends PolicyBase<unknown, unknown, unknown, unknown, Fallba
 {
   readonly kind = "Fallback" as const
 
+  private readonly used: Cell
+
   constructor(
-    name: string,
+    setup: Setup,
     private readonly filter: ErrorFilter,
-    private readonly orElse: (error: unknown) => Effect.Effect<unknown, unknown, unknown>,
-    context: Context.Context<never>
+    private readonly orElse: (error: unknown) => Effect.Effect<unknown, unknown, unknown>
   ) {
-    super(name, context)
+    super(setup)
+    this.used = this.counter(policyMetrics.fallbacks)
   }
 
   readonly apply = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<unknown, unknown, unknown> =>
     Effect.catchCause(self, (cause) => {
       const failed = recoverableError(cause)
       if (failed === undefined || !matches(this.filter, failed.error)) return Effect.failCause(cause)
+      this.used.count++
       if (this.publisher.active) {
         this.publisher.publish(new FallbackUsed({ policy: this.name, error: errorTag(failed.error), at: this.now() }))
       }
@@ -89,9 +95,9 @@ export const makeFallback = (
     "Fallback",
     FallbackOptionsSchema,
     options,
-    (decoded, name, context) => {
+    (decoded, setup) => {
       const orElse = decoded.orElse ?? constant(Exit.succeed(decoded.value))
-      return new FallbackImpl(name, toFilter(decoded.on), orElse, context)
+      return new FallbackImpl(setup, toFilter(decoded.on), orElse)
     },
     () => {
       const value = fieldValue(options, ["value"])
@@ -154,7 +160,8 @@ const LastKnownGoodOptionsSchema = Schema.Struct({
   name: Schema.optional(Name),
   maxEntries: Schema.optional(PositiveInt),
   ttl: Schema.optional(durationInput({ allowZero: false })),
-  on: Schema.optional(OnSchema)
+  on: Schema.optional(OnSchema),
+  ...metricsOption
 })
 
 interface Entry<A> {
@@ -168,15 +175,17 @@ class LastKnownGoodImpl<A> extends Observed<StaleValueServed> implements LastKno
   private readonly entries = new Map<string, Entry<A>>()
   private readonly ttlMillis: number
 
+  private readonly served: Cell
+
   constructor(
-    name: string,
+    setup: Setup,
     readonly maxEntries: number,
     readonly ttl: Duration.Duration,
-    private readonly filter: ErrorFilter,
-    context: Context.Context<never>
+    private readonly filter: ErrorFilter
   ) {
-    super(name, context)
+    super(setup)
     this.ttlMillis = Duration.toMillis(ttl)
+    this.served = this.counter(policyMetrics.staleValuesServed)
   }
 
   readonly serve: LastKnownGood<A>["serve"] = ((first: unknown, second?: unknown) =>
@@ -205,6 +214,7 @@ class LastKnownGoodImpl<A> extends Observed<StaleValueServed> implements LastKno
         const entry = this.lookup(key, now)
         if (entry === undefined) return Effect.failCause(cause)
         const age = Duration.millis(Math.max(0, now - entry.storedAt))
+        this.served.count++
         if (this.publisher.active) {
           this.publisher.publish(
             new StaleValueServed({ policy: this.name, error: errorTag(failed.error), age, at: now })
@@ -241,12 +251,11 @@ export const makeLastKnownGood = <A>(
     "LastKnownGood",
     LastKnownGoodOptionsSchema,
     options,
-    (decoded, name, context) =>
+    (decoded, setup) =>
       new LastKnownGoodImpl<A>(
-        name,
+        setup,
         decoded.maxEntries ?? lastKnownGoodDefaults.maxEntries,
         decoded.ttl ?? Duration.fromInputUnsafe(lastKnownGoodDefaults.ttl),
-        toFilter(decoded.on),
-        context
+        toFilter(decoded.on)
       )
   )

@@ -21,10 +21,13 @@ import { Duration, Effect, Exit, Fiber, Schema } from "effect"
 import { isBulkheadFullError } from "../BulkheadFullError.js"
 import { isCircuitOpenError } from "../CircuitOpenError.js"
 import type { Hedge, HedgeOptions } from "../Hedge.js"
+import { policies as policyMetrics } from "../Metrics.js"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { HedgeStarted, HedgeSucceeded } from "../PolicyEvent.js"
 import { Name } from "./options.js"
-import { makePolicy, PolicyBase, recoverableError } from "./policy.js"
+import type { Cell } from "./metrics.js"
+import type { Setup } from "./policy.js"
+import { makePolicy, metricsOption, PolicyBase, recoverableError } from "./policy.js"
 import { durationInput, PositiveInt } from "./schemas.js"
 
 /** @internal */
@@ -33,7 +36,8 @@ export const defaults = { attempts: 2, delay: "2 seconds" } as const
 const HedgeOptionsSchema = Schema.Struct({
   name: Schema.optional(Name),
   delay: Schema.optional(durationInput({ allowZero: true })),
-  attempts: Schema.optional(PositiveInt)
+  attempts: Schema.optional(PositiveInt),
+  ...metricsOption
 })
 
 /** One hedged call in flight. */
@@ -116,13 +120,15 @@ class HedgedCall<A, E> {
 class HedgeImpl extends PolicyBase<never, never, never, never, HedgeStarted | HedgeSucceeded> implements Hedge {
   readonly kind = "Hedge" as const
 
-  constructor(
-    name: string,
-    readonly delay: Duration.Duration,
-    readonly attempts: number,
-    context: Context.Context<never>
-  ) {
-    super(name, context)
+  private readonly hedges: Cell
+  private readonly firstWins: Cell
+  private readonly hedgeWins: Cell
+
+  constructor(setup: Setup, readonly delay: Duration.Duration, readonly attempts: number) {
+    super(setup)
+    this.hedges = this.counter(policyMetrics.hedges)
+    this.firstWins = this.counter(policyMetrics.hedgeWins, { attempt: "first" })
+    this.hedgeWins = this.counter(policyMetrics.hedgeWins, { attempt: "hedge" })
   }
 
   readonly apply = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
@@ -135,12 +141,15 @@ class HedgeImpl extends PolicyBase<never, never, never, never, HedgeStarted | He
     })
 
   reportStarted(attempt: number): void {
+    this.hedges.count++
     if (this.publisher.active) {
       this.publisher.publish(new HedgeStarted({ policy: this.name, attempt, at: this.now() }))
     }
   }
 
   reportSucceeded(attempt: number): void {
+    if (attempt === 1) this.firstWins.count++
+    else this.hedgeWins.count++
     if (this.publisher.active) {
       this.publisher.publish(new HedgeSucceeded({ policy: this.name, attempt, at: this.now() }))
     }
@@ -153,11 +162,10 @@ export const makeHedge = (options: HedgeOptions | undefined): Effect.Effect<Hedg
     "Hedge",
     HedgeOptionsSchema,
     options,
-    (decoded, name, context) =>
+    (decoded, setup) =>
       new HedgeImpl(
-        name,
+        setup,
         decoded.delay ?? Duration.fromInputUnsafe(defaults.delay),
-        decoded.attempts ?? defaults.attempts,
-        context
+        decoded.attempts ?? defaults.attempts
       )
   )

@@ -6,14 +6,16 @@
  *
  * @internal
  */
-import type { Cause, Schema, Scope, Stream } from "effect"
-import { Clock, Context, Effect, Result } from "effect"
+import type { Cause, Scope, Stream } from "effect"
+import { Clock, Context, Effect, Metric, Result, Schema } from "effect"
 import { dual } from "effect/Function"
 import { pipeArguments } from "effect/Pipeable"
 import type { ConfigIssue } from "../ConfigIssue.js"
 import type { PolicyKind } from "../PolicyConfigError.js"
 import { PolicyConfigError } from "../PolicyConfigError.js"
 import type { Policy } from "../Policy.js"
+import type { Cell } from "./metrics.js"
+import { policyCell, registerGauge } from "./metrics.js"
 import { decodeOptions, nameOf } from "./options.js"
 import { Publisher } from "./publisher.js"
 
@@ -22,6 +24,21 @@ export const TypeId = "~effect-resilience/Policy" as const
 
 /** @internal */
 export type TypeId = typeof TypeId
+
+/**
+ * What every policy is made with: its name, the context it is made in, and
+ * whether it reports metrics.
+ *
+ * @internal
+ */
+export interface Setup {
+  readonly name: string
+  readonly context: Context.Context<never>
+  readonly metrics: boolean
+}
+
+/** The `metrics` option every policy takes. @internal */
+export const metricsOption = { metrics: Schema.optional(Schema.Boolean) }
 
 /** Events buffered per subscriber before the oldest are dropped. @internal */
 export const eventBufferSize = 1024
@@ -33,13 +50,34 @@ export const eventBufferSize = 1024
  * @internal
  */
 export abstract class Observed<Event> {
+  readonly name: string
   /** Publishes events; subscribers come through `events`/`subscribe`. */
   protected readonly publisher = new Publisher<Event>(eventBufferSize)
   /** The `Clock` of the context the policy was made in: it stamps events. */
   protected readonly clock: Clock.Clock
+  /** The context the policy was made in: its metrics go to that context's registry. */
+  protected readonly context: Context.Context<never>
+  private readonly metricsOn: boolean
 
-  constructor(readonly name: string, context: Context.Context<never>) {
-    this.clock = Context.get(context, Clock.Clock)
+  constructor(setup: Setup) {
+    this.name = setup.name
+    this.context = setup.context
+    this.metricsOn = setup.metrics
+    this.clock = Context.get(setup.context, Clock.Clock)
+  }
+
+  /**
+   * The cell behind one of this policy's counter series (labelled with the
+   * policy's name and `attributes`), or a cell nobody reads when its metrics
+   * are off.
+   */
+  protected counter(metric: Metric.Counter<number>, attributes: Readonly<Record<string, string>> = {}): Cell {
+    return this.metricsOn ? policyCell(this.context, metric, { policy: this.name, ...attributes }) : { count: 0 }
+  }
+
+  /** Registers a gauge series of this policy, when its metrics are on. */
+  protected gauge(metric: Metric.Gauge<number>, read: () => number): void {
+    if (this.metricsOn) registerGauge(this.context, metric, { policy: this.name }, read)
   }
 
   /** The events, from the moment the stream runs. */
@@ -134,7 +172,7 @@ export const makePolicy = <S extends Schema.ConstraintDecoder<unknown>, P>(
   kind: PolicyKind,
   schema: S,
   input: unknown,
-  build: (options: S["Type"], name: string, context: Context.Context<never>) => P,
+  build: (options: S["Type"], setup: Setup) => P,
   check?: (options: S["Type"]) => ReadonlyArray<ConfigIssue>
 ): Effect.Effect<P, PolicyConfigError> =>
   Effect.withFiber((fiber) => {
@@ -146,7 +184,8 @@ export const makePolicy = <S extends Schema.ConstraintDecoder<unknown>, P>(
         new PolicyConfigError({ kind, policy: name, issues: issues as [ConfigIssue, ...Array<ConfigIssue>] })
       )
     }
-    return Effect.succeed(build(decoded.success, name, fiber.context))
+    const metrics = (decoded.success as { readonly metrics?: boolean | undefined }).metrics ?? true
+    return Effect.succeed(build(decoded.success, { name, context: fiber.context, metrics }))
   })
 
 const optionNoun: Record<PolicyKind, string> = {

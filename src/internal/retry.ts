@@ -14,13 +14,16 @@ import type { Cause } from "effect"
 import { Clock, Context, Duration, Effect, Exit, Random, Schedule, Schema } from "effect"
 import { isBulkheadFullError } from "../BulkheadFullError.js"
 import { isCircuitOpenError } from "../CircuitOpenError.js"
+import { policies as policyMetrics } from "../Metrics.js"
 import { ConfigIssue } from "../ConfigIssue.js"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { RetryGaveUp, RetryScheduled } from "../PolicyEvent.js"
 import type { RetryStopReason } from "../PolicyEvent.js"
 import type { BackoffOptions, Retry, RetryBudget, RetryBudgetOptions, RetryOptions } from "../Retry.js"
 import { Name } from "./options.js"
-import { errorTag, makePolicy, PolicyBase, recoverableError } from "./policy.js"
+import type { Cell } from "./metrics.js"
+import type { Setup } from "./policy.js"
+import { errorTag, makePolicy, metricsOption, PolicyBase, recoverableError } from "./policy.js"
 import {
   durationInput,
   Factor,
@@ -200,7 +203,7 @@ export const makeRetryBudget = (
     "RetryBudget",
     RetryBudgetOptionsSchema,
     options,
-    (decoded, name, context) =>
+    (decoded, { context, name }) =>
       new RetryBudgetImpl(
         name,
         decoded.ratio ?? defaults.budgetRatio,
@@ -227,7 +230,8 @@ const RetryOptionsSchema = Schema.Struct({
   retryOn: Schema.optional(FunctionValue<(error: unknown) => boolean>("a function (error) => boolean")),
   waitForOpenCircuit: Schema.optional(Schema.Boolean),
   maxCircuitWait: Schema.optional(durationInput({ allowZero: true })),
-  budget: Schema.optional(InstanceValue(isRetryBudget, "a RetryBudget (from Retry.makeBudget)"))
+  budget: Schema.optional(InstanceValue(isRetryBudget, "a RetryBudget (from Retry.makeBudget)")),
+  ...metricsOption
 })
 
 type DecodedRetry = typeof RetryOptionsSchema.Type
@@ -267,16 +271,25 @@ const retryNow: Decision = { minDelayMillis: 0 }
 class RetryImpl extends PolicyBase<never, never, never, never, RetryScheduled | RetryGaveUp> implements Retry {
   readonly kind = "Retry" as const
 
+  private readonly retries: Cell
+  private readonly gaveUpBy: Record<RetryStopReason, Cell>
+
   constructor(
-    name: string,
+    setup: Setup,
     readonly schedule: Schedule.Schedule<unknown>,
     private readonly retryOn: ((error: unknown) => boolean) | undefined,
     private readonly waitForOpenCircuit: boolean,
     private readonly maxCircuitWaitMillis: number,
-    readonly budget: RetryBudgetImpl | undefined,
-    context: Context.Context<never>
+    readonly budget: RetryBudgetImpl | undefined
   ) {
-    super(name, context)
+    super(setup)
+    this.retries = this.counter(policyMetrics.retries)
+    this.gaveUpBy = {
+      ScheduleExhausted: this.counter(policyMetrics.retryGaveUp, { reason: "ScheduleExhausted" }),
+      BudgetExhausted: this.counter(policyMetrics.retryGaveUp, { reason: "BudgetExhausted" }),
+      NotRetryable: this.counter(policyMetrics.retryGaveUp, { reason: "NotRetryable" }),
+      CircuitOpenTooLong: this.counter(policyMetrics.retryGaveUp, { reason: "CircuitOpenTooLong" })
+    }
   }
 
   // The failure handlers are written inline: a closure bound to a name costs a
@@ -353,6 +366,7 @@ class RetryImpl extends PolicyBase<never, never, never, never, RetryScheduled | 
   }
 
   private scheduled(attempt: number, delay: Duration.Duration, error: unknown): void {
+    this.retries.count++
     if (!this.publisher.active) return
     this.publisher.publish(
       new RetryScheduled({ policy: this.name, attempt, delay, error: errorTag(error), at: this.now() })
@@ -360,6 +374,7 @@ class RetryImpl extends PolicyBase<never, never, never, never, RetryScheduled | 
   }
 
   private gaveUp(attempts: number, reason: RetryStopReason, error: unknown): void {
+    this.gaveUpBy[reason].count++
     if (!this.publisher.active) return
     this.publisher.publish(
       new RetryGaveUp({ policy: this.name, attempts, reason, error: errorTag(error), at: this.now() })
@@ -373,15 +388,14 @@ export const makeRetry = (options: RetryOptions | undefined): Effect.Effect<Retr
     "Retry",
     RetryOptionsSchema,
     options,
-    (decoded, name, context) =>
+    (decoded, setup) =>
       new RetryImpl(
-        name,
+        setup,
         decoded.schedule ?? backoffSchedule(decoded),
         decoded.retryOn,
         decoded.waitForOpenCircuit ?? false,
         decoded.maxCircuitWait === undefined ? Infinity : Duration.toMillis(decoded.maxCircuitWait),
-        decoded.budget as RetryBudgetImpl | undefined,
-        context
+        decoded.budget as RetryBudgetImpl | undefined
       ),
     checkRetry
   )

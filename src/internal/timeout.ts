@@ -12,18 +12,22 @@
  * @internal
  */
 import type { Context } from "effect"
+import { policies as policyMetrics } from "../Metrics.js"
 import { Duration, Effect, Exit, Fiber, Schema } from "effect"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { TimedOut } from "../PolicyEvent.js"
 import type { Timeout, TimeoutOptions } from "../Timeout.js"
 import { TimeoutError } from "../TimeoutError.js"
 import { Name } from "./options.js"
-import { makePolicy, PolicyBase } from "./policy.js"
+import type { Cell } from "./metrics.js"
+import type { Setup } from "./policy.js"
+import { makePolicy, metricsOption, PolicyBase } from "./policy.js"
 import { durationInput } from "./schemas.js"
 
 const TimeoutOptionsSchema = Schema.Struct({
   name: Schema.optional(Name),
-  duration: durationInput({ allowZero: false })
+  duration: durationInput({ allowZero: false }),
+  ...metricsOption
 })
 
 /** One call in flight under a timeout. */
@@ -87,9 +91,12 @@ class TimeoutImpl extends PolicyBase<never, TimeoutError, never, never, TimedOut
   /** Every timed-out call fails with the same error value: it carries no per-call data. */
   readonly failure: Exit.Exit<never, TimeoutError>
 
-  constructor(name: string, readonly duration: Duration.Duration, context: Context.Context<never>) {
-    super(name, context)
-    this.failure = Exit.fail(new TimeoutError({ policy: name, duration }))
+  private readonly timeouts: Cell
+
+  constructor(setup: Setup, readonly duration: Duration.Duration) {
+    super(setup)
+    this.failure = Exit.fail(new TimeoutError({ policy: setup.name, duration }))
+    this.timeouts = this.counter(policyMetrics.timeouts)
   }
 
   readonly apply = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | TimeoutError, R> =>
@@ -106,6 +113,7 @@ class TimeoutImpl extends PolicyBase<never, TimeoutError, never, never, TimedOut
   }
 
   reportTimedOut(): void {
+    this.timeouts.count++
     if (this.publisher.active) {
       this.publisher.publish(new TimedOut({ policy: this.name, duration: this.duration, at: this.now() }))
     }
@@ -118,5 +126,5 @@ export const makeTimeout = (options: TimeoutOptions): Effect.Effect<Timeout, Pol
     "Timeout",
     TimeoutOptionsSchema,
     options,
-    (decoded, name, context) => new TimeoutImpl(name, decoded.duration, context)
+    (decoded, setup) => new TimeoutImpl(setup, decoded.duration)
   )

@@ -16,6 +16,7 @@ import type { CircuitBreakerImpl } from "./breaker.js"
 import { isCircuitBreaker } from "./breaker.js"
 import { isBulkhead } from "./bulkhead.js"
 import { describeValue, nameOf } from "./options.js"
+import type { Setup } from "./policy.js"
 import { isPolicy, PolicyBase } from "./policy.js"
 import { isServiceKey } from "./service.js"
 
@@ -24,8 +25,8 @@ type Layer = (self: Effect.Effect<unknown, unknown, unknown>) => Effect.Effect<u
 class WrapImpl extends PolicyBase<unknown, unknown, unknown, unknown> {
   readonly kind = "Wrap" as const
 
-  constructor(name: string, private readonly layers: ReadonlyArray<Layer>, context: Context.Context<never>) {
-    super(name, context)
+  constructor(setup: Setup, private readonly layers: ReadonlyArray<Layer>) {
+    super(setup)
   }
 
   readonly apply = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<unknown, unknown, unknown> => {
@@ -37,13 +38,16 @@ class WrapImpl extends PolicyBase<unknown, unknown, unknown, unknown> {
 
 const breakerLayer = (breaker: CircuitBreaker): Layer => {
   const impl = breaker as CircuitBreakerImpl
-  return (self) => Effect.suspend(() => impl.guard(self, impl.classifier))
+  return (self) => Effect.withFiber((fiber) => impl.guard(self, impl.classifier, fiber))
 }
 
 const serviceLayer = (key: Context.Key<unknown, unknown>): Layer => (self) =>
   Effect.withFiber((fiber) => {
     const service = Context.getUnsafe(fiber.context, key)
-    if (isCircuitBreaker(service)) return (service as CircuitBreakerImpl).guard(self, (service as CircuitBreakerImpl).classifier)
+    if (isCircuitBreaker(service)) {
+      const breaker = service as CircuitBreakerImpl
+      return breaker.guard(self, breaker.classifier, fiber)
+    }
     if (isBulkhead(service)) return service.apply(self)
     return Effect.die(
       new TypeError(`The service "${key.key}" used in a policy is neither a circuit breaker nor a bulkhead`)
@@ -101,7 +105,7 @@ export const wrapPolicies = (
         new PolicyConfigError({ kind: "Wrap", policy: name, issues: issues as [ConfigIssue, ...Array<ConfigIssue>] })
       )
     }
-    return Effect.succeed(new WrapImpl(name, layers, fiber.context) as Policy.Any)
+    return Effect.succeed(new WrapImpl({ name, context: fiber.context, metrics: false }, layers) as Policy.Any)
   })
 
 const order: ReadonlyArray<readonly [keyof PolicyOptions, Expected]> = [

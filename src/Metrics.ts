@@ -1,0 +1,172 @@
+/**
+ * The metrics effect-resilience reports, as Effect `Metric`s.
+ *
+ * Every circuit breaker and every policy registers its series in the
+ * `Metric.MetricRegistry` of the context it is made in (the process-wide
+ * registry unless you provide one), so `effect/observability`'s
+ * `PrometheusMetrics` and OTLP exporters export them with no extra code.
+ * The calls themselves only bump plain counters; the series read them when
+ * they are scraped. Labels are bounded: the breaker's or policy's name, and
+ * an outcome, state or reason from a fixed list — never a per-call value.
+ *
+ * | metric | type | labels |
+ * |---|---|---|
+ * | `resilience_circuit_breaker_state` | gauge | `breaker` (0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled) |
+ * | `resilience_circuit_breaker_calls_total` | counter | `breaker`, `outcome` (success, failure, ignored, rejected) |
+ * | `resilience_circuit_breaker_slow_calls_total` | counter | `breaker`, `outcome` (success, failure) |
+ * | `resilience_circuit_breaker_call_duration_seconds` | histogram | `breaker` |
+ * | `resilience_circuit_breaker_transitions_total` | counter | `breaker`, `from`, `to` |
+ * | `resilience_circuit_breaker_open_seconds_total` | counter | `breaker` |
+ * | `resilience_circuit_breaker_failure_rate` | gauge | `breaker` |
+ * | `resilience_circuit_breaker_slow_call_rate` | gauge | `breaker` |
+ * | `resilience_retries_total` | counter | `policy` |
+ * | `resilience_retry_gave_up_total` | counter | `policy`, `reason` |
+ * | `resilience_timeouts_total` | counter | `policy` |
+ * | `resilience_bulkhead_rejections_total` | counter | `policy`, `reason` |
+ * | `resilience_bulkhead_running` | gauge | `policy` |
+ * | `resilience_bulkhead_queued` | gauge | `policy` |
+ * | `resilience_fallbacks_total` | counter | `policy` |
+ * | `resilience_stale_values_served_total` | counter | `policy` |
+ * | `resilience_hedges_total` | counter | `policy` |
+ * | `resilience_hedge_wins_total` | counter | `policy`, `attempt` (first, hedge) |
+ *
+ * @since 0.1.0
+ */
+import { Metric } from "effect"
+import type { State } from "./CircuitState.js"
+
+/**
+ * The value of the state gauge for each circuit state.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "effect-resilience"
+ *
+ * Metrics.stateValue.Open // 1
+ * ```
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const stateValue: { readonly [S in State]: number } = {
+  Closed: 0,
+  Open: 1,
+  HalfOpen: 2,
+  ForcedOpen: 3,
+  Disabled: 4
+}
+
+/**
+ * The boundaries (in seconds) of the call duration histogram: Prometheus's
+ * default buckets, from 5 ms to 10 s.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const durationBoundaries: ReadonlyArray<number> = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/**
+ * The metrics of circuit breakers, without labels: read one breaker's series
+ * with `Metric.withAttributes(metric, { breaker, ... })` and `Metric.value`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Metric } from "effect"
+ * import { Metrics } from "effect-resilience"
+ *
+ * const failures = Metric.value(
+ *   Metric.withAttributes(Metrics.circuitBreaker.calls, { breaker: "payments", outcome: "failure" })
+ * )
+ * const program = Effect.map(failures, (state) => state.count)
+ * ```
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const circuitBreaker = {
+  state: Metric.gauge("resilience_circuit_breaker_state", {
+    description: "Circuit state: 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled"
+  }),
+  calls: Metric.counter("resilience_circuit_breaker_calls_total", {
+    description: "Calls through the breaker by outcome: success, failure, ignored, rejected",
+    incremental: true
+  }),
+  slowCalls: Metric.counter("resilience_circuit_breaker_slow_calls_total", {
+    description: "Calls that took slowCallDuration or longer, or timed out, by outcome",
+    incremental: true
+  }),
+  callDuration: Metric.histogram("resilience_circuit_breaker_call_duration_seconds", {
+    description: "Duration of the calls the breaker admitted, in seconds",
+    boundaries: durationBoundaries
+  }),
+  transitions: Metric.counter("resilience_circuit_breaker_transitions_total", {
+    description: "State transitions, by from and to",
+    incremental: true
+  }),
+  openSeconds: Metric.counter("resilience_circuit_breaker_open_seconds_total", {
+    description: "Time spent open (forced or not), in seconds",
+    incremental: true
+  }),
+  failureRate: Metric.gauge("resilience_circuit_breaker_failure_rate", {
+    description: "Failures / calls in the breaker's window (0 to 1)"
+  }),
+  slowCallRate: Metric.gauge("resilience_circuit_breaker_slow_call_rate", {
+    description: "Slow calls / calls in the breaker's window (0 to 1)"
+  })
+} as const
+
+/**
+ * The metrics of the policies, without labels (label each with
+ * `{ policy: name, ... }`).
+ *
+ * @example
+ * ```ts
+ * import { Metric } from "effect"
+ * import { Metrics } from "effect-resilience"
+ *
+ * const timeouts = Metric.value(Metric.withAttributes(Metrics.policies.timeouts, { policy: "search" }))
+ * ```
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const policies = {
+  retries: Metric.counter("resilience_retries_total", {
+    description: "Retries started",
+    incremental: true
+  }),
+  retryGaveUp: Metric.counter("resilience_retry_gave_up_total", {
+    description: "Failures a retry policy let through, by reason",
+    incremental: true
+  }),
+  timeouts: Metric.counter("resilience_timeouts_total", {
+    description: "Calls interrupted by a timeout",
+    incremental: true
+  }),
+  bulkheadRejections: Metric.counter("resilience_bulkhead_rejections_total", {
+    description: "Calls a bulkhead turned away, by reason: QueueFull, QueueTimeout",
+    incremental: true
+  }),
+  bulkheadRunning: Metric.gauge("resilience_bulkhead_running", {
+    description: "Calls running in the bulkhead"
+  }),
+  bulkheadQueued: Metric.gauge("resilience_bulkhead_queued", {
+    description: "Calls waiting in the bulkhead's queue"
+  }),
+  fallbacks: Metric.counter("resilience_fallbacks_total", {
+    description: "Calls answered by a fallback",
+    incremental: true
+  }),
+  staleValuesServed: Metric.counter("resilience_stale_values_served_total", {
+    description: "Calls answered with a value from a last-known-good cache",
+    incremental: true
+  }),
+  hedges: Metric.counter("resilience_hedges_total", {
+    description: "Hedged attempts started (beyond the first)",
+    incremental: true
+  }),
+  hedgeWins: Metric.counter("resilience_hedge_wins_total", {
+    description: "Hedged calls by the attempt that answered: first or hedge",
+    incremental: true
+  })
+} as const
