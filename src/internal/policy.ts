@@ -6,8 +6,8 @@
  *
  * @internal
  */
-import type { Cause, Scope, Stream } from "effect"
-import { Clock, Context, Effect, Metric, Result, Schema } from "effect"
+import type { Cause, Scope, Stream , Metric} from "effect"
+import { Clock, Context, Effect, Result, Schema } from "effect"
 import { dual } from "effect/Function"
 import { pipeArguments } from "effect/Pipeable"
 import type { ConfigIssue } from "../ConfigIssue.js"
