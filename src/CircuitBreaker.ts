@@ -41,7 +41,7 @@
 import type { Stream } from "effect"
 import { Context, Effect, Layer, Schedule, Scope } from "effect"
 import type { CircuitBreakerConfig, ResolvedConfig } from "./CircuitBreakerConfig.js"
-import { CircuitBreakerConfigError, ConfigIssue, decode } from "./CircuitBreakerConfig.js"
+import { CircuitBreakerConfigError, ConfigIssue, decode, fromConfig } from "./CircuitBreakerConfig.js"
 import type { CircuitBreakerEvent } from "./CircuitBreakerEvent.js"
 import type { Snapshot } from "./CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
@@ -296,20 +296,25 @@ export const layerAs = <I>(
 
 /**
  * A named circuit breaker service made with `Service`: a service key whose
- * `layer(config)` provides it. The breaker is named `Name` unless the
+ * `layer(config)` provides it, and whose `layerConfig(prefix, base)` provides
+ * it from configuration variables. The breaker is named `Name` unless the
  * configuration names it; the key is `effect-resilience/CircuitBreaker/Name`,
  * so it never collides with another kind of service of the same name.
  *
  * @category models
  * @since 0.1.0
  */
-export type ServiceClass<Self, Name extends string> = ServiceClassOf<
-  Self,
-  `effect-resilience/CircuitBreaker/${Name}`,
-  CircuitBreaker,
-  CircuitBreakerConfig,
-  CircuitBreakerConfigError
->
+export interface ServiceClass<Self, Name extends string> extends
+  ServiceClassOf<
+    Self,
+    `effect-resilience/CircuitBreaker/${Name}`,
+    CircuitBreaker,
+    CircuitBreakerConfig,
+    CircuitBreakerConfigError
+  >
+{
+  readonly layerConfig: (prefix: string, base?: CircuitBreakerConfig) => Layer.Layer<Self, CircuitBreakerConfigError>
+}
 
 /**
  * Declares a named circuit breaker service. A program that guards its calls
@@ -335,15 +340,85 @@ export type ServiceClass<Self, Name extends string> = ServiceClassOf<
  *
  * const Breakers = Layer.mergeAll(
  *   PaymentsBreaker.layer({ failureRate: 0.5, minimumCalls: 20 }),
- *   InventoryBreaker.layer({ consecutiveFailures: 3 })
+ *   // From INVENTORY_BREAKER_* variables, over these defaults.
+ *   InventoryBreaker.layerConfig("INVENTORY_BREAKER", { consecutiveFailures: 3 })
  * )
  * ```
  *
  * @category services
  * @since 0.1.0
  */
-export const Service: <Self>() => <const Name extends string>(name: Name) => ServiceClass<Self, Name> =
-  serviceClass("effect-resilience/CircuitBreaker", layerAs)
+export const Service = <Self>() => <const Name extends string>(name: Name): ServiceClass<Self, Name> => {
+  const Base = serviceClass("effect-resilience/CircuitBreaker", layerAs)<Self>()(name)
+  return class extends Base {
+    static readonly layerConfig = (prefix: string, base?: CircuitBreakerConfig) =>
+      layerAsConfig(Base, prefix, base?.name === undefined ? { ...base, name } : base)
+  }
+}
+
+/**
+ * Makes a circuit breaker from configuration variables (see
+ * `CircuitBreakerConfig.fromConfig`) over `base`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * // SEARCH_BREAKER_CONSECUTIVE_FAILURES=3
+ * const breaker = CircuitBreaker.makeFromConfig("SEARCH_BREAKER", { name: "search" })
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeFromConfig = (
+  prefix: string,
+  base?: CircuitBreakerConfig
+): Effect.Effect<CircuitBreaker, CircuitBreakerConfigError, Scope.Scope> =>
+  Effect.flatMap(fromConfig(prefix, base), makeResolved)
+
+/**
+ * Provides the default `CircuitBreaker` service from configuration variables
+ * (see `CircuitBreakerConfig.fromConfig`).
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * const BreakerLive = CircuitBreaker.layerConfig("API_BREAKER", { failureRate: 0.5 })
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  prefix: string,
+  base?: CircuitBreakerConfig
+): Layer.Layer<CircuitBreaker, CircuitBreakerConfigError> => Layer.effect(CircuitBreaker, makeFromConfig(prefix, base))
+
+/**
+ * Provides a circuit breaker under your own service key from configuration
+ * variables (see `CircuitBreakerConfig.fromConfig`).
+ *
+ * @example
+ * ```ts
+ * import { Context } from "effect"
+ * import { CircuitBreaker } from "effect-resilience"
+ *
+ * class Inventory extends Context.Service<Inventory, CircuitBreaker.CircuitBreaker>()("app/InventoryBreaker") {}
+ *
+ * const InventoryBreakerLive = CircuitBreaker.layerAsConfig(Inventory, "INVENTORY_BREAKER")
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerAsConfig = <I>(
+  tag: Context.Key<I, CircuitBreaker>,
+  prefix: string,
+  base?: CircuitBreakerConfig
+): Layer.Layer<I, CircuitBreakerConfigError> => Layer.effect(tag, makeFromConfig(prefix, base))
 
 /**
  * Guards an effect with a circuit breaker: the default `CircuitBreaker`

@@ -32,6 +32,7 @@ import type { Schedule } from "effect"
 import { Duration, Effect, Result, Schema } from "effect"
 import type { Classifier } from "./Classifier.js"
 import { ConfigIssue } from "./ConfigIssue.js"
+import { configFromEnv } from "./internal/configFromEnv.js"
 import { decodeOptions, Name, nameOf } from "./internal/options.js"
 import { durationInput, durationOrSchedule, FunctionValue, PositiveInt, Rate } from "./internal/schemas.js"
 import type { ResolvedWindow, WindowSpec } from "./SlidingWindow.js"
@@ -349,3 +350,42 @@ export const decode = (input: CircuitBreakerConfig | undefined): Effect.Effect<R
       logTransitions: config.logTransitions ?? true
     })
   })
+
+/**
+ * Reads a configuration through Effect's `Config` — environment variables
+ * by default — over `base` (code configuration), and validates it with the
+ * same rules as code configuration. Each option is a variable named after
+ * `prefix` and the option in upper snake case:
+ *
+ * | variable | option |
+ * |---|---|
+ * | `PREFIX_NAME` | `name` |
+ * | `PREFIX_CONSECUTIVE_FAILURES`, `PREFIX_FAILURE_COUNT`, `PREFIX_MINIMUM_CALLS` | counts |
+ * | `PREFIX_FAILURE_RATE`, `PREFIX_SLOW_CALL_RATE` | rates |
+ * | `PREFIX_SLOW_CALL_DURATION`, `PREFIX_OPEN_DURATION`, `PREFIX_MAX_OPEN_DURATION`, `PREFIX_HALF_OPEN_MAX_WAIT` | durations: `"30 seconds"`, or milliseconds |
+ * | `PREFIX_HALF_OPEN_PERMITS`, `PREFIX_SUCCESS_THRESHOLD`, `PREFIX_EVENT_BUFFER_SIZE` | counts |
+ * | `PREFIX_METRICS`, `PREFIX_LOG_TRANSITIONS` | `true` or `false` |
+ * | `PREFIX_WINDOW_SIZE` | a count window of that size |
+ * | `PREFIX_WINDOW_DURATION`, `PREFIX_WINDOW_BUCKETS` | a time window |
+ *
+ * A variable that breaks a rule fails with `CircuitBreakerConfigError`
+ * naming the variable and the rule. The breaker is named by `PREFIX_NAME`,
+ * else `base.name`, else the prefix in lower case.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreakerConfig } from "effect-resilience"
+ *
+ * // PAYMENTS_BREAKER_FAILURE_RATE=0.5 PAYMENTS_BREAKER_OPEN_DURATION="30 seconds"
+ * const config = CircuitBreakerConfig.fromConfig("PAYMENTS_BREAKER", { name: "payments", minimumCalls: 20 })
+ * // Effect<ResolvedConfig, CircuitBreakerConfigError>
+ * ```
+ *
+ * @category decoding
+ * @since 0.1.0
+ */
+export const fromConfig = (
+  prefix: string,
+  base?: CircuitBreakerConfig
+): Effect.Effect<ResolvedConfig, CircuitBreakerConfigError> => configFromEnv(prefix, base, decode, fail)

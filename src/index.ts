@@ -111,6 +111,20 @@ export * as Hedge from "./Hedge.js"
 export * as Policy from "./Policy.js"
 
 /**
+ * Circuit breakers made on demand, one per key.
+ *
+ * @since 0.1.0
+ */
+export * as CircuitBreakerRegistry from "./CircuitBreakerRegistry.js"
+
+/**
+ * Health reports of circuits, and HTTP routes for health and metrics.
+ *
+ * @since 0.1.0
+ */
+export * as Health from "./Health.js"
+
+/**
  * The metrics breakers and policies report.
  *
  * @since 0.1.0

@@ -1,0 +1,279 @@
+/**
+ * Many circuit breakers: one per key — per host, per tenant, per endpoint —
+ * made on demand from one configuration or a per-key configuration function.
+ *
+ * A service with many dependencies needs one breaker per dependency, never
+ * one global breaker: a registry makes each key's breaker the first time the
+ * key is used, keeps at most `maxBreakers`, and evicts breakers that have been
+ * idle for `idleTimeToLive`. A breaker that is open (or half-open, forced
+ * open, disabled) is never evicted: forgetting it would send traffic straight
+ * back to a dependency that is down.
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreakerRegistry } from "effect-resilience"
+ *
+ * declare const fetchFrom: (host: string) => Effect.Effect<string, Error>
+ *
+ * const program = Effect.gen(function*() {
+ *   const perHost = yield* CircuitBreakerRegistry.make({
+ *     name: "hosts",
+ *     config: { consecutiveFailures: 3, openDuration: "30 seconds" },
+ *     maxBreakers: 1_000
+ *   })
+ *   // Each host has a breaker of its own, named after the host.
+ *   return yield* fetchFrom("api.example.com").pipe(perHost.execute("api.example.com"))
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { Duration , Scope } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
+import type { CircuitBreaker } from "./CircuitBreaker.js"
+import type { CircuitBreakerConfig, ResolvedConfig } from "./CircuitBreakerConfig.js"
+import { CircuitBreakerConfigError, decode } from "./CircuitBreakerConfig.js"
+import type { Snapshot } from "./CircuitBreakerSnapshot.js"
+import type { CircuitOpenError } from "./CircuitOpenError.js"
+import type { ClassifyOptions } from "./Classifier.js"
+import { ConfigIssue } from "./ConfigIssue.js"
+import { decodeOptions, Name, nameOf } from "./internal/options.js"
+import type { RegistryFullError } from "./internal/registry.js"
+import { defaults, RegistryImpl } from "./internal/registry.js"
+import { durationInput, FunctionValue, PositiveInt } from "./internal/schemas.js"
+
+export {
+  /**
+   * The registry holds `maxBreakers` breakers and none can be evicted to make
+   * room for a new key: each is open, half-open, forced open or disabled.
+   *
+   * @category errors
+   * @since 0.1.0
+   */
+  RegistryFullError
+} from "./internal/registry.js"
+
+/**
+ * The options of a registry.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RegistryOptions {
+  /** Shown in errors. Default `"default"`. */
+  readonly name?: string | undefined
+  /**
+   * The configuration of every key's breaker, or a function that gives one
+   * per key. A breaker is named after its key unless its configuration names
+   * it. Default: the breaker defaults.
+   */
+  readonly config?: CircuitBreakerConfig | ((key: string) => CircuitBreakerConfig) | undefined
+  /** Breakers kept at most (an integer >= 1). Default 10,000. */
+  readonly maxBreakers?: number | undefined
+  /** A closed breaker unused for this long may be evicted. Default 1 hour. */
+  readonly idleTimeToLive?: Duration.Input | undefined
+}
+
+/**
+ * A registry of breakers by key. `E` is the error a key's configuration may
+ * fail with: `never` for one configuration for every key (validated when the
+ * registry is made), `CircuitBreakerConfigError` for a per-key function.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CircuitBreakerRegistry<out E = never> {
+  readonly name: string
+  readonly maxBreakers: number
+  readonly idleTimeToLive: Duration.Duration
+  /** The breaker of `key`, made if it is not there yet. */
+  readonly get: (key: string) => Effect.Effect<CircuitBreaker, E | RegistryFullError>
+  /** Guards a call with the breaker of `key` (data-first or data-last). */
+  readonly execute: {
+    (
+      key: string,
+      options?: ClassifyOptions<unknown, unknown>
+    ): <A, E1, R>(self: Effect.Effect<A, E1, R>) => Effect.Effect<A, E1 | CircuitOpenError | E | RegistryFullError, R>
+    <A, E1, R>(
+      self: Effect.Effect<A, E1, R>,
+      key: string,
+      options?: ClassifyOptions<A, E1>
+    ): Effect.Effect<A, E1 | CircuitOpenError | E | RegistryFullError, R>
+  }
+  /** The number of breakers held. */
+  readonly size: Effect.Effect<number>
+  /** The keys of the breakers held. */
+  readonly keys: Effect.Effect<ReadonlyArray<string>>
+  /** Every breaker held (after evicting the idle ones). */
+  readonly breakers: Effect.Effect<ReadonlyArray<CircuitBreaker>>
+  /** The snapshot of every breaker held (after evicting the idle ones). */
+  readonly snapshots: Effect.Effect<ReadonlyArray<Snapshot>>
+  /** Drops the breaker of `key` (closing its scope); whether there was one. */
+  readonly remove: (key: string) => Effect.Effect<boolean>
+}
+
+const RegistryOptionsSchema = Schema.Struct({
+  name: Schema.optional(Name),
+  config: Schema.optional(Schema.Unknown),
+  maxBreakers: Schema.optional(PositiveInt),
+  idleTimeToLive: Schema.optional(durationInput({ allowZero: false }))
+})
+
+const ConfigFunction = FunctionValue<(key: string) => CircuitBreakerConfig>("a function (key) => config")
+
+/**
+ * Makes a registry whose breakers end with the current `Scope`. One
+ * configuration for every key is validated now; a per-key function's result
+ * is validated when the key's breaker is made. Bad options fail with
+ * `CircuitBreakerConfigError`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreakerRegistry } from "effect-resilience"
+ *
+ * const perTenant = CircuitBreakerRegistry.make({
+ *   name: "tenants",
+ *   // Premium tenants get a more patient breaker.
+ *   config: (tenant) => tenant.startsWith("premium-") ? { failureRate: 0.8, minimumCalls: 50 } : { consecutiveFailures: 5 },
+ *   maxBreakers: 50_000,
+ *   idleTimeToLive: "30 minutes"
+ * })
+ * // Effect<CircuitBreakerRegistry<CircuitBreakerConfigError>, CircuitBreakerConfigError, Scope>
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make: {
+  (
+    options: RegistryOptions & { readonly config: (key: string) => CircuitBreakerConfig }
+  ): Effect.Effect<CircuitBreakerRegistry<CircuitBreakerConfigError>, CircuitBreakerConfigError, Scope.Scope>
+  (
+    options?: RegistryOptions & { readonly config?: CircuitBreakerConfig | undefined }
+  ): Effect.Effect<CircuitBreakerRegistry, CircuitBreakerConfigError, Scope.Scope>
+} = ((options?: RegistryOptions) =>
+  Effect.gen(function*() {
+    const name = nameOf(options, "default")
+    const decoded = decodeOptions(RegistryOptionsSchema, options, "registry option")
+    if (decoded._tag === "Failure") {
+      return yield* new CircuitBreakerConfigError({
+        breaker: name,
+        issues: decoded.failure as [ConfigIssue, ...Array<ConfigIssue>]
+      })
+    }
+    const config = decoded.success.config
+    let configFor: (key: string) => Effect.Effect<ResolvedConfig, CircuitBreakerConfigError>
+    if (Schema.is(ConfigFunction)(config)) {
+      configFor = (key) => Effect.suspend(() => decode(named(config(key), key)))
+    } else if (config === undefined || (typeof config === "object" && config !== null)) {
+      // One configuration for every key: validated once, now.
+      const resolved = yield* decode(config as CircuitBreakerConfig | undefined)
+      const userNamed = (config as CircuitBreakerConfig | undefined)?.name !== undefined
+      configFor = (key) => Effect.succeed(userNamed ? resolved : { ...resolved, name: key })
+    } else {
+      return yield* new CircuitBreakerConfigError({
+        breaker: name,
+        issues: [new ConfigIssue({ field: "config", rule: "must be a circuit breaker configuration or a function (key) => configuration" })]
+      })
+    }
+    return new RegistryImpl(
+      name,
+      configFor,
+      decoded.success.maxBreakers ?? defaults.maxBreakers,
+      decoded.success.idleTimeToLive ?? defaults.idleTimeToLive,
+      yield* Effect.scope,
+      yield* Effect.context<never>()
+    ) as CircuitBreakerRegistry<CircuitBreakerConfigError>
+  })) as never
+
+const named = (config: CircuitBreakerConfig, key: string): CircuitBreakerConfig =>
+  typeof config === "object" && config !== null && config.name === undefined ? { ...config, name: key } : config
+
+/**
+ * The default registry service.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreakerRegistry } from "effect-resilience"
+ *
+ * const states = Effect.flatMap(CircuitBreakerRegistry.CircuitBreakerRegistry, (registry) => registry.snapshots)
+ * ```
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export const CircuitBreakerRegistry: Context.Service<
+  CircuitBreakerRegistry<CircuitBreakerConfigError>,
+  CircuitBreakerRegistry<CircuitBreakerConfigError>
+> = Context.Service<CircuitBreakerRegistry<CircuitBreakerConfigError>>("effect-resilience/CircuitBreakerRegistry")
+
+/**
+ * Provides the default registry service.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreakerRegistry } from "effect-resilience"
+ *
+ * const RegistryLive = CircuitBreakerRegistry.layer({ config: { consecutiveFailures: 5 }, maxBreakers: 5_000 })
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (
+  options?: RegistryOptions
+): Layer.Layer<CircuitBreakerRegistry<CircuitBreakerConfigError>, CircuitBreakerConfigError> =>
+  Layer.effect(CircuitBreakerRegistry, make(options as never) as Effect.Effect<
+    CircuitBreakerRegistry<CircuitBreakerConfigError>,
+    CircuitBreakerConfigError,
+    Scope.Scope
+  >)
+
+/**
+ * Provides a registry under your own service key.
+ *
+ * @example
+ * ```ts
+ * import { Context } from "effect"
+ * import { CircuitBreakerRegistry } from "effect-resilience"
+ *
+ * class Hosts extends Context.Service<Hosts, CircuitBreakerRegistry.CircuitBreakerRegistry>()("app/Hosts") {}
+ *
+ * const HostsLive = CircuitBreakerRegistry.layerAs(Hosts, { name: "hosts", config: { consecutiveFailures: 3 } })
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerAs = <I, E>(
+  tag: Context.Key<I, CircuitBreakerRegistry<E>>,
+  options?: RegistryOptions
+): Layer.Layer<I, CircuitBreakerConfigError> =>
+  Layer.effect(tag, make(options as never) as Effect.Effect<CircuitBreakerRegistry<E>, CircuitBreakerConfigError, Scope.Scope>)
+
+/**
+ * Guards a call with the breaker of `key` in the default registry service.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreakerRegistry } from "effect-resilience"
+ *
+ * declare const bill: (tenant: string) => Effect.Effect<void, Error>
+ *
+ * const billTenant = (tenant: string) => bill(tenant).pipe(CircuitBreakerRegistry.withCircuitBreaker(tenant))
+ * ```
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const withCircuitBreaker = (key: string, options?: ClassifyOptions<unknown, unknown>) =>
+<A, E, R>(
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<
+  A,
+  E | CircuitOpenError | CircuitBreakerConfigError | RegistryFullError,
+  R | CircuitBreakerRegistry<CircuitBreakerConfigError>
+> => Effect.flatMap(CircuitBreakerRegistry, (registry) => registry.execute(key, options)(self))

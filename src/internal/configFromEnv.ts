@@ -1,0 +1,150 @@
+/**
+ * Circuit breaker configuration read through Effect's `Config` (environment
+ * variables by default): `PREFIX_FAILURE_RATE=0.5`, `PREFIX_OPEN_DURATION=30
+ * seconds`, ... Each variable is turned into the value code would write, and
+ * the whole configuration goes through the same Schema as code
+ * configuration; every broken rule names the variable it came from.
+ *
+ * @internal
+ */
+import { Config, Effect, Option } from "effect"
+import type { CircuitBreakerConfig, CircuitBreakerConfigError, ResolvedConfig } from "../CircuitBreakerConfig.js"
+import { ConfigIssue } from "../ConfigIssue.js"
+import { countWindow, timeWindow } from "../SlidingWindow.js"
+import { describeValue } from "./options.js"
+
+type Kind = "string" | "integer" | "number" | "duration" | "boolean"
+
+/** The fields read from variables, with their kinds. */
+const fields: ReadonlyArray<readonly [keyof CircuitBreakerConfig, Kind]> = [
+  ["name", "string"],
+  ["consecutiveFailures", "integer"],
+  ["failureCount", "integer"],
+  ["failureRate", "number"],
+  ["slowCallRate", "number"],
+  ["slowCallDuration", "duration"],
+  ["minimumCalls", "integer"],
+  ["openDuration", "duration"],
+  ["maxOpenDuration", "duration"],
+  ["halfOpenPermits", "integer"],
+  ["successThreshold", "integer"],
+  ["halfOpenMaxWait", "duration"],
+  ["eventBufferSize", "integer"],
+  ["metrics", "boolean"],
+  ["logTransitions", "boolean"]
+]
+
+/** `failureRate` -> `FAILURE_RATE`. @internal */
+export const variableSuffix = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()
+
+const numeric = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/
+
+/** The value a variable stands for, or the rule it breaks. */
+const parse = (kind: Kind, raw: string): { readonly value: unknown } | { readonly rule: string } => {
+  const text = raw.trim()
+  switch (kind) {
+    case "string":
+      return { value: raw }
+    case "integer":
+    case "number":
+      // Numbers are checked (integer, range) by the configuration schema itself.
+      return numeric.test(text) ? { value: Number(text) } : { rule: `must be a number (got ${describeValue(raw)})` }
+    case "duration":
+      // A bare number is milliseconds, as in code; "30 seconds" goes to the schema as it is.
+      return { value: numeric.test(text) ? Number(text) : text }
+    case "boolean": {
+      const lower = text.toLowerCase()
+      return lower === "true" ? { value: true } : lower === "false" ? { value: false } : {
+        rule: `must be true or false (got ${describeValue(raw)})`
+      }
+    }
+  }
+}
+
+/**
+ * Reads the variables of `prefix` over `base`, and decodes the result with
+ * `decode`.
+ *
+ * @internal
+ */
+export const configFromEnv = (
+  prefix: string,
+  base: CircuitBreakerConfig | undefined,
+  decode: (config: CircuitBreakerConfig) => Effect.Effect<ResolvedConfig, CircuitBreakerConfigError>,
+  fail: (breaker: string, issues: ReadonlyArray<ConfigIssue>) => Effect.Effect<never, CircuitBreakerConfigError>
+): Effect.Effect<ResolvedConfig, CircuitBreakerConfigError> =>
+  Effect.gen(function*() {
+    const variable = (suffix: string) => `${prefix}_${suffix}`
+    const read = (name: string) =>
+      Effect.mapError(
+        Config.option(Config.String(name)),
+        (error): ReadonlyArray<ConfigIssue> => [
+          new ConfigIssue({ field: name, rule: `could not be read: ${error.message}` })
+        ]
+      )
+    const issues: Array<ConfigIssue> = []
+    const fromEnv: Record<string, unknown> = {}
+    /** Which variable each field of the merged configuration came from. */
+    const sources = new Map<string, string>()
+    const take = (name: string, kind: Kind) =>
+      Effect.gen(function*() {
+        const raw = yield* read(name)
+        if (Option.isNone(raw)) return Option.none<unknown>()
+        const parsed = parse(kind, raw.value)
+        if ("rule" in parsed) {
+          issues.push(new ConfigIssue({ field: name, rule: parsed.rule }))
+          return Option.none<unknown>()
+        }
+        return Option.some(parsed.value)
+      })
+    for (const [field, kind] of fields) {
+      const name = variable(variableSuffix(field))
+      const value = yield* take(name, kind)
+      if (Option.isSome(value)) {
+        fromEnv[field] = value.value
+        sources.set(field, name)
+      }
+    }
+    // The window: WINDOW_SIZE for a count window, WINDOW_DURATION (and WINDOW_BUCKETS) for a time window.
+    const size = yield* take(variable("WINDOW_SIZE"), "integer")
+    const duration = yield* take(variable("WINDOW_DURATION"), "duration")
+    const buckets = yield* take(variable("WINDOW_BUCKETS"), "integer")
+    if (Option.isSome(size) && Option.isSome(duration)) {
+      issues.push(new ConfigIssue({
+        field: variable("WINDOW_SIZE"),
+        rule: `cannot be set with ${variable("WINDOW_DURATION")}: a window counts calls or time, not both`
+      }))
+    } else if (Option.isSome(size)) {
+      fromEnv.window = countWindow(size.value as number)
+      sources.set("window.size", variable("WINDOW_SIZE"))
+    } else if (Option.isSome(duration)) {
+      fromEnv.window = Option.isSome(buckets)
+        ? timeWindow(duration.value as number, buckets.value as number)
+        : timeWindow(duration.value as number)
+      sources.set("window.duration", variable("WINDOW_DURATION"))
+      sources.set("window.buckets", variable("WINDOW_BUCKETS"))
+    } else if (Option.isSome(buckets)) {
+      issues.push(new ConfigIssue({ field: variable("WINDOW_BUCKETS"), rule: `needs ${variable("WINDOW_DURATION")}` }))
+    }
+    const breaker = typeof fromEnv.name === "string" ? fromEnv.name : base?.name ?? prefix.toLowerCase()
+    const merged = { ...base, ...fromEnv, name: breaker } as CircuitBreakerConfig
+    // The variables that could not be read as values are reported with every rule the rest breaks.
+    const decoded = yield* Effect.exit(decode(merged))
+    if (decoded._tag === "Success") {
+      return issues.length === 0 ? decoded.value : yield* fail(breaker, issues)
+    }
+    const error = decoded.cause.reasons.find((reason) => reason._tag === "Fail")
+    if (error === undefined || error._tag !== "Fail") return yield* Effect.failCause(decoded.cause)
+    const renamed = error.error.issues.map((issue) => {
+      const from = sources.get(issue.field)
+      return from === undefined ? issue : new ConfigIssue({ field: from, rule: issue.rule })
+    })
+    return yield* fail(breaker, [...issues, ...renamed])
+  }).pipe(
+    Effect.catch((error: ReadonlyArray<ConfigIssue> | CircuitBreakerConfigError) =>
+      isIssueList(error) ? fail(prefix.toLowerCase(), error) : Effect.fail(error)
+    )
+  )
+
+const isIssueList = (u: ReadonlyArray<ConfigIssue> | CircuitBreakerConfigError): u is ReadonlyArray<ConfigIssue> =>
+  Array.isArray(u)

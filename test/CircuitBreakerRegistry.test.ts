@@ -1,0 +1,125 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Metric, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import type { CircuitBreakerConfigError } from "../src/index.js"
+import { CircuitBreakerRegistry, CircuitOpenError } from "../src/index.js"
+import { boom, ok } from "./helpers.js"
+import { failure } from "./policyHelpers.js"
+
+const isolatedMetrics = Effect.provideService(Metric.MetricRegistry, new Map())
+
+describe("CircuitBreakerRegistry", () => {
+  it.effect("makes one breaker per key, on demand, each with its own state, named after its key", () =>
+    Effect.gen(function*() {
+      const registry = yield* CircuitBreakerRegistry.make({ config: { consecutiveFailures: 2 } })
+      yield* Effect.exit(boom.pipe(registry.execute("a")))
+      yield* Effect.exit(boom.pipe(registry.execute("a")))
+      expect(failure(yield* Effect.exit(ok.pipe(registry.execute("a"))))).toBeInstanceOf(CircuitOpenError)
+      expect(yield* registry.execute(ok, "b")).toBe("ok")
+      const snapshots = yield* registry.snapshots
+      expect(snapshots.map((s) => [s.breaker, s.state])).toEqual([["a", "Open"], ["b", "Closed"]])
+      const a = yield* registry.get("a")
+      expect(a.name).toBe("a")
+      expect(yield* registry.get("a")).toBe(a)
+      expect(yield* registry.size).toBe(2)
+    }).pipe(Effect.scoped, isolatedMetrics))
+
+  it.effect("a per-key configuration function: each key its own rules; a bad one fails that key only", () =>
+    Effect.gen(function*() {
+      const registry = yield* CircuitBreakerRegistry.make({
+        config: (key) => key === "broken" ? { failureRate: 7 } : key.startsWith("vip-") ? { consecutiveFailures: 3 } : { consecutiveFailures: 1 }
+      })
+      yield* Effect.exit(boom.pipe(registry.execute("plain")))
+      expect((yield* registry.get("plain")).config.consecutiveFailures).toBe(1)
+      expect((yield* registry.get("vip-1")).config.consecutiveFailures).toBe(3)
+      const error = failure(yield* Effect.exit(ok.pipe(registry.execute("broken")))) as CircuitBreakerConfigError
+      expect(error._tag).toBe("CircuitBreakerConfigError")
+      expect(error.breaker).toBe("broken")
+      expect(error.issues[0]!.field).toBe("failureRate")
+      expect(yield* registry.keys).toEqual(["plain", "vip-1"])
+    }).pipe(Effect.scoped, isolatedMetrics))
+
+  it.effect("evicts breakers idle for idleTimeToLive, never an open one", () =>
+    Effect.gen(function*() {
+      const registry = yield* CircuitBreakerRegistry.make({
+        config: { consecutiveFailures: 1, openDuration: "1 day" },
+        idleTimeToLive: "10 minutes"
+      })
+      yield* registry.execute(ok, "idle")
+      yield* Effect.exit(registry.execute(boom, "open"))
+      yield* registry.execute(ok, "busy")
+      for (let minute = 0; minute < 30; minute++) {
+        yield* TestClock.adjust("1 minute")
+        yield* registry.execute(ok, "busy")
+        yield* registry.snapshots // sweeps
+      }
+      expect([...(yield* registry.keys)].sort()).toEqual(["busy", "open"])
+      // The evicted key starts afresh when used again.
+      yield* registry.execute(ok, "idle")
+      expect(yield* registry.size).toBe(3)
+    }).pipe(Effect.scoped, isolatedMetrics))
+
+  it.effect("holds at most maxBreakers: a new key evicts the least recently used closed one", () =>
+    Effect.gen(function*() {
+      const registry = yield* CircuitBreakerRegistry.make({ config: { consecutiveFailures: 1 }, maxBreakers: 3 })
+      for (const key of ["a", "b", "c"]) yield* registry.execute(ok, key)
+      yield* registry.snapshots
+      yield* registry.execute(ok, "a") // a is used again: b is now the least recently used
+      yield* registry.execute(ok, "d")
+      const keys = yield* registry.keys
+      expect(keys).toHaveLength(3)
+      expect(keys).toContain("a")
+      expect(keys).toContain("d")
+    }).pipe(Effect.scoped, isolatedMetrics))
+
+  it.effect("when every breaker is open, a new key fails with RegistryFullError instead of evicting one", () =>
+    Effect.gen(function*() {
+      const registry = yield* CircuitBreakerRegistry.make({ name: "hosts", config: { consecutiveFailures: 1 }, maxBreakers: 2 })
+      yield* Effect.exit(registry.execute(boom, "a"))
+      yield* Effect.exit(registry.execute(boom, "b"))
+      const exit = yield* Effect.exit(registry.execute(ok, "c"))
+      const error = failure(exit) as CircuitBreakerRegistry.RegistryFullError
+      expect(error._tag).toBe("RegistryFullError")
+      expect(error).toMatchObject({ registry: "hosts", key: "c", maxBreakers: 2 })
+      expect(error.message).toMatch(/full/)
+      expect([...(yield* registry.keys)].sort()).toEqual(["a", "b"])
+    }).pipe(Effect.scoped, isolatedMetrics))
+
+  it.effect("an evicted breaker's scope is closed: its event streams end", () =>
+    Effect.gen(function*() {
+      const registry = yield* CircuitBreakerRegistry.make({ maxBreakers: 1 })
+      const first = yield* registry.get("a")
+      const events = yield* Effect.forkChild(Stream.runDrain(first.events), { startImmediately: true })
+      yield* registry.execute(ok, "b")
+      const exit = yield* Fiber.await(events)
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(yield* registry.remove("b")).toBe(true)
+      expect(yield* registry.remove("b")).toBe(false)
+    }).pipe(Effect.scoped, isolatedMetrics))
+
+  it.effect("as a service", () =>
+    Effect.gen(function*() {
+      expect(yield* ok.pipe(CircuitBreakerRegistry.withCircuitBreaker("tenant-1"))).toBe("ok")
+      const registry = yield* CircuitBreakerRegistry.CircuitBreakerRegistry
+      expect(yield* registry.keys).toEqual(["tenant-1"])
+    }).pipe(Effect.provide(CircuitBreakerRegistry.layer({ config: { consecutiveFailures: 2 } })), isolatedMetrics))
+
+  describe("bad options fail with CircuitBreakerConfigError naming the field", () => {
+    const cases: ReadonlyArray<readonly [string, unknown, string, RegExp]> = [
+      ["zero maxBreakers", { maxBreakers: 0 }, "maxBreakers", /integer >= 1/],
+      ["NaN ttl", { idleTimeToLive: NaN }, "idleTimeToLive", /NaN/],
+      ["bad shared config", { config: { failureRate: 2 } }, "failureRate", /between 0 and 1/],
+      ["config neither object nor function", { config: 5 }, "config", /function/],
+      ["unknown option", { maxBreaker: 3 }, "maxBreaker", /not a registry option/]
+    ]
+    it.effect.each(cases)("%s", ([, options, field, rule]) =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(CircuitBreakerRegistry.make(options as CircuitBreakerRegistry.RegistryOptions))
+        const error = failure(exit) as CircuitBreakerConfigError
+        expect(error._tag).toBe("CircuitBreakerConfigError")
+        const issue = error.issues.find((i) => i.field === field)
+        expect(issue, JSON.stringify(error.issues)).toBeDefined()
+        expect(issue!.rule).toMatch(rule)
+      }).pipe(Effect.scoped))
+  })
+})

@@ -1,0 +1,271 @@
+import { NodeHttpServer } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Layer, Logger, Metric, References, Schema } from "effect"
+import { HttpClient, HttpClientResponse, HttpRouter } from "effect/http"
+import { PrometheusMetrics } from "effect/observability"
+import { TestClock } from "effect/testing"
+import {
+  Bulkhead,
+  CircuitBreaker,
+  CircuitBreakerRegistry,
+  Fallback,
+  Health,
+  Hedge,
+  Metrics,
+  Retry,
+  Timeout
+} from "../src/index.js"
+import { boom, ok } from "./helpers.js"
+
+/** Every test gets a metric registry of its own. */
+const isolated = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(effect, Metric.MetricRegistry, new Map())
+
+/** The value of one Prometheus series in `text`, or undefined. */
+const series = (text: string, name: string, labels: Record<string, string>): number | undefined => {
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name + "{") && line !== name && !line.startsWith(name + " ")) continue
+    const match = /^([^{ ]+)(?:\{([^}]*)\})? (\S+)$/.exec(line)
+    if (match === null || match[1] !== name) continue
+    const found = Object.fromEntries(
+      (match[2] ?? "").split(",").filter((p) => p.length > 0).map((pair) => {
+        const [key, value] = pair.split("=")
+        return [key!, JSON.parse(value!)]
+      })
+    )
+    if (Object.entries(labels).every(([key, value]) => found[key] === value) && Object.keys(found).length === Object.keys(labels).length) {
+      return Number(match[3])
+    }
+  }
+  return undefined
+}
+
+describe("metrics", () => {
+  it.effect("a Prometheus scrape shows each breaker's series after a scripted sequence of calls and transitions", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({
+        name: "payments",
+        consecutiveFailures: 2,
+        openDuration: "10 seconds",
+        slowCallRate: 1, // never trips on slow calls here, but times every call
+        slowCallDuration: "1 second",
+        minimumCalls: 100
+      })
+      // 2 successes (one slow), 2 failures -> Open; 3 rejections; 10 s open -> HalfOpen; a probe -> Closed.
+      yield* breaker.execute(ok)
+      const slow = yield* Effect.forkChild(breaker.execute(Effect.sleep("1500 millis").pipe(Effect.as("slow"))))
+      yield* TestClock.adjust("1500 millis")
+      yield* Fiber.join(slow)
+      yield* Effect.exit(breaker.execute(boom))
+      yield* Effect.exit(breaker.execute(boom))
+      for (let i = 0; i < 3; i++) yield* Effect.exit(breaker.execute(ok))
+      yield* TestClock.adjust("4 seconds")
+      const whileOpen = yield* PrometheusMetrics.format()
+      expect(series(whileOpen, "resilience_circuit_breaker_state", { breaker: "payments" })).toBe(Metrics.stateValue.Open)
+      expect(series(whileOpen, "resilience_circuit_breaker_open_seconds_total", { breaker: "payments" })).toBe(4)
+      yield* TestClock.adjust("6 seconds")
+      yield* breaker.execute(ok)
+      const text = yield* PrometheusMetrics.format()
+      const b = { breaker: "payments" }
+      expect(series(text, "resilience_circuit_breaker_state", b)).toBe(Metrics.stateValue.Closed)
+      expect(series(text, "resilience_circuit_breaker_calls_total", { ...b, outcome: "success" })).toBe(3)
+      expect(series(text, "resilience_circuit_breaker_calls_total", { ...b, outcome: "failure" })).toBe(2)
+      expect(series(text, "resilience_circuit_breaker_calls_total", { ...b, outcome: "rejected" })).toBe(3)
+      expect(series(text, "resilience_circuit_breaker_calls_total", { ...b, outcome: "ignored" })).toBe(0)
+      expect(series(text, "resilience_circuit_breaker_slow_calls_total", { ...b, outcome: "success" })).toBe(1)
+      expect(series(text, "resilience_circuit_breaker_transitions_total", { ...b, from: "Closed", to: "Open" })).toBe(1)
+      expect(series(text, "resilience_circuit_breaker_transitions_total", { ...b, from: "Open", to: "HalfOpen" })).toBe(1)
+      expect(series(text, "resilience_circuit_breaker_transitions_total", { ...b, from: "HalfOpen", to: "Closed" })).toBe(1)
+      expect(series(text, "resilience_circuit_breaker_open_seconds_total", b)).toBe(10)
+      expect(series(text, "resilience_circuit_breaker_call_duration_seconds_count", b)).toBe(5)
+      expect(series(text, "resilience_circuit_breaker_call_duration_seconds_sum", b)).toBe(1.5)
+      expect(series(text, "resilience_circuit_breaker_call_duration_seconds_bucket", { ...b, le: "1" })).toBe(4)
+      expect(series(text, "resilience_circuit_breaker_call_duration_seconds_bucket", { ...b, le: "2.5" })).toBe(5)
+      expect(text).toMatch(/# TYPE resilience_circuit_breaker_calls_total counter/)
+      expect(text).toMatch(/# HELP resilience_circuit_breaker_state /)
+    }).pipe(Effect.scoped, isolated))
+
+  it.effect("a breaker with metrics off has no series, and its series go when its scope closes", () =>
+    Effect.gen(function*() {
+      yield* Effect.scoped(Effect.gen(function*() {
+        const quiet = yield* CircuitBreaker.make({ name: "quiet", metrics: false })
+        const loud = yield* CircuitBreaker.make({ name: "loud" })
+        yield* quiet.execute(ok)
+        yield* loud.execute(ok)
+        const text = yield* PrometheusMetrics.format()
+        expect(text).not.toMatch(/breaker="quiet"/)
+        expect(series(text, "resilience_circuit_breaker_calls_total", { breaker: "loud", outcome: "success" })).toBe(1)
+        // A count-window breaker does not time its calls unless asked: no duration histogram.
+        expect(text).not.toMatch(/resilience_circuit_breaker_call_duration_seconds_count\{breaker="loud"\}/)
+      }))
+      expect(yield* PrometheusMetrics.format()).not.toMatch(/breaker="loud"/)
+    }).pipe(isolated))
+
+  it.effect("callDurations times every call of a count-window breaker", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ name: "timed", metrics: { callDurations: true } })
+      const fiber = yield* Effect.forkChild(breaker.execute(Effect.sleep("30 millis")))
+      yield* TestClock.adjust("30 millis")
+      yield* Fiber.join(fiber)
+      const text = yield* PrometheusMetrics.format()
+      expect(series(text, "resilience_circuit_breaker_call_duration_seconds_count", { breaker: "timed" })).toBe(1)
+      expect(series(text, "resilience_circuit_breaker_call_duration_seconds_bucket", { breaker: "timed", le: "0.025" })).toBe(0)
+      expect(series(text, "resilience_circuit_breaker_call_duration_seconds_bucket", { breaker: "timed", le: "0.05" })).toBe(1)
+    }).pipe(Effect.scoped, isolated))
+
+  it.effect("policies count their events under their names", () =>
+    Effect.gen(function*() {
+      const retry = yield* Retry.make({ name: "orders", retries: 2, baseDelay: 10, jitter: false })
+      const timeout = yield* Timeout.make({ name: "orders", duration: "1 second" })
+      const bulkhead = yield* Bulkhead.make({ name: "orders", maxConcurrent: 1 })
+      const fallback = yield* Fallback.make({ name: "orders", value: 0 })
+      const hedge = yield* Hedge.make({ name: "orders", delay: "10 millis" })
+      const retried = yield* Effect.forkChild(Effect.exit(Retry.retry(boom, retry)))
+      yield* TestClock.adjust("100 millis")
+      yield* Fiber.join(retried)
+      const timed = yield* Effect.forkChild(Effect.exit(Timeout.timeout(Effect.never, timeout)))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(timed)
+      const holder = yield* Effect.forkChild(Bulkhead.withBulkhead(Effect.never, bulkhead), { startImmediately: true })
+      yield* Effect.exit(Bulkhead.withBulkhead(ok, bulkhead))
+      yield* Fallback.fallback(boom, fallback)
+      const hedged = yield* Effect.forkChild(Hedge.hedge(Effect.sleep("50 millis"), hedge))
+      yield* TestClock.adjust("100 millis")
+      yield* Fiber.join(hedged)
+      const text = yield* PrometheusMetrics.format()
+      const p = { policy: "orders" }
+      expect(series(text, "resilience_retries_total", p)).toBe(2)
+      expect(series(text, "resilience_retry_gave_up_total", { ...p, reason: "ScheduleExhausted" })).toBe(1)
+      expect(series(text, "resilience_timeouts_total", p)).toBe(1)
+      expect(series(text, "resilience_bulkhead_rejections_total", { ...p, reason: "QueueFull" })).toBe(1)
+      expect(series(text, "resilience_bulkhead_running", p)).toBe(1)
+      expect(series(text, "resilience_fallbacks_total", p)).toBe(1)
+      expect(series(text, "resilience_hedges_total", p)).toBe(1)
+      expect(series(text, "resilience_hedge_wins_total", { ...p, attempt: "first" })).toBe(1)
+      yield* Fiber.interrupt(holder)
+      const quiet = yield* Retry.make({ name: "quiet", metrics: false })
+      yield* Effect.exit(Retry.retry(Effect.die("x"), quiet))
+      expect(yield* PrometheusMetrics.format()).not.toMatch(/policy="quiet"/)
+    }).pipe(isolated))
+})
+
+describe("tracing and logs", () => {
+  it.effect("a guarded call annotates the current span with the breaker, the state at admission and the outcome", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ name: "search", consecutiveFailures: 1 })
+      const attributesOf = <A, E>(effect: Effect.Effect<A, E>) =>
+        Effect.gen(function*() {
+          yield* Effect.exit(effect)
+          const span = yield* Effect.currentSpan
+          return span
+        }).pipe(Effect.withSpan("request"))
+      const succeeded = yield* attributesOf(breaker.execute(ok))
+      expect(Object.fromEntries(succeeded.attributes)).toMatchObject({
+        "resilience.circuit_breaker.name": "search",
+        "resilience.circuit_breaker.state": "Closed",
+        "resilience.circuit_breaker.outcome": "success"
+      })
+      yield* attributesOf(breaker.execute(boom))
+      const rejected = yield* attributesOf(breaker.execute(ok))
+      expect(Object.fromEntries(rejected.attributes)).toMatchObject({
+        "resilience.circuit_breaker.state": "Open",
+        "resilience.circuit_breaker.outcome": "rejected"
+      })
+      const events = (rejected as unknown as { readonly events: ReadonlyArray<[string, bigint, Record<string, unknown>]> }).events
+      expect(events.map(([name, , attributes]) => [name, attributes["resilience.circuit_breaker.state"]])).toEqual([
+        ["resilience.circuit_breaker.rejected", "Open"]
+      ])
+    }).pipe(Effect.scoped, isolated))
+
+  it.effect("each transition is logged once: a warning when the circuit opens, info when it half-opens and closes", () =>
+    Effect.gen(function*() {
+      const logs: Array<{ level: string; message: unknown; annotations: Record<string, unknown> }> = []
+      const capture = Logger.make((options) => {
+        logs.push({
+          level: options.logLevel,
+          message: options.message,
+          annotations: { ...options.fiber.getRef(References.CurrentLogAnnotations) }
+        })
+      })
+      yield* Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({ name: "inventory", consecutiveFailures: 1, openDuration: "5 seconds" })
+        yield* Effect.exit(breaker.execute(boom))
+        for (let i = 0; i < 5; i++) yield* Effect.exit(breaker.execute(ok)) // rejections log nothing
+        yield* TestClock.adjust("5 seconds") // the timer half-opens the circuit
+        yield* breaker.state
+        yield* breaker.execute(ok)
+        const quiet = yield* CircuitBreaker.make({ name: "quiet", consecutiveFailures: 1, logTransitions: false })
+        yield* Effect.exit(quiet.execute(boom))
+      }).pipe(Effect.scoped, Effect.provide(Logger.layer([capture])))
+      const transitions = logs.filter((log) => "circuit_breaker" in log.annotations)
+      expect(transitions.map((log) => [log.level, log.annotations.from, log.annotations.to])).toEqual([
+        ["Warn", "Closed", "Open"],
+        ["Info", "Open", "HalfOpen"],
+        ["Info", "HalfOpen", "Closed"]
+      ])
+      expect(transitions[0]!.annotations).toMatchObject({ circuit_breaker: "inventory", reason: "ConsecutiveFailures", retry_after_ms: 5000 })
+      expect(String(transitions[0]!.message)).toMatch(/"inventory" opened \(ConsecutiveFailures\): calls are rejected for 5s/)
+    }).pipe(isolated))
+})
+
+describe("health", () => {
+  class Payments extends CircuitBreaker.Service<Payments>()("payments") {}
+  const Routes = Layer.mergeAll(
+    Health.layerHttp({ sources: [Payments, CircuitBreakerRegistry.CircuitBreakerRegistry], degradedStatus: 503 }),
+    Health.layerMetricsHttp()
+  )
+  const Server = HttpRouter.serve(Routes, { disableLogger: true }).pipe(
+    Layer.provideMerge(NodeHttpServer.layerTest),
+    Layer.provideMerge(Layer.mergeAll(
+      Payments.layer({ consecutiveFailures: 1, openDuration: "30 seconds" }),
+      CircuitBreakerRegistry.layer({ config: { consecutiveFailures: 1 } })
+    ))
+  )
+
+  it.effect("GET /health/circuits answers 200 while every circuit is closed, 503 with the open ones listed, as JSON its Schema decodes", () =>
+    Effect.gen(function*() {
+      const client = yield* HttpClient.HttpClient
+      const get = Effect.flatMap(client.get("/health/circuits"), (response) =>
+        Effect.map(HttpClientResponse.schemaBodyJson(Health.HealthReport)(response), (report) => [response.status, report] as const))
+      const payments = yield* Payments
+      const tenants = yield* CircuitBreakerRegistry.CircuitBreakerRegistry
+      yield* payments.execute(ok)
+      yield* tenants.execute(ok, "acme")
+      const [healthyStatus, healthy] = yield* get
+      expect(healthyStatus).toBe(200)
+      expect(healthy.status).toBe("healthy")
+      expect(healthy.circuits.map((c) => [c.breaker, c.state])).toEqual([["payments", "Closed"], ["acme", "Closed"]])
+      yield* Effect.exit(payments.execute(boom))
+      const [degradedStatus, degraded] = yield* get
+      expect(degradedStatus).toBe(503)
+      expect(degraded.status).toBe("degraded")
+      expect(degraded.circuits[0]).toMatchObject({ breaker: "payments", state: "Open", failures: 0, retryAfterMillis: 30_000 })
+      yield* payments.forceOpen
+      const [, forced] = yield* get
+      expect(forced.circuits[0]!.retryAfterMillis).toBeNull()
+      // The metrics route serves the same process's series.
+      const metrics = yield* Effect.flatMap(client.get("/metrics"), (response) => response.text)
+      expect(series(metrics, "resilience_circuit_breaker_state", { breaker: "payments" })).toBe(Metrics.stateValue.ForcedOpen)
+      expect(series(metrics, "resilience_circuit_breaker_calls_total", { breaker: "acme", outcome: "success" })).toBe(1)
+    }).pipe(Effect.provide(Server), isolated))
+
+  it("the report's JSON decodes back with its own Schema", () => {
+    const report = new Health.HealthReport({
+      status: "degraded",
+      circuits: [new Health.CircuitHealth({
+        breaker: "b",
+        state: "Open",
+        calls: 3,
+        failures: 2,
+        slowCalls: 0,
+        failureRate: 2 / 3,
+        slowCallRate: 0,
+        consecutiveFailures: 2,
+        retryAfterMillis: 1000
+      })]
+    })
+    const json = JSON.parse(JSON.stringify(Health.toJson(report)))
+    expect(Schema.decodeUnknownSync(Health.HealthReport)(json)).toEqual(report)
+    expect(() => Schema.decodeUnknownSync(Health.HealthReport)({ status: "fine", circuits: [] })).toThrow()
+  })
+})
