@@ -9,7 +9,17 @@ import { ConsecutiveBreaker, circuitBreaker as cockatielBreaker, handleAll } fro
 import { Context, Effect, Exit, Scope } from "effect"
 import { CircuitBreaker as EffectCircuitBreaker } from "effect/persistence"
 import OpossumBreaker from "opossum"
-import { Bulkhead, CircuitBreaker, Fallback, Hedge, Policy, Retry, Timeout, withCircuitBreaker } from "../src/index.js"
+import {
+  Bulkhead,
+  CircuitBreaker,
+  CircuitBreakerRegistry,
+  Fallback,
+  Hedge,
+  Policy,
+  Retry,
+  Timeout,
+  withCircuitBreaker
+} from "../src/index.js"
 import type { Case, Measurement } from "./harness.js"
 import { machine, measure, pairedDifference, pairedRatio, retainedBytesPerItem } from "./harness.js"
 
@@ -32,10 +42,10 @@ const consecutiveTimed = inScope(CircuitBreaker.make({
   consecutiveFailures: 5,
   metrics: { callDurations: true }
 }))
-const consecutiveNoMetrics = inScope(CircuitBreaker.make({
-  name: "consecutive-no-metrics",
+const consecutiveMetrics = inScope(CircuitBreaker.make({
+  name: "consecutive-metrics",
   consecutiveFailures: 5,
-  metrics: false
+  metrics: true
 }))
 const rate100 = inScope(CircuitBreaker.make({
   name: "rate-100",
@@ -55,7 +65,12 @@ const timeWindow = inScope(CircuitBreaker.make({
   slowCallDuration: "1 second",
   window: CircuitBreaker.timeWindow("60 seconds", 60)
 }))
-const open = inScope(CircuitBreaker.make({ name: "open", consecutiveFailures: 1, openDuration: "1 day" }))
+const open = inScope(CircuitBreaker.make({
+  name: "open",
+  consecutiveFailures: 1,
+  openDuration: "1 day",
+  logTransitions: false
+}))
 Effect.runSync(Effect.exit(open.execute(Effect.fail("trip"))))
 
 const effectMemoryStore = EffectCircuitBreaker.layerStoreMemory()
@@ -72,6 +87,19 @@ const effectRate = inScope(
 )
 
 const withDefault = Context.make(CircuitBreaker.CircuitBreaker, consecutive)
+
+// A registry of 100,000 keyed breakers.
+const REGISTRY_KEYS = quick ? 10_000 : 100_000
+const registryKeys = Array.from({ length: REGISTRY_KEYS }, (_, i) => `tenant-${i}`)
+const registry = inScope(CircuitBreakerRegistry.make({
+  config: { consecutiveFailures: 5 },
+  maxBreakers: REGISTRY_KEYS
+}))
+await Effect.runPromise(Effect.forEach(registryKeys, (key) => registry.get(key), { discard: true }))
+let nextKey = 0
+const anyKey = () => registryKeys[nextKey++ % REGISTRY_KEYS]!
+let nextHotKey = 0
+const hotKey = () => registryKeys[nextHotKey++ % 100]!
 
 // The policies, each measured on the asynchronous call that succeeds at once:
 // the price every call pays, before anything goes wrong.
@@ -123,8 +151,11 @@ const cases: ReadonlyArray<Case> = [
   inFiber("async: bare effect", asyncCall),
   inFiber("async: guarded, instance.execute", () => consecutive.execute(asyncCall())),
   inFiber("async: guarded, withCircuitBreaker (service)", () => withCircuitBreaker(asyncCall())),
-  inFiber("async: guarded, instance.execute, metrics off", () => consecutiveNoMetrics.execute(asyncCall())),
+  inFiber("async: guarded, instance.execute, metrics on", () => consecutiveMetrics.execute(asyncCall())),
   inFiber("async: guarded, instance.execute, every call timed", () => consecutiveTimed.execute(asyncCall())),
+  inFiber("sync: guarded through a registry of 100,000 keys", () => registry.execute(syncCall(), anyKey())),
+  inFiber("sync: guarded through a registry of 100,000 keys, 100 of them hot", () =>
+    registry.execute(syncCall(), hotKey())),
   inFiber("rate, count window 100", () => rate100.execute(syncCall())),
   inFiber("rate, count window 100,000", () => rate100k.execute(syncCall())),
   inFiber("rate + slow calls, time window 60s/60 buckets", () => timeWindow.execute(syncCall())),
@@ -166,17 +197,39 @@ const main = async () => {
     }
     return [breakers, memoryScope]
   })
+  const memoryWindow100Metrics = await retainedBytesPerItem(quick ? 2_000 : 10_000, async (count) => {
+    const breakers = []
+    const memoryScope = Effect.runSync(Scope.make())
+    for (let i = 0; i < count; i++) {
+      breakers.push(Effect.runSync(Scope.provide(
+        CircuitBreaker.make({ name: `m${i}`, failureRate: 0.5, window: CircuitBreaker.countWindow(100), metrics: true }),
+        memoryScope
+      )))
+    }
+    return [breakers, memoryScope]
+  })
+  const memoryKeyed = await retainedBytesPerItem(REGISTRY_KEYS, async (count) => {
+    const memoryScope = Effect.runSync(Scope.make())
+    const keyed = Effect.runSync(Scope.provide(
+      CircuitBreakerRegistry.make({ config: { consecutiveFailures: 5 }, maxBreakers: count }),
+      memoryScope
+    ))
+    await Effect.runPromise(
+      Effect.forEach(Array.from({ length: count }, (_, i) => `key-${i}`), (key) => keyed.get(key), { discard: true })
+    )
+    return [keyed, memoryScope]
+  })
 
   const checks = [
     {
-      what: "guarded async call, metrics off / bare async call (Closed)",
-      value: ratio("async: guarded, instance.execute, metrics off", "async: bare effect"),
+      what: "guarded async call / bare async call (Closed)",
+      value: ratio("async: guarded, instance.execute", "async: bare effect"),
       target: "<= 2.0",
       ok: (v: number) => v <= 2
     },
     {
-      what: "guarded async call (metrics on) / bare async call (Closed)",
-      value: ratio("async: guarded, instance.execute", "async: bare effect"),
+      what: "guarded async call, metrics on / bare async call (Closed)",
+      value: ratio("async: guarded, instance.execute, metrics on", "async: bare effect"),
       target: "<= 2.0",
       ok: (v: number) => v <= 2
     },
@@ -187,7 +240,7 @@ const main = async () => {
       ok: () => true
     },
     {
-      what: "guarded async call via the service (metrics on) / bare async call",
+      what: "guarded async call via the service / bare async call",
       value: ratio("async: guarded, withCircuitBreaker (service)", "async: bare effect"),
       target: "<= 2.0",
       ok: (v: number) => v <= 2
@@ -254,6 +307,36 @@ const main = async () => {
       ok: () => true
     })),
     {
+      what: "guarded call through a registry of 100,000 keys / guarded call on an instance (sync)",
+      value: ratio("sync: guarded through a registry of 100,000 keys", "sync: guarded, instance.execute"),
+      target: "reported",
+      ok: () => true
+    },
+    {
+      what: "guarded call through a registry, 100 hot keys among 100,000 / guarded call on an instance (sync)",
+      value: ratio("sync: guarded through a registry of 100,000 keys, 100 of them hot", "sync: guarded, instance.execute"),
+      target: "reported",
+      ok: () => true
+    },
+    {
+      what: "registry lookup and guard beyond an instance's guarded call, a different key each call (ns per call)",
+      value: pairedDifference(get("sync: guarded through a registry of 100,000 keys"), get("sync: guarded, instance.execute")),
+      target: "reported",
+      ok: () => true
+    },
+    {
+      what: "memory per breaker, count window 100, metrics on: the breaker and its series (bytes)",
+      value: memoryWindow100Metrics,
+      target: "reported",
+      ok: () => true
+    },
+    {
+      what: `memory for ${REGISTRY_KEYS.toLocaleString("en")} keyed breakers in a registry (MB)`,
+      value: (memoryKeyed * REGISTRY_KEYS) / 1e6,
+      target: "well under 1 GB",
+      ok: (v: number) => v < 500
+    },
+    {
       what: "memory per breaker, count window 100 (bytes)",
       value: memoryWindow100,
       target: "<= 4096",
@@ -309,8 +392,8 @@ shared machine.
 - **sync** guards a no-op \`Effect.sync\`: the worst case for any wrapper, since the guarded work costs
   nothing. **async** guards \`Effect.promise(() => Promise.resolve(...))\`, the cheapest call that
   actually suspends, as every call to a remote dependency does.
-- Breakers run with their defaults, **metrics on** (every call counted; a count-window breaker does
-  not time its calls, so it observes no durations), unless a case says **metrics off**, or **every
+- Breakers run with their defaults (metrics off), unless a case says **metrics on** (every call
+  counted; a count-window breaker does not time its calls, so it observes no durations) or **every
   call timed** (\`metrics: { callDurations: true }\`: two clock reads per call for the duration
   histogram).
 - **minimal exit-observing wrapper** is \`Effect.withFiber(() => Effect.onExitPrimitive(self, f))\`
@@ -325,7 +408,11 @@ shared machine.
   through \`Effect.runPromise\`, next to cockatiel's \`ConsecutiveBreaker(5)\` and opossum with its
   defaults (which arms a 10 s timeout timer per call).
 - **Memory** is the heap retained per breaker (count window of 100, rate rule) after full garbage
-  collections, averaged over many breakers.
+  collections, averaged over many breakers — with metrics on, that includes the breaker's series in
+  the metric registry — and the heap retained by a registry of keyed breakers.
+- **Registry** guards a call with the breaker of one of 100,000 keys — a different key each call (so
+  most of the cost is the processor's cache missing 100,000 breakers), or one of 100 hot keys — next to
+  the same guarded call on a breaker instance.
 
 ## Results
 

@@ -86,7 +86,7 @@ export interface BulkheadOptions {
   readonly maxQueued?: number | undefined
   /** How long a queued call waits for a slot before it is rejected. Default: until a slot frees. */
   readonly maxQueueWait?: Duration.Input | undefined
-  /** Report this policy's metrics (see the `Metrics` module). Default `true`. */
+  /** Report this policy's metrics (see the `Metrics` module). Default: as the context says (`Metrics.layer`). */
   readonly metrics?: boolean | undefined
 }
 

@@ -23,7 +23,7 @@
  * | `halfOpenPermits` | 1 | pybreaker, opossum, cockatiel |
  * | `successThreshold` | `halfOpenPermits` | Resilience4j |
  * | `halfOpenMaxWait` | none (wait for the probes) | Resilience4j |
- * | `metrics` | `true` | |
+ * | `metrics` | off, unless `Metrics.layer` switches them on | |
  * | `logTransitions` | `true` | |
  *
  * @since 0.1.0
@@ -96,10 +96,12 @@ export interface CircuitBreakerConfig {
   /** Events buffered per subscriber before the oldest are dropped. Default 1024. */
   readonly eventBufferSize?: number | undefined
   /**
-   * Register the breaker's metrics (see the `Metrics` module). Default `true`.
-   * The call duration histogram times every call, which costs two clock
-   * reads per call: it is on when the configuration times calls anyway (a
-   * time window, a slow-call rule), and otherwise when asked for with
+   * Register the breaker's metrics (see the `Metrics` module): `true`,
+   * `false`, or `{ callDurations }`. Default: as the context says
+   * (`Metrics.layer` switches them on), which is off unless switched on. The
+   * call duration histogram times every call, which costs two clock reads
+   * per call: it is on when the configuration times calls anyway (a time
+   * window, a slow-call rule), and otherwise when asked for with
    * `{ callDurations: true }`.
    */
   readonly metrics?: boolean | MetricsOptions | undefined
@@ -140,7 +142,8 @@ export interface ResolvedConfig {
   readonly halfOpenMaxWait: Duration.Duration | undefined
   readonly classify: Classifier | undefined
   readonly eventBufferSize: number
-  readonly metrics: boolean | MetricsOptions
+  /** `undefined`: as the context says (`Metrics.Enabled`). */
+  readonly metrics: boolean | MetricsOptions | undefined
   readonly logTransitions: boolean
 }
 
@@ -346,7 +349,7 @@ export const decode = (input: CircuitBreakerConfig | undefined): Effect.Effect<R
       halfOpenMaxWait: config.halfOpenMaxWait,
       classify: config.classify,
       eventBufferSize: config.eventBufferSize ?? defaultEventBufferSize,
-      metrics: config.metrics ?? true,
+      metrics: config.metrics,
       logTransitions: config.logTransitions ?? true
     })
   })

@@ -65,7 +65,9 @@ export interface RegistryOptions {
   /**
    * The configuration of every key's breaker, or a function that gives one
    * per key. A breaker is named after its key unless its configuration names
-   * it. Default: the breaker defaults.
+   * it, and reports metrics only when its configuration says `metrics: true`
+   * (not when the context switches metrics on: thousands of keys would make
+   * tens of thousands of series). Default: the breaker defaults.
    */
   readonly config?: CircuitBreakerConfig | ((key: string) => CircuitBreakerConfig) | undefined
   /** Breakers kept at most (an integer >= 1). Default 10,000. */
@@ -165,10 +167,10 @@ export const make: {
     const config = decoded.success.config
     let configFor: (key: string) => Effect.Effect<ResolvedConfig, CircuitBreakerConfigError>
     if (Schema.is(ConfigFunction)(config)) {
-      configFor = (key) => Effect.suspend(() => decode(named(config(key), key)))
+      configFor = (key) => Effect.suspend(() => decode(keyed(config(key), key)))
     } else if (config === undefined || (typeof config === "object" && config !== null)) {
       // One configuration for every key: validated once, now.
-      const resolved = yield* decode(config as CircuitBreakerConfig | undefined)
+      const resolved = yield* decode(quietByDefault(config as CircuitBreakerConfig | undefined))
       const userNamed = (config as CircuitBreakerConfig | undefined)?.name !== undefined
       configFor = (key) => Effect.succeed(userNamed ? resolved : { ...resolved, name: key })
     } else {
@@ -187,8 +189,17 @@ export const make: {
     ) as CircuitBreakerRegistry<CircuitBreakerConfigError>
   })) as never
 
-const named = (config: CircuitBreakerConfig, key: string): CircuitBreakerConfig =>
-  typeof config === "object" && config !== null && config.name === undefined ? { ...config, name: key } : config
+/**
+ * Keyed breakers report metrics only when their configuration asks: switched
+ * on by the context, thousands of keys would make tens of thousands of series.
+ */
+const quietByDefault = (config: CircuitBreakerConfig | undefined): CircuitBreakerConfig =>
+  config?.metrics === undefined ? { ...config, metrics: false } : config
+
+const keyed = (config: CircuitBreakerConfig, key: string): CircuitBreakerConfig =>
+  typeof config === "object" && config !== null
+    ? quietByDefault(config.name === undefined ? { ...config, name: key } : config)
+    : config
 
 /**
  * The default registry service.

@@ -225,7 +225,7 @@ export interface LastKnownGoodOptions {
   readonly ttl?: Duration.Input | undefined
   /** The errors a cached value is served for: tags or a refinement. Default: every typed error. */
   readonly on?: ErrorSelector | undefined
-  /** Report this policy's metrics (see the `Metrics` module). Default `true`. */
+  /** Report this policy's metrics (see the `Metrics` module). Default: as the context says (`Metrics.layer`). */
   readonly metrics?: boolean | undefined
 }
 

@@ -49,7 +49,7 @@ export interface HedgeOptions {
   readonly delay?: Duration.Input | undefined
   /** Attempts in all, the first included (an integer >= 1; 1 disables hedging). Default 2 (as Polly). */
   readonly attempts?: number | undefined
-  /** Report this policy's metrics (see the `Metrics` module). Default `true`. */
+  /** Report this policy's metrics (see the `Metrics` module). Default: as the context says (`Metrics.layer`). */
   readonly metrics?: boolean | undefined
 }
 

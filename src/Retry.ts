@@ -105,7 +105,7 @@ export interface RetryOptions extends BackoffOptions {
   readonly maxCircuitWait?: Duration.Input | undefined
   /** A budget shared by the calls to one dependency; see `Retry.makeBudget`. */
   readonly budget?: RetryBudget | undefined
-  /** Report this policy's metrics (see the `Metrics` module). Default `true`. */
+  /** Report this policy's metrics (see the `Metrics` module). Default: as the context says (`Metrics.layer`). */
   readonly metrics?: boolean | undefined
 }
 

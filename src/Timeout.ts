@@ -64,7 +64,7 @@ export interface TimeoutOptions {
   readonly name?: string | undefined
   /** The time limit of each call: a `Duration.Input` greater than zero. Required. */
   readonly duration: Duration.Input
-  /** Report this policy's metrics (see the `Metrics` module). Default `true`. */
+  /** Report this policy's metrics (see the `Metrics` module). Default: as the context says (`Metrics.layer`). */
   readonly metrics?: boolean | undefined
 }
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Metric, Stream } from "effect"
+import { PrometheusMetrics } from "effect/observability"
 import { TestClock } from "effect/testing"
 import type { CircuitBreakerConfigError } from "../src/index.js"
-import { CircuitBreakerRegistry, CircuitOpenError } from "../src/index.js"
+import { CircuitBreakerRegistry, CircuitOpenError, Metrics } from "../src/index.js"
 import { boom, ok } from "./helpers.js"
 import { failure } from "./policyHelpers.js"
 
@@ -96,6 +97,17 @@ describe("CircuitBreakerRegistry", () => {
       expect(yield* registry.remove("b")).toBe(true)
       expect(yield* registry.remove("b")).toBe(false)
     }).pipe(Effect.scoped, isolatedMetrics))
+
+  it.effect("keyed breakers report metrics only when their configuration asks, whatever the context says", () =>
+    Effect.gen(function*() {
+      const quiet = yield* CircuitBreakerRegistry.make({ config: { consecutiveFailures: 2 } })
+      const loud = yield* CircuitBreakerRegistry.make({ config: (key) => ({ name: `loud-${key}`, metrics: true }) })
+      yield* quiet.execute(ok, "q")
+      yield* loud.execute(ok, "l")
+      const text = yield* PrometheusMetrics.format()
+      expect(text).not.toMatch(/breaker="q"/)
+      expect(text).toMatch(/breaker="loud-l"/)
+    }).pipe(Effect.scoped, Metrics.enable, isolatedMetrics))
 
   it.effect("as a service", () =>
     Effect.gen(function*() {

@@ -21,6 +21,9 @@ import { boom, ok } from "./helpers.js"
 const isolated = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.provideService(effect, Metric.MetricRegistry, new Map())
 
+/** Metrics switched on for everything made in `effect`, in a registry of its own. */
+const withMetrics = <A, E, R>(effect: Effect.Effect<A, E, R>) => isolated(Metrics.enable(effect))
+
 /** The value of one Prometheus series in `text`, or undefined. */
 const series = (text: string, name: string, labels: Record<string, string>): number | undefined => {
   for (const line of text.split("\n")) {
@@ -83,21 +86,25 @@ describe("metrics", () => {
       expect(series(text, "resilience_circuit_breaker_call_duration_seconds_bucket", { ...b, le: "2.5" })).toBe(5)
       expect(text).toMatch(/# TYPE resilience_circuit_breaker_calls_total counter/)
       expect(text).toMatch(/# HELP resilience_circuit_breaker_state /)
-    }).pipe(Effect.scoped, isolated))
+    }).pipe(Effect.scoped, withMetrics))
 
-  it.effect("a breaker with metrics off has no series, and its series go when its scope closes", () =>
+  it.effect("metrics are off unless switched on: by the context (Metrics.layer), or by the breaker's own option", () =>
     Effect.gen(function*() {
       yield* Effect.scoped(Effect.gen(function*() {
-        const quiet = yield* CircuitBreaker.make({ name: "quiet", metrics: false })
-        const loud = yield* CircuitBreaker.make({ name: "loud" })
-        yield* quiet.execute(ok)
-        yield* loud.execute(ok)
+        const quiet = yield* CircuitBreaker.make({ name: "quiet" })
+        const loud = yield* CircuitBreaker.make({ name: "loud", metrics: true })
+        const enabled = yield* CircuitBreaker.make({ name: "enabled" }).pipe(Effect.provide(Metrics.layer))
+        const optedOut = yield* CircuitBreaker.make({ name: "opted-out", metrics: false }).pipe(Metrics.enable)
+        for (const breaker of [quiet, loud, enabled, optedOut]) yield* breaker.execute(ok)
         const text = yield* PrometheusMetrics.format()
         expect(text).not.toMatch(/breaker="quiet"/)
+        expect(text).not.toMatch(/breaker="opted-out"/)
         expect(series(text, "resilience_circuit_breaker_calls_total", { breaker: "loud", outcome: "success" })).toBe(1)
+        expect(series(text, "resilience_circuit_breaker_calls_total", { breaker: "enabled", outcome: "success" })).toBe(1)
         // A count-window breaker does not time its calls unless asked: no duration histogram.
         expect(text).not.toMatch(/resilience_circuit_breaker_call_duration_seconds_count\{breaker="loud"\}/)
       }))
+      // The series go with the breaker's scope.
       expect(yield* PrometheusMetrics.format()).not.toMatch(/breaker="loud"/)
     }).pipe(isolated))
 
@@ -111,7 +118,7 @@ describe("metrics", () => {
       expect(series(text, "resilience_circuit_breaker_call_duration_seconds_count", { breaker: "timed" })).toBe(1)
       expect(series(text, "resilience_circuit_breaker_call_duration_seconds_bucket", { breaker: "timed", le: "0.025" })).toBe(0)
       expect(series(text, "resilience_circuit_breaker_call_duration_seconds_bucket", { breaker: "timed", le: "0.05" })).toBe(1)
-    }).pipe(Effect.scoped, isolated))
+    }).pipe(Effect.scoped, withMetrics))
 
   it.effect("policies count their events under their names", () =>
     Effect.gen(function*() {
@@ -146,7 +153,7 @@ describe("metrics", () => {
       const quiet = yield* Retry.make({ name: "quiet", metrics: false })
       yield* Effect.exit(Retry.retry(Effect.die("x"), quiet))
       expect(yield* PrometheusMetrics.format()).not.toMatch(/policy="quiet"/)
-    }).pipe(isolated))
+    }).pipe(withMetrics))
 })
 
 describe("tracing and logs", () => {
@@ -218,8 +225,8 @@ describe("health", () => {
     Layer.provideMerge(NodeHttpServer.layerTest),
     Layer.provideMerge(Layer.mergeAll(
       Payments.layer({ consecutiveFailures: 1, openDuration: "30 seconds" }),
-      CircuitBreakerRegistry.layer({ config: { consecutiveFailures: 1 } })
-    ))
+      CircuitBreakerRegistry.layer({ config: { consecutiveFailures: 1, metrics: true } })
+    ).pipe(Layer.provide(Metrics.layer)))
   )
 
   it.effect("GET /health/circuits answers 200 while every circuit is closed, 503 with the open ones listed, as JSON its Schema decodes", () =>

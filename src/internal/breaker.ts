@@ -26,6 +26,7 @@ import { defaultClassifier, fromOptions } from "../Classifier.js"
 import type { Admission, Phase, Transition } from "./circuit.js"
 import { Circuit } from "./circuit.js"
 import { EventHub } from "./events.js"
+import { Enabled } from "../Metrics.js"
 import { BreakerMetrics } from "./metrics.js"
 import { makeOpenDurations } from "./openDuration.js"
 import { hasTypeId, isEffectValue } from "./service.js"
@@ -137,8 +138,9 @@ export class CircuitBreakerImpl implements CircuitBreaker {
    * returns what removes them.
    */
   registerMetrics(): (() => void) | undefined {
-    if (this.config.metrics === false) return undefined
     const options = this.config.metrics
+    const enabled = options === undefined ? Context.get(this.context, Enabled) : options !== false
+    if (!enabled) return undefined
     const metrics = new BreakerMetrics(
       this.name,
       this.circuit,

@@ -11,6 +11,7 @@ import { Clock, Context, Effect, Result, Schema } from "effect"
 import { dual } from "effect/Function"
 import { pipeArguments } from "effect/Pipeable"
 import type { ConfigIssue } from "../ConfigIssue.js"
+import { Enabled } from "../Metrics.js"
 import type { PolicyKind } from "../PolicyConfigError.js"
 import { PolicyConfigError } from "../PolicyConfigError.js"
 import type { Policy } from "../Policy.js"
@@ -184,7 +185,8 @@ export const makePolicy = <S extends Schema.ConstraintDecoder<unknown>, P>(
         new PolicyConfigError({ kind, policy: name, issues: issues as [ConfigIssue, ...Array<ConfigIssue>] })
       )
     }
-    const metrics = (decoded.success as { readonly metrics?: boolean | undefined }).metrics ?? true
+    const metrics = (decoded.success as { readonly metrics?: boolean | undefined }).metrics ??
+      Context.get(fiber.context, Enabled)
     return Effect.succeed(build(decoded.success, { name, context: fiber.context, metrics }))
   })
 
