@@ -33,10 +33,12 @@ import { HttpRouter, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import type { CircuitBreaker } from "./CircuitBreaker.js"
 import type { CircuitBreakerRegistry } from "./CircuitBreakerRegistry.js"
-import type { Snapshot } from "./CircuitBreakerSnapshot.js"
-import { State } from "./CircuitState.js"
+import { Snapshot } from "./CircuitBreakerSnapshot.js"
+import type { State } from "./CircuitState.js"
 import { isCircuitBreaker } from "./internal/breaker.js"
 import { isServiceKey } from "./internal/service.js"
+
+const snapshotFields = Snapshot.fields
 
 /**
  * One circuit in a health report. `retryAfterMillis` is the time until a
@@ -47,14 +49,15 @@ import { isServiceKey } from "./internal/service.js"
  * @since 0.1.0
  */
 export class CircuitHealth extends Schema.Class<CircuitHealth>("CircuitHealth")({
-  breaker: Schema.String,
-  state: State,
-  calls: Schema.Number,
-  failures: Schema.Number,
-  slowCalls: Schema.Number,
-  failureRate: Schema.Number,
-  slowCallRate: Schema.Number,
-  consecutiveFailures: Schema.Number,
+  breaker: snapshotFields.breaker,
+  state: snapshotFields.state,
+  calls: snapshotFields.calls,
+  failures: snapshotFields.failures,
+  slowCalls: snapshotFields.slowCalls,
+  failureRate: snapshotFields.failureRate,
+  slowCallRate: snapshotFields.slowCallRate,
+  consecutiveFailures: snapshotFields.consecutiveFailures,
+  // A duration as a number of milliseconds, the form a monitor reads best.
   retryAfterMillis: Schema.NullOr(Schema.Number)
 }) {}
 
