@@ -249,7 +249,14 @@ export const makeResolved = (
     const scope = yield* Effect.scope
     const breaker = new CircuitBreakerImpl(config, scope, yield* Effect.context<never>())
     const removeMetrics = breaker.registerMetrics()
-    if (removeMetrics !== undefined) yield* Scope.addFinalizer(scope, Effect.sync(removeMetrics))
+    if (removeMetrics === "name taken") {
+      yield* Effect.logWarning(
+        `Circuit breaker "${config.name}" reports no metrics: another breaker reports under the same name. ` +
+          `Give each breaker a name of its own.`
+      )
+    } else if (removeMetrics !== undefined) {
+      yield* Scope.addFinalizer(scope, Effect.sync(removeMetrics))
+    }
     return breaker
   })
 

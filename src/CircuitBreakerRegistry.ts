@@ -64,8 +64,9 @@ export interface RegistryOptions {
   readonly name?: string | undefined
   /**
    * The configuration of every key's breaker, or a function that gives one
-   * per key. A breaker is named after its key unless its configuration names
-   * it, and reports metrics only when its configuration says `metrics: true`
+   * per key. A breaker is named after its key (`name/key` when one shared
+   * configuration has a `name`; as the function says otherwise), and reports
+   * metrics only when its configuration says `metrics: true`
    * (not when the context switches metrics on: thousands of keys would make
    * tens of thousands of series). Default: the breaker defaults.
    */
@@ -167,12 +168,24 @@ export const make: {
     const config = decoded.success.config
     let configFor: (key: string) => Effect.Effect<ResolvedConfig, CircuitBreakerConfigError>
     if (Schema.is(ConfigFunction)(config)) {
-      configFor = (key) => Effect.suspend(() => decode(keyed(config(key), key)))
+      configFor = (key) =>
+        Effect.suspend(() => {
+          let given: unknown
+          try {
+            given = config(key)
+          } catch (thrown) {
+            return configProblem(key, `threw for this key: ${thrown instanceof Error ? thrown.message : String(thrown)}`)
+          }
+          return typeof given === "object" && given !== null
+            ? decode(keyed(given as CircuitBreakerConfig, key))
+            : configProblem(key, "must return a circuit breaker configuration object for every key")
+        })
     } else if (config === undefined || (typeof config === "object" && config !== null)) {
       // One configuration for every key: validated once, now.
       const resolved = yield* decode(quietByDefault(config as CircuitBreakerConfig | undefined))
       const userNamed = (config as CircuitBreakerConfig | undefined)?.name !== undefined
-      configFor = (key) => Effect.succeed(userNamed ? resolved : { ...resolved, name: key })
+      // Every key's breaker has a name of its own: the key, after the configuration's name if it has one.
+      configFor = (key) => Effect.succeed({ ...resolved, name: userNamed ? `${resolved.name}/${key}` : key })
     } else {
       return yield* new CircuitBreakerConfigError({
         breaker: name,
@@ -189,6 +202,9 @@ export const make: {
     ) as CircuitBreakerRegistry<CircuitBreakerConfigError>
   })) as never
 
+const configProblem = (key: string, rule: string) =>
+  Effect.fail(new CircuitBreakerConfigError({ breaker: key, issues: [new ConfigIssue({ field: "config", rule })] }))
+
 /**
  * Keyed breakers report metrics only when their configuration asks: switched
  * on by the context, thousands of keys would make tens of thousands of series.
@@ -197,9 +213,7 @@ const quietByDefault = (config: CircuitBreakerConfig | undefined): CircuitBreake
   config?.metrics === undefined ? { ...config, metrics: false } : config
 
 const keyed = (config: CircuitBreakerConfig, key: string): CircuitBreakerConfig =>
-  typeof config === "object" && config !== null
-    ? quietByDefault(config.name === undefined ? { ...config, name: key } : config)
-    : config
+  quietByDefault(config.name === undefined ? { ...config, name: key } : config)
 
 /**
  * The default registry service.

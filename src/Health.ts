@@ -239,8 +239,9 @@ export const layerHttp = <const Sources extends ReadonlyArray<Source>>(
   ) as Layer.Layer<never, never, HttpRouter.HttpRouter | Services<Sources[number]>>
 
 /**
- * A route serving every metric in Prometheus text — the breakers' and the
- * policies' among them (see the `Metrics` module). It is
+ * A route serving every metric in Prometheus text — among them those of the
+ * breakers and policies that report metrics (switched on with
+ * `Metrics.layer` or `metrics: true`; see the `Metrics` module). It is
  * `effect/observability`'s `PrometheusMetrics.layerHttp`, at `/metrics` by
  * default.
  *

@@ -5,8 +5,11 @@
  * with `Metrics.layer` (or `Metrics.enable`), or one at a time with the
  * `metrics` option, which also switches them off where the context has them
  * on. They are off by default: a breaker's dozen series weigh about 10 KB,
- * three times the breaker itself, and a registry of keyed breakers would
- * multiply them.
+ * three times the breaker itself. Breakers made by a `CircuitBreakerRegistry`
+ * report metrics only when the registry's configuration says `metrics: true`
+ * (the context's switch does not reach them: thousands of keys would make
+ * tens of thousands of series). Only one live breaker reports under a name:
+ * a second one of the same name reports nothing, with a warning.
  *
  * A breaker or policy with metrics registers its series in the
  * `Metric.MetricRegistry` of the context it is made in (the process-wide
@@ -15,13 +18,17 @@
  * The calls themselves only bump plain counters; the series read them when
  * they are scraped. Labels are bounded: the breaker's or policy's name, and
  * an outcome, state or reason from a fixed list — never a per-call value.
+ * (A registry's breakers are named after their keys: `maxBreakers` bounds how
+ * many such names are live at once.) Policies of one name share their
+ * counters; a bulkhead's gauges are those of the last bulkhead made under
+ * its name, so give bulkheads names of their own.
  *
  * | metric | type | labels |
  * |---|---|---|
  * | `resilience_circuit_breaker_state` | gauge | `breaker` (0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled) |
  * | `resilience_circuit_breaker_calls_total` | counter | `breaker`, `outcome` (success, failure, ignored, rejected) |
  * | `resilience_circuit_breaker_slow_calls_total` | counter | `breaker`, `outcome` (success, failure) |
- * | `resilience_circuit_breaker_call_duration_seconds` | histogram | `breaker` |
+ * | `resilience_circuit_breaker_call_duration_seconds` | histogram | `breaker` (breakers that time their calls) |
  * | `resilience_circuit_breaker_transitions_total` | counter | `breaker`, `from`, `to` |
  * | `resilience_circuit_breaker_open_seconds_total` | counter | `breaker` |
  * | `resilience_circuit_breaker_failure_rate` | gauge | `breaker` |

@@ -109,6 +109,47 @@ describe("CircuitBreakerRegistry", () => {
       expect(text).toMatch(/breaker="loud-l"/)
     }).pipe(Effect.scoped, Metrics.enable, isolatedMetrics))
 
+  it.effect("many fibers asking for one new key at once make one breaker", () =>
+    Effect.gen(function*() {
+      const registry = yield* CircuitBreakerRegistry.make({ config: { consecutiveFailures: 2 }, maxBreakers: 3 })
+      const breakers = yield* Effect.forEach(Array.from({ length: 50 }), () => registry.get("hot"), { concurrency: "unbounded" })
+      expect(new Set(breakers).size).toBe(1)
+      const exits = yield* Effect.forEach(
+        Array.from({ length: 50 }, (_, i) => `k${i % 5}`),
+        (key) => Effect.exit(registry.execute(ok, key)),
+        { concurrency: "unbounded" }
+      )
+      // Never more than maxBreakers, however the creations interleave.
+      expect(yield* registry.size).toBeLessThanOrEqual(3)
+      expect(exits.filter(Exit.isSuccess).length).toBeGreaterThan(0)
+    }).pipe(Effect.scoped, isolatedMetrics))
+
+  it.effect("a key whose configuration is invalid evicts nothing to make room", () =>
+    Effect.gen(function*() {
+      const registry = yield* CircuitBreakerRegistry.make({
+        config: (key) => key === "broken" ? { consecutiveFailures: -1 } : {},
+        maxBreakers: 2
+      })
+      yield* registry.execute(ok, "a")
+      yield* registry.execute(ok, "b")
+      for (let i = 0; i < 3; i++) yield* Effect.exit(registry.execute(ok, "broken"))
+      expect([...(yield* registry.keys)].sort()).toEqual(["a", "b"])
+      const thrower = yield* CircuitBreakerRegistry.make({ config: () => { throw new Error("no config") } })
+      const error = failure(yield* Effect.exit(thrower.get("x"))) as CircuitBreakerConfigError
+      expect(error.issues[0]).toMatchObject({ field: "config", rule: expect.stringMatching(/threw.*no config/) })
+    }).pipe(Effect.scoped, isolatedMetrics))
+
+  it.effect("evicted breakers leave the snapshots of the very read that evicted them; a shared config's name prefixes each key", () =>
+    Effect.gen(function*() {
+      const registry = yield* CircuitBreakerRegistry.make({ config: { name: "api" }, idleTimeToLive: "1 minute" })
+      yield* registry.execute(ok, "a")
+      expect((yield* registry.get("a")).name).toBe("api/a")
+      yield* TestClock.adjust("2 minutes")
+      yield* registry.snapshots // clears the mark of "a", used at creation time by get
+      yield* TestClock.adjust("2 minutes")
+      expect(yield* registry.snapshots).toEqual([])
+    }).pipe(Effect.scoped, isolatedMetrics))
+
   it.effect("as a service", () =>
     Effect.gen(function*() {
       expect(yield* ok.pipe(CircuitBreakerRegistry.withCircuitBreaker("tenant-1"))).toBe("ok")

@@ -184,6 +184,30 @@ describe("tracing and logs", () => {
       ])
     }).pipe(Effect.scoped, isolated))
 
+  it.effect("the span's state is the state the call was admitted in, even when the circuit moved as it arrived", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ name: "probe", consecutiveFailures: 1, openDuration: "1 second" })
+      yield* Effect.exit(breaker.execute(boom))
+      yield* TestClock.setTime(1000) // the open period is over, but nothing has read the circuit yet
+      const span = yield* Effect.gen(function*() {
+        yield* breaker.execute(ok)
+        return yield* Effect.currentSpan
+      }).pipe(Effect.withSpan("request"))
+      expect(span.attributes.get("resilience.circuit_breaker.state")).toBe("HalfOpen")
+      expect(span.attributes.get("resilience.circuit_breaker.outcome")).toBe("success")
+    }).pipe(Effect.scoped, isolated))
+
+  it.effect("two live breakers of one name: the second reports no metrics (and says so) instead of overwriting the first", () =>
+    Effect.gen(function*() {
+      const first = yield* CircuitBreaker.make({ name: "twin" })
+      const second = yield* CircuitBreaker.make({ name: "twin" })
+      yield* first.execute(ok)
+      yield* second.execute(ok)
+      yield* second.execute(ok)
+      const text = yield* PrometheusMetrics.format()
+      expect(series(text, "resilience_circuit_breaker_calls_total", { breaker: "twin", outcome: "success" })).toBe(1)
+    }).pipe(Effect.scoped, withMetrics))
+
   it.effect("each transition is logged once: a warning when the circuit opens, info when it half-opens and closes", () =>
     Effect.gen(function*() {
       const logs: Array<{ level: string; message: unknown; annotations: Record<string, unknown> }> = []

@@ -27,7 +27,7 @@ import type { Admission, Phase, Transition } from "./circuit.js"
 import { Circuit } from "./circuit.js"
 import { EventHub } from "./events.js"
 import { Enabled } from "../Metrics.js"
-import { BreakerMetrics } from "./metrics.js"
+import { BreakerMetrics, claimBreakerName } from "./metrics.js"
 import { makeOpenDurations } from "./openDuration.js"
 import { hasTypeId, isEffectValue } from "./service.js"
 
@@ -134,13 +134,16 @@ export class CircuitBreakerImpl implements CircuitBreaker {
   }
 
   /**
-   * Registers the breaker's metrics, when its configuration asks for them;
-   * returns what removes them.
+   * Registers the breaker's metrics, when its configuration (or its context)
+   * asks for them; returns what removes them, or `"name taken"` when another
+   * live breaker already reports under this name.
    */
-  registerMetrics(): (() => void) | undefined {
+  registerMetrics(): (() => void) | "name taken" | undefined {
     const options = this.config.metrics
     const enabled = options === undefined ? Context.get(this.context, Enabled) : options !== false
     if (!enabled) return undefined
+    const release = claimBreakerName(this.context, this.name)
+    if (release === undefined) return "name taken"
     const metrics = new BreakerMetrics(
       this.name,
       this.circuit,
@@ -152,6 +155,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     return () => {
       detach()
       metrics.remove()
+      release()
     }
   }
 
@@ -237,11 +241,9 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     const circuit = this.circuit
     const phase = circuit.current
     const span = tracedSpan(fiber)
-    if (span !== undefined) {
-      span.attribute(spanAttributes.name, this.name)
-      span.attribute(spanAttributes.state, phase._tag)
-    }
+    if (span !== undefined) span.attribute(spanAttributes.name, this.name)
     if (phase._tag === "Closed" || phase._tag === "Disabled") {
+      if (span !== undefined) span.attribute(spanAttributes.state, phase._tag)
       return span === undefined && !circuit.needsTime
         ? Effect.onExitPrimitive(self, this.finisher(phase.admission, classify), true)
         : this.timedCall(self, phase.admission, classify, span)
@@ -284,6 +286,8 @@ export class CircuitBreakerImpl implements CircuitBreaker {
           if (span !== undefined) this.traceRejection(span, admission)
           run = admission
         } else {
+          // The state the call was admitted in: the circuit may have moved since the call arrived.
+          if (span !== undefined) span.attribute(spanAttributes.state, admission.state)
           run = Effect.onExitPrimitive(restore(self), (exit) => this.finish(admission, exit, classify, now, span))
         }
         return after === undefined ? run : Effect.andThen(after, run)
@@ -296,6 +300,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     if (rejection._tag !== "Failure") return
     const error = rejection.cause.reasons[0]
     if (error?._tag !== "Fail") return
+    span.attribute(spanAttributes.state, error.error.state)
     span.event(spanAttributes.rejectedEvent, this.clock.currentTimeNanosUnsafe(), {
       [spanAttributes.name]: this.name,
       [spanAttributes.state]: error.error.state,

@@ -117,14 +117,20 @@ export const configFromEnv = (
     } else if (Option.isSome(size)) {
       fromEnv.window = countWindow(size.value as number)
       sources.set("window.size", variable("WINDOW_SIZE"))
-    } else if (Option.isSome(duration)) {
-      fromEnv.window = Option.isSome(buckets)
-        ? timeWindow(duration.value as number, buckets.value as number)
-        : timeWindow(duration.value as number)
-      sources.set("window.duration", variable("WINDOW_DURATION"))
-      sources.set("window.buckets", variable("WINDOW_BUCKETS"))
-    } else if (Option.isSome(buckets)) {
-      issues.push(new ConfigIssue({ field: variable("WINDOW_BUCKETS"), rule: `needs ${variable("WINDOW_DURATION")}` }))
+    } else if (Option.isSome(duration) || Option.isSome(buckets)) {
+      // A time window: the variables set, over the base's time window if it has one.
+      const baseWindow = base?.window?._tag === "TimeWindow" ? base.window : undefined
+      const windowDuration = Option.isSome(duration) ? duration.value : baseWindow?.duration
+      if (windowDuration === undefined) {
+        issues.push(new ConfigIssue({ field: variable("WINDOW_BUCKETS"), rule: `needs ${variable("WINDOW_DURATION")}` }))
+      } else {
+        const windowBuckets = Option.isSome(buckets) ? buckets.value as number : baseWindow?.buckets
+        fromEnv.window = windowBuckets === undefined
+          ? timeWindow(windowDuration as number)
+          : timeWindow(windowDuration as number, windowBuckets)
+        if (Option.isSome(duration)) sources.set("window.duration", variable("WINDOW_DURATION"))
+        if (Option.isSome(buckets)) sources.set("window.buckets", variable("WINDOW_BUCKETS"))
+      }
     }
     const breaker = typeof fromEnv.name === "string" ? fromEnv.name : base?.name ?? prefix.toLowerCase()
     const merged = { ...base, ...fromEnv, name: breaker } as CircuitBreakerConfig

@@ -84,6 +84,29 @@ export class HistogramCells {
   }
 }
 
+const namesByRegistry = new WeakMap<object, Set<string>>()
+
+/**
+ * Claims a breaker name's series in the context's registry: only one live
+ * breaker reports under a name, since two would overwrite each other's
+ * series. Returns what releases the claim, or `undefined` when another
+ * breaker holds the name.
+ *
+ * @internal
+ */
+export const claimBreakerName = (context: Context.Context<never>, name: string): (() => void) | undefined => {
+  const registry = Context.get(context, Metric.MetricRegistry)
+  let names = namesByRegistry.get(registry)
+  if (names === undefined) {
+    names = new Set()
+    namesByRegistry.set(registry, names)
+  }
+  if (names.has(name)) return undefined
+  names.add(name)
+  const claimed = names
+  return () => void claimed.delete(name)
+}
+
 /**
  * A circuit breaker's metrics: an observer of its circuit that counts calls,
  * slow calls, rejections, transitions and time spent open, and observes call

@@ -14,7 +14,7 @@
  *
  * @internal
  */
-import { Clock, Context, Duration, Effect, Exit, Schema, Scope } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Schema, Scope } from "effect"
 import type { CircuitBreaker } from "../CircuitBreaker.js"
 import { makeResolved } from "../CircuitBreaker.js"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
@@ -104,7 +104,7 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
   }
 
   get breakers(): Effect.Effect<ReadonlyArray<CircuitBreaker>> {
-    return Effect.as(this.sweepIdle(false), [...this.entries.values()].map((entry) => entry.breaker))
+    return Effect.andThen(this.sweepIdle(false), Effect.sync(() => [...this.entries.values()].map((entry) => entry.breaker as CircuitBreaker)))
   }
 
   get snapshots(): Effect.Effect<ReadonlyArray<Snapshot>> {
@@ -138,25 +138,43 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
     })
   }
 
-  /** Makes the breaker for `key`, after making room for it. */
+  /** Breakers being made, by key: a second caller for the same key waits for the first. */
+  private readonly making = new Map<string, Deferred.Deferred<CircuitBreaker, unknown>>()
+
+  /** Makes the breaker for `key`, once however many fibers ask at the same time. */
   private create(key: string): Effect.Effect<CircuitBreaker, unknown> {
+    return Effect.suspend(() => {
+      const pending = this.making.get(key)
+      if (pending !== undefined) return Deferred.await(pending)
+      // Claimed before anything can yield: no other fiber makes this key meanwhile.
+      const claim = Deferred.makeUnsafe<CircuitBreaker, unknown>()
+      this.making.set(key, claim)
+      return this.build(key).pipe(
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            this.making.delete(key)
+            Deferred.doneUnsafe(claim, exit)
+          })
+        )
+      )
+    })
+  }
+
+  /** Validates the key's configuration, makes room, and makes the breaker. */
+  private build(key: string): Effect.Effect<CircuitBreaker, unknown> {
     return Effect.gen({ self: this }, function*() {
+      // The configuration first: a key whose configuration is invalid must not evict anything.
+      const config = yield* this.configFor(key)
       yield* this.sweepIdle(true)
-      if (this.entries.size >= this.maxBreakers) {
+      // Breakers being made for other keys count: they will take their places.
+      if (this.entries.size + this.making.size - 1 >= this.maxBreakers) {
         return yield* new RegistryFullError({ registry: this.name, key, maxBreakers: this.maxBreakers })
       }
-      const config = yield* this.configFor(key)
       const scope = yield* Scope.fork(this.scope)
       const made = yield* Effect.exit(makeResolved(config).pipe(Scope.provide(scope), Effect.provideContext(this.context)))
       if (Exit.isFailure(made)) {
         yield* Scope.close(scope, made)
         return yield* Effect.failCause(made.cause)
-      }
-      // Another fiber may have made the same key's breaker meanwhile: keep the first.
-      const raced = this.entries.get(key)
-      if (raced !== undefined) {
-        yield* Scope.close(scope, Exit.void)
-        return raced.breaker
       }
       const breaker = made.value as CircuitBreakerImpl
       // Not marked used: a breaker only earns its second chance by being used again.
@@ -188,10 +206,8 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
       if (entry.breaker.circuit.current._tag !== "Closed" || entry.used) {
         // Pinned (it remembers a dependency that is down, or an operator's decision), or used
         // since the last sweep: it stays, and goes to the back.
-        if (entry.used) {
-          entry.used = false
-          entry.seenAt = now
-        }
+        entry.used = false
+        entry.seenAt = now
         entries.delete(key)
         entries.set(key, entry)
         continue
