@@ -127,7 +127,9 @@ const program = Effect.gen(function*() {
       window: CircuitBreaker.timeWindow("5 seconds", 5),
       openDuration: Schedule.exponential("1 second"),
       maxOpenDuration: "4 seconds",
-      halfOpenPermits: 2
+      halfOpenPermits: 2,
+      // The demo prints each transition itself, with the time since it started.
+      logTransitions: false
     })
   )
 )
