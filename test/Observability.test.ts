@@ -225,15 +225,34 @@ describe("tracing and logs", () => {
         yield* TestClock.adjust("5 seconds") // the timer half-opens the circuit
         yield* breaker.state
         yield* breaker.execute(ok)
+        // Control calls, and a half-open period that does not decide in time.
+        yield* breaker.forceOpen
+        yield* breaker.disable
+        yield* breaker.reset
+        const waiting = yield* CircuitBreaker.make({
+          name: "waiting",
+          consecutiveFailures: 1,
+          openDuration: "1 second",
+          halfOpenMaxWait: "1 second"
+        })
+        yield* Effect.exit(waiting.execute(boom))
+        yield* TestClock.adjust("2 seconds")
         const quiet = yield* CircuitBreaker.make({ name: "quiet", consecutiveFailures: 1, logTransitions: false })
         yield* Effect.exit(quiet.execute(boom))
       }).pipe(Effect.scoped, Effect.provide(Logger.layer([capture])))
       const transitions = logs.filter((log) => "circuit_breaker" in log.annotations)
-      expect(transitions.map((log) => [log.level, log.annotations.from, log.annotations.to])).toEqual([
-        ["Warn", "Closed", "Open"],
-        ["Info", "Open", "HalfOpen"],
-        ["Info", "HalfOpen", "Closed"]
+      expect(transitions.map((log) => [log.level, log.annotations.circuit_breaker, log.annotations.to])).toEqual([
+        ["Warn", "inventory", "Open"],
+        ["Info", "inventory", "HalfOpen"],
+        ["Info", "inventory", "Closed"],
+        ["Warn", "inventory", "ForcedOpen"],
+        ["Info", "inventory", "Disabled"],
+        ["Info", "inventory", "Closed"],
+        ["Warn", "waiting", "Open"],
+        ["Info", "waiting", "HalfOpen"],
+        ["Warn", "waiting", "Open"]
       ])
+      expect(transitions.at(-1)!.annotations).toMatchObject({ reason: "HalfOpenMaxWait" })
       expect(transitions[0]!.annotations).toMatchObject({ circuit_breaker: "inventory", reason: "ConsecutiveFailures", retry_after_ms: 5000 })
       expect(String(transitions[0]!.message)).toMatch(/"inventory" opened \(ConsecutiveFailures\): calls are rejected for 5s/)
     }).pipe(isolated))
@@ -271,6 +290,12 @@ describe("health", () => {
       expect(degradedStatus).toBe(503)
       expect(degraded.status).toBe("degraded")
       expect(degraded.circuits[0]).toMatchObject({ breaker: "payments", state: "Open", failures: 0, retryAfterMillis: 30_000 })
+      yield* TestClock.adjust("30 seconds")
+      const [halfOpenStatus, halfOpen] = yield* get
+      expect(halfOpenStatus).toBe(503) // half-open is not healthy yet
+      expect(halfOpen.circuits[0]!.state).toBe("HalfOpen")
+      yield* payments.disable
+      expect((yield* get)[0]).toBe(200) // disabled: every call runs
       yield* payments.forceOpen
       const [, forced] = yield* get
       expect(forced.circuits[0]!.retryAfterMillis).toBeNull()

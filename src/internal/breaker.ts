@@ -383,7 +383,10 @@ export class CircuitBreakerImpl implements CircuitBreaker {
       return this.afterwards(time) ?? Effect.void
     })
     const sleep = this.clock.sleep(Duration.millis(Math.max(0, deadline - at)))
-    return Effect.asVoid(Effect.uninterruptible(Effect.forkIn(Effect.andThen(sleep, wake), this.scope)))
+    // The timer runs in the breaker's own context: what it logs belongs to the breaker, not to
+    // the request that happened to start it.
+    const timer = Effect.provideContext(Effect.andThen(sleep, wake), this.context)
+    return Effect.asVoid(Effect.uninterruptible(Effect.forkIn(timer, this.scope)))
   }
 
   /** Logs each transition not yet logged, once: a warning when calls stop running, else info. */
