@@ -23,18 +23,22 @@ type Attributes = Readonly<Record<string, string>>
 
 const noop = () => {}
 
+/** Registers a series of `metric` labelled `attributes`, whose state is `get()`. */
+const register = <State>(
+  context: Context.Context<never>,
+  metric: Metric.Metric<number, State>,
+  attributes: Attributes,
+  get: () => State
+): Metric.Registration =>
+  Metric.registerUnsafe(Metric.withAttributes(metric, attributes), context, { get, update: noop, modify: noop })
+
 /** Registers a counter series whose count is `read()`. @internal */
 export const registerCounter = (
   context: Context.Context<never>,
   metric: Metric.Counter<number>,
   attributes: Attributes,
   read: () => number
-): Metric.Registration =>
-  Metric.registerUnsafe(Metric.withAttributes(metric, attributes), context, {
-    get: () => ({ count: read(), incremental: true }),
-    update: noop,
-    modify: noop
-  })
+): Metric.Registration => register(context, metric, attributes, () => ({ count: read(), incremental: true }))
 
 /** Registers a gauge series whose value is `read()`. @internal */
 export const registerGauge = (
@@ -42,12 +46,7 @@ export const registerGauge = (
   metric: Metric.Gauge<number>,
   attributes: Attributes,
   read: () => number
-): Metric.Registration =>
-  Metric.registerUnsafe(Metric.withAttributes(metric, attributes), context, {
-    get: () => ({ value: read() }),
-    update: noop,
-    modify: noop
-  })
+): Metric.Registration => register(context, metric, attributes, () => ({ value: read() }))
 
 /** A histogram's counts, observed in O(buckets) without allocating. @internal */
 export class HistogramCells {
@@ -158,11 +157,7 @@ export class BreakerMetrics implements CircuitObserver {
       series.push(registerCounter(context, circuitBreaker.calls, { ...breaker, outcome }, read))
     }
     if (this.durationsObserved) {
-      series.push(Metric.registerUnsafe(Metric.withAttributes(circuitBreaker.callDuration, breaker), context, {
-        get: () => this.durations.state(),
-        update: noop,
-        modify: noop
-      }))
+      series.push(register(context, circuitBreaker.callDuration, breaker, () => this.durations.state()))
     }
     series.push(
       registerCounter(context, circuitBreaker.slowCalls, { ...breaker, outcome: "success" }, () => this.slowSuccesses),
