@@ -1,0 +1,116 @@
+/**
+ * A real `redis-server` for the tests that need one: started on a free port
+ * in a temporary folder, killed and restarted on demand (empty, since it
+ * keeps nothing on disk), stopped when the test's scope closes.
+ *
+ * Where the binary is missing, `redisAvailable` is false: suites skip with
+ * one notice saying how to install it — unless `CI` is set, where a missing
+ * binary fails the run (`.ci/run` installs it).
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import type { Scope } from "effect"
+import { Effect } from "effect"
+
+const binary = (): string | undefined => {
+  try {
+    return execFileSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" }).trim() || undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The `redis-server` binary, if the machine has one. */
+export const redisServerBinary = binary()
+
+/** Whether the Redis suites can run here. */
+export const redisAvailable = redisServerBinary !== undefined
+
+const installHint = "install it with `apt-get install redis-server` (Debian), or run `.ci/run`, which installs it"
+
+if (!redisAvailable) {
+  if (process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false") {
+    throw new Error(`redis-server is not installed, and CI is set: ${installHint}`)
+  }
+  console.warn(`[effect-resilience] redis-server not found: the Redis test suites are skipped; ${installHint}.`)
+}
+
+/** A free TCP port on the loopback interface. */
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+/** A running (or stopped) test server. */
+export interface RedisServer {
+  readonly port: number
+  readonly url: string
+  /** Kills the server at once (SIGKILL), as a crash would. */
+  readonly kill: Effect.Effect<void>
+  /** Starts the server again on the same port, empty. */
+  readonly restart: Effect.Effect<void>
+}
+
+const waitUntilReady = (port: number): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const deadline = Date.now() + 10_000
+    const attempt = () => {
+      try {
+        const answer = execFileSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).trim()
+        if (answer === "PONG") return resolve()
+      } catch {
+        // not up yet
+      }
+      if (Date.now() > deadline) return reject(new Error(`redis-server on port ${port} did not start within 10 s`))
+      setTimeout(attempt, 20)
+    }
+    attempt()
+  })
+
+const start = (port: number, dir: string): ChildProcess =>
+  spawn(redisServerBinary!, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], {
+    stdio: "ignore"
+  })
+
+/**
+ * Starts a `redis-server` for the current scope.
+ */
+export const redisServer: Effect.Effect<RedisServer, never, Scope.Scope> = Effect.acquireRelease(
+  Effect.promise(async () => {
+    const port = await freePort()
+    const dir = mkdtempSync(join(tmpdir(), "effect-resilience-redis-"))
+    let child = start(port, dir)
+    await waitUntilReady(port)
+    const stop = () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve()
+        child.once("exit", () => resolve())
+        child.kill("SIGKILL")
+      })
+    const server: RedisServer & { readonly close: () => Promise<void> } = {
+      port,
+      url: `redis://127.0.0.1:${port}`,
+      kill: Effect.promise(stop),
+      restart: Effect.promise(async () => {
+        await stop()
+        child = start(port, dir)
+        await waitUntilReady(port)
+      }),
+      close: async () => {
+        await stop()
+        rmSync(dir, { recursive: true, force: true })
+      }
+    }
+    return server
+  }),
+  (server) => Effect.promise(() => (server as RedisServer & { readonly close: () => Promise<void> }).close())
+)
