@@ -60,25 +60,29 @@ export interface RedisServer {
   readonly restart: Effect.Effect<void>
 }
 
-const waitUntilReady = (port: number): Promise<void> =>
+/**
+ * Starts the server and resolves once it says it accepts connections (its
+ * log goes to standard output): no polling, no sleeping.
+ */
+const start = (port: number, dir: string): Promise<ChildProcess> =>
   new Promise((resolve, reject) => {
-    const deadline = Date.now() + 10_000
-    const attempt = () => {
-      try {
-        const answer = execFileSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).trim()
-        if (answer === "PONG") return resolve()
-      } catch {
-        // not up yet
+    const child = spawn(
+      redisServerBinary!,
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
+      { stdio: ["ignore", "pipe", "ignore"] }
+    )
+    let log = ""
+    const onData = (chunk: Buffer) => {
+      log += chunk.toString()
+      if (log.includes("Ready to accept connections")) {
+        child.stdout!.off("data", onData)
+        child.stdout!.resume()
+        resolve(child)
       }
-      if (Date.now() > deadline) return reject(new Error(`redis-server on port ${port} did not start within 10 s`))
-      setTimeout(attempt, 20)
     }
-    attempt()
-  })
-
-const start = (port: number, dir: string): ChildProcess =>
-  spawn(redisServerBinary!, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], {
-    stdio: "ignore"
+    child.stdout!.on("data", onData)
+    child.once("error", reject)
+    child.once("exit", (code) => reject(new Error(`redis-server on port ${port} exited (${code}) before it was ready:\n${log}`)))
   })
 
 /**
@@ -88,8 +92,7 @@ export const redisServer: Effect.Effect<RedisServer, never, Scope.Scope> = Effec
   Effect.promise(async () => {
     const port = await freePort()
     const dir = mkdtempSync(join(tmpdir(), "effect-resilience-redis-"))
-    let child = start(port, dir)
-    await waitUntilReady(port)
+    let child = await start(port, dir)
     const stop = () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve()
@@ -102,8 +105,7 @@ export const redisServer: Effect.Effect<RedisServer, never, Scope.Scope> = Effec
       kill: Effect.promise(stop),
       restart: Effect.promise(async () => {
         await stop()
-        child = start(port, dir)
-        await waitUntilReady(port)
+        child = await start(port, dir)
       }),
       close: async () => {
         await stop()
