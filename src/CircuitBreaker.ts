@@ -48,6 +48,8 @@ import type { CircuitOpenError } from "./CircuitOpenError.js"
 import type { State } from "./CircuitState.js"
 import type { Classifier, ClassifyOptions } from "./Classifier.js"
 import { fromOptions } from "./Classifier.js"
+import { CircuitStore } from "./CircuitStore.js"
+import type { StoreImpl } from "./internal/store.js"
 import {
   CircuitBreakerImpl,
   isCircuitBreaker as isCircuitBreakerInternal,
@@ -257,6 +259,8 @@ export const makeResolved = (
     } else if (removeMetrics !== undefined) {
       yield* Scope.addFinalizer(scope, Effect.sync(removeMetrics))
     }
+    const store = (yield* CircuitStore) as StoreImpl
+    yield* store.attach(breaker, scope)
     return breaker
   })
 

@@ -21,6 +21,13 @@ import { RejectingState, State } from "./CircuitState.js"
  * - `ProbeFailed`, `ProbesSucceeded`: a half-open decision;
  * - `HalfOpenMaxWait`: a half-open period did not decide in time and reopened;
  * - `ForceOpen`, `Disable`, `Reset`: an operator's control call.
+ * - `StoreSync`: a shared store (`RedisCircuitStore`) showed that the fleet's
+ *   circuit is in another state, and this instance caught up with it;
+ * - `StoreUnavailable`: the shared store became unreachable and the store
+ *   was configured to reject calls then (`onUnavailable: "reject"`).
+ *
+ * A transition another instance caused through a shared store carries that
+ * instance's reason.
  *
  * @category schemas
  * @since 0.1.0
@@ -36,7 +43,9 @@ export const TransitionReason = Schema.Literals([
   "HalfOpenMaxWait",
   "ForceOpen",
   "Disable",
-  "Reset"
+  "Reset",
+  "StoreSync",
+  "StoreUnavailable"
 ])
 
 /**

@@ -27,7 +27,8 @@ export const PolicyKind = Schema.Literals([
   "LastKnownGood",
   "Hedge",
   "CircuitBreaker",
-  "Wrap"
+  "Wrap",
+  "RedisCircuitStore"
 ])
 
 /**

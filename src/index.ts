@@ -48,6 +48,14 @@ export * as CircuitBreakerSnapshot from "./CircuitBreakerSnapshot.js"
 export * as CircuitState from "./CircuitState.js"
 
 /**
+ * Where circuit breakers keep their circuits: in memory (the default) or a
+ * shared store.
+ *
+ * @since 0.1.0
+ */
+export * as CircuitStore from "./CircuitStore.js"
+
+/**
  * How finished calls are classified as success, failure or ignored.
  *
  * @since 0.1.0
@@ -186,3 +194,10 @@ export { CircuitBreakerConfigError } from "./CircuitBreakerConfig.js"
  * @since 0.1.0
  */
 export { withCircuitBreaker } from "./CircuitBreaker.js"
+
+/**
+ * Circuits shared by every instance of a service, through Redis.
+ *
+ * @since 0.1.0
+ */
+export * as RedisCircuitStore from "./RedisCircuitStore.js"

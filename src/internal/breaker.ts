@@ -16,7 +16,7 @@ import type { Fiber, Tracer } from "effect"
 import { Cause, Clock, Context, Duration, Effect, Exit, Scope, Stream } from "effect"
 import type { CircuitBreaker } from "../CircuitBreaker.js"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
-import type { CircuitBreakerEvent } from "../CircuitBreakerEvent.js"
+import type { CircuitBreakerEvent, TransitionReason } from "../CircuitBreakerEvent.js"
 import { Snapshot } from "../CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "../CircuitOpenError.js"
 import type { State } from "../CircuitState.js"
@@ -30,6 +30,7 @@ import { Enabled } from "../Metrics.js"
 import { BreakerMetrics, claimBreakerName } from "./metrics.js"
 import { makeOpenDurations } from "./openDuration.js"
 import { hasTypeId, isEffectValue } from "./service.js"
+import type { RemoteCircuit, RemoteGrant } from "./store.js"
 
 /** @internal */
 export const TypeId: TypeId = "~effect-resilience/CircuitBreaker"
@@ -103,6 +104,8 @@ export class CircuitBreakerImpl implements CircuitBreaker {
   readonly execute: CircuitBreaker["execute"]
   /** The classifier used when a call brings none: the config's, or the default. */
   readonly classifier: Classifier
+  /** The shared circuit this breaker belongs to, when a shared store attached it. */
+  remote: RemoteCircuit | undefined = undefined
   private hub: EventHub | undefined = undefined
 
   /**
@@ -184,15 +187,39 @@ export class CircuitBreakerImpl implements CircuitBreaker {
   }
 
   get forceOpen(): Effect.Effect<void> {
-    return this.read((now) => this.circuit.forceOpen(now))
+    return this.control("ForcedOpen", (now) => this.circuit.forceOpen(now))
   }
 
   get disable(): Effect.Effect<void> {
-    return this.read((now) => this.circuit.disable(now))
+    return this.control("Disabled", (now) => this.circuit.disable(now))
   }
 
   get reset(): Effect.Effect<void> {
-    return this.read((now) => this.circuit.reset(now))
+    return this.control("Reset", (now) => this.circuit.reset(now))
+  }
+
+  /** An operator's control call: applied here at once, and sent to the fleet when the circuit is shared. */
+  private control(target: "ForcedOpen" | "Disabled" | "Reset", apply: (now: number) => void): Effect.Effect<void> {
+    const local = this.read(apply)
+    return Effect.suspend(() => {
+      const remote = this.remote
+      return remote === undefined
+        ? local
+        : Effect.andThen(local, remote.control(target, this.clock.currentTimeMillisUnsafe()))
+    })
+  }
+
+  /**
+   * Moves this breaker's circuit to the state its shared store reports, and
+   * does what a transition leaves to do (logs, timers).
+   */
+  applyRemote(
+    state: State,
+    remainingMillis: number,
+    openings: number,
+    reason: TransitionReason
+  ): Effect.Effect<void> {
+    return this.read((now) => this.circuit.applyRemote(state, remainingMillis, openings, reason, now))
   }
 
   get subscribe(): Effect.Effect<Stream.Stream<CircuitBreakerEvent>, never, Scope.Scope> {
@@ -242,6 +269,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     const phase = circuit.current
     const span = tracedSpan(fiber)
     if (span !== undefined) span.attribute(spanAttributes.name, this.name)
+    if (this.remote !== undefined && this.remote.routesCalls) return this.remoteCall(self, classify, this.remote, span)
     if (phase._tag === "Closed" || phase._tag === "Disabled") {
       if (span !== undefined) span.attribute(spanAttributes.state, phase._tag)
       return span === undefined && !circuit.needsTime
@@ -276,6 +304,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
       if (span !== undefined) this.traceRejection(span, rejection)
       return rejection
     }
+    if (this.remote !== undefined && this.remote.grantsProbes) return this.remoteCall(self, classify, this.remote, span)
     return Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() => {
         const now = this.clock.currentTimeMillisUnsafe()
@@ -293,6 +322,73 @@ export class CircuitBreakerImpl implements CircuitBreaker {
         return after === undefined ? run : Effect.andThen(after, run)
       })
     )
+  }
+
+  /**
+   * A call whose admission the shared store decides: every call in strict
+   * mode, half-open probes in shared mode. The store's answer has already
+   * moved the local circuit when it arrives.
+   */
+  private remoteCall<A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    classify: Classifier<A, E>,
+    remote: RemoteCircuit,
+    span: Tracer.Span | undefined
+  ): Effect.Effect<A, E | CircuitOpenError, R> {
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(remote.admit(this.clock.currentTimeMillisUnsafe()), (grant): Effect.Effect<A, E | CircuitOpenError, R> => {
+        if (grant === "local") {
+          // The store is unreachable (and now knows it): the breaker's own circuit decides.
+          return restore(Effect.withFiber((fiber) => this.guard(self, classify, fiber)))
+        }
+        if (Exit.isExit(grant)) {
+          if (span !== undefined) this.traceRejection(span, grant)
+          return grant
+        }
+        if (span !== undefined) span.attribute(spanAttributes.state, grant.state)
+        const startedAt = this.clock.currentTimeMillisUnsafe()
+        const phase = this.circuit.current
+        if (grant.token === 0 && !remote.routesCalls && (phase._tag === "Closed" || phase._tag === "Disabled")) {
+          // Shared mode, and the fleet's circuit closed meanwhile: an ordinary local call.
+          return Effect.onExitPrimitive(
+            restore(self),
+            (exit) => this.finish(phase.admission, exit, classify, startedAt, span)
+          )
+        }
+        return Effect.onExitPrimitive(
+          restore(self),
+          (exit) => this.finishRemote(grant, remote, exit, classify, startedAt, span)
+        )
+      })
+    )
+  }
+
+  /** Classifies a call the store admitted, and reports its outcome to the store. */
+  private finishRemote<A, E>(
+    grant: RemoteGrant,
+    remote: RemoteCircuit,
+    exit: Exit.Exit<A, E>,
+    classify: Classifier<A, E>,
+    startedAt: number,
+    span: Tracer.Span | undefined
+  ): Effect.Effect<void> {
+    let outcome: Outcome
+    let defect: { readonly value: unknown } | undefined
+    try {
+      outcome = classify(exit)
+    } catch (thrown) {
+      outcome = "ignored"
+      defect = { value: thrown }
+    }
+    const now = this.clock.currentTimeMillisUnsafe()
+    const durationMillis = Math.max(0, now - startedAt)
+    const slowMillis = this.circuit.slowMillis
+    const slow = (exit._tag === "Failure" && hasTimeout(exit.cause)) ||
+      (slowMillis !== undefined && durationMillis >= slowMillis)
+    this.circuit.observeRemote(grant.state, outcome, slow, durationMillis, now)
+    if (span !== undefined) span.attribute(spanAttributes.outcome, outcome)
+    const done = remote.done(grant, outcome, slow, now)
+    return defect === undefined ? done : Effect.andThen(done, Effect.die(defect.value))
   }
 
   private traceRejection(span: Tracer.Span, rejection: Exit.Exit<never, CircuitOpenError>): void {

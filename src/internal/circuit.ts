@@ -114,6 +114,8 @@ export interface CircuitObserver {
  */
 export interface OpenDurations {
   next(openings: number, now: number): number
+  /** What `next` would give for the `openings`-th opening of a fresh backoff, leaving this one as it is. */
+  peek(openings: number, now: number): number
   reset(): void
 }
 
@@ -169,11 +171,16 @@ export class Circuit {
   needsTime: boolean
   /** Whether the configuration itself times every call (a time window, a slow-call rule). */
   readonly timesCalls: boolean
+  /**
+   * Whether this circuit's own window may trip it. A shared store turns this
+   * off while it is reachable: then the fleet's merged window decides trips.
+   */
+  localTrips = true
 
   private gen = 0
   private observers: ReadonlyArray<CircuitObserver> = noObservers
   private readonly timeWindow: boolean
-  private readonly slowMillis: number | undefined
+  readonly slowMillis: number | undefined
   private readonly maxWaitMillis: number | undefined
   private readonly slowProbesFail: boolean
   private cachedRejection: Rejection | undefined = undefined
@@ -314,7 +321,7 @@ export class Circuit {
     const failure = outcome === "failure"
     this.window.record(now, failure, slow)
     this.consecutiveFailures = failure ? this.consecutiveFailures + 1 : 0
-    if (phase._tag === "Closed") {
+    if (phase._tag === "Closed" && this.localTrips) {
       const reason = this.tripReason()
       if (reason !== undefined) this.toOpen(phase, now === now ? now : this.clock.currentTimeMillisUnsafe(), reason)
     }
@@ -360,6 +367,63 @@ export class Circuit {
       probesInFlight: phase._tag === "HalfOpen" ? phase.inFlight : 0,
       probeSuccesses: phase._tag === "HalfOpen" ? phase.successes : 0
     }
+  }
+
+  /**
+   * Moves this circuit to the state a shared store decided: `remainingMillis`
+   * is how long an Open circuit stays open from `now`, and `openings` the
+   * fleet's count of consecutive openings. Nothing happens when the circuit is
+   * already there, so applying the same news twice reports one transition.
+   */
+  applyRemote(state: State, remainingMillis: number, openings: number, reason: TransitionReason, now: number): void {
+    const phase = this.advance(now)
+    this.consecutiveOpenings = openings
+    if (phase._tag === state && (state !== "Open" || (phase as OpenPhase).until >= now + remainingMillis - 1)) return
+    this.clearCounts()
+    switch (state) {
+      case "Closed":
+        this.durations.reset()
+        return this.set(phase, this.closedPhase(), reason, now)
+      case "Disabled":
+        return this.set(phase, this.disabledPhase(), reason, now)
+      case "ForcedOpen":
+        return this.set(phase, { _tag: "ForcedOpen", gen: ++this.gen }, reason, now)
+      case "HalfOpen": {
+        const next = this.halfOpenPhase(now)
+        if (this.maxWaitMillis !== undefined) this.pendingDeadline = now + this.maxWaitMillis
+        return this.set(phase, next, reason, now)
+      }
+      case "Open": {
+        const next: OpenPhase = { _tag: "Open", gen: ++this.gen, openedAt: now, until: now + remainingMillis }
+        this.pendingDeadline = next.until
+        return this.set(phase, next, reason, now)
+      }
+    }
+  }
+
+  /**
+   * Records a call whose admission and outcome a shared store decided: the
+   * observers hear of it and the local window keeps it (for snapshots, and
+   * for protection while the store is unreachable), but it trips nothing.
+   */
+  observeRemote(state: Admission["state"], outcome: Outcome, slow: boolean, durationMillis: number, now: number): void {
+    const observers = this.observers
+    const counted = outcome !== "ignored"
+    for (let i = 0; i < observers.length; i++) {
+      observers[i]!.onCall(state, outcome, slow, durationMillis, counted, now)
+    }
+    if (counted && state !== "HalfOpen") this.window.record(now, outcome === "failure", slow)
+  }
+
+  /** The phase of the current generation whose admissions are probes, or not. */
+  get admissionState(): Admission["state"] | undefined {
+    const phase = this.current
+    return phase._tag === "Open" || phase._tag === "ForcedOpen" ? undefined : phase._tag
+  }
+
+  /** How long the fleet's `openings`-th consecutive opening lasts, without moving this circuit's own backoff. */
+  openMillisFor(openings: number, now: number): number {
+    return this.durations.peek(openings, now)
   }
 
   private completeProbe(
@@ -416,8 +480,15 @@ export class Circuit {
   }
 
   private toHalfOpen(from: OpenPhase, at: number): HalfOpenPhase {
+    const next = this.halfOpenPhase(at)
+    if (this.maxWaitMillis !== undefined) this.pendingDeadline = at + this.maxWaitMillis
+    this.set(from, next, "OpenDurationElapsed", at)
+    return next
+  }
+
+  private halfOpenPhase(at: number): HalfOpenPhase {
     const gen = ++this.gen
-    const next: HalfOpenPhase = {
+    return {
       _tag: "HalfOpen",
       gen,
       since: at,
@@ -426,9 +497,6 @@ export class Circuit {
       inFlight: 0,
       successes: 0
     }
-    if (this.maxWaitMillis !== undefined) this.pendingDeadline = at + this.maxWaitMillis
-    this.set(from, next, "OpenDurationElapsed", at)
-    return next
   }
 
   private closedPhase(): ClosedPhase {

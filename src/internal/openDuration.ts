@@ -19,6 +19,9 @@ import { Duration, Effect, Exit, Schedule } from "effect"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
 import type { OpenDurations } from "./circuit.js"
 
+/** Backoff schedules reach their cap long before this many openings. */
+const maxPeekSteps = 64
+
 type Step = (now: number, input: number) => Pull.Pull<[unknown, Duration.Duration], unknown, unknown>
 
 const toWholeMillis = (duration: Duration.Duration): number => Math.ceil(Duration.toMillis(duration))
@@ -29,7 +32,7 @@ export const makeOpenDurations = (config: ResolvedConfig, context: Context.Conte
   const openDuration = config.openDuration
   if (!Schedule.isSchedule(openDuration)) {
     const millis = Math.min(toWholeMillis(openDuration), cap)
-    return { next: () => millis, reset: () => {} }
+    return { next: () => millis, peek: () => millis, reset: () => {} }
   }
   const schedule = openDuration as Schedule.Schedule<unknown, number>
   let step: Step | undefined
@@ -50,6 +53,13 @@ export const makeOpenDurations = (config: ResolvedConfig, context: Context.Conte
         simulatedNow += last
       }
       return Math.min(last, cap)
+    },
+    peek(openings, now) {
+      // A fresh backoff stepped to the n-th opening: the fleet's count decides, not this instance's.
+      const fresh = makeOpenDurations(config, context)
+      let millis = 0
+      for (let n = 1; n <= Math.min(openings, maxPeekSteps); n++) millis = fresh.next(n, now)
+      return millis
     },
     reset() {
       step = undefined

@@ -198,6 +198,7 @@ const optionNoun: Record<PolicyKind, string> = {
   Fallback: "fallback",
   LastKnownGood: "last-known-good cache",
   Hedge: "hedge",
+  RedisCircuitStore: "Redis circuit store",
   CircuitBreaker: "circuit breaker",
   Wrap: "policy"
 }

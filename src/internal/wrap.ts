@@ -67,7 +67,8 @@ const expectation: Record<Expected, string> = {
   LastKnownGood: "a last-known-good cache",
   Hedge: "a Hedge policy (from Hedge.make)",
   CircuitBreaker: "a circuit breaker (from CircuitBreaker.make) or its service key",
-  Wrap: "a policy"
+  Wrap: "a policy",
+  RedisCircuitStore: "a Redis circuit store layer"
 }
 
 const toLayer = (value: unknown, expected: Expected): Layer | undefined => {

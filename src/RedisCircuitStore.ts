@@ -1,0 +1,308 @@
+/**
+ * Circuits shared by every instance of a service, through Redis.
+ *
+ * With one layer, every breaker made under it shares its circuit with the
+ * breakers of the same name in other processes that use the same Redis and
+ * key prefix: a dependency that fails for the fleet trips the circuit of the
+ * whole fleet, and when it comes back, half-open probes are counted
+ * fleet-wide.
+ *
+ * Two modes:
+ *
+ * - `"shared"` (the default): a closed circuit admits calls locally, with no
+ *   Redis round trip. Outcomes are counted locally and flushed every
+ *   `flushInterval`; Redis merges the fleet's windows, decides trips, and
+ *   publishes each transition to every instance. Half-open probes are granted
+ *   by a Redis lease with a fencing token, so at most `halfOpenPermits` run
+ *   fleet-wide, and a probe whose instance dies gives its lease back when it
+ *   expires.
+ * - `"strict"`: every admission and every outcome is decided atomically in
+ *   Redis (one Lua script each), so every instance sees exactly one circuit,
+ *   at the price of two round trips per call.
+ *
+ * When Redis cannot be reached (at start, or later), breakers keep protecting
+ * with their local circuits (`onUnavailable: "allow"`, the default) or reject
+ * every call (`"reject"`), log once per outage, and catch up with the fleet
+ * when Redis returns. Data under the key prefix that this store did not write
+ * is reported and treated as absent.
+ *
+ * @since 0.1.0
+ */
+import type { Stream } from "effect"
+import { Clock, Config, Context, Duration, Effect, Layer, Option, Result, Schema, SubscriptionRef } from "effect"
+import { CircuitStore } from "./CircuitStore.js"
+import { ConfigIssue } from "./ConfigIssue.js"
+import { PolicyConfigError } from "./PolicyConfigError.js"
+import { decodeOptions } from "./internal/options.js"
+import type { RedisStoreSettings } from "./internal/redisStore.js"
+import { RedisStore } from "./internal/redisStore.js"
+import { durationInput } from "./internal/schemas.js"
+
+/**
+ * Options of the Redis circuit store. Every field has a default.
+ *
+ * @example
+ * ```ts
+ * import type { RedisCircuitStore } from "effect-resilience"
+ *
+ * const options: RedisCircuitStore.RedisCircuitStoreOptions = {
+ *   url: "redis://redis.internal:6379",
+ *   mode: "shared",
+ *   flushInterval: "100 millis"
+ * }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RedisCircuitStoreOptions {
+  /** The Redis URL, `redis://` or `rediss://` (default `redis://localhost:6379`). */
+  readonly url?: string | undefined
+  /** Prefix of every key and of the transitions channel (default `"effect-resilience:circuit:"`). */
+  readonly prefix?: string | undefined
+  /** `"shared"` (default) or `"strict"`: see the module's documentation. */
+  readonly mode?: "shared" | "strict" | undefined
+  /** How often counted outcomes are sent to Redis in shared mode (default 100 ms). */
+  readonly flushInterval?: Duration.Input | undefined
+  /** How often circuits in use re-read the fleet's state, in case a message was lost (default 1 second). */
+  readonly resyncInterval?: Duration.Input | undefined
+  /** How long Redis keeps a circuit no instance touched (default 1 hour). */
+  readonly idleTimeToLive?: Duration.Input | undefined
+  /** How long a half-open probe holds its permit before it is given back (default 30 seconds). */
+  readonly probeLease?: Duration.Input | undefined
+  /** What calls do while Redis is unreachable: `"allow"` (local circuit decides, default) or `"reject"`. */
+  readonly onUnavailable?: "allow" | "reject" | undefined
+}
+
+const OptionsSchema = Schema.Struct({
+  url: Schema.optional(
+    Schema.String.check(
+      Schema.makeFilter((url: string) => /^rediss?:\/\/[^\s]+$/.test(url), {
+        expected: "a redis:// or rediss:// URL"
+      })
+    )
+  ),
+  prefix: Schema.optional(Schema.String.check(Schema.isMinLength(1))),
+  mode: Schema.optional(Schema.Literals(["shared", "strict"])),
+  flushInterval: Schema.optional(durationInput({ allowZero: false })),
+  resyncInterval: Schema.optional(durationInput({ allowZero: false })),
+  idleTimeToLive: Schema.optional(durationInput({ allowZero: false })),
+  probeLease: Schema.optional(durationInput({ allowZero: false })),
+  onUnavailable: Schema.optional(Schema.Literals(["allow", "reject"]))
+})
+
+const wholeMillis = (duration: Duration.Duration | undefined, fallback: number): number =>
+  duration === undefined ? fallback : Math.max(1, Math.ceil(Duration.toMillis(duration)))
+
+/**
+ * Validates store options: a `PolicyConfigError` lists every field that is
+ * wrong and why.
+ *
+ * @internal
+ */
+export const decode = (options: RedisCircuitStoreOptions | undefined): Effect.Effect<RedisStoreSettings, PolicyConfigError> =>
+  Effect.suspend(() => {
+    const decoded = decodeOptions(OptionsSchema, options, "Redis circuit store option")
+    const fail = (issues: ReadonlyArray<ConfigIssue>) =>
+      Effect.fail(new PolicyConfigError({ kind: "RedisCircuitStore", policy: "redis", issues: issues as [ConfigIssue, ...Array<ConfigIssue>] }))
+    if (Result.isFailure(decoded)) return fail(decoded.failure)
+    const o = decoded.success
+    const settings: RedisStoreSettings = {
+      url: o.url ?? "redis://localhost:6379",
+      prefix: o.prefix ?? "effect-resilience:circuit:",
+      mode: o.mode ?? "shared",
+      flushMillis: wholeMillis(o.flushInterval, 100),
+      resyncMillis: wholeMillis(o.resyncInterval, 1000),
+      idleMillis: wholeMillis(o.idleTimeToLive, 3_600_000),
+      leaseMillis: wholeMillis(o.probeLease, 30_000),
+      onUnavailable: o.onUnavailable ?? "allow"
+    }
+    if (settings.idleMillis < settings.resyncMillis * 2) {
+      return fail([
+        new ConfigIssue({
+          field: "idleTimeToLive",
+          rule: `must be at least twice resyncInterval (${settings.resyncMillis} ms), or circuits in use could expire`
+        })
+      ])
+    }
+    return Effect.succeed(settings)
+  })
+
+/**
+ * The Redis store as a service: its mode, whether Redis is reachable, and a
+ * way to push and pull every circuit now.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RedisCircuitStore } from "effect-resilience"
+ *
+ * const health = Effect.gen(function*() {
+ *   const store = yield* RedisCircuitStore.RedisCircuitStore
+ *   return (yield* store.connected) ? "shared" : "local only"
+ * })
+ * ```
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class RedisCircuitStore extends Context.Service<RedisCircuitStore, {
+  readonly mode: "shared" | "strict"
+  /** Whether Redis is reachable now. */
+  readonly connected: Effect.Effect<boolean>
+  /** Reachability: the current value, then every change. */
+  readonly connectedChanges: Stream.Stream<boolean>
+  /**
+   * Sends every outcome counted so far and re-reads the fleet's state of
+   * every circuit, now rather than at the next flush (for a graceful
+   * shutdown, or a test).
+   */
+  readonly sync: Effect.Effect<void>
+}>()("effect-resilience/RedisCircuitStore") {}
+
+const make = (settings: RedisStoreSettings) =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const context = yield* Effect.context<never>()
+    const status = yield* SubscriptionRef.make(false)
+    const runFork = Effect.runForkWith(context)
+    const store = new RedisStore(settings, status, Context.get(context, Clock.Clock), (effect) => {
+      runFork(effect)
+    })
+    yield* store.start(scope)
+    const service = RedisCircuitStore.of({
+      mode: settings.mode,
+      connected: SubscriptionRef.get(status),
+      connectedChanges: SubscriptionRef.changes(status),
+      sync: Effect.andThen(store.flushAll, store.resync(true))
+    })
+    return Context.make(RedisCircuitStore, service).pipe(Context.add(CircuitStore, store))
+  })
+
+/**
+ * Shares the circuits of every breaker made under this layer through Redis.
+ * The layer does not wait for Redis: it is ready once the first connection
+ * attempt has succeeded or failed, and breakers protect with their local
+ * circuits until Redis answers.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { CircuitBreaker, RedisCircuitStore, withCircuitBreaker } from "effect-resilience"
+ *
+ * const Payments = CircuitBreaker.layer({ name: "payments", failureRate: 0.5, minimumCalls: 20 }).pipe(
+ *   Layer.provide(RedisCircuitStore.layer({ url: "redis://localhost:6379" }))
+ * )
+ *
+ * const charge = withCircuitBreaker(Effect.succeed("charged")).pipe(Effect.provide(Payments))
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (
+  options?: RedisCircuitStoreOptions
+): Layer.Layer<RedisCircuitStore, PolicyConfigError> =>
+  Layer.effectContext(Effect.flatMap(decode(options), make)) as Layer.Layer<RedisCircuitStore, PolicyConfigError>
+
+/**
+ * The environment variables `layerConfig` reads, each optional.
+ *
+ * @example
+ * ```ts
+ * import { RedisCircuitStore } from "effect-resilience"
+ *
+ * console.log(RedisCircuitStore.variables.url) // "REDIS_URL"
+ * ```
+ *
+ * @category config
+ * @since 0.1.0
+ */
+export const variables = {
+  url: "REDIS_URL",
+  prefix: "RESILIENCE_REDIS_PREFIX",
+  mode: "RESILIENCE_REDIS_MODE",
+  flushInterval: "RESILIENCE_REDIS_FLUSH_INTERVAL",
+  resyncInterval: "RESILIENCE_REDIS_RESYNC_INTERVAL",
+  idleTimeToLive: "RESILIENCE_REDIS_IDLE_TTL",
+  probeLease: "RESILIENCE_REDIS_PROBE_LEASE",
+  onUnavailable: "RESILIENCE_REDIS_ON_UNAVAILABLE"
+} as const
+
+/**
+ * Reads the store's options from `Config` (the environment by default: see
+ * `variables`) over `base`, and validates them: a bad value is a
+ * `PolicyConfigError` naming the variable.
+ *
+ * @example
+ * ```ts
+ * import { RedisCircuitStore } from "effect-resilience"
+ *
+ * // REDIS_URL=redis://redis:6379 RESILIENCE_REDIS_MODE=strict node app.js
+ * const options = RedisCircuitStore.fromConfig({ prefix: "checkout:" })
+ * ```
+ *
+ * @category config
+ * @since 0.1.0
+ */
+export const fromConfig = (
+  base?: RedisCircuitStoreOptions
+): Effect.Effect<RedisCircuitStoreOptions, PolicyConfigError> =>
+  Effect.gen(function*() {
+    const merged: Record<string, unknown> = { ...base }
+    const sources = new Map<string, string>()
+    const issues: Array<ConfigIssue> = []
+    for (const [field, name] of Object.entries(variables)) {
+      const read = yield* Effect.exit(Config.option(Config.String(name)))
+      if (read._tag === "Failure") {
+        issues.push(new ConfigIssue({ field: name, rule: "could not be read" }))
+        continue
+      }
+      if (Option.isNone(read.value)) continue
+      const raw = read.value.value.trim()
+      const duration = field.endsWith("Interval") || field === "idleTimeToLive" || field === "probeLease"
+      merged[field] = duration && /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw
+      sources.set(field, name)
+    }
+    const decoded = yield* Effect.exit(decode(merged as RedisCircuitStoreOptions))
+    const renamed = decoded._tag === "Success"
+      ? []
+      : decoded.cause.reasons.flatMap((reason) =>
+        reason._tag === "Fail"
+          ? reason.error.issues.map((issue) => {
+            const name = sources.get(issue.field)
+            return name === undefined ? issue : new ConfigIssue({ field: name, rule: issue.rule })
+          })
+          : []
+      )
+    const all = [...issues, ...renamed]
+    if (all.length > 0) {
+      return yield* new PolicyConfigError({
+        kind: "RedisCircuitStore",
+        policy: "redis",
+        issues: all as [ConfigIssue, ...Array<ConfigIssue>]
+      })
+    }
+    return merged as RedisCircuitStoreOptions
+  })
+
+/**
+ * `layer` with options read by `fromConfig` (e.g. `REDIS_URL`).
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { CircuitBreaker, RedisCircuitStore } from "effect-resilience"
+ *
+ * const Inventory = CircuitBreaker.layer({ name: "inventory" }).pipe(
+ *   Layer.provide(RedisCircuitStore.layerConfig())
+ * )
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  base?: RedisCircuitStoreOptions
+): Layer.Layer<RedisCircuitStore, PolicyConfigError> =>
+  Layer.unwrap(Effect.map(fromConfig(base), layer))

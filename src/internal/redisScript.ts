@@ -1,0 +1,397 @@
+/**
+ * The Lua script that keeps a shared circuit in Redis, and the Schema that
+ * decodes its replies.
+ *
+ * One script does every operation, so that each one reads, decides and
+ * writes atomically: Redis runs a script to the end before any other command.
+ * A circuit is three keys that share a hash tag (so a Redis Cluster keeps
+ * them on one node):
+ *
+ * - `<prefix>{<name>}`: a hash with the state, its generation, when an Open
+ *   period ends, the fleet's consecutive openings and failure streak, the
+ *   half-open permits left and successes so far, and the window's totals;
+ * - `<prefix>{<name>}:w`: the merged window, a list of `bucket:calls:failures:slow`
+ *   batches, newest first;
+ * - `<prefix>{<name>}:p`: the half-open probe leases, fencing token -> expiry.
+ *
+ * Times are the callers' clock (epoch milliseconds), so one `TestClock`
+ * drives a whole test fleet. Whatever the keys hold is checked before use:
+ * data that is not this script's (another program's, an older format, a
+ * hand edit) is reported in the reply and replaced by a fresh circuit, never
+ * trusted and never an error.
+ *
+ * @internal
+ */
+import { Schema } from "effect"
+import * as Redis from "effect/persistence/Redis"
+import { State } from "../CircuitState.js"
+import { TransitionReason } from "../CircuitBreakerEvent.js"
+
+const lua = `
+local key, wkey, lkey = KEYS[1], KEYS[2], KEYS[3]
+local op = ARGV[1]
+local now = tonumber(ARGV[2])
+local idle = tonumber(ARGV[3])
+local channel = ARGV[4]
+local name = ARGV[5]
+local permitsArg = tonumber(ARGV[6])
+local openMillis = tonumber(ARGV[7])
+local maxWait = tonumber(ARGV[8])
+local leaseMillis = tonumber(ARGV[9])
+local origin = ARGV[10]
+
+local STATES = { Closed = true, Open = true, HalfOpen = true, ForcedOpen = true, Disabled = true }
+local FIELDS = { "gen", "until", "since", "openings", "streak", "permits", "successes", "token", "calls", "failures", "slow" }
+local corrupt = ""
+local created = false
+local moved = ""
+
+local function int(n) return string.format("%.0f", n) end
+local function count(v)
+  local n = tonumber(v)
+  if n == nil or n ~= n or n < 0 or n > 9007199254740991 or n ~= math.floor(n) then return nil end
+  return n
+end
+
+local function fresh()
+  local s = { state = "Closed", reason = "Reset" }
+  for _, f in ipairs(FIELDS) do s[f] = 0 end
+  s.gen = math.max(now, 1)
+  return s
+end
+
+local function kindOf(k) return redis.call("TYPE", k)["ok"] end
+
+local function load()
+  local kind = kindOf(key)
+  if kind == "none" then created = true; return fresh() end
+  if kind ~= "hash" then
+    corrupt = "key " .. key .. " holds a " .. kind .. ", not a circuit hash"
+  else
+    local raw = redis.call("HGETALL", key)
+    local f = {}
+    for i = 1, #raw, 2 do f[raw[i]] = raw[i + 1] end
+    if f.v ~= "1" then
+      corrupt = "key " .. key .. " has format version " .. tostring(f.v) .. ", expected 1"
+    elseif not STATES[f.state] then
+      corrupt = "key " .. key .. " has an unknown state " .. tostring(f.state)
+    else
+      local s = { state = f.state, reason = f.reason or "StoreSync" }
+      for _, n in ipairs(FIELDS) do
+        local v = count(f[n])
+        if v == nil then
+          corrupt = "key " .. key .. " field " .. n .. " is not a non-negative integer: " .. tostring(f[n])
+          break
+        end
+        s[n] = v
+      end
+      if corrupt == "" then
+        local wk, lk = kindOf(wkey), kindOf(lkey)
+        if wk ~= "none" and wk ~= "list" then
+          corrupt = "key " .. wkey .. " holds a " .. wk .. ", not a window list"
+        elseif lk ~= "none" and lk ~= "hash" then
+          corrupt = "key " .. lkey .. " holds a " .. lk .. ", not a lease hash"
+        else
+          return s
+        end
+      end
+    end
+  end
+  redis.call("DEL", key, wkey, lkey)
+  created = true
+  return fresh()
+end
+
+local s = load()
+
+local function clearWindow()
+  redis.call("DEL", wkey)
+  s.calls, s.failures, s.slow, s.streak = 0, 0, 0, 0
+end
+
+local function publish(from)
+  local remaining = 0
+  if s.state == "Open" then remaining = math.max(0, s["until"] - now) end
+  redis.call("PUBLISH", channel, cjson.encode({
+    v = 1, name = name, from = from, state = s.state, gen = int(s.gen), remaining = remaining,
+    openings = s.openings, reason = s.reason, origin = origin
+  }))
+end
+
+local function transition(to, reason, openFor)
+  local from = s.state
+  s.state = to
+  s.reason = reason
+  s.gen = math.max(s.gen + 1, now)
+  s.successes, s.permits, s.since, s["until"] = 0, 0, 0, 0
+  clearWindow()
+  redis.call("DEL", lkey)
+  if to == "Open" then
+    s.openings = s.openings + 1
+    s["until"] = now + openFor
+  elseif to == "HalfOpen" then
+    s.permits = permitsArg
+    s.since = now
+  elseif to == "Closed" then
+    s.openings = 0
+  end
+  moved = reason
+  publish(from)
+end
+
+-- Time-driven transitions, and probe leases whose holder went quiet.
+local function advance()
+  for _ = 1, 4 do
+    if s.state == "Open" and now >= s["until"] then
+      transition("HalfOpen", "OpenDurationElapsed", 0)
+    elseif s.state == "HalfOpen" and maxWait > 0 and now >= s.since + maxWait then
+      transition("Open", "HalfOpenMaxWait", openMillis)
+    else
+      break
+    end
+  end
+  if s.state == "HalfOpen" then
+    local leases = redis.call("HGETALL", lkey)
+    for i = 1, #leases, 2 do
+      local expiry = count(leases[i + 1])
+      if expiry == nil or expiry <= now then
+        redis.call("HDEL", lkey, leases[i])
+        s.permits = s.permits + 1
+      end
+    end
+  end
+end
+
+local function parseEntry(e)
+  local b, c, f, sl = string.match(e or "", "^(%d+):(%d+):(%d+):(%d+)$")
+  if not b then return nil end
+  return tonumber(b), tonumber(c), tonumber(f), tonumber(sl)
+end
+
+local function entry(b, c, f, sl) return int(b) .. ":" .. int(c) .. ":" .. int(f) .. ":" .. int(sl) end
+
+local function badWindow(e)
+  corrupt = "key " .. wkey .. " holds a malformed window entry: " .. tostring(e)
+  clearWindow()
+end
+
+-- Adds a batch to the merged window and drops what fell out of it. A count
+-- window keeps the last size calls (a partly kept batch keeps its share of
+-- failures); a time window keeps the last size buckets.
+local function record(kind, size, bucketMillis, calls, failures, slow)
+  local bucket = 0
+  if kind == "t" then
+    bucket = math.floor(now / bucketMillis)
+    while true do
+      local tail = redis.call("LINDEX", wkey, -1)
+      if not tail then break end
+      local b, c, f, sl = parseEntry(tail)
+      if not b then badWindow(tail); break end
+      if b > bucket - size then break end
+      redis.call("RPOP", wkey)
+      s.calls, s.failures, s.slow = s.calls - c, s.failures - f, s.slow - sl
+    end
+    local head = redis.call("LINDEX", wkey, 0)
+    local b, c, f, sl = parseEntry(head)
+    if head and not b then badWindow(head) end
+    if b == bucket then
+      redis.call("LSET", wkey, 0, entry(b, c + calls, f + failures, sl + slow))
+    else
+      redis.call("LPUSH", wkey, entry(bucket, calls, failures, slow))
+    end
+    s.calls, s.failures, s.slow = s.calls + calls, s.failures + failures, s.slow + slow
+    return
+  end
+  redis.call("LPUSH", wkey, entry(0, calls, failures, slow))
+  s.calls, s.failures, s.slow = s.calls + calls, s.failures + failures, s.slow + slow
+  while s.calls > size do
+    local tail = redis.call("LINDEX", wkey, -1)
+    local b, c, f, sl = parseEntry(tail)
+    if not b or c == 0 then badWindow(tail); break end
+    if s.calls - c >= size then
+      redis.call("RPOP", wkey)
+      s.calls, s.failures, s.slow = s.calls - c, s.failures - f, s.slow - sl
+    else
+      local keep = size - (s.calls - c)
+      local fKeep = math.floor(f * keep / c + 0.5)
+      local sKeep = math.floor(sl * keep / c + 0.5)
+      redis.call("LSET", wkey, -1, entry(b, keep, fKeep, sKeep))
+      s.calls, s.failures, s.slow = size, s.failures - (f - fKeep), s.slow - (sl - sKeep)
+    end
+  end
+end
+
+local function tripReason(consecutive, failureCount, failureRate, slowRate, minimumCalls)
+  if consecutive > 0 and s.streak >= consecutive then return "ConsecutiveFailures" end
+  if failureCount > 0 and s.failures >= failureCount then return "FailureCount" end
+  if s.calls < minimumCalls then return nil end
+  if failureRate >= 0 and s.failures > 0 and s.failures / s.calls >= failureRate then return "FailureRate" end
+  if slowRate >= 0 and s.slow > 0 and s.slow / s.calls >= slowRate then return "SlowCallRate" end
+  return nil
+end
+
+local granted = 0
+advance()
+
+if op == "sync" then
+  -- A store that lost its data (restarted empty) learns the state back from
+  -- the instances that still know it.
+  local seed, seedRemaining, seedOpenings = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13])
+  if created and (seed == "Open" or seed == "ForcedOpen" or seed == "Disabled") then
+    s.state, s.reason, s.openings = seed, "StoreSync", seedOpenings
+    if seed == "Open" then s["until"] = now + seedRemaining end
+    moved = "StoreSync"
+    publish("Closed")
+  end
+elseif op == "flush" then
+  local gen, calls, failures, slow = ARGV[11], count(ARGV[12]), count(ARGV[13]), count(ARGV[14])
+  local trailing, allFailed = count(ARGV[15]), ARGV[16] == "1"
+  if (s.state == "Closed" or s.state == "Disabled") and gen == int(s.gen) and calls > 0 then
+    record(ARGV[22], tonumber(ARGV[23]), tonumber(ARGV[24]), calls, failures, slow)
+    if allFailed then s.streak = s.streak + failures else s.streak = trailing end
+    if s.state == "Closed" then
+      local reason = tripReason(tonumber(ARGV[17]), tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20]),
+        tonumber(ARGV[21]))
+      if reason then transition("Open", reason, openMillis) end
+    end
+  else
+    granted = -1
+  end
+elseif op == "admit" then
+  if s.state == "Open" or s.state == "ForcedOpen" then
+    granted = -1
+  elseif s.state == "HalfOpen" then
+    if s.permits > 0 then
+      s.permits = s.permits - 1
+      s.token = math.max(s.token + 1, now * 1000)
+      granted = s.token
+      redis.call("HSET", lkey, int(granted), int(now + leaseMillis))
+    else
+      granted = -1
+    end
+  end
+elseif op == "probe" then
+  local token, outcome, successThreshold = ARGV[11], ARGV[12], tonumber(ARGV[13])
+  if s.state == "HalfOpen" and redis.call("HDEL", lkey, token) == 1 then
+    if outcome == "ignored" then
+      s.permits = s.permits + 1
+    elseif outcome == "failure" then
+      transition("Open", "ProbeFailed", openMillis)
+    else
+      s.successes = s.successes + 1
+      if s.successes >= successThreshold then transition("Closed", "ProbesSucceeded", 0) end
+    end
+  else
+    granted = -1
+  end
+elseif op == "control" then
+  local target = ARGV[11]
+  if target == "Reset" then
+    transition("Closed", "Reset", 0)
+  elseif target ~= s.state then
+    transition(target, target == "ForcedOpen" and "ForceOpen" or "Disable", 0)
+  end
+end
+
+local fields = { "v", "1", "state", s.state, "reason", s.reason }
+for _, f in ipairs(FIELDS) do
+  table.insert(fields, f)
+  table.insert(fields, int(s[f]))
+end
+redis.call("HSET", key, unpack(fields))
+redis.call("PEXPIRE", key, int(idle))
+if redis.call("EXISTS", wkey) == 1 then redis.call("PEXPIRE", wkey, int(idle)) end
+if redis.call("EXISTS", lkey) == 1 then redis.call("PEXPIRE", lkey, int(idle + leaseMillis)) end
+
+local remaining = 0
+if s.state == "Open" then remaining = math.max(0, s["until"] - now) end
+return { corrupt, s.state, s.reason, int(s.gen), remaining, s.openings, s.permits, s.successes, s.calls, s.failures,
+  s.slow, s.streak, granted, moved }
+`
+
+/** An operation of the script, with the arguments every operation shares. @internal */
+export interface ScriptCall {
+  readonly keys: readonly [string, string, string]
+  readonly op: "sync" | "flush" | "admit" | "probe" | "control"
+  readonly now: number
+  readonly idleMillis: number
+  readonly channel: string
+  readonly name: string
+  readonly permits: number
+  readonly openMillis: number
+  readonly maxWaitMillis: number
+  readonly leaseMillis: number
+  readonly origin: string
+  readonly extra: ReadonlyArray<string | number>
+}
+
+/** @internal */
+export const circuitScript = Redis.script(
+  (call: ScriptCall) => [
+    ...call.keys,
+    call.op,
+    call.now,
+    call.idleMillis,
+    call.channel,
+    call.name,
+    call.permits,
+    call.openMillis,
+    call.maxWaitMillis,
+    call.leaseMillis,
+    call.origin,
+    ...call.extra
+  ],
+  { lua, numberOfKeys: 3 }
+).withReturnType<unknown>()
+
+/**
+ * The script's reply: the circuit as it is after the operation.
+ *
+ * - `corrupt`: what was wrong with the stored data that was replaced (empty when nothing was);
+ * - `granted`: for `admit`, -1 rejected, 0 admitted outside half-open, else the probe's fencing
+ *   token; for `flush` and `probe`, -1 when the batch or probe was stale and dropped;
+ * - `moved`: the reason of the transition this operation made, or empty.
+ *
+ * @internal
+ */
+export const Reply = Schema.Tuple([
+  Schema.String,
+  State,
+  TransitionReason,
+  Schema.String,
+  Schema.Number,
+  Schema.Number,
+  Schema.Number,
+  Schema.Number,
+  Schema.Number,
+  Schema.Number,
+  Schema.Number,
+  Schema.Number,
+  Schema.Number,
+  Schema.Union([Schema.Literal(""), TransitionReason])
+])
+
+/** @internal */
+export type Reply = typeof Reply.Type
+
+/**
+ * A transition message on the store's channel. Other programs may publish on
+ * it too, so every message is decoded and what does not decode is reported
+ * and ignored.
+ *
+ * @internal
+ */
+export const Message = Schema.Struct({
+  v: Schema.Literal(1),
+  name: Schema.String,
+  from: State,
+  state: State,
+  gen: Schema.String,
+  remaining: Schema.Number,
+  openings: Schema.Number,
+  reason: TransitionReason,
+  origin: Schema.String
+})
+
+/** @internal */
+export type Message = typeof Message.Type

@@ -1,0 +1,601 @@
+/**
+ * The Redis circuit store: connection, flushing, resynchronisation and the
+ * link (`Attachment`) between each breaker and its shared circuit.
+ *
+ * The store never makes a call wait for Redis in shared mode's Closed state:
+ * outcomes are counted in the attachment and flushed by one store-wide loop.
+ * Redis answers with the fleet's state, and every transition is published,
+ * so each instance moves its local circuit (which keeps admitting calls on
+ * its own) to the fleet's state. When Redis cannot be reached, the local
+ * circuit decides alone (or rejects, by option) until Redis returns, when the
+ * store flushes what it kept and catches up.
+ *
+ * @internal
+ */
+import type * as NodeRedisModule from "@effect/platform-node/NodeRedis"
+import type { Clock } from "effect"
+import { Cause, Context, Deferred, Duration, Effect, Exit, Layer, Queue, References, Schema, Scope, SubscriptionRef } from "effect"
+import * as Redis from "effect/persistence/Redis"
+import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
+import { ConfigIssue } from "../ConfigIssue.js"
+import { PolicyConfigError } from "../PolicyConfigError.js"
+import type { TransitionReason } from "../CircuitBreakerEvent.js"
+import type { State } from "../CircuitState.js"
+import type { Outcome } from "../Classifier.js"
+import { storeTypeId } from "../CircuitStore.js"
+import type { TypeId } from "../CircuitStore.js"
+import type { CircuitBreakerImpl } from "./breaker.js"
+import type { Admission, CircuitObserver, Rejection } from "./circuit.js"
+import type { Reply, ScriptCall } from "./redisScript.js"
+import { circuitScript, Message, Reply as ReplySchema } from "./redisScript.js"
+import type { RemoteCircuit, RemoteGrant, StoreImpl } from "./store.js"
+
+/** Validated store options. @internal */
+export interface RedisStoreSettings {
+  readonly url: string
+  readonly prefix: string
+  readonly mode: "shared" | "strict"
+  readonly flushMillis: number
+  readonly resyncMillis: number
+  readonly idleMillis: number
+  readonly leaseMillis: number
+  readonly onUnavailable: "allow" | "reject"
+}
+
+const decodeReply = Schema.decodeUnknownExit(ReplySchema)
+const decodeMessage = Schema.decodeUnknownExit(Schema.fromJsonString(Message))
+
+/** The first line of an error, for a log: Redis errors carry their cause. */
+const describe = (error: unknown): string => {
+  const cause = error instanceof Redis.RedisError ? error.cause : error
+  return cause instanceof Error ? cause.message : String(cause)
+}
+
+const reconnectDelay = (retries: number): number =>
+  Math.min(50 * 2 ** Math.min(retries, 10), 2000) + Math.floor(Math.random() * 100)
+
+/** @internal */
+export class RedisStore implements StoreImpl {
+  readonly [storeTypeId]: TypeId = storeTypeId
+  readonly kind = "redis" as const
+  readonly strict: boolean
+  readonly channel: string
+  /** Names this store in the messages it publishes. */
+  readonly origin = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
+  /** Whether Redis answered the last command and the connection has not dropped since. */
+  up = false
+  redis: Redis.Redis["Service"] | undefined = undefined
+  readonly attachments = new Map<string, Set<Attachment>>()
+  readonly dirty = new Set<Attachment>()
+  /** Whether this outage was logged. */
+  private outageLogged = false
+  private started = false
+
+  constructor(
+    readonly settings: RedisStoreSettings,
+    readonly status: SubscriptionRef.SubscriptionRef<boolean>,
+    readonly clock: Clock.Clock,
+    private readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => void
+  ) {
+    this.strict = settings.mode === "strict"
+    this.channel = `${settings.prefix}transitions`
+  }
+
+  attach(breaker: CircuitBreakerImpl, scope: Scope.Scope): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const attachment = new Attachment(this, breaker)
+      let same = this.attachments.get(breaker.name)
+      if (same === undefined) {
+        same = new Set()
+        this.attachments.set(breaker.name, same)
+      }
+      same.add(attachment)
+      const detachObserver = breaker.circuit.addObserver(attachment)
+      breaker.remote = attachment
+      breaker.circuit.localTrips = !this.up
+      const detach = Effect.suspend(() => {
+        // Outcomes counted but not flushed yet are sent before the breaker goes: nothing is lost.
+        const last = this.up ? attachment.flush(this.clock.currentTimeMillisUnsafe()) : Effect.void
+        return Effect.ensuring(
+          last,
+          Effect.sync(() => {
+            detachObserver()
+            breaker.remote = undefined
+            same.delete(attachment)
+            if (same.size === 0) this.attachments.delete(breaker.name)
+            this.dirty.delete(attachment)
+          })
+        )
+      })
+      const join = this.up ? attachment.sync(this.clock.currentTimeMillisUnsafe(), undefined) : Effect.void
+      return Effect.andThen(Scope.addFinalizer(scope, detach), join)
+    })
+  }
+
+  /** Runs one script operation; a failure means Redis is unreachable. */
+  run(call: ScriptCall): Effect.Effect<unknown, Redis.RedisError> {
+    const redis = this.redis
+    if (redis === undefined) return Effect.fail(new Redis.RedisError({ cause: new Error("not connected yet") }))
+    return redis.eval(circuitScript)(call)
+  }
+
+  /** Redis became unreachable: local circuits decide until it returns. Logged once per outage. */
+  lost(cause: unknown): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const wasUp = this.up
+      this.up = false
+      const effects: Array<Effect.Effect<void>> = []
+      if (!this.outageLogged) {
+        this.outageLogged = true
+        effects.push(
+          Effect.logWarning(
+            `Redis circuit store unreachable (${describe(cause)}): ` +
+              (this.settings.onUnavailable === "allow"
+                ? "each breaker decides with its local state until Redis returns"
+                : "calls are rejected until Redis returns")
+          ).pipe(Effect.annotateLogs({ redis_url: redactedUrl(this.settings.url) }))
+        )
+      }
+      if (wasUp) {
+        effects.push(SubscriptionRef.set(this.status, false))
+        for (const attachment of this.allAttachments()) effects.push(attachment.goLocal())
+      }
+      return Effect.all(effects, { discard: true })
+    })
+  }
+
+  /** Redis answers again (or for the first time): flush what was kept and catch up with the fleet. */
+  get regained(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.up) return Effect.void
+      this.up = true
+      const wasDown = this.outageLogged
+      this.outageLogged = false
+      const now = this.clock.currentTimeMillisUnsafe()
+      const attachments = [...this.allAttachments()]
+      for (const attachment of attachments) attachment.breaker.circuit.localTrips = false
+      return Effect.andThen(
+        Effect.forEach(attachments, (attachment) => attachment.rejoin(now), {
+          concurrency: "unbounded",
+          discard: true
+        }),
+        Effect.suspend(() => {
+          if (!this.up) return Effect.void
+          const log = wasDown
+            ? Effect.logInfo(
+              `Redis circuit store reachable again: ${attachments.length} circuit(s) resynchronised`
+            ).pipe(Effect.annotateLogs({ redis_url: redactedUrl(this.settings.url) }))
+            : Effect.void
+          return Effect.andThen(log, SubscriptionRef.set(this.status, true))
+        })
+      )
+    })
+  }
+
+  /** Sends every counted batch. */
+  get flushAll(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (!this.up || this.dirty.size === 0) return Effect.void
+      const now = this.clock.currentTimeMillisUnsafe()
+      const batch = [...this.dirty]
+      this.dirty.clear()
+      return Effect.forEach(batch, (attachment) => attachment.flush(now), { concurrency: "unbounded", discard: true })
+    })
+  }
+
+  /** Catches up with the fleet for every circuit that was used or is not closed (lost messages). */
+  resync(all: boolean): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (!this.up) return Effect.void
+      const now = this.clock.currentTimeMillisUnsafe()
+      const due = [...this.allAttachments()].filter((attachment) => all || attachment.due())
+      return Effect.forEach(due, (attachment) => attachment.sync(now, undefined), {
+        concurrency: "unbounded",
+        discard: true
+      })
+    })
+  }
+
+  /** A message on the transitions channel. */
+  receive(raw: string): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const decoded = decodeMessage(raw)
+      if (Exit.isFailure(decoded)) {
+        return Effect.logWarning(
+          `Redis circuit store ignored a message on ${this.channel} that is not a transition: ${raw.slice(0, 200)}`
+        )
+      }
+      const message = decoded.value
+      const attachments = this.attachments.get(message.name)
+      if (attachments === undefined) return Effect.void
+      return Effect.forEach(attachments, (attachment) => attachment.hear(message), { discard: true })
+    })
+  }
+
+  report(raw: unknown, context: string): Effect.Effect<Reply | undefined> {
+    const decoded = decodeReply(raw)
+    if (Exit.isFailure(decoded)) {
+      return Effect.as(
+        Effect.logWarning(`Redis circuit store could not read the reply to ${context}: ${Cause.pretty(decoded.cause)}`),
+        undefined
+      )
+    }
+    const reply = decoded.value
+    if (reply[0] === "") return Effect.succeed(reply)
+    return Effect.as(
+      Effect.logWarning(
+        `Redis circuit store found data it did not write (${reply[0]}): treated as absent, replaced by a fresh circuit`
+      ),
+      reply
+    )
+  }
+
+  *allAttachments(): Iterable<Attachment> {
+    for (const same of this.attachments.values()) yield* same
+  }
+
+  /** Starts connecting, the loops and the subscription, in `scope`. */
+  start(scope: Scope.Scope): Effect.Effect<void, PolicyConfigError> {
+    return Effect.gen({ self: this }, function*() {
+      if (this.started) return
+      this.started = true
+      const NodeRedis = yield* loadNodeRedis
+      const firstAttempt = yield* Deferred.make<void>()
+      const runFork = this.runFork
+      const options = {
+        url: this.settings.url,
+        // Commands fail at once while the connection is down, instead of queueing until it returns.
+        disableOfflineQueue: true,
+        socket: {
+          reconnectStrategy: (retries: number, cause: Error) => {
+            runFork(Effect.andThen(this.lost(cause), Deferred.done(firstAttempt, Exit.void)))
+            return reconnectDelay(retries)
+          }
+        }
+      }
+      const connectionScope = yield* Scope.fork(scope)
+      // Runs before the connection closes: breakers outliving the store decide locally.
+      yield* Scope.addFinalizer(scope, Effect.sync(() => this.close()))
+      const connect = Effect.gen({ self: this }, function*() {
+        // NodeRedis logs every reconnection attempt; the store logs once per outage instead.
+        const context = yield* Layer.buildWithScope(NodeRedis.layer(options), connectionScope).pipe(
+          Effect.provideService(References.MinimumLogLevel, "Error")
+        )
+        const redis = Context.get(context, Redis.Redis)
+        this.redis = redis
+        Context.get(context, NodeRedis.NodeRedis).client.on("ready", () => runFork(this.regained))
+        const messages = yield* redis.subscribe(this.channel).pipe(Scope.provide(connectionScope))
+        yield* Effect.forkIn(this.listen(messages), scope)
+        yield* this.regained
+        yield* Deferred.done(firstAttempt, Exit.void)
+      })
+      yield* Effect.forkIn(Effect.catchCause(connect, (cause) => this.lost(Cause.squash(cause))), scope)
+      yield* Effect.forkIn(this.every(this.settings.flushMillis, this.flushAll), scope)
+      yield* Effect.forkIn(this.every(this.settings.resyncMillis, this.resync(false)), scope)
+      // The layer is ready once the first connection attempt succeeded or failed: never blocked on Redis.
+      yield* Deferred.await(firstAttempt)
+    })
+  }
+
+  private close(): void {
+    this.up = false
+    this.redis = undefined
+    this.outageLogged = true
+    for (const attachment of this.allAttachments()) attachment.breaker.circuit.localTrips = true
+  }
+
+  private listen(messages: Queue.Dequeue<Redis.RedisMessage, Redis.RedisError>): Effect.Effect<void> {
+    return Effect.forever(
+      Effect.flatMap(Queue.take(messages), (message) => this.receive(message.message))
+    ).pipe(Effect.catchCause((cause) => this.lost(Cause.squash(cause))))
+  }
+
+  private every(millis: number, effect: Effect.Effect<void>): Effect.Effect<void> {
+    return Effect.forever(Effect.andThen(this.clock.sleep(Duration.millis(millis)), effect))
+  }
+}
+
+/**
+ * The Redis client is loaded when a store starts, so that programs that keep
+ * their circuits in memory need neither `@effect/platform-node` nor `redis`.
+ */
+const loadNodeRedis: Effect.Effect<typeof NodeRedisModule, PolicyConfigError> = Effect.tryPromise({
+  try: () => import("@effect/platform-node/NodeRedis"),
+  catch: (cause) =>
+    new PolicyConfigError({
+      kind: "RedisCircuitStore",
+      policy: "redis",
+      issues: [
+        new ConfigIssue({
+          field: "(dependencies)",
+          rule: `needs the packages @effect/platform-node and redis: npm install @effect/platform-node redis (${
+            cause instanceof Error ? cause.message : String(cause)
+          })`
+        })
+      ]
+    })
+})
+
+/** The URL without its password, for logs. @internal */
+export const redactedUrl = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")
+
+/**
+ * One breaker's link to its shared circuit: it counts the breaker's outcomes
+ * for the next flush, answers the breaker's remote admissions, and moves the
+ * breaker's circuit to the fleet's state.
+ *
+ * @internal
+ */
+export class Attachment implements CircuitObserver, RemoteCircuit {
+  readonly needsTime = false
+  readonly keys: readonly [string, string, string]
+  /** The fleet generation this instance last saw. */
+  gen = 0
+  /** The fleet's consecutive openings, as last seen. */
+  openings = 0
+  private calls = 0
+  private failures = 0
+  private slow = 0
+  private trailing = 0
+  private sawSuccess = false
+  private batchGen = 0
+  private pendingControl: "ForcedOpen" | "Disabled" | "Reset" | undefined = undefined
+  private used = false
+  /** The state before the store forced the circuit open for an outage (`onUnavailable: "reject"`). */
+  private beforeOutage: { readonly state: State; readonly remaining: number } | undefined = undefined
+  private readonly config: ResolvedConfig
+
+  constructor(readonly store: RedisStore, readonly breaker: CircuitBreakerImpl) {
+    const base = `${store.settings.prefix}{${breaker.name}}`
+    this.keys = [base, `${base}:w`, `${base}:p`]
+    this.config = breaker.config
+  }
+
+  get routesCalls(): boolean {
+    return this.store.strict && this.store.up
+  }
+
+  get grantsProbes(): boolean {
+    return this.store.up
+  }
+
+  onTransition(): void {}
+
+  onReject(): void {
+    this.used = true
+  }
+
+  onCall(state: Admission["state"], outcome: Outcome, slow: boolean, _d: number, counted: boolean): void {
+    this.used = true
+    if (!counted || state === "HalfOpen" || this.routesCalls) return
+    if (this.calls === 0) {
+      this.batchGen = this.gen
+      this.store.dirty.add(this)
+    }
+    this.calls++
+    if (outcome === "failure") {
+      this.failures++
+      this.trailing++
+    } else {
+      this.sawSuccess = true
+      this.trailing = 0
+    }
+    if (slow) this.slow++
+  }
+
+  /** Whether the periodic resync should look at this circuit. */
+  due(): boolean {
+    const due = this.used || this.breaker.circuit.current._tag !== "Closed"
+    this.used = false
+    return due
+  }
+
+  flush(now: number): Effect.Effect<void> {
+    if (this.calls === 0) return Effect.void
+    const batch = [this.batchGen, this.calls, this.failures, this.slow, this.trailing, this.sawSuccess ? 0 : 1] as const
+    this.calls = this.failures = this.slow = this.trailing = 0
+    this.sawSuccess = false
+    return this.call("flush", now, [
+      String(batch[0]),
+      batch[1],
+      batch[2],
+      batch[3],
+      batch[4],
+      batch[5],
+      ...this.rules()
+    ], (error) =>
+      Effect.suspend(() => {
+        // Kept for the next flush, unless the circuit moved on meanwhile.
+        if (this.gen === batch[0]) this.keep(batch[0], batch[1], batch[2], batch[3], batch[4], batch[5] === 0)
+        return this.store.lost(error)
+      }))
+  }
+
+  sync(now: number, reason: TransitionReason | undefined): Effect.Effect<void> {
+    const seed = this.beforeOutage ?? this.localState(now)
+    return this.call("sync", now, [seed.state, seed.remaining, this.breaker.circuit.consecutiveOpenings], undefined, reason)
+  }
+
+  /** After an outage: the operator's pending control call, the kept outcomes, then the fleet's state. */
+  rejoin(now: number): Effect.Effect<void> {
+    const control = this.pendingControl
+    this.pendingControl = undefined
+    const first = control === undefined ? Effect.void : this.call("control", now, [control])
+    return Effect.andThen(Effect.andThen(first, this.flush(now)), this.sync(now, "StoreSync")).pipe(
+      Effect.ensuring(Effect.sync(() => {
+        this.beforeOutage = undefined
+      }))
+    )
+  }
+
+  /** Redis is unreachable: the local circuit decides alone, or rejects every call. */
+  goLocal(): Effect.Effect<void> {
+    const circuit = this.breaker.circuit
+    circuit.localTrips = true
+    if (this.store.settings.onUnavailable === "allow") return Effect.void
+    return Effect.suspend(() => {
+      this.beforeOutage ??= this.localState(this.store.clock.currentTimeMillisUnsafe())
+      return this.breaker.applyRemote("ForcedOpen", 0, circuit.consecutiveOpenings, "StoreUnavailable")
+    })
+  }
+
+  admit(now: number): Effect.Effect<RemoteGrant | Rejection | "local"> {
+    return Effect.flatMap(
+      Effect.exit(this.store.run(this.scriptCall("admit", now, []))),
+      (exit): Effect.Effect<RemoteGrant | Rejection | "local"> => {
+        if (Exit.isFailure(exit)) {
+          // Redis is gone: the local circuit decides this call.
+          return Effect.as(this.store.lost(Cause.squash(exit.cause)), "local" as const)
+        }
+        return Effect.flatMap(this.apply(exit.value, "admit", undefined), (reply): Effect.Effect<RemoteGrant | Rejection | "local"> => {
+          if (reply === undefined) return Effect.succeed("local" as const)
+          const granted = reply[12]
+          if (granted >= 0) {
+            const state: Admission["state"] = granted > 0 ? "HalfOpen" : reply[1] === "Disabled" ? "Disabled" : "Closed"
+            return Effect.succeed<RemoteGrant>({ token: granted, gen: reply[3], state })
+          }
+          return this.rejection(now)
+        })
+      }
+    )
+  }
+
+  done(grant: RemoteGrant, outcome: Outcome, slow: boolean, now: number): Effect.Effect<void> {
+    if (grant.token > 0) {
+      // A lost probe report is not retried: the lease expires and another instance probes.
+      return this.call("probe", now, [String(grant.token), outcome, this.config.successThreshold])
+    }
+    if (outcome === "ignored") return Effect.void
+    const failure = outcome === "failure" ? 1 : 0
+    return this.call("flush", now, [
+      grant.gen,
+      1,
+      failure,
+      slow ? 1 : 0,
+      failure,
+      failure,
+      ...this.rules()
+    ], (error) =>
+      Effect.suspend(() => {
+        this.keep(Number(grant.gen), 1, failure, slow ? 1 : 0, failure, failure === 0)
+        return this.store.lost(error)
+      }))
+  }
+
+  control(target: "ForcedOpen" | "Disabled" | "Reset", now: number): Effect.Effect<void> {
+    if (!this.store.up) {
+      this.pendingControl = target
+      return Effect.void
+    }
+    return this.call("control", now, [target], (error) =>
+      Effect.suspend(() => {
+        this.pendingControl = target
+        return this.store.lost(error)
+      }))
+  }
+
+  /** A transition message from the channel. */
+  hear(message: Message): Effect.Effect<void> {
+    const gen = Number(message.gen)
+    if (!(gen > this.gen)) return Effect.void
+    this.gen = gen
+    this.openings = message.openings
+    if (!this.store.up) return Effect.void
+    return this.breaker.applyRemote(message.state, message.remaining, message.openings, message.reason)
+  }
+
+  private localState(now: number): { readonly state: State; readonly remaining: number } {
+    const phase = this.breaker.circuit.advance(now)
+    return { state: phase._tag, remaining: phase._tag === "Open" ? Math.max(0, phase.until - now) : 0 }
+  }
+
+  private keep(gen: number, calls: number, failures: number, slow: number, trailing: number, sawSuccess: boolean): void {
+    if (this.calls === 0) {
+      this.batchGen = gen
+      this.store.dirty.add(this)
+    } else if (this.batchGen !== gen) {
+      return
+    }
+    // The kept batch is older than what was counted since.
+    this.trailing = this.sawSuccess ? this.trailing : this.trailing + trailing
+    this.sawSuccess = this.sawSuccess || sawSuccess
+    this.calls += calls
+    this.failures += failures
+    this.slow += slow
+  }
+
+  private rejection(now: number): Effect.Effect<Rejection> {
+    return Effect.sync(() => {
+      const circuit = this.breaker.circuit
+      const phase = circuit.advance(now)
+      if (phase._tag === "Open" || phase._tag === "HalfOpen" || phase._tag === "ForcedOpen") {
+        return circuit.reject(phase, now)
+      }
+      // The fleet rejected, but its newer state reached this instance first: reject as at the end of an opening.
+      return circuit.reject({ _tag: "Open", gen: -1, openedAt: now, until: now }, now)
+    })
+  }
+
+  private rules(): ReadonlyArray<string | number> {
+    const config = this.config
+    const window = config.window
+    const windowArgs = window._tag === "CountWindow"
+      ? ["c", window.size, 0]
+      : ["t", window.buckets, Math.max(1, Math.floor(Duration.toMillis(window.duration) / window.buckets))]
+    return [
+      config.consecutiveFailures ?? 0,
+      config.failureCount ?? 0,
+      config.failureRate ?? -1,
+      config.slowCallRate ?? -1,
+      config.minimumCalls,
+      ...windowArgs
+    ]
+  }
+
+  private scriptCall(op: ScriptCall["op"], now: number, extra: ReadonlyArray<string | number>): ScriptCall {
+    const settings = this.store.settings
+    const config = this.config
+    return {
+      keys: this.keys,
+      op,
+      now,
+      idleMillis: settings.idleMillis,
+      channel: this.store.channel,
+      name: this.breaker.name,
+      permits: config.halfOpenPermits,
+      openMillis: this.breaker.circuit.openMillisFor(this.openings + 1, now),
+      maxWaitMillis: config.halfOpenMaxWait === undefined ? 0 : Duration.toMillis(config.halfOpenMaxWait),
+      leaseMillis: settings.leaseMillis,
+      origin: this.store.origin,
+      extra
+    }
+  }
+
+  /** Runs an operation and applies its reply; a failure marks Redis unreachable (or runs `onError`). */
+  private call(
+    op: ScriptCall["op"],
+    now: number,
+    extra: ReadonlyArray<string | number>,
+    onError?: (error: Redis.RedisError) => Effect.Effect<void>,
+    reason?: TransitionReason
+  ): Effect.Effect<void> {
+    return this.store.run(this.scriptCall(op, now, extra)).pipe(
+      Effect.flatMap((raw) => this.apply(raw, op, reason)),
+      Effect.asVoid,
+      Effect.catch((error) => onError === undefined ? this.store.lost(error) : onError(error))
+    )
+  }
+
+  /** Moves the local circuit to the state in a reply, unless a newer state was seen already. */
+  private apply(raw: unknown, op: string, reason: TransitionReason | undefined): Effect.Effect<Reply | undefined> {
+    return Effect.flatMap(this.store.report(raw, `${op} on circuit "${this.breaker.name}"`), (reply) => {
+      if (reply === undefined) return Effect.succeed(undefined)
+      const gen = Number(reply[3])
+      if (gen < this.gen) return Effect.succeed(reply)
+      this.gen = gen
+      this.openings = reply[5]
+      const why = reply[13] !== "" ? reply[13] : reason ?? reply[2]
+      return Effect.as(this.breaker.applyRemote(reply[1], reply[4], reply[5], why), reply)
+    })
+  }
+}

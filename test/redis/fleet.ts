@@ -1,0 +1,67 @@
+/**
+ * A test fleet: independent breaker instances, each with its own Redis
+ * store (its own connections), sharing circuits through one test server.
+ */
+import { Context, Effect, Fiber, Layer, Stream } from "effect"
+import type { Scope } from "effect"
+import type { CircuitBreakerConfig } from "../../src/CircuitBreakerConfig.js"
+import { CircuitBreaker, RedisCircuitStore } from "../../src/index.js"
+import type { CircuitBreakerEvent, CircuitState } from "../../src/index.js"
+
+export interface Instance {
+  readonly breaker: CircuitBreaker.CircuitBreaker
+  readonly store: RedisCircuitStore.RedisCircuitStore["Service"]
+  readonly context: Context.Context<RedisCircuitStore.RedisCircuitStore>
+}
+
+/** Waits until `store` says Redis is reachable (or not): no sleeping, the store's own signal. */
+export const awaitConnected = (store: RedisCircuitStore.RedisCircuitStore["Service"], connected = true) =>
+  store.connectedChanges.pipe(Stream.filter((up) => up === connected), Stream.runHead, Effect.asVoid)
+
+/** One instance: a store of its own, and a breaker made under it. */
+export const instance = (
+  url: string,
+  config: CircuitBreakerConfig,
+  options?: RedisCircuitStore.RedisCircuitStoreOptions,
+  connected = true
+): Effect.Effect<Instance, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const context = yield* Layer.build(RedisCircuitStore.layer({ url, ...options })).pipe(Effect.orDie)
+    const store = Context.get(context, RedisCircuitStore.RedisCircuitStore)
+    if (connected) yield* awaitConnected(store)
+    const breaker = yield* CircuitBreaker.make(config).pipe(Effect.provide(context), Effect.orDie)
+    return { breaker, store, context }
+  })
+
+/** `n` instances sharing one circuit. */
+export const fleet = (
+  n: number,
+  url: string,
+  config: CircuitBreakerConfig,
+  options?: RedisCircuitStore.RedisCircuitStoreOptions
+): Effect.Effect<ReadonlyArray<Instance>, never, Scope.Scope> =>
+  Effect.forEach(Array.from({ length: n }, (_, i) => i), () => instance(url, config, options))
+
+/**
+ * Starts waiting for `instance` to move to `state`; join the fiber to wait.
+ * Subscribes before returning, so no transition after this call is missed.
+ */
+export const awaitState = (instance: Instance, state: CircuitState.State) =>
+  Effect.gen(function*() {
+    const events = yield* instance.breaker.subscribe
+    return yield* Effect.forkScoped(
+      events.pipe(
+        Stream.filter((event: CircuitBreakerEvent.CircuitBreakerEvent) =>
+          event._tag === "StateChanged" && event.to === state
+        ),
+        Stream.runHead,
+        Effect.asVoid
+      )
+    )
+  })
+
+/** Joins every waiter. */
+export const joinAll = (fibers: ReadonlyArray<Fiber.Fiber<void>>) => Effect.forEach(fibers, Fiber.join, { discard: true })
+
+/** A call that fails. */
+export const failing = Effect.fail("boom" as const)
