@@ -1,8 +1,57 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { awaitState, failing, fleet, joinAll } from "./redis/fleet.js"
+import { isCircuitOpenError } from "../src/index.js"
+import type { Instance } from "./redis/fleet.js"
+import { awaitState, failing, fleet, instance, joinAll } from "./redis/fleet.js"
 import { redisAvailable, redisServer } from "./redis/server.js"
+
+const isRejected = (exit: Exit.Exit<unknown, unknown>) =>
+  Exit.isFailure(exit) && isCircuitOpenError(Cause.squash(exit.cause))
+
+/** Opens the fleet's circuit from one instance, and waits until every instance knows. */
+const tripFleet = (instances: ReadonlyArray<Instance>) =>
+  Effect.gen(function*() {
+    const opened = yield* Effect.forEach(instances, (i) => awaitState(i, "Open"))
+    yield* Effect.exit(instances[0]!.breaker.execute(failing))
+    yield* TestClock.adjust("100 millis")
+    yield* joinAll(opened)
+  })
+
+/**
+ * Sends `perInstance` concurrent calls to every instance, each held open until
+ * `release` completes. `decided` completes once every call has either started
+ * running or been rejected.
+ */
+const stampede = (instances: ReadonlyArray<Instance>, perInstance: number) =>
+  Effect.gen(function*() {
+    const total = instances.length * perInstance
+    const counts = { ran: 0, rejected: 0 }
+    const decided = yield* Deferred.make<void>()
+    const release = yield* Deferred.make<void>()
+    const settle = Effect.suspend(() =>
+      counts.ran + counts.rejected === total ? Deferred.succeed(decided, undefined) : Effect.void
+    )
+    const call = Effect.suspend(() => {
+      counts.ran++
+      return Effect.andThen(settle, Deferred.await(release))
+    })
+    const fibers = yield* Effect.forEach(
+      instances.flatMap((i) => Array.from({ length: perInstance }, () => i)),
+      (i) =>
+        Effect.forkScoped(
+          Effect.tap(Effect.exit(i.breaker.execute(call)), (exit) =>
+            isRejected(exit)
+              ? Effect.suspend(() => {
+                counts.rejected++
+                return settle
+              })
+              : Effect.void)
+        ),
+      { concurrency: "unbounded" }
+    )
+    return { counts, decided, release, fibers }
+  })
 
 describe.skipIf(!redisAvailable)("RedisCircuitStore, shared mode", () => {
   it.effect("trips every instance when the fleet's failures reach the rule, though no instance saw enough alone", () =>
@@ -17,6 +66,140 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore, shared mode", () => {
       const opened = yield* Effect.forEach(instances, (instance) => awaitState(instance, "Open"))
       yield* TestClock.adjust("100 millis")
       yield* joinAll(opened)
-      for (const instance of instances) expect(yield* instance.breaker.state).toBe("Open")
+      for (const instance of instances) {
+        expect(yield* instance.breaker.state).toBe("Open")
+        expect(isRejected(yield* Effect.exit(instance.breaker.execute(Effect.void)))).toBe(true)
+      }
+    }).pipe(Effect.scoped), 30_000)
+
+  it.effect("merges the fleet's failure rate over a count window", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const config = { name: "rates", failureRate: 0.5, minimumCalls: 20, window: { _tag: "CountWindow", size: 20 } } as const
+      const instances = yield* fleet(4, server.url, config)
+      // Each instance: 3 successes, 2 failures (40%); with a fifth... 20 calls at 40%: no trip.
+      for (const instance of instances) {
+        for (let i = 0; i < 3; i++) yield* instance.breaker.execute(Effect.void)
+        for (let i = 0; i < 2; i++) yield* Effect.exit(instance.breaker.execute(failing))
+      }
+      yield* TestClock.adjust("100 millis")
+      yield* Effect.forEach(instances, (i) => i.store.sync, { discard: true })
+      for (const instance of instances) expect(yield* instance.breaker.state).toBe("Closed")
+      // Two more failures on each instance: the last 20 calls of the fleet are now at least half failures.
+      const opened = yield* Effect.forEach(instances, (i) => awaitState(i, "Open"))
+      for (const instance of instances) {
+        for (let i = 0; i < 2; i++) yield* Effect.exit(instance.breaker.execute(failing))
+      }
+      yield* TestClock.adjust("100 millis")
+      yield* joinAll(opened)
+    }).pipe(Effect.scoped), 30_000)
+
+  it.effect("admits exactly halfOpenPermits probes fleet-wide under concurrency, then closes everywhere", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const instances = yield* fleet(4, server.url, {
+        name: "inventory",
+        consecutiveFailures: 1,
+        openDuration: "10 seconds",
+        halfOpenPermits: 2
+      })
+      yield* tripFleet(instances)
+      yield* TestClock.adjust("10 seconds")
+      for (const instance of instances) expect(yield* instance.breaker.state).toBe("HalfOpen")
+      const closed = yield* Effect.forEach(instances, (i) => awaitState(i, "Closed"))
+      const { counts, decided, fibers, release } = yield* stampede(instances, 25)
+      yield* Deferred.await(decided)
+      expect(counts).toEqual({ ran: 2, rejected: 98 })
+      yield* Deferred.succeed(release, undefined)
+      const results = yield* Effect.forEach(fibers, Fiber.join)
+      expect(results.filter(Exit.isSuccess)).toHaveLength(2)
+      yield* joinAll(closed)
+    }).pipe(Effect.scoped), 30_000)
+})
+
+describe.skipIf(!redisAvailable)("RedisCircuitStore, half-open across the fleet", () => {
+  const config = { name: "search", consecutiveFailures: 1, openDuration: "10 seconds", halfOpenPermits: 1 } as const
+
+  it.effect("a failed probe reopens every instance", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const instances = yield* fleet(3, server.url, config)
+      yield* tripFleet(instances)
+      yield* TestClock.adjust("10 seconds")
+      const reopened = yield* Effect.forEach(instances.slice(1), (i) => awaitState(i, "Open"))
+      yield* Effect.exit(instances[0]!.breaker.execute(failing))
+      yield* joinAll(reopened)
+      for (const instance of instances) {
+        const snapshot = yield* instance.breaker.snapshot
+        expect(snapshot.state).toBe("Open")
+        expect(snapshot.consecutiveOpenings).toBe(2)
+      }
+    }).pipe(Effect.scoped), 30_000)
+
+  it.effect("a probe whose instance went away gives its lease back when the lease expires", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const survivors = yield* fleet(2, server.url, config, { probeLease: "5 seconds" })
+      // The instance that will take the probe and vanish lives in a scope of its own.
+      const doomedScope = yield* Scope.make()
+      const doomed = yield* instance(server.url, config, { probeLease: "5 seconds" }).pipe(Scope.provide(doomedScope))
+      yield* tripFleet([doomed, ...survivors])
+      yield* TestClock.adjust("10 seconds")
+      const started = yield* Deferred.make<void>()
+      const probe = yield* Effect.forkScoped(doomed.breaker.execute(Effect.andThen(Deferred.succeed(started, undefined), Effect.never)))
+      yield* Deferred.await(started)
+      // The instance dies with its probe in flight: its store goes first, so the probe cannot report.
+      yield* Scope.close(doomedScope, Exit.void)
+      yield* Fiber.interrupt(probe)
+      const before = yield* Effect.exit(survivors[0]!.breaker.execute(Effect.void))
+      expect(isRejected(before)).toBe(true)
+      yield* TestClock.adjust("5 seconds")
+      const closed = yield* awaitState(survivors[1]!, "Closed")
+      yield* survivors[0]!.breaker.execute(Effect.void)
+      yield* Fiber.join(closed)
+    }).pipe(Effect.scoped), 30_000)
+
+  it.effect("an instance that restarts joins the fleet's open circuit at once", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const first = yield* Scope.make()
+      const instances = yield* fleet(3, server.url, config).pipe(Scope.provide(first))
+      yield* tripFleet(instances)
+      yield* Scope.close(first, Exit.void)
+      const restarted = yield* instance(server.url, config)
+      expect(yield* restarted.breaker.state).toBe("Open")
+      expect(isRejected(yield* Effect.exit(restarted.breaker.execute(Effect.void)))).toBe(true)
+    }).pipe(Effect.scoped), 30_000)
+})
+
+describe.skipIf(!redisAvailable)("RedisCircuitStore, strict mode", () => {
+  it.effect("decides every admission in Redis: a trip is seen by the next call on any instance, no flush", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const instances = yield* fleet(4, server.url, { name: "ledger", consecutiveFailures: 3 }, { mode: "strict" })
+      for (const instance of instances.slice(0, 3)) yield* Effect.exit(instance.breaker.execute(failing))
+      // No clock moved, no flush: the fourth instance's next call is rejected by Redis.
+      expect(isRejected(yield* Effect.exit(instances[3]!.breaker.execute(Effect.void)))).toBe(true)
+      expect(yield* instances[3]!.breaker.state).toBe("Open")
+    }).pipe(Effect.scoped), 30_000)
+
+  it.effect("admits exactly halfOpenPermits probes fleet-wide, and closes on their success", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const instances = yield* fleet(4, server.url, {
+        name: "ledger-probes",
+        consecutiveFailures: 1,
+        openDuration: "1 second",
+        halfOpenPermits: 3
+      }, { mode: "strict" })
+      yield* Effect.exit(instances[0]!.breaker.execute(failing))
+      yield* TestClock.adjust("1 second")
+      const closed = yield* Effect.forEach(instances, (i) => awaitState(i, "Closed"))
+      const { counts, decided, fibers, release } = yield* stampede(instances, 25)
+      yield* Deferred.await(decided)
+      expect(counts).toEqual({ ran: 3, rejected: 97 })
+      yield* Deferred.succeed(release, undefined)
+      yield* Effect.forEach(fibers, Fiber.join)
+      yield* joinAll(closed)
     }).pipe(Effect.scoped), 30_000)
 })

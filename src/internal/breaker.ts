@@ -210,16 +210,12 @@ export class CircuitBreakerImpl implements CircuitBreaker {
   }
 
   /**
-   * Moves this breaker's circuit to the state its shared store reports, and
+   * Moves this breaker's circuit to the state its shared store reports (an
+   * Open state lasting until `until`, epoch millis), and
    * does what a transition leaves to do (logs, timers).
    */
-  applyRemote(
-    state: State,
-    remainingMillis: number,
-    openings: number,
-    reason: TransitionReason
-  ): Effect.Effect<void> {
-    return this.read((now) => this.circuit.applyRemote(state, remainingMillis, openings, reason, now))
+  applyRemote(state: State, until: number, openings: number, reason: TransitionReason): Effect.Effect<void> {
+    return this.read((now) => this.circuit.applyRemote(state, until, openings, reason, now))
   }
 
   get subscribe(): Effect.Effect<Stream.Stream<CircuitBreakerEvent>, never, Scope.Scope> {

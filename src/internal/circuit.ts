@@ -370,15 +370,15 @@ export class Circuit {
   }
 
   /**
-   * Moves this circuit to the state a shared store decided: `remainingMillis`
-   * is how long an Open circuit stays open from `now`, and `openings` the
-   * fleet's count of consecutive openings. Nothing happens when the circuit is
-   * already there, so applying the same news twice reports one transition.
+   * Moves this circuit to the state a shared store decided: `until` is when
+   * an Open circuit's opening ends, and `openings` the fleet's count of
+   * consecutive openings. Nothing happens when the circuit is already there,
+   * so applying the same news twice reports one transition.
    */
-  applyRemote(state: State, remainingMillis: number, openings: number, reason: TransitionReason, now: number): void {
+  applyRemote(state: State, until: number, openings: number, reason: TransitionReason, now: number): void {
     const phase = this.advance(now)
     this.consecutiveOpenings = openings
-    if (phase._tag === state && (state !== "Open" || (phase as OpenPhase).until >= now + remainingMillis - 1)) return
+    if (phase._tag === state && (state !== "Open" || Math.abs((phase as OpenPhase).until - until) <= 1)) return
     this.clearCounts()
     switch (state) {
       case "Closed":
@@ -394,7 +394,7 @@ export class Circuit {
         return this.set(phase, next, reason, now)
       }
       case "Open": {
-        const next: OpenPhase = { _tag: "Open", gen: ++this.gen, openedAt: now, until: now + remainingMillis }
+        const next: OpenPhase = { _tag: "Open", gen: ++this.gen, openedAt: now, until }
         this.pendingDeadline = next.until
         return this.set(phase, next, reason, now)
       }

@@ -236,12 +236,16 @@ advance()
 if op == "sync" then
   -- A store that lost its data (restarted empty) learns the state back from
   -- the instances that still know it.
+  -- Only after an outage, and only into a circuit that knows nothing (no calls recorded).
   local seed, seedRemaining, seedOpenings = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13])
-  if created and (seed == "Open" or seed == "ForcedOpen" or seed == "Disabled") then
+  local blank = created or (s.state == "Closed" and s.calls == 0)
+  if blank and (seed == "Open" or seed == "ForcedOpen" or seed == "Disabled") then
+    local from = s.state
+    s.gen = math.max(s.gen + 1, now)
     s.state, s.reason, s.openings = seed, "StoreSync", seedOpenings
     if seed == "Open" then s["until"] = now + seedRemaining end
     moved = "StoreSync"
-    publish("Closed")
+    publish(from)
   end
 elseif op == "flush" then
   local gen, calls, failures, slow = ARGV[11], count(ARGV[12]), count(ARGV[13]), count(ARGV[14])

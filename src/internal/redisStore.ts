@@ -107,7 +107,9 @@ export class RedisStore implements StoreImpl {
           })
         )
       })
-      const join = this.up ? attachment.sync(this.clock.currentTimeMillisUnsafe(), undefined) : Effect.void
+      const join = this.up
+        ? attachment.sync(this.clock.currentTimeMillisUnsafe())
+        : attachment.goLocal()
       return Effect.andThen(Scope.addFinalizer(scope, detach), join)
     })
   }
@@ -189,7 +191,7 @@ export class RedisStore implements StoreImpl {
       if (!this.up) return Effect.void
       const now = this.clock.currentTimeMillisUnsafe()
       const due = [...this.allAttachments()].filter((attachment) => all || attachment.due())
-      return Effect.forEach(due, (attachment) => attachment.sync(now, undefined), {
+      return Effect.forEach(due, (attachment) => attachment.sync(now), {
         concurrency: "unbounded",
         discard: true
       })
@@ -411,17 +413,29 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
       }))
   }
 
-  sync(now: number, reason: TransitionReason | undefined): Effect.Effect<void> {
-    const seed = this.beforeOutage ?? this.localState(now)
-    return this.call("sync", now, [seed.state, seed.remaining, this.breaker.circuit.consecutiveOpenings], undefined, reason)
+  /** Catches up with the fleet's state. */
+  sync(now: number): Effect.Effect<void> {
+    return this.call("sync", now, ["", 0, 0])
   }
 
-  /** After an outage: the operator's pending control call, the kept outcomes, then the fleet's state. */
+  /**
+   * After an outage (or at the first connection): the operator's pending
+   * control call, then the fleet's state, then the outcomes counted
+   * meanwhile. A circuit this instance holds open re-opens a fleet circuit
+   * that has recorded nothing, such as one lost by a Redis restart.
+   */
   rejoin(now: number): Effect.Effect<void> {
     const control = this.pendingControl
     this.pendingControl = undefined
+    const seed = this.beforeOutage ?? this.localState(now)
     const first = control === undefined ? Effect.void : this.call("control", now, [control])
-    return Effect.andThen(Effect.andThen(first, this.flush(now)), this.sync(now, "StoreSync")).pipe(
+    const sync = this.call("sync", now, [seed.state, seed.remaining, this.breaker.circuit.consecutiveOpenings], undefined, "StoreSync")
+    const flush = Effect.suspend(() => {
+      // Outcomes seen during the outage are real: they join the fleet's current window.
+      this.batchGen = this.gen
+      return this.flush(now)
+    })
+    return Effect.andThen(Effect.andThen(first, sync), flush).pipe(
       Effect.ensuring(Effect.sync(() => {
         this.beforeOutage = undefined
       }))
@@ -447,7 +461,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
           // Redis is gone: the local circuit decides this call.
           return Effect.as(this.store.lost(Cause.squash(exit.cause)), "local" as const)
         }
-        return Effect.flatMap(this.apply(exit.value, "admit", undefined), (reply): Effect.Effect<RemoteGrant | Rejection | "local"> => {
+        return Effect.flatMap(this.apply(exit.value, "admit", now, undefined), (reply): Effect.Effect<RemoteGrant | Rejection | "local"> => {
           if (reply === undefined) return Effect.succeed("local" as const)
           const granted = reply[12]
           if (granted >= 0) {
@@ -501,7 +515,9 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     this.gen = gen
     this.openings = message.openings
     if (!this.store.up) return Effect.void
-    return this.breaker.applyRemote(message.state, message.remaining, message.openings, message.reason)
+    // The message says how long the opening lasts from when it was sent: the receiver's clock takes over.
+    const until = this.store.clock.currentTimeMillisUnsafe() + message.remaining
+    return this.breaker.applyRemote(message.state, until, message.openings, message.reason)
   }
 
   private localState(now: number): { readonly state: State; readonly remaining: number } {
@@ -580,14 +596,22 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     reason?: TransitionReason
   ): Effect.Effect<void> {
     return this.store.run(this.scriptCall(op, now, extra)).pipe(
-      Effect.flatMap((raw) => this.apply(raw, op, reason)),
+      Effect.flatMap((raw) => this.apply(raw, op, now, reason)),
       Effect.asVoid,
       Effect.catch((error) => onError === undefined ? this.store.lost(error) : onError(error))
     )
   }
 
-  /** Moves the local circuit to the state in a reply, unless a newer state was seen already. */
-  private apply(raw: unknown, op: string, reason: TransitionReason | undefined): Effect.Effect<Reply | undefined> {
+  /**
+   * Moves the local circuit to the state in the reply to an operation sent at
+   * `now`, unless a newer state was seen already.
+   */
+  private apply(
+    raw: unknown,
+    op: string,
+    now: number,
+    reason: TransitionReason | undefined
+  ): Effect.Effect<Reply | undefined> {
     return Effect.flatMap(this.store.report(raw, `${op} on circuit "${this.breaker.name}"`), (reply) => {
       if (reply === undefined) return Effect.succeed(undefined)
       const gen = Number(reply[3])
@@ -595,7 +619,8 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
       this.gen = gen
       this.openings = reply[5]
       const why = reply[13] !== "" ? reply[13] : reason ?? reply[2]
-      return Effect.as(this.breaker.applyRemote(reply[1], reply[4], reply[5], why), reply)
+      // The remaining time counts from when the operation was sent, not from when its reply arrived.
+      return Effect.as(this.breaker.applyRemote(reply[1], now + reply[4], reply[5], why), reply)
     })
   }
 }
