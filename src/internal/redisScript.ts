@@ -41,7 +41,8 @@ local leaseMillis = tonumber(ARGV[9])
 local origin = ARGV[10]
 
 local STATES = { Closed = true, Open = true, HalfOpen = true, ForcedOpen = true, Disabled = true }
-local FIELDS = { "gen", "until", "since", "openings", "streak", "permits", "successes", "token", "calls", "failures", "slow" }
+local FIELDS = { "gen", "until", "since", "openings", "streak", "permits", "successes", "token", "calls", "failures", "slow",
+  "changed" }
 local corrupt = ""
 local created = false
 local moved = ""
@@ -123,6 +124,7 @@ local function transition(to, reason, openFor)
   s.state = to
   s.reason = reason
   s.gen = math.max(s.gen + 1, now)
+  s.changed = now
   s.successes, s.permits, s.since, s["until"] = 0, 0, 0, 0
   clearWindow()
   redis.call("DEL", lkey)
@@ -236,13 +238,17 @@ advance()
 if op == "sync" then
   -- A store that lost its data (restarted empty) learns the state back from
   -- the instances that still know it.
-  -- Only after an outage, and only into a circuit that knows nothing (no calls recorded).
-  local seed, seedRemaining, seedOpenings = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13])
-  local blank = created or (s.state == "Closed" and s.calls == 0)
-  if blank and (seed == "Open" or seed == "ForcedOpen" or seed == "Disabled") then
+  -- Only after an outage: an opening this instance made after the fleet's last transition (say,
+  -- while Redis was away, or before Redis restarted empty) is newer news than a closed fleet circuit.
+  local seed, seedRemaining, seedOpenings, seedOpenedAt = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13]),
+    tonumber(ARGV[14])
+  local newer = (seed == "Open" and s.state == "Closed" and seedOpenedAt > s.changed)
+    or (created and (seed == "ForcedOpen" or seed == "Disabled"))
+  if newer then
     local from = s.state
     s.gen = math.max(s.gen + 1, now)
-    s.state, s.reason, s.openings = seed, "StoreSync", seedOpenings
+    s.state, s.reason, s.openings, s.changed = seed, "StoreSync", seedOpenings, now
+    clearWindow()
     if seed == "Open" then s["until"] = now + seedRemaining end
     moved = "StoreSync"
     publish(from)

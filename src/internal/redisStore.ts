@@ -139,8 +139,9 @@ export class RedisStore implements StoreImpl {
         )
       }
       if (wasUp) {
-        effects.push(SubscriptionRef.set(this.status, false))
+        // The breakers first: whoever watches the status sees them already deciding locally.
         for (const attachment of this.allAttachments()) effects.push(attachment.goLocal())
+        effects.push(SubscriptionRef.set(this.status, false))
       }
       return Effect.all(effects, { discard: true })
     })
@@ -321,6 +322,13 @@ const loadNodeRedis: Effect.Effect<typeof NodeRedisModule, PolicyConfigError> = 
 /** The URL without its password, for logs. @internal */
 export const redactedUrl = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")
 
+/** What an instance knows of its circuit, to seed a fleet circuit with after an outage. */
+interface LocalState {
+  readonly state: State
+  readonly remaining: number
+  readonly openedAt: number
+}
+
 /**
  * One breaker's link to its shared circuit: it counts the breaker's outcomes
  * for the next flush, answers the breaker's remote admissions, and moves the
@@ -344,7 +352,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
   private pendingControl: "ForcedOpen" | "Disabled" | "Reset" | undefined = undefined
   private used = false
   /** The state before the store forced the circuit open for an outage (`onUnavailable: "reject"`). */
-  private beforeOutage: { readonly state: State; readonly remaining: number } | undefined = undefined
+  private beforeOutage: LocalState | undefined = undefined
   private readonly config: ResolvedConfig
 
   constructor(readonly store: RedisStore, readonly breaker: CircuitBreakerImpl) {
@@ -415,7 +423,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
 
   /** Catches up with the fleet's state. */
   sync(now: number): Effect.Effect<void> {
-    return this.call("sync", now, ["", 0, 0])
+    return this.call("sync", now, ["", 0, 0, 0])
   }
 
   /**
@@ -429,7 +437,13 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     this.pendingControl = undefined
     const seed = this.beforeOutage ?? this.localState(now)
     const first = control === undefined ? Effect.void : this.call("control", now, [control])
-    const sync = this.call("sync", now, [seed.state, seed.remaining, this.breaker.circuit.consecutiveOpenings], undefined, "StoreSync")
+    const sync = this.call(
+      "sync",
+      now,
+      [seed.state, seed.remaining, this.breaker.circuit.consecutiveOpenings, seed.openedAt],
+      undefined,
+      "StoreSync"
+    )
     const flush = Effect.suspend(() => {
       // Outcomes seen during the outage are real: they join the fleet's current window.
       this.batchGen = this.gen
@@ -520,9 +534,11 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     return this.breaker.applyRemote(message.state, until, message.openings, message.reason)
   }
 
-  private localState(now: number): { readonly state: State; readonly remaining: number } {
+  private localState(now: number): LocalState {
     const phase = this.breaker.circuit.advance(now)
-    return { state: phase._tag, remaining: phase._tag === "Open" ? Math.max(0, phase.until - now) : 0 }
+    return phase._tag === "Open"
+      ? { state: "Open", remaining: Math.max(0, phase.until - now), openedAt: phase.openedAt }
+      : { state: phase._tag, remaining: 0, openedAt: 0 }
   }
 
   private keep(gen: number, calls: number, failures: number, slow: number, trailing: number, sawSuccess: boolean): void {

@@ -1,0 +1,167 @@
+import { NodeRedis } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Effect, Exit, Logger, Scope } from "effect"
+import { Redis } from "effect/persistence"
+import { TestClock } from "effect/testing"
+import { isCircuitOpenError } from "../src/index.js"
+import { awaitConnected, awaitState, failing, instance, joinAll } from "./redis/fleet.js"
+import { redisAvailable, redisServer } from "./redis/server.js"
+
+const isRejected = (exit: Exit.Exit<unknown, unknown>) =>
+  Exit.isFailure(exit) && isCircuitOpenError(Cause.squash(exit.cause))
+
+/** Runs one command on a connection of its own. */
+const send = (url: string, command: string, ...args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const redis = yield* Redis.Redis
+    return yield* redis.send<unknown>(command, ...args)
+  }).pipe(Effect.scoped, Effect.provide(NodeRedis.layer({ url })))
+
+/** Captures the log lines of what it wraps. */
+const capturingLogs = () => {
+  const lines: Array<{ readonly level: string; readonly message: string }> = []
+  const logger = Logger.make((options) => {
+    const message = Array.isArray(options.message) ? options.message.join(" ") : String(options.message)
+    lines.push({ level: options.logLevel, message })
+  })
+  return { lines, layer: Logger.layer([logger]) }
+}
+
+const config = { name: "db", consecutiveFailures: 3, openDuration: "1 minute" } as const
+
+describe.skipIf(!redisAvailable)("RedisCircuitStore when Redis fails", () => {
+  it.effect("unreachable at start: breakers protect with local state, and join the fleet when Redis comes", () => {
+    const logs = capturingLogs()
+    return Effect.gen(function*() {
+      const server = yield* redisServer
+      yield* server.kill
+      const lonely = yield* instance(server.url, config, undefined, false)
+      expect(yield* lonely.store.connected).toBe(false)
+      // Calls run, and the local circuit still trips.
+      yield* lonely.breaker.execute(Effect.void)
+      for (let i = 0; i < 3; i++) yield* Effect.exit(lonely.breaker.execute(failing))
+      expect(yield* lonely.breaker.state).toBe("Open")
+      for (let i = 0; i < 50; i++) yield* Effect.exit(lonely.breaker.execute(Effect.void))
+      yield* server.restart
+      yield* awaitConnected(lonely.store)
+      // The opening it kept is now the fleet's: a newcomer sees it at once.
+      const newcomer = yield* instance(server.url, config)
+      expect(yield* newcomer.breaker.state).toBe("Open")
+      const warnings = logs.lines.filter((line) => line.level === "Warn" && line.message.includes("unreachable"))
+      expect(warnings).toHaveLength(1)
+      expect(logs.lines.some((line) => line.message.includes("reachable again"))).toBe(true)
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  }, 30_000)
+
+  it.effect("killed mid-run, restarted empty: local protection meanwhile, one log per outage, then resynchronised", () => {
+    const logs = capturingLogs()
+    return Effect.gen(function*() {
+      const server = yield* redisServer
+      const a = yield* instance(server.url, config)
+      const b = yield* instance(server.url, config)
+      yield* server.kill
+      yield* awaitConnected(a.store, false)
+      yield* awaitConnected(b.store, false)
+      // Hundreds of calls during the outage: none fails because of Redis, and the flush loop keeps going.
+      for (let i = 0; i < 200; i++) yield* b.breaker.execute(Effect.void)
+      yield* TestClock.adjust("1 second")
+      for (let i = 0; i < 3; i++) yield* Effect.exit(a.breaker.execute(failing))
+      expect(yield* a.breaker.state).toBe("Open")
+      expect(yield* b.breaker.state).toBe("Closed")
+      const bOpens = yield* awaitState(b, "Open")
+      yield* server.restart
+      yield* awaitConnected(a.store)
+      yield* awaitConnected(b.store)
+      // Redis came back empty; a re-opened the fleet's circuit from what it kept, and b followed.
+      yield* joinAll([bOpens])
+      expect(yield* b.breaker.state).toBe("Open")
+      const outages = logs.lines.filter((line) => line.level === "Warn" && line.message.includes("unreachable"))
+      expect(outages).toHaveLength(2) // one per store, not one per call
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  }, 30_000)
+
+  it.effect("onUnavailable: \"reject\" rejects calls while Redis is away, and lets them run once it is back", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const strictPolicy = yield* instance(server.url, { name: "fail-closed" }, { onUnavailable: "reject" })
+      yield* strictPolicy.breaker.execute(Effect.void)
+      yield* server.kill
+      yield* awaitConnected(strictPolicy.store, false)
+      const rejected = yield* Effect.exit(strictPolicy.breaker.execute(Effect.void))
+      expect(isRejected(rejected)).toBe(true)
+      const events = yield* strictPolicy.breaker.snapshot
+      expect(events.state).toBe("ForcedOpen")
+      yield* server.restart
+      yield* awaitConnected(strictPolicy.store)
+      expect(yield* strictPolicy.breaker.state).toBe("Closed")
+      yield* strictPolicy.breaker.execute(Effect.void)
+    }).pipe(Effect.scoped, Effect.provide(Logger.layer([]))), 30_000)
+
+  it.effect("strict mode falls back to the local circuit while Redis is away", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const ledger = yield* instance(server.url, config, { mode: "strict" })
+      yield* server.kill
+      yield* awaitConnected(ledger.store, false)
+      yield* ledger.breaker.execute(Effect.void)
+      for (let i = 0; i < 3; i++) yield* Effect.exit(ledger.breaker.execute(failing))
+      expect(yield* ledger.breaker.state).toBe("Open")
+    }).pipe(Effect.scoped, Effect.provide(Logger.layer([]))), 30_000)
+})
+
+describe.skipIf(!redisAvailable)("RedisCircuitStore and foreign data", () => {
+  const key = "effect-resilience:circuit:{ledger}"
+
+  it.effect("data under the prefix that it did not write is reported and treated as absent", () => {
+    const logs = capturingLogs()
+    return Effect.gen(function*() {
+      const server = yield* redisServer
+      yield* send(server.url, "SET", key, "not a circuit")
+      const a = yield* instance(server.url, {
+        name: "ledger",
+        consecutiveFailures: 1,
+        window: { _tag: "CountWindow", size: 2 }
+      })
+      expect(yield* a.breaker.state).toBe("Closed")
+      expect(yield* send(server.url, "HGET", key, "v")).toBe("1")
+      // A hash with a field that is not a number, and a window entry that is not one.
+      yield* send(server.url, "HSET", key, "calls", "many")
+      yield* a.store.sync
+      yield* send(server.url, "RPUSH", `${key}:w`, "garbage")
+      yield* send(server.url, "HSET", key, "calls", "2")
+      yield* Effect.exit(a.breaker.execute(failing))
+      const opened = yield* awaitState(a, "Open")
+      yield* TestClock.adjust("100 millis")
+      yield* joinAll([opened])
+      // A message on the channel that is not a transition.
+      yield* send(server.url, "PUBLISH", "effect-resilience:circuit:transitions", "{\"hello\":1}")
+      yield* a.store.sync
+      const reports = logs.lines.filter((line) => line.level === "Warn").map((line) => line.message)
+      expect(reports.some((m) => m.includes("holds a string"))).toBe(true)
+      expect(reports.some((m) => m.includes("field calls is not a non-negative integer"))).toBe(true)
+      expect(reports.some((m) => m.includes("malformed window entry"))).toBe(true)
+      expect(yield* a.breaker.state).toBe("Open")
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  }, 30_000)
+})
+
+describe.skipIf(!redisAvailable)("RedisCircuitStore resources", () => {
+  it.effect("closes every connection and fiber with its scope, and keys idle circuits out", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const scope = yield* Scope.make()
+      const a = yield* instance(server.url, { name: "idle" }, { idleTimeToLive: "1 minute" }).pipe(Scope.provide(scope))
+      yield* a.breaker.execute(Effect.void)
+      yield* a.store.sync
+      const ttl = yield* send(server.url, "PTTL", "effect-resilience:circuit:{idle}")
+      expect(ttl).toBeGreaterThan(50_000)
+      expect(ttl).toBeLessThanOrEqual(60_000)
+      const clients = (yield* send(server.url, "CLIENT", "LIST")) as string
+      expect(clients.trim().split("\n").length).toBeGreaterThanOrEqual(3) // commands, subscriber, this one
+      yield* Scope.close(scope, Exit.void)
+      const after = (yield* send(server.url, "CLIENT", "LIST")) as string
+      expect(after.trim().split("\n")).toHaveLength(1) // only the connection asking
+      // After its store is gone, the breaker goes on with its local circuit.
+      yield* a.breaker.execute(Effect.void)
+    }).pipe(Effect.scoped), 30_000)
+})
