@@ -1,21 +1,12 @@
-import { NodeRedis } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Logger, Scope } from "effect"
-import { Redis } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import { isCircuitOpenError } from "../src/index.js"
-import { awaitConnected, awaitState, failing, instance, joinAll } from "./redis/fleet.js"
+import { awaitConnected, awaitState, failing, instance, joinAll, send } from "./redis/fleet.js"
 import { redisAvailable, redisServer } from "./redis/server.js"
 
 const isRejected = (exit: Exit.Exit<unknown, unknown>) =>
   Exit.isFailure(exit) && isCircuitOpenError(Cause.squash(exit.cause))
-
-/** Runs one command on a connection of its own. */
-const send = (url: string, command: string, ...args: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    const redis = yield* Redis.Redis
-    return yield* redis.send<unknown>(command, ...args)
-  }).pipe(Effect.scoped, Effect.provide(NodeRedis.layer({ url })))
 
 /** Captures the log lines of what it wraps. */
 const capturingLogs = () => {

@@ -3,7 +3,7 @@ import { Cause, Deferred, Effect, Exit, Fiber, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { isCircuitOpenError } from "../src/index.js"
 import type { Instance } from "./redis/fleet.js"
-import { awaitState, failing, fleet, instance, joinAll } from "./redis/fleet.js"
+import { awaitState, failing, fleet, instance, joinAll, send } from "./redis/fleet.js"
 import { redisAvailable, redisServer } from "./redis/server.js"
 
 const isRejected = (exit: Exit.Exit<unknown, unknown>) =>
@@ -201,5 +201,22 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore, strict mode", () => {
       yield* Deferred.succeed(release, undefined)
       yield* Effect.forEach(fibers, Fiber.join)
       yield* joinAll(closed)
+    }).pipe(Effect.scoped), 30_000)
+})
+
+describe.skipIf(!redisAvailable)("RedisCircuitStore, lost messages", () => {
+  it.effect("a circuit in use re-reads the fleet's state every resyncInterval, so a lost message is caught up", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const quiet = yield* instance(server.url, { name: "lost" }, { resyncInterval: "1 second" })
+      yield* quiet.breaker.execute(Effect.void)
+      // Another program moves the fleet's circuit without publishing: the message is "lost".
+      const key = "effect-resilience:circuit:{lost}"
+      const gen = Number(yield* send(server.url, "HGET", key, "gen"))
+      yield* send(server.url, "HSET", key, "state", "ForcedOpen", "gen", String(gen + 1), "reason", "ForceOpen")
+      expect(yield* quiet.breaker.state).toBe("Closed")
+      const forced = yield* awaitState(quiet, "ForcedOpen")
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(forced)
     }).pipe(Effect.scoped), 30_000)
 })

@@ -2,7 +2,9 @@
  * A test fleet: independent breaker instances, each with its own Redis
  * store (its own connections), sharing circuits through one test server.
  */
+import { NodeRedis } from "@effect/platform-node"
 import { Context, Effect, Fiber, Layer, Stream } from "effect"
+import { Redis } from "effect/persistence"
 import type { Scope } from "effect"
 import type { CircuitBreakerConfig } from "../../src/CircuitBreakerConfig.js"
 import { CircuitBreaker, RedisCircuitStore } from "../../src/index.js"
@@ -46,7 +48,7 @@ export const fleet = (
  * Starts waiting for `instance` to move to `state`; join the fiber to wait.
  * Subscribes before returning, so no transition after this call is missed.
  */
-export const awaitState = (instance: Instance, state: CircuitState.State) =>
+export const awaitState = (instance: Pick<Instance, "breaker">, state: CircuitState.State) =>
   Effect.gen(function*() {
     const events = yield* instance.breaker.subscribe
     return yield* Effect.forkScoped(
@@ -65,3 +67,10 @@ export const joinAll = (fibers: ReadonlyArray<Fiber.Fiber<void>>) => Effect.forE
 
 /** A call that fails. */
 export const failing = Effect.fail("boom" as const)
+
+/** Runs one command on a connection of its own (to look at or tamper with what the store keeps). */
+export const send = (url: string, command: string, ...args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const redis = yield* Redis.Redis
+    return yield* redis.send<unknown>(command, ...args)
+  }).pipe(Effect.scoped, Effect.provide(NodeRedis.layer({ url })))

@@ -1,0 +1,104 @@
+import { describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Context, Effect, Exit, Fiber, Layer } from "effect"
+import { TestClock } from "effect/testing"
+import { CircuitBreakerRegistry, CircuitStore, PolicyConfigError, RedisCircuitStore } from "../src/index.js"
+import { awaitConnected, awaitState, failing } from "./redis/fleet.js"
+import { redisAvailable, redisServer } from "./redis/server.js"
+
+const withEnv = (env: Record<string, string>) => Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env })))
+
+const issuesOf = (exit: Exit.Exit<unknown, unknown>) => {
+  if (Exit.isSuccess(exit)) return []
+  const error = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+  return error?._tag === "Fail" && error.error instanceof PolicyConfigError
+    ? error.error.issues.map((issue) => [issue.field, issue.rule])
+    : [["(not a PolicyConfigError)", String(error)]]
+}
+
+describe("RedisCircuitStore options", () => {
+  it.effect("bad options fail the layer with a PolicyConfigError that names every bad field", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(
+        Layer.build(
+          RedisCircuitStore.layer({
+            url: "http://localhost:6379",
+            mode: "fast" as never,
+            flushInterval: -5,
+            prefix: "",
+            onUnavailable: "maybe" as never
+          })
+        ).pipe(Effect.scoped)
+      )
+      const fields = issuesOf(exit).map(([field]) => field)
+      expect(fields.sort()).toEqual(["flushInterval", "mode", "onUnavailable", "prefix", "url"])
+    }))
+
+  it.effect("an idle time-to-live shorter than two resyncs is refused: circuits in use would expire", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(
+        Layer.build(RedisCircuitStore.layer({ idleTimeToLive: "1 second", resyncInterval: "1 second" })).pipe(Effect.scoped)
+      )
+      expect(issuesOf(exit)).toEqual([[
+        "idleTimeToLive",
+        "must be at least twice resyncInterval (1000 ms), or circuits in use could expire"
+      ]])
+    }))
+
+  it.effect("reads REDIS_URL and the RESILIENCE_REDIS_* variables over the base options", () =>
+    Effect.gen(function*() {
+      const options = yield* RedisCircuitStore.fromConfig({ prefix: "base:", mode: "strict" }).pipe(withEnv({
+        REDIS_URL: "redis://cache:6380",
+        RESILIENCE_REDIS_MODE: "shared",
+        RESILIENCE_REDIS_FLUSH_INTERVAL: "250",
+        RESILIENCE_REDIS_IDLE_TTL: "2 hours",
+        RESILIENCE_REDIS_ON_UNAVAILABLE: "reject"
+      }))
+      expect(options).toEqual({
+        prefix: "base:",
+        url: "redis://cache:6380",
+        mode: "shared",
+        flushInterval: 250,
+        idleTimeToLive: "2 hours",
+        onUnavailable: "reject"
+      })
+    }))
+
+  it.effect("a bad variable is reported under the variable's name", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(RedisCircuitStore.fromConfig().pipe(withEnv({
+        REDIS_URL: "localhost",
+        RESILIENCE_REDIS_FLUSH_INTERVAL: "soon"
+      })))
+      expect(issuesOf(exit).map(([field]) => field).sort()).toEqual(["REDIS_URL", "RESILIENCE_REDIS_FLUSH_INTERVAL"])
+    }))
+
+  it.effect("breakers keep their circuits in memory unless a store layer says otherwise", () =>
+    Effect.gen(function*() {
+      expect((yield* CircuitStore.CircuitStore).kind).toBe("memory")
+    }))
+})
+
+describe.skipIf(!redisAvailable)("RedisCircuitStore with a registry", () => {
+  it.effect("keyed breakers of several registries (several instances) share each key's circuit", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const registry = Effect.gen(function*() {
+        const context = yield* Layer.build(RedisCircuitStore.layer({ url: server.url }))
+        yield* awaitConnected(Context.get(context, RedisCircuitStore.RedisCircuitStore))
+        return yield* CircuitBreakerRegistry.make({ config: { consecutiveFailures: 2 } }).pipe(Effect.provide(context))
+      })
+      const one = yield* registry
+      const two = yield* registry
+      const a = yield* one.get("tenant-a")
+      const opened = yield* awaitState({ breaker: a }, "Open")
+      yield* Effect.exit(failing.pipe(one.execute("tenant-a")))
+      yield* Effect.exit(failing.pipe(two.execute("tenant-a")))
+      yield* Effect.exit(failing.pipe(two.execute("tenant-b")))
+      yield* TestClock.adjust("100 millis")
+      yield* Fiber.join(opened)
+      expect(yield* (yield* one.get("tenant-b")).state).toBe("Closed")
+      // A registry breaker made after the trip learns the fleet's state as it is made.
+      const three = yield* registry
+      expect(yield* (yield* three.get("tenant-a")).state).toBe("Open")
+    }).pipe(Effect.scoped), 30_000)
+})
