@@ -22,6 +22,7 @@ import {
 } from "../src/index.js"
 import type { Case, Measurement } from "./harness.js"
 import { machine, measure, pairedDifference, pairedRatio, retainedBytesPerItem } from "./harness.js"
+import { flushMillis, redisBench } from "./redis.js"
 
 const quick = process.argv.includes("--quick")
 const ROUNDS = quick ? 5 : 21
@@ -143,7 +144,15 @@ const promiseCase = (name: string, call: () => Promise<unknown>): Case => ({
   }
 })
 
-const cases: ReadonlyArray<Case> = [
+// The Redis store, against a redis-server this run starts (skipped where there is none).
+const redis = await redisBench(scope, {
+  inFiber: IN_FIBER_OPS,
+  roundTrip: quick ? 500 : 2_000,
+  concurrency: 64
+})
+if (redis === undefined) console.log("redis-server not found: the Redis store's cases are skipped")
+
+const baseCases: ReadonlyArray<Case> = [
   inFiber("sync: bare effect", syncCall),
   inFiber("sync: minimal exit-observing wrapper (floor)", () => minimalWrapper(syncCall())),
   inFiber("sync: guarded, instance.execute", () => consecutive.execute(syncCall())),
@@ -179,6 +188,46 @@ const cases: ReadonlyArray<Case> = [
   promiseCase("promise: cockatiel ConsecutiveBreaker(5)", () => cockatiel.execute(() => Promise.resolve(work()))),
   promiseCase("promise: opossum (defaults)", () => opossum.fire(work()))
 ]
+const cases: ReadonlyArray<Case> = [...baseCases, ...(redis?.cases ?? [])]
+
+/** The Redis store's figures: shared mode next to memory, both modes next to effect/persistence, trip latency. */
+const redisChecks = async (get: (name: string) => Measurement) => {
+  const samples = await redis!.tripLatencies(quick ? 5 : 30)
+  const sorted = [...samples].sort((a, b) => a - b)
+  const perSecond = (name: string) => 1e9 / get(name).medianNs
+  return [
+    {
+      what: "redis shared mode: guarded async call (Closed) / same call, in-memory store",
+      value: pairedRatio(get("redis shared: guarded async call (Closed)"), get("async: guarded, instance.execute")),
+      target: "<= 1.5",
+      ok: (v: number) => v <= 1.5
+    },
+    {
+      what: `trip on one instance seen by 4 others, median of ${samples.length} (ms; flush interval ${flushMillis} ms)`,
+      value: sorted[Math.floor(sorted.length / 2)]!,
+      target: `<= ${2 * flushMillis}`,
+      ok: (v: number) => v <= 2 * flushMillis
+    },
+    {
+      what: `trip on one instance seen by 4 others, slowest of ${samples.length} (ms)`,
+      value: sorted[sorted.length - 1]!,
+      target: `<= ${2 * flushMillis}`,
+      ok: (v: number) => v <= 2 * flushMillis
+    },
+    ...[
+      "redis shared: 64 concurrent callers",
+      "redis strict: 64 concurrent callers",
+      "effect/persistence Redis store: 64 concurrent callers",
+      "redis strict: guarded async call, one at a time",
+      "effect/persistence Redis store: consecutive(5), one at a time"
+    ].map((name) => ({
+      what: `${name}: calls per second`,
+      value: perSecond(name),
+      target: "reported",
+      ok: () => true
+    }))
+  ]
+}
 
 const main = async () => {
   console.log(`effect-resilience benchmarks (${quick ? "quick" : "full"}): ${ROUNDS} rounds per case`)
@@ -341,7 +390,8 @@ const main = async () => {
       value: memoryWindow100,
       target: "<= 4096",
       ok: (v: number) => v <= 4096
-    }
+    },
+    ...(redis === undefined ? [] : await redisChecks(get))
   ].map((check) => ({ ...check, met: check.ok(check.value) }))
 
   const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2))

@@ -136,6 +136,23 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore and foreign data", () => {
   }, 30_000)
 })
 
+describe.skipIf(!redisAvailable)("RedisCircuitStore and foreign data beside a circuit", () => {
+  it.effect("a window key of another type is reported and replaced when the window is first written", () => {
+    const logs = capturingLogs()
+    return Effect.gen(function*() {
+      const server = yield* redisServer
+      yield* send(server.url, "SET", "effect-resilience:circuit:{orders}:w", "someone else's")
+      const a = yield* instance(server.url, { name: "orders", consecutiveFailures: 2 })
+      const opened = yield* awaitState(a, "Open")
+      yield* Effect.exit(a.breaker.execute(failing))
+      yield* Effect.exit(a.breaker.execute(failing))
+      yield* TestClock.adjust("100 millis")
+      yield* joinAll([opened])
+      expect(logs.lines.some((line) => line.message.includes("holds a string, not a window list"))).toBe(true)
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  }, 30_000)
+})
+
 describe.skipIf(!redisAvailable)("RedisCircuitStore resources", () => {
   it.effect("closes every connection and fiber with its scope, and keys idle circuits out", () =>
     Effect.gen(function*() {

@@ -64,12 +64,13 @@ end
 local function kindOf(k) return redis.call("TYPE", k)["ok"] end
 
 local function load()
-  local kind = kindOf(key)
-  if kind == "none" then created = true; return fresh() end
-  if kind ~= "hash" then
-    corrupt = "key " .. key .. " holds a " .. kind .. ", not a circuit hash"
+  local raw = redis.pcall("HGETALL", key)
+  if raw.err then
+    corrupt = "key " .. key .. " holds a " .. kindOf(key) .. ", not a circuit hash"
+  elseif #raw == 0 then
+    created = true
+    return fresh()
   else
-    local raw = redis.call("HGETALL", key)
     local f = {}
     for i = 1, #raw, 2 do f[raw[i]] = raw[i + 1] end
     if f.v ~= "1" then
@@ -86,16 +87,7 @@ local function load()
         end
         s[n] = v
       end
-      if corrupt == "" then
-        local wk, lk = kindOf(wkey), kindOf(lkey)
-        if wk ~= "none" and wk ~= "list" then
-          corrupt = "key " .. wkey .. " holds a " .. wk .. ", not a window list"
-        elseif lk ~= "none" and lk ~= "hash" then
-          corrupt = "key " .. lkey .. " holds a " .. lk .. ", not a lease hash"
-        else
-          return s
-        end
-      end
+      if corrupt == "" then return s end
     end
   end
   redis.call("DEL", key, wkey, lkey)
@@ -104,10 +96,27 @@ local function load()
 end
 
 local s = load()
+-- What was read, to write back only what changed: most admissions change nothing.
+local loaded = {}
+if not created then for k, v in pairs(s) do loaded[k] = v end end
+local dirty = created
 
 local function clearWindow()
   redis.call("DEL", wkey)
   s.calls, s.failures, s.slow, s.streak = 0, 0, 0, 0
+  dirty = true
+end
+
+-- The window list and the lease hash are checked when first used: data of another kind there is
+-- reported and replaced, as for the circuit hash.
+local function checkKind(k, expected, what)
+  local kind = kindOf(k)
+  if kind ~= "none" and kind ~= expected then
+    corrupt = "key " .. k .. " holds a " .. kind .. ", not a " .. what
+    redis.call("DEL", k)
+    return false
+  end
+  return true
 end
 
 local function publish(from)
@@ -138,6 +147,7 @@ local function transition(to, reason, openFor)
     s.openings = 0
   end
   moved = reason
+  dirty = true
   publish(from)
 end
 
@@ -152,13 +162,14 @@ local function advance()
       break
     end
   end
-  if s.state == "HalfOpen" then
+  if s.state == "HalfOpen" and checkKind(lkey, "hash", "lease hash") then
     local leases = redis.call("HGETALL", lkey)
     for i = 1, #leases, 2 do
       local expiry = count(leases[i + 1])
       if expiry == nil or expiry <= now then
         redis.call("HDEL", lkey, leases[i])
         s.permits = s.permits + 1
+        dirty = true
       end
     end
   end
@@ -177,10 +188,18 @@ local function badWindow(e)
   clearWindow()
 end
 
+local function push(e) redis.call("LPUSH", wkey, e) end
+
 -- Adds a batch to the merged window and drops what fell out of it. A count
 -- window keeps the last size calls (a partly kept batch keeps its share of
 -- failures); a time window keeps the last size buckets.
 local function record(kind, size, bucketMillis, calls, failures, slow)
+  dirty = true
+  local length = redis.pcall("LLEN", wkey)
+  if type(length) == "table" and length.err then
+    corrupt = "key " .. wkey .. " holds a " .. kindOf(wkey) .. ", not a window list"
+    clearWindow()
+  end
   local bucket = 0
   if kind == "t" then
     bucket = math.floor(now / bucketMillis)
@@ -199,17 +218,22 @@ local function record(kind, size, bucketMillis, calls, failures, slow)
     if b == bucket then
       redis.call("LSET", wkey, 0, entry(b, c + calls, f + failures, sl + slow))
     else
-      redis.call("LPUSH", wkey, entry(bucket, calls, failures, slow))
+      push(entry(bucket, calls, failures, slow))
     end
     s.calls, s.failures, s.slow = s.calls + calls, s.failures + failures, s.slow + slow
     return
   end
-  redis.call("LPUSH", wkey, entry(0, calls, failures, slow))
+  push(entry(0, calls, failures, slow))
   s.calls, s.failures, s.slow = s.calls + calls, s.failures + failures, s.slow + slow
   while s.calls > size do
     local tail = redis.call("LINDEX", wkey, -1)
     local b, c, f, sl = parseEntry(tail)
-    if not b or c == 0 then badWindow(tail); break end
+    if not b or c == 0 then
+      badWindow(tail)
+      push(entry(0, calls, failures, slow))
+      s.calls, s.failures, s.slow = calls, failures, slow
+      break
+    end
     if s.calls - c >= size then
       redis.call("RPOP", wkey)
       s.calls, s.failures, s.slow = s.calls - c, s.failures - f, s.slow - sl
@@ -248,6 +272,7 @@ if op == "sync" then
     local from = s.state
     s.gen = math.max(s.gen + 1, now)
     s.state, s.reason, s.openings, s.changed = seed, "StoreSync", seedOpenings, now
+    dirty = true
     clearWindow()
     if seed == "Open" then s["until"] = now + seedRemaining end
     moved = "StoreSync"
@@ -275,14 +300,18 @@ elseif op == "admit" then
       s.permits = s.permits - 1
       s.token = math.max(s.token + 1, now * 1000)
       granted = s.token
+      dirty = true
+      checkKind(lkey, "hash", "lease hash")
       redis.call("HSET", lkey, int(granted), int(now + leaseMillis))
+      redis.call("PEXPIRE", lkey, int(idle + leaseMillis))
     else
       granted = -1
     end
   end
 elseif op == "probe" then
   local token, outcome, successThreshold = ARGV[11], ARGV[12], tonumber(ARGV[13])
-  if s.state == "HalfOpen" and redis.call("HDEL", lkey, token) == 1 then
+  if s.state == "HalfOpen" and checkKind(lkey, "hash", "lease hash") and redis.call("HDEL", lkey, token) == 1 then
+    dirty = true
     if outcome == "ignored" then
       s.permits = s.permits + 1
     elseif outcome == "failure" then
@@ -303,15 +332,28 @@ elseif op == "control" then
   end
 end
 
-local fields = { "v", "1", "state", s.state, "reason", s.reason }
-for _, f in ipairs(FIELDS) do
-  table.insert(fields, f)
-  table.insert(fields, int(s[f]))
+if dirty then
+  local fields = {}
+  if created then
+    fields = { "v", "1" }
+  end
+  if s.state ~= loaded.state then table.insert(fields, "state"); table.insert(fields, s.state) end
+  if s.reason ~= loaded.reason then table.insert(fields, "reason"); table.insert(fields, s.reason) end
+  for _, f in ipairs(FIELDS) do
+    if s[f] ~= loaded[f] then
+      table.insert(fields, f)
+      table.insert(fields, int(s[f]))
+    end
+  end
+  if #fields > 0 then redis.call("HSET", key, unpack(fields)) end
 end
-redis.call("HSET", key, unpack(fields))
-redis.call("PEXPIRE", key, int(idle))
-if redis.call("EXISTS", wkey) == 1 then redis.call("PEXPIRE", wkey, int(idle)) end
-if redis.call("EXISTS", lkey) == 1 then redis.call("PEXPIRE", lkey, int(idle + leaseMillis)) end
+-- An idle circuit expires as a whole (PEXPIRE of a key that does not exist does nothing). Every
+-- write and every resync of a circuit in use renews it; a bare admission does not need to. The
+-- lease hash is renewed when a lease is written.
+if dirty or op == "sync" then
+  redis.call("PEXPIRE", key, int(idle))
+  redis.call("PEXPIRE", wkey, int(idle))
+end
 
 local remaining = 0
 if s.state == "Open" then remaining = math.max(0, s["until"] - now) end

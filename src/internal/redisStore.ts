@@ -272,7 +272,9 @@ export class RedisStore implements StoreImpl {
         yield* this.regained
         yield* Deferred.done(firstAttempt, Exit.void)
       })
-      yield* Effect.forkIn(Effect.catchCause(connect, (cause) => this.lost(Cause.squash(cause))), scope)
+      const failed = (cause: Cause.Cause<unknown>) =>
+        Effect.andThen(this.lost(Cause.squash(cause)), Deferred.done(firstAttempt, Exit.void))
+      yield* Effect.forkIn(Effect.catchCause(connect, failed), scope)
       yield* Effect.forkIn(this.every(this.settings.flushMillis, this.flushAll), scope)
       yield* Effect.forkIn(this.every(this.settings.resyncMillis, this.resync(false)), scope)
       // The layer is ready once the first connection attempt succeeded or failed: never blocked on Redis.
