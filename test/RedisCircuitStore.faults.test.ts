@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Logger, Scope } from "effect"
+import { Cause, Effect, Exit, Fiber, Logger, Metric, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { isCircuitOpenError } from "../src/index.js"
 import { awaitConnected, awaitState, failing, instance, joinAll, send } from "./redis/fleet.js"
@@ -88,6 +88,25 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore when Redis fails", () => {
       yield* strictPolicy.breaker.execute(Effect.void)
     }).pipe(Effect.scoped, Effect.provide(Logger.layer([]))), 30_000)
 
+  it.effect("Redis refusing writes (out of memory) counts as an outage, and the store recovers without a reconnection", () => {
+    const logs = capturingLogs()
+    return Effect.gen(function*() {
+      const server = yield* redisServer
+      const a = yield* instance(server.url, config, { mode: "strict" })
+      yield* send(server.url, "CONFIG", "SET", "maxmemory-policy", "noeviction")
+      yield* send(server.url, "CONFIG", "SET", "maxmemory", "1")
+      // The call runs: the store's refusal is not the call's failure.
+      yield* a.breaker.execute(Effect.void)
+      expect(yield* a.store.connected).toBe(false)
+      yield* send(server.url, "CONFIG", "SET", "maxmemory", "0")
+      const back = yield* Effect.forkScoped(awaitConnected(a.store))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(back)
+      yield* a.breaker.execute(Effect.void)
+      expect(logs.lines.filter((line) => line.message.includes("unreachable"))).toHaveLength(1)
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  }, 30_000)
+
   it.effect("strict mode falls back to the local circuit while Redis is away", () =>
     Effect.gen(function*() {
       const server = yield* redisServer
@@ -118,6 +137,8 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore and foreign data", () => {
       // A hash with a field that is not a number, and a window entry that is not one.
       yield* send(server.url, "HSET", key, "calls", "many")
       yield* a.store.sync
+      yield* send(server.url, "HSET", key, "reason", "BecauseISaidSo")
+      yield* a.store.sync
       yield* send(server.url, "RPUSH", `${key}:w`, "garbage")
       yield* send(server.url, "HSET", key, "calls", "2")
       yield* Effect.exit(a.breaker.execute(failing))
@@ -130,6 +151,7 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore and foreign data", () => {
       const reports = logs.lines.filter((line) => line.level === "Warn").map((line) => line.message)
       expect(reports.some((m) => m.includes("holds a string"))).toBe(true)
       expect(reports.some((m) => m.includes("field calls is not a non-negative integer"))).toBe(true)
+      expect(reports.some((m) => m.includes("unknown transition reason BecauseISaidSo"))).toBe(true)
       expect(reports.some((m) => m.includes("malformed window entry"))).toBe(true)
       expect(yield* a.breaker.state).toBe("Open")
     }).pipe(Effect.scoped, Effect.provide(logs.layer))
@@ -154,13 +176,27 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore and foreign data beside a ci
 })
 
 describe.skipIf(!redisAvailable)("RedisCircuitStore resources", () => {
-  it.effect("closes every connection and fiber with its scope, and keys idle circuits out", () =>
+  it.effect("closes every connection and ends every fiber with its scope, and keys idle circuits out", () =>
     Effect.gen(function*() {
       const server = yield* redisServer
+      // Counts the fibers started under the store (its loops, its subscription, its reconnection callbacks).
+      let live = 0
+      const fibers: Metric.FiberRuntimeMetricsService = {
+        recordFiberStart: () => {
+          live++
+        },
+        recordFiberEnd: () => {
+          live--
+        }
+      }
       const scope = yield* Scope.make()
-      const a = yield* instance(server.url, { name: "idle" }, { idleTimeToLive: "1 minute" }).pipe(Scope.provide(scope))
+      const a = yield* instance(server.url, { name: "idle" }, { idleTimeToLive: "1 minute" }).pipe(
+        Scope.provide(scope),
+        Effect.provideService(Metric.FiberRuntimeMetrics, fibers)
+      )
       yield* a.breaker.execute(Effect.void)
       yield* a.store.sync
+      expect(live).toBeGreaterThan(0)
       const ttl = yield* send(server.url, "PTTL", "effect-resilience:circuit:{idle}")
       expect(ttl).toBeGreaterThan(50_000)
       expect(ttl).toBeLessThanOrEqual(60_000)
@@ -169,6 +205,7 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore resources", () => {
       yield* Scope.close(scope, Exit.void)
       const after = (yield* send(server.url, "CLIENT", "LIST")) as string
       expect(after.trim().split("\n")).toHaveLength(1) // only the connection asking
+      expect(live).toBe(0)
       // After its store is gone, the breaker goes on with its local circuit.
       yield* a.breaker.execute(Effect.void)
     }).pipe(Effect.scoped), 30_000)

@@ -27,6 +27,9 @@ import * as Redis from "effect/persistence/Redis"
 import { State } from "../CircuitState.js"
 import { TransitionReason } from "../CircuitBreakerEvent.js"
 
+/** A Lua set of the given names: `{ Closed = true, ... }`. */
+const luaSet = (names: ReadonlyArray<string>): string => `{ ${names.map((name) => `${name} = true`).join(", ")} }`
+
 const lua = `
 local key, wkey, lkey = KEYS[1], KEYS[2], KEYS[3]
 local op = ARGV[1]
@@ -40,7 +43,8 @@ local maxWait = tonumber(ARGV[8])
 local leaseMillis = tonumber(ARGV[9])
 local origin = ARGV[10]
 
-local STATES = { Closed = true, Open = true, HalfOpen = true, ForcedOpen = true, Disabled = true }
+local STATES = ${luaSet(State.literals)}
+local REASONS = ${luaSet(TransitionReason.literals)}
 local FIELDS = { "gen", "until", "since", "openings", "streak", "permits", "successes", "token", "calls", "failures", "slow",
   "changed" }
 local corrupt = ""
@@ -77,8 +81,10 @@ local function load()
       corrupt = "key " .. key .. " has format version " .. tostring(f.v) .. ", expected 1"
     elseif not STATES[f.state] then
       corrupt = "key " .. key .. " has an unknown state " .. tostring(f.state)
+    elseif not REASONS[f.reason] then
+      corrupt = "key " .. key .. " has an unknown transition reason " .. tostring(f.reason)
     else
-      local s = { state = f.state, reason = f.reason or "StoreSync" }
+      local s = { state = f.state, reason = f.reason }
       for _, n in ipairs(FIELDS) do
         local v = count(f[n])
         if v == nil then

@@ -65,6 +65,7 @@ export class RedisStore implements StoreImpl {
   /** Whether Redis answered the last command and the connection has not dropped since. */
   up = false
   redis: Redis.Redis["Service"] | undefined = undefined
+  private evalScript: ((call: ScriptCall) => Effect.Effect<unknown, Redis.RedisError>) | undefined = undefined
   readonly attachments = new Map<string, Set<Attachment>>()
   readonly dirty = new Set<Attachment>()
   /** Whether this outage was logged. */
@@ -116,9 +117,26 @@ export class RedisStore implements StoreImpl {
 
   /** Runs one script operation; a failure means Redis is unreachable. */
   run(call: ScriptCall): Effect.Effect<unknown, Redis.RedisError> {
-    const redis = this.redis
-    if (redis === undefined) return Effect.fail(new Redis.RedisError({ cause: new Error("not connected yet") }))
-    return redis.eval(circuitScript)(call)
+    const evalScript = this.evalScript
+    return evalScript === undefined
+      ? Effect.fail(new Redis.RedisError({ cause: new Error("not connected") }))
+      : evalScript(call)
+  }
+
+  /**
+   * While the store counts Redis as unreachable but the connection stands
+   * (a command failed without the socket dropping), a PING tells when to
+   * catch up again.
+   */
+  get recover(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const redis = this.redis
+      if (this.up || redis === undefined) return Effect.void
+      return redis.send("PING").pipe(
+        Effect.andThen(this.regained),
+        Effect.catch(() => Effect.void)
+      )
+    })
   }
 
   /** Redis became unreachable: local circuits decide until it returns. Logged once per outage. */
@@ -266,6 +284,7 @@ export class RedisStore implements StoreImpl {
         )
         const redis = Context.get(context, Redis.Redis)
         this.redis = redis
+        this.evalScript = redis.eval(circuitScript)
         Context.get(context, NodeRedis.NodeRedis).client.on("ready", () => runFork(this.regained))
         const messages = yield* redis.subscribe(this.channel).pipe(Scope.provide(connectionScope))
         yield* Effect.forkIn(this.listen(messages), scope)
@@ -276,7 +295,10 @@ export class RedisStore implements StoreImpl {
         Effect.andThen(this.lost(Cause.squash(cause)), Deferred.done(firstAttempt, Exit.void))
       yield* Effect.forkIn(Effect.catchCause(connect, failed), scope)
       yield* Effect.forkIn(this.every(this.settings.flushMillis, this.flushAll), scope)
-      yield* Effect.forkIn(this.every(this.settings.resyncMillis, this.resync(false)), scope)
+      yield* Effect.forkIn(
+        this.every(this.settings.resyncMillis, Effect.suspend(() => this.up ? this.resync(false) : this.recover)),
+        scope
+      )
       // The layer is ready once the first connection attempt succeeded or failed: never blocked on Redis.
       yield* Deferred.await(firstAttempt)
     })
@@ -285,6 +307,7 @@ export class RedisStore implements StoreImpl {
   private close(): void {
     this.up = false
     this.redis = undefined
+    this.evalScript = undefined
     this.outageLogged = true
     for (const attachment of this.allAttachments()) attachment.breaker.circuit.localTrips = true
   }
@@ -295,8 +318,16 @@ export class RedisStore implements StoreImpl {
     ).pipe(Effect.catchCause((cause) => this.lost(Cause.squash(cause))))
   }
 
+  /** Runs `effect` every `millis` on the store's clock; a defect is logged and the loop goes on. */
   private every(millis: number, effect: Effect.Effect<void>): Effect.Effect<void> {
-    return Effect.forever(Effect.andThen(this.clock.sleep(Duration.millis(millis)), effect))
+    const guarded = Effect.catchCause(
+      effect,
+      (cause) =>
+        Cause.hasInterrupts(cause)
+          ? Effect.failCause(cause)
+          : Effect.logError("Redis circuit store: a periodic flush or resync failed", Cause.pretty(cause))
+    )
+    return Effect.forever(Effect.andThen(this.clock.sleep(Duration.millis(millis)), guarded))
   }
 }
 
