@@ -51,7 +51,11 @@ local corrupt = ""
 local created = false
 local moved = ""
 
-local function int(n) return string.format("%.0f", n) end
+-- Integers below 1e14 print exactly with tostring (%.14g), which is much cheaper than string.format.
+local function int(n)
+  if n < 100000000000000 then return tostring(n) end
+  return string.format("%.0f", n)
+end
 local function count(v)
   local n = tonumber(v)
   if n == nil or n ~= n or n < 0 or n > 9007199254740991 or n ~= math.floor(n) then return nil end
