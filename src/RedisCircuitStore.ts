@@ -72,6 +72,8 @@ export interface RedisCircuitStoreOptions {
   readonly probeLease?: Duration.Input | undefined
   /** What calls do while Redis is unreachable: `"allow"` (local circuit decides, default) or `"reject"`. */
   readonly onUnavailable?: "allow" | "reject" | undefined
+  /** How long a Redis command may take before Redis counts as unreachable (default 1 second). */
+  readonly commandTimeout?: Duration.Input | undefined
 }
 
 const OptionsSchema = Schema.Struct({
@@ -88,7 +90,8 @@ const OptionsSchema = Schema.Struct({
   resyncInterval: Schema.optional(durationInput({ allowZero: false })),
   idleTimeToLive: Schema.optional(durationInput({ allowZero: false })),
   probeLease: Schema.optional(durationInput({ allowZero: false })),
-  onUnavailable: Schema.optional(Schema.Literals(["allow", "reject"]))
+  onUnavailable: Schema.optional(Schema.Literals(["allow", "reject"])),
+  commandTimeout: Schema.optional(durationInput({ allowZero: false }))
 })
 
 const wholeMillis = (duration: Duration.Duration | undefined, fallback: number): number =>
@@ -115,7 +118,8 @@ export const decode = (options: RedisCircuitStoreOptions | undefined): Effect.Ef
       resyncMillis: wholeMillis(o.resyncInterval, 1000),
       idleMillis: wholeMillis(o.idleTimeToLive, 3_600_000),
       leaseMillis: wholeMillis(o.probeLease, 30_000),
-      onUnavailable: o.onUnavailable ?? "allow"
+      onUnavailable: o.onUnavailable ?? "allow",
+      commandTimeoutMillis: wholeMillis(o.commandTimeout, 1000)
     }
     if (settings.idleMillis < settings.resyncMillis * 2) {
       return fail([
@@ -226,7 +230,8 @@ export const variables = {
   resyncInterval: "RESILIENCE_REDIS_RESYNC_INTERVAL",
   idleTimeToLive: "RESILIENCE_REDIS_IDLE_TTL",
   probeLease: "RESILIENCE_REDIS_PROBE_LEASE",
-  onUnavailable: "RESILIENCE_REDIS_ON_UNAVAILABLE"
+  onUnavailable: "RESILIENCE_REDIS_ON_UNAVAILABLE",
+  commandTimeout: "RESILIENCE_REDIS_COMMAND_TIMEOUT"
 } as const
 
 /**
@@ -260,7 +265,8 @@ export const fromConfig = (
       }
       if (Option.isNone(read.value)) continue
       const raw = read.value.value.trim()
-      const duration = field.endsWith("Interval") || field === "idleTimeToLive" || field === "probeLease"
+      const duration = field.endsWith("Interval") || field.endsWith("Timeout") || field === "idleTimeToLive" ||
+        field === "probeLease"
       merged[field] = duration && /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw
       sources.set(field, name)
     }

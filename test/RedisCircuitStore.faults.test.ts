@@ -107,6 +107,22 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore when Redis fails", () => {
     }).pipe(Effect.scoped, Effect.provide(logs.layer))
   }, 30_000)
 
+  it.effect("a Redis that hangs is an outage after the command timeout: calls go on, the local circuit trips", () => {
+    const logs = capturingLogs()
+    return Effect.gen(function*() {
+      const server = yield* redisServer
+      const a = yield* instance(server.url, config, { mode: "strict", commandTimeout: "200 millis" })
+      // Redis stops answering anyone for two seconds.
+      yield* send(server.url, "CLIENT", "PAUSE", "2000", "ALL")
+      // The call waits for the store at most the command timeout, then runs on the local circuit.
+      expect(yield* a.breaker.execute(Effect.succeed("served"))).toBe("served")
+      expect(yield* a.store.connected).toBe(false)
+      for (let i = 0; i < 3; i++) yield* Effect.exit(a.breaker.execute(failing))
+      expect(yield* a.breaker.state).toBe("Open")
+      expect(logs.lines.filter((line) => line.message.includes("unreachable"))).toHaveLength(1)
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  }, 30_000)
+
   it.effect("strict mode falls back to the local circuit while Redis is away", () =>
     Effect.gen(function*() {
       const server = yield* redisServer

@@ -154,6 +154,9 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore, half-open across the fleet"
       const before = yield* Effect.exit(survivors[0]!.breaker.execute(Effect.void))
       expect(isRejected(before)).toBe(true)
       yield* TestClock.adjust("5 seconds")
+      // The survivors were told no permit was left; they see the expired lease's permit at their
+      // next resync (here, at once).
+      yield* survivors[0]!.store.sync
       const closed = yield* awaitState(survivors[1]!, "Closed")
       yield* survivors[0]!.breaker.execute(Effect.void)
       yield* Fiber.join(closed)
@@ -169,6 +172,64 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore, half-open across the fleet"
       const restarted = yield* instance(server.url, config)
       expect(yield* restarted.breaker.state).toBe("Open")
       expect(isRejected(yield* Effect.exit(restarted.breaker.execute(Effect.void)))).toBe(true)
+    }).pipe(Effect.scoped), 30_000)
+})
+
+describe.skipIf(!redisAvailable)("RedisCircuitStore, half-open details", () => {
+  it.effect("a slow probe is a failed probe when slow calls can trip the circuit, as in memory", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const instances = yield* fleet(2, server.url, {
+        name: "slow-probe",
+        consecutiveFailures: 1,
+        slowCallRate: 0.5,
+        slowCallDuration: "1 second",
+        openDuration: "10 seconds"
+      })
+      yield* tripFleet(instances)
+      yield* TestClock.adjust("10 seconds")
+      const reopened = yield* awaitState(instances[1]!, "Open")
+      const started = yield* Deferred.make<void>()
+      const probe = yield* Effect.forkScoped(
+        instances[0]!.breaker.execute(Effect.andThen(Deferred.succeed(started, undefined), Effect.sleep("2 seconds")))
+      )
+      yield* Deferred.await(started)
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.join(probe)
+      yield* Fiber.join(reopened)
+      expect((yield* instances[1]!.breaker.snapshot).consecutiveOpenings).toBe(2)
+    }).pipe(Effect.scoped), 30_000)
+
+  it.effect("while the fleet's probe runs, other callers are turned away without a Redis round trip each", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const [prober, busy] = yield* fleet(2, server.url, { name: "flood", consecutiveFailures: 1, openDuration: "1 second" })
+      yield* tripFleet([prober!, busy!])
+      yield* TestClock.adjust("1 second")
+      const release = yield* Deferred.make<void>()
+      const started = yield* Deferred.make<void>()
+      const probe = yield* Effect.forkScoped(
+        prober!.breaker.execute(Effect.andThen(Deferred.succeed(started, undefined), Deferred.await(release)))
+      )
+      yield* Deferred.await(started)
+      yield* send(server.url, "CONFIG", "RESETSTAT")
+      for (let i = 0; i < 100; i++) expect(isRejected(yield* Effect.exit(busy!.breaker.execute(Effect.void)))).toBe(true)
+      const stats = (yield* send(server.url, "INFO", "commandstats")) as string
+      const evals = Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0)
+      expect(evals).toBeLessThanOrEqual(2)
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(probe)
+    }).pipe(Effect.scoped), 30_000)
+
+  it.effect("a clock between two milliseconds does not corrupt the circuit", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      yield* TestClock.adjust("1.5 millis")
+      const instances = yield* fleet(2, server.url, { name: "fractional", consecutiveFailures: 1 })
+      yield* tripFleet(instances)
+      expect(yield* send(server.url, "HGET", "effect-resilience:circuit:{fractional}", "v")).toBe("1")
+      const gen = (yield* send(server.url, "HGET", "effect-resilience:circuit:{fractional}", "gen")) as string
+      expect(gen).toMatch(/^\d+$/)
     }).pipe(Effect.scoped), 30_000)
 })
 

@@ -291,7 +291,8 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     self: Effect.Effect<A, E, R>,
     classify: Classifier<A, E>,
     phase: Exclude<Phase, { readonly _tag: "Closed" | "Disabled" }>,
-    span: Tracer.Span | undefined
+    span: Tracer.Span | undefined,
+    askStore = true
   ): Effect.Effect<A, E | CircuitOpenError, R> {
     const circuit = this.circuit
     const now = this.clock.currentTimeMillisUnsafe()
@@ -300,7 +301,9 @@ export class CircuitBreakerImpl implements CircuitBreaker {
       if (span !== undefined) this.traceRejection(span, rejection)
       return rejection
     }
-    if (this.remote !== undefined && this.remote.grantsProbes) return this.remoteCall(self, classify, this.remote, span)
+    if (askStore && this.remote !== undefined && this.remote.grantsProbes) {
+      return this.remoteCall(self, classify, this.remote, span)
+    }
     return Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() => {
         const now = this.clock.currentTimeMillisUnsafe()
@@ -334,8 +337,14 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     return Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(remote.admit(this.clock.currentTimeMillisUnsafe()), (grant): Effect.Effect<A, E | CircuitOpenError, R> => {
         if (grant === "local") {
-          // The store is unreachable (and now knows it): the breaker's own circuit decides.
-          return restore(Effect.withFiber((fiber) => this.guard(self, classify, fiber)))
+          // The store could not decide (unreachable, or an answer it could not read): the breaker's
+          // own circuit does, without asking the store again.
+          const phase = this.circuit.current
+          return restore(
+            phase._tag === "Closed" || phase._tag === "Disabled"
+              ? this.timedCall(self, phase.admission, classify, span)
+              : this.notClosed(self, classify, phase, span, false)
+          )
         }
         if (Exit.isExit(grant)) {
           if (span !== undefined) this.traceRejection(span, grant)

@@ -42,6 +42,9 @@ local openMillis = tonumber(ARGV[7])
 local maxWait = tonumber(ARGV[8])
 local leaseMillis = tonumber(ARGV[9])
 local origin = ARGV[10]
+-- The newest generation the caller has seen: a circuit made afresh (after a restart, an expiry, or
+-- foreign data) starts above it, so no instance mistakes the new circuit's news for old news.
+local knownGen = tonumber(ARGV[11]) or 0
 
 local STATES = ${luaSet(State.literals)}
 local REASONS = ${luaSet(TransitionReason.literals)}
@@ -65,7 +68,7 @@ end
 local function fresh()
   local s = { state = "Closed", reason = "Reset" }
   for _, f in ipairs(FIELDS) do s[f] = 0 end
-  s.gen = math.max(now, 1)
+  s.gen = math.max(now, knownGen + 1, 1)
   return s
 end
 
@@ -274,8 +277,8 @@ if op == "sync" then
   -- the instances that still know it.
   -- Only after an outage: an opening this instance made after the fleet's last transition (say,
   -- while Redis was away, or before Redis restarted empty) is newer news than a closed fleet circuit.
-  local seed, seedRemaining, seedOpenings, seedOpenedAt = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13]),
-    tonumber(ARGV[14])
+  local seed, seedRemaining, seedOpenings, seedOpenedAt = ARGV[12], tonumber(ARGV[13]), tonumber(ARGV[14]),
+    tonumber(ARGV[15])
   local newer = (seed == "Open" and s.state == "Closed" and seedOpenedAt > s.changed)
     or (created and (seed == "ForcedOpen" or seed == "Disabled"))
   if newer then
@@ -289,14 +292,14 @@ if op == "sync" then
     publish(from)
   end
 elseif op == "flush" then
-  local gen, calls, failures, slow = ARGV[11], count(ARGV[12]), count(ARGV[13]), count(ARGV[14])
-  local trailing, allFailed = count(ARGV[15]), ARGV[16] == "1"
+  local gen, calls, failures, slow = ARGV[12], count(ARGV[13]), count(ARGV[14]), count(ARGV[15])
+  local trailing, allFailed = count(ARGV[16]), ARGV[17] == "1"
   if (s.state == "Closed" or s.state == "Disabled") and gen == int(s.gen) and calls > 0 then
-    record(ARGV[22], tonumber(ARGV[23]), tonumber(ARGV[24]), calls, failures, slow)
+    record(ARGV[23], tonumber(ARGV[24]), tonumber(ARGV[25]), calls, failures, slow)
     if allFailed then s.streak = s.streak + failures else s.streak = trailing end
     if s.state == "Closed" then
-      local reason = tripReason(tonumber(ARGV[17]), tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20]),
-        tonumber(ARGV[21]))
+      local reason = tripReason(tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20]), tonumber(ARGV[21]),
+        tonumber(ARGV[22]))
       if reason then transition("Open", reason, openMillis) end
     end
   else
@@ -319,7 +322,7 @@ elseif op == "admit" then
     end
   end
 elseif op == "probe" then
-  local token, outcome, successThreshold = ARGV[11], ARGV[12], tonumber(ARGV[13])
+  local token, outcome, successThreshold = ARGV[12], ARGV[13], tonumber(ARGV[14])
   if s.state == "HalfOpen" and checkKind(lkey, "hash", "lease hash") and redis.call("HDEL", lkey, token) == 1 then
     dirty = true
     if outcome == "ignored" then
@@ -334,7 +337,7 @@ elseif op == "probe" then
     granted = -1
   end
 elseif op == "control" then
-  local target = ARGV[11]
+  local target = ARGV[12]
   if target == "Reset" then
     transition("Closed", "Reset", 0)
   elseif target ~= s.state then
@@ -384,6 +387,7 @@ export interface ScriptCall {
   readonly maxWaitMillis: number
   readonly leaseMillis: number
   readonly origin: string
+  readonly knownGen: number
   readonly extra: ReadonlyArray<string | number>
 }
 
@@ -401,6 +405,7 @@ export const circuitScript = Redis.script(
     call.maxWaitMillis,
     call.leaseMillis,
     call.origin,
+    call.knownGen,
     ...call.extra
   ],
   { lua, numberOfKeys: 3 }

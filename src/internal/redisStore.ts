@@ -40,6 +40,7 @@ export interface RedisStoreSettings {
   readonly idleMillis: number
   readonly leaseMillis: number
   readonly onUnavailable: "allow" | "reject"
+  readonly commandTimeoutMillis: number
 }
 
 const decodeReply = Schema.decodeUnknownExit(ReplySchema)
@@ -48,8 +49,13 @@ const decodeMessage = Schema.decodeUnknownExit(Schema.fromJsonString(Message))
 /** The first line of an error, for a log: Redis errors carry their cause. */
 const describe = (error: unknown): string => {
   const cause = error instanceof Redis.RedisError ? error.cause : error
-  return cause instanceof Error ? cause.message : String(cause)
+  const message = cause instanceof Error ? cause.message : String(cause)
+  if (message !== "" && message !== "[object Object]") return message
+  return cause instanceof Error ? cause.name || cause.constructor.name : typeof cause
 }
+
+/** Outages closer together than this are logged as one. */
+const outageLogInterval = 60_000
 
 const reconnectDelay = (retries: number): number =>
   Math.min(50 * 2 ** Math.min(retries, 10), 2000) + Math.floor(Math.random() * 100)
@@ -70,6 +76,7 @@ export class RedisStore implements StoreImpl {
   readonly dirty = new Set<Attachment>()
   /** Whether this outage was logged. */
   private outageLogged = false
+  private lastOutageLoggedAt = -Infinity
   private started = false
 
   constructor(
@@ -120,7 +127,22 @@ export class RedisStore implements StoreImpl {
     const evalScript = this.evalScript
     return evalScript === undefined
       ? Effect.fail(new Redis.RedisError({ cause: new Error("not connected") }))
-      : evalScript(call)
+      : Effect.raceFirst(evalScript(call), this.commandTimeout)
+  }
+
+  /**
+   * Fails after the command timeout, in real time: it bounds a network wait
+   * (a Redis that hangs, a network that drops packets), which no test clock
+   * moves. The client's own timeout only covers commands not yet sent.
+   */
+  private get commandTimeout(): Effect.Effect<never, Redis.RedisError> {
+    const millis = this.settings.commandTimeoutMillis
+    return Effect.callback<never, Redis.RedisError>((resume) => {
+      const timer = setTimeout(() => {
+        resume(Effect.fail(new Redis.RedisError({ cause: new Error(`no answer within ${millis} ms`) })))
+      }, millis)
+      return Effect.sync(() => clearTimeout(timer))
+    })
   }
 
   /**
@@ -132,6 +154,7 @@ export class RedisStore implements StoreImpl {
     return Effect.suspend(() => {
       const redis = this.redis
       if (this.up || redis === undefined) return Effect.void
+      // The store is up again only once its scripts run: a PING alone says little.
       return redis.send("PING").pipe(
         Effect.andThen(this.regained),
         Effect.catch(() => Effect.void)
@@ -139,14 +162,27 @@ export class RedisStore implements StoreImpl {
     })
   }
 
+  /**
+   * Counts outages: a reply to an operation sent before the latest outage
+   * began is not applied (it would undo what the outage did to the breakers).
+   */
+  epoch = 0
+  /** Whether a catch-up after an outage is running. */
+  private rejoining = false
+
   /** Redis became unreachable: local circuits decide until it returns. Logged once per outage. */
   lost(cause: unknown): Effect.Effect<void> {
     return Effect.suspend(() => {
       const wasUp = this.up
       this.up = false
+      this.epoch++
       const effects: Array<Effect.Effect<void>> = []
-      if (!this.outageLogged) {
+      const now = this.clock.currentTimeMillisUnsafe()
+      // A Redis that answers and then fails again (say, one refusing writes) is one outage in the
+      // logs, not one per attempt: a new warning needs a minute since the last.
+      if (!this.outageLogged && now - this.lastOutageLoggedAt >= outageLogInterval) {
         this.outageLogged = true
+        this.lastOutageLoggedAt = now
         effects.push(
           Effect.logWarning(
             `Redis circuit store unreachable (${describe(cause)}): ` +
@@ -156,39 +192,50 @@ export class RedisStore implements StoreImpl {
           ).pipe(Effect.annotateLogs({ redis_url: redactedUrl(this.settings.url) }))
         )
       }
-      if (wasUp) {
-        // The breakers first: whoever watches the status sees them already deciding locally.
+      if (wasUp || this.rejoining) {
+        // The breakers first: whoever watches the status sees them already deciding locally. A
+        // catch-up that failed half-way may have moved some of them: they go back to local too.
         for (const attachment of this.allAttachments()) effects.push(attachment.goLocal())
-        effects.push(SubscriptionRef.set(this.status, false))
       }
+      if (wasUp) effects.push(SubscriptionRef.set(this.status, false))
       return Effect.all(effects, { discard: true })
     })
   }
 
-  /** Redis answers again (or for the first time): flush what was kept and catch up with the fleet. */
+  /**
+   * Redis answers again (or for the first time): each circuit catches up
+   * with the fleet, and only when every one did is the store up again (and
+   * the outage over, as far as the logs go). A catch-up that fails leaves the
+   * store down, without a new log line.
+   */
   get regained(): Effect.Effect<void> {
     return Effect.suspend(() => {
-      if (this.up) return Effect.void
-      this.up = true
-      const wasDown = this.outageLogged
-      this.outageLogged = false
+      if (this.up || this.rejoining) return Effect.void
+      this.rejoining = true
+      const epoch = this.epoch
       const now = this.clock.currentTimeMillisUnsafe()
       const attachments = [...this.allAttachments()]
-      for (const attachment of attachments) attachment.breaker.circuit.localTrips = false
-      return Effect.andThen(
-        Effect.forEach(attachments, (attachment) => attachment.rejoin(now), {
-          concurrency: "unbounded",
-          discard: true
-        }),
-        Effect.suspend(() => {
-          if (!this.up) return Effect.void
-          const log = wasDown
-            ? Effect.logInfo(
-              `Redis circuit store reachable again: ${attachments.length} circuit(s) resynchronised`
-            ).pipe(Effect.annotateLogs({ redis_url: redactedUrl(this.settings.url) }))
-            : Effect.void
-          return Effect.andThen(log, SubscriptionRef.set(this.status, true))
-        })
+      const done = Effect.suspend(() => {
+        if (this.epoch !== epoch) return Effect.void
+        this.up = true
+        for (const attachment of this.allAttachments()) attachment.breaker.circuit.localTrips = false
+        const wasDown = this.outageLogged
+        this.outageLogged = false
+        const log = wasDown
+          ? Effect.logInfo(
+            `Redis circuit store reachable again: ${attachments.length} circuit(s) resynchronised`
+          ).pipe(Effect.annotateLogs({ redis_url: redactedUrl(this.settings.url) }))
+          : Effect.void
+        return Effect.andThen(log, SubscriptionRef.set(this.status, true))
+      })
+      return Effect.forEach(attachments, (attachment) => attachment.rejoin(now), {
+        concurrency: "unbounded",
+        discard: true
+      }).pipe(
+        Effect.andThen(done),
+        Effect.ensuring(Effect.sync(() => {
+          this.rejoining = false
+        }))
       )
     })
   }
@@ -265,8 +312,12 @@ export class RedisStore implements StoreImpl {
       const runFork = this.runFork
       const options = {
         url: this.settings.url,
-        // Commands fail at once while the connection is down, instead of queueing until it returns.
+        // Commands fail at once while the connection is down, instead of queueing until it returns,
+        // and one that waits to be sent longer than the command timeout fails: either way, an outage.
         disableOfflineQueue: true,
+        commandOptions: { timeout: this.settings.commandTimeoutMillis },
+        // Detects a connection that died silently, so that the client reconnects.
+        pingInterval: 5_000,
         socket: {
           reconnectStrategy: (retries: number, cause: Error) => {
             runFork(Effect.andThen(this.lost(cause), Deferred.done(firstAttempt, Exit.void)))
@@ -276,7 +327,7 @@ export class RedisStore implements StoreImpl {
       }
       const connectionScope = yield* Scope.fork(scope)
       // Runs before the connection closes: breakers outliving the store decide locally.
-      yield* Scope.addFinalizer(scope, Effect.sync(() => this.close()))
+      yield* Scope.addFinalizer(scope, this.close)
       const connect = Effect.gen({ self: this }, function*() {
         // NodeRedis logs every reconnection attempt; the store logs once per outage instead.
         const context = yield* Layer.buildWithScope(NodeRedis.layer(options), connectionScope).pipe(
@@ -304,12 +355,16 @@ export class RedisStore implements StoreImpl {
     })
   }
 
-  private close(): void {
-    this.up = false
-    this.redis = undefined
-    this.evalScript = undefined
-    this.outageLogged = true
-    for (const attachment of this.allAttachments()) attachment.breaker.circuit.localTrips = true
+  /** The store is closing: breakers that outlive it go on with their local circuits. */
+  private get close(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.up = false
+      this.epoch++
+      this.redis = undefined
+      this.evalScript = undefined
+      this.outageLogged = true
+      return Effect.forEach(this.allAttachments(), (attachment) => attachment.leave, { discard: true })
+    })
   }
 
   private listen(messages: Queue.Dequeue<Redis.RedisMessage, Redis.RedisError>): Effect.Effect<void> {
@@ -382,6 +437,12 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
   private trailing = 0
   private sawSuccess = false
   private batchGen = 0
+  /** When the first outcome of the current batch was counted. */
+  private batchStartedAt = 0
+  /** Shared mode: the fleet had no probe permit left at the last answer; cleared by any newer news. */
+  private probesExhausted = false
+  private openMillisOpenings = -1
+  private openMillisCached = 0
   private pendingControl: "ForcedOpen" | "Disabled" | "Reset" | undefined = undefined
   private used = false
   /** The state before the store forced the circuit open for an outage (`onUnavailable: "reject"`). */
@@ -413,6 +474,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     if (!counted || state === "HalfOpen" || this.routesCalls) return
     if (this.calls === 0) {
       this.batchGen = this.gen
+      this.batchStartedAt = this.store.clock.currentTimeMillisUnsafe()
       this.store.dirty.add(this)
     }
     this.calls++
@@ -436,8 +498,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
   flush(now: number): Effect.Effect<void> {
     if (this.calls === 0) return Effect.void
     const batch = [this.batchGen, this.calls, this.failures, this.slow, this.trailing, this.sawSuccess ? 0 : 1] as const
-    this.calls = this.failures = this.slow = this.trailing = 0
-    this.sawSuccess = false
+    this.dropBatch()
     return this.call("flush", now, [
       String(batch[0]),
       batch[1],
@@ -468,8 +529,13 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
   rejoin(now: number): Effect.Effect<void> {
     const control = this.pendingControl
     this.pendingControl = undefined
+    const epoch = this.store.epoch
     const seed = this.beforeOutage ?? this.localState(now)
-    const first = control === undefined ? Effect.void : this.call("control", now, [control])
+    const first = control === undefined ? Effect.void : this.call("control", now, [control], (error) =>
+      Effect.suspend(() => {
+        this.pendingControl ??= control
+        return this.store.lost(error)
+      }))
     const sync = this.call(
       "sync",
       now,
@@ -478,15 +544,35 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
       "StoreSync"
     )
     const flush = Effect.suspend(() => {
-      // Outcomes seen during the outage are real: they join the fleet's current window.
+      if (this.store.epoch !== epoch) return Effect.void
+      // The fleet has this instance's state now: what the outage made of the breaker is history.
+      this.beforeOutage = undefined
+      // Outcomes seen during the outage are real and join the fleet's window, unless a time window
+      // has moved past them: they would all land in the current bucket.
+      const window = this.config.window
+      if (
+        this.calls > 0 && window._tag === "TimeWindow" &&
+        now - this.batchStartedAt >= Duration.toMillis(window.duration)
+      ) {
+        this.dropBatch()
+        return Effect.void
+      }
       this.batchGen = this.gen
       return this.flush(now)
     })
-    return Effect.andThen(Effect.andThen(first, sync), flush).pipe(
-      Effect.ensuring(Effect.sync(() => {
-        this.beforeOutage = undefined
-      }))
-    )
+    return Effect.andThen(Effect.andThen(first, sync), flush)
+  }
+
+  /** The store closes: this breaker goes on with its local circuit, as it was before any outage. */
+  get leave(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.breaker.circuit.localTrips = true
+      const before = this.beforeOutage
+      this.beforeOutage = undefined
+      if (before === undefined) return Effect.void
+      const now = this.store.clock.currentTimeMillisUnsafe()
+      return this.breaker.applyRemote(before.state, now + before.remaining, this.openings, "StoreSync")
+    })
   }
 
   /** Redis is unreachable: the local circuit decides alone, or rejects every call. */
@@ -501,6 +587,12 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
   }
 
   admit(now: number): Effect.Effect<RemoteGrant | Rejection | "local"> {
+    // Shared mode: once the fleet said no probe is left, callers are turned away here until newer
+    // news arrives (a transition, or the next resync), instead of each asking Redis again.
+    if (this.probesExhausted && !this.store.strict && this.breaker.circuit.current._tag === "HalfOpen") {
+      return this.rejection(now)
+    }
+    const epoch = this.store.epoch
     return Effect.flatMap(
       Effect.exit(this.store.run(this.scriptCall("admit", now, []))),
       (exit): Effect.Effect<RemoteGrant | Rejection | "local"> => {
@@ -508,23 +600,33 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
           // Redis is gone: the local circuit decides this call.
           return Effect.as(this.store.lost(Cause.squash(exit.cause)), "local" as const)
         }
-        return Effect.flatMap(this.apply(exit.value, "admit", now, undefined), (reply): Effect.Effect<RemoteGrant | Rejection | "local"> => {
-          if (reply === undefined) return Effect.succeed("local" as const)
-          const granted = reply[12]
-          if (granted >= 0) {
-            const state: Admission["state"] = granted > 0 ? "HalfOpen" : reply[1] === "Disabled" ? "Disabled" : "Closed"
-            return Effect.succeed<RemoteGrant>({ token: granted, gen: reply[3], state })
+        return Effect.flatMap(
+          this.apply(exit.value, "admit", now, undefined, epoch),
+          (reply): Effect.Effect<RemoteGrant | Rejection | "local"> => {
+            if (reply === undefined) return Effect.succeed("local" as const)
+            const granted = reply[12]
+            if (granted >= 0) {
+              const state: Admission["state"] = granted > 0
+                ? "HalfOpen"
+                : reply[1] === "Disabled"
+                ? "Disabled"
+                : "Closed"
+              return Effect.succeed<RemoteGrant>({ token: granted, gen: reply[3], state })
+            }
+            if (reply[1] === "HalfOpen") this.probesExhausted = true
+            return this.rejection(now)
           }
-          return this.rejection(now)
-        })
+        )
       }
     )
   }
 
   done(grant: RemoteGrant, outcome: Outcome, slow: boolean, now: number): Effect.Effect<void> {
     if (grant.token > 0) {
+      // As in memory: when slow calls can trip the circuit, a slow probe is a failed probe.
+      const reported = slow && outcome === "success" && this.config.slowCallRate !== undefined ? "failure" : outcome
       // A lost probe report is not retried: the lease expires and another instance probes.
-      return this.call("probe", now, [String(grant.token), outcome, this.config.successThreshold])
+      return this.call("probe", now, [String(grant.token), reported, this.config.successThreshold])
     }
     if (outcome === "ignored") return Effect.void
     const failure = outcome === "failure" ? 1 : 0
@@ -561,6 +663,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     if (!(gen > this.gen)) return Effect.void
     this.gen = gen
     this.openings = message.openings
+    this.probesExhausted = false
     if (!this.store.up) return Effect.void
     // The message says how long the opening lasts from when it was sent: the receiver's clock takes over.
     const until = this.store.clock.currentTimeMillisUnsafe() + message.remaining
@@ -574,9 +677,15 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
       : { state: phase._tag, remaining: 0, openedAt: 0 }
   }
 
+  private dropBatch(): void {
+    this.calls = this.failures = this.slow = this.trailing = 0
+    this.sawSuccess = false
+  }
+
   private keep(gen: number, calls: number, failures: number, slow: number, trailing: number, sawSuccess: boolean): void {
     if (this.calls === 0) {
       this.batchGen = gen
+      this.batchStartedAt = this.store.clock.currentTimeMillisUnsafe()
       this.store.dirty.add(this)
     } else if (this.batchGen !== gen) {
       return
@@ -623,17 +732,28 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     return {
       keys: this.keys,
       op,
-      now,
+      // Whole milliseconds: the script keeps integers (a TestClock can stand at 1.5 ms).
+      now: Math.floor(now),
       idleMillis: settings.idleMillis,
       channel: this.store.channel,
       name: this.breaker.name,
       permits: config.halfOpenPermits,
-      openMillis: this.breaker.circuit.openMillisFor(this.openings + 1, now),
+      openMillis: this.openMillis(now),
       maxWaitMillis: config.halfOpenMaxWait === undefined ? 0 : Duration.toMillis(config.halfOpenMaxWait),
       leaseMillis: settings.leaseMillis,
       origin: this.store.origin,
+      knownGen: this.gen,
       extra
     }
+  }
+
+  /** The next opening's duration for the fleet's count of openings: stepped once per count, not per call. */
+  private openMillis(now: number): number {
+    if (this.openMillisOpenings !== this.openings) {
+      this.openMillisOpenings = this.openings
+      this.openMillisCached = this.breaker.circuit.openMillisFor(this.openings + 1, now)
+    }
+    return this.openMillisCached
   }
 
   /** Runs an operation and applies its reply; a failure marks Redis unreachable (or runs `onError`). */
@@ -644,8 +764,9 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     onError?: (error: Redis.RedisError) => Effect.Effect<void>,
     reason?: TransitionReason
   ): Effect.Effect<void> {
+    const epoch = this.store.epoch
     return this.store.run(this.scriptCall(op, now, extra)).pipe(
-      Effect.flatMap((raw) => this.apply(raw, op, now, reason)),
+      Effect.flatMap((raw) => this.apply(raw, op, now, reason, epoch)),
       Effect.asVoid,
       Effect.catch((error) => onError === undefined ? this.store.lost(error) : onError(error))
     )
@@ -659,14 +780,17 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     raw: unknown,
     op: string,
     now: number,
-    reason: TransitionReason | undefined
+    reason: TransitionReason | undefined,
+    epoch: number
   ): Effect.Effect<Reply | undefined> {
     return Effect.flatMap(this.store.report(raw, `${op} on circuit "${this.breaker.name}"`), (reply) => {
-      if (reply === undefined) return Effect.succeed(undefined)
+      // An answer sent before an outage began must not undo what the outage did.
+      if (reply === undefined || this.store.epoch !== epoch) return Effect.succeed(undefined)
       const gen = Number(reply[3])
       if (gen < this.gen) return Effect.succeed(reply)
       this.gen = gen
       this.openings = reply[5]
+      if (reply[1] !== "HalfOpen" || reply[6] > 0) this.probesExhausted = false
       const why = reply[13] !== "" ? reply[13] : reason ?? reply[2]
       // The remaining time counts from when the operation was sent, not from when its reply arrived.
       return Effect.as(this.breaker.applyRemote(reply[1], now + reply[4], reply[5], why), reply)
