@@ -63,7 +63,9 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore when Redis fails", () => {
       yield* server.restart
       yield* awaitConnected(a.store)
       yield* awaitConnected(b.store)
-      // Redis came back empty; a re-opened the fleet's circuit from what it kept, and b followed.
+      // Redis came back empty; a re-opened the fleet's circuit from what it kept, and b followed: at
+      // once through pub/sub, or, if its subscription was not back yet, at its next resync.
+      yield* TestClock.adjust("1 second")
       yield* joinAll([bOpens])
       expect(yield* b.breaker.state).toBe("Open")
       const outages = logs.lines.filter((line) => line.level === "Warn" && line.message.includes("unreachable"))

@@ -113,6 +113,12 @@ local s = load()
 local loaded = {}
 if not created then for k, v in pairs(s) do loaded[k] = v end end
 local dirty = created
+-- A caller that saw a newer generation than the stored one (the circuit was made afresh by an
+-- instance that knew less) lifts it, so that no instance takes the circuit's answers for old news.
+if s.gen < knownGen then
+  s.gen = knownGen + 1
+  dirty = true
+end
 
 local function clearWindow()
   redis.call("DEL", wkey)

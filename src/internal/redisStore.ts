@@ -44,6 +44,9 @@ export interface RedisStoreSettings {
 }
 
 const decodeReply = Schema.decodeUnknownExit(ReplySchema)
+
+/** The failure of a command while the store has no connection. */
+const notConnected = new Redis.RedisError({ cause: new Error("not connected") })
 const decodeMessage = Schema.decodeUnknownExit(Schema.fromJsonString(Message))
 
 /** The first line of an error, for a log: Redis errors carry their cause. */
@@ -53,6 +56,26 @@ const describe = (error: unknown): string => {
   if (message !== "" && message !== "[object Object]") return message
   return cause instanceof Error ? cause.name || cause.constructor.name : typeof cause
 }
+
+/**
+ * Whether a failed command surely did not run: it was never sent (no
+ * connection), or Redis refused it before any write (out of memory). After a
+ * timeout or a dropped connection it may have run.
+ */
+const notRun = (error: Redis.RedisError): boolean => {
+  const cause = error.cause
+  if (!(cause instanceof Error)) return false
+  return cause === notConnected.cause || cause.name === "ClientOfflineError" || cause.name === "ClientClosedError" ||
+    cause.constructor.name === "ClientOfflineError" || cause.constructor.name === "ClientClosedError" ||
+    cause.message.startsWith("OOM")
+}
+
+/**
+ * How many script calls the store has in flight at once: enough to pipeline,
+ * few enough that a burst of thousands of circuits cannot queue in Redis past
+ * the command timeout.
+ */
+const concurrency = 64
 
 /** Outages closer together than this are logged as one. */
 const outageLogInterval = 60_000
@@ -71,6 +94,14 @@ export class RedisStore implements StoreImpl {
   /** Whether Redis answered the last command and the connection has not dropped since. */
   up = false
   redis: Redis.Redis["Service"] | undefined = undefined
+  /** The store's scope, once started: fibers that must end with the store run in it. */
+  private scope: Scope.Scope | undefined = undefined
+  /** Set when the store's scope closes: nothing it started may move a breaker afterwards. */
+  private closed = false
+
+  get isClosed(): boolean {
+    return this.closed
+  }
   private evalScript: ((call: ScriptCall) => Effect.Effect<unknown, Redis.RedisError>) | undefined = undefined
   readonly attachments = new Map<string, Set<Attachment>>()
   readonly dirty = new Set<Attachment>()
@@ -126,8 +157,29 @@ export class RedisStore implements StoreImpl {
   run(call: ScriptCall): Effect.Effect<unknown, Redis.RedisError> {
     const evalScript = this.evalScript
     return evalScript === undefined
-      ? Effect.fail(new Redis.RedisError({ cause: new Error("not connected") }))
+      ? Effect.fail(notConnected)
       : Effect.raceFirst(evalScript(call), this.commandTimeout)
+  }
+
+  /**
+   * Runs a script operation that may take something (a probe lease): when
+   * the caller stops waiting (the command timeout), the operation still
+   * finishes, in the store's scope, and `abandoned` gets its answer, to give
+   * back what it took.
+   */
+  runHeld(call: ScriptCall, abandoned: (raw: unknown) => Effect.Effect<void>): Effect.Effect<unknown, Redis.RedisError> {
+    const evalScript = this.evalScript
+    const scope = this.scope
+    if (evalScript === undefined || scope === undefined) return Effect.fail(notConnected)
+    return Effect.gen({ self: this }, function*() {
+      const answer = yield* Deferred.make<unknown, Redis.RedisError>()
+      yield* Effect.forkIn(Effect.flatMap(Effect.exit(evalScript(call)), (exit) => Deferred.done(answer, exit)), scope)
+      return yield* Effect.raceFirst(Deferred.await(answer), this.commandTimeout).pipe(
+        Effect.tapError(() =>
+          Effect.forkIn(Effect.ignore(Effect.flatMap(Deferred.await(answer), abandoned)), scope)
+        )
+      )
+    })
   }
 
   /**
@@ -155,7 +207,7 @@ export class RedisStore implements StoreImpl {
       const redis = this.redis
       if (this.up || redis === undefined) return Effect.void
       // The store is up again only once its scripts run: a PING alone says little.
-      return redis.send("PING").pipe(
+      return Effect.raceFirst(redis.send("PING"), this.commandTimeout).pipe(
         Effect.andThen(this.regained),
         Effect.catch(() => Effect.void)
       )
@@ -173,6 +225,7 @@ export class RedisStore implements StoreImpl {
   /** Redis became unreachable: local circuits decide until it returns. Logged once per outage. */
   lost(cause: unknown): Effect.Effect<void> {
     return Effect.suspend(() => {
+      if (this.closed) return Effect.void
       const wasUp = this.up
       this.up = false
       this.epoch++
@@ -210,15 +263,29 @@ export class RedisStore implements StoreImpl {
    */
   get regained(): Effect.Effect<void> {
     return Effect.suspend(() => {
-      if (this.up || this.rejoining) return Effect.void
+      if (this.up || this.rejoining || this.closed) return Effect.void
       this.rejoining = true
       const epoch = this.epoch
       const now = this.clock.currentTimeMillisUnsafe()
       const attachments = [...this.allAttachments()]
-      const done = Effect.suspend(() => {
+      const done: Effect.Effect<void> = Effect.suspend(() => {
         if (this.epoch !== epoch) return Effect.void
+        // Breakers made while this catch-up ran catch up too, before the store counts as back.
+        const late = [...this.allAttachments()].filter((attachment) => !attachments.includes(attachment))
+        if (late.length > 0) {
+          attachments.push(...late)
+          return Effect.andThen(
+            Effect.forEach(late, (attachment) => attachment.rejoin(now), { concurrency, discard: true }),
+            done
+          )
+        }
         this.up = true
         for (const attachment of this.allAttachments()) attachment.breaker.circuit.localTrips = false
+        const missed = attachments.filter((attachment) => attachment.missedNews)
+        for (const attachment of missed) attachment.missedNews = false
+        // The subscription reconnects on its own, maybe after the commands: what was announced
+        // before it was back is read by the next resync, for every circuit, used or not.
+        for (const attachment of attachments) attachment.markDue()
         const wasDown = this.outageLogged
         this.outageLogged = false
         const log = wasDown
@@ -226,10 +293,11 @@ export class RedisStore implements StoreImpl {
             `Redis circuit store reachable again: ${attachments.length} circuit(s) resynchronised`
           ).pipe(Effect.annotateLogs({ redis_url: redactedUrl(this.settings.url) }))
           : Effect.void
-        return Effect.andThen(log, SubscriptionRef.set(this.status, true))
+        const reread = Effect.forEach(missed, (attachment) => attachment.sync(now), { concurrency, discard: true })
+        return Effect.andThen(Effect.andThen(reread, log), SubscriptionRef.set(this.status, true))
       })
       return Effect.forEach(attachments, (attachment) => attachment.rejoin(now), {
-        concurrency: "unbounded",
+        concurrency,
         discard: true
       }).pipe(
         Effect.andThen(done),
@@ -247,7 +315,7 @@ export class RedisStore implements StoreImpl {
       const now = this.clock.currentTimeMillisUnsafe()
       const batch = [...this.dirty]
       this.dirty.clear()
-      return Effect.forEach(batch, (attachment) => attachment.flush(now), { concurrency: "unbounded", discard: true })
+      return Effect.forEach(batch, (attachment) => attachment.flush(now), { concurrency, discard: true })
     })
   }
 
@@ -258,7 +326,7 @@ export class RedisStore implements StoreImpl {
       const now = this.clock.currentTimeMillisUnsafe()
       const due = [...this.allAttachments()].filter((attachment) => all || attachment.due())
       return Effect.forEach(due, (attachment) => attachment.sync(now), {
-        concurrency: "unbounded",
+        concurrency,
         discard: true
       })
     })
@@ -307,7 +375,9 @@ export class RedisStore implements StoreImpl {
     return Effect.gen({ self: this }, function*() {
       if (this.started) return
       this.started = true
+      this.scope = scope
       const NodeRedis = yield* loadNodeRedis
+      let commandClient: NodeRedisModule.NodeRedis["Service"]["client"] | undefined
       const firstAttempt = yield* Deferred.make<void>()
       const runFork = this.runFork
       const options = {
@@ -320,7 +390,11 @@ export class RedisStore implements StoreImpl {
         pingInterval: 5_000,
         socket: {
           reconnectStrategy: (retries: number, cause: Error) => {
-            runFork(Effect.andThen(this.lost(cause), Deferred.done(firstAttempt, Exit.void)))
+            // The subscriber's connection reconnects with the same strategy: while the command
+            // connection stands, its trouble is not an outage (a resync covers the lost messages).
+            if (commandClient === undefined || !commandClient.isReady) {
+              runFork(Effect.andThen(this.lost(cause), Deferred.done(firstAttempt, Exit.void)))
+            }
             return reconnectDelay(retries)
           }
         }
@@ -336,7 +410,8 @@ export class RedisStore implements StoreImpl {
         const redis = Context.get(context, Redis.Redis)
         this.redis = redis
         this.evalScript = redis.eval(circuitScript)
-        Context.get(context, NodeRedis.NodeRedis).client.on("ready", () => runFork(this.regained))
+        commandClient = Context.get(context, NodeRedis.NodeRedis).client
+        commandClient.on("ready", () => runFork(Effect.forkIn(this.regained, scope)))
         const messages = yield* redis.subscribe(this.channel).pipe(Scope.provide(connectionScope))
         yield* Effect.forkIn(this.listen(messages), scope)
         yield* this.regained
@@ -358,12 +433,16 @@ export class RedisStore implements StoreImpl {
   /** The store is closing: breakers that outlive it go on with their local circuits. */
   private get close(): Effect.Effect<void> {
     return Effect.suspend(() => {
+      this.closed = true
       this.up = false
       this.epoch++
       this.redis = undefined
       this.evalScript = undefined
       this.outageLogged = true
-      return Effect.forEach(this.allAttachments(), (attachment) => attachment.leave, { discard: true })
+      return Effect.andThen(
+        Effect.forEach(this.allAttachments(), (attachment) => attachment.leave, { discard: true }),
+        SubscriptionRef.set(this.status, false)
+      )
     })
   }
 
@@ -413,7 +492,8 @@ export const redactedUrl = (url: string): string => url.replace(/\/\/([^:@/]*):[
 /** What an instance knows of its circuit, to seed a fleet circuit with after an outage. */
 interface LocalState {
   readonly state: State
-  readonly remaining: number
+  /** When an opening ends (epoch millis); 0 for other states. */
+  readonly until: number
   readonly openedAt: number
 }
 
@@ -445,6 +525,8 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
   private openMillisCached = 0
   private pendingControl: "ForcedOpen" | "Disabled" | "Reset" | undefined = undefined
   private used = false
+  /** A transition was announced while the store was not up: re-read once it is. */
+  missedNews = false
   /** The state before the store forced the circuit open for an outage (`onUnavailable: "reject"`). */
   private beforeOutage: LocalState | undefined = undefined
   private readonly config: ResolvedConfig
@@ -488,6 +570,10 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     if (slow) this.slow++
   }
 
+  markDue(): void {
+    this.used = true
+  }
+
   /** Whether the periodic resync should look at this circuit. */
   due(): boolean {
     const due = this.used || this.breaker.circuit.current._tag !== "Closed"
@@ -509,8 +595,11 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
       ...this.rules()
     ], (error) =>
       Effect.suspend(() => {
-        // Kept for the next flush, unless the circuit moved on meanwhile.
-        if (this.gen === batch[0]) this.keep(batch[0], batch[1], batch[2], batch[3], batch[4], batch[5] === 0)
+        // Kept for the next flush when Redis surely did not run it (and the circuit did not move on):
+        // after a timeout it may have, and an outcome counted twice is worse than one lost.
+        if (this.gen === batch[0] && notRun(error)) {
+          this.keep(batch[0], batch[1], batch[2], batch[3], batch[4], batch[5] === 0)
+        }
         return this.store.lost(error)
       }))
   }
@@ -530,7 +619,9 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     const control = this.pendingControl
     this.pendingControl = undefined
     const epoch = this.store.epoch
-    const seed = this.beforeOutage ?? this.localState(now)
+    const known = this.beforeOutage ?? this.localState(now)
+    // An opening that has ended is no news for the fleet.
+    const seed = known.state === "Open" && known.until <= now ? { state: "Closed" as const, until: 0, openedAt: 0 } : known
     const first = control === undefined ? Effect.void : this.call("control", now, [control], (error) =>
       Effect.suspend(() => {
         this.pendingControl ??= control
@@ -539,7 +630,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     const sync = this.call(
       "sync",
       now,
-      [seed.state, seed.remaining, this.breaker.circuit.consecutiveOpenings, seed.openedAt],
+      [seed.state, Math.max(0, seed.until - now), this.breaker.circuit.consecutiveOpenings, seed.openedAt],
       undefined,
       "StoreSync"
     )
@@ -547,6 +638,21 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
       if (this.store.epoch !== epoch) return Effect.void
       // The fleet has this instance's state now: what the outage made of the breaker is history.
       this.beforeOutage = undefined
+      // An operator's control call made while this catch-up ran goes to the fleet now.
+      const late = this.pendingControl
+      if (late !== undefined) {
+        this.pendingControl = undefined
+        return Effect.andThen(this.call("control", now, [late]), this.flushKept(now, epoch))
+      }
+      return this.flushKept(now, epoch)
+    })
+    return Effect.andThen(Effect.andThen(first, sync), flush)
+  }
+
+  /** The outcomes counted during an outage, sent once the circuit caught up. */
+  private flushKept(now: number, epoch: number): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.store.epoch !== epoch) return Effect.void
       // Outcomes seen during the outage are real and join the fleet's window, unless a time window
       // has moved past them: they would all land in the current bucket.
       const window = this.config.window
@@ -560,7 +666,6 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
       this.batchGen = this.gen
       return this.flush(now)
     })
-    return Effect.andThen(Effect.andThen(first, sync), flush)
   }
 
   /** The store closes: this breaker goes on with its local circuit, as it was before any outage. */
@@ -570,13 +675,14 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
       const before = this.beforeOutage
       this.beforeOutage = undefined
       if (before === undefined) return Effect.void
-      const now = this.store.clock.currentTimeMillisUnsafe()
-      return this.breaker.applyRemote(before.state, now + before.remaining, this.openings, "StoreSync")
+      // An opening that ended meanwhile ends here too: the circuit half-opens on its next read.
+      return this.breaker.applyRemote(before.state, before.until, this.openings, "StoreSync")
     })
   }
 
   /** Redis is unreachable: the local circuit decides alone, or rejects every call. */
   goLocal(): Effect.Effect<void> {
+    if (this.store.isClosed) return Effect.void
     const circuit = this.breaker.circuit
     circuit.localTrips = true
     if (this.store.settings.onUnavailable === "allow") return Effect.void
@@ -594,7 +700,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     }
     const epoch = this.store.epoch
     return Effect.flatMap(
-      Effect.exit(this.store.run(this.scriptCall("admit", now, []))),
+      Effect.exit(this.store.runHeld(this.scriptCall("admit", now, []), (raw) => this.giveBack(raw, now))),
       (exit): Effect.Effect<RemoteGrant | Rejection | "local"> => {
         if (Exit.isFailure(exit)) {
           // Redis is gone: the local circuit decides this call.
@@ -603,7 +709,9 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
         return Effect.flatMap(
           this.apply(exit.value, "admit", now, undefined, epoch),
           (reply): Effect.Effect<RemoteGrant | Rejection | "local"> => {
-            if (reply === undefined) return Effect.succeed("local" as const)
+            // Not applied (the store went down meanwhile, or the answer is unreadable): a lease it
+            // may carry goes back, and the local circuit decides.
+            if (reply === undefined) return Effect.as(this.giveBack(exit.value, now), "local" as const)
             const granted = reply[12]
             if (granted >= 0) {
               const state: Admission["state"] = granted > 0
@@ -613,7 +721,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
                 : "Closed"
               return Effect.succeed<RemoteGrant>({ token: granted, gen: reply[3], state })
             }
-            if (reply[1] === "HalfOpen") this.probesExhausted = true
+            if (reply[1] === "HalfOpen" && Number(reply[3]) >= this.gen) this.probesExhausted = true
             return this.rejection(now)
           }
         )
@@ -640,7 +748,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
       ...this.rules()
     ], (error) =>
       Effect.suspend(() => {
-        this.keep(Number(grant.gen), 1, failure, slow ? 1 : 0, failure, failure === 0)
+        if (notRun(error)) this.keep(Number(grant.gen), 1, failure, slow ? 1 : 0, failure, failure === 0)
         return this.store.lost(error)
       }))
   }
@@ -661,20 +769,33 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
   hear(message: Message): Effect.Effect<void> {
     const gen = Number(message.gen)
     if (!(gen > this.gen)) return Effect.void
+    if (!this.store.up) {
+      // While Redis counts as unreachable the breaker decides locally; the news is read again once
+      // the store is back.
+      this.missedNews = true
+      return Effect.void
+    }
     this.gen = gen
     this.openings = message.openings
     this.probesExhausted = false
-    if (!this.store.up) return Effect.void
     // The message says how long the opening lasts from when it was sent: the receiver's clock takes over.
     const until = this.store.clock.currentTimeMillisUnsafe() + message.remaining
     return this.breaker.applyRemote(message.state, until, message.openings, message.reason)
   }
 
+  /** Gives back the probe lease an admission answer carries, when nobody will use it. */
+  private giveBack(raw: unknown, now: number): Effect.Effect<void> {
+    const decoded = decodeReply(raw)
+    if (Exit.isFailure(decoded) || decoded.value[12] <= 0) return Effect.void
+    const call = this.scriptCall("probe", now, [String(decoded.value[12]), "ignored", this.config.successThreshold])
+    return Effect.ignore(this.store.run(call))
+  }
+
   private localState(now: number): LocalState {
     const phase = this.breaker.circuit.advance(now)
     return phase._tag === "Open"
-      ? { state: "Open", remaining: Math.max(0, phase.until - now), openedAt: phase.openedAt }
-      : { state: phase._tag, remaining: 0, openedAt: 0 }
+      ? { state: "Open", until: phase.until, openedAt: phase.openedAt }
+      : { state: phase._tag, until: 0, openedAt: 0 }
   }
 
   private dropBatch(): void {
