@@ -169,10 +169,7 @@ const make = (settings: RedisStoreSettings) =>
     const scope = yield* Effect.scope
     const context = yield* Effect.context<never>()
     const status = yield* SubscriptionRef.make(false)
-    const runFork = Effect.runForkWith(context)
-    const store = new RedisStore(settings, status, Context.get(context, Clock.Clock), (effect) => {
-      runFork(effect)
-    })
+    const store = new RedisStore(settings, status, Context.get(context, Clock.Clock), Effect.runForkWith(context))
     yield* store.start(scope)
     const service = RedisCircuitStore.of({
       mode: settings.mode,

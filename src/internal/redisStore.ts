@@ -14,6 +14,7 @@
  */
 import type * as NodeRedisModule from "@effect/platform-node/NodeRedis"
 import type { Clock } from "effect"
+import type { Fiber } from "effect"
 import { Cause, Context, Deferred, Duration, Effect, Exit, Layer, Queue, References, Schema, Scope, SubscriptionRef } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
@@ -77,6 +78,24 @@ const notRun = (error: Redis.RedisError): boolean => {
  */
 const concurrency = 64
 
+/** A command a caller waits for, until it answers or its deadline passes. */
+class InFlight {
+  settled = false
+  constructor(
+    readonly deadline: number,
+    readonly resume: (effect: Effect.Effect<unknown, Redis.RedisError>) => void
+  ) {}
+
+  /** Settles the wait; false when it was settled already (answered, timed out, or left). */
+  settle(): boolean {
+    if (this.settled) return false
+    this.settled = true
+    return true
+  }
+}
+
+const timedOut = (millis: number) => new Redis.RedisError({ cause: new Error(`no answer within ${millis} ms`) })
+
 /** Outages closer together than this are logged as one. */
 const outageLogInterval = 60_000
 
@@ -94,8 +113,6 @@ export class RedisStore implements StoreImpl {
   /** Whether Redis answered the last command and the connection has not dropped since. */
   up = false
   redis: Redis.Redis["Service"] | undefined = undefined
-  /** The store's scope, once started: fibers that must end with the store run in it. */
-  private scope: Scope.Scope | undefined = undefined
   /** Set when the store's scope closes: nothing it started may move a breaker afterwards. */
   private closed = false
 
@@ -114,7 +131,7 @@ export class RedisStore implements StoreImpl {
     readonly settings: RedisStoreSettings,
     readonly status: SubscriptionRef.SubscriptionRef<boolean>,
     readonly clock: Clock.Clock,
-    private readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => void
+    private readonly forkRoot: <A, E>(effect: Effect.Effect<A, E>) => Fiber.Fiber<A, E>
   ) {
     this.strict = settings.mode === "strict"
     this.channel = `${settings.prefix}transitions`
@@ -155,46 +172,81 @@ export class RedisStore implements StoreImpl {
 
   /** Runs one script operation; a failure means Redis is unreachable. */
   run(call: ScriptCall): Effect.Effect<unknown, Redis.RedisError> {
-    const evalScript = this.evalScript
-    return evalScript === undefined
-      ? Effect.fail(notConnected)
-      : Effect.raceFirst(evalScript(call), this.commandTimeout)
+    return this.runHeld(call, undefined)
   }
 
   /**
-   * Runs a script operation that may take something (a probe lease): when
-   * the caller stops waiting (the command timeout), the operation still
-   * finishes, in the store's scope, and `abandoned` gets its answer, to give
-   * back what it took.
+   * Runs a script operation in a fiber of its own, and waits for it at most
+   * the command timeout, in real time: it bounds a network wait (a Redis that
+   * hangs, a network that drops packets), which no test clock moves, and the
+   * client's own timeout only covers commands not yet sent. An operation the
+   * caller stopped waiting for still finishes; `abandoned` gets its answer,
+   * to give back what it took (a probe lease).
    */
-  runHeld(call: ScriptCall, abandoned: (raw: unknown) => Effect.Effect<void>): Effect.Effect<unknown, Redis.RedisError> {
+  runHeld(
+    call: ScriptCall,
+    abandoned: ((raw: unknown) => Effect.Effect<void>) | undefined
+  ): Effect.Effect<unknown, Redis.RedisError> {
     const evalScript = this.evalScript
-    const scope = this.scope
-    if (evalScript === undefined || scope === undefined) return Effect.fail(notConnected)
-    return Effect.gen({ self: this }, function*() {
-      const answer = yield* Deferred.make<unknown, Redis.RedisError>()
-      yield* Effect.forkIn(Effect.flatMap(Effect.exit(evalScript(call)), (exit) => Deferred.done(answer, exit)), scope)
-      return yield* Effect.raceFirst(Deferred.await(answer), this.commandTimeout).pipe(
-        Effect.tapError(() =>
-          Effect.forkIn(Effect.ignore(Effect.flatMap(Deferred.await(answer), abandoned)), scope)
-        )
-      )
+    if (evalScript === undefined) return Effect.fail(notConnected)
+    return Effect.callback<unknown, Redis.RedisError>((resume) => {
+      const command = new InFlight(Date.now() + this.settings.commandTimeoutMillis, resume)
+      const fiber = this.forkRoot(evalScript(call))
+      fiber.addObserver((exit) => {
+        if (command.settle()) {
+          this.inFlight.delete(command)
+          resume(exit)
+        } else if (abandoned !== undefined && exit._tag === "Success") {
+          this.forkRoot(Effect.ignore(abandoned(exit.value)))
+        }
+      })
+      if (!command.settled) this.watch(command)
+      // A caller that leaves stops waiting; the command itself runs to its end.
+      return Effect.sync(() => {
+        if (command.settle()) this.inFlight.delete(command)
+      })
     })
   }
 
-  /**
-   * Fails after the command timeout, in real time: it bounds a network wait
-   * (a Redis that hangs, a network that drops packets), which no test clock
-   * moves. The client's own timeout only covers commands not yet sent.
-   */
-  private get commandTimeout(): Effect.Effect<never, Redis.RedisError> {
-    const millis = this.settings.commandTimeoutMillis
-    return Effect.callback<never, Redis.RedisError>((resume) => {
-      const timer = setTimeout(() => {
-        resume(Effect.fail(new Redis.RedisError({ cause: new Error(`no answer within ${millis} ms`) })))
-      }, millis)
-      return Effect.sync(() => clearTimeout(timer))
+  /** Any Redis command, waited for at most the command timeout. */
+  private timed<A>(effect: Effect.Effect<A, Redis.RedisError>): Effect.Effect<A, Redis.RedisError> {
+    return Effect.callback<A, Redis.RedisError>((resume) => {
+      const command = new InFlight(Date.now() + this.settings.commandTimeoutMillis, resume as InFlight["resume"])
+      this.forkRoot(effect).addObserver((exit) => {
+        if (command.settle()) {
+          this.inFlight.delete(command)
+          resume(exit)
+        }
+      })
+      if (!command.settled) this.watch(command)
+      return Effect.sync(() => {
+        if (command.settle()) this.inFlight.delete(command)
+      })
     })
+  }
+
+  /** Commands waited for, oldest first: they all have the same timeout, so deadlines only grow. */
+  private readonly inFlight = new Set<InFlight>()
+  private watchdog: ReturnType<typeof setInterval> | undefined = undefined
+
+  private watch(command: InFlight): void {
+    this.inFlight.add(command)
+    if (this.watchdog !== undefined) return
+    const every = Math.max(1, Math.floor(this.settings.commandTimeoutMillis / 4))
+    this.watchdog = setInterval(() => {
+      const now = Date.now()
+      for (const waiting of this.inFlight) {
+        if (waiting.deadline > now) break
+        this.inFlight.delete(waiting)
+        if (waiting.settle()) waiting.resume(Effect.fail(timedOut(this.settings.commandTimeoutMillis)))
+      }
+      if (this.inFlight.size === 0) {
+        clearInterval(this.watchdog)
+        this.watchdog = undefined
+      }
+    }, every)
+    // The watchdog never keeps a process alive by itself.
+    this.watchdog.unref?.()
   }
 
   /**
@@ -207,7 +259,7 @@ export class RedisStore implements StoreImpl {
       const redis = this.redis
       if (this.up || redis === undefined) return Effect.void
       // The store is up again only once its scripts run: a PING alone says little.
-      return Effect.raceFirst(redis.send("PING"), this.commandTimeout).pipe(
+      return this.timed(redis.send("PING")).pipe(
         Effect.andThen(this.regained),
         Effect.catch(() => Effect.void)
       )
@@ -375,11 +427,10 @@ export class RedisStore implements StoreImpl {
     return Effect.gen({ self: this }, function*() {
       if (this.started) return
       this.started = true
-      this.scope = scope
       const NodeRedis = yield* loadNodeRedis
       let commandClient: NodeRedisModule.NodeRedis["Service"]["client"] | undefined
       const firstAttempt = yield* Deferred.make<void>()
-      const runFork = this.runFork
+      const runFork = this.forkRoot
       const options = {
         url: this.settings.url,
         // Commands fail at once while the connection is down, instead of queueing until it returns,
