@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Context, Effect, Exit, Fiber, Layer } from "effect"
+import { Clock, ConfigProvider, Context, Effect, Exit, Fiber, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { CircuitBreakerRegistry, CircuitStore, PolicyConfigError, RedisCircuitStore } from "../src/index.js"
+import type { CircuitBreakerImpl } from "../src/internal/breaker.js"
+import { CircuitBreaker, CircuitBreakerRegistry, CircuitStore, PolicyConfigError, RedisCircuitStore } from "../src/index.js"
 import { awaitConnected, awaitState, failing } from "./redis/fleet.js"
 import { redisAvailable, redisServer } from "./redis/server.js"
 
@@ -101,4 +102,36 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore with a registry", () => {
       const three = yield* registry
       expect(yield* (yield* three.get("tenant-a")).state).toBe("Open")
     }).pipe(Effect.scoped), 30_000)
+})
+
+describe("a circuit moved by a shared store", () => {
+  it.effect("news of an opening that has already ended does not re-open a half-open circuit", () =>
+    Effect.gen(function*() {
+      const breaker = (yield* CircuitBreaker.make({
+        name: "late-news",
+        consecutiveFailures: 1,
+        openDuration: "10 seconds"
+      })) as unknown as CircuitBreakerImpl
+      yield* Effect.exit(breaker.execute(Effect.fail("boom")))
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* breaker.state).toBe("HalfOpen")
+      const events = yield* breaker.subscribe
+      const transitions = yield* Effect.forkScoped(
+        events.pipe(Stream.filter((event) => event._tag === "StateChanged"), Stream.take(1), Stream.runCollect)
+      )
+      // An answer to a resync sent a moment before the opening ended arrives now: no transition.
+      const now = yield* Clock.currentTimeMillis
+      yield* breaker.applyRemote("Open", now, 1, "ConsecutiveFailures")
+      expect(yield* breaker.state).toBe("HalfOpen")
+      // News of an opening still running does move it.
+      yield* breaker.applyRemote("Open", now + 5_000, 2, "ProbeFailed")
+      expect(yield* breaker.state).toBe("Open")
+      // The first transition seen is that one.
+      const [first] = yield* Fiber.join(transitions)
+      expect(first?._tag === "StateChanged" && [first.from, first.to, first.reason]).toEqual([
+        "HalfOpen",
+        "Open",
+        "ProbeFailed"
+      ])
+    }).pipe(Effect.scoped))
 })

@@ -377,6 +377,9 @@ export class Circuit {
    */
   applyRemote(state: State, until: number, openings: number, reason: TransitionReason, now: number): void {
     const phase = this.advance(now)
+    // News of an opening that has ended by now (an answer to an operation sent before its end) finds
+    // this circuit half-open already, as the fleet's will be at its next operation: nothing to undo.
+    if (state === "Open" && until <= now && phase._tag === "HalfOpen") return
     this.consecutiveOpenings = openings
     if (phase._tag === state && (state !== "Open" || Math.abs((phase as OpenPhase).until - until) <= 1)) return
     this.clearCounts()
