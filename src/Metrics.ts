@@ -136,6 +136,9 @@ export const stateValue: { readonly [S in State]: number } = {
  */
 export const durationBoundaries: ReadonlyArray<number> = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
+/** A counter of events (it only goes up). */
+const counter = (name: string, description: string) => Metric.counter(name, { description, incremental: true })
+
 /**
  * The metrics of circuit breakers, without labels: read one breaker's series
  * with `Metric.withAttributes(metric, { breaker, ... })` and `Metric.value`.
@@ -158,26 +161,14 @@ export const circuitBreaker = {
   state: Metric.gauge("resilience_circuit_breaker_state", {
     description: "Circuit state: 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled"
   }),
-  calls: Metric.counter("resilience_circuit_breaker_calls_total", {
-    description: "Calls through the breaker by outcome: success, failure, ignored, rejected",
-    incremental: true
-  }),
-  slowCalls: Metric.counter("resilience_circuit_breaker_slow_calls_total", {
-    description: "Calls that took slowCallDuration or longer, or timed out, by outcome",
-    incremental: true
-  }),
+  calls: counter("resilience_circuit_breaker_calls_total", "Calls through the breaker by outcome: success, failure, ignored, rejected"),
+  slowCalls: counter("resilience_circuit_breaker_slow_calls_total", "Calls that took slowCallDuration or longer, or timed out, by outcome"),
   callDuration: Metric.histogram("resilience_circuit_breaker_call_duration_seconds", {
     description: "Duration of the calls the breaker admitted, in seconds",
     boundaries: durationBoundaries
   }),
-  transitions: Metric.counter("resilience_circuit_breaker_transitions_total", {
-    description: "State transitions, by from and to",
-    incremental: true
-  }),
-  openSeconds: Metric.counter("resilience_circuit_breaker_open_seconds_total", {
-    description: "Time spent open (forced or not), in seconds",
-    incremental: true
-  }),
+  transitions: counter("resilience_circuit_breaker_transitions_total", "State transitions, by from and to"),
+  openSeconds: counter("resilience_circuit_breaker_open_seconds_total", "Time spent open (forced or not), in seconds"),
   failureRate: Metric.gauge("resilience_circuit_breaker_failure_rate", {
     description: "Failures / calls in the breaker's window (0 to 1)"
   }),
@@ -202,42 +193,18 @@ export const circuitBreaker = {
  * @since 0.1.0
  */
 export const policies = {
-  retries: Metric.counter("resilience_retries_total", {
-    description: "Retries started",
-    incremental: true
-  }),
-  retryGaveUp: Metric.counter("resilience_retry_gave_up_total", {
-    description: "Failures a retry policy let through, by reason",
-    incremental: true
-  }),
-  timeouts: Metric.counter("resilience_timeouts_total", {
-    description: "Calls interrupted by a timeout",
-    incremental: true
-  }),
-  bulkheadRejections: Metric.counter("resilience_bulkhead_rejections_total", {
-    description: "Calls a bulkhead turned away, by reason: QueueFull, QueueTimeout",
-    incremental: true
-  }),
+  retries: counter("resilience_retries_total", "Retries started"),
+  retryGaveUp: counter("resilience_retry_gave_up_total", "Failures a retry policy let through, by reason"),
+  timeouts: counter("resilience_timeouts_total", "Calls interrupted by a timeout"),
+  bulkheadRejections: counter("resilience_bulkhead_rejections_total", "Calls a bulkhead turned away, by reason: QueueFull, QueueTimeout"),
   bulkheadRunning: Metric.gauge("resilience_bulkhead_running", {
     description: "Calls running in the bulkhead"
   }),
   bulkheadQueued: Metric.gauge("resilience_bulkhead_queued", {
     description: "Calls waiting in the bulkhead's queue"
   }),
-  fallbacks: Metric.counter("resilience_fallbacks_total", {
-    description: "Calls answered by a fallback",
-    incremental: true
-  }),
-  staleValuesServed: Metric.counter("resilience_stale_values_served_total", {
-    description: "Calls answered with a value from a last-known-good cache",
-    incremental: true
-  }),
-  hedges: Metric.counter("resilience_hedges_total", {
-    description: "Hedged attempts started (beyond the first)",
-    incremental: true
-  }),
-  hedgeWins: Metric.counter("resilience_hedge_wins_total", {
-    description: "Hedged calls by the attempt that answered: first or hedge",
-    incremental: true
-  })
+  fallbacks: counter("resilience_fallbacks_total", "Calls answered by a fallback"),
+  staleValuesServed: counter("resilience_stale_values_served_total", "Calls answered with a value from a last-known-good cache"),
+  hedges: counter("resilience_hedges_total", "Hedged attempts started (beyond the first)"),
+  hedgeWins: counter("resilience_hedge_wins_total", "Hedged calls by the attempt that answered: first or hedge")
 } as const

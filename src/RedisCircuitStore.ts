@@ -33,6 +33,7 @@ import { Clock, Config, Context, Duration, Effect, Layer, Option, Result, Schema
 import { CircuitStore } from "./CircuitStore.js"
 import { ConfigIssue } from "./ConfigIssue.js"
 import { PolicyConfigError } from "./PolicyConfigError.js"
+import { parse } from "./internal/configFromEnv.js"
 import { decodeOptions } from "./internal/options.js"
 import type { RedisStoreSettings } from "./internal/redisStore.js"
 import { RedisStore } from "./internal/redisStore.js"
@@ -231,6 +232,15 @@ export const variables = {
   commandTimeout: "RESILIENCE_REDIS_COMMAND_TIMEOUT"
 } as const
 
+/** The options that are durations: a bare number in a variable is milliseconds, as in code. */
+const durationOptions: ReadonlySet<string> = new Set([
+  "flushInterval",
+  "resyncInterval",
+  "idleTimeToLive",
+  "probeLease",
+  "commandTimeout"
+])
+
 /**
  * Reads the store's options from `Config` (the environment by default: see
  * `variables`) over `base`, and validates them: a bad value is a
@@ -261,10 +271,12 @@ export const fromConfig = (
         continue
       }
       if (Option.isNone(read.value)) continue
-      const raw = read.value.value.trim()
-      const duration = field.endsWith("Interval") || field.endsWith("Timeout") || field === "idleTimeToLive" ||
-        field === "probeLease"
-      merged[field] = duration && /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw
+      const parsed = parse(durationOptions.has(field) ? "duration" : "string", read.value.value.trim())
+      if ("rule" in parsed) {
+        issues.push(new ConfigIssue({ field: name, rule: parsed.rule }))
+        continue
+      }
+      merged[field] = parsed.value
       sources.set(field, name)
     }
     const decoded = yield* Effect.exit(decode(merged as RedisCircuitStoreOptions))

@@ -1,12 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Logger, Metric, Scope } from "effect"
+import { Effect, Exit, Fiber, Logger, Metric, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { isCircuitOpenError } from "../src/index.js"
-import { awaitConnected, awaitState, failing, instance, joinAll, send } from "./redis/fleet.js"
+import { awaitConnected, awaitState, failing, instance, isRejected, joinAll, send } from "./redis/fleet.js"
 import { redisAvailable, redisServer } from "./redis/server.js"
-
-const isRejected = (exit: Exit.Exit<unknown, unknown>) =>
-  Exit.isFailure(exit) && isCircuitOpenError(Cause.squash(exit.cause))
 
 /** Captures the log lines of what it wraps. */
 const capturingLogs = () => {

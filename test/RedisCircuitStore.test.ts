@@ -1,13 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Scope } from "effect"
+import { Deferred, Effect, Exit, Fiber, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { isCircuitOpenError } from "../src/index.js"
 import type { Instance } from "./redis/fleet.js"
-import { awaitState, failing, fleet, instance, joinAll, send } from "./redis/fleet.js"
+import { awaitState, failing, fleet, instance, isRejected, joinAll, send } from "./redis/fleet.js"
 import { redisAvailable, redisServer } from "./redis/server.js"
-
-const isRejected = (exit: Exit.Exit<unknown, unknown>) =>
-  Exit.isFailure(exit) && isCircuitOpenError(Cause.squash(exit.cause))
 
 /** Opens the fleet's circuit from one instance, and waits until every instance knows. */
 const tripFleet = (instances: ReadonlyArray<Instance>) =>
@@ -94,27 +90,29 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore, shared mode", () => {
       yield* joinAll(opened)
     }).pipe(Effect.scoped), 30_000)
 
-  it.effect("admits exactly halfOpenPermits probes fleet-wide under concurrency, then closes everywhere", () =>
-    Effect.gen(function*() {
-      const server = yield* redisServer
-      const instances = yield* fleet(4, server.url, {
-        name: "inventory",
-        consecutiveFailures: 1,
-        openDuration: "10 seconds",
-        halfOpenPermits: 2
-      })
-      yield* tripFleet(instances)
-      yield* TestClock.adjust("10 seconds")
-      for (const instance of instances) expect(yield* instance.breaker.state).toBe("HalfOpen")
-      const closed = yield* Effect.forEach(instances, (i) => awaitState(i, "Closed"))
-      const { counts, decided, fibers, release } = yield* stampede(instances, 25)
-      yield* Deferred.await(decided)
-      expect(counts).toEqual({ ran: 2, rejected: 98 })
-      yield* Deferred.succeed(release, undefined)
-      const results = yield* Effect.forEach(fibers, Fiber.join)
-      expect(results.filter(Exit.isSuccess)).toHaveLength(2)
-      yield* joinAll(closed)
-    }).pipe(Effect.scoped), 30_000)
+  for (const [mode, permits] of [["shared", 2], ["strict", 3]] as const) {
+    it.effect(`${mode} mode admits exactly halfOpenPermits probes fleet-wide under concurrency, then closes everywhere`, () =>
+      Effect.gen(function*() {
+        const server = yield* redisServer
+        const instances = yield* fleet(4, server.url, {
+          name: `probes-${mode}`,
+          consecutiveFailures: 1,
+          openDuration: "10 seconds",
+          halfOpenPermits: permits
+        }, { mode })
+        yield* tripFleet(instances)
+        yield* TestClock.adjust("10 seconds")
+        for (const instance of instances) expect(yield* instance.breaker.state).toBe("HalfOpen")
+        const closed = yield* Effect.forEach(instances, (i) => awaitState(i, "Closed"))
+        const { counts, decided, fibers, release } = yield* stampede(instances, 25)
+        yield* Deferred.await(decided)
+        expect(counts).toEqual({ ran: permits, rejected: 100 - permits })
+        yield* Deferred.succeed(release, undefined)
+        const results = yield* Effect.forEach(fibers, Fiber.join)
+        expect(results.filter(Exit.isSuccess)).toHaveLength(permits)
+        yield* joinAll(closed)
+      }).pipe(Effect.scoped), 30_000)
+  }
 })
 
 describe.skipIf(!redisAvailable)("RedisCircuitStore, half-open across the fleet", () => {
@@ -242,26 +240,6 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore, strict mode", () => {
       // No clock moved, no flush: the fourth instance's next call is rejected by Redis.
       expect(isRejected(yield* Effect.exit(instances[3]!.breaker.execute(Effect.void)))).toBe(true)
       expect(yield* instances[3]!.breaker.state).toBe("Open")
-    }).pipe(Effect.scoped), 30_000)
-
-  it.effect("admits exactly halfOpenPermits probes fleet-wide, and closes on their success", () =>
-    Effect.gen(function*() {
-      const server = yield* redisServer
-      const instances = yield* fleet(4, server.url, {
-        name: "ledger-probes",
-        consecutiveFailures: 1,
-        openDuration: "1 second",
-        halfOpenPermits: 3
-      }, { mode: "strict" })
-      yield* Effect.exit(instances[0]!.breaker.execute(failing))
-      yield* TestClock.adjust("1 second")
-      const closed = yield* Effect.forEach(instances, (i) => awaitState(i, "Closed"))
-      const { counts, decided, fibers, release } = yield* stampede(instances, 25)
-      yield* Deferred.await(decided)
-      expect(counts).toEqual({ ran: 3, rejected: 97 })
-      yield* Deferred.succeed(release, undefined)
-      yield* Effect.forEach(fibers, Fiber.join)
-      yield* joinAll(closed)
     }).pipe(Effect.scoped), 30_000)
 })
 

@@ -52,6 +52,24 @@ const tracedSpan = (fiber: Fiber.Fiber<unknown, unknown>): Tracer.Span | undefin
   return span !== undefined && span._tag === "Span" && span.status._tag !== "Ended" ? span : undefined
 }
 
+/** What a classifier threw: a bug in the caller's code, which the call dies with. */
+class ClassifierThrew {
+  constructor(readonly value: unknown) {}
+}
+
+/**
+ * Classifies `exit`; a classifier that throws makes the outcome count as
+ * nothing (a probe gives its permit back) and the call die with what it
+ * threw. Allocates only when it throws.
+ */
+const classifySafely = <A, E>(classify: Classifier<A, E>, exit: Exit.Exit<A, E>): Outcome | ClassifierThrew => {
+  try {
+    return classify(exit)
+  } catch (thrown) {
+    return new ClassifierThrew(thrown)
+  }
+}
+
 /** Attribute and event names a guarded call puts on its span. @internal */
 export const spanAttributes = {
   name: "resilience.circuit_breaker.name",
@@ -377,23 +395,14 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     startedAt: number,
     span: Tracer.Span | undefined
   ): Effect.Effect<void> {
-    let outcome: Outcome
-    let defect: { readonly value: unknown } | undefined
-    try {
-      outcome = classify(exit)
-    } catch (thrown) {
-      outcome = "ignored"
-      defect = { value: thrown }
-    }
+    const classified = classifySafely(classify, exit)
+    const outcome = classified instanceof ClassifierThrew ? "ignored" : classified
     const now = this.clock.currentTimeMillisUnsafe()
-    const durationMillis = Math.max(0, now - startedAt)
-    const slowMillis = this.circuit.slowMillis
-    const slow = (exit._tag === "Failure" && hasTimeout(exit.cause)) ||
-      (slowMillis !== undefined && durationMillis >= slowMillis)
-    this.circuit.observeRemote(grant.state, outcome, slow, durationMillis, now)
+    const timedOut = exit._tag === "Failure" && hasTimeout(exit.cause)
+    const slow = this.circuit.observeRemote(grant.state, outcome, Math.max(0, now - startedAt), timedOut, now)
     if (span !== undefined) span.attribute(spanAttributes.outcome, outcome)
     const done = remote.done(grant, outcome, slow, now)
-    return defect === undefined ? done : Effect.andThen(done, Effect.die(defect.value))
+    return classified instanceof ClassifierThrew ? Effect.andThen(done, Effect.die(classified.value)) : done
   }
 
   private traceRejection(span: Tracer.Span, rejection: Exit.Exit<never, CircuitOpenError>): void {
@@ -440,24 +449,16 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     span?: Tracer.Span
   ): Effect.Effect<void> | undefined {
     const circuit = this.circuit
-    let outcome: Outcome
-    let defect: { readonly value: unknown } | undefined
-    try {
-      outcome = classify(exit)
-    } catch (thrown) {
-      // A classifier that throws is a bug in the caller's code: the call dies
-      // with it, and the outcome counts as nothing (a probe gives its permit back).
-      outcome = "ignored"
-      defect = { value: thrown }
-    }
+    const classified = classifySafely(classify, exit)
+    const outcome = classified instanceof ClassifierThrew ? "ignored" : classified
     const now = startedAt === startedAt || circuit.needsTime ? this.clock.currentTimeMillisUnsafe() : NaN
     circuit.complete(admission, outcome, startedAt, now, exit._tag === "Failure" && hasTimeout(exit.cause))
     if (span !== undefined) span.attribute(spanAttributes.outcome, outcome)
     const after = circuit.pendingDeadline === undefined && circuit.unreported.length === 0
       ? undefined
       : this.afterwards(now)
-    if (defect === undefined) return after
-    return after === undefined ? Effect.die(defect.value) : Effect.andThen(after, Effect.die(defect.value))
+    if (!(classified instanceof ClassifierThrew)) return after
+    return after === undefined ? Effect.die(classified.value) : Effect.andThen(after, Effect.die(classified.value))
   }
 
   /**

@@ -180,7 +180,7 @@ export class Circuit {
   private gen = 0
   private observers: ReadonlyArray<CircuitObserver> = noObservers
   private readonly timeWindow: boolean
-  readonly slowMillis: number | undefined
+  private readonly slowMillis: number | undefined
   private readonly maxWaitMillis: number | undefined
   private readonly slowProbesFail: boolean
   private cachedRejection: Rejection | undefined = undefined
@@ -305,7 +305,7 @@ export class Circuit {
     // admitted while Closed or Disabled, and is stale if the phase moved on.
     if ((phase._tag === "Open" || phase._tag === "HalfOpen") && now === now) phase = this.advance(now)
     const durationMillis = now > startedAt ? now - startedAt : 0
-    const slow = timedOut || (this.slowMillis !== undefined && durationMillis >= this.slowMillis)
+    const slow = this.isSlow(durationMillis, timedOut)
     const current = phase.gen === admission.gen
     const counted = current && outcome !== "ignored"
     const observers = this.observers
@@ -404,24 +404,41 @@ export class Circuit {
     }
   }
 
+  /** Whether a call that took `durationMillis` (or timed out) was slow. */
+  isSlow(durationMillis: number, timedOut: boolean): boolean {
+    return timedOut || (this.slowMillis !== undefined && durationMillis >= this.slowMillis)
+  }
+
+  /**
+   * Whether a probe with this outcome failed: when slow calls can trip the
+   * circuit, a slow probe is a failed probe (closing on it would only trip
+   * again once the window fills).
+   */
+  probeFailed(outcome: Outcome, slow: boolean): boolean {
+    return outcome === "failure" || (slow && this.slowProbesFail)
+  }
+
   /**
    * Records a call whose admission and outcome a shared store decided: the
    * observers hear of it and the local window keeps it (for snapshots, and
    * for protection while the store is unreachable), but it trips nothing.
+   * Returns whether the call was slow.
    */
-  observeRemote(state: Admission["state"], outcome: Outcome, slow: boolean, durationMillis: number, now: number): void {
+  observeRemote(
+    state: Admission["state"],
+    outcome: Outcome,
+    durationMillis: number,
+    timedOut: boolean,
+    now: number
+  ): boolean {
+    const slow = this.isSlow(durationMillis, timedOut)
     const observers = this.observers
     const counted = outcome !== "ignored"
     for (let i = 0; i < observers.length; i++) {
       observers[i]!.onCall(state, outcome, slow, durationMillis, counted, now)
     }
     if (counted && state !== "HalfOpen") this.window.record(now, outcome === "failure", slow)
-  }
-
-  /** The phase of the current generation whose admissions are probes, or not. */
-  get admissionState(): Admission["state"] | undefined {
-    const phase = this.current
-    return phase._tag === "Open" || phase._tag === "ForcedOpen" ? undefined : phase._tag
+    return slow
   }
 
   /** How long the fleet's `openings`-th consecutive opening lasts, without moving this circuit's own backoff. */
@@ -439,7 +456,7 @@ export class Circuit {
     if (outcome === "ignored") {
       // An interrupted or ignored probe tells nothing: its permit goes back.
       phase.permitsLeft++
-    } else if (outcome === "failure" || (slow && this.slowProbesFail)) {
+    } else if (this.probeFailed(outcome, slow)) {
       this.toOpen(phase, now, "ProbeFailed")
     } else if (++phase.successes >= this.config.successThreshold) {
       this.consecutiveOpenings = 0

@@ -13,7 +13,8 @@ import { ConfigIssue } from "../ConfigIssue.js"
 import { countWindow, timeWindow } from "../SlidingWindow.js"
 import { describeValue } from "./options.js"
 
-type Kind = "string" | "integer" | "number" | "duration" | "boolean"
+/** What a variable holds. @internal */
+export type Kind = "string" | "integer" | "number" | "duration" | "boolean"
 
 /** The fields read from variables, with their kinds. */
 const fields: ReadonlyArray<readonly [keyof CircuitBreakerConfig, Kind]> = [
@@ -39,8 +40,8 @@ export const variableSuffix = (field: string): string => field.replace(/[A-Z]/g,
 
 const numeric = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/
 
-/** The value a variable stands for, or the rule it breaks. */
-const parse = (kind: Kind, raw: string): { readonly value: unknown } | { readonly rule: string } => {
+/** The value a variable stands for, or the rule it breaks. @internal */
+export const parse = (kind: Kind, raw: string): { readonly value: unknown } | { readonly rule: string } => {
   const text = raw.trim()
   switch (kind) {
     case "string":

@@ -176,23 +176,31 @@ export class RedisStore implements StoreImpl {
   }
 
   /**
-   * Runs a script operation in a fiber of its own, and waits for it at most
-   * the command timeout, in real time: it bounds a network wait (a Redis that
-   * hangs, a network that drops packets), which no test clock moves, and the
-   * client's own timeout only covers commands not yet sent. An operation the
-   * caller stopped waiting for still finishes; `abandoned` gets its answer,
-   * to give back what it took (a probe lease).
+   * Runs a script operation; an operation the caller stopped waiting for
+   * still finishes, and `abandoned` gets its answer, to give back what it
+   * took (a probe lease).
    */
   runHeld(
     call: ScriptCall,
     abandoned: ((raw: unknown) => Effect.Effect<void>) | undefined
   ): Effect.Effect<unknown, Redis.RedisError> {
     const evalScript = this.evalScript
-    if (evalScript === undefined) return Effect.fail(notConnected)
-    return Effect.callback<unknown, Redis.RedisError>((resume) => {
-      const command = new InFlight(Date.now() + this.settings.commandTimeoutMillis, resume)
-      const fiber = this.forkRoot(evalScript(call))
-      fiber.addObserver((exit) => {
+    return evalScript === undefined ? Effect.fail(notConnected) : this.timed(evalScript(call), abandoned)
+  }
+
+  /**
+   * Runs a Redis command in a fiber of its own, and waits for it at most the
+   * command timeout, in real time: it bounds a network wait (a Redis that
+   * hangs, a network that drops packets), which no test clock moves, and the
+   * client's own timeout only covers commands not yet sent.
+   */
+  private timed<A>(
+    effect: Effect.Effect<A, Redis.RedisError>,
+    abandoned?: (answer: A) => Effect.Effect<void>
+  ): Effect.Effect<A, Redis.RedisError> {
+    return Effect.callback<A, Redis.RedisError>((resume) => {
+      const command = new InFlight(Date.now() + this.settings.commandTimeoutMillis, resume as InFlight["resume"])
+      this.forkRoot(effect).addObserver((exit) => {
         if (command.settle()) {
           this.inFlight.delete(command)
           resume(exit)
@@ -202,23 +210,6 @@ export class RedisStore implements StoreImpl {
       })
       if (!command.settled) this.watch(command)
       // A caller that leaves stops waiting; the command itself runs to its end.
-      return Effect.sync(() => {
-        if (command.settle()) this.inFlight.delete(command)
-      })
-    })
-  }
-
-  /** Any Redis command, waited for at most the command timeout. */
-  private timed<A>(effect: Effect.Effect<A, Redis.RedisError>): Effect.Effect<A, Redis.RedisError> {
-    return Effect.callback<A, Redis.RedisError>((resume) => {
-      const command = new InFlight(Date.now() + this.settings.commandTimeoutMillis, resume as InFlight["resume"])
-      this.forkRoot(effect).addObserver((exit) => {
-        if (command.settle()) {
-          this.inFlight.delete(command)
-          resume(exit)
-        }
-      })
-      if (!command.settled) this.watch(command)
       return Effect.sync(() => {
         if (command.settle()) this.inFlight.delete(command)
       })
@@ -581,11 +572,27 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
   /** The state before the store forced the circuit open for an outage (`onUnavailable: "reject"`). */
   private beforeOutage: LocalState | undefined = undefined
   private readonly config: ResolvedConfig
+  /** The trip rules and the window, as the script reads them: the same for every flush. */
+  private readonly rules: ReadonlyArray<string | number>
+  private readonly maxWaitMillis: number
 
   constructor(readonly store: RedisStore, readonly breaker: CircuitBreakerImpl) {
     const base = `${store.settings.prefix}{${breaker.name}}`
     this.keys = [base, `${base}:w`, `${base}:p`]
-    this.config = breaker.config
+    const config = breaker.config
+    this.config = config
+    const window = config.window
+    this.rules = [
+      config.consecutiveFailures ?? 0,
+      config.failureCount ?? 0,
+      config.failureRate ?? -1,
+      config.slowCallRate ?? -1,
+      config.minimumCalls,
+      ...(window._tag === "CountWindow"
+        ? ["c", window.size, 0]
+        : ["t", window.buckets, Math.max(1, Math.floor(Duration.toMillis(window.duration) / window.buckets))])
+    ]
+    this.maxWaitMillis = config.halfOpenMaxWait === undefined ? 0 : Duration.toMillis(config.halfOpenMaxWait)
   }
 
   get routesCalls(): boolean {
@@ -634,23 +641,27 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
 
   flush(now: number): Effect.Effect<void> {
     if (this.calls === 0) return Effect.void
-    const batch = [this.batchGen, this.calls, this.failures, this.slow, this.trailing, this.sawSuccess ? 0 : 1] as const
+    const { batchGen, calls, failures, sawSuccess, slow, trailing } = this
     this.dropBatch()
-    return this.call("flush", now, [
-      String(batch[0]),
-      batch[1],
-      batch[2],
-      batch[3],
-      batch[4],
-      batch[5],
-      ...this.rules()
-    ], (error) =>
+    return this.sendBatch(now, batchGen, calls, failures, slow, trailing, sawSuccess)
+  }
+
+  /** Sends outcomes counted under fleet generation `gen` to be merged into the fleet's window. */
+  private sendBatch(
+    now: number,
+    gen: number,
+    calls: number,
+    failures: number,
+    slow: number,
+    trailing: number,
+    sawSuccess: boolean
+  ): Effect.Effect<void> {
+    const args = [String(gen), calls, failures, slow, trailing, sawSuccess ? 0 : 1, ...this.rules]
+    return this.call("flush", now, args, (error) =>
       Effect.suspend(() => {
         // Kept for the next flush when Redis surely did not run it (and the circuit did not move on):
         // after a timeout it may have, and an outcome counted twice is worse than one lost.
-        if (this.gen === batch[0] && notRun(error)) {
-          this.keep(batch[0], batch[1], batch[2], batch[3], batch[4], batch[5] === 0)
-        }
+        if (this.gen === gen && notRun(error)) this.keep(gen, calls, failures, slow, trailing, sawSuccess)
         return this.store.lost(error)
       }))
   }
@@ -782,26 +793,14 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
 
   done(grant: RemoteGrant, outcome: Outcome, slow: boolean, now: number): Effect.Effect<void> {
     if (grant.token > 0) {
-      // As in memory: when slow calls can trip the circuit, a slow probe is a failed probe.
-      const reported = slow && outcome === "success" && this.config.slowCallRate !== undefined ? "failure" : outcome
+      // Judged as in memory (a slow probe fails when slow calls can trip the circuit).
+      const reported = outcome === "ignored" ? outcome : this.breaker.circuit.probeFailed(outcome, slow) ? "failure" : "success"
       // A lost probe report is not retried: the lease expires and another instance probes.
       return this.call("probe", now, [String(grant.token), reported, this.config.successThreshold])
     }
     if (outcome === "ignored") return Effect.void
     const failure = outcome === "failure" ? 1 : 0
-    return this.call("flush", now, [
-      grant.gen,
-      1,
-      failure,
-      slow ? 1 : 0,
-      failure,
-      failure,
-      ...this.rules()
-    ], (error) =>
-      Effect.suspend(() => {
-        if (notRun(error)) this.keep(Number(grant.gen), 1, failure, slow ? 1 : 0, failure, failure === 0)
-        return this.store.lost(error)
-      }))
+    return this.sendBatch(now, Number(grant.gen), 1, failure, slow ? 1 : 0, failure, failure === 0)
   }
 
   control(target: "ForcedOpen" | "Disabled" | "Reset", now: number): Effect.Effect<void> {
@@ -882,21 +881,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     })
   }
 
-  private rules(): ReadonlyArray<string | number> {
-    const config = this.config
-    const window = config.window
-    const windowArgs = window._tag === "CountWindow"
-      ? ["c", window.size, 0]
-      : ["t", window.buckets, Math.max(1, Math.floor(Duration.toMillis(window.duration) / window.buckets))]
-    return [
-      config.consecutiveFailures ?? 0,
-      config.failureCount ?? 0,
-      config.failureRate ?? -1,
-      config.slowCallRate ?? -1,
-      config.minimumCalls,
-      ...windowArgs
-    ]
-  }
+
 
   private scriptCall(op: ScriptCall["op"], now: number, extra: ReadonlyArray<string | number>): ScriptCall {
     const settings = this.store.settings
@@ -911,7 +896,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
       name: this.breaker.name,
       permits: config.halfOpenPermits,
       openMillis: this.openMillis(now),
-      maxWaitMillis: config.halfOpenMaxWait === undefined ? 0 : Duration.toMillis(config.halfOpenMaxWait),
+      maxWaitMillis: this.maxWaitMillis,
       leaseMillis: settings.leaseMillis,
       origin: this.store.origin,
       knownGen: this.gen,

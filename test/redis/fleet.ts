@@ -3,11 +3,11 @@
  * store (its own connections), sharing circuits through one test server.
  */
 import { NodeRedis } from "@effect/platform-node"
-import { Context, Effect, Fiber, Layer, Stream } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, Layer, Stream } from "effect"
 import { Redis } from "effect/persistence"
 import type { Scope } from "effect"
 import type { CircuitBreakerConfig } from "../../src/CircuitBreakerConfig.js"
-import { CircuitBreaker, RedisCircuitStore } from "../../src/index.js"
+import { CircuitBreaker, isCircuitOpenError, RedisCircuitStore } from "../../src/index.js"
 import type { CircuitBreakerEvent, CircuitState } from "../../src/index.js"
 
 export interface Instance {
@@ -74,3 +74,7 @@ export const send = (url: string, command: string, ...args: ReadonlyArray<string
     const redis = yield* Redis.Redis
     return yield* redis.send<unknown>(command, ...args)
   }).pipe(Effect.scoped, Effect.provide(NodeRedis.layer({ url })))
+
+/** Whether a call was rejected by its circuit breaker. */
+export const isRejected = (exit: Exit.Exit<unknown, unknown>) =>
+  Exit.isFailure(exit) && isCircuitOpenError(Cause.squash(exit.cause))
