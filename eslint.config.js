@@ -1,4 +1,5 @@
 // @ts-check
+import * as effectEslint from "@effect/eslint-plugin"
 import js from "@eslint/js"
 import tseslint from "typescript-eslint"
 
@@ -6,6 +7,27 @@ export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "coverage/", ".doc-examples/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  // The formatter: dprint through Effect's own ESLint plugin, with Effect's repository settings.
+  // `npm run lint` checks the format; `npm run format` rewrites the tree to it.
+  ...effectEslint.configs.dprint,
+  {
+    rules: {
+      "@effect/dprint": [
+        "error",
+        {
+          config: {
+            indentWidth: 2,
+            lineWidth: 120,
+            semiColons: "asi",
+            quoteStyle: "alwaysDouble",
+            trailingCommas: "never",
+            operatorPosition: "maintain",
+            "arrowFunction.useParentheses": "force"
+          }
+        }
+      ]
+    }
+  },
   {
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname }

@@ -78,14 +78,22 @@ export const redisBench = async (
 
   const cases: ReadonlyArray<Case> = [
     sequential("redis shared: guarded async call (Closed)", ops.inFiber, () => sharedBreaker.execute(asyncCall())),
-    sequential("redis strict: guarded async call, one at a time", ops.roundTrip, () =>
-      strictBreaker.execute(asyncCall())),
-    sequential("effect/persistence Redis store: consecutive(5), one at a time", ops.roundTrip, () =>
-      effectRedis.execute(asyncCall(), { key: "k" })),
+    sequential(
+      "redis strict: guarded async call, one at a time",
+      ops.roundTrip,
+      () => strictBreaker.execute(asyncCall())
+    ),
+    sequential(
+      "effect/persistence Redis store: consecutive(5), one at a time",
+      ops.roundTrip,
+      () => effectRedis.execute(asyncCall(), { key: "k" })
+    ),
     concurrent(`redis shared: ${ops.concurrency} concurrent callers`, () => sharedBreaker.execute(asyncCall())),
     concurrent(`redis strict: ${ops.concurrency} concurrent callers`, () => strictBreaker.execute(asyncCall())),
-    concurrent(`effect/persistence Redis store: ${ops.concurrency} concurrent callers`, () =>
-      effectRedis.execute(asyncCall(), { key: "k" }))
+    concurrent(
+      `effect/persistence Redis store: ${ops.concurrency} concurrent callers`,
+      () => effectRedis.execute(asyncCall(), { key: "k" })
+    )
   ]
 
   // Five instances, each with its own store and connections.
@@ -96,11 +104,14 @@ export const redisBench = async (
     for (let s = 0; s < samples; s++) {
       const name = `trip-${sample++}`
       const latency = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-        const breakers = yield* Effect.forEach(fleet, (context) =>
-          CircuitBreaker.make({ name, consecutiveFailures: 1, openDuration: "1 hour", logTransitions: false }).pipe(
-            Effect.provide(context),
-            Effect.orDie
-          ))
+        const breakers = yield* Effect.forEach(
+          fleet,
+          (context) =>
+            CircuitBreaker.make({ name, consecutiveFailures: 1, openDuration: "1 hour", logTransitions: false }).pipe(
+              Effect.provide(context),
+              Effect.orDie
+            )
+        )
         const opened = yield* Effect.forEach(breakers.slice(1), (breaker) =>
           Effect.gen(function*() {
             const events = yield* breaker.subscribe

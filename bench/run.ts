@@ -4,10 +4,10 @@
  * bench/results.json. Numbers, not pass/fail: the targets are shown beside
  * them.
  */
-import { writeFileSync } from "node:fs"
-import { ConsecutiveBreaker, circuitBreaker as cockatielBreaker, handleAll } from "cockatiel"
+import { circuitBreaker as cockatielBreaker, ConsecutiveBreaker, handleAll } from "cockatiel"
 import { Context, Effect, Exit, Scope } from "effect"
 import { CircuitBreaker as EffectCircuitBreaker } from "effect/persistence"
+import { writeFileSync } from "node:fs"
 import OpossumBreaker from "opossum"
 import {
   Bulkhead,
@@ -163,8 +163,10 @@ const baseCases: ReadonlyArray<Case> = [
   inFiber("async: guarded, instance.execute, metrics on", () => consecutiveMetrics.execute(asyncCall())),
   inFiber("async: guarded, instance.execute, every call timed", () => consecutiveTimed.execute(asyncCall())),
   inFiber("sync: guarded through a registry of 100,000 keys", () => registry.execute(syncCall(), anyKey())),
-  inFiber("sync: guarded through a registry of 100,000 keys, 100 of them hot", () =>
-    registry.execute(syncCall(), hotKey())),
+  inFiber(
+    "sync: guarded through a registry of 100,000 keys, 100 of them hot",
+    () => registry.execute(syncCall(), hotKey())
+  ),
   inFiber("rate, count window 100", () => rate100.execute(syncCall())),
   inFiber("rate, count window 100,000", () => rate100k.execute(syncCall())),
   inFiber("rate + slow calls, time window 60s/60 buckets", () => timeWindow.execute(syncCall())),
@@ -251,7 +253,12 @@ const main = async () => {
     const memoryScope = Effect.runSync(Scope.make())
     for (let i = 0; i < count; i++) {
       breakers.push(Effect.runSync(Scope.provide(
-        CircuitBreaker.make({ name: `m${i}`, failureRate: 0.5, window: CircuitBreaker.countWindow(100), metrics: true }),
+        CircuitBreaker.make({
+          name: `m${i}`,
+          failureRate: 0.5,
+          window: CircuitBreaker.countWindow(100),
+          metrics: true
+        }),
         memoryScope
       )))
     }
@@ -308,7 +315,10 @@ const main = async () => {
     },
     {
       what: "breaker logic beyond the floor (ns per call)",
-      value: pairedDifference(get("sync: guarded, instance.execute"), get("sync: minimal exit-observing wrapper (floor)")),
+      value: pairedDifference(
+        get("sync: guarded, instance.execute"),
+        get("sync: minimal exit-observing wrapper (floor)")
+      ),
       target: "reported",
       ok: () => true
     },
@@ -363,13 +373,19 @@ const main = async () => {
     },
     {
       what: "guarded call through a registry, 100 hot keys among 100,000 / guarded call on an instance (sync)",
-      value: ratio("sync: guarded through a registry of 100,000 keys, 100 of them hot", "sync: guarded, instance.execute"),
+      value: ratio(
+        "sync: guarded through a registry of 100,000 keys, 100 of them hot",
+        "sync: guarded, instance.execute"
+      ),
       target: "reported",
       ok: () => true
     },
     {
       what: "registry lookup and guard beyond an instance's guarded call, a different key each call (ns per call)",
-      value: pairedDifference(get("sync: guarded through a registry of 100,000 keys"), get("sync: guarded, instance.execute")),
+      value: pairedDifference(
+        get("sync: guarded through a registry of 100,000 keys"),
+        get("sync: guarded, instance.execute")
+      ),
       target: "reported",
       ok: () => true
     },

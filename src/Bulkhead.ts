@@ -34,13 +34,13 @@
 import type { Duration, Scope, Stream } from "effect"
 import { Context, Effect, Layer } from "effect"
 import type { BulkheadFullError } from "./BulkheadFullError.js"
-import type { PolicyConfigError } from "./PolicyConfigError.js"
-import type { Policy } from "./Policy.js"
-import type { BulkheadRejected } from "./PolicyEvent.js"
 import type { BulkheadSnapshot } from "./internal/bulkhead.js"
 import { isBulkhead as isBulkheadInternal, makeBulkhead } from "./internal/bulkhead.js"
 import type { ServiceClassOf } from "./internal/service.js"
 import { InstanceLookup, isEffectValue, isServiceKey, serviceClass } from "./internal/service.js"
+import type { Policy } from "./Policy.js"
+import type { PolicyConfigError } from "./PolicyConfigError.js"
+import type { BulkheadRejected } from "./PolicyEvent.js"
 
 export {
   /**
@@ -240,8 +240,10 @@ export type ServiceClass<Self, Name extends string> = ServiceClassOf<
  * @category services
  * @since 0.1.0
  */
-export const Service: <Self>() => <const Name extends string>(name: Name) => ServiceClass<Self, Name> =
-  serviceClass("effect-resilience/Bulkhead", layerAs)
+export const Service: <Self>() => <const Name extends string>(name: Name) => ServiceClass<Self, Name> = serviceClass(
+  "effect-resilience/Bulkhead",
+  layerAs
+)
 
 /**
  * Guards an effect with a bulkhead: the default `Bulkhead` service, a named

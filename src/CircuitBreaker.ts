@@ -46,10 +46,9 @@ import type { CircuitBreakerEvent } from "./CircuitBreakerEvent.js"
 import type { Snapshot } from "./CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
 import type { State } from "./CircuitState.js"
+import { CircuitStore } from "./CircuitStore.js"
 import type { Classifier, ClassifyOptions } from "./Classifier.js"
 import { fromOptions } from "./Classifier.js"
-import { CircuitStore } from "./CircuitStore.js"
-import type { StoreImpl } from "./internal/store.js"
 import {
   CircuitBreakerImpl,
   isCircuitBreaker as isCircuitBreakerInternal,
@@ -58,6 +57,7 @@ import {
 import { checkSchedule } from "./internal/openDuration.js"
 import type { ServiceClassOf } from "./internal/service.js"
 import { InstanceLookup, isEffectValue, isServiceKey, serviceClass } from "./internal/service.js"
+import type { StoreImpl } from "./internal/store.js"
 
 export {
   /**
@@ -211,8 +211,7 @@ export const CircuitBreaker: Context.Service<CircuitBreaker, CircuitBreaker> = C
  */
 export const make = (
   config?: CircuitBreakerConfig
-): Effect.Effect<CircuitBreaker, CircuitBreakerConfigError, Scope.Scope> =>
-  Effect.flatMap(decode(config), makeResolved)
+): Effect.Effect<CircuitBreaker, CircuitBreakerConfigError, Scope.Scope> => Effect.flatMap(decode(config), makeResolved)
 
 /**
  * Makes a circuit breaker from an already validated configuration (see
@@ -480,7 +479,9 @@ export const withCircuitBreaker: {
   ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitOpenError, R>
   <A0 = unknown, E0 = unknown>(
     options?: ClassifyOptions<A0, E0>
-  ): <A extends A0, E extends E0, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitOpenError, R | CircuitBreaker>
+  ): <A extends A0, E extends E0, R>(
+    self: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | CircuitOpenError, R | CircuitBreaker>
   <A, E, R, I>(
     self: Effect.Effect<A, E, R>,
     breaker: Context.Key<I, CircuitBreaker>,

@@ -281,7 +281,9 @@ const fail = (breaker: string, issues: ReadonlyArray<ConfigIssue>) =>
  * @category decoding
  * @since 0.1.0
  */
-export const decode = (input: CircuitBreakerConfig | undefined): Effect.Effect<ResolvedConfig, CircuitBreakerConfigError> =>
+export const decode = (
+  input: CircuitBreakerConfig | undefined
+): Effect.Effect<ResolvedConfig, CircuitBreakerConfigError> =>
   Effect.suspend(() => {
     const decoded = decodeOptions(CircuitBreakerConfigSchema, input, "circuit breaker option", "(config)")
     const breaker = nameOf(input, "default")

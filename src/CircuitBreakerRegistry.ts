@@ -28,7 +28,7 @@
  *
  * @since 0.1.0
  */
-import type { Duration , Scope } from "effect"
+import type { Duration, Scope } from "effect"
 import { Context, Effect, Layer, Schema } from "effect"
 import type { CircuitBreaker } from "./CircuitBreaker.js"
 import type { CircuitBreakerConfig, ResolvedConfig } from "./CircuitBreakerConfig.js"
@@ -174,7 +174,10 @@ export const make: {
           try {
             given = config(key)
           } catch (thrown) {
-            return configProblem(key, `threw for this key: ${thrown instanceof Error ? thrown.message : String(thrown)}`)
+            return configProblem(
+              key,
+              `threw for this key: ${thrown instanceof Error ? thrown.message : String(thrown)}`
+            )
           }
           return typeof given === "object" && given !== null
             ? decode(keyed(given as CircuitBreakerConfig, key))
@@ -189,7 +192,12 @@ export const make: {
     } else {
       return yield* new CircuitBreakerConfigError({
         breaker: name,
-        issues: [new ConfigIssue({ field: "config", rule: "must be a circuit breaker configuration or a function (key) => configuration" })]
+        issues: [
+          new ConfigIssue({
+            field: "config",
+            rule: "must be a circuit breaker configuration or a function (key) => configuration"
+          })
+        ]
       })
     }
     return new RegistryImpl(
@@ -250,11 +258,14 @@ export const CircuitBreakerRegistry: Context.Service<
 export const layer = (
   options?: RegistryOptions
 ): Layer.Layer<CircuitBreakerRegistry<CircuitBreakerConfigError>, CircuitBreakerConfigError> =>
-  Layer.effect(CircuitBreakerRegistry, make(options as never) as Effect.Effect<
-    CircuitBreakerRegistry<CircuitBreakerConfigError>,
-    CircuitBreakerConfigError,
-    Scope.Scope
-  >)
+  Layer.effect(
+    CircuitBreakerRegistry,
+    make(options as never) as Effect.Effect<
+      CircuitBreakerRegistry<CircuitBreakerConfigError>,
+      CircuitBreakerConfigError,
+      Scope.Scope
+    >
+  )
 
 /**
  * Provides a registry under your own service key.
@@ -276,7 +287,10 @@ export const layerAs = <I, E>(
   tag: Context.Key<I, CircuitBreakerRegistry<E>>,
   options?: RegistryOptions
 ): Layer.Layer<I, CircuitBreakerConfigError> =>
-  Layer.effect(tag, make(options as never) as Effect.Effect<CircuitBreakerRegistry<E>, CircuitBreakerConfigError, Scope.Scope>)
+  Layer.effect(
+    tag,
+    make(options as never) as Effect.Effect<CircuitBreakerRegistry<E>, CircuitBreakerConfigError, Scope.Scope>
+  )
 
 /**
  * Guards a call with the breaker of `key` in the default registry service.

@@ -151,8 +151,7 @@ export const fromOptions = <A, E>(options: ClassifyOptions<A, E> | undefined): C
   if (options === undefined) return undefined
   const { classify, ignore, isFailure } = options
   if (classify !== undefined) {
-    return (exit) =>
-      exit._tag === "Failure" && Cause.hasInterruptsOnly(exit.cause) ? "ignored" : classify(exit)
+    return (exit) => exit._tag === "Failure" && Cause.hasInterruptsOnly(exit.cause) ? "ignored" : classify(exit)
   }
   if ((ignore === undefined || ignore.length === 0) && isFailure === undefined) return undefined
   const ignored = new Set<string>(ignore ?? [])

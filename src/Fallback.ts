@@ -29,12 +29,12 @@
  * @since 0.1.0
  */
 import type { Duration, Effect, Predicate, Scope, Stream } from "effect"
-import type { PolicyConfigError } from "./PolicyConfigError.js"
-import type { Policy } from "./Policy.js"
-import type { FallbackUsed, StaleValueServed } from "./PolicyEvent.js"
 import type { Fresh, Stale } from "./internal/fallback.js"
 import { lastKnownGoodDefaults as defaults, makeFallback, makeLastKnownGood } from "./internal/fallback.js"
 import { applyPolicy } from "./internal/policy.js"
+import type { Policy } from "./Policy.js"
+import type { PolicyConfigError } from "./PolicyConfigError.js"
+import type { FallbackUsed, StaleValueServed } from "./PolicyEvent.js"
 
 export {
   /**

@@ -133,7 +133,9 @@ const circuitHealth = (snapshot: Snapshot): CircuitHealth => {
   })
 }
 
-const snapshotsOf = (source: CircuitBreaker | CircuitBreakerRegistry<unknown>): Effect.Effect<ReadonlyArray<Snapshot>> =>
+const snapshotsOf = (
+  source: CircuitBreaker | CircuitBreakerRegistry<unknown>
+): Effect.Effect<ReadonlyArray<Snapshot>> =>
   isCircuitBreaker(source)
     ? Effect.map(source.snapshot, (snapshot) => [snapshot])
     : (source as CircuitBreakerRegistry<unknown>).snapshots

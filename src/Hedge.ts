@@ -30,11 +30,11 @@
  * @since 0.1.0
  */
 import type { Duration, Effect, Scope, Stream } from "effect"
-import type { PolicyConfigError } from "./PolicyConfigError.js"
-import type { Policy } from "./Policy.js"
-import type { HedgeStarted, HedgeSucceeded } from "./PolicyEvent.js"
 import { defaults, makeHedge } from "./internal/hedge.js"
 import { applyPolicy } from "./internal/policy.js"
+import type { Policy } from "./Policy.js"
+import type { PolicyConfigError } from "./PolicyConfigError.js"
+import type { HedgeStarted, HedgeSucceeded } from "./PolicyEvent.js"
 
 /**
  * The options of `Hedge.make`.

@@ -161,8 +161,14 @@ export const circuitBreaker = {
   state: Metric.gauge("resilience_circuit_breaker_state", {
     description: "Circuit state: 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled"
   }),
-  calls: counter("resilience_circuit_breaker_calls_total", "Calls through the breaker by outcome: success, failure, ignored, rejected"),
-  slowCalls: counter("resilience_circuit_breaker_slow_calls_total", "Calls that took slowCallDuration or longer, or timed out, by outcome"),
+  calls: counter(
+    "resilience_circuit_breaker_calls_total",
+    "Calls through the breaker by outcome: success, failure, ignored, rejected"
+  ),
+  slowCalls: counter(
+    "resilience_circuit_breaker_slow_calls_total",
+    "Calls that took slowCallDuration or longer, or timed out, by outcome"
+  ),
   callDuration: Metric.histogram("resilience_circuit_breaker_call_duration_seconds", {
     description: "Duration of the calls the breaker admitted, in seconds",
     boundaries: durationBoundaries
@@ -196,7 +202,10 @@ export const policies = {
   retries: counter("resilience_retries_total", "Retries started"),
   retryGaveUp: counter("resilience_retry_gave_up_total", "Failures a retry policy let through, by reason"),
   timeouts: counter("resilience_timeouts_total", "Calls interrupted by a timeout"),
-  bulkheadRejections: counter("resilience_bulkhead_rejections_total", "Calls a bulkhead turned away, by reason: QueueFull, QueueTimeout"),
+  bulkheadRejections: counter(
+    "resilience_bulkhead_rejections_total",
+    "Calls a bulkhead turned away, by reason: QueueFull, QueueTimeout"
+  ),
   bulkheadRunning: Metric.gauge("resilience_bulkhead_running", {
     description: "Calls running in the bulkhead"
   }),
@@ -204,7 +213,10 @@ export const policies = {
     description: "Calls waiting in the bulkhead's queue"
   }),
   fallbacks: counter("resilience_fallbacks_total", "Calls answered by a fallback"),
-  staleValuesServed: counter("resilience_stale_values_served_total", "Calls answered with a value from a last-known-good cache"),
+  staleValuesServed: counter(
+    "resilience_stale_values_served_total",
+    "Calls answered with a value from a last-known-good cache"
+  ),
   hedges: counter("resilience_hedges_total", "Hedged attempts started (beyond the first)"),
   hedgeWins: counter("resilience_hedge_wins_total", "Hedged calls by the attempt that answered: first or hedge")
 } as const

@@ -35,12 +35,12 @@ import type { CircuitBreaker } from "./CircuitBreaker.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
 import type { Fallback } from "./Fallback.js"
 import type { Hedge } from "./Hedge.js"
-import type { Retry } from "./Retry.js"
-import type { Timeout } from "./Timeout.js"
-import type { PolicyConfigError, PolicyKind } from "./PolicyConfigError.js"
 import type { TypeId } from "./internal/policy.js"
 import { applyPolicy, isPolicy as isPolicyInternal } from "./internal/policy.js"
 import { makeFromOptions, wrapPolicies } from "./internal/wrap.js"
+import type { PolicyConfigError, PolicyKind } from "./PolicyConfigError.js"
+import type { Retry } from "./Retry.js"
+import type { Timeout } from "./Timeout.js"
 
 /**
  * A transformation of calls. Applied to an `Effect<A, E, R>` it gives an
@@ -157,8 +157,7 @@ export type Wrapped<Ps extends ReadonlyArray<unknown>> = number extends Ps["leng
 export type AsPolicy<P> = P extends { readonly [TypeId]: Policy.Variance<infer X, infer A, infer R, infer V> }
   ? Policy<X, A, R, V>
   : P extends CircuitBreaker ? Policy<never, CircuitOpenError>
-  : P extends Context.Key<infer I, infer S>
-    ? S extends CircuitBreaker ? Policy<never, CircuitOpenError, I>
+  : P extends Context.Key<infer I, infer S> ? S extends CircuitBreaker ? Policy<never, CircuitOpenError, I>
     : S extends Bulkhead ? Policy<never, BulkheadFullError, I>
     : never
   : never

@@ -32,12 +32,12 @@ import type { Stream } from "effect"
 import { Clock, Config, Context, Duration, Effect, Layer, Option, Result, Schema, SubscriptionRef } from "effect"
 import { CircuitStore } from "./CircuitStore.js"
 import { ConfigIssue } from "./ConfigIssue.js"
-import { PolicyConfigError } from "./PolicyConfigError.js"
 import { parse } from "./internal/configFromEnv.js"
 import { decodeOptions } from "./internal/options.js"
 import type { RedisStoreSettings } from "./internal/redisStore.js"
 import { RedisStore } from "./internal/redisStore.js"
 import { durationInput } from "./internal/schemas.js"
+import { PolicyConfigError } from "./PolicyConfigError.js"
 
 /**
  * Options of the Redis circuit store. Every field has a default.
@@ -104,11 +104,19 @@ const wholeMillis = (duration: Duration.Duration | undefined, fallback: number):
  *
  * @internal
  */
-export const decode = (options: RedisCircuitStoreOptions | undefined): Effect.Effect<RedisStoreSettings, PolicyConfigError> =>
+export const decode = (
+  options: RedisCircuitStoreOptions | undefined
+): Effect.Effect<RedisStoreSettings, PolicyConfigError> =>
   Effect.suspend(() => {
     const decoded = decodeOptions(OptionsSchema, options, "Redis circuit store option")
     const fail = (issues: ReadonlyArray<ConfigIssue>) =>
-      Effect.fail(new PolicyConfigError({ kind: "RedisCircuitStore", policy: "redis", issues: issues as [ConfigIssue, ...Array<ConfigIssue>] }))
+      Effect.fail(
+        new PolicyConfigError({
+          kind: "RedisCircuitStore",
+          policy: "redis",
+          issues: issues as [ConfigIssue, ...Array<ConfigIssue>]
+        })
+      )
     if (Result.isFailure(decoded)) return fail(decoded.failure)
     const o = decoded.success
     const settings: RedisStoreSettings = {
@@ -319,5 +327,4 @@ export const fromConfig = (
  */
 export const layerConfig = (
   base?: RedisCircuitStoreOptions
-): Layer.Layer<RedisCircuitStore, PolicyConfigError> =>
-  Layer.unwrap(Effect.map(fromConfig(base), layer))
+): Layer.Layer<RedisCircuitStore, PolicyConfigError> => Layer.unwrap(Effect.map(fromConfig(base), layer))

@@ -38,12 +38,12 @@
  * @since 0.1.0
  */
 import type { Duration, Effect, Schedule, Scope, Stream } from "effect"
-import type { PolicyConfigError } from "./PolicyConfigError.js"
-import type { Policy } from "./Policy.js"
-import type { RetryGaveUp, RetryScheduled } from "./PolicyEvent.js"
+import { applyPolicy } from "./internal/policy.js"
 import type { RetryBudgetSnapshot } from "./internal/retry.js"
 import { backoffSchedule, defaults, makeBackoff, makeRetry, makeRetryBudget } from "./internal/retry.js"
-import { applyPolicy } from "./internal/policy.js"
+import type { Policy } from "./Policy.js"
+import type { PolicyConfigError } from "./PolicyConfigError.js"
+import type { RetryGaveUp, RetryScheduled } from "./PolicyEvent.js"
 
 export {
   /**

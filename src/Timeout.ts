@@ -27,12 +27,12 @@
  * @since 0.1.0
  */
 import type { Duration, Effect, Scope, Stream } from "effect"
-import type { Policy } from "./Policy.js"
-import type { TimedOut } from "./PolicyEvent.js"
-import type { PolicyConfigError } from "./PolicyConfigError.js"
-import { makeTimeout } from "./internal/timeout.js"
-import type { TimeoutError } from "./TimeoutError.js"
 import { applyPolicy } from "./internal/policy.js"
+import { makeTimeout } from "./internal/timeout.js"
+import type { Policy } from "./Policy.js"
+import type { PolicyConfigError } from "./PolicyConfigError.js"
+import type { TimedOut } from "./PolicyEvent.js"
+import type { TimeoutError } from "./TimeoutError.js"
 
 export {
   /**

@@ -28,10 +28,13 @@ describe("Bulkhead", () => {
       const bulkhead = yield* Bulkhead.make({ name: "pdf", maxConcurrent: 2, maxQueued: 1 })
       const { state, track } = gauge()
       const gate = yield* Deferred.make<void>()
-      const fibers = yield* Effect.forEach([1, 2, 3, 4], (id) =>
-        Effect.forkChild(Effect.exit(track(id, Deferred.await(gate)).pipe(Bulkhead.withBulkhead(bulkhead))), {
-          startImmediately: true
-        }))
+      const fibers = yield* Effect.forEach(
+        [1, 2, 3, 4],
+        (id) =>
+          Effect.forkChild(Effect.exit(track(id, Deferred.await(gate)).pipe(Bulkhead.withBulkhead(bulkhead))), {
+            startImmediately: true
+          })
+      )
       expect(state.running).toBe(2)
       expect(yield* bulkhead.snapshot).toMatchObject({ bulkhead: "pdf", running: 2, queued: 1 })
       // The fourth call failed at once, without running.
@@ -55,7 +58,10 @@ describe("Bulkhead", () => {
       const order: Array<number> = []
       const gates = yield* Effect.forEach([0, 1, 2, 3, 4], () => Deferred.make<void>())
       const call = (id: number) =>
-        Effect.sync(() => order.push(id)).pipe(Effect.andThen(Deferred.await(gates[id]!)), Bulkhead.withBulkhead(bulkhead))
+        Effect.sync(() => order.push(id)).pipe(
+          Effect.andThen(Deferred.await(gates[id]!)),
+          Bulkhead.withBulkhead(bulkhead)
+        )
       const first = yield* Effect.forkChild(call(0), { startImmediately: true })
       const waiting = yield* Effect.forEach([1, 2, 3], (id) => Effect.forkChild(call(id), { startImmediately: true }))
       yield* Deferred.succeed(gates[0]!, undefined)
@@ -70,14 +76,19 @@ describe("Bulkhead", () => {
   it.effect("a queued call waits at most maxQueueWait, then fails with QueueTimeout without running", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueued: 5, maxQueueWait: "2 seconds" })
-      const holder = yield* Effect.forkChild(Effect.never.pipe(Bulkhead.withBulkhead(bulkhead)), { startImmediately: true })
+      const holder = yield* Effect.forkChild(Effect.never.pipe(Bulkhead.withBulkhead(bulkhead)), {
+        startImmediately: true
+      })
       let ran = false
       const { result: exit, events } = yield* collectEvents(
         bulkhead.subscribe,
         Effect.gen(function*() {
-          const waiter = yield* Effect.forkChild(Effect.exit(Effect.sync(() => (ran = true)).pipe(Bulkhead.withBulkhead(bulkhead))), {
-            startImmediately: true
-          })
+          const waiter = yield* Effect.forkChild(
+            Effect.exit(Effect.sync(() => (ran = true)).pipe(Bulkhead.withBulkhead(bulkhead))),
+            {
+              startImmediately: true
+            }
+          )
           yield* TestClock.adjust("1999 millis")
           expect(waiter.pollUnsafe()).toBeUndefined()
           yield* TestClock.adjust("1 millis")
@@ -100,9 +111,12 @@ describe("Bulkhead", () => {
         const holder = yield* Effect.forkChild(Deferred.await(gate).pipe(Bulkhead.withBulkhead(bulkhead)), {
           startImmediately: true
         })
-        const waiter = yield* Effect.forkChild(Deferred.await(gate).pipe(Effect.as("done"), Bulkhead.withBulkhead(bulkhead)), {
-          startImmediately: true
-        })
+        const waiter = yield* Effect.forkChild(
+          Deferred.await(gate).pipe(Effect.as("done"), Bulkhead.withBulkhead(bulkhead)),
+          {
+            startImmediately: true
+          }
+        )
         yield* TestClock.adjust("1 second")
         expect(pendingSleeps()).toBe(1) // the queue timer
         yield* Deferred.succeed(gate, undefined)
@@ -118,13 +132,19 @@ describe("Bulkhead", () => {
       const holder = yield* Effect.forkChild(Effect.sleep("1 second").pipe(Bulkhead.withBulkhead(bulkhead)), {
         startImmediately: true
       })
-      const first = yield* Effect.forkChild(Effect.exit(Effect.sleep("10 seconds").pipe(Bulkhead.withBulkhead(bulkhead))), {
-        startImmediately: true
-      })
+      const first = yield* Effect.forkChild(
+        Effect.exit(Effect.sleep("10 seconds").pipe(Bulkhead.withBulkhead(bulkhead))),
+        {
+          startImmediately: true
+        }
+      )
       yield* TestClock.adjust("500 millis")
-      const second = yield* Effect.forkChild(Effect.exit(Effect.sleep("10 seconds").pipe(Bulkhead.withBulkhead(bulkhead))), {
-        startImmediately: true
-      })
+      const second = yield* Effect.forkChild(
+        Effect.exit(Effect.sleep("10 seconds").pipe(Bulkhead.withBulkhead(bulkhead))),
+        {
+          startImmediately: true
+        }
+      )
       // At 1 s the holder ends and the first waiter's queue wait ends, in one step of the clock.
       yield* TestClock.adjust("500 millis")
       yield* settle
@@ -141,9 +161,16 @@ describe("Bulkhead", () => {
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueued: 20_000 })
       const gate = yield* Deferred.make<void>()
-      const holder = yield* Effect.forkChild(Deferred.await(gate).pipe(Bulkhead.withBulkhead(bulkhead)), { startImmediately: true })
-      const quick = yield* Effect.forEach(Array.from({ length: 20_000 }, (_, i) => i), (i) =>
-        Effect.forkChild(Effect.exit(Effect.succeed(i).pipe(Bulkhead.withBulkhead(bulkhead))), { startImmediately: true }))
+      const holder = yield* Effect.forkChild(Deferred.await(gate).pipe(Bulkhead.withBulkhead(bulkhead)), {
+        startImmediately: true
+      })
+      const quick = yield* Effect.forEach(
+        Array.from({ length: 20_000 }, (_, i) => i),
+        (i) =>
+          Effect.forkChild(Effect.exit(Effect.succeed(i).pipe(Bulkhead.withBulkhead(bulkhead))), {
+            startImmediately: true
+          })
+      )
       yield* Deferred.succeed(gate, undefined)
       yield* Fiber.join(holder)
       const exits = yield* Effect.forEach(quick, Fiber.join)
@@ -155,7 +182,9 @@ describe("Bulkhead", () => {
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1 })
       const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1 })
-      const holder = yield* Effect.forkChild(Effect.never.pipe(Bulkhead.withBulkhead(bulkhead)), { startImmediately: true })
+      const holder = yield* Effect.forkChild(Effect.never.pipe(Bulkhead.withBulkhead(bulkhead)), {
+        startImmediately: true
+      })
       const exit = yield* Effect.exit(Effect.void.pipe(Bulkhead.withBulkhead(bulkhead), withCircuitBreaker(breaker)))
       expect(failure(exit)).toBeInstanceOf(BulkheadFullError)
       expect(yield* breaker.snapshot).toMatchObject({ state: "Closed", calls: 0 })
@@ -168,8 +197,12 @@ describe("Bulkhead", () => {
       yield* Effect.exit(Effect.succeed(1).pipe(Bulkhead.withBulkhead(bulkhead)))
       yield* Effect.exit(Effect.fail("no").pipe(Bulkhead.withBulkhead(bulkhead)))
       yield* Effect.exit(Effect.die("bug").pipe(Bulkhead.withBulkhead(bulkhead)))
-      const running = yield* Effect.forkChild(Effect.never.pipe(Bulkhead.withBulkhead(bulkhead)), { startImmediately: true })
-      const queued = yield* Effect.forkChild(Effect.never.pipe(Bulkhead.withBulkhead(bulkhead)), { startImmediately: true })
+      const running = yield* Effect.forkChild(Effect.never.pipe(Bulkhead.withBulkhead(bulkhead)), {
+        startImmediately: true
+      })
+      const queued = yield* Effect.forkChild(Effect.never.pipe(Bulkhead.withBulkhead(bulkhead)), {
+        startImmediately: true
+      })
       expect(yield* bulkhead.snapshot).toMatchObject({ running: 1, queued: 1 })
       yield* Fiber.interrupt(queued)
       expect(yield* bulkhead.snapshot).toMatchObject({ running: 1, queued: 0 })
@@ -192,41 +225,52 @@ describe("Bulkhead", () => {
       expect(yield* bulkhead.snapshot).toMatchObject({ running: 0, queued: 0 })
     }))
 
-  it.effect("10,000 fibers with random interruptions: never more than the limit running, every permit back", () =>
-    Effect.gen(function*() {
-      const limit = 16
-      const bulkhead = yield* Bulkhead.make({ maxConcurrent: limit, maxQueued: 10_000, maxQueueWait: "30 seconds" })
-      const { state, track } = gauge()
-      const fibers = yield* Effect.forEach(Array.from({ length: 10_000 }, (_, i) => i), (i) =>
-        Effect.gen(function*() {
-          const millis = yield* Random.nextIntBetween(1, 50)
-          const outcome = i % 7 === 0 ? Effect.fail("failed") : i % 11 === 0 ? Effect.die("defect") : Effect.void
-          return yield* Effect.forkChild(
-            Effect.exit(track(i, Effect.sleep(millis).pipe(Effect.andThen(outcome))).pipe(Bulkhead.withBulkhead(bulkhead))),
-            { startImmediately: true }
+  it.effect(
+    "10,000 fibers with random interruptions: never more than the limit running, every permit back",
+    () =>
+      Effect.gen(function*() {
+        const limit = 16
+        const bulkhead = yield* Bulkhead.make({ maxConcurrent: limit, maxQueued: 10_000, maxQueueWait: "30 seconds" })
+        const { state, track } = gauge()
+        const fibers = yield* Effect.forEach(Array.from({ length: 10_000 }, (_, i) => i), (i) =>
+          Effect.gen(function*() {
+            const millis = yield* Random.nextIntBetween(1, 50)
+            const outcome = i % 7 === 0 ? Effect.fail("failed") : i % 11 === 0 ? Effect.die("defect") : Effect.void
+            return yield* Effect.forkChild(
+              Effect.exit(
+                track(i, Effect.sleep(millis).pipe(Effect.andThen(outcome))).pipe(Bulkhead.withBulkhead(bulkhead))
+              ),
+              { startImmediately: true }
+            )
+          }))
+        expect(yield* bulkhead.snapshot).toMatchObject({ running: limit, queued: 10_000 - limit })
+        // Interrupt random fibers, queued and running, while the clock moves.
+        for (let round = 0; round < 100; round++) {
+          const victims = yield* Effect.forEach(
+            Array.from({ length: 30 }),
+            () => Random.nextIntBetween(0, 10_000, { halfOpen: true })
           )
-        }))
-      expect(yield* bulkhead.snapshot).toMatchObject({ running: limit, queued: 10_000 - limit })
-      // Interrupt random fibers, queued and running, while the clock moves.
-      for (let round = 0; round < 100; round++) {
-        const victims = yield* Effect.forEach(Array.from({ length: 30 }), () => Random.nextIntBetween(0, 10_000, { halfOpen: true }))
-        yield* Effect.forEach(victims, (i) => Fiber.interrupt(fibers[i]!), { discard: true })
-        yield* TestClock.adjust(25)
-        expect(state.running).toBeLessThanOrEqual(limit)
-      }
-      yield* TestClock.adjust("1 hour")
-      yield* settle
-      expect(state.peak).toBe(limit)
-      expect(state.running).toBe(0)
-      expect(yield* bulkhead.snapshot).toMatchObject({ running: 0, queued: 0 })
-      // Every slot is free again: `limit` calls run side by side at once.
-      const gate = yield* Deferred.make<void>()
-      const again = yield* Effect.forEach(Array.from({ length: limit }, (_, i) => i), (i) =>
-        Effect.forkChild(track(i, Deferred.await(gate)).pipe(Bulkhead.withBulkhead(bulkhead)), { startImmediately: true }))
-      expect(state.running).toBe(limit)
-      yield* Deferred.succeed(gate, undefined)
-      yield* Effect.forEach(again, Fiber.join)
-    }), 60_000)
+          yield* Effect.forEach(victims, (i) => Fiber.interrupt(fibers[i]!), { discard: true })
+          yield* TestClock.adjust(25)
+          expect(state.running).toBeLessThanOrEqual(limit)
+        }
+        yield* TestClock.adjust("1 hour")
+        yield* settle
+        expect(state.peak).toBe(limit)
+        expect(state.running).toBe(0)
+        expect(yield* bulkhead.snapshot).toMatchObject({ running: 0, queued: 0 })
+        // Every slot is free again: `limit` calls run side by side at once.
+        const gate = yield* Deferred.make<void>()
+        const again = yield* Effect.forEach(Array.from({ length: limit }, (_, i) => i), (i) =>
+          Effect.forkChild(track(i, Deferred.await(gate)).pipe(Bulkhead.withBulkhead(bulkhead)), {
+            startImmediately: true
+          }))
+        expect(state.running).toBe(limit)
+        yield* Deferred.succeed(gate, undefined)
+        yield* Effect.forEach(again, Fiber.join)
+      }),
+    60_000
+  )
 
   describe("as services", () => {
     class PaymentsBulkhead extends Bulkhead.Service<PaymentsBulkhead>()("payments") {}
@@ -238,7 +282,9 @@ describe("Bulkhead", () => {
         const inventory = yield* InventoryBulkhead
         expect([payments.name, payments.maxConcurrent]).toEqual(["payments", 1])
         expect([inventory.name, inventory.maxConcurrent]).toEqual(["inventory", 3])
-        const holder = yield* Effect.forkChild(Effect.never.pipe(Bulkhead.withBulkhead(PaymentsBulkhead)), { startImmediately: true })
+        const holder = yield* Effect.forkChild(Effect.never.pipe(Bulkhead.withBulkhead(PaymentsBulkhead)), {
+          startImmediately: true
+        })
         const rejected = yield* Effect.exit(Effect.void.pipe(Bulkhead.withBulkhead(PaymentsBulkhead)))
         expect(failure(rejected)).toBeInstanceOf(BulkheadFullError)
         expect(yield* Bulkhead.withBulkhead(Effect.succeed("ok"), InventoryBulkhead)).toBe("ok")
@@ -257,7 +303,9 @@ describe("Bulkhead", () => {
 
     it.effect("a layer with bad options fails to build with PolicyConfigError", () =>
       Effect.gen(function*() {
-        const exit = yield* Effect.exit(Effect.provide(Effect.flatMap(Bulkhead.Bulkhead, (b) => b.snapshot), Bulkhead.layer({ maxConcurrent: -1 })))
+        const exit = yield* Effect.exit(
+          Effect.provide(Effect.flatMap(Bulkhead.Bulkhead, (b) => b.snapshot), Bulkhead.layer({ maxConcurrent: -1 }))
+        )
         expect(failure(exit)).toMatchObject({ _tag: "PolicyConfigError", kind: "Bulkhead" })
       }))
   })
@@ -281,7 +329,9 @@ describe("Bulkhead", () => {
       ["wait without a queue", { maxQueueWait: "1 second" }, "maxQueueWait", /maxQueued is at least 1/],
       ["unknown option", { maxConcurent: 3 }, "maxConcurent", /not a bulkhead option/]
     ]
-    it.effect.each(cases)("%s", ([, options, field, rule]) =>
-      expectConfigIssue(Bulkhead.make(options as Bulkhead.BulkheadOptions), field, rule))
+    it.effect.each(cases)(
+      "%s",
+      ([, options, field, rule]) => expectConfigIssue(Bulkhead.make(options as Bulkhead.BulkheadOptions), field, rule)
+    )
   })
 })

@@ -4,7 +4,7 @@ import { TestClock } from "effect/testing"
 import type { CircuitBreakerConfig } from "../src/index.js"
 import { CircuitBreaker, isCircuitOpenError } from "../src/index.js"
 import type { CircuitOpenError } from "../src/index.js"
-import { attempt, boom, Boom, expectRejected, failTimes, ok, succeedTimes } from "./helpers.js"
+import { attempt, Boom, boom, expectRejected, failTimes, ok, succeedTimes } from "./helpers.js"
 
 describe("tripping: Closed -> Open", () => {
   it.effect("with no rule configured, trips on the 5th consecutive failure", () =>
@@ -120,7 +120,9 @@ describe("tripping: Closed -> Open", () => {
       })
       const slow = <A, E>(effect: Effect.Effect<A, E>) =>
         Effect.gen(function*() {
-          const fiber = yield* Effect.forkChild(Effect.exit(breaker.execute(Effect.andThen(Effect.sleep("1 second"), effect))))
+          const fiber = yield* Effect.forkChild(
+            Effect.exit(breaker.execute(Effect.andThen(Effect.sleep("1 second"), effect)))
+          )
           yield* TestClock.adjust("1 second")
           return yield* Fiber.join(fiber)
         })
@@ -146,7 +148,11 @@ describe("tripping: Closed -> Open", () => {
 describe("Open", () => {
   it.effect("rejects at once, without running the call, with the time left until a probe", () =>
     Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make({ name: "payments", consecutiveFailures: 1, openDuration: "30 seconds" })
+      const breaker = yield* CircuitBreaker.make({
+        name: "payments",
+        consecutiveFailures: 1,
+        openDuration: "30 seconds"
+      })
       yield* failTimes(breaker, 1)
       yield* TestClock.adjust("10 seconds")
       const ran = yield* Ref.make(false)
@@ -190,7 +196,10 @@ describe("Open", () => {
 
   it.effect("the backoff starts over once the circuit closes", () =>
     Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1, openDuration: Schedule.exponential("1 second") })
+      const breaker = yield* CircuitBreaker.make({
+        consecutiveFailures: 1,
+        openDuration: Schedule.exponential("1 second")
+      })
       yield* failTimes(breaker, 1)
       yield* TestClock.adjust("1 second")
       yield* failTimes(breaker, 1)
@@ -416,7 +425,10 @@ describe("manual control", () => {
 
   it.effect("reset closes an open circuit and restarts the backoff", () =>
     Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1, openDuration: Schedule.exponential("1 second") })
+      const breaker = yield* CircuitBreaker.make({
+        consecutiveFailures: 1,
+        openDuration: Schedule.exponential("1 second")
+      })
       yield* failTimes(breaker, 1)
       yield* TestClock.adjust("1 second")
       yield* failTimes(breaker, 1)

@@ -46,9 +46,24 @@ const invalid: ReadonlyArray<readonly [string, unknown, string, RegExp]> = [
   ["zero slow-call duration", { slowCallDuration: 0 }, "slowCallDuration", /greater than zero/],
   ["negative max wait", { halfOpenMaxWait: -1 }, "halfOpenMaxWait", /negative/],
   ["negative max open duration", { maxOpenDuration: "-1 minute" }, "maxOpenDuration", /negative/],
-  ["successThreshold above permits", { halfOpenPermits: 2, successThreshold: 3 }, "successThreshold", /at most halfOpenPermits \(2\), got 3/],
-  ["minimumCalls above window", { window: CircuitBreaker.countWindow(10), minimumCalls: 11 }, "minimumCalls", /at most the count window's size \(10\)/],
-  ["failureCount above window", { window: CircuitBreaker.countWindow(3), failureCount: 4 }, "failureCount", /at most the count window's size \(3\)/],
+  [
+    "successThreshold above permits",
+    { halfOpenPermits: 2, successThreshold: 3 },
+    "successThreshold",
+    /at most halfOpenPermits \(2\), got 3/
+  ],
+  [
+    "minimumCalls above window",
+    { window: CircuitBreaker.countWindow(10), minimumCalls: 11 },
+    "minimumCalls",
+    /at most the count window's size \(10\)/
+  ],
+  [
+    "failureCount above window",
+    { window: CircuitBreaker.countWindow(3), failureCount: 4 },
+    "failureCount",
+    /at most the count window's size \(3\)/
+  ],
   ["empty name", { name: "  " }, "name", /non-empty/],
   ["unknown option", { failurRate: 0.5 }, "failurRate", /not a circuit breaker option/],
   ["classifier not a function", { classify: "yes" }, "classify", /function/],
@@ -57,20 +72,27 @@ const invalid: ReadonlyArray<readonly [string, unknown, string, RegExp]> = [
 ]
 
 describe("invalid configuration", () => {
-  it.effect.each(invalid)("%s fails with CircuitBreakerConfigError naming the field and the rule", ([, config, field, rule]) =>
-    Effect.gen(function*() {
-      const error = yield* configError(config)
-      const issue = error.issues.find((issue) => issue.field === field)
-      expect(issue, `issues: ${JSON.stringify(error.issues)}`).toBeDefined()
-      expect(issue!.rule).toMatch(rule)
-      expect(error.message).toContain(field)
-    }))
+  it.effect.each(invalid)(
+    "%s fails with CircuitBreakerConfigError naming the field and the rule",
+    ([, config, field, rule]) =>
+      Effect.gen(function*() {
+        const error = yield* configError(config)
+        const issue = error.issues.find((issue) => issue.field === field)
+        expect(issue, `issues: ${JSON.stringify(error.issues)}`).toBeDefined()
+        expect(issue!.rule).toMatch(rule)
+        expect(error.message).toContain(field)
+      })
+  )
 
   it.effect("lists every broken rule at once, and names the breaker", () =>
     Effect.gen(function*() {
       const error = yield* configError({ name: "payments", failureRate: 2, consecutiveFailures: 0, openDuration: -1 })
       expect(error.breaker).toBe("payments")
-      expect(error.issues.map((issue) => issue.field).sort()).toEqual(["consecutiveFailures", "failureRate", "openDuration"])
+      expect(error.issues.map((issue) => issue.field).sort()).toEqual([
+        "consecutiveFailures",
+        "failureRate",
+        "openDuration"
+      ])
       expect(error.message).toMatch(/^Invalid configuration for circuit breaker "payments": /)
     }))
 

@@ -28,7 +28,12 @@ describe("CircuitBreakerRegistry", () => {
   it.effect("a per-key configuration function: each key its own rules; a bad one fails that key only", () =>
     Effect.gen(function*() {
       const registry = yield* CircuitBreakerRegistry.make({
-        config: (key) => key === "broken" ? { failureRate: 7 } : key.startsWith("vip-") ? { consecutiveFailures: 3 } : { consecutiveFailures: 1 }
+        config: (key) =>
+          key === "broken"
+            ? { failureRate: 7 }
+            : key.startsWith("vip-")
+            ? { consecutiveFailures: 3 }
+            : { consecutiveFailures: 1 }
       })
       yield* Effect.exit(boom.pipe(registry.execute("plain")))
       expect((yield* registry.get("plain")).config.consecutiveFailures).toBe(1)
@@ -75,7 +80,11 @@ describe("CircuitBreakerRegistry", () => {
 
   it.effect("when every breaker is open, a new key fails with RegistryFullError instead of evicting one", () =>
     Effect.gen(function*() {
-      const registry = yield* CircuitBreakerRegistry.make({ name: "hosts", config: { consecutiveFailures: 1 }, maxBreakers: 2 })
+      const registry = yield* CircuitBreakerRegistry.make({
+        name: "hosts",
+        config: { consecutiveFailures: 1 },
+        maxBreakers: 2
+      })
       yield* Effect.exit(registry.execute(boom, "a"))
       yield* Effect.exit(registry.execute(boom, "b"))
       const exit = yield* Effect.exit(registry.execute(ok, "c"))
@@ -112,7 +121,9 @@ describe("CircuitBreakerRegistry", () => {
   it.effect("many fibers asking for one new key at once make one breaker", () =>
     Effect.gen(function*() {
       const registry = yield* CircuitBreakerRegistry.make({ config: { consecutiveFailures: 2 }, maxBreakers: 3 })
-      const breakers = yield* Effect.forEach(Array.from({ length: 50 }), () => registry.get("hot"), { concurrency: "unbounded" })
+      const breakers = yield* Effect.forEach(Array.from({ length: 50 }), () => registry.get("hot"), {
+        concurrency: "unbounded"
+      })
       expect(new Set(breakers).size).toBe(1)
       const exits = yield* Effect.forEach(
         Array.from({ length: 50 }, (_, i) => `k${i % 5}`),
@@ -134,7 +145,11 @@ describe("CircuitBreakerRegistry", () => {
       yield* registry.execute(ok, "b")
       for (let i = 0; i < 3; i++) yield* Effect.exit(registry.execute(ok, "broken"))
       expect([...(yield* registry.keys)].sort()).toEqual(["a", "b"])
-      const thrower = yield* CircuitBreakerRegistry.make({ config: () => { throw new Error("no config") } })
+      const thrower = yield* CircuitBreakerRegistry.make({
+        config: () => {
+          throw new Error("no config")
+        }
+      })
       const error = failure(yield* Effect.exit(thrower.get("x"))) as CircuitBreakerConfigError
       expect(error.issues[0]).toMatchObject({ field: "config", rule: expect.stringMatching(/threw.*no config/) })
     }).pipe(Effect.scoped, isolatedMetrics))

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Schema } from "effect"
-import { CircuitOpenError } from "../src/index.js"
 import { isCircuitOpenError } from "../src/CircuitOpenError.js"
+import { CircuitOpenError } from "../src/index.js"
 
 describe("CircuitOpenError", () => {
   const open = new CircuitOpenError({ breaker: "payments", state: "Open", retryAfter: Duration.millis(12_300) })
@@ -38,7 +38,8 @@ describe("CircuitOpenError", () => {
 
   it("rejects data read back that is not a circuit-open error", () => {
     const codec = Schema.toCodecJson(CircuitOpenError)
-    expect(() => Schema.decodeUnknownSync(codec)({ _tag: "CircuitOpenError", breaker: "db", state: "Closed" })).toThrow()
+    expect(() => Schema.decodeUnknownSync(codec)({ _tag: "CircuitOpenError", breaker: "db", state: "Closed" }))
+      .toThrow()
     expect(isCircuitOpenError(open)).toBe(true)
     expect(isCircuitOpenError(new Error("x"))).toBe(false)
   })

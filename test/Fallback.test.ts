@@ -123,7 +123,9 @@ describe("Fallback", () => {
         const cache = yield* Fallback.lastKnownGood<number>({ on: ["CircuitOpenError"] })
         yield* cache.serve(Effect.succeed(5), "k")
         expect(failure(yield* Effect.exit(cache.serve(boom, "k")))).toBeInstanceOf(Boom)
-        const rejected = Effect.fail(new CircuitOpenError({ breaker: "b", state: "Open", retryAfter: Duration.seconds(1) }))
+        const rejected = Effect.fail(
+          new CircuitOpenError({ breaker: "b", state: "Open", retryAfter: Duration.seconds(1) })
+        )
         expect(yield* cache.serve(rejected, "k")).toMatchObject({ _tag: "Stale", value: 5 })
       }))
   })
@@ -137,8 +139,10 @@ describe("Fallback", () => {
       ["on neither tags nor a function", { on: "Boom", value: 1 }, "on", /./],
       ["an Effect as the value", { value: Effect.succeed(1) }, "value", /is an Effect.*orElse/]
     ]
-    it.effect.each(cases)("%s", ([, options, field, rule]) =>
-      expectConfigIssue(Fallback.make(options as never), field, rule))
+    it.effect.each(cases)(
+      "%s",
+      ([, options, field, rule]) => expectConfigIssue(Fallback.make(options as never), field, rule)
+    )
 
     const cacheCases: ReadonlyArray<readonly [string, unknown, string, RegExp]> = [
       ["zero entries", { maxEntries: 0 }, "maxEntries", /integer >= 1/],
@@ -146,7 +150,10 @@ describe("Fallback", () => {
       ["negative ttl", { ttl: -1 }, "ttl", /negative/],
       ["unknown option", { size: 3 }, "size", /not a last-known-good cache option/]
     ]
-    it.effect.each(cacheCases)("cache: %s", ([, options, field, rule]) =>
-      expectConfigIssue(Fallback.lastKnownGood(options as Fallback.LastKnownGoodOptions), field, rule))
+    it.effect.each(cacheCases)(
+      "cache: %s",
+      ([, options, field, rule]) =>
+        expectConfigIssue(Fallback.lastKnownGood(options as Fallback.LastKnownGoodOptions), field, rule)
+    )
   })
 })

@@ -111,10 +111,12 @@ describe("Hedge", () => {
     Effect.gen(function*() {
       const hedge = yield* Hedge.make({ delay: "100 millis", attempts: 3 })
       let started = 0
-      const exit = yield* Effect.exit(Effect.suspend(() => {
-        started++
-        return Effect.die("bug")
-      }).pipe(Hedge.hedge(hedge)))
+      const exit = yield* Effect.exit(
+        Effect.suspend(() => {
+          started++
+          return Effect.die("bug")
+        }).pipe(Hedge.hedge(hedge))
+      )
       expect(exit._tag === "Failure" && exit.cause.reasons.map((r) => r._tag)).toEqual(["Die"])
       expect(started).toBe(1)
     }))
@@ -125,7 +127,9 @@ describe("Hedge", () => {
       yield* Effect.exit(breaker.execute(Effect.fail("down")))
       const hedge = yield* Hedge.make({ delay: "100 millis", attempts: 3 })
       let started = 0
-      const exit = yield* Effect.exit(Effect.sync(() => ++started).pipe(withCircuitBreaker(breaker), Hedge.hedge(hedge)))
+      const exit = yield* Effect.exit(
+        Effect.sync(() => ++started).pipe(withCircuitBreaker(breaker), Hedge.hedge(hedge))
+      )
       expect(failure(exit)).toBeInstanceOf(CircuitOpenError)
       expect(started).toBe(0)
     }))
@@ -184,7 +188,9 @@ describe("Hedge", () => {
       ["negative delay", { delay: "-1 second" }, "delay", /negative/],
       ["unknown option", { maxAttempts: 2 }, "maxAttempts", /not a hedge option/]
     ]
-    it.effect.each(cases)("%s", ([, options, field, rule]) =>
-      expectConfigIssue(Hedge.make(options as Hedge.HedgeOptions), field, rule))
+    it.effect.each(cases)(
+      "%s",
+      ([, options, field, rule]) => expectConfigIssue(Hedge.make(options as Hedge.HedgeOptions), field, rule)
+    )
   })
 })

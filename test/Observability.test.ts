@@ -36,7 +36,10 @@ const series = (text: string, name: string, labels: Record<string, string>): num
         return [key!, JSON.parse(value!)]
       })
     )
-    if (Object.entries(labels).every(([key, value]) => found[key] === value) && Object.keys(found).length === Object.keys(labels).length) {
+    if (
+      Object.entries(labels).every(([key, value]) => found[key] === value) &&
+      Object.keys(found).length === Object.keys(labels).length
+    ) {
       return Number(match[3])
     }
   }
@@ -64,7 +67,9 @@ describe("metrics", () => {
       for (let i = 0; i < 3; i++) yield* Effect.exit(breaker.execute(ok))
       yield* TestClock.adjust("4 seconds")
       const whileOpen = yield* PrometheusMetrics.format()
-      expect(series(whileOpen, "resilience_circuit_breaker_state", { breaker: "payments" })).toBe(Metrics.stateValue.Open)
+      expect(series(whileOpen, "resilience_circuit_breaker_state", { breaker: "payments" })).toBe(
+        Metrics.stateValue.Open
+      )
       expect(series(whileOpen, "resilience_circuit_breaker_open_seconds_total", { breaker: "payments" })).toBe(4)
       yield* TestClock.adjust("6 seconds")
       yield* breaker.execute(ok)
@@ -77,8 +82,11 @@ describe("metrics", () => {
       expect(series(text, "resilience_circuit_breaker_calls_total", { ...b, outcome: "ignored" })).toBe(0)
       expect(series(text, "resilience_circuit_breaker_slow_calls_total", { ...b, outcome: "success" })).toBe(1)
       expect(series(text, "resilience_circuit_breaker_transitions_total", { ...b, from: "Closed", to: "Open" })).toBe(1)
-      expect(series(text, "resilience_circuit_breaker_transitions_total", { ...b, from: "Open", to: "HalfOpen" })).toBe(1)
-      expect(series(text, "resilience_circuit_breaker_transitions_total", { ...b, from: "HalfOpen", to: "Closed" })).toBe(1)
+      expect(series(text, "resilience_circuit_breaker_transitions_total", { ...b, from: "Open", to: "HalfOpen" })).toBe(
+        1
+      )
+      expect(series(text, "resilience_circuit_breaker_transitions_total", { ...b, from: "HalfOpen", to: "Closed" }))
+        .toBe(1)
       expect(series(text, "resilience_circuit_breaker_open_seconds_total", b)).toBe(10)
       expect(series(text, "resilience_circuit_breaker_call_duration_seconds_count", b)).toBe(5)
       expect(series(text, "resilience_circuit_breaker_call_duration_seconds_sum", b)).toBe(1.5)
@@ -100,7 +108,9 @@ describe("metrics", () => {
         expect(text).not.toMatch(/breaker="quiet"/)
         expect(text).not.toMatch(/breaker="opted-out"/)
         expect(series(text, "resilience_circuit_breaker_calls_total", { breaker: "loud", outcome: "success" })).toBe(1)
-        expect(series(text, "resilience_circuit_breaker_calls_total", { breaker: "enabled", outcome: "success" })).toBe(1)
+        expect(series(text, "resilience_circuit_breaker_calls_total", { breaker: "enabled", outcome: "success" })).toBe(
+          1
+        )
         // A count-window breaker does not time its calls unless asked: no duration histogram.
         expect(text).not.toMatch(/resilience_circuit_breaker_call_duration_seconds_count\{breaker="loud"\}/)
       }))
@@ -116,8 +126,10 @@ describe("metrics", () => {
       yield* Fiber.join(fiber)
       const text = yield* PrometheusMetrics.format()
       expect(series(text, "resilience_circuit_breaker_call_duration_seconds_count", { breaker: "timed" })).toBe(1)
-      expect(series(text, "resilience_circuit_breaker_call_duration_seconds_bucket", { breaker: "timed", le: "0.025" })).toBe(0)
-      expect(series(text, "resilience_circuit_breaker_call_duration_seconds_bucket", { breaker: "timed", le: "0.05" })).toBe(1)
+      expect(series(text, "resilience_circuit_breaker_call_duration_seconds_bucket", { breaker: "timed", le: "0.025" }))
+        .toBe(0)
+      expect(series(text, "resilience_circuit_breaker_call_duration_seconds_bucket", { breaker: "timed", le: "0.05" }))
+        .toBe(1)
     }).pipe(Effect.scoped, withMetrics))
 
   it.effect("policies count their events under their names", () =>
@@ -178,7 +190,8 @@ describe("tracing and logs", () => {
         "resilience.circuit_breaker.state": "Open",
         "resilience.circuit_breaker.outcome": "rejected"
       })
-      const events = (rejected as unknown as { readonly events: ReadonlyArray<[string, bigint, Record<string, unknown>]> }).events
+      const events =
+        (rejected as unknown as { readonly events: ReadonlyArray<[string, bigint, Record<string, unknown>]> }).events
       expect(events.map(([name, , attributes]) => [name, attributes["resilience.circuit_breaker.state"]])).toEqual([
         ["resilience.circuit_breaker.rejected", "Open"]
       ])
@@ -219,7 +232,11 @@ describe("tracing and logs", () => {
         })
       })
       yield* Effect.gen(function*() {
-        const breaker = yield* CircuitBreaker.make({ name: "inventory", consecutiveFailures: 1, openDuration: "5 seconds" })
+        const breaker = yield* CircuitBreaker.make({
+          name: "inventory",
+          consecutiveFailures: 1,
+          openDuration: "5 seconds"
+        })
         yield* Effect.exit(breaker.execute(boom))
         for (let i = 0; i < 5; i++) yield* Effect.exit(breaker.execute(ok)) // rejections log nothing
         yield* TestClock.adjust("5 seconds") // the timer half-opens the circuit
@@ -253,8 +270,14 @@ describe("tracing and logs", () => {
         ["Warn", "waiting", "Open"]
       ])
       expect(transitions.at(-1)!.annotations).toMatchObject({ reason: "HalfOpenMaxWait" })
-      expect(transitions[0]!.annotations).toMatchObject({ circuit_breaker: "inventory", reason: "ConsecutiveFailures", retry_after_ms: 5000 })
-      expect(String(transitions[0]!.message)).toMatch(/"inventory" opened \(ConsecutiveFailures\): calls are rejected for 5s/)
+      expect(transitions[0]!.annotations).toMatchObject({
+        circuit_breaker: "inventory",
+        reason: "ConsecutiveFailures",
+        retry_after_ms: 5000
+      })
+      expect(String(transitions[0]!.message)).toMatch(
+        /"inventory" opened \(ConsecutiveFailures\): calls are rejected for 5s/
+      )
     }).pipe(isolated))
 })
 
@@ -266,17 +289,25 @@ describe("health", () => {
   )
   const Server = HttpRouter.serve(Routes, { disableLogger: true }).pipe(
     Layer.provideMerge(NodeHttpServer.layerTest),
-    Layer.provideMerge(Layer.mergeAll(
-      Payments.layer({ consecutiveFailures: 1, openDuration: "30 seconds" }),
-      CircuitBreakerRegistry.layer({ config: { consecutiveFailures: 1, metrics: true } })
-    ).pipe(Layer.provide(Metrics.layer)))
+    Layer.provideMerge(
+      Layer.mergeAll(
+        Payments.layer({ consecutiveFailures: 1, openDuration: "30 seconds" }),
+        CircuitBreakerRegistry.layer({ config: { consecutiveFailures: 1, metrics: true } })
+      ).pipe(Layer.provide(Metrics.layer))
+    )
   )
 
   it.effect("GET /health/circuits answers 200 while every circuit is closed, 503 with the open ones listed, as JSON its Schema decodes", () =>
     Effect.gen(function*() {
       const client = yield* HttpClient.HttpClient
-      const get = Effect.flatMap(client.get("/health/circuits"), (response) =>
-        Effect.map(HttpClientResponse.schemaBodyJson(Health.HealthReport)(response), (report) => [response.status, report] as const))
+      const get = Effect.flatMap(
+        client.get("/health/circuits"),
+        (response) =>
+          Effect.map(
+            HttpClientResponse.schemaBodyJson(Health.HealthReport)(response),
+            (report) => [response.status, report] as const
+          )
+      )
       const payments = yield* Payments
       const tenants = yield* CircuitBreakerRegistry.CircuitBreakerRegistry
       yield* payments.execute(ok)
@@ -289,7 +320,12 @@ describe("health", () => {
       const [degradedStatus, degraded] = yield* get
       expect(degradedStatus).toBe(503)
       expect(degraded.status).toBe("degraded")
-      expect(degraded.circuits[0]).toMatchObject({ breaker: "payments", state: "Open", failures: 0, retryAfterMillis: 30_000 })
+      expect(degraded.circuits[0]).toMatchObject({
+        breaker: "payments",
+        state: "Open",
+        failures: 0,
+        retryAfterMillis: 30_000
+      })
       yield* TestClock.adjust("30 seconds")
       const [halfOpenStatus, halfOpen] = yield* get
       expect(halfOpenStatus).toBe(503) // half-open is not healthy yet
@@ -301,24 +337,28 @@ describe("health", () => {
       expect(forced.circuits[0]!.retryAfterMillis).toBeNull()
       // The metrics route serves the same process's series.
       const metrics = yield* Effect.flatMap(client.get("/metrics"), (response) => response.text)
-      expect(series(metrics, "resilience_circuit_breaker_state", { breaker: "payments" })).toBe(Metrics.stateValue.ForcedOpen)
+      expect(series(metrics, "resilience_circuit_breaker_state", { breaker: "payments" })).toBe(
+        Metrics.stateValue.ForcedOpen
+      )
       expect(series(metrics, "resilience_circuit_breaker_calls_total", { breaker: "acme", outcome: "success" })).toBe(1)
     }).pipe(Effect.provide(Server), isolated))
 
   it("the report's JSON decodes back with its own Schema", () => {
     const report = new Health.HealthReport({
       status: "degraded",
-      circuits: [new Health.CircuitHealth({
-        breaker: "b",
-        state: "Open",
-        calls: 3,
-        failures: 2,
-        slowCalls: 0,
-        failureRate: 2 / 3,
-        slowCallRate: 0,
-        consecutiveFailures: 2,
-        retryAfterMillis: 1000
-      })]
+      circuits: [
+        new Health.CircuitHealth({
+          breaker: "b",
+          state: "Open",
+          calls: 3,
+          failures: 2,
+          slowCalls: 0,
+          failureRate: 2 / 3,
+          slowCallRate: 0,
+          consecutiveFailures: 2,
+          retryAfterMillis: 1000
+        })
+      ]
     })
     const json = JSON.parse(JSON.stringify(Health.toJson(report)))
     expect(Schema.decodeUnknownSync(Health.HealthReport)(json)).toEqual(report)

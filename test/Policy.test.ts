@@ -19,7 +19,11 @@ import { expectConfigIssue, failure, policyConfigError } from "./policyHelpers.j
 describe("Policy", () => {
   it.effect("make nests fallback( breaker( retry( timeout( call )))): a timing-out dependency is retried, trips the breaker once per logical call, then is answered by the fallback", () =>
     Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make({ name: "inventory", consecutiveFailures: 2, openDuration: "1 minute" })
+      const breaker = yield* CircuitBreaker.make({
+        name: "inventory",
+        consecutiveFailures: 2,
+        openDuration: "1 minute"
+      })
       const policy = yield* Policy.make({
         fallback: yield* Fallback.make({ on: ["CircuitOpenError"], value: -1 }),
         breaker,
@@ -51,10 +55,12 @@ describe("Policy", () => {
       const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 2, openDuration: "1 minute" })
       const policy = yield* Policy.wrap(yield* Retry.make({ retries: 5, baseDelay: 10, jitter: false }), breaker)
       let runs = 0
-      const fiber = yield* Effect.forkChild(Effect.exit(Effect.suspend(() => {
-        runs++
-        return boom
-      }).pipe(Policy.apply(policy))))
+      const fiber = yield* Effect.forkChild(Effect.exit(
+        Effect.suspend(() => {
+          runs++
+          return boom
+        }).pipe(Policy.apply(policy))
+      ))
       yield* TestClock.adjust("1 second")
       expect(failure(yield* Fiber.join(fiber))).toBeInstanceOf(CircuitOpenError)
       expect(runs).toBe(2)
@@ -102,10 +108,12 @@ describe("Policy", () => {
         bulkhead
       })
       let started = 0
-      const fiber = yield* Effect.forkChild(Effect.suspend(() => {
-        started++
-        return Effect.sleep("1 second").pipe(Effect.as(started))
-      }).pipe(Policy.apply(policy)))
+      const fiber = yield* Effect.forkChild(
+        Effect.suspend(() => {
+          started++
+          return Effect.sleep("1 second").pipe(Effect.as(started))
+        }).pipe(Policy.apply(policy))
+      )
       yield* TestClock.adjust("30 millis")
       // Two attempts hold both permits; the third was turned away by the bulkhead.
       expect(started).toBe(2)

@@ -1,8 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, ConfigProvider, Context, Effect, Exit, Fiber, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
+import {
+  CircuitBreaker,
+  CircuitBreakerRegistry,
+  CircuitStore,
+  PolicyConfigError,
+  RedisCircuitStore
+} from "../src/index.js"
 import type { CircuitBreakerImpl } from "../src/internal/breaker.js"
-import { CircuitBreaker, CircuitBreakerRegistry, CircuitStore, PolicyConfigError, RedisCircuitStore } from "../src/index.js"
 import { awaitConnected, awaitState, failing } from "./redis/fleet.js"
 import { redisAvailable, redisServer } from "./redis/server.js"
 
@@ -37,7 +43,9 @@ describe("RedisCircuitStore options", () => {
   it.effect("an idle time-to-live shorter than two resyncs is refused: circuits in use would expire", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(
-        Layer.build(RedisCircuitStore.layer({ idleTimeToLive: "1 second", resyncInterval: "1 second" })).pipe(Effect.scoped)
+        Layer.build(RedisCircuitStore.layer({ idleTimeToLive: "1 second", resyncInterval: "1 second" })).pipe(
+          Effect.scoped
+        )
       )
       expect(issuesOf(exit)).toEqual([[
         "idleTimeToLive",
@@ -66,10 +74,12 @@ describe("RedisCircuitStore options", () => {
 
   it.effect("a bad variable is reported under the variable's name", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(RedisCircuitStore.fromConfig().pipe(withEnv({
-        REDIS_URL: "localhost",
-        RESILIENCE_REDIS_FLUSH_INTERVAL: "soon"
-      })))
+      const exit = yield* Effect.exit(
+        RedisCircuitStore.fromConfig().pipe(withEnv({
+          REDIS_URL: "localhost",
+          RESILIENCE_REDIS_FLUSH_INTERVAL: "soon"
+        }))
+      )
       expect(issuesOf(exit).map(([field]) => field).sort()).toEqual(["REDIS_URL", "RESILIENCE_REDIS_FLUSH_INTERVAL"])
     }))
 
@@ -80,28 +90,34 @@ describe("RedisCircuitStore options", () => {
 })
 
 describe.skipIf(!redisAvailable)("RedisCircuitStore with a registry", () => {
-  it.effect("keyed breakers of several registries (several instances) share each key's circuit", () =>
-    Effect.gen(function*() {
-      const server = yield* redisServer
-      const registry = Effect.gen(function*() {
-        const context = yield* Layer.build(RedisCircuitStore.layer({ url: server.url }))
-        yield* awaitConnected(Context.get(context, RedisCircuitStore.RedisCircuitStore))
-        return yield* CircuitBreakerRegistry.make({ config: { consecutiveFailures: 2 } }).pipe(Effect.provide(context))
-      })
-      const one = yield* registry
-      const two = yield* registry
-      const a = yield* one.get("tenant-a")
-      const opened = yield* awaitState({ breaker: a }, "Open")
-      yield* Effect.exit(failing.pipe(one.execute("tenant-a")))
-      yield* Effect.exit(failing.pipe(two.execute("tenant-a")))
-      yield* Effect.exit(failing.pipe(two.execute("tenant-b")))
-      yield* TestClock.adjust("100 millis")
-      yield* Fiber.join(opened)
-      expect(yield* (yield* one.get("tenant-b")).state).toBe("Closed")
-      // A registry breaker made after the trip learns the fleet's state as it is made.
-      const three = yield* registry
-      expect(yield* (yield* three.get("tenant-a")).state).toBe("Open")
-    }).pipe(Effect.scoped), 30_000)
+  it.effect(
+    "keyed breakers of several registries (several instances) share each key's circuit",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* redisServer
+        const registry = Effect.gen(function*() {
+          const context = yield* Layer.build(RedisCircuitStore.layer({ url: server.url }))
+          yield* awaitConnected(Context.get(context, RedisCircuitStore.RedisCircuitStore))
+          return yield* CircuitBreakerRegistry.make({ config: { consecutiveFailures: 2 } }).pipe(
+            Effect.provide(context)
+          )
+        })
+        const one = yield* registry
+        const two = yield* registry
+        const a = yield* one.get("tenant-a")
+        const opened = yield* awaitState({ breaker: a }, "Open")
+        yield* Effect.exit(failing.pipe(one.execute("tenant-a")))
+        yield* Effect.exit(failing.pipe(two.execute("tenant-a")))
+        yield* Effect.exit(failing.pipe(two.execute("tenant-b")))
+        yield* TestClock.adjust("100 millis")
+        yield* Fiber.join(opened)
+        expect(yield* (yield* one.get("tenant-b")).state).toBe("Closed")
+        // A registry breaker made after the trip learns the fleet's state as it is made.
+        const three = yield* registry
+        expect(yield* (yield* three.get("tenant-a")).state).toBe("Open")
+      }).pipe(Effect.scoped),
+    30_000
+  )
 })
 
 describe("a circuit moved by a shared store", () => {

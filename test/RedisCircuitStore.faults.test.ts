@@ -40,70 +40,82 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore when Redis fails", () => {
     }).pipe(Effect.scoped, Effect.provide(logs.layer))
   }, 30_000)
 
-  it.effect("killed mid-run, restarted empty: local protection meanwhile, one log per outage, then resynchronised", () => {
-    const logs = capturingLogs()
-    return Effect.gen(function*() {
-      const server = yield* redisServer
-      const a = yield* instance(server.url, config)
-      const b = yield* instance(server.url, config)
-      yield* server.kill
-      yield* awaitConnected(a.store, false)
-      yield* awaitConnected(b.store, false)
-      // Hundreds of calls during the outage: none fails because of Redis, and the flush loop keeps going.
-      for (let i = 0; i < 200; i++) yield* b.breaker.execute(Effect.void)
-      yield* TestClock.adjust("1 second")
-      for (let i = 0; i < 3; i++) yield* Effect.exit(a.breaker.execute(failing))
-      expect(yield* a.breaker.state).toBe("Open")
-      expect(yield* b.breaker.state).toBe("Closed")
-      const bOpens = yield* awaitState(b, "Open")
-      yield* server.restart
-      yield* awaitConnected(a.store)
-      yield* awaitConnected(b.store)
-      // Redis came back empty; a re-opened the fleet's circuit from what it kept, and b followed: at
-      // once through pub/sub, or, if its subscription was not back yet, at its next resync.
-      yield* TestClock.adjust("1 second")
-      yield* joinAll([bOpens])
-      expect(yield* b.breaker.state).toBe("Open")
-      const outages = logs.lines.filter((line) => line.level === "Warn" && line.message.includes("unreachable"))
-      expect(outages).toHaveLength(2) // one per store, not one per call
-    }).pipe(Effect.scoped, Effect.provide(logs.layer))
-  }, 30_000)
+  it.effect(
+    "killed mid-run, restarted empty: local protection meanwhile, one log per outage, then resynchronised",
+    () => {
+      const logs = capturingLogs()
+      return Effect.gen(function*() {
+        const server = yield* redisServer
+        const a = yield* instance(server.url, config)
+        const b = yield* instance(server.url, config)
+        yield* server.kill
+        yield* awaitConnected(a.store, false)
+        yield* awaitConnected(b.store, false)
+        // Hundreds of calls during the outage: none fails because of Redis, and the flush loop keeps going.
+        for (let i = 0; i < 200; i++) yield* b.breaker.execute(Effect.void)
+        yield* TestClock.adjust("1 second")
+        for (let i = 0; i < 3; i++) yield* Effect.exit(a.breaker.execute(failing))
+        expect(yield* a.breaker.state).toBe("Open")
+        expect(yield* b.breaker.state).toBe("Closed")
+        const bOpens = yield* awaitState(b, "Open")
+        yield* server.restart
+        yield* awaitConnected(a.store)
+        yield* awaitConnected(b.store)
+        // Redis came back empty; a re-opened the fleet's circuit from what it kept, and b followed: at
+        // once through pub/sub, or, if its subscription was not back yet, at its next resync.
+        yield* TestClock.adjust("1 second")
+        yield* joinAll([bOpens])
+        expect(yield* b.breaker.state).toBe("Open")
+        const outages = logs.lines.filter((line) => line.level === "Warn" && line.message.includes("unreachable"))
+        expect(outages).toHaveLength(2) // one per store, not one per call
+      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+    },
+    30_000
+  )
 
-  it.effect("onUnavailable: \"reject\" rejects calls while Redis is away, and lets them run once it is back", () =>
-    Effect.gen(function*() {
-      const server = yield* redisServer
-      const strictPolicy = yield* instance(server.url, { name: "fail-closed" }, { onUnavailable: "reject" })
-      yield* strictPolicy.breaker.execute(Effect.void)
-      yield* server.kill
-      yield* awaitConnected(strictPolicy.store, false)
-      const rejected = yield* Effect.exit(strictPolicy.breaker.execute(Effect.void))
-      expect(isRejected(rejected)).toBe(true)
-      const events = yield* strictPolicy.breaker.snapshot
-      expect(events.state).toBe("ForcedOpen")
-      yield* server.restart
-      yield* awaitConnected(strictPolicy.store)
-      expect(yield* strictPolicy.breaker.state).toBe("Closed")
-      yield* strictPolicy.breaker.execute(Effect.void)
-    }).pipe(Effect.scoped, Effect.provide(Logger.layer([]))), 30_000)
+  it.effect(
+    "onUnavailable: \"reject\" rejects calls while Redis is away, and lets them run once it is back",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* redisServer
+        const strictPolicy = yield* instance(server.url, { name: "fail-closed" }, { onUnavailable: "reject" })
+        yield* strictPolicy.breaker.execute(Effect.void)
+        yield* server.kill
+        yield* awaitConnected(strictPolicy.store, false)
+        const rejected = yield* Effect.exit(strictPolicy.breaker.execute(Effect.void))
+        expect(isRejected(rejected)).toBe(true)
+        const events = yield* strictPolicy.breaker.snapshot
+        expect(events.state).toBe("ForcedOpen")
+        yield* server.restart
+        yield* awaitConnected(strictPolicy.store)
+        expect(yield* strictPolicy.breaker.state).toBe("Closed")
+        yield* strictPolicy.breaker.execute(Effect.void)
+      }).pipe(Effect.scoped, Effect.provide(Logger.layer([]))),
+    30_000
+  )
 
-  it.effect("Redis refusing writes (out of memory) counts as an outage, and the store recovers without a reconnection", () => {
-    const logs = capturingLogs()
-    return Effect.gen(function*() {
-      const server = yield* redisServer
-      const a = yield* instance(server.url, config, { mode: "strict" })
-      yield* send(server.url, "CONFIG", "SET", "maxmemory-policy", "noeviction")
-      yield* send(server.url, "CONFIG", "SET", "maxmemory", "1")
-      // The call runs: the store's refusal is not the call's failure.
-      yield* a.breaker.execute(Effect.void)
-      expect(yield* a.store.connected).toBe(false)
-      yield* send(server.url, "CONFIG", "SET", "maxmemory", "0")
-      const back = yield* Effect.forkScoped(awaitConnected(a.store))
-      yield* TestClock.adjust("1 second")
-      yield* Fiber.join(back)
-      yield* a.breaker.execute(Effect.void)
-      expect(logs.lines.filter((line) => line.message.includes("unreachable"))).toHaveLength(1)
-    }).pipe(Effect.scoped, Effect.provide(logs.layer))
-  }, 30_000)
+  it.effect(
+    "Redis refusing writes (out of memory) counts as an outage, and the store recovers without a reconnection",
+    () => {
+      const logs = capturingLogs()
+      return Effect.gen(function*() {
+        const server = yield* redisServer
+        const a = yield* instance(server.url, config, { mode: "strict" })
+        yield* send(server.url, "CONFIG", "SET", "maxmemory-policy", "noeviction")
+        yield* send(server.url, "CONFIG", "SET", "maxmemory", "1")
+        // The call runs: the store's refusal is not the call's failure.
+        yield* a.breaker.execute(Effect.void)
+        expect(yield* a.store.connected).toBe(false)
+        yield* send(server.url, "CONFIG", "SET", "maxmemory", "0")
+        const back = yield* Effect.forkScoped(awaitConnected(a.store))
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.join(back)
+        yield* a.breaker.execute(Effect.void)
+        expect(logs.lines.filter((line) => line.message.includes("unreachable"))).toHaveLength(1)
+      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+    },
+    30_000
+  )
 
   it.effect("a Redis that hangs is an outage after the command timeout: calls go on, the local circuit trips", () => {
     const logs = capturingLogs()
@@ -190,37 +202,41 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore and foreign data beside a ci
 })
 
 describe.skipIf(!redisAvailable)("RedisCircuitStore resources", () => {
-  it.effect("closes every connection and ends every fiber with its scope, and keys idle circuits out", () =>
-    Effect.gen(function*() {
-      const server = yield* redisServer
-      // Counts the fibers started under the store (its loops, its subscription, its reconnection callbacks).
-      let live = 0
-      const fibers: Metric.FiberRuntimeMetricsService = {
-        recordFiberStart: () => {
-          live++
-        },
-        recordFiberEnd: () => {
-          live--
+  it.effect(
+    "closes every connection and ends every fiber with its scope, and keys idle circuits out",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* redisServer
+        // Counts the fibers started under the store (its loops, its subscription, its reconnection callbacks).
+        let live = 0
+        const fibers: Metric.FiberRuntimeMetricsService = {
+          recordFiberStart: () => {
+            live++
+          },
+          recordFiberEnd: () => {
+            live--
+          }
         }
-      }
-      const scope = yield* Scope.make()
-      const a = yield* instance(server.url, { name: "idle" }, { idleTimeToLive: "1 minute" }).pipe(
-        Scope.provide(scope),
-        Effect.provideService(Metric.FiberRuntimeMetrics, fibers)
-      )
-      yield* a.breaker.execute(Effect.void)
-      yield* a.store.sync
-      expect(live).toBeGreaterThan(0)
-      const ttl = yield* send(server.url, "PTTL", "effect-resilience:circuit:{idle}")
-      expect(ttl).toBeGreaterThan(50_000)
-      expect(ttl).toBeLessThanOrEqual(60_000)
-      const clients = (yield* send(server.url, "CLIENT", "LIST")) as string
-      expect(clients.trim().split("\n").length).toBeGreaterThanOrEqual(3) // commands, subscriber, this one
-      yield* Scope.close(scope, Exit.void)
-      const after = (yield* send(server.url, "CLIENT", "LIST")) as string
-      expect(after.trim().split("\n")).toHaveLength(1) // only the connection asking
-      expect(live).toBe(0)
-      // After its store is gone, the breaker goes on with its local circuit.
-      yield* a.breaker.execute(Effect.void)
-    }).pipe(Effect.scoped), 30_000)
+        const scope = yield* Scope.make()
+        const a = yield* instance(server.url, { name: "idle" }, { idleTimeToLive: "1 minute" }).pipe(
+          Scope.provide(scope),
+          Effect.provideService(Metric.FiberRuntimeMetrics, fibers)
+        )
+        yield* a.breaker.execute(Effect.void)
+        yield* a.store.sync
+        expect(live).toBeGreaterThan(0)
+        const ttl = yield* send(server.url, "PTTL", "effect-resilience:circuit:{idle}")
+        expect(ttl).toBeGreaterThan(50_000)
+        expect(ttl).toBeLessThanOrEqual(60_000)
+        const clients = (yield* send(server.url, "CLIENT", "LIST")) as string
+        expect(clients.trim().split("\n").length).toBeGreaterThanOrEqual(3) // commands, subscriber, this one
+        yield* Scope.close(scope, Exit.void)
+        const after = (yield* send(server.url, "CLIENT", "LIST")) as string
+        expect(after.trim().split("\n")).toHaveLength(1) // only the connection asking
+        expect(live).toBe(0)
+        // After its store is gone, the breaker goes on with its local circuit.
+        yield* a.breaker.execute(Effect.void)
+      }).pipe(Effect.scoped),
+    30_000
+  )
 })

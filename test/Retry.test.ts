@@ -2,7 +2,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Schedule } from "effect"
 import { TestClock } from "effect/testing"
 import type { PolicyEvent } from "../src/index.js"
-import { Bulkhead, BulkheadFullError, CircuitBreaker, CircuitOpenError, Retry, withCircuitBreaker } from "../src/index.js"
+import {
+  Bulkhead,
+  BulkheadFullError,
+  CircuitBreaker,
+  CircuitOpenError,
+  Retry,
+  withCircuitBreaker
+} from "../src/index.js"
 import { Boom, boom, NotFound } from "./helpers.js"
 import { collectEvents, expectConfigIssue, failure, policyConfigError } from "./policyHelpers.js"
 
@@ -60,17 +67,21 @@ describe("Retry", () => {
     Effect.gen(function*() {
       const retry = yield* Retry.make({ retries: 5, jitter: false })
       let runs = 0
-      const exit = yield* Effect.exit(Effect.suspend(() => {
-        runs++
-        return Effect.die("bug")
-      }).pipe(Retry.retry(retry)))
+      const exit = yield* Effect.exit(
+        Effect.suspend(() => {
+          runs++
+          return Effect.die("bug")
+        }).pipe(Retry.retry(retry))
+      )
       expect(exit._tag).toBe("Failure")
       expect(runs).toBe(1)
       runs = 0
-      const interrupted = yield* Effect.exit(Effect.suspend(() => {
-        runs++
-        return Effect.interrupt
-      }).pipe(Retry.retry(retry)))
+      const interrupted = yield* Effect.exit(
+        Effect.suspend(() => {
+          runs++
+          return Effect.interrupt
+        }).pipe(Retry.retry(retry))
+      )
       expect(interrupted._tag).toBe("Failure")
       expect(runs).toBe(1)
     }))
@@ -79,10 +90,12 @@ describe("Retry", () => {
     Effect.gen(function*() {
       const retry = yield* Retry.make({ retries: 5, jitter: false, retryOn: (error) => !(error instanceof NotFound) })
       let runs = 0
-      const exit = yield* Effect.exit(Effect.suspend(() => {
-        runs++
-        return Effect.fail(new NotFound())
-      }).pipe(Retry.retry(retry)))
+      const exit = yield* Effect.exit(
+        Effect.suspend(() => {
+          runs++
+          return Effect.fail(new NotFound())
+        }).pipe(Retry.retry(retry))
+      )
       expect(failure(exit)).toBeInstanceOf(NotFound)
       expect(runs).toBe(1)
     }))
@@ -137,7 +150,12 @@ describe("Retry", () => {
         // Two failures trip the circuit; the third attempt is rejected and ends the loop.
         expect(state.runs).toBe(2)
         expect(failure(exit)).toBeInstanceOf(CircuitOpenError)
-        expect(events.at(-1)).toMatchObject({ _tag: "RetryGaveUp", reason: "NotRetryable", attempts: 3, error: "CircuitOpenError" })
+        expect(events.at(-1)).toMatchObject({
+          _tag: "RetryGaveUp",
+          reason: "NotRetryable",
+          attempts: 3,
+          error: "CircuitOpenError"
+        })
       }))
 
     it.effect("retry inside the breaker: the breaker sees one outcome per logical call", () =>
@@ -190,9 +208,15 @@ describe("Retry", () => {
       Effect.gen(function*() {
         const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1 })
         const retry = yield* Retry.make({ retries: 3, baseDelay: 100, jitter: false, retryOn: () => true })
-        const holder = yield* Effect.forkChild(Effect.sleep(150).pipe(Bulkhead.withBulkhead(bulkhead)), { startImmediately: true })
+        const holder = yield* Effect.forkChild(Effect.sleep(150).pipe(Bulkhead.withBulkhead(bulkhead)), {
+          startImmediately: true
+        })
         let runs = 0
-        const exit = yield* runFor(Effect.sync(() => ++runs).pipe(Bulkhead.withBulkhead(bulkhead), Retry.retry(retry)), 100, 200)
+        const exit = yield* runFor(
+          Effect.sync(() => ++runs).pipe(Bulkhead.withBulkhead(bulkhead), Retry.retry(retry)),
+          100,
+          200
+        )
         // Rejected at 0 and 100 ms; the slot is free from 150 ms, so the retry at 300 ms runs.
         expect(exit).toMatchObject({ _tag: "Success", value: 1 })
         yield* Fiber.join(holder)
@@ -202,9 +226,13 @@ describe("Retry", () => {
       Effect.gen(function*() {
         const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1 })
         const retry = yield* Retry.make({ retries: 5, baseDelay: 1, jitter: false })
-        const holder = yield* Effect.forkChild(Effect.never.pipe(Bulkhead.withBulkhead(bulkhead)), { startImmediately: true })
+        const holder = yield* Effect.forkChild(Effect.never.pipe(Bulkhead.withBulkhead(bulkhead)), {
+          startImmediately: true
+        })
         let runs = 0
-        const exit = yield* Effect.exit(Effect.sync(() => ++runs).pipe(Bulkhead.withBulkhead(bulkhead), Retry.retry(retry)))
+        const exit = yield* Effect.exit(
+          Effect.sync(() => ++runs).pipe(Bulkhead.withBulkhead(bulkhead), Retry.retry(retry))
+        )
         expect(failure(exit)).toBeInstanceOf(BulkheadFullError)
         expect(runs).toBe(0)
         yield* Fiber.interrupt(holder)
@@ -215,7 +243,12 @@ describe("Retry", () => {
     it.effect("retries are limited to a fraction of recent calls plus a floor; an exhausted budget returns the original error", () =>
       Effect.gen(function*() {
         // 20% of the calls of the last 10 seconds, plus 0.1 retry per second (1 retry per window).
-        const budget = yield* Retry.makeBudget({ name: "inventory", ratio: 0.2, minRetriesPerSecond: 0.1, window: "10 seconds" })
+        const budget = yield* Retry.makeBudget({
+          name: "inventory",
+          ratio: 0.2,
+          minRetriesPerSecond: 0.1,
+          window: "10 seconds"
+        })
         const retry = yield* Retry.make({ retries: 1, baseDelay: 1, jitter: false, budget })
         const results = yield* collectEvents(
           retry.subscribe,
@@ -224,7 +257,9 @@ describe("Retry", () => {
         // 10 calls: 1 (floor) + 0.2 * 10 = 3 retries allowed in all; 7 calls fail at once with their own error.
         expect(results.result.every((exit) => failure(exit) instanceof Boom)).toBe(true)
         const scheduled = results.events.filter((e) => e._tag === "RetryScheduled").length
-        const exhausted = results.events.filter((e) => e._tag === "RetryGaveUp" && e.reason === "BudgetExhausted").length
+        const exhausted = results.events.filter((e) =>
+          e._tag === "RetryGaveUp" && e.reason === "BudgetExhausted"
+        ).length
         expect(scheduled).toBe(3)
         expect(exhausted).toBe(7)
         expect(yield* budget.snapshot).toMatchObject({ budget: "inventory", calls: 10, retries: 3, available: 0 })
@@ -277,16 +312,28 @@ describe("Retry", () => {
       ["factor below 1", { factor: 0.5 }, "factor", />= 1/],
       ["infinite factor", { factor: Infinity }, "factor", />= 1/],
       ["zero max delay", { maxDelay: 0 }, "maxDelay", /greater than zero/],
-      ["max delay below base", { baseDelay: "2 seconds", maxDelay: "1 second" }, "maxDelay", /at least baseDelay \(2s\)/],
-      ["schedule and backoff", { schedule: Schedule.spaced(10), retries: 2 }, "retries", /cannot be combined with schedule/],
+      [
+        "max delay below base",
+        { baseDelay: "2 seconds", maxDelay: "1 second" },
+        "maxDelay",
+        /at least baseDelay \(2s\)/
+      ],
+      [
+        "schedule and backoff",
+        { schedule: Schedule.spaced(10), retries: 2 },
+        "retries",
+        /cannot be combined with schedule/
+      ],
       ["not a schedule", { schedule: 5 }, "schedule", /Schedule/],
       ["retryOn not a function", { retryOn: true }, "retryOn", /function/],
       ["maxCircuitWait alone", { maxCircuitWait: "1 second" }, "maxCircuitWait", /waitForOpenCircuit/],
       ["not a budget", { budget: { ratio: 0.2 } }, "budget", /RetryBudget/],
       ["unknown option", { retires: 3 }, "retires", /not a retry option/]
     ]
-    it.effect.each(retryCases)("%s", ([, options, field, rule]) =>
-      expectConfigIssue(Retry.make(options as Retry.RetryOptions), field, rule))
+    it.effect.each(retryCases)(
+      "%s",
+      ([, options, field, rule]) => expectConfigIssue(Retry.make(options as Retry.RetryOptions), field, rule)
+    )
 
     const budgetCases: ReadonlyArray<readonly [string, unknown, string, RegExp]> = [
       ["zero ratio", { ratio: 0 }, "ratio", /greater than 0 and at most 1.*got 0/],
@@ -296,8 +343,11 @@ describe("Retry", () => {
       ["window too small", { window: 5 }, "window", /at least 10 milliseconds/],
       ["NaN window", { window: NaN }, "window", /NaN/]
     ]
-    it.effect.each(budgetCases)("budget: %s", ([, options, field, rule]) =>
-      expectConfigIssue(Retry.makeBudget(options as Retry.RetryBudgetOptions), field, rule))
+    it.effect.each(budgetCases)(
+      "budget: %s",
+      ([, options, field, rule]) =>
+        expectConfigIssue(Retry.makeBudget(options as Retry.RetryBudgetOptions), field, rule)
+    )
 
     it.effect("every broken rule is listed at once", () =>
       Effect.gen(function*() {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { CountWindowImpl, TimeWindowImpl } from "../src/internal/window.js"
 import { SlidingWindow } from "../src/index.js"
+import { CountWindowImpl, TimeWindowImpl } from "../src/internal/window.js"
 
 const totals = (w: { calls: number; failures: number; slowCalls: number }) => [w.calls, w.failures, w.slowCalls]
 

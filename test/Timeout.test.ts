@@ -145,7 +145,9 @@ describe("Timeout", () => {
       ["blank name", { duration: 5, name: "" }, "name", /non-empty/],
       ["not an object", 5, "(options)", /object of timeout options/]
     ]
-    it.effect.each(cases)("%s", ([, options, field, rule]) =>
-      expectConfigIssue(Timeout.make(options as Timeout.TimeoutOptions), field, rule))
+    it.effect.each(cases)(
+      "%s",
+      ([, options, field, rule]) => expectConfigIssue(Timeout.make(options as Timeout.TimeoutOptions), field, rule)
+    )
   })
 })

@@ -15,7 +15,11 @@ const rejectionState = (exit: Exit.Exit<unknown, unknown>) => {
 /** A breaker that is HalfOpen with `permits` probe permits. */
 const halfOpen = (permits: number) =>
   Effect.gen(function*() {
-    const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1, openDuration: "1 second", halfOpenPermits: permits })
+    const breaker = yield* CircuitBreaker.make({
+      consecutiveFailures: 1,
+      openDuration: "1 second",
+      halfOpenPermits: permits
+    })
     yield* failTimes(breaker, 1)
     yield* TestClock.adjust("1 second")
     expect(yield* breaker.state).toBe("HalfOpen")
@@ -23,29 +27,32 @@ const halfOpen = (permits: number) =>
   })
 
 describe("concurrency", () => {
-  it.effect.each([1, 7, 64])("%i permits: 10,000 fibers at a HalfOpen breaker run exactly that many probes", (permits) =>
-    Effect.gen(function*() {
-      const breaker = yield* halfOpen(permits)
-      const gate = yield* Deferred.make<void>()
-      const running = yield* Ref.make(0)
-      const probe = Effect.andThen(Ref.update(running, (n) => n + 1), Deferred.await(gate))
-      const all = yield* Effect.forkChild(
-        Effect.forEach(Array.from({ length: FIBERS }), () => Effect.exit(breaker.execute(probe)), {
-          concurrency: "unbounded"
-        })
-      )
-      // Every fiber has reached the breaker once the rejections stop coming.
-      yield* Effect.repeat(Effect.yieldNow, { times: 20 })
-      expect(yield* Ref.get(running)).toBe(permits)
-      expect((yield* breaker.snapshot).probesInFlight).toBe(permits)
-      yield* Deferred.succeed(gate, undefined)
-      const exits = yield* Fiber.join(all)
-      const succeeded = exits.filter(Exit.isSuccess).length
-      const rejected = exits.map(rejectionState)
-      expect(succeeded).toBe(permits)
-      expect(rejected.filter((state) => state === "HalfOpen").length).toBe(FIBERS - permits)
-      expect(yield* breaker.state).toBe("Closed")
-    }))
+  it.effect.each([1, 7, 64])(
+    "%i permits: 10,000 fibers at a HalfOpen breaker run exactly that many probes",
+    (permits) =>
+      Effect.gen(function*() {
+        const breaker = yield* halfOpen(permits)
+        const gate = yield* Deferred.make<void>()
+        const running = yield* Ref.make(0)
+        const probe = Effect.andThen(Ref.update(running, (n) => n + 1), Deferred.await(gate))
+        const all = yield* Effect.forkChild(
+          Effect.forEach(Array.from({ length: FIBERS }), () => Effect.exit(breaker.execute(probe)), {
+            concurrency: "unbounded"
+          })
+        )
+        // Every fiber has reached the breaker once the rejections stop coming.
+        yield* Effect.repeat(Effect.yieldNow, { times: 20 })
+        expect(yield* Ref.get(running)).toBe(permits)
+        expect((yield* breaker.snapshot).probesInFlight).toBe(permits)
+        yield* Deferred.succeed(gate, undefined)
+        const exits = yield* Fiber.join(all)
+        const succeeded = exits.filter(Exit.isSuccess).length
+        const rejected = exits.map(rejectionState)
+        expect(succeeded).toBe(permits)
+        expect(rejected.filter((state) => state === "HalfOpen").length).toBe(FIBERS - permits)
+        expect(yield* breaker.state).toBe("Closed")
+      })
+  )
 
   it.effect("10,000 calls admitted before a trip that finish afterwards leave the new state alone", () =>
     Effect.gen(function*() {

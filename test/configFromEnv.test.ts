@@ -4,14 +4,16 @@ import type { CircuitBreakerConfigError } from "../src/index.js"
 import { CircuitBreaker, CircuitBreakerConfig } from "../src/index.js"
 import { failure } from "./policyHelpers.js"
 
-const withEnv = (env: Record<string, string>) =>
-  <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-    effect.pipe(Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env }))))
+const withEnv = (env: Record<string, string>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env }))))
 
 describe("configuration from the environment", () => {
   it.effect("reads PREFIX_* variables over code configuration, through the same rules", () =>
     Effect.gen(function*() {
-      const config = yield* CircuitBreakerConfig.fromConfig("PAYMENTS_BREAKER", { minimumCalls: 20, halfOpenPermits: 2 })
+      const config = yield* CircuitBreakerConfig.fromConfig("PAYMENTS_BREAKER", {
+        minimumCalls: 20,
+        halfOpenPermits: 2
+      })
       expect(config).toMatchObject({
         name: "payments",
         failureRate: 0.5,
@@ -37,7 +39,9 @@ describe("configuration from the environment", () => {
 
   it.effect("an invalid variable fails with CircuitBreakerConfigError naming the variable and the rule", () =>
     Effect.gen(function*() {
-      const error = failure(yield* Effect.exit(CircuitBreakerConfig.fromConfig("PAYMENTS_BREAKER"))) as CircuitBreakerConfigError
+      const error = failure(
+        yield* Effect.exit(CircuitBreakerConfig.fromConfig("PAYMENTS_BREAKER"))
+      ) as CircuitBreakerConfigError
       expect(error._tag).toBe("CircuitBreakerConfigError")
       const rules = Object.fromEntries(error.issues.map((issue) => [issue.field, issue.rule]))
       expect(rules).toMatchObject({
@@ -54,7 +58,9 @@ describe("configuration from the environment", () => {
 
   it.effect("rules broken by the schema name their variable too, and code options keep their field name", () =>
     Effect.gen(function*() {
-      const error = failure(yield* Effect.exit(CircuitBreakerConfig.fromConfig("P", { slowCallRate: 2 }))) as CircuitBreakerConfigError
+      const error = failure(
+        yield* Effect.exit(CircuitBreakerConfig.fromConfig("P", { slowCallRate: 2 }))
+      ) as CircuitBreakerConfigError
       const fields = error.issues.map((issue) => issue.field).sort()
       expect(fields).toEqual(["P_OPEN_DURATION", "P_WINDOW_SIZE", "slowCallRate"])
     }).pipe(withEnv({ P_OPEN_DURATION: "-5 seconds", P_WINDOW_SIZE: "0" })))
@@ -83,5 +89,8 @@ describe("configuration from the environment", () => {
         CircuitBreaker.layerConfig("NONE")
       )
       expect(fallback.name).toBe("none")
-    }).pipe(withEnv({ SEARCH_BREAKER_CONSECUTIVE_FAILURES: "2" }), Effect.provideService(Metric.MetricRegistry, new Map())))
+    }).pipe(
+      withEnv({ SEARCH_BREAKER_CONSECUTIVE_FAILURES: "2" }),
+      Effect.provideService(Metric.MetricRegistry, new Map())
+    ))
 })

@@ -6,15 +6,18 @@ import { CircuitBreaker, CircuitBreakerEvent as Events } from "../src/index.js"
 import { attempt, failTimes, ok, succeedTimes } from "./helpers.js"
 
 const transitions = (events: ReadonlyArray<CircuitBreakerEvent.CircuitBreakerEvent>) =>
-  events.flatMap((event) => event._tag === "StateChanged" ? [`${event.from}->${event.to}:${event.reason}@${event.at}`] : [])
+  events.flatMap((event) =>
+    event._tag === "StateChanged" ? [`${event.from}->${event.to}:${event.reason}@${event.at}`] : []
+  )
 
 describe("events", () => {
   it.effect("the stream delivers transitions in order, stamped with when they happened", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const breaker = yield* CircuitBreaker.make({ name: "inv", consecutiveFailures: 2, openDuration: "10 seconds" }).pipe(
-        Scope.provide(scope)
-      )
+      const breaker = yield* CircuitBreaker.make({ name: "inv", consecutiveFailures: 2, openDuration: "10 seconds" })
+        .pipe(
+          Scope.provide(scope)
+        )
       const stream = yield* breaker.subscribe
       const collector = yield* Effect.forkChild(Stream.runCollect(stream))
       yield* failTimes(breaker, 2)

@@ -23,11 +23,17 @@ type Command =
 const kind = fc.constantFrom<Kind>("success", "success", "failure", "failure", "defect", "ignored")
 
 const command: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 10, arbitrary: fc.record({ _tag: fc.constant("Call" as const), kind, duration: fc.constantFrom(0, 0, 5, 40, 120) }) },
+  {
+    weight: 10,
+    arbitrary: fc.record({ _tag: fc.constant("Call" as const), kind, duration: fc.constantFrom(0, 0, 5, 40, 120) })
+  },
   { weight: 2, arbitrary: fc.record({ _tag: fc.constant("Hold" as const), kind }) },
   { weight: 2, arbitrary: fc.record({ _tag: fc.constant("Release" as const), index: fc.nat(5) }) },
   { weight: 1, arbitrary: fc.record({ _tag: fc.constant("Interrupt" as const), index: fc.nat(5) }) },
-  { weight: 4, arbitrary: fc.record({ _tag: fc.constant("Advance" as const), millis: fc.constantFrom(1, 10, 50, 100, 250, 1000) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({ _tag: fc.constant("Advance" as const), millis: fc.constantFrom(1, 10, 50, 100, 250, 1000) })
+  },
   { weight: 1, arbitrary: fc.constantFrom<Command>({ _tag: "ForceOpen" }, { _tag: "Disable" }, { _tag: "Reset" }) }
 )
 
@@ -118,8 +124,10 @@ const runScenario = (config: ModelConfig, commands: ReadonlyArray<Command>) =>
     const collected = yield* Effect.forkChild(Stream.runCollect(events))
     const model = new Model(config)
     const held: Array<Held> = []
-    const guard = (effect: Effect.Effect<string, Failed | Ignorable>) => breaker.execute(effect, { ignore: ["Ignorable"] })
-    const expectedOf = (admission: Ticket | Result, k: Kind): Result => isTicket(admission) ? { _tag: "Ran", kind: k } : admission
+    const guard = (effect: Effect.Effect<string, Failed | Ignorable>) =>
+      breaker.execute(effect, { ignore: ["Ignorable"] })
+    const expectedOf = (admission: Ticket | Result, k: Kind): Result =>
+      isTicket(admission) ? { _tag: "Ran", kind: k } : admission
 
     const compare = Effect.fnUntraced(function*(step: number) {
       const real = yield* breaker.snapshot

@@ -40,7 +40,10 @@ export const collectEvents = <Ev, A, E, R>(
   Effect.scoped(Effect.gen(function*() {
     const stream = yield* subscribe
     const events: Array<Ev> = []
-    yield* stream.pipe(Stream.runForEach((e) => Effect.sync(() => void events.push(e))), Effect.forkScoped({ startImmediately: true }))
+    yield* stream.pipe(
+      Stream.runForEach((e) => Effect.sync(() => void events.push(e))),
+      Effect.forkScoped({ startImmediately: true })
+    )
     const result = yield* body
     yield* Effect.yieldNow
     return { result, events }

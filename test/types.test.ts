@@ -17,20 +17,42 @@ type Default = CircuitBreaker.CircuitBreaker
 
 describe("types", () => {
   it("the default service adds CircuitOpenError and the CircuitBreaker requirement", () => {
-    expectTypeOf(() => withCircuitBreaker(call)).returns.toEqualTypeOf<Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db" | Default>>()
-    expectTypeOf(() => call.pipe(withCircuitBreaker())).returns.toEqualTypeOf<Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db" | Default>>()
-    expectTypeOf(() => withCircuitBreaker(call, { ignore: ["NotFound"] })).returns.toEqualTypeOf<Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db" | Default>>()
-    expectTypeOf(() => call.pipe(withCircuitBreaker({ ignore: ["NotFound"] }))).returns.toEqualTypeOf<Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db" | Default>>()
+    expectTypeOf(() => withCircuitBreaker(call)).returns.toEqualTypeOf<
+      Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db" | Default>
+    >()
+    expectTypeOf(() => call.pipe(withCircuitBreaker())).returns.toEqualTypeOf<
+      Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db" | Default>
+    >()
+    expectTypeOf(() => withCircuitBreaker(call, { ignore: ["NotFound"] })).returns.toEqualTypeOf<
+      Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db" | Default>
+    >()
+    expectTypeOf(() => call.pipe(withCircuitBreaker({ ignore: ["NotFound"] }))).returns.toEqualTypeOf<
+      Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db" | Default>
+    >()
   })
 
   it("a named service or key adds its own requirement; an instance adds none", () => {
-    expectTypeOf(() => withCircuitBreaker(call, Payments)).returns.toEqualTypeOf<Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db" | Payments>>()
-    expectTypeOf(() => call.pipe(withCircuitBreaker(Payments))).returns.toEqualTypeOf<Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db" | Payments>>()
-    expectTypeOf(() => call.pipe(withCircuitBreaker(PlainKey, { ignore: ["Boom"] }))).returns.toEqualTypeOf<Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db" | "PlainKey">>()
-    expectTypeOf(() => withCircuitBreaker(call, instance)).returns.toEqualTypeOf<Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db">>()
-    expectTypeOf(() => call.pipe(withCircuitBreaker(instance))).returns.toEqualTypeOf<Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db">>()
-    expectTypeOf(() => instance.execute(call)).returns.toEqualTypeOf<Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db">>()
-    expectTypeOf(() => call.pipe(instance.execute())).returns.toEqualTypeOf<Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db">>()
+    expectTypeOf(() => withCircuitBreaker(call, Payments)).returns.toEqualTypeOf<
+      Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db" | Payments>
+    >()
+    expectTypeOf(() => call.pipe(withCircuitBreaker(Payments))).returns.toEqualTypeOf<
+      Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db" | Payments>
+    >()
+    expectTypeOf(() => call.pipe(withCircuitBreaker(PlainKey, { ignore: ["Boom"] }))).returns.toEqualTypeOf<
+      Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db" | "PlainKey">
+    >()
+    expectTypeOf(() => withCircuitBreaker(call, instance)).returns.toEqualTypeOf<
+      Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db">
+    >()
+    expectTypeOf(() => call.pipe(withCircuitBreaker(instance))).returns.toEqualTypeOf<
+      Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db">
+    >()
+    expectTypeOf(() => instance.execute(call)).returns.toEqualTypeOf<
+      Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db">
+    >()
+    expectTypeOf(() => call.pipe(instance.execute())).returns.toEqualTypeOf<
+      Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db">
+    >()
   })
 
   it("catchTag(\"CircuitOpenError\") removes it from the error channel", () => {
@@ -41,12 +63,14 @@ describe("types", () => {
   it("options are typed against the guarded effect", () => {
     // Never called: the calls exist for the type-checker.
     const _typed = () => {
-    withCircuitBreaker(call, { isFailure: (error) => error._tag === "Boom" })
-    withCircuitBreaker(call, { classify: (exit) => (exit._tag === "Success" && exit.value > 500 ? "failure" : "success") })
-    // @ts-expect-error: "Nope" is not a tag of Boom | NotFound
-    withCircuitBreaker(call, { ignore: ["Nope"] })
-    // @ts-expect-error: the predicate must accept the effect's errors
-    call.pipe(withCircuitBreaker({ isFailure: (error: { readonly code: number }) => error.code > 500 }))
+      withCircuitBreaker(call, { isFailure: (error) => error._tag === "Boom" })
+      withCircuitBreaker(call, {
+        classify: (exit) => (exit._tag === "Success" && exit.value > 500 ? "failure" : "success")
+      })
+      // @ts-expect-error: "Nope" is not a tag of Boom | NotFound
+      withCircuitBreaker(call, { ignore: ["Nope"] })
+      // @ts-expect-error: the predicate must accept the effect's errors
+      call.pipe(withCircuitBreaker({ isFailure: (error: { readonly code: number }) => error.code > 500 }))
     }
     expectTypeOf(_typed).toBeFunction()
   })

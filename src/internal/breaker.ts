@@ -21,12 +21,12 @@ import { Snapshot } from "../CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "../CircuitOpenError.js"
 import type { State } from "../CircuitState.js"
 import type { Classifier, ClassifyOptions, Outcome } from "../Classifier.js"
-import { isTimeoutError } from "../TimeoutError.js"
 import { defaultClassifier, fromOptions } from "../Classifier.js"
+import { Enabled } from "../Metrics.js"
+import { isTimeoutError } from "../TimeoutError.js"
 import type { Admission, Phase, Transition } from "./circuit.js"
 import { Circuit } from "./circuit.js"
 import { EventHub } from "./events.js"
-import { Enabled } from "../Metrics.js"
 import { BreakerMetrics, claimBreakerName } from "./metrics.js"
 import { makeOpenDurations } from "./openDuration.js"
 import { hasTypeId, isEffectValue } from "./service.js"
@@ -353,36 +353,39 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     span: Tracer.Span | undefined
   ): Effect.Effect<A, E | CircuitOpenError, R> {
     return Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(remote.admit(this.clock.currentTimeMillisUnsafe()), (grant): Effect.Effect<A, E | CircuitOpenError, R> => {
-        if (grant === "local") {
-          // The store could not decide (unreachable, or an answer it could not read): the breaker's
-          // own circuit does, without asking the store again.
+      Effect.flatMap(
+        remote.admit(this.clock.currentTimeMillisUnsafe()),
+        (grant): Effect.Effect<A, E | CircuitOpenError, R> => {
+          if (grant === "local") {
+            // The store could not decide (unreachable, or an answer it could not read): the breaker's
+            // own circuit does, without asking the store again.
+            const phase = this.circuit.current
+            return restore(
+              phase._tag === "Closed" || phase._tag === "Disabled"
+                ? this.timedCall(self, phase.admission, classify, span)
+                : this.notClosed(self, classify, phase, span, false)
+            )
+          }
+          if (Exit.isExit(grant)) {
+            if (span !== undefined) this.traceRejection(span, grant)
+            return grant
+          }
+          if (span !== undefined) span.attribute(spanAttributes.state, grant.state)
+          const startedAt = this.clock.currentTimeMillisUnsafe()
           const phase = this.circuit.current
-          return restore(
-            phase._tag === "Closed" || phase._tag === "Disabled"
-              ? this.timedCall(self, phase.admission, classify, span)
-              : this.notClosed(self, classify, phase, span, false)
-          )
-        }
-        if (Exit.isExit(grant)) {
-          if (span !== undefined) this.traceRejection(span, grant)
-          return grant
-        }
-        if (span !== undefined) span.attribute(spanAttributes.state, grant.state)
-        const startedAt = this.clock.currentTimeMillisUnsafe()
-        const phase = this.circuit.current
-        if (grant.token === 0 && !remote.routesCalls && (phase._tag === "Closed" || phase._tag === "Disabled")) {
-          // Shared mode, and the fleet's circuit closed meanwhile: an ordinary local call.
+          if (grant.token === 0 && !remote.routesCalls && (phase._tag === "Closed" || phase._tag === "Disabled")) {
+            // Shared mode, and the fleet's circuit closed meanwhile: an ordinary local call.
+            return Effect.onExitPrimitive(
+              restore(self),
+              (exit) => this.finish(phase.admission, exit, classify, startedAt, span)
+            )
+          }
           return Effect.onExitPrimitive(
             restore(self),
-            (exit) => this.finish(phase.admission, exit, classify, startedAt, span)
+            (exit) => this.finishRemote(grant, remote, exit, classify, startedAt, span)
           )
         }
-        return Effect.onExitPrimitive(
-          restore(self),
-          (exit) => this.finishRemote(grant, remote, exit, classify, startedAt, span)
-        )
-      })
+      )
     )
   }
 
@@ -422,8 +425,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
   // classifier: for the breaker's own classifier it is made once per phase,
   // not once per call.
   private lastAdmission: Admission | undefined = undefined
-  private lastFinisher: ((exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void> | undefined) | undefined =
-    undefined
+  private lastFinisher: ((exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void> | undefined) | undefined = undefined
 
   private finisher<A, E>(
     admission: Admission,

@@ -22,8 +22,8 @@ import { policies as policyMetrics } from "../Metrics.js"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import type { BulkheadRejectionReason } from "../PolicyEvent.js"
 import { BulkheadRejected } from "../PolicyEvent.js"
-import { Name } from "./options.js"
 import type { Cell } from "./metrics.js"
+import { Name } from "./options.js"
 import type { Setup } from "./policy.js"
 import { makePolicy, metricsOption, PolicyBase } from "./policy.js"
 import { durationInput, NonNegativeInt, PositiveInt } from "./schemas.js"
@@ -251,8 +251,7 @@ export class BulkheadImpl extends PolicyBase<never, BulkheadFullError, never, ne
 }
 
 /** @internal */
-export const isBulkhead = (u: unknown): u is Bulkhead =>
-  typeof u === "object" && u !== null && BulkheadTypeId in u
+export const isBulkhead = (u: unknown): u is Bulkhead => typeof u === "object" && u !== null && BulkheadTypeId in u
 
 /** @internal */
 export const makeBulkhead = (options: BulkheadOptions | undefined): Effect.Effect<Bulkhead, PolicyConfigError> =>

@@ -473,11 +473,14 @@ export class Circuit {
     const window = this.window
     if (config.failureCount !== undefined && window.failures >= config.failureCount) return "FailureCount"
     if (window.calls < config.minimumCalls) return undefined
-    if (config.failureRate !== undefined && window.failures > 0 && window.failures / window.calls >= config.failureRate) {
+    if (
+      config.failureRate !== undefined && window.failures > 0 && window.failures / window.calls >= config.failureRate
+    ) {
       return "FailureRate"
     }
     if (
-      config.slowCallRate !== undefined && window.slowCalls > 0 && window.slowCalls / window.calls >= config.slowCallRate
+      config.slowCallRate !== undefined && window.slowCalls > 0 &&
+      window.slowCalls / window.calls >= config.slowCallRate
     ) {
       return "SlowCallRate"
     }
@@ -548,7 +551,13 @@ export class Circuit {
     if (from._tag === to._tag) return
     for (const observer of this.observers) observer.onTransition(from._tag, to._tag, reason, at)
     if (this.reportTransitions) {
-      this.unreported.push({ from: from._tag, to: to._tag, reason, at, until: to._tag === "Open" ? to.until : undefined })
+      this.unreported.push({
+        from: from._tag,
+        to: to._tag,
+        reason,
+        at,
+        until: to._tag === "Open" ? to.until : undefined
+      })
     }
   }
 

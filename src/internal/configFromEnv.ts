@@ -111,10 +111,12 @@ export const configFromEnv = (
     const duration = yield* take(variable("WINDOW_DURATION"), "duration")
     const buckets = yield* take(variable("WINDOW_BUCKETS"), "integer")
     if (Option.isSome(size) && Option.isSome(duration)) {
-      issues.push(new ConfigIssue({
-        field: variable("WINDOW_SIZE"),
-        rule: `cannot be set with ${variable("WINDOW_DURATION")}: a window counts calls or time, not both`
-      }))
+      issues.push(
+        new ConfigIssue({
+          field: variable("WINDOW_SIZE"),
+          rule: `cannot be set with ${variable("WINDOW_DURATION")}: a window counts calls or time, not both`
+        })
+      )
     } else if (Option.isSome(size)) {
       fromEnv.window = countWindow(size.value as number)
       sources.set("window.size", variable("WINDOW_SIZE"))
@@ -123,7 +125,9 @@ export const configFromEnv = (
       const baseWindow = base?.window?._tag === "TimeWindow" ? base.window : undefined
       const windowDuration = Option.isSome(duration) ? duration.value : baseWindow?.duration
       if (windowDuration === undefined) {
-        issues.push(new ConfigIssue({ field: variable("WINDOW_BUCKETS"), rule: `needs ${variable("WINDOW_DURATION")}` }))
+        issues.push(
+          new ConfigIssue({ field: variable("WINDOW_BUCKETS"), rule: `needs ${variable("WINDOW_DURATION")}` })
+        )
       } else {
         const windowBuckets = Option.isSome(buckets) ? buckets.value as number : baseWindow?.buckets
         fromEnv.window = windowBuckets === undefined

@@ -9,12 +9,12 @@
  */
 import { Data, Duration, Effect, Exit, Schema } from "effect"
 import { ConfigIssue } from "../ConfigIssue.js"
-import { policies as policyMetrics } from "../Metrics.js"
 import type { Fallback, FallbackOptions, LastKnownGood, LastKnownGoodOptions } from "../Fallback.js"
+import { policies as policyMetrics } from "../Metrics.js"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { FallbackUsed, StaleValueServed } from "../PolicyEvent.js"
-import { fieldValue, Name } from "./options.js"
 import type { Cell } from "./metrics.js"
+import { fieldValue, Name } from "./options.js"
 import type { Setup } from "./policy.js"
 import { errorTag, makePolicy, metricsOption, Observed, PolicyBase, recoverableError } from "./policy.js"
 import { durationInput, FunctionValue, PositiveInt } from "./schemas.js"
@@ -103,7 +103,9 @@ export const makeFallback = (
       const value = fieldValue(options, ["value"])
       const hasOrElse = fieldValue(options, ["orElse"]) !== undefined
       // `value: undefined` is a value of its own, unless `orElse` is given (as by a spread of defaults).
-      const hasValue = hasOrElse ? value !== undefined : typeof options === "object" && options !== null && "value" in options
+      const hasValue = hasOrElse
+        ? value !== undefined
+        : typeof options === "object" && options !== null && "value" in options
       if (hasValue === hasOrElse) {
         return [
           new ConfigIssue({

@@ -223,7 +223,9 @@ export class BreakerMetrics implements CircuitObserver {
   }
 
   private openSeconds(): number {
-    const current = this.openSince === undefined ? 0 : Math.max(0, this.clock.currentTimeMillisUnsafe() - this.openSince)
+    const current = this.openSince === undefined
+      ? 0
+      : Math.max(0, this.clock.currentTimeMillisUnsafe() - this.openSince)
     return (this.openMillis + current) / 1000
   }
 

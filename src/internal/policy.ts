@@ -6,15 +6,15 @@
  *
  * @internal
  */
-import type { Cause, Scope, Stream , Metric} from "effect"
+import type { Cause, Metric, Scope, Stream } from "effect"
 import { Clock, Context, Effect, Result, Schema } from "effect"
 import { dual } from "effect/Function"
 import { pipeArguments } from "effect/Pipeable"
 import type { ConfigIssue } from "../ConfigIssue.js"
 import { Enabled } from "../Metrics.js"
+import type { Policy } from "../Policy.js"
 import type { PolicyKind } from "../PolicyConfigError.js"
 import { PolicyConfigError } from "../PolicyConfigError.js"
-import type { Policy } from "../Policy.js"
 import type { Cell } from "./metrics.js"
 import { policyCell, registerGauge } from "./metrics.js"
 import { decodeOptions, nameOf } from "./options.js"

@@ -24,8 +24,8 @@
  */
 import { Schema } from "effect"
 import * as Redis from "effect/persistence/Redis"
-import { State } from "../CircuitState.js"
 import { TransitionReason } from "../CircuitBreakerEvent.js"
+import { State } from "../CircuitState.js"
 
 /** A Lua set of the given names: `{ Closed = true, ... }`. */
 const luaSet = (names: ReadonlyArray<string>): string => `{ ${names.map((name) => `${name} = true`).join(", ")} }`

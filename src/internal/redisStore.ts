@@ -15,16 +15,29 @@
 import type * as NodeRedisModule from "@effect/platform-node/NodeRedis"
 import type { Clock } from "effect"
 import type { Fiber } from "effect"
-import { Cause, Context, Deferred, Duration, Effect, Exit, Layer, Queue, References, Schema, Scope, SubscriptionRef } from "effect"
+import {
+  Cause,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Queue,
+  References,
+  Schema,
+  Scope,
+  SubscriptionRef
+} from "effect"
 import * as Redis from "effect/persistence/Redis"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
-import { ConfigIssue } from "../ConfigIssue.js"
-import { PolicyConfigError } from "../PolicyConfigError.js"
 import type { TransitionReason } from "../CircuitBreakerEvent.js"
 import type { State } from "../CircuitState.js"
-import type { Outcome } from "../Classifier.js"
 import { storeTypeId } from "../CircuitStore.js"
 import type { TypeId } from "../CircuitStore.js"
+import type { Outcome } from "../Classifier.js"
+import { ConfigIssue } from "../ConfigIssue.js"
+import { PolicyConfigError } from "../PolicyConfigError.js"
 import type { CircuitBreakerImpl } from "./breaker.js"
 import type { Admission, CircuitObserver, Rejection } from "./circuit.js"
 import type { Reply, ScriptCall } from "./redisScript.js"
@@ -683,12 +696,16 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     const epoch = this.store.epoch
     const known = this.beforeOutage ?? this.localState(now)
     // An opening that has ended is no news for the fleet.
-    const seed = known.state === "Open" && known.until <= now ? { state: "Closed" as const, until: 0, openedAt: 0 } : known
-    const first = control === undefined ? Effect.void : this.call("control", now, [control], (error) =>
-      Effect.suspend(() => {
-        this.pendingControl ??= control
-        return this.store.lost(error)
-      }))
+    const seed = known.state === "Open" && known.until <= now
+      ? { state: "Closed" as const, until: 0, openedAt: 0 }
+      : known
+    const first = control === undefined ?
+      Effect.void :
+      this.call("control", now, [control], (error) =>
+        Effect.suspend(() => {
+          this.pendingControl ??= control
+          return this.store.lost(error)
+        }))
     const sync = this.call(
       "sync",
       now,
@@ -794,7 +811,11 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
   done(grant: RemoteGrant, outcome: Outcome, slow: boolean, now: number): Effect.Effect<void> {
     if (grant.token > 0) {
       // Judged as in memory (a slow probe fails when slow calls can trip the circuit).
-      const reported = outcome === "ignored" ? outcome : this.breaker.circuit.probeFailed(outcome, slow) ? "failure" : "success"
+      const reported = outcome === "ignored"
+        ? outcome
+        : this.breaker.circuit.probeFailed(outcome, slow)
+        ? "failure"
+        : "success"
       // A lost probe report is not retried: the lease expires and another instance probes.
       return this.call("probe", now, [String(grant.token), reported, this.config.successThreshold])
     }
@@ -849,11 +870,22 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
   }
 
   private dropBatch(): void {
-    this.calls = this.failures = this.slow = this.trailing = 0
+    this.calls =
+      this.failures =
+      this.slow =
+      this.trailing =
+        0
     this.sawSuccess = false
   }
 
-  private keep(gen: number, calls: number, failures: number, slow: number, trailing: number, sawSuccess: boolean): void {
+  private keep(
+    gen: number,
+    calls: number,
+    failures: number,
+    slow: number,
+    trailing: number,
+    sawSuccess: boolean
+  ): void {
     if (this.calls === 0) {
       this.batchGen = gen
       this.batchStartedAt = this.store.clock.currentTimeMillisUnsafe()
@@ -880,8 +912,6 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
       return circuit.reject({ _tag: "Open", gen: -1, openedAt: now, until: now }, now)
     })
   }
-
-
 
   private scriptCall(op: ScriptCall["op"], now: number, extra: ReadonlyArray<string | number>): ScriptCall {
     const settings = this.store.settings

@@ -82,18 +82,19 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
     })
   }
 
-  readonly execute: CircuitBreakerRegistry<unknown>["execute"] = ((first: unknown, second?: unknown, third?: unknown) => {
-    if (typeof first === "string") {
-      // Data-last: resolve the classifier once, not on every call.
-      const classify = fromOptions(second as ClassifyOptions | undefined)
-      return (self: Effect.Effect<unknown, unknown, unknown>) => this.guard(self, first, classify)
-    }
-    return this.guard(
-      first as Effect.Effect<unknown, unknown, unknown>,
-      second as string,
-      fromOptions(third as ClassifyOptions | undefined)
-    )
-  }) as never
+  readonly execute: CircuitBreakerRegistry<unknown>["execute"] =
+    ((first: unknown, second?: unknown, third?: unknown) => {
+      if (typeof first === "string") {
+        // Data-last: resolve the classifier once, not on every call.
+        const classify = fromOptions(second as ClassifyOptions | undefined)
+        return (self: Effect.Effect<unknown, unknown, unknown>) => this.guard(self, first, classify)
+      }
+      return this.guard(
+        first as Effect.Effect<unknown, unknown, unknown>,
+        second as string,
+        fromOptions(third as ClassifyOptions | undefined)
+      )
+    }) as never
 
   get size(): Effect.Effect<number> {
     return Effect.sync(() => this.entries.size)
@@ -104,7 +105,10 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
   }
 
   get breakers(): Effect.Effect<ReadonlyArray<CircuitBreaker>> {
-    return Effect.andThen(this.sweepIdle(false), Effect.sync(() => [...this.entries.values()].map((entry) => entry.breaker as CircuitBreaker)))
+    return Effect.andThen(
+      this.sweepIdle(false),
+      Effect.sync(() => [...this.entries.values()].map((entry) => entry.breaker as CircuitBreaker))
+    )
   }
 
   get snapshots(): Effect.Effect<ReadonlyArray<Snapshot>> {
@@ -171,7 +175,9 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
         return yield* new RegistryFullError({ registry: this.name, key, maxBreakers: this.maxBreakers })
       }
       const scope = yield* Scope.fork(this.scope)
-      const made = yield* Effect.exit(makeResolved(config).pipe(Scope.provide(scope), Effect.provideContext(this.context)))
+      const made = yield* Effect.exit(
+        makeResolved(config).pipe(Scope.provide(scope), Effect.provideContext(this.context))
+      )
       if (Exit.isFailure(made)) {
         yield* Scope.close(scope, made)
         return yield* Effect.failCause(made.cause)

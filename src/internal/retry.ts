@@ -14,14 +14,14 @@ import type { Cause } from "effect"
 import { Clock, Context, Duration, Effect, Exit, Random, Schedule, Schema } from "effect"
 import { isBulkheadFullError } from "../BulkheadFullError.js"
 import { isCircuitOpenError } from "../CircuitOpenError.js"
-import { policies as policyMetrics } from "../Metrics.js"
 import { ConfigIssue } from "../ConfigIssue.js"
+import { policies as policyMetrics } from "../Metrics.js"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { RetryGaveUp, RetryScheduled } from "../PolicyEvent.js"
 import type { RetryStopReason } from "../PolicyEvent.js"
 import type { BackoffOptions, Retry, RetryBudget, RetryBudgetOptions, RetryOptions } from "../Retry.js"
-import { Name } from "./options.js"
 import type { Cell } from "./metrics.js"
+import { Name } from "./options.js"
 import type { Setup } from "./policy.js"
 import { errorTag, makePolicy, metricsOption, PolicyBase, recoverableError } from "./policy.js"
 import {
@@ -95,7 +95,10 @@ export const backoffSchedule = (options: DecodedBackoff): Schedule.Schedule<Dura
         const jittered = Duration.toMillis(duration) * (0.8 + 0.4 * r)
         return Duration.millis(jittered <= maxMillis ? jittered : maxMillis * (0.8 + 0.2 * r))
       }))
-    : Schedule.modifyDelay(exponential, ({ duration }) => Effect.succeed(Duration.min(duration, Duration.millis(maxMillis))))
+    : Schedule.modifyDelay(
+      exponential,
+      ({ duration }) => Effect.succeed(Duration.min(duration, Duration.millis(maxMillis)))
+    )
   return Schedule.upTo(capped, { times: options.retries ?? defaults.retries })
 }
 

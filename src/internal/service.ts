@@ -18,8 +18,7 @@ export const hasTypeId = (u: unknown, id: string): boolean =>
   (typeof u === "object" || typeof u === "function") && u !== null && id in u
 
 /** @internal */
-export const isEffectValue = (u: unknown): u is Effect.Effect<unknown, unknown, unknown> =>
-  hasTypeId(u, EffectTypeId)
+export const isEffectValue = (u: unknown): u is Effect.Effect<unknown, unknown, unknown> => hasTypeId(u, EffectTypeId)
 
 /** @internal */
 export const isServiceKey = (u: unknown): u is Context.Key<unknown, unknown> => hasTypeId(u, ServiceTypeId)
@@ -44,18 +43,19 @@ export interface ServiceClassOf<Self, Key extends string, Shape, Options, Error>
  *
  * @internal
  */
-export const serviceClass = <const Namespace extends string, Shape, Options extends { readonly name?: string | undefined }, Error>(
-  namespace: Namespace,
-  layerAs: <I>(tag: Context.Key<I, Shape>, options?: Options) => Layer.Layer<I, Error>
-) =>
-<Self>() =>
-<const Name extends string>(name: Name): ServiceClassOf<Self, `${Namespace}/${Name}`, Shape, Options, Error> => {
-  const Tag = Context.Service<Self, Shape>()(`${namespace}/${name}` as `${Namespace}/${Name}`)
-  return class extends Tag {
-    static readonly layer = (options?: Options): Layer.Layer<Self, Error> =>
-      layerAs(Tag, options?.name === undefined ? { ...options, name } as unknown as Options : options)
+export const serviceClass =
+  <const Namespace extends string, Shape, Options extends { readonly name?: string | undefined }, Error>(
+    namespace: Namespace,
+    layerAs: <I>(tag: Context.Key<I, Shape>, options?: Options) => Layer.Layer<I, Error>
+  ) =>
+  <Self>() =>
+  <const Name extends string>(name: Name): ServiceClassOf<Self, `${Namespace}/${Name}`, Shape, Options, Error> => {
+    const Tag = Context.Service<Self, Shape>()(`${namespace}/${name}` as `${Namespace}/${Name}`)
+    return class extends Tag {
+      static readonly layer = (options?: Options): Layer.Layer<Self, Error> =>
+        layerAs(Tag, options?.name === undefined ? { ...options, name } as unknown as Options : options)
+    }
   }
-}
 
 /**
  * Finds the instance a key names in a context. A context is immutable, so

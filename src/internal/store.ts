@@ -9,8 +9,8 @@
 import type { Effect, Scope } from "effect"
 import type { CircuitStore } from "../CircuitStore.js"
 import type { Outcome } from "../Classifier.js"
-import type { Admission, Rejection } from "./circuit.js"
 import type { CircuitBreakerImpl } from "./breaker.js"
+import type { Admission, Rejection } from "./circuit.js"
 
 /**
  * A call the shared store admitted: `token` is a half-open probe's fencing

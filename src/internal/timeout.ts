@@ -12,14 +12,14 @@
  * @internal
  */
 import type { Context } from "effect"
-import { policies as policyMetrics } from "../Metrics.js"
 import { Duration, Effect, Exit, Fiber, Schema } from "effect"
+import { policies as policyMetrics } from "../Metrics.js"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { TimedOut } from "../PolicyEvent.js"
 import type { Timeout, TimeoutOptions } from "../Timeout.js"
 import { TimeoutError } from "../TimeoutError.js"
-import { Name } from "./options.js"
 import type { Cell } from "./metrics.js"
+import { Name } from "./options.js"
 import type { Setup } from "./policy.js"
 import { makePolicy, metricsOption, PolicyBase } from "./policy.js"
 import { durationInput } from "./schemas.js"
@@ -62,7 +62,9 @@ class TimedCall<A, E> {
     if (this.decided) return
     // The call ran synchronously until it first waited: that time counts against its limit.
     const elapsed = policy.clockMillis() - startedAt
-    const limit = elapsed > 0 ? Duration.millis(Math.max(0, Duration.toMillis(policy.duration) - elapsed)) : policy.duration
+    const limit = elapsed > 0
+      ? Duration.millis(Math.max(0, Duration.toMillis(policy.duration) - elapsed))
+      : policy.duration
     const timer = Effect.runForkWith(this.context)(Effect.sleep(limit))
     this.timer = timer
     timer.addObserver((exit) => {

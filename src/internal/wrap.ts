@@ -126,7 +126,12 @@ export const makeFromOptions = (options: PolicyOptions): Effect.Effect<Policy.An
       new PolicyConfigError({
         kind: "Wrap",
         policy: name,
-        issues: [new ConfigIssue({ field: "(options)", rule: `must be an object of policy options (got ${describeValue(options)})` })]
+        issues: [
+          new ConfigIssue({
+            field: "(options)",
+            rule: `must be an object of policy options (got ${describeValue(options)})`
+          })
+        ]
       })
     )
   }

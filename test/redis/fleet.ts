@@ -4,8 +4,8 @@
  */
 import { NodeRedis } from "@effect/platform-node"
 import { Cause, Context, Effect, Exit, Fiber, Layer, Stream } from "effect"
-import { Redis } from "effect/persistence"
 import type { Scope } from "effect"
+import { Redis } from "effect/persistence"
 import type { CircuitBreakerConfig } from "../../src/CircuitBreakerConfig.js"
 import { CircuitBreaker, isCircuitOpenError, RedisCircuitStore } from "../../src/index.js"
 import type { CircuitBreakerEvent, CircuitState } from "../../src/index.js"
@@ -63,7 +63,8 @@ export const awaitState = (instance: Pick<Instance, "breaker">, state: CircuitSt
   })
 
 /** Joins every waiter. */
-export const joinAll = (fibers: ReadonlyArray<Fiber.Fiber<void>>) => Effect.forEach(fibers, Fiber.join, { discard: true })
+export const joinAll = (fibers: ReadonlyArray<Fiber.Fiber<void>>) =>
+  Effect.forEach(fibers, Fiber.join, { discard: true })
 
 /** A call that fails. */
 export const failing = Effect.fail("boom" as const)

@@ -7,13 +7,13 @@
  * one notice saying how to install it — unless `CI` is set, where a missing
  * binary fails the run (`.ci/run` installs it).
  */
+import type { Scope } from "effect"
+import { Effect } from "effect"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import type { Scope } from "effect"
-import { Effect } from "effect"
 
 const binary = (): string | undefined => {
   try {
@@ -82,7 +82,8 @@ const start = (port: number, dir: string): Promise<ChildProcess> =>
     }
     child.stdout!.on("data", onData)
     child.once("error", reject)
-    child.once("exit", (code) => reject(new Error(`redis-server on port ${port} exited (${code}) before it was ready:\n${log}`)))
+    child.once("exit", (code) =>
+      reject(new Error(`redis-server on port ${port} exited (${code}) before it was ready:\n${log}`)))
   })
 
 /**
