@@ -15,7 +15,7 @@ import {
   Retry,
   Timeout
 } from "../src/index.js"
-import { boom, ok } from "./helpers.js"
+import { boom, ok, series } from "./helpers.js"
 
 /** Every test gets a metric registry of its own. */
 const isolated = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -23,28 +23,6 @@ const isolated = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 /** Metrics switched on for everything made in `effect`, in a registry of its own. */
 const withMetrics = <A, E, R>(effect: Effect.Effect<A, E, R>) => isolated(Metrics.enable(effect))
-
-/** The value of one Prometheus series in `text`, or undefined. */
-const series = (text: string, name: string, labels: Record<string, string>): number | undefined => {
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(name + "{") && line !== name && !line.startsWith(name + " ")) continue
-    const match = /^([^{ ]+)(?:\{([^}]*)\})? (\S+)$/.exec(line)
-    if (match === null || match[1] !== name) continue
-    const found = Object.fromEntries(
-      (match[2] ?? "").split(",").filter((p) => p.length > 0).map((pair) => {
-        const [key, value] = pair.split("=")
-        return [key!, JSON.parse(value!)]
-      })
-    )
-    if (
-      Object.entries(labels).every(([key, value]) => found[key] === value) &&
-      Object.keys(found).length === Object.keys(labels).length
-    ) {
-      return Number(match[3])
-    }
-  }
-  return undefined
-}
 
 describe("metrics", () => {
   it.effect("a Prometheus scrape shows each breaker's series after a scripted sequence of calls and transitions", () =>

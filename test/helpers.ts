@@ -43,3 +43,25 @@ export const expectRejected = (
   if (retryAfterMillis !== undefined) expect(Duration.toMillis(error.retryAfter)).toBe(retryAfterMillis)
   return error
 }
+
+/** The value of one Prometheus series in `text`, or undefined. */
+export const series = (text: string, name: string, labels: Record<string, string>): number | undefined => {
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name + "{") && line !== name && !line.startsWith(name + " ")) continue
+    const match = /^([^{ ]+)(?:\{([^}]*)\})? (\S+)$/.exec(line)
+    if (match === null || match[1] !== name) continue
+    const found = Object.fromEntries(
+      (match[2] ?? "").split(",").filter((p) => p.length > 0).map((pair) => {
+        const [key, value] = pair.split("=")
+        return [key!, JSON.parse(value!)]
+      })
+    )
+    if (
+      Object.entries(labels).every(([key, value]) => found[key] === value) &&
+      Object.keys(found).length === Object.keys(labels).length
+    ) {
+      return Number(match[3])
+    }
+  }
+  return undefined
+}

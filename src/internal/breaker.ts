@@ -6,7 +6,10 @@
  * The Closed path is the hot path and is written with `Effect.withFiber` and
  * `Effect.onExitPrimitive` rather than `Effect.gen`: one primitive to admit,
  * one to observe the exit, no clock read unless something needs the time, no
- * allocation beyond the finaliser closure. Anything that takes a half-open
+ * allocation beyond the finaliser closure. The finaliser is never installed
+ * as interruptible (`onExitPrimitive`'s third argument): an interruptible one
+ * is skipped when the caller is interrupted, which would lose the call's
+ * outcome and drop a typed failure from the caller's `Exit`. Anything that takes a half-open
  * permit runs inside `uninterruptibleMask`, so an interruption can never land
  * between taking a permit and installing the finaliser that gives it back.
  *
@@ -287,7 +290,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     if (phase._tag === "Closed" || phase._tag === "Disabled") {
       if (span !== undefined) span.attribute(spanAttributes.state, phase._tag)
       return span === undefined && !circuit.needsTime
-        ? Effect.onExitPrimitive(self, this.finisher(phase.admission, classify), true)
+        ? Effect.onExitPrimitive(self, this.finisher(phase.admission, classify))
         : this.timedCall(self, phase.admission, classify, span)
     }
     return this.notClosed(self, classify, phase, span)
@@ -301,7 +304,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     span: Tracer.Span | undefined
   ): Effect.Effect<A, E | CircuitOpenError, R> {
     const startedAt = this.circuit.needsTime ? this.clock.currentTimeMillisUnsafe() : NaN
-    return Effect.onExitPrimitive(self, (exit) => this.finish(admission, exit, classify, startedAt, span), true)
+    return Effect.onExitPrimitive(self, (exit) => this.finish(admission, exit, classify, startedAt, span))
   }
 
   /** Open, ForcedOpen or HalfOpen: a rejection, or a probe. */

@@ -183,6 +183,8 @@ export class Circuit {
   private readonly slowMillis: number | undefined
   private readonly maxWaitMillis: number | undefined
   private readonly slowProbesFail: boolean
+  /** Whether a rate rule is set, so that a call that is neither failed nor slow may still trip. */
+  private readonly ratesTrip: boolean
   private cachedRejection: Rejection | undefined = undefined
   private cachedRejectionGen = -1
   private cachedRejectionMillis = -1
@@ -199,6 +201,7 @@ export class Circuit {
     // When slow calls can trip the circuit, a slow probe is a failed probe:
     // closing on it would only trip again once the window fills.
     this.slowProbesFail = config.slowCallRate !== undefined
+    this.ratesTrip = config.failureRate !== undefined || config.slowCallRate !== undefined
     this.timesCalls = this.timeWindow || this.slowMillis !== undefined
     this.needsTime = this.timesCalls
     this.phase = Ref.makeUnsafe<Phase>(this.closedPhase())
@@ -321,7 +324,9 @@ export class Circuit {
     const failure = outcome === "failure"
     this.window.record(now, failure, slow)
     this.consecutiveFailures = failure ? this.consecutiveFailures + 1 : 0
-    if (phase._tag === "Closed" && this.localTrips) {
+    // A fast success trips nothing, unless a rate rule is set: it may be the call that brings the
+    // window to `minimumCalls`, over a rate that was already past its threshold.
+    if (phase._tag === "Closed" && this.localTrips && (failure || slow || this.ratesTrip)) {
       const reason = this.tripReason()
       if (reason !== undefined) this.toOpen(phase, now === now ? now : this.clock.currentTimeMillisUnsafe(), reason)
     }
