@@ -89,7 +89,11 @@ export interface CircuitBreakerConfig {
   readonly halfOpenPermits?: number | undefined
   /** Successful probes that close the circuit. Default `halfOpenPermits`. */
   readonly successThreshold?: number | undefined
-  /** A half-open period that has not decided within this time reopens. */
+  /**
+   * Probes that have not decided within this time reopen the circuit. The
+   * wait counts from the admission of the period's first undecided probe: a
+   * half-open period that no caller has reached stays half-open.
+   */
   readonly halfOpenMaxWait?: Duration.Input | undefined
   /** Classifies every call's exit (see the `Classifier` module). Per-call options override it. */
   readonly classify?: Classifier | undefined

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, Ref, Schedule, Scope } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Ref, Schedule, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import type { CircuitBreakerConfig } from "../src/index.js"
 import { CircuitBreaker, isCircuitOpenError } from "../src/index.js"
@@ -321,6 +321,95 @@ describe("HalfOpen", () => {
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(probe) // succeeds, but too late to close the circuit
       expect(yield* breaker.state).toBe("Open")
+    }))
+})
+
+describe("halfOpenMaxWait bounds undecided probes, counted from the first probe's admission", () => {
+  /** Trips at 0 and half-opens at 5 s, with a wait of 1 s. */
+  const halfOpenAt5s = CircuitBreaker.make({
+    consecutiveFailures: 1,
+    openDuration: "5 seconds",
+    halfOpenMaxWait: "1 second"
+  }).pipe(Effect.tap((breaker) => failTimes(breaker, 1)))
+
+  it.effect("a half-open period that no caller reached stays half-open and steps nothing", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const breaker = yield* halfOpenAt5s.pipe(Scope.provide(scope))
+      const stream = yield* breaker.subscribe
+      // Closing the breaker's scope ends the stream: every event of the 10 minutes is collected.
+      const collected = yield* Effect.forkChild(Stream.runCollect(stream), { startImmediately: true })
+      yield* TestClock.adjust("10 minutes")
+      expect(yield* breaker.state).toBe("HalfOpen")
+      expect((yield* breaker.snapshot).consecutiveOpenings).toBe(1)
+      yield* Scope.close(scope, Exit.void)
+      const transitions = (yield* Fiber.join(collected)).flatMap((event) =>
+        event._tag === "StateChanged" ? [`${event.from}->${event.to}@${event.at}`] : []
+      )
+      expect(transitions).toEqual(["Open->HalfOpen@5000"])
+    }))
+
+  it.effect("one caller every 10 s after a trip is admitted at once, and closes the circuit", () =>
+    Effect.gen(function*() {
+      const breaker = yield* halfOpenAt5s
+      let admitted = 0
+      for (let i = 0; i < 60; i++) {
+        yield* TestClock.adjust("10 seconds")
+        const exit = yield* attempt(breaker, Effect.sync(() => admitted++))
+        expect(Exit.isSuccess(exit)).toBe(true)
+      }
+      expect(admitted).toBe(60)
+      expect(yield* breaker.state).toBe("Closed")
+      expect((yield* breaker.snapshot).consecutiveOpenings).toBe(0)
+    }))
+
+  it.effect("the wait starts when the first probe is admitted, however late in the period", () =>
+    Effect.gen(function*() {
+      const breaker = yield* halfOpenAt5s
+      yield* TestClock.adjust("30 seconds") // half-open since 5 s, no caller yet
+      const probe = yield* Effect.forkChild(breaker.execute(Effect.never), { startImmediately: true })
+      yield* Effect.yieldNow
+      yield* TestClock.adjust("999 millis")
+      expect(yield* breaker.state).toBe("HalfOpen")
+      yield* TestClock.adjust("1 milli")
+      const snapshot = yield* breaker.snapshot
+      expect(snapshot.state).toBe("Open")
+      expect(snapshot.consecutiveOpenings).toBe(2)
+      expect(Duration.toMillis(snapshot.retryAfter)).toBe(5_000)
+      yield* Fiber.interrupt(probe)
+    }))
+
+  it.effect("a probe that decided leaves nothing undecided: the next probe starts a new wait", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({
+        consecutiveFailures: 1,
+        openDuration: "5 seconds",
+        halfOpenPermits: 2,
+        halfOpenMaxWait: "1 second"
+      })
+      yield* failTimes(breaker, 1)
+      yield* TestClock.adjust("5 seconds")
+      yield* succeedTimes(breaker, 1) // 1 of 2 successes: still half-open, no probe in flight
+      yield* TestClock.adjust("61 seconds")
+      expect(yield* breaker.state).toBe("HalfOpen")
+      const probe = yield* Effect.forkChild(breaker.execute(Effect.never), { startImmediately: true })
+      yield* Effect.yieldNow
+      yield* TestClock.adjust("1 second")
+      expect(yield* breaker.state).toBe("Open")
+      yield* Fiber.interrupt(probe)
+    }))
+
+  it.effect("an interrupted probe gives its permit back and leaves nothing undecided", () =>
+    Effect.gen(function*() {
+      const breaker = yield* halfOpenAt5s
+      yield* TestClock.adjust("5 seconds")
+      const probe = yield* Effect.forkChild(breaker.execute(Effect.never), { startImmediately: true })
+      yield* Effect.yieldNow
+      yield* Fiber.interrupt(probe)
+      yield* TestClock.adjust("61 seconds")
+      expect(yield* breaker.state).toBe("HalfOpen")
+      expect(yield* breaker.execute(ok)).toBe("ok")
+      expect(yield* breaker.state).toBe("Closed")
     }))
 })
 

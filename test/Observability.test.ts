@@ -231,7 +231,10 @@ describe("tracing and logs", () => {
           halfOpenMaxWait: "1 second"
         })
         yield* Effect.exit(waiting.execute(boom))
-        yield* TestClock.adjust("2 seconds")
+        yield* TestClock.adjust("1 second")
+        // A probe that never answers: the wait counts from its admission.
+        yield* Effect.forkChild(waiting.execute(Effect.never), { startImmediately: true })
+        yield* TestClock.adjust("1 second")
         const quiet = yield* CircuitBreaker.make({ name: "quiet", consecutiveFailures: 1, logTransitions: false })
         yield* Effect.exit(quiet.execute(boom))
       }).pipe(Effect.scoped, Effect.provide(Logger.layer([capture])))

@@ -159,7 +159,7 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore and foreign data", () => {
         window: { _tag: "CountWindow", size: 2 }
       })
       expect(yield* a.breaker.state).toBe("Closed")
-      expect(yield* send(server.url, "HGET", key, "v")).toBe("1")
+      expect(yield* send(server.url, "HGET", key, "v")).toBe("2")
       // A hash with a field that is not a number, and a window entry that is not one.
       yield* send(server.url, "HSET", key, "calls", "many")
       yield* a.store.sync

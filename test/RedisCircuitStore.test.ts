@@ -131,6 +131,44 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore, shared mode", () => {
 describe.skipIf(!redisAvailable)("RedisCircuitStore, half-open across the fleet", () => {
   const config = { name: "search", consecutiveFailures: 1, openDuration: "10 seconds", halfOpenPermits: 1 } as const
 
+  for (const mode of ["shared", "strict"] as const) {
+    it.effect(
+      `${mode} mode: halfOpenMaxWait counts from the first probe's lease; a period no caller reached stays half-open`,
+      () =>
+        Effect.gen(function*() {
+          const server = yield* redisServer
+          const instances = yield* fleet(2, server.url, {
+            name: `waiting-${mode}`,
+            consecutiveFailures: 1,
+            openDuration: "5 seconds",
+            halfOpenMaxWait: "1 second"
+          }, { mode })
+          yield* tripFleet(instances)
+          // Half-open from 5 s on; nobody calls for a minute (the instances resync meanwhile).
+          yield* TestClock.adjust("1 minute")
+          for (const instance of instances) {
+            yield* instance.store.sync
+            const snapshot = yield* instance.breaker.snapshot
+            expect(snapshot.state).toBe("HalfOpen")
+            expect(snapshot.consecutiveOpenings).toBe(1)
+          }
+          // A probe that never answers: the fleet reopens one wait after its lease, not before.
+          const probe = yield* Effect.forkScoped(instances[0]!.breaker.execute(Effect.never))
+          yield* Effect.yieldNow
+          yield* TestClock.adjust("999 millis")
+          yield* instances[1]!.store.sync
+          expect(yield* instances[1]!.breaker.state).toBe("HalfOpen")
+          const reopened = yield* awaitState(instances[1]!, "Open")
+          yield* TestClock.adjust("1 millis")
+          yield* instances[1]!.store.sync
+          yield* Fiber.join(reopened)
+          expect((yield* instances[1]!.breaker.snapshot).consecutiveOpenings).toBe(2)
+          yield* Fiber.interrupt(probe)
+        }).pipe(Effect.scoped),
+      30_000
+    )
+  }
+
   it.effect("a failed probe reopens every instance", () =>
     Effect.gen(function*() {
       const server = yield* redisServer
@@ -258,7 +296,7 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore, half-open details", () => {
       yield* TestClock.adjust("1.5 millis")
       const instances = yield* fleet(2, server.url, { name: "fractional", consecutiveFailures: 1 })
       yield* tripFleet(instances)
-      expect(yield* send(server.url, "HGET", "effect-resilience:circuit:{fractional}", "v")).toBe("1")
+      expect(yield* send(server.url, "HGET", "effect-resilience:circuit:{fractional}", "v")).toBe("2")
       const gen = (yield* send(server.url, "HGET", "effect-resilience:circuit:{fractional}", "gen")) as string
       expect(gen).toMatch(/^\d+$/)
     }).pipe(Effect.scoped), 30_000)

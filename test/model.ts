@@ -53,9 +53,12 @@ export class Model {
   consecutiveFailures = 0
   consecutiveOpenings = 0
   until = 0
-  since = 0
   permitsLeft = 0
   successes = 0
+  /** Probes of this half-open period still running. */
+  inFlight = 0
+  /** When the oldest undecided probe of this half-open period was admitted: the wait counts from it. */
+  waitSince: number | undefined = undefined
   outcomes: Array<Outcome> = []
   readonly transitions: Array<string> = []
   private readonly consecutiveRule: number | undefined
@@ -110,15 +113,16 @@ export class Model {
     this.now = now
     while (true) {
       if (this.state === "Open" && now >= this.until) {
-        this.since = this.until
         this.permitsLeft = this.config.halfOpenPermits
         this.successes = 0
+        this.inFlight = 0
+        this.waitSince = undefined
         this.transition("HalfOpen", "OpenDurationElapsed", this.until)
       } else if (
-        this.state === "HalfOpen" && this.config.halfOpenMaxWait !== undefined &&
-        now >= this.since + this.config.halfOpenMaxWait
+        this.state === "HalfOpen" && this.config.halfOpenMaxWait !== undefined && this.waitSince !== undefined &&
+        now >= this.waitSince + this.config.halfOpenMaxWait
       ) {
-        this.open(this.since + this.config.halfOpenMaxWait, "HalfOpenMaxWait")
+        this.open(this.waitSince + this.config.halfOpenMaxWait, "HalfOpenMaxWait")
       } else {
         return
       }
@@ -135,6 +139,8 @@ export class Model {
       case "HalfOpen":
         if (this.permitsLeft > 0) {
           this.permitsLeft--
+          this.inFlight++
+          this.waitSince ??= this.now
           return { gen: this.gen, probe: true, startedAt: this.now }
         }
         return { _tag: "Rejected", state: "HalfOpen", retryAfter: 0 }
@@ -153,13 +159,16 @@ export class Model {
     const slow = this.config.slowCallDuration !== undefined && duration >= this.config.slowCallDuration
     const outcome = kind === "ignored" ? "ignored" : kind === "success" ? "success" : "failure"
     if (ticket.probe) {
+      this.inFlight--
       if (outcome === "ignored") {
         this.permitsLeft++
       } else if (outcome === "failure" || (slow && this.config.slowCallRate !== undefined)) {
-        this.open(this.now, "ProbeFailed")
+        return this.open(this.now, "ProbeFailed")
       } else if (++this.successes >= this.config.successThreshold) {
-        this.close(this.now, "ProbesSucceeded")
+        return this.close(this.now, "ProbesSucceeded")
       }
+      // No probe left running: nothing is undecided, and the next probe starts a new wait.
+      if (this.inFlight === 0) this.waitSince = undefined
       return
     }
     if (outcome === "ignored") return

@@ -70,11 +70,16 @@ export interface OpenPhase {
 export interface HalfOpenPhase {
   readonly _tag: "HalfOpen"
   readonly gen: number
-  readonly since: number
   readonly admission: Admission
   permitsLeft: number
   inFlight: number
   successes: number
+  /**
+   * When the oldest probe still undecided was admitted; `undefined` while no
+   * probe is running. `halfOpenMaxWait` counts from here: a period that no
+   * caller has reached is no evidence of failure.
+   */
+  waitingSince: number | undefined
 }
 
 /** @internal */
@@ -227,8 +232,8 @@ export class Circuit {
       if (phase._tag === "Open") {
         if (now < phase.until) return phase
         phase = this.toHalfOpen(phase, phase.until)
-      } else if (phase._tag === "HalfOpen" && this.maxWaitMillis !== undefined) {
-        const deadline = phase.since + this.maxWaitMillis
+      } else if (phase._tag === "HalfOpen" && phase.waitingSince !== undefined && this.maxWaitMillis !== undefined) {
+        const deadline = phase.waitingSince + this.maxWaitMillis
         if (now < deadline) return phase
         phase = this.toOpen(phase, deadline, "HalfOpenMaxWait")
       } else {
@@ -251,6 +256,11 @@ export class Circuit {
         if (phase.permitsLeft > 0) {
           phase.permitsLeft--
           phase.inFlight++
+          if (phase.waitingSince === undefined && this.maxWaitMillis !== undefined) {
+            // The first undecided probe: from now on the period must decide in time.
+            phase.waitingSince = now
+            this.pendingDeadline = now + this.maxWaitMillis
+          }
           return phase.admission
         }
         return this.reject(phase, now)
@@ -396,11 +406,8 @@ export class Circuit {
         return this.set(phase, this.disabledPhase(), reason, now)
       case "ForcedOpen":
         return this.set(phase, { _tag: "ForcedOpen", gen: ++this.gen }, reason, now)
-      case "HalfOpen": {
-        const next = this.halfOpenPhase(now)
-        if (this.maxWaitMillis !== undefined) this.pendingDeadline = now + this.maxWaitMillis
-        return this.set(phase, next, reason, now)
-      }
+      case "HalfOpen":
+        return this.set(phase, this.halfOpenPhase(), reason, now)
       case "Open": {
         const next: OpenPhase = { _tag: "Open", gen: ++this.gen, openedAt: now, until }
         this.pendingDeadline = next.until
@@ -462,12 +469,14 @@ export class Circuit {
       // An interrupted or ignored probe tells nothing: its permit goes back.
       phase.permitsLeft++
     } else if (this.probeFailed(outcome, slow)) {
-      this.toOpen(phase, now, "ProbeFailed")
+      return void this.toOpen(phase, now, "ProbeFailed")
     } else if (++phase.successes >= this.config.successThreshold) {
       this.consecutiveOpenings = 0
       this.durations.reset()
-      this.set(phase, this.closedPhase(), "ProbesSucceeded", now)
+      return this.set(phase, this.closedPhase(), "ProbesSucceeded", now)
     }
+    // No probe left running: nothing is undecided, and the next probe starts a new wait.
+    if (phase.inFlight === 0) phase.waitingSince = undefined
   }
 
   private tripReason(): TransitionReason | undefined {
@@ -508,22 +517,21 @@ export class Circuit {
   }
 
   private toHalfOpen(from: OpenPhase, at: number): HalfOpenPhase {
-    const next = this.halfOpenPhase(at)
-    if (this.maxWaitMillis !== undefined) this.pendingDeadline = at + this.maxWaitMillis
+    const next = this.halfOpenPhase()
     this.set(from, next, "OpenDurationElapsed", at)
     return next
   }
 
-  private halfOpenPhase(at: number): HalfOpenPhase {
+  private halfOpenPhase(): HalfOpenPhase {
     const gen = ++this.gen
     return {
       _tag: "HalfOpen",
       gen,
-      since: at,
       admission: { gen, probe: true, state: "HalfOpen" },
       permitsLeft: this.config.halfOpenPermits,
       inFlight: 0,
-      successes: 0
+      successes: 0,
+      waitingSince: undefined
     }
   }
 

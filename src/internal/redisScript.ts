@@ -9,7 +9,9 @@
  *
  * - `<prefix>{<name>}`: a hash with the state, its generation, when an Open
  *   period ends, the fleet's consecutive openings and failure streak, the
- *   half-open permits left and successes so far, and the window's totals;
+ *   half-open permits left and successes so far, when the wait for undecided
+ *   probes ends (`halfOpenMaxWait`, counted from the first probe's lease),
+ *   and the window's totals;
  * - `<prefix>{<name>}:w`: the merged window, a list of `bucket:calls:failures:slow`
  *   batches, newest first;
  * - `<prefix>{<name>}:p`: the half-open probe leases, fencing token -> expiry.
@@ -48,7 +50,7 @@ local knownGen = tonumber(ARGV[11]) or 0
 
 local STATES = ${luaSet(State.literals)}
 local REASONS = ${luaSet(TransitionReason.literals)}
-local FIELDS = { "gen", "until", "since", "openings", "streak", "permits", "successes", "token", "calls", "failures", "slow",
+local FIELDS = { "gen", "until", "waitEnds", "openings", "streak", "permits", "successes", "token", "calls", "failures", "slow",
   "changed" }
 local corrupt = ""
 local created = false
@@ -84,8 +86,8 @@ local function load()
   else
     local f = {}
     for i = 1, #raw, 2 do f[raw[i]] = raw[i + 1] end
-    if f.v ~= "1" then
-      corrupt = "key " .. key .. " has format version " .. tostring(f.v) .. ", expected 1"
+    if f.v ~= "2" then
+      corrupt = "key " .. key .. " has format version " .. tostring(f.v) .. ", expected 2"
     elseif not STATES[f.state] then
       corrupt = "key " .. key .. " has an unknown state " .. tostring(f.state)
     elseif not REASONS[f.reason] then
@@ -153,15 +155,15 @@ local function transition(to, reason, openFor)
   s.reason = reason
   s.gen = math.max(s.gen + 1, now)
   s.changed = now
-  s.successes, s.permits, s.since, s["until"] = 0, 0, 0, 0
+  s.successes, s.permits, s.waitEnds, s["until"] = 0, 0, 0, 0
   clearWindow()
   redis.call("DEL", lkey)
   if to == "Open" then
     s.openings = s.openings + 1
     s["until"] = now + openFor
   elseif to == "HalfOpen" then
+    -- No probe yet, so nothing to wait for: a period that no caller reached is no evidence of failure.
     s.permits = permitsArg
-    s.since = now
   elseif to == "Closed" then
     s.openings = 0
   end
@@ -175,7 +177,7 @@ local function advance()
   for _ = 1, 4 do
     if s.state == "Open" and now >= s["until"] then
       transition("HalfOpen", "OpenDurationElapsed", 0)
-    elseif s.state == "HalfOpen" and maxWait > 0 and now >= s.since + maxWait then
+    elseif s.state == "HalfOpen" and s.waitEnds > 0 and now >= s.waitEnds then
       transition("Open", "HalfOpenMaxWait", openMillis)
     else
       break
@@ -183,13 +185,21 @@ local function advance()
   end
   if s.state == "HalfOpen" and checkKind(lkey, "hash", "lease hash") then
     local leases = redis.call("HGETALL", lkey)
+    local held = 0
     for i = 1, #leases, 2 do
       local expiry = count(leases[i + 1])
       if expiry == nil or expiry <= now then
         redis.call("HDEL", lkey, leases[i])
         s.permits = s.permits + 1
         dirty = true
+      else
+        held = held + 1
       end
+    end
+    -- No lease left: no probe is undecided, and the next one starts a new wait.
+    if held == 0 and s.waitEnds > 0 then
+      s.waitEnds = 0
+      dirty = true
     end
   end
 end
@@ -323,6 +333,8 @@ elseif op == "admit" then
       checkKind(lkey, "hash", "lease hash")
       redis.call("HSET", lkey, int(granted), int(now + leaseMillis))
       redis.call("PEXPIRE", lkey, int(idle + leaseMillis))
+      -- The first undecided probe: from now on the period must decide within maxWait.
+      if maxWait > 0 and s.waitEnds == 0 then s.waitEnds = now + maxWait end
     else
       granted = -1
     end
@@ -339,6 +351,8 @@ elseif op == "probe" then
       s.successes = s.successes + 1
       if s.successes >= successThreshold then transition("Closed", "ProbesSucceeded", 0) end
     end
+    -- Still half-open with no lease left: no probe is undecided, and the next one starts a new wait.
+    if s.state == "HalfOpen" and redis.call("HLEN", lkey) == 0 then s.waitEnds = 0 end
   else
     granted = -1
   end
@@ -354,7 +368,7 @@ end
 if dirty then
   local fields = {}
   if created then
-    fields = { "v", "1" }
+    fields = { "v", "2" }
   end
   if s.state ~= loaded.state then table.insert(fields, "state"); table.insert(fields, s.state) end
   if s.reason ~= loaded.reason then table.insert(fields, "reason"); table.insert(fields, s.reason) end
