@@ -5,7 +5,45 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { TransitionReason } from "./CircuitBreakerEvent.js"
 import { State } from "./CircuitState.js"
+
+/**
+ * A failed call, as a report shows it: when it ended, the error's tag (or
+ * class name) when it has one, and its message, cut to
+ * `maxFailureMessageLength` characters so that a report stays small whatever
+ * the dependency answered.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreakerSnapshot } from "effect-resilience"
+ *
+ * const failure = new CircuitBreakerSnapshot.FailureSummary({
+ *   at: 1_700_000_000_000,
+ *   tag: "InventoryError",
+ *   message: "503 Service Unavailable"
+ * })
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class FailureSummary extends Schema.Class<FailureSummary>("CircuitBreakerFailureSummary")({
+  /** When the call ended, epoch milliseconds of the breaker's clock. */
+  at: Schema.Number,
+  /** The error's `_tag`, or the name of its class; `null` for a value that has neither. */
+  tag: Schema.NullOr(Schema.String),
+  /** The error's message, or the value as text. */
+  message: Schema.String
+}) {}
+
+/**
+ * The longest failure message a snapshot keeps (characters).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const maxFailureMessageLength = 500
 
 /**
  * A snapshot of a circuit.
@@ -19,7 +57,13 @@ import { State } from "./CircuitState.js"
  *   an `openDuration` schedule);
  * - `retryAfter`: time until a probe is admitted: the rest of the open period
  *   when `Open`, infinite when `ForcedOpen`, zero otherwise;
- * - `probesInFlight`, `probeSuccesses`: the current half-open period's probes.
+ * - `probesInFlight`, `probeSuccesses`: the current half-open period's probes;
+ * - `at`: when the snapshot was taken (epoch milliseconds of the breaker's clock);
+ * - `openedAt`, `openReason`: when and why the circuit last opened (or was
+ *   forced open), while it is `Open`, `HalfOpen` or `ForcedOpen`; `null` otherwise;
+ * - `openedBy`: the failure that opened it, when a failure did (`null` for a
+ *   slow-call trip, a half-open wait that ran out, or an operator);
+ * - `lastFailure`: the last failure the circuit recorded, in any state.
  *
  * @example
  * ```ts
@@ -48,5 +92,10 @@ export class Snapshot extends Schema.Class<Snapshot>("CircuitBreakerSnapshot")({
   consecutiveOpenings: Schema.Number,
   retryAfter: Schema.Duration,
   probesInFlight: Schema.Number,
-  probeSuccesses: Schema.Number
+  probeSuccesses: Schema.Number,
+  at: Schema.Number,
+  openedAt: Schema.NullOr(Schema.Number),
+  openReason: Schema.NullOr(TransitionReason),
+  openedBy: Schema.NullOr(FailureSummary),
+  lastFailure: Schema.NullOr(FailureSummary)
 }) {}

@@ -21,6 +21,13 @@ import { RejectingState } from "./CircuitState.js"
  *   rest of the open period when `Open`, zero when `HalfOpen` (a decision is
  *   pending: retry soon, with a backoff), and infinite when `ForcedOpen`
  *   (nothing is admitted until an operator resets the breaker).
+ * - `lastFailure`: what the call that opened the circuit failed with (its
+ *   typed error or defect), when a failure opened it — the cause behind the
+ *   rejection, as cockatiel's `lastFailure` and Polly's inner exception.
+ *   `undefined` when the circuit opened on slow calls, a half-open wait that
+ *   ran out, an operator's `forceOpen`, or news from a shared store. It is
+ *   not a schema field and not enumerable: it is never serialised with the
+ *   rejection (it may hold anything the dependency answered).
  *
  * @example
  * ```ts
@@ -45,6 +52,9 @@ export class CircuitOpenError extends Schema.TaggedError<CircuitOpenError>()("Ci
   state: RejectingState,
   retryAfter: Schema.Duration
 }) {
+  /** What the call that opened the circuit failed with; see the class's documentation. */
+  declare readonly lastFailure?: unknown
+
   override get message(): string {
     switch (this.state) {
       case "Open":

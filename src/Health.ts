@@ -3,11 +3,16 @@
  * routes that serve it (`/health/circuits`) and the metrics (`/metrics`).
  *
  * The report lists each circuit — its state, the failure and slow-call rates
- * of its window, the time until it lets a probe in — and sums them up: the
- * service is `"degraded"` while any circuit is open, half-open or forced
- * open, `"healthy"` otherwise. The route answers 200 when healthy and a
- * status of your choice (503 by default) when degraded, so a load balancer
- * or an alert can act on it.
+ * of its window, when and why it opened, the failure that opened it, when a
+ * probe is next let in — and sums them up: `"healthy"` while every circuit
+ * lets calls through, `"degraded"` while any is open, half-open or forced
+ * open. A dependency that is down does not make this service unhealthy: the
+ * breaker is doing its job, and a readiness probe that failed on it would
+ * take every instance out of rotation at once. So the route answers 200 in
+ * both cases, with the states in the body. It answers `degradedStatus` (503)
+ * only when you ask — for the circuits of the sources you mark with
+ * `critical`, or for every circuit with `failWhenDegraded` — and the report
+ * then says `"unhealthy"`.
  *
  * ```ts
  * import { Layer } from "effect"
@@ -28,12 +33,12 @@
  * @since 0.1.0
  */
 import type { Layer } from "effect"
-import { Context, Duration, Effect, Schema } from "effect"
+import { Context, Duration, Effect, Predicate, Schema } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import type { CircuitBreaker } from "./CircuitBreaker.js"
 import type { CircuitBreakerRegistry } from "./CircuitBreakerRegistry.js"
-import { Snapshot } from "./CircuitBreakerSnapshot.js"
+import { FailureSummary, Snapshot } from "./CircuitBreakerSnapshot.js"
 import type { State } from "./CircuitState.js"
 import { isCircuitBreaker } from "./internal/breaker.js"
 import { isServiceKey } from "./internal/service.js"
@@ -41,9 +46,19 @@ import { isServiceKey } from "./internal/service.js"
 const snapshotFields = Snapshot.fields
 
 /**
- * One circuit in a health report. `retryAfterMillis` is the time until a
- * probe is admitted (0 unless open; `null` when forced open: only an
- * operator's reset will).
+ * One circuit in a health report.
+ *
+ * - `retryAfterMillis`: the time until a probe is admitted (0 unless open;
+ *   `null` when forced open: only an operator's reset will);
+ * - `nextProbeAt`: when a probe is next admitted, epoch milliseconds: the end
+ *   of the open period when `Open`, now when `HalfOpen` (probes are let in as
+ *   permits allow), `null` otherwise;
+ * - `openedAt`, `openReason`, `openedBy`: when and why the circuit opened,
+ *   and the failure that opened it (while it is open, half-open or forced
+ *   open; `null` otherwise);
+ * - `lastFailure`: the last failure the circuit recorded, in any state;
+ * - `critical`: whether this circuit fails the report when it is not
+ *   letting calls through (see `critical` and `failWhenDegraded`).
  *
  * @category models
  * @since 0.1.0
@@ -57,17 +72,27 @@ export class CircuitHealth extends Schema.Class<CircuitHealth>("CircuitHealth")(
   failureRate: snapshotFields.failureRate,
   slowCallRate: snapshotFields.slowCallRate,
   consecutiveFailures: snapshotFields.consecutiveFailures,
-  // A duration as a number of milliseconds, the form a monitor reads best.
-  retryAfterMillis: Schema.NullOr(Schema.Number)
+  consecutiveOpenings: snapshotFields.consecutiveOpenings,
+  probesInFlight: snapshotFields.probesInFlight,
+  // Durations and instants as numbers of milliseconds, the form a monitor reads best.
+  retryAfterMillis: Schema.NullOr(Schema.Number),
+  nextProbeAt: Schema.NullOr(Schema.Number),
+  openedAt: snapshotFields.openedAt,
+  openReason: snapshotFields.openReason,
+  openedBy: Schema.NullOr(FailureSummary),
+  lastFailure: Schema.NullOr(FailureSummary),
+  critical: Schema.Boolean
 }) {}
 
 /**
- * Whether every circuit lets calls through.
+ * The sum of a report: `"healthy"` while every circuit lets calls through,
+ * `"degraded"` while any does not, `"unhealthy"` while a critical one does
+ * not (then the route answers `degradedStatus`).
  *
  * @category models
  * @since 0.1.0
  */
-export const Status = Schema.Literals(["healthy", "degraded"])
+export const Status = Schema.Literals(["healthy", "degraded", "unhealthy"])
 
 /**
  * @category models
@@ -96,17 +121,39 @@ export class HealthReport extends Schema.Class<HealthReport>("HealthReport")({
 }) {}
 
 /**
- * Where circuits come from: a breaker or a registry, as an instance or as a
- * service key (resolved from the context).
+ * A breaker or a registry, as an instance or as a service key (resolved from
+ * the context).
  *
  * @category models
  * @since 0.1.0
  */
-export type Source =
+export type Circuits =
   | CircuitBreaker
   | CircuitBreakerRegistry<unknown>
   | Context.Key<unknown, CircuitBreaker>
   | Context.Key<unknown, CircuitBreakerRegistry<unknown>>
+
+const CriticalTypeId = "~effect-resilience/Health/Critical"
+
+/**
+ * Circuits whose being down fails the report (see `critical`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Critical<C extends Circuits = Circuits> {
+  readonly [CriticalTypeId]: typeof CriticalTypeId
+  readonly circuits: C
+}
+
+/**
+ * Where circuits come from: a breaker or a registry (an instance or a
+ * service key), or such a source marked `critical`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Source = Circuits | Critical
 
 /**
  * The services a list of sources needs: those of its service keys.
@@ -114,11 +161,55 @@ export type Source =
  * @category models
  * @since 0.1.0
  */
-export type Services<S> = S extends Context.Key<infer I, unknown> ? I : never
+export type Services<S> = S extends Critical<infer C> ? Services<C>
+  : S extends Context.Key<infer I, unknown> ? I
+  : never
+
+/**
+ * Marks a source whose circuits fail the report while they do not let calls
+ * through: the route answers `degradedStatus` (503) and the report says
+ * `"unhealthy"`. Use it for a dependency without which this instance is of
+ * no use, so that a readiness probe takes it out of rotation — knowing that
+ * every instance sharing the dependency goes out with it.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, Health } from "effect-resilience"
+ *
+ * class Database extends CircuitBreaker.Service<Database>()("database") {}
+ * class Recommendations extends CircuitBreaker.Service<Recommendations>()("recommendations") {}
+ *
+ * // 503 while the database's circuit is open; recommendations being down only shows in the body.
+ * const HealthRoute = Health.layerHttp({ sources: [Health.critical(Database), Recommendations] })
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const critical = <C extends Circuits>(circuits: C): Critical<C> => ({
+  [CriticalTypeId]: CriticalTypeId,
+  circuits
+})
+
+const isCritical = (source: Source): source is Critical => Predicate.hasProperty(source, CriticalTypeId)
+
+/**
+ * The options of `report`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ReportOptions {
+  /**
+   * Every circuit fails the report while it does not let calls through, as
+   * if every source were `critical`. Default `false`.
+   */
+  readonly failWhenDegraded?: boolean | undefined
+}
 
 const degradedStates: ReadonlySet<State> = new Set(["Open", "HalfOpen", "ForcedOpen"])
 
-const circuitHealth = (snapshot: Snapshot): CircuitHealth => {
+const circuitHealth = (snapshot: Snapshot, critical: boolean): CircuitHealth => {
   const retryAfter = Duration.toMillis(snapshot.retryAfter)
   return new CircuitHealth({
     breaker: snapshot.breaker,
@@ -129,7 +220,19 @@ const circuitHealth = (snapshot: Snapshot): CircuitHealth => {
     failureRate: snapshot.failureRate,
     slowCallRate: snapshot.slowCallRate,
     consecutiveFailures: snapshot.consecutiveFailures,
-    retryAfterMillis: Number.isFinite(retryAfter) ? retryAfter : null
+    consecutiveOpenings: snapshot.consecutiveOpenings,
+    probesInFlight: snapshot.probesInFlight,
+    retryAfterMillis: Number.isFinite(retryAfter) ? retryAfter : null,
+    nextProbeAt: snapshot.state === "Open"
+      ? snapshot.at + retryAfter
+      : snapshot.state === "HalfOpen"
+      ? snapshot.at
+      : null,
+    openedAt: snapshot.openedAt,
+    openReason: snapshot.openReason,
+    openedBy: snapshot.openedBy,
+    lastFailure: snapshot.lastFailure,
+    critical
   })
 }
 
@@ -140,10 +243,20 @@ const snapshotsOf = (
     ? Effect.map(source.snapshot, (snapshot) => [snapshot])
     : (source as CircuitBreakerRegistry<unknown>).snapshots
 
-type Resolved = CircuitBreaker | CircuitBreakerRegistry<unknown>
+interface Resolved {
+  readonly circuits: CircuitBreaker | CircuitBreakerRegistry<unknown>
+  readonly critical: boolean
+}
 
-const resolve = (source: Source, context: Context.Context<never>): Resolved =>
-  isServiceKey(source) ? Context.getUnsafe(context, source as Context.Key<unknown, Resolved>) : source as Resolved
+const resolve = (source: Source, context: Context.Context<never>, failWhenDegraded: boolean): Resolved => {
+  const circuits = isCritical(source) ? source.circuits : source
+  return {
+    circuits: isServiceKey(circuits)
+      ? Context.getUnsafe(context, circuits as Context.Key<unknown, Resolved["circuits"]>)
+      : circuits as Resolved["circuits"],
+    critical: failWhenDegraded || isCritical(source)
+  }
+}
 
 /**
  * The health of the circuits of `sources`, now.
@@ -165,16 +278,34 @@ const resolve = (source: Source, context: Context.Context<never>): Resolved =>
  * @since 0.1.0
  */
 export const report = <const Sources extends ReadonlyArray<Source>>(
-  sources: Sources
+  sources: Sources,
+  options?: ReportOptions
 ): Effect.Effect<HealthReport, never, Services<Sources[number]>> =>
-  Effect.withFiber((fiber) => reportOf(sources.map((source) => resolve(source, fiber.context))))
+  Effect.withFiber((fiber) =>
+    reportOf(sources.map((source) => resolve(source, fiber.context, options?.failWhenDegraded === true)))
+  )
 
 const reportOf = (sources: ReadonlyArray<Resolved>): Effect.Effect<HealthReport> =>
-  Effect.map(Effect.forEach(sources, snapshotsOf), (lists) => {
-    const circuits = lists.flat().map(circuitHealth)
-    const degraded = circuits.some((circuit) => degradedStates.has(circuit.state))
-    return new HealthReport({ status: degraded ? "degraded" : "healthy", circuits })
-  })
+  Effect.map(
+    Effect.forEach(sources, (source) =>
+      Effect.map(snapshotsOf(source.circuits), (snapshots) =>
+        snapshots.map((snapshot) =>
+          circuitHealth(snapshot, source.critical)
+        ))),
+    (lists) => {
+      const circuits = lists.flat()
+      let status: Status = "healthy"
+      for (const circuit of circuits) {
+        if (!degradedStates.has(circuit.state)) continue
+        if (circuit.critical) {
+          status = "unhealthy"
+          break
+        }
+        status = "degraded"
+      }
+      return new HealthReport({ status, circuits })
+    }
+  )
 
 /**
  * The JSON form of a report, as the route serves it.
@@ -198,27 +329,34 @@ export const toJson: (report: HealthReport) => unknown = Schema.encodeSync(Schem
  * @category models
  * @since 0.1.0
  */
-export interface HttpOptions<Sources extends ReadonlyArray<Source>> {
-  /** The breakers and registries to report. */
+export interface HttpOptions<Sources extends ReadonlyArray<Source>> extends ReportOptions {
+  /** The breakers and registries to report; mark with `critical` those whose being down fails the check. */
   readonly sources: Sources
   /** Default `"/health/circuits"`. */
   readonly path?: HttpRouter.PathInput | undefined
-  /** The status answered while any circuit is open, half-open or forced open. Default 503. */
+  /**
+   * The status answered while the report is `"unhealthy"`: a critical circuit
+   * (or, with `failWhenDegraded`, any circuit) is open, half-open or forced
+   * open. Default 503.
+   */
   readonly degradedStatus?: number | undefined
 }
 
 /**
- * A route serving the health report as JSON: 200 when every circuit lets
- * calls through, `degradedStatus` (503) otherwise. Service keys among the
- * sources are resolved when the layer is built.
+ * A route serving the health report as JSON. It answers 200 whatever the
+ * circuits' states (they are in the body), unless the report is
+ * `"unhealthy"`: then `degradedStatus` (503). Service keys among the sources
+ * are resolved when the layer is built.
  *
  * @example
  * ```ts
  * import { CircuitBreaker, Health } from "effect-resilience"
  *
  * class Search extends CircuitBreaker.Service<Search>()("search") {}
+ * class Payments extends CircuitBreaker.Service<Payments>()("payments") {}
  *
- * const HealthRoute = Health.layerHttp({ sources: [Search], path: "/health/circuits", degradedStatus: 503 })
+ * // 200 with the states in the body; 503 while the payments circuit is not letting calls through.
+ * const HealthRoute = Health.layerHttp({ sources: [Search, Health.critical(Payments)], path: "/health/circuits" })
  * ```
  *
  * @category http
@@ -229,11 +367,12 @@ export const layerHttp = <const Sources extends ReadonlyArray<Source>>(
 ): Layer.Layer<never, never, HttpRouter.HttpRouter | Services<Sources[number]>> =>
   HttpRouter.use((router) =>
     Effect.withFiber((fiber) => {
-      const sources = options.sources.map((source) => resolve(source, fiber.context))
+      const failWhenDegraded = options.failWhenDegraded === true
+      const sources = options.sources.map((source) => resolve(source, fiber.context, failWhenDegraded))
       const degradedStatus = options.degradedStatus ?? 503
       const handler = Effect.map(reportOf(sources), (report) =>
         HttpServerResponse.jsonUnsafe(toJson(report), {
-          status: report.status === "healthy" ? 200 : degradedStatus,
+          status: report.status === "unhealthy" ? degradedStatus : 200,
           headers: { "cache-control": "no-store" }
         }))
       return router.add("GET", options.path ?? "/health/circuits", handler)

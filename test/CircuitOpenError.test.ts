@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Schema } from "effect"
+import { Cause, Data, Duration, Effect, Exit, Fiber, Schema } from "effect"
+import { TestClock } from "effect/testing"
 import { isCircuitOpenError } from "../src/CircuitOpenError.js"
-import { CircuitOpenError } from "../src/index.js"
+import { CircuitBreaker, CircuitOpenError } from "../src/index.js"
 
 describe("CircuitOpenError", () => {
   const open = new CircuitOpenError({ breaker: "payments", state: "Open", retryAfter: Duration.millis(12_300) })
@@ -43,4 +44,55 @@ describe("CircuitOpenError", () => {
     expect(isCircuitOpenError(open)).toBe(true)
     expect(isCircuitOpenError(new Error("x"))).toBe(false)
   })
+})
+
+describe("CircuitOpenError.lastFailure: the failure that opened the circuit", () => {
+  class InventoryError extends Data.TaggedError("InventoryError")<{ readonly status: number }> {}
+  const rejectionOf = (exit: Exit.Exit<unknown, unknown>) => {
+    const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+    expect(error).toBeInstanceOf(CircuitOpenError)
+    return error as CircuitOpenError
+  }
+
+  it.effect("rejections in Open and HalfOpen carry the error of the call that tripped the circuit", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 2, openDuration: "10 seconds" })
+      yield* Effect.exit(breaker.execute(Effect.fail(new InventoryError({ status: 500 }))))
+      yield* Effect.exit(breaker.execute(Effect.fail(new InventoryError({ status: 503 }))))
+      const open = rejectionOf(yield* Effect.exit(breaker.execute(Effect.void)))
+      expect(open.state).toBe("Open")
+      expect(open.lastFailure).toEqual(new InventoryError({ status: 503 }))
+      // Half-open with the one permit taken: the same failure is why.
+      yield* TestClock.adjust("10 seconds")
+      const probe = yield* Effect.forkChild(breaker.execute(Effect.never), { startImmediately: true })
+      yield* Effect.yieldNow
+      const halfOpen = rejectionOf(yield* Effect.exit(breaker.execute(Effect.void)))
+      expect(halfOpen.state).toBe("HalfOpen")
+      expect((halfOpen.lastFailure as InventoryError).status).toBe(503)
+      yield* Fiber.interrupt(probe)
+      // A probe that fails with a defect reopens the circuit: the defect is the new reason.
+      yield* Effect.exit(breaker.execute(Effect.die("database on fire")))
+      expect(rejectionOf(yield* Effect.exit(breaker.execute(Effect.void))).lastFailure).toBe("database on fire")
+    }))
+
+  it.effect("is absent when no failure opened the circuit: an operator's forceOpen", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1 })
+      yield* Effect.exit(breaker.execute(Effect.fail(new InventoryError({ status: 500 }))))
+      yield* breaker.reset
+      yield* breaker.forceOpen
+      expect(rejectionOf(yield* Effect.exit(breaker.execute(Effect.void))).lastFailure).toBeUndefined()
+    }))
+
+  it.effect("is never serialised: not in the encoded error, not in JSON, not enumerable", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1 })
+      yield* Effect.exit(breaker.execute(Effect.fail(new InventoryError({ status: 500 }))))
+      const rejection = rejectionOf(yield* Effect.exit(breaker.execute(Effect.void)))
+      expect(rejection.lastFailure).toBeInstanceOf(InventoryError)
+      expect(Object.keys(rejection)).not.toContain("lastFailure")
+      expect(JSON.stringify(rejection)).not.toContain("InventoryError")
+      const encoded = Schema.encodeSync(Schema.toCodecJson(CircuitOpenError))(rejection)
+      expect(JSON.stringify(encoded)).not.toContain("InventoryError")
+    }))
 })

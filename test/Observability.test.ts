@@ -8,6 +8,7 @@ import {
   Bulkhead,
   CircuitBreaker,
   CircuitBreakerRegistry,
+  CircuitBreakerSnapshot,
   Fallback,
   Health,
   Hedge,
@@ -15,7 +16,7 @@ import {
   Retry,
   Timeout
 } from "../src/index.js"
-import { boom, ok, series } from "./helpers.js"
+import { Boom, boom, ok, series } from "./helpers.js"
 
 /** Every test gets a metric registry of its own. */
 const isolated = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -264,59 +265,79 @@ describe("tracing and logs", () => {
 
 describe("health", () => {
   class Payments extends CircuitBreaker.Service<Payments>()("payments") {}
-  const Routes = Layer.mergeAll(
-    Health.layerHttp({ sources: [Payments, CircuitBreakerRegistry.CircuitBreakerRegistry], degradedStatus: 503 }),
-    Health.layerMetricsHttp()
-  )
-  const Server = HttpRouter.serve(Routes, { disableLogger: true }).pipe(
-    Layer.provideMerge(NodeHttpServer.layerTest),
-    Layer.provideMerge(
-      Layer.mergeAll(
-        Payments.layer({ consecutiveFailures: 1, openDuration: "30 seconds" }),
-        CircuitBreakerRegistry.layer({ config: { consecutiveFailures: 1, metrics: true } })
-      ).pipe(Layer.provide(Metrics.layer))
+  class Search extends CircuitBreaker.Service<Search>()("search") {}
+  const breakers = Layer.mergeAll(
+    Payments.layer({ consecutiveFailures: 1, openDuration: "30 seconds" }),
+    Search.layer({ consecutiveFailures: 1, openDuration: "30 seconds" }),
+    CircuitBreakerRegistry.layer({ config: { consecutiveFailures: 1, metrics: true } })
+  ).pipe(Layer.provide(Metrics.layer))
+  const serve = <E, R>(routes: Layer.Layer<never, E, R>) =>
+    HttpRouter.serve(routes, { disableLogger: true }).pipe(
+      Layer.provideMerge(NodeHttpServer.layerTest),
+      Layer.provideMerge(breakers)
     )
-  )
+  const getReport = (path = "/health/circuits") =>
+    Effect.flatMap(HttpClient.HttpClient, (client) =>
+      Effect.flatMap(client.get(path), (response) =>
+        Effect.map(
+          HttpClientResponse.schemaBodyJson(Health.HealthReport)(response),
+          (report) => [response.status, report] as const
+        )))
+  const Server = serve(Layer.mergeAll(
+    Health.layerHttp({ sources: [Payments, CircuitBreakerRegistry.CircuitBreakerRegistry] }),
+    Health.layerHttp({ sources: [Payments, Search], failWhenDegraded: true, path: "/health/strict" }),
+    Health.layerHttp({ sources: [Health.critical(Payments), Search], path: "/health/critical" }),
+    Health.layerMetricsHttp()
+  ))
 
-  it.effect("GET /health/circuits answers 200 while every circuit is closed, 503 with the open ones listed, as JSON its Schema decodes", () =>
+  it.effect("GET /health/circuits answers 200 whatever the circuits' states, with the states in the body, as JSON its Schema decodes", () =>
     Effect.gen(function*() {
       const client = yield* HttpClient.HttpClient
-      const get = Effect.flatMap(
-        client.get("/health/circuits"),
-        (response) =>
-          Effect.map(
-            HttpClientResponse.schemaBodyJson(Health.HealthReport)(response),
-            (report) => [response.status, report] as const
-          )
-      )
       const payments = yield* Payments
       const tenants = yield* CircuitBreakerRegistry.CircuitBreakerRegistry
       yield* payments.execute(ok)
       yield* tenants.execute(ok, "acme")
-      const [healthyStatus, healthy] = yield* get
+      const [healthyStatus, healthy] = yield* getReport()
       expect(healthyStatus).toBe(200)
       expect(healthy.status).toBe("healthy")
       expect(healthy.circuits.map((c) => [c.breaker, c.state])).toEqual([["payments", "Closed"], ["acme", "Closed"]])
-      yield* Effect.exit(payments.execute(boom))
-      const [degradedStatus, degraded] = yield* get
-      expect(degradedStatus).toBe(503)
+      yield* TestClock.adjust("5 seconds")
+      yield* Effect.exit(payments.execute(Effect.fail(new Boom({ n: 7 }))))
+      // One dependency down does not take this instance out of rotation.
+      const [degradedStatus, degraded] = yield* getReport()
+      expect(degradedStatus).toBe(200)
       expect(degraded.status).toBe("degraded")
+      // Why and when it opened, when a probe is next let in, and the failure that opened it.
       expect(degraded.circuits[0]).toMatchObject({
         breaker: "payments",
         state: "Open",
-        failures: 0,
-        retryAfterMillis: 30_000
+        consecutiveOpenings: 1,
+        retryAfterMillis: 30_000,
+        nextProbeAt: 35_000,
+        openedAt: 5_000,
+        openReason: "ConsecutiveFailures",
+        openedBy: { at: 5_000, tag: "Boom" },
+        lastFailure: { at: 5_000, tag: "Boom" },
+        critical: false
       })
       yield* TestClock.adjust("30 seconds")
-      const [halfOpenStatus, halfOpen] = yield* get
-      expect(halfOpenStatus).toBe(503) // half-open is not healthy yet
-      expect(halfOpen.circuits[0]!.state).toBe("HalfOpen")
-      yield* payments.disable
-      expect((yield* get)[0]).toBe(200) // disabled: every call runs
+      const [halfOpenStatus, halfOpen] = yield* getReport()
+      expect(halfOpenStatus).toBe(200)
+      expect(halfOpen.circuits[0]).toMatchObject({ state: "HalfOpen", nextProbeAt: 35_000, openedAt: 5_000 })
       yield* payments.forceOpen
-      const [, forced] = yield* get
-      expect(forced.circuits[0]!.retryAfterMillis).toBeNull()
+      const [, forced] = yield* getReport()
+      expect(forced.circuits[0]).toMatchObject({
+        retryAfterMillis: null,
+        nextProbeAt: null,
+        openReason: "ForceOpen",
+        openedBy: null,
+        lastFailure: { tag: "Boom" }
+      })
+      yield* payments.reset
+      const [, reset] = yield* getReport()
+      expect(reset.circuits[0]).toMatchObject({ state: "Closed", openedAt: null, openReason: null, nextProbeAt: null })
       // The metrics route serves the same process's series.
+      yield* payments.forceOpen
       const metrics = yield* Effect.flatMap(client.get("/metrics"), (response) => response.text)
       expect(series(metrics, "resilience_circuit_breaker_state", { breaker: "payments" })).toBe(
         Metrics.stateValue.ForcedOpen
@@ -324,20 +345,53 @@ describe("health", () => {
       expect(series(metrics, "resilience_circuit_breaker_calls_total", { breaker: "acme", outcome: "success" })).toBe(1)
     }).pipe(Effect.provide(Server), isolated))
 
+  it.effect("503 only when asked: for every circuit (failWhenDegraded) or for the sources marked critical", () =>
+    Effect.gen(function*() {
+      const payments = yield* Payments
+      const search = yield* Search
+      for (const path of ["/health/strict", "/health/critical"]) {
+        const [status, report] = yield* getReport(path)
+        expect([path, status, report.status]).toEqual([path, 200, "healthy"])
+      }
+      // Search, which is not critical, goes down.
+      yield* Effect.exit(search.execute(boom))
+      expect((yield* getReport("/health/strict"))[0]).toBe(503)
+      const [criticalStatus, critical] = yield* getReport("/health/critical")
+      expect([criticalStatus, critical.status]).toEqual([200, "degraded"])
+      expect(critical.circuits.map((c) => [c.breaker, c.critical])).toEqual([["payments", true], ["search", false]])
+      // Payments, which is, goes down too: half-open is not letting calls through yet either.
+      yield* Effect.exit(payments.execute(boom))
+      const [status, report] = yield* getReport("/health/critical")
+      expect([status, report.status]).toEqual([503, "unhealthy"])
+      yield* TestClock.adjust("30 seconds")
+      expect((yield* getReport("/health/critical"))[0]).toBe(503)
+      yield* payments.disable // disabled: every call runs
+      expect((yield* getReport("/health/critical"))[0]).toBe(200)
+    }).pipe(Effect.provide(Server), isolated))
+
   it("the report's JSON decodes back with its own Schema", () => {
+    const failure = new CircuitBreakerSnapshot.FailureSummary({ at: 1000, tag: "Boom", message: "boom" })
     const report = new Health.HealthReport({
       status: "degraded",
       circuits: [
         new Health.CircuitHealth({
           breaker: "b",
           state: "Open",
-          calls: 3,
-          failures: 2,
+          calls: 0,
+          failures: 0,
           slowCalls: 0,
-          failureRate: 2 / 3,
+          failureRate: 0,
           slowCallRate: 0,
-          consecutiveFailures: 2,
-          retryAfterMillis: 1000
+          consecutiveFailures: 0,
+          consecutiveOpenings: 1,
+          probesInFlight: 0,
+          retryAfterMillis: 1000,
+          nextProbeAt: 2000,
+          openedAt: 1000,
+          openReason: "ConsecutiveFailures",
+          openedBy: failure,
+          lastFailure: failure,
+          critical: false
         })
       ]
     })

@@ -20,15 +20,15 @@ import { Cause, Clock, Context, Duration, Effect, Exit, Scope, Stream } from "ef
 import type { CircuitBreaker } from "../CircuitBreaker.js"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
 import type { CircuitBreakerEvent, TransitionReason } from "../CircuitBreakerEvent.js"
-import { Snapshot } from "../CircuitBreakerSnapshot.js"
+import { FailureSummary, maxFailureMessageLength, Snapshot } from "../CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "../CircuitOpenError.js"
 import type { State } from "../CircuitState.js"
 import type { Classifier, ClassifyOptions, Outcome } from "../Classifier.js"
 import { defaultClassifier, fromOptions } from "../Classifier.js"
 import { Enabled } from "../Metrics.js"
 import { isTimeoutError } from "../TimeoutError.js"
-import type { Admission, Phase, Transition } from "./circuit.js"
-import { Circuit } from "./circuit.js"
+import type { Admission, Phase, RecordedFailure, Transition } from "./circuit.js"
+import { Circuit, failureValue } from "./circuit.js"
 import { EventHub } from "./events.js"
 import { BreakerMetrics, claimBreakerName } from "./metrics.js"
 import { makeOpenDurations } from "./openDuration.js"
@@ -53,6 +53,42 @@ const hasTimeout = (cause: Cause.Cause<unknown>): boolean => {
 const tracedSpan = (fiber: Fiber.Fiber<unknown, unknown>): Tracer.Span | undefined => {
   const span = fiber.cache.span
   return span !== undefined && span._tag === "Span" && span.status._tag !== "Ended" ? span : undefined
+}
+
+/** A value as text, for a report: never throws, whatever the value's `toString` or `message` does. */
+const textOf = (value: unknown): string => {
+  try {
+    if (typeof value === "string") return value
+    if (typeof value === "object" && value !== null && "message" in value && typeof value.message === "string") {
+      return value.message
+    }
+    return String(value)
+  } catch {
+    return "(a value that cannot be shown)"
+  }
+}
+
+/** The tag of a tagged error, or the name of an `Error`'s class; never throws. */
+const tagOf = (value: unknown): string | null => {
+  try {
+    if (typeof value !== "object" || value === null) return null
+    const tag = (value as { readonly _tag?: unknown })._tag
+    if (typeof tag === "string") return tag
+    return value instanceof Error ? value.name : null
+  } catch {
+    return null
+  }
+}
+
+/** A recorded failure as a report shows it: tag and message, the message cut to a bounded length. */
+const summarize = (failure: RecordedFailure): FailureSummary => {
+  const value = failureValue(failure.exit)
+  const message = textOf(value)
+  return new FailureSummary({
+    at: failure.at,
+    tag: tagOf(value),
+    message: message.length > maxFailureMessageLength ? `${message.slice(0, maxFailureMessageLength - 1)}…` : message
+  })
 }
 
 /** What a classifier threw: a bug in the caller's code, which the call dies with. */
@@ -202,7 +238,12 @@ export class CircuitBreakerImpl implements CircuitBreaker {
         consecutiveOpenings: data.consecutiveOpenings,
         retryAfter: data.retryAfterMillis === Infinity ? Duration.infinity : Duration.millis(data.retryAfterMillis),
         probesInFlight: data.probesInFlight,
-        probeSuccesses: data.probeSuccesses
+        probeSuccesses: data.probeSuccesses,
+        at: now,
+        openedAt: data.opening === undefined ? null : data.opening.at,
+        openReason: data.opening === undefined ? null : data.opening.reason,
+        openedBy: data.opening?.failure === undefined ? null : summarize(data.opening.failure),
+        lastFailure: data.lastFailure === undefined ? null : summarize(data.lastFailure)
       })
     })
   }
@@ -405,7 +446,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     const outcome = classified instanceof ClassifierThrew ? "ignored" : classified
     const now = this.clock.currentTimeMillisUnsafe()
     const timedOut = exit._tag === "Failure" && hasTimeout(exit.cause)
-    const slow = this.circuit.observeRemote(grant.state, outcome, Math.max(0, now - startedAt), timedOut, now)
+    const slow = this.circuit.observeRemote(grant.state, outcome, Math.max(0, now - startedAt), timedOut, now, exit)
     if (span !== undefined) span.attribute(spanAttributes.outcome, outcome)
     const done = remote.done(grant, outcome, slow, now)
     return classified instanceof ClassifierThrew ? Effect.andThen(done, Effect.die(classified.value)) : done
@@ -457,7 +498,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     const classified = classifySafely(classify, exit)
     const outcome = classified instanceof ClassifierThrew ? "ignored" : classified
     const now = startedAt === startedAt || circuit.needsTime ? this.clock.currentTimeMillisUnsafe() : NaN
-    circuit.complete(admission, outcome, startedAt, now, exit._tag === "Failure" && hasTimeout(exit.cause))
+    circuit.complete(admission, outcome, startedAt, now, exit._tag === "Failure" && hasTimeout(exit.cause), exit)
     if (span !== undefined) span.attribute(spanAttributes.outcome, outcome)
     const after = circuit.pendingDeadline === undefined && circuit.unreported.length === 0
       ? undefined

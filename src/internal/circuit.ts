@@ -15,7 +15,7 @@
  * @internal
  */
 import type { Clock } from "effect"
-import { Duration, Exit, MutableRef, Ref } from "effect"
+import { Cause, Duration, Exit, MutableRef, Ref } from "effect"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
 import type { TransitionReason } from "../CircuitBreakerEvent.js"
 import { CircuitOpenError } from "../CircuitOpenError.js"
@@ -137,6 +137,39 @@ export interface Transition {
   readonly until: number | undefined
 }
 
+/**
+ * A call that failed: its exit (what it failed with, kept as it is until a
+ * report asks) and when it ended.
+ *
+ * @internal
+ */
+export interface RecordedFailure {
+  readonly at: number
+  readonly exit: Exit.Exit<unknown, unknown>
+}
+
+/**
+ * The circuit's current opening: when and why it opened (or was forced
+ * open), and the failure that opened it, when a failure did. Kept while the
+ * circuit is Open, HalfOpen or ForcedOpen.
+ *
+ * @internal
+ */
+export interface Opening {
+  readonly at: number
+  readonly reason: TransitionReason
+  readonly failure: RecordedFailure | undefined
+}
+
+/**
+ * What a call failed with: its typed error or defect, or the value of a
+ * success that a classifier counted as a failure.
+ *
+ * @internal
+ */
+export const failureValue = (exit: Exit.Exit<unknown, unknown>): unknown =>
+  exit._tag === "Success" ? exit.value : Cause.squash(exit.cause)
+
 /** @internal */
 export interface SnapshotData {
   readonly state: State
@@ -148,6 +181,8 @@ export interface SnapshotData {
   readonly retryAfterMillis: number
   readonly probesInFlight: number
   readonly probeSuccesses: number
+  readonly opening: Opening | undefined
+  readonly lastFailure: RecordedFailure | undefined
 }
 
 const noObservers: ReadonlyArray<CircuitObserver> = []
@@ -166,6 +201,10 @@ export class Circuit {
   readonly window: WindowImpl
   consecutiveFailures = 0
   consecutiveOpenings = 0
+  /** The last failure this circuit recorded, in any state. */
+  lastFailure: RecordedFailure | undefined = undefined
+  /** The current opening, while Open, HalfOpen or ForcedOpen. */
+  opening: Opening | undefined = undefined
   /**
    * The instant of the next time-driven transition, set when one is
    * scheduled and taken by the Effect layer to start a timer, so that events
@@ -235,7 +274,7 @@ export class Circuit {
       } else if (phase._tag === "HalfOpen" && phase.waitingSince !== undefined && this.maxWaitMillis !== undefined) {
         const deadline = phase.waitingSince + this.maxWaitMillis
         if (now < deadline) return phase
-        phase = this.toOpen(phase, deadline, "HalfOpenMaxWait")
+        phase = this.toOpen(phase, deadline, "HalfOpenMaxWait", undefined)
       } else {
         return phase
       }
@@ -289,13 +328,18 @@ export class Circuit {
     }
     // Building a Schema error costs microseconds; while a circuit is open the
     // same rejection repeats for every caller within the same millisecond.
-    const rejection = Exit.fail(
-      new CircuitOpenError({
-        breaker: this.config.name,
-        state: phase._tag,
-        retryAfter: retryAfterMillis === Infinity ? Duration.infinity : Duration.millis(retryAfterMillis)
-      })
-    )
+    const error = new CircuitOpenError({
+      breaker: this.config.name,
+      state: phase._tag,
+      retryAfter: retryAfterMillis === Infinity ? Duration.infinity : Duration.millis(retryAfterMillis)
+    })
+    const failure = this.opening?.failure
+    if (failure !== undefined) {
+      // Not a schema field, and not enumerable: the error that broke the circuit rides along for the
+      // caller, but is never serialised with the rejection (it may hold anything the dependency said).
+      Object.defineProperty(error, "lastFailure", { value: failureValue(failure.exit), enumerable: false })
+    }
+    const rejection = Exit.fail(error)
     this.cachedRejection = rejection
     this.cachedRejectionGen = phase.gen
     this.cachedRejectionMillis = retryAfterMillis
@@ -304,14 +348,16 @@ export class Circuit {
 
   /**
    * Records the outcome of an admitted call that started at `startedAt` and
-   * ended at `now`; `timedOut` marks it slow whatever its duration.
+   * ended at `now` with `exit`; `timedOut` marks it slow whatever its
+   * duration.
    */
   complete(
     admission: Admission,
     outcome: Outcome,
     startedAt: number,
     now: number,
-    timedOut = false
+    timedOut: boolean,
+    exit: Exit.Exit<unknown, unknown>
   ): void {
     let phase = this.current
     // `now` is NaN when the caller did not need the clock: then the call was
@@ -326,19 +372,23 @@ export class Circuit {
       observers[i]!.onCall(admission.state, outcome, slow, durationMillis, counted, now)
     }
     if (!current) return
+    const failure = outcome === "failure"
+    if (failure) this.recordFailure(exit, now)
     if (admission.probe) {
       this.completeProbe(phase as HalfOpenPhase, outcome, slow, now)
       return
     }
     if (outcome === "ignored") return
-    const failure = outcome === "failure"
     this.window.record(now, failure, slow)
     this.consecutiveFailures = failure ? this.consecutiveFailures + 1 : 0
     // A fast success trips nothing, unless a rate rule is set: it may be the call that brings the
     // window to `minimumCalls`, over a rate that was already past its threshold.
     if (phase._tag === "Closed" && this.localTrips && (failure || slow || this.ratesTrip)) {
       const reason = this.tripReason()
-      if (reason !== undefined) this.toOpen(phase, now === now ? now : this.clock.currentTimeMillisUnsafe(), reason)
+      if (reason !== undefined) {
+        const at = now === now ? now : this.clock.currentTimeMillisUnsafe()
+        this.toOpen(phase, at, reason, reason === "SlowCallRate" ? undefined : this.lastFailure)
+      }
     }
   }
 
@@ -346,6 +396,7 @@ export class Circuit {
     const phase = this.advance(now)
     if (phase._tag === "ForcedOpen") return
     this.clearCounts()
+    this.opening = { at: now, reason: "ForceOpen", failure: undefined }
     this.set(phase, { _tag: "ForcedOpen", gen: ++this.gen }, "ForceOpen", now)
   }
 
@@ -380,7 +431,9 @@ export class Circuit {
         ? Infinity
         : 0,
       probesInFlight: phase._tag === "HalfOpen" ? phase.inFlight : 0,
-      probeSuccesses: phase._tag === "HalfOpen" ? phase.successes : 0
+      probeSuccesses: phase._tag === "HalfOpen" ? phase.successes : 0,
+      opening: this.opening,
+      lastFailure: this.lastFailure
     }
   }
 
@@ -405,10 +458,13 @@ export class Circuit {
       case "Disabled":
         return this.set(phase, this.disabledPhase(), reason, now)
       case "ForcedOpen":
+        this.opening = { at: now, reason, failure: undefined }
         return this.set(phase, { _tag: "ForcedOpen", gen: ++this.gen }, reason, now)
       case "HalfOpen":
         return this.set(phase, this.halfOpenPhase(), reason, now)
       case "Open": {
+        // The fleet's opening: this instance does not know the failure that caused it.
+        this.opening = { at: now, reason, failure: undefined }
         const next: OpenPhase = { _tag: "Open", gen: ++this.gen, openedAt: now, until }
         this.pendingDeadline = next.until
         return this.set(phase, next, reason, now)
@@ -441,9 +497,11 @@ export class Circuit {
     outcome: Outcome,
     durationMillis: number,
     timedOut: boolean,
-    now: number
+    now: number,
+    exit: Exit.Exit<unknown, unknown>
   ): boolean {
     const slow = this.isSlow(durationMillis, timedOut)
+    if (outcome === "failure") this.recordFailure(exit, now)
     const observers = this.observers
     const counted = outcome !== "ignored"
     for (let i = 0; i < observers.length; i++) {
@@ -469,7 +527,7 @@ export class Circuit {
       // An interrupted or ignored probe tells nothing: its permit goes back.
       phase.permitsLeft++
     } else if (this.probeFailed(outcome, slow)) {
-      return void this.toOpen(phase, now, "ProbeFailed")
+      return void this.toOpen(phase, now, "ProbeFailed", outcome === "failure" ? this.lastFailure : undefined)
     } else if (++phase.successes >= this.config.successThreshold) {
       this.consecutiveOpenings = 0
       this.durations.reset()
@@ -504,8 +562,10 @@ export class Circuit {
   private toOpen(
     from: Phase,
     at: number,
-    reason: TransitionReason
+    reason: TransitionReason,
+    failure: RecordedFailure | undefined
   ): OpenPhase {
+    this.opening = { at, reason, failure }
     const openings = this.consecutiveOpenings + 1
     this.consecutiveOpenings = openings
     const millis = this.durations.next(openings, at)
@@ -559,8 +619,14 @@ export class Circuit {
   /** Whether transitions are kept in `unreported`. */
   reportTransitions = false
 
+  /** Keeps the failure a call ended with; only failures pay for it (and for a clock read when untimed). */
+  private recordFailure(exit: Exit.Exit<unknown, unknown>, now: number): void {
+    this.lastFailure = { at: now === now ? now : this.clock.currentTimeMillisUnsafe(), exit }
+  }
+
   private set(from: Phase, to: Phase, reason: TransitionReason, at: number): void {
     MutableRef.set(this.phase.ref, to)
+    if (to._tag === "Closed" || to._tag === "Disabled") this.opening = undefined
     if (from._tag === to._tag) return
     for (const observer of this.observers) observer.onTransition(from._tag, to._tag, reason, at)
     if (this.reportTransitions) {
