@@ -21,8 +21,8 @@
  * | `openDuration` | 60 seconds | Resilience4j, pybreaker |
  * | `maxOpenDuration` | none | |
  * | `halfOpenPermits` | 1 | pybreaker, opossum, cockatiel |
- * | `successThreshold` | `halfOpenPermits` | Resilience4j |
- * | `halfOpenMaxWait` | none (wait for the probes) | Resilience4j |
+ * | `successThreshold` | `halfOpenPermits` (every probe must succeed) | |
+ * | `halfOpenMaxWait` | none (wait for the probes) | Resilience4j (`0`: no limit) |
  * | `metrics` | off, unless `Metrics.layer` switches them on | |
  * | `logTransitions` | `true` | |
  *
@@ -83,7 +83,11 @@ export interface CircuitBreakerConfig {
    * delay is the n-th consecutive opening (e.g. exponential backoff).
    */
   readonly openDuration?: Duration.Input | Schedule.Schedule<unknown, number> | undefined
-  /** Caps every open period. */
+  /**
+   * Caps every open period, whatever `openDuration` computes. (Not the
+   * option of the same name in `effect/persistence`'s breaker, which caps only
+   * a failure's `Retry-After` hint.)
+   */
   readonly maxOpenDuration?: Duration.Input | undefined
   /** Probe calls admitted in one half-open period. Default 1. */
   readonly halfOpenPermits?: number | undefined
