@@ -76,12 +76,6 @@ export const exportsOfSources = (root, entries) => {
   })
 }
 
-const host = {
-  getCanonicalFileName: (name) => name,
-  getCurrentDirectory: ts.sys.getCurrentDirectory,
-  getNewLine: () => "\n"
-}
-
 /**
  * Type-checks `files` (absolute paths) of the consumer project under `resolution`, with the
  * installed declarations of the package checked too (not skipped as a library). `importers`
@@ -155,5 +149,3 @@ export const checkConsumer = ({ dir, files, importers, reference, resolution, pa
   }
   return problems
 }
-
-export const formatDiagnostics = (diagnostics) => ts.formatDiagnostics(diagnostics, host)
