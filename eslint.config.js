@@ -44,12 +44,24 @@ export default tseslint.config(
     }
   },
   {
-    files: ["**/*.js", "**/*.mjs"],
+    files: ["**/*.js", "**/*.mjs", "**/*.cjs"],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       parserOptions: { projectService: false },
-      globals: { URL: "readonly", console: "readonly", process: "readonly" }
+      globals: {
+        URL: "readonly",
+        console: "readonly",
+        process: "readonly",
+        setTimeout: "readonly",
+        clearTimeout: "readonly"
+      }
     }
+  },
+  {
+    // The consumer test's CommonJS side: it exists to `require` the package.
+    files: ["**/*.cjs"],
+    languageOptions: { sourceType: "commonjs", globals: { require: "readonly" } },
+    rules: { "@typescript-eslint/no-require-imports": "off" }
   },
   {
     files: ["test/**/*.ts"],

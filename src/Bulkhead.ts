@@ -117,7 +117,7 @@ export interface Bulkhead extends Policy<never, BulkheadFullError> {
  * ```ts
  * import { Bulkhead } from "effect-resilience"
  *
- * Bulkhead.isBulkhead({}) // false
+ * Bulkhead.isBulkhead({}) // => false
  * ```
  *
  * @category guards

@@ -7,8 +7,13 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Predicate, Schema } from "effect"
 import { BulkheadRejectionReason } from "./PolicyEvent.js"
+
+// Guards check this id, not `instanceof`: a value made by another copy of the library (its ESM
+// and CJS builds in one process, or two versions) carries it too. It lives on the prototype, so
+// the schema's encoding of a value is unchanged.
+const TypeId = "~effect-resilience/BulkheadFullError"
 
 /**
  * A bulkhead turned a call away without running it.
@@ -49,17 +54,28 @@ export class BulkheadFullError extends Schema.TaggedError<BulkheadFullError>()("
   }
 }
 
+Object.defineProperty(BulkheadFullError.prototype, TypeId, { value: TypeId })
+
 /**
- * Whether a value is a `BulkheadFullError`.
+ * Whether a value is a `BulkheadFullError`, made by any copy of the library (its
+ * ESM and CJS builds loaded together, or two installed versions): the check is a
+ * type id, not `instanceof`.
  *
  * @example
  * ```ts
  * import { Bulkhead } from "effect-resilience"
  *
- * Bulkhead.isBulkheadFullError("nope") // false
+ * const full = new Bulkhead.BulkheadFullError({
+ *   bulkhead: "reports",
+ *   reason: "QueueFull",
+ *   maxConcurrent: 4,
+ *   maxQueued: 0
+ * })
+ * Bulkhead.isBulkheadFullError(full) // => true
+ * Bulkhead.isBulkheadFullError("nope") // => false
  * ```
  *
  * @category guards
  * @since 0.1.0
  */
-export const isBulkheadFullError = (u: unknown): u is BulkheadFullError => u instanceof BulkheadFullError
+export const isBulkheadFullError = (u: unknown): u is BulkheadFullError => Predicate.hasProperty(u, TypeId)

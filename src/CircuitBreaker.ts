@@ -115,9 +115,11 @@ export type TypeId = "~effect-resilience/CircuitBreaker"
  * const program = Effect.gen(function*() {
  *   const breaker = yield* CircuitBreaker.make({ name: "search", consecutiveFailures: 2 })
  *   const result = yield* breaker.execute(Effect.succeed("hits"))
- *   const state = yield* breaker.state // "Closed"
+ *   const state = yield* breaker.state
  *   return { result, state }
  * }).pipe(Effect.scoped)
+ *
+ * Effect.runSync(program) // => { result: "hits", state: "Closed" }
  * ```
  *
  * @category models
@@ -159,7 +161,7 @@ export interface CircuitBreaker {
  * ```ts
  * import { CircuitBreaker } from "effect-resilience"
  *
- * CircuitBreaker.isCircuitBreaker({}) // false
+ * CircuitBreaker.isCircuitBreaker({}) // => false
  * ```
  *
  * @category guards

@@ -283,7 +283,7 @@ const fail = (breaker: string, issues: ReadonlyArray<ConfigIssue>) =>
  *
  * const resolved = CircuitBreakerConfig.decode({ name: "db", failureRate: 0.25 })
  * // Effect<ResolvedConfig, CircuitBreakerConfigError>
- * Effect.runSync(Effect.map(resolved, (config) => config.minimumCalls)) // 100
+ * Effect.runSync(Effect.map(resolved, (config) => config.minimumCalls)) // => 100
  * ```
  *
  * @category decoding

@@ -8,8 +8,13 @@
  *
  * @since 0.1.0
  */
-import { Duration, Schema } from "effect"
+import { Duration, Predicate, Schema } from "effect"
 import { RejectingState } from "./CircuitState.js"
+
+// Guards check this id, not `instanceof`: a value made by another copy of the library (its ESM
+// and CJS builds in one process, or two versions) carries it too. It lives on the prototype, so
+// the schema's encoding of a value is unchanged.
+const TypeId = "~effect-resilience/CircuitOpenError"
 
 /**
  * A call was rejected without running because its circuit is `Open`,
@@ -71,19 +76,24 @@ export class CircuitOpenError extends Schema.TaggedError<CircuitOpenError>()("Ci
   }
 }
 
+Object.defineProperty(CircuitOpenError.prototype, TypeId, { value: TypeId })
+
 /**
- * Whether a value is a `CircuitOpenError`.
+ * Whether a value is a `CircuitOpenError`, made by any copy of the library (its
+ * ESM and CJS builds loaded together, or two installed versions): the check is a
+ * type id, not `instanceof`.
  *
  * @example
  * ```ts
- * import type { Cause } from "effect"
- * import { isCircuitOpenError } from "effect-resilience"
+ * import { Duration } from "effect"
+ * import { CircuitOpenError, isCircuitOpenError } from "effect-resilience"
  *
- * const wasRejected = (cause: Cause.Cause<unknown>) =>
- *   cause.reasons.some((reason) => reason._tag === "Fail" && isCircuitOpenError(reason.error))
+ * const rejected = new CircuitOpenError({ breaker: "db", state: "Open", retryAfter: Duration.seconds(5) })
+ * isCircuitOpenError(rejected) // => true
+ * isCircuitOpenError(new Error("db is down")) // => false
  * ```
  *
  * @category guards
  * @since 0.1.0
  */
-export const isCircuitOpenError = (u: unknown): u is CircuitOpenError => u instanceof CircuitOpenError
+export const isCircuitOpenError = (u: unknown): u is CircuitOpenError => Predicate.hasProperty(u, TypeId)

@@ -53,7 +53,7 @@ const memoryStore: StoreImpl = {
  * ```ts
  * import { CircuitStore } from "effect-resilience"
  *
- * console.log(CircuitStore.memory.kind) // "memory"
+ * CircuitStore.memory.kind // => "memory"
  * ```
  *
  * @category stores

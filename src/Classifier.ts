@@ -107,8 +107,8 @@ export interface ClassifyOptions<A = unknown, E = unknown> {
  * import { Exit } from "effect"
  * import { Classifier } from "effect-resilience"
  *
- * Classifier.defaultClassifier(Exit.succeed(1)) // "success"
- * Classifier.defaultClassifier(Exit.fail("boom")) // "failure"
+ * Classifier.defaultClassifier(Exit.succeed(1)) // => "success"
+ * Classifier.defaultClassifier(Exit.fail("boom")) // => "failure"
  * ```
  *
  * @category classifiers
@@ -141,7 +141,7 @@ const isLocalRejection = (cause: Cause.Cause<unknown>): boolean => {
  * import { Classifier } from "effect-resilience"
  *
  * const classify = Classifier.fromOptions({ ignore: ["Invalid"] })!
- * classify(Exit.fail({ _tag: "Invalid" })) // "ignored"
+ * classify(Exit.fail({ _tag: "Invalid" })) // => "ignored"
  * ```
  *
  * @category classifiers

@@ -125,14 +125,14 @@ export type Handled<Tag extends string> = string extends Tag ? never : Tagged<Ta
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { CircuitOpenError, Fallback, Timeout } from "effect-resilience"
+ * import { Fallback, isCircuitOpenError, Timeout } from "effect-resilience"
  *
  * const fallbacks = Effect.gen(function*() {
  *   // Every typed error: answer with a default.
  *   const anyError = yield* Fallback.make({ value: 0 })
  *   // Only an open circuit, typed by a refinement.
  *   const whenOpen = yield* Fallback.make({
- *     on: (u: unknown): u is CircuitOpenError => u instanceof CircuitOpenError,
+ *     on: isCircuitOpenError,
  *     orElse: (error) => Effect.succeed(`retry in ${error.retryAfter}`)
  *   })
  *   // By tag.

@@ -314,8 +314,7 @@ const reportOf = (sources: ReadonlyArray<Resolved>): Effect.Effect<HealthReport>
  * ```ts
  * import { Health } from "effect-resilience"
  *
- * const json = Health.toJson(new Health.HealthReport({ status: "healthy", circuits: [] }))
- * // { status: "healthy", circuits: [] }
+ * Health.toJson(new Health.HealthReport({ status: "healthy", circuits: [] })) // => { status: "healthy", circuits: [] }
  * ```
  *
  * @category reports

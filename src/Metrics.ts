@@ -113,7 +113,7 @@ export const enable = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, 
  * ```ts
  * import { Metrics } from "effect-resilience"
  *
- * Metrics.stateValue.Open // 1
+ * Metrics.stateValue.Open // => 1
  * ```
  *
  * @category constants

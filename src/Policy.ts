@@ -321,7 +321,7 @@ export const apply: {
  * ```ts
  * import { Policy } from "effect-resilience"
  *
- * Policy.isPolicy({}) // false
+ * Policy.isPolicy({}) // => false
  * ```
  *
  * @category guards

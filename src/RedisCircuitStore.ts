@@ -222,7 +222,7 @@ export const layer = (
  * ```ts
  * import { RedisCircuitStore } from "effect-resilience"
  *
- * console.log(RedisCircuitStore.variables.url) // "REDIS_URL"
+ * RedisCircuitStore.variables.url // => "REDIS_URL"
  * ```
  *
  * @category config

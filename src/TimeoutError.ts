@@ -8,7 +8,12 @@
  *
  * @since 0.1.0
  */
-import { Duration, Schema } from "effect"
+import { Duration, Predicate, Schema } from "effect"
+
+// Guards check this id, not `instanceof`: a value made by another copy of the library (its ESM
+// and CJS builds in one process, or two versions) carries it too. It lives on the prototype, so
+// the schema's encoding of a value is unchanged.
+const TypeId = "~effect-resilience/TimeoutError"
 
 /**
  * A call ran longer than its timeout and was interrupted.
@@ -45,17 +50,23 @@ export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutErr
   }
 }
 
+Object.defineProperty(TimeoutError.prototype, TypeId, { value: TypeId })
+
 /**
- * Whether a value is a `TimeoutError` of this library.
+ * Whether a value is a `TimeoutError` of this library, made by any copy of it
+ * (its ESM and CJS builds loaded together, or two installed versions): the check
+ * is a type id, not `instanceof`.
  *
  * @example
  * ```ts
+ * import { Cause, Duration } from "effect"
  * import { Timeout } from "effect-resilience"
  *
- * Timeout.isTimeoutError(new Error("x")) // false
+ * Timeout.isTimeoutError(new Timeout.TimeoutError({ policy: "search", duration: Duration.seconds(2) })) // => true
+ * Timeout.isTimeoutError(new Cause.TimeoutError()) // => false
  * ```
  *
  * @category guards
  * @since 0.1.0
  */
-export const isTimeoutError = (u: unknown): u is TimeoutError => u instanceof TimeoutError
+export const isTimeoutError = (u: unknown): u is TimeoutError => Predicate.hasProperty(u, TypeId)
