@@ -13,6 +13,7 @@
  * import { Layer } from "effect"
  * import { HttpRouter } from "effect/http"
  * import { CircuitBreaker, Health } from "effect-resilience"
+ * import type { PolicyConfigError } from "effect-resilience"
  *
  * class Payments extends CircuitBreaker.Service<Payments>()("payments") {}
  * class Inventory extends CircuitBreaker.Service<Inventory>()("inventory") {}
@@ -22,21 +23,26 @@
  *   Health.layerMetricsHttp() // GET /metrics, Prometheus text
  * )
  * // Serve with HttpRouter.serve(Routes) and a server layer, Payments.layer(...) and Inventory.layer(...)
- * export const _routes: Layer.Layer<never, never, HttpRouter.HttpRouter | Payments | Inventory> = Routes
+ * // Bad options (a degradedStatus that is no HTTP status) fail the layer with PolicyConfigError.
+ * export const _routes: Layer.Layer<never, PolicyConfigError, HttpRouter.HttpRouter | Payments | Inventory> = Routes
  * ```
  *
  * @since 0.1.0
  */
 import type { Layer } from "effect"
-import { Context, Duration, Effect, Schema } from "effect"
+import { Context, Duration, Effect, Result, Schema } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import type { CircuitBreaker } from "./CircuitBreaker.js"
 import type { CircuitBreakerRegistry } from "./CircuitBreakerRegistry.js"
 import { Snapshot } from "./CircuitBreakerSnapshot.js"
 import type { State } from "./CircuitState.js"
+import type { ConfigIssue } from "./ConfigIssue.js"
 import { isCircuitBreaker } from "./internal/breaker.js"
+import { decodeOptions } from "./internal/options.js"
+import { IntBetween } from "./internal/schemas.js"
 import { isServiceKey } from "./internal/service.js"
+import { PolicyConfigError } from "./PolicyConfigError.js"
 
 const snapshotFields = Snapshot.fields
 
@@ -203,14 +209,29 @@ export interface HttpOptions<Sources extends ReadonlyArray<Source>> {
   readonly sources: Sources
   /** Default `"/health/circuits"`. */
   readonly path?: HttpRouter.PathInput | undefined
-  /** The status answered while any circuit is open, half-open or forced open. Default 503. */
+  /**
+   * The status answered while any circuit is open, half-open or forced
+   * open: an integer from 200 to 599. Default 503.
+   */
   readonly degradedStatus?: number | undefined
 }
+
+const HttpOptionsSchema = Schema.Struct({
+  sources: Schema.Array(Schema.Unknown),
+  path: Schema.optional(Schema.String.check(
+    Schema.makeFilter((path: string) => path === "*" || path.startsWith("/"), {
+      expected: `a path starting with "/", or "*"`
+    })
+  )),
+  degradedStatus: Schema.optional(IntBetween(200, 599))
+})
 
 /**
  * A route serving the health report as JSON: 200 when every circuit lets
  * calls through, `degradedStatus` (503) otherwise. Service keys among the
- * sources are resolved when the layer is built.
+ * sources are resolved when the layer is built. Bad options (a
+ * `degradedStatus` that is no HTTP status, say) fail the layer with a
+ * `PolicyConfigError` (kind `"Health"`) naming each field.
  *
  * @example
  * ```ts
@@ -226,9 +247,19 @@ export interface HttpOptions<Sources extends ReadonlyArray<Source>> {
  */
 export const layerHttp = <const Sources extends ReadonlyArray<Source>>(
   options: HttpOptions<Sources>
-): Layer.Layer<never, never, HttpRouter.HttpRouter | Services<Sources[number]>> =>
+): Layer.Layer<never, PolicyConfigError, HttpRouter.HttpRouter | Services<Sources[number]>> =>
   HttpRouter.use((router) =>
     Effect.withFiber((fiber) => {
+      const decoded = decodeOptions(HttpOptionsSchema, options, "health route option")
+      if (Result.isFailure(decoded)) {
+        return Effect.fail(
+          new PolicyConfigError({
+            kind: "Health",
+            policy: "health",
+            issues: decoded.failure as [ConfigIssue, ...Array<ConfigIssue>]
+          })
+        )
+      }
       const sources = options.sources.map((source) => resolve(source, fiber.context))
       const degradedStatus = options.degradedStatus ?? 503
       const handler = Effect.map(reportOf(sources), (report) =>
@@ -238,7 +269,7 @@ export const layerHttp = <const Sources extends ReadonlyArray<Source>>(
         }))
       return router.add("GET", options.path ?? "/health/circuits", handler)
     })
-  ) as Layer.Layer<never, never, HttpRouter.HttpRouter | Services<Sources[number]>>
+  ) as Layer.Layer<never, PolicyConfigError, HttpRouter.HttpRouter | Services<Sources[number]>>
 
 /**
  * A route serving every metric in Prometheus text — among them those of the
