@@ -80,11 +80,18 @@ export {
 export interface BulkheadOptions {
   /** Shown in errors, events and snapshots. Default `"default"`. */
   readonly name?: string | undefined
-  /** Calls that may run at once (an integer >= 1). Default 25 (as Resilience4j). */
+  /** Calls that may run at once: an integer from 1 to `Limits.maxConcurrent` (100,000). Default 25 (as Resilience4j). */
   readonly maxConcurrent?: number | undefined
-  /** Calls that may wait for a slot (an integer >= 0). Default 0: a full bulkhead rejects at once. */
+  /**
+   * Calls that may wait for a slot: an integer from 0 to `Limits.maxQueued`
+   * (100,000). Default 0: a full bulkhead rejects at once.
+   */
   readonly maxQueued?: number | undefined
-  /** How long a queued call waits for a slot before it is rejected. Default: until a slot frees. */
+  /**
+   * How long a queued call waits for a slot before it is rejected: from 1
+   * millisecond to `Limits.maxDuration`, only with `maxQueued` >= 1.
+   * Default: until a slot frees.
+   */
   readonly maxQueueWait?: Duration.Input | undefined
   /** Report this policy's metrics (see the `Metrics` module). Default: as the context says (`Metrics.layer`). */
   readonly metrics?: boolean | undefined

@@ -41,7 +41,7 @@
 import type { Stream } from "effect"
 import { Context, Effect, Layer, Schedule, Scope } from "effect"
 import type { CircuitBreakerConfig, ResolvedConfig } from "./CircuitBreakerConfig.js"
-import { CircuitBreakerConfigError, ConfigIssue, decode, fromConfig } from "./CircuitBreakerConfig.js"
+import { checkResolved, CircuitBreakerConfigError, ConfigIssue, decode, fromConfig } from "./CircuitBreakerConfig.js"
 import type { CircuitBreakerEvent } from "./CircuitBreakerEvent.js"
 import type { Snapshot } from "./CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
@@ -55,6 +55,8 @@ import {
   TypeId as TypeIdInternal
 } from "./internal/breaker.js"
 import { checkSchedule } from "./internal/openDuration.js"
+import { nameOf } from "./internal/options.js"
+import { isValidated } from "./internal/resolved.js"
 import type { ServiceClassOf } from "./internal/service.js"
 import { InstanceLookup, isEffectValue, isServiceKey, serviceClass } from "./internal/service.js"
 import type { StoreImpl } from "./internal/store.js"
@@ -218,7 +220,10 @@ export const make = (
 /**
  * Makes a circuit breaker from an already validated configuration (see
  * `CircuitBreakerConfig.decode`), so that many breakers sharing one
- * configuration validate it once.
+ * configuration validate it once. A configuration changed by hand after
+ * `decode` still has its window, counts and durations checked against
+ * their bounds (see the `Limits` module) and each other: a breaker is never
+ * made from a window it cannot allocate.
  *
  * @example
  * ```ts
@@ -240,6 +245,13 @@ export const makeResolved = (
   config: ResolvedConfig
 ): Effect.Effect<CircuitBreaker, CircuitBreakerConfigError, Scope.Scope> =>
   Effect.gen(function*() {
+    const outOfBounds = isValidated(config) ? [] : checkResolved(config)
+    if (outOfBounds.length > 0) {
+      return yield* new CircuitBreakerConfigError({
+        breaker: nameOf(config, "default"),
+        issues: outOfBounds as [ConfigIssue, ...Array<ConfigIssue>]
+      })
+    }
     if (Schedule.isSchedule(config.openDuration)) {
       const problem = checkSchedule(config.openDuration, yield* Effect.context<never>())
       if (problem !== undefined) {

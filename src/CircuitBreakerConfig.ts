@@ -5,9 +5,11 @@
  * A configuration is decoded by an `effect/Schema` when a breaker is made.
  * Every invalid value — a negative or fractional count, a rate outside
  * [0, 1], `NaN`, an unknown field, a window that can never fill, a success
- * threshold above the probe permits — fails with a `CircuitBreakerConfigError`
- * that names each field and the rule it breaks. Nothing throws and nothing is
- * silently replaced by a default.
+ * threshold above the probe permits, anything past its bound (see the
+ * `Limits` module) — fails with a `CircuitBreakerConfigError` that names
+ * each field and the rule it breaks, every broken rule at once. Nothing
+ * throws, nothing is allocated before the configuration is valid, and
+ * nothing is silently replaced by a default.
  *
  * Defaults (and where they come from):
  *
@@ -33,8 +35,11 @@ import { Duration, Effect, Result, Schema } from "effect"
 import type { Classifier } from "./Classifier.js"
 import { ConfigIssue } from "./ConfigIssue.js"
 import { configFromEnv } from "./internal/configFromEnv.js"
+import type { CheckRelations } from "./internal/options.js"
 import { decodeOptions, Name, nameOf } from "./internal/options.js"
-import { durationInput, durationOrSchedule, FunctionValue, PositiveInt, Rate } from "./internal/schemas.js"
+import { markValidated } from "./internal/resolved.js"
+import { durationInput, durationOrSchedule, FunctionValue, IntBetween, Rate } from "./internal/schemas.js"
+import { maxCount, maxEventBufferSize, maxHalfOpenPermits } from "./Limits.js"
 import type { ResolvedWindow, WindowSpec } from "./SlidingWindow.js"
 import { countWindow, WindowSpecSchema } from "./SlidingWindow.js"
 
@@ -64,44 +69,52 @@ import { countWindow, WindowSpecSchema } from "./SlidingWindow.js"
 export interface CircuitBreakerConfig {
   /** Shown in errors, events and snapshots. Default `"default"`. */
   readonly name?: string | undefined
-  /** Trip after this many failures in a row; a success resets the streak. */
+  /** Trip after this many failures in a row (1 to `Limits.maxCount`); a success resets the streak. */
   readonly consecutiveFailures?: number | undefined
-  /** Trip when the window holds this many failures. */
+  /** Trip when the window holds this many failures (1 to `Limits.maxCount`, at most a count window's size). */
   readonly failureCount?: number | undefined
   /** Trip when `failures / calls` in the window is at or above this fraction (once `minimumCalls` are recorded). */
   readonly failureRate?: number | undefined
   /** Trip when `slowCalls / calls` in the window is at or above this fraction (once `minimumCalls` are recorded). */
   readonly slowCallRate?: number | undefined
-  /** A call that takes this long or longer (success or failure) is slow. */
+  /** A call that takes this long or longer (success or failure) is slow: 1 ms to `Limits.maxDuration`. */
   readonly slowCallDuration?: Duration.Input | undefined
-  /** The window the count and rate rules look at. Default `countWindow(100)`. */
+  /**
+   * The window the count and rate rules look at. Default `countWindow(100)`.
+   * Bounds: `Limits.maxCountWindowSize` outcomes, `Limits.maxTimeWindowBuckets`
+   * buckets of at least 1 ms.
+   */
   readonly window?: WindowSpec | undefined
-  /** Calls the window must hold before a rate rule can trip. */
+  /** Calls the window must hold before a rate rule can trip (1 to `Limits.maxCount`, at most a count window's size). */
   readonly minimumCalls?: number | undefined
   /**
-   * How long the circuit stays open: a duration, or a `Schedule` whose n-th
-   * delay is the n-th consecutive opening (e.g. exponential backoff).
+   * How long the circuit stays open: a duration (0, or 1 ms to
+   * `Limits.maxDuration`), or a `Schedule` whose n-th delay is the n-th
+   * consecutive opening (e.g. exponential backoff; a delay past
+   * `Limits.maxDuration` is capped to it).
    */
   readonly openDuration?: Duration.Input | Schedule.Schedule<unknown, number> | undefined
   /**
-   * Caps every open period, whatever `openDuration` computes. (Not the
-   * option of the same name in `effect/persistence`'s breaker, which caps only
-   * a failure's `Retry-After` hint.)
+   * Caps every open period, whatever `openDuration` computes: 1 ms to
+   * `Limits.maxDuration`. (Not the option of the same name in
+   * `effect/persistence`'s breaker, which caps only a failure's `Retry-After`
+   * hint.)
    */
   readonly maxOpenDuration?: Duration.Input | undefined
-  /** Probe calls admitted in one half-open period. Default 1. */
+  /** Probe calls admitted in one half-open period: 1 to `Limits.maxHalfOpenPermits` (1000). Default 1. */
   readonly halfOpenPermits?: number | undefined
   /** Successful probes that close the circuit. Default `halfOpenPermits`. */
   readonly successThreshold?: number | undefined
   /**
-   * Probes that have not decided within this time reopen the circuit. The
-   * wait counts from the admission of the period's first undecided probe: a
-   * half-open period that no caller has reached stays half-open.
+   * Probes that have not decided within this time reopen the circuit: 1 ms to
+   * `Limits.maxDuration`. The wait counts from the admission of the period's
+   * first undecided probe: a half-open period that no caller has reached
+   * stays half-open.
    */
   readonly halfOpenMaxWait?: Duration.Input | undefined
   /** Classifies every call's exit (see the `Classifier` module). Per-call options override it. */
   readonly classify?: Classifier | undefined
-  /** Events buffered per subscriber before the oldest are dropped. Default 1024. */
+  /** Events buffered per subscriber before the oldest are dropped: 1 to `Limits.maxEventBufferSize`. Default 1024. */
   readonly eventBufferSize?: number | undefined
   /**
    * Register the breaker's metrics (see the `Metrics` module): `true`,
@@ -249,20 +262,20 @@ const defaultEventBufferSize = 1024
  */
 export const CircuitBreakerConfigSchema = Schema.Struct({
   name: Schema.optional(Name),
-  consecutiveFailures: Schema.optional(PositiveInt),
-  failureCount: Schema.optional(PositiveInt),
+  consecutiveFailures: Schema.optional(IntBetween(1, maxCount)),
+  failureCount: Schema.optional(IntBetween(1, maxCount)),
   failureRate: Schema.optional(Rate),
   slowCallRate: Schema.optional(Rate),
   slowCallDuration: Schema.optional(durationInput({ allowZero: false })),
   window: Schema.optional(WindowSpecSchema),
-  minimumCalls: Schema.optional(PositiveInt),
+  minimumCalls: Schema.optional(IntBetween(1, maxCount)),
   openDuration: Schema.optional(durationOrSchedule),
   maxOpenDuration: Schema.optional(durationInput({ allowZero: false })),
-  halfOpenPermits: Schema.optional(PositiveInt),
-  successThreshold: Schema.optional(PositiveInt),
+  halfOpenPermits: Schema.optional(IntBetween(1, maxHalfOpenPermits)),
+  successThreshold: Schema.optional(IntBetween(1, maxHalfOpenPermits)),
   halfOpenMaxWait: Schema.optional(durationInput({ allowZero: false })),
   classify: Schema.optional(FunctionValue<Classifier>("a function (exit) => Outcome")),
-  eventBufferSize: Schema.optional(PositiveInt),
+  eventBufferSize: Schema.optional(IntBetween(1, maxEventBufferSize)),
   metrics: Schema.optional(Schema.Union([
     Schema.Boolean,
     Schema.Struct({ callDurations: Schema.optional(Schema.Boolean) })
@@ -293,56 +306,23 @@ export const decode = (
   input: CircuitBreakerConfig | undefined
 ): Effect.Effect<ResolvedConfig, CircuitBreakerConfigError> =>
   Effect.suspend(() => {
-    const decoded = decodeOptions(CircuitBreakerConfigSchema, input, "circuit breaker option", "(config)")
+    const decoded = decodeOptions(
+      CircuitBreakerConfigSchema,
+      input,
+      "circuit breaker option",
+      "(config)",
+      checkRelations
+    )
     const breaker = nameOf(input, "default")
     if (Result.isFailure(decoded)) return fail(breaker, decoded.failure)
     const config = decoded.success
     const window = config.window ?? Schema.decodeUnknownSync(WindowSpecSchema)(defaultWindow)
-    const issues: Array<ConfigIssue> = []
     const halfOpenPermits = config.halfOpenPermits ?? 1
-    const successThreshold = config.successThreshold ?? halfOpenPermits
-    if (successThreshold > halfOpenPermits) {
-      issues.push(
-        new ConfigIssue({
-          field: "successThreshold",
-          rule: `must be at most halfOpenPermits (${halfOpenPermits}), got ${successThreshold}`
-        })
-      )
-    }
-    let minimumCalls = config.minimumCalls ?? defaultMinimumCalls
-    if (window._tag === "CountWindow") {
-      if (config.minimumCalls === undefined) {
-        minimumCalls = Math.min(minimumCalls, window.size)
-      } else if (config.minimumCalls > window.size) {
-        issues.push(
-          new ConfigIssue({
-            field: "minimumCalls",
-            rule: `must be at most the count window's size (${window.size}), got ${config.minimumCalls}`
-          })
-        )
-      }
-      if (config.failureCount !== undefined && config.failureCount > window.size) {
-        issues.push(
-          new ConfigIssue({
-            field: "failureCount",
-            rule: `must be at most the count window's size (${window.size}), got ${config.failureCount}`
-          })
-        )
-      }
-    } else if (Duration.toMillis(window.duration) / window.buckets < 1) {
-      issues.push(
-        new ConfigIssue({
-          field: "window.buckets",
-          rule: `must leave buckets at least 1 millisecond wide (${
-            Duration.format(window.duration)
-          } in ${window.buckets} buckets)`
-        })
-      )
-    }
-    if (issues.length > 0) return fail(breaker, issues)
+    const minimumCalls = config.minimumCalls ??
+      (window._tag === "CountWindow" ? Math.min(defaultMinimumCalls, window.size) : defaultMinimumCalls)
     const noRule = config.consecutiveFailures === undefined && config.failureCount === undefined &&
       config.failureRate === undefined && config.slowCallRate === undefined
-    return Effect.succeed<ResolvedConfig>({
+    return Effect.succeed(markValidated<ResolvedConfig>({
       name: breaker,
       consecutiveFailures: noRule ? defaultConsecutiveFailures : config.consecutiveFailures,
       failureCount: config.failureCount,
@@ -355,14 +335,101 @@ export const decode = (
       openDuration: config.openDuration ?? defaultOpenDuration,
       maxOpenDuration: config.maxOpenDuration,
       halfOpenPermits,
-      successThreshold,
+      successThreshold: config.successThreshold ?? halfOpenPermits,
       halfOpenMaxWait: config.halfOpenMaxWait,
       classify: config.classify,
       eventBufferSize: config.eventBufferSize ?? defaultEventBufferSize,
       metrics: config.metrics,
       logTransitions: config.logTransitions ?? true
-    })
+    }))
   })
+
+/** The rules that relate several fields; a rule about an invalid field is left to that field's own issue. */
+const checkRelations: CheckRelations<typeof CircuitBreakerConfigSchema.Type> = (config, invalid) => {
+  const issues: Array<ConfigIssue> = []
+  if (!invalid.has("halfOpenPermits") && !invalid.has("successThreshold")) {
+    const halfOpenPermits = config.halfOpenPermits ?? 1
+    const successThreshold = config.successThreshold ?? halfOpenPermits
+    if (successThreshold > halfOpenPermits) {
+      issues.push(
+        new ConfigIssue({
+          field: "successThreshold",
+          rule: `must be at most halfOpenPermits (${halfOpenPermits}), got ${successThreshold}`
+        })
+      )
+    }
+  }
+  if (invalid.has("window")) return issues
+  const window = config.window ?? defaultWindow
+  if (window._tag === "CountWindow") {
+    for (const field of ["minimumCalls", "failureCount"] as const) {
+      const value = config[field]
+      if (value !== undefined && !invalid.has(field) && value > window.size) {
+        issues.push(
+          new ConfigIssue({
+            field,
+            rule: `must be at most the count window's size (${window.size}), got ${value}`
+          })
+        )
+      }
+    }
+  } else if (Duration.toMillis(window.duration as Duration.Duration) / window.buckets < 1) {
+    issues.push(
+      new ConfigIssue({
+        field: "window.buckets",
+        rule: `must leave buckets at least 1 millisecond wide (${
+          Duration.format(window.duration as Duration.Duration)
+        } in ${window.buckets} buckets)`
+      })
+    )
+  }
+  return issues
+}
+
+const fields = CircuitBreakerConfigSchema.fields
+
+/**
+ * The fields of a resolved configuration whose bounds protect memory and
+ * timers, checked again by `makeResolved`: a resolved configuration may
+ * have been changed by hand after `decode`.
+ */
+const ResolvedBounds = Schema.Struct({
+  window: WindowSpecSchema,
+  consecutiveFailures: fields.consecutiveFailures,
+  failureCount: fields.failureCount,
+  minimumCalls: fields.minimumCalls,
+  halfOpenPermits: fields.halfOpenPermits,
+  successThreshold: fields.successThreshold,
+  eventBufferSize: fields.eventBufferSize,
+  slowCallDuration: fields.slowCallDuration,
+  openDuration: fields.openDuration,
+  maxOpenDuration: fields.maxOpenDuration,
+  halfOpenMaxWait: fields.halfOpenMaxWait
+})
+
+const boundedFields = Object.keys(ResolvedBounds.fields) as ReadonlyArray<keyof typeof ResolvedBounds.fields>
+
+/**
+ * The rules a resolved configuration breaks: the bounds of its window,
+ * counts and durations, and the rules between them. Cheaper than `decode`
+ * (nothing is resolved again), for `makeResolved`.
+ *
+ * @internal
+ */
+export const checkResolved = (config: ResolvedConfig): ReadonlyArray<ConfigIssue> => {
+  if (typeof config !== "object" || config === null) {
+    return [
+      new ConfigIssue({
+        field: "(config)",
+        rule: "must be a resolved configuration (from CircuitBreakerConfig.decode)"
+      })
+    ]
+  }
+  const bounded: Record<string, unknown> = {}
+  for (const field of boundedFields) bounded[field] = config[field]
+  const decoded = decodeOptions(ResolvedBounds, bounded, "circuit breaker option", "(config)", checkRelations)
+  return Result.isFailure(decoded) ? decoded.failure : []
+}
 
 /**
  * Reads a configuration through Effect's `Config` — environment variables
@@ -375,15 +442,19 @@ export const decode = (
  * | `PREFIX_NAME` | `name` |
  * | `PREFIX_CONSECUTIVE_FAILURES`, `PREFIX_FAILURE_COUNT`, `PREFIX_MINIMUM_CALLS` | counts |
  * | `PREFIX_FAILURE_RATE`, `PREFIX_SLOW_CALL_RATE` | rates |
- * | `PREFIX_SLOW_CALL_DURATION`, `PREFIX_OPEN_DURATION`, `PREFIX_MAX_OPEN_DURATION`, `PREFIX_HALF_OPEN_MAX_WAIT` | durations: `"30 seconds"`, or milliseconds |
+ * | `PREFIX_SLOW_CALL_DURATION`, `PREFIX_OPEN_DURATION`, `PREFIX_MAX_OPEN_DURATION`, `PREFIX_HALF_OPEN_MAX_WAIT` | durations: `30s`, `1m30s`, `250ms`, `PT30S`, `"30 seconds"`, or milliseconds |
  * | `PREFIX_HALF_OPEN_PERMITS`, `PREFIX_SUCCESS_THRESHOLD`, `PREFIX_EVENT_BUFFER_SIZE` | counts |
  * | `PREFIX_METRICS`, `PREFIX_LOG_TRANSITIONS` | `true` or `false` |
  * | `PREFIX_WINDOW_SIZE` | a count window of that size |
  * | `PREFIX_WINDOW_DURATION`, `PREFIX_WINDOW_BUCKETS` | a time window |
  *
  * A variable that breaks a rule fails with `CircuitBreakerConfigError`
- * naming the variable and the rule. The breaker is named by `PREFIX_NAME`,
- * else `base.name`, else the prefix in lower case.
+ * naming the variable and the rule. So does a variable under `PREFIX_` that
+ * is no option (`PREFIX_FAILURE_RATIO`: "did you mean
+ * PREFIX_FAILURE_RATE?"), unless it ends with an option, as the variables of
+ * a breaker with a longer prefix do (`PREFIX_EU_FAILURE_RATE`): give each
+ * breaker a prefix of its own, and no other variable under it. The breaker
+ * is named by `PREFIX_NAME`, else `base.name`, else the prefix in lower case.
  *
  * @example
  * ```ts

@@ -28,7 +28,7 @@
  *
  * @since 0.1.0
  */
-import type { Duration, Scope } from "effect"
+import type { Duration, Result, Scope } from "effect"
 import { Context, Effect, Layer, Schema } from "effect"
 import type { CircuitBreaker } from "./CircuitBreaker.js"
 import type { CircuitBreakerConfig, ResolvedConfig } from "./CircuitBreakerConfig.js"
@@ -37,10 +37,12 @@ import type { Snapshot } from "./CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
 import type { ClassifyOptions } from "./Classifier.js"
 import { ConfigIssue } from "./ConfigIssue.js"
-import { decodeOptions, Name, nameOf } from "./internal/options.js"
+import { decodeOptions, fieldValue, Name, nameOf } from "./internal/options.js"
 import type { RegistryFullError } from "./internal/registry.js"
 import { defaults, RegistryImpl } from "./internal/registry.js"
-import { durationInput, FunctionValue, PositiveInt } from "./internal/schemas.js"
+import { markValidated } from "./internal/resolved.js"
+import { durationInput, FunctionValue, IntBetween } from "./internal/schemas.js"
+import { maxBreakers } from "./Limits.js"
 
 export {
   /**
@@ -71,9 +73,12 @@ export interface RegistryOptions {
    * tens of thousands of series). Default: the breaker defaults.
    */
   readonly config?: CircuitBreakerConfig | ((key: string) => CircuitBreakerConfig) | undefined
-  /** Breakers kept at most (an integer >= 1). Default 10,000. */
+  /** Breakers kept at most: an integer from 1 to `Limits.maxBreakers` (1,000,000). Default 10,000. */
   readonly maxBreakers?: number | undefined
-  /** A closed breaker unused for this long may be evicted. Default 1 hour. */
+  /**
+   * A closed breaker unused for this long may be evicted: from 1 millisecond
+   * to `Limits.maxDuration` (about 24.8 days). Default 1 hour.
+   */
   readonly idleTimeToLive?: Duration.Input | undefined
 }
 
@@ -118,7 +123,7 @@ export interface CircuitBreakerRegistry<out E = never> {
 const RegistryOptionsSchema = Schema.Struct({
   name: Schema.optional(Name),
   config: Schema.optional(Schema.Unknown),
-  maxBreakers: Schema.optional(PositiveInt),
+  maxBreakers: Schema.optional(IntBetween(1, maxBreakers)),
   idleTimeToLive: Schema.optional(durationInput({ allowZero: false }))
 })
 
@@ -159,20 +164,42 @@ export const make: {
   Effect.gen(function*() {
     const name = nameOf(options, "default")
     const decoded = decodeOptions(RegistryOptionsSchema, options, "registry option")
-    if (decoded._tag === "Failure") {
+    const config = fieldValue(options, ["config"])
+    // One configuration for every key is validated now, with the other options: every broken rule at once.
+    const shared = config === undefined || (typeof config === "object" && config !== null && !Array.isArray(config))
+      ? yield* Effect.result(decode(quietByDefault(config as CircuitBreakerConfig | undefined)))
+      : undefined
+    const issues = [
+      ...(decoded._tag === "Failure" ? decoded.failure : []),
+      ...(shared?._tag === "Failure"
+        ? shared.failure.issues.map((issue) =>
+          new ConfigIssue({ field: issue.field === "(config)" ? "config" : `config.${issue.field}`, rule: issue.rule })
+        )
+        : []),
+      ...(shared === undefined && !Schema.is(ConfigFunction)(config)
+        ? [
+          new ConfigIssue({
+            field: "config",
+            rule: "must be a circuit breaker configuration or a function (key) => configuration"
+          })
+        ]
+        : [])
+    ]
+    // (A failed decode always has issues: the first test narrows `decoded` for what follows.)
+    if (decoded._tag === "Failure" || issues.length > 0) {
       return yield* new CircuitBreakerConfigError({
         breaker: name,
-        issues: decoded.failure as [ConfigIssue, ...Array<ConfigIssue>]
+        issues: issues as [ConfigIssue, ...Array<ConfigIssue>]
       })
     }
-    const config = decoded.success.config
     let configFor: (key: string) => Effect.Effect<ResolvedConfig, CircuitBreakerConfigError>
-    if (Schema.is(ConfigFunction)(config)) {
+    if (shared === undefined) {
+      const perKey = config as (key: string) => CircuitBreakerConfig
       configFor = (key) =>
         Effect.suspend(() => {
           let given: unknown
           try {
-            given = config(key)
+            given = perKey(key)
           } catch (thrown) {
             return configProblem(
               key,
@@ -183,22 +210,12 @@ export const make: {
             ? decode(keyed(given as CircuitBreakerConfig, key))
             : configProblem(key, "must return a circuit breaker configuration object for every key")
         })
-    } else if (config === undefined || (typeof config === "object" && config !== null)) {
-      // One configuration for every key: validated once, now.
-      const resolved = yield* decode(quietByDefault(config as CircuitBreakerConfig | undefined))
+    } else {
+      const resolved = (shared as Result.Success<ResolvedConfig, never>).success
       const userNamed = (config as CircuitBreakerConfig | undefined)?.name !== undefined
       // Every key's breaker has a name of its own: the key, after the configuration's name if it has one.
-      configFor = (key) => Effect.succeed({ ...resolved, name: userNamed ? `${resolved.name}/${key}` : key })
-    } else {
-      return yield* new CircuitBreakerConfigError({
-        breaker: name,
-        issues: [
-          new ConfigIssue({
-            field: "config",
-            rule: "must be a circuit breaker configuration or a function (key) => configuration"
-          })
-        ]
-      })
+      configFor = (key) =>
+        Effect.succeed(markValidated({ ...resolved, name: userNamed ? `${resolved.name}/${key}` : key }))
     }
     return new RegistryImpl(
       name,

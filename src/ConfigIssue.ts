@@ -18,7 +18,7 @@ import { Schema } from "effect"
  * ```ts
  * import { ConfigIssue } from "effect-resilience"
  *
- * const issue = new ConfigIssue.ConfigIssue({ field: "maxConcurrent", rule: "must be an integer >= 1 (got 0)" })
+ * const issue = new ConfigIssue.ConfigIssue({ field: "maxConcurrent", rule: "must be an integer between 1 and 100000 (got 0)" })
  * ```
  *
  * @category errors

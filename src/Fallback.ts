@@ -219,9 +219,12 @@ export const fallback: {
 export interface LastKnownGoodOptions {
   /** Shown in events. Default `"default"`. */
   readonly name?: string | undefined
-  /** Keys kept; storing one more evicts the least recently stored. Default 1000. */
+  /**
+   * Keys kept, from 1 to `Limits.maxCacheEntries` (1,000,000); storing one
+   * more evicts the least recently stored. Default 1000.
+   */
   readonly maxEntries?: number | undefined
-  /** A value older than this is never served. Default 10 minutes. */
+  /** A value older than this is never served: from 1 millisecond to `Limits.maxDuration`. Default 10 minutes. */
   readonly ttl?: Duration.Input | undefined
   /** The errors a cached value is served for: tags or a refinement. Default: every typed error. */
   readonly on?: ErrorSelector | undefined

@@ -18,6 +18,7 @@
  * import { Layer } from "effect"
  * import { HttpRouter } from "effect/http"
  * import { CircuitBreaker, Health } from "effect-resilience"
+ * import type { PolicyConfigError } from "effect-resilience"
  *
  * class Payments extends CircuitBreaker.Service<Payments>()("payments") {}
  * class Inventory extends CircuitBreaker.Service<Inventory>()("inventory") {}
@@ -27,21 +28,26 @@
  *   Health.layerMetricsHttp() // GET /metrics, Prometheus text
  * )
  * // Serve with HttpRouter.serve(Routes) and a server layer, Payments.layer(...) and Inventory.layer(...)
- * export const _routes: Layer.Layer<never, never, HttpRouter.HttpRouter | Payments | Inventory> = Routes
+ * // Bad options (a degradedStatus that is no HTTP status) fail the layer with PolicyConfigError.
+ * export const _routes: Layer.Layer<never, PolicyConfigError, HttpRouter.HttpRouter | Payments | Inventory> = Routes
  * ```
  *
  * @since 0.1.0
  */
 import type { Layer } from "effect"
-import { Context, Duration, Effect, Predicate, Schema } from "effect"
+import { Context, Duration, Effect, Predicate, Result, Schema } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import type { CircuitBreaker } from "./CircuitBreaker.js"
 import type { CircuitBreakerRegistry } from "./CircuitBreakerRegistry.js"
 import { FailureSummary, Snapshot } from "./CircuitBreakerSnapshot.js"
 import type { State } from "./CircuitState.js"
+import type { ConfigIssue } from "./ConfigIssue.js"
 import { isCircuitBreaker } from "./internal/breaker.js"
+import { decodeOptions } from "./internal/options.js"
+import { IntBetween } from "./internal/schemas.js"
 import { isServiceKey } from "./internal/service.js"
+import { PolicyConfigError } from "./PolicyConfigError.js"
 
 const snapshotFields = Snapshot.fields
 
@@ -336,16 +342,29 @@ export interface HttpOptions<Sources extends ReadonlyArray<Source>> extends Repo
   /**
    * The status answered while the report is `"unhealthy"`: a critical circuit
    * (or, with `failWhenDegraded`, any circuit) is open, half-open or forced
-   * open. Default 503.
+   * open. An integer from 200 to 599; default 503.
    */
   readonly degradedStatus?: number | undefined
 }
+
+const HttpOptionsSchema = Schema.Struct({
+  sources: Schema.Array(Schema.Unknown),
+  path: Schema.optional(Schema.String.check(
+    Schema.makeFilter((path: string) => path === "*" || path.startsWith("/"), {
+      expected: `a path starting with "/", or "*"`
+    })
+  )),
+  degradedStatus: Schema.optional(IntBetween(200, 599)),
+  failWhenDegraded: Schema.optional(Schema.Boolean)
+})
 
 /**
  * A route serving the health report as JSON. It answers 200 whatever the
  * circuits' states (they are in the body), unless the report is
  * `"unhealthy"`: then `degradedStatus` (503). Service keys among the sources
- * are resolved when the layer is built.
+ * are resolved when the layer is built. Bad options (a `degradedStatus` that
+ * is no HTTP status, say) fail the layer with a `PolicyConfigError` (kind
+ * `"Health"`) naming each field.
  *
  * @example
  * ```ts
@@ -363,9 +382,19 @@ export interface HttpOptions<Sources extends ReadonlyArray<Source>> extends Repo
  */
 export const layerHttp = <const Sources extends ReadonlyArray<Source>>(
   options: HttpOptions<Sources>
-): Layer.Layer<never, never, HttpRouter.HttpRouter | Services<Sources[number]>> =>
+): Layer.Layer<never, PolicyConfigError, HttpRouter.HttpRouter | Services<Sources[number]>> =>
   HttpRouter.use((router) =>
     Effect.withFiber((fiber) => {
+      const decoded = decodeOptions(HttpOptionsSchema, options, "health route option")
+      if (Result.isFailure(decoded)) {
+        return Effect.fail(
+          new PolicyConfigError({
+            kind: "Health",
+            policy: "health",
+            issues: decoded.failure as [ConfigIssue, ...Array<ConfigIssue>]
+          })
+        )
+      }
       const failWhenDegraded = options.failWhenDegraded === true
       const sources = options.sources.map((source) => resolve(source, fiber.context, failWhenDegraded))
       const degradedStatus = options.degradedStatus ?? 503
@@ -376,7 +405,7 @@ export const layerHttp = <const Sources extends ReadonlyArray<Source>>(
         }))
       return router.add("GET", options.path ?? "/health/circuits", handler)
     })
-  ) as Layer.Layer<never, never, HttpRouter.HttpRouter | Services<Sources[number]>>
+  ) as Layer.Layer<never, PolicyConfigError, HttpRouter.HttpRouter | Services<Sources[number]>>
 
 /**
  * A route serving every metric in Prometheus text — among them those of the

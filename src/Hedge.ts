@@ -45,9 +45,17 @@ import type { HedgeStarted, HedgeSucceeded } from "./PolicyEvent.js"
 export interface HedgeOptions {
   /** Shown in events. Default `"default"`. */
   readonly name?: string | undefined
-  /** How long an attempt may go unanswered before the next starts. Default 2 seconds (as Polly). */
+  /**
+   * How long an attempt may go unanswered before the next starts: 0 (every
+   * attempt at once) or from 1 millisecond to `Limits.maxDuration`. Default
+   * 2 seconds (as Polly).
+   */
   readonly delay?: Duration.Input | undefined
-  /** Attempts in all, the first included (an integer >= 1; 1 disables hedging). Default 2 (as Polly). */
+  /**
+   * Attempts in all, the first included: an integer from 1 (no hedging) to
+   * `Limits.maxHedgeAttempts` (10, as Polly bounds its hedged attempts).
+   * Default 2 (as Polly).
+   */
   readonly attempts?: number | undefined
   /** Report this policy's metrics (see the `Metrics` module). Default: as the context says (`Metrics.layer`). */
   readonly metrics?: boolean | undefined
@@ -70,8 +78,8 @@ export interface Hedge extends Policy {
 }
 
 /**
- * Makes a hedging policy. Bad options (a `NaN` delay, zero attempts) fail
- * with `PolicyConfigError`.
+ * Makes a hedging policy. Bad options (a `NaN` delay, zero attempts, more
+ * than `Limits.maxHedgeAttempts`) fail with `PolicyConfigError`.
  *
  * @example
  * ```ts

@@ -1,11 +1,13 @@
 /**
  * The error every policy constructor (retry, retry budget, timeout, bulkhead,
- * last-known-good cache, hedge) fails with when given bad options.
+ * fallback, last-known-good cache, hedge, `Policy.make`), the Redis circuit
+ * store and the health route fail with when given bad options.
  *
  * Options are decoded by an `effect/Schema` when the policy is made. A
- * negative limit, a zero budget ratio, a `NaN` delay, an unknown field: each
- * broken rule is listed as a `ConfigIssue` naming the field and what it must
- * be. Constructors never throw and never replace a bad value with a default.
+ * negative limit, a zero budget ratio, a `NaN` delay, a value past its bound
+ * (see the `Limits` module), an unknown field: each broken rule is listed as
+ * a `ConfigIssue` naming the field and what it must be, all at once.
+ * Constructors never throw and never replace a bad value with a default.
  *
  * @since 0.1.0
  */
@@ -28,7 +30,8 @@ export const PolicyKind = Schema.Literals([
   "Hedge",
   "CircuitBreaker",
   "Wrap",
-  "RedisCircuitStore"
+  "RedisCircuitStore",
+  "Health"
 ])
 
 /**
@@ -49,7 +52,7 @@ export type PolicyKind = typeof PolicyKind.Type
  *
  * const program = Bulkhead.make({ name: "payments", maxConcurrent: 0 }).pipe(
  *   Effect.catchTag("PolicyConfigError", (error) =>
- *     Effect.logError(error.message) // maxConcurrent: must be an integer >= 1 (got 0)
+ *     Effect.logError(error.message) // maxConcurrent: must be an integer between 1 and 100000 (got 0)
  *   )
  * )
  * ```

@@ -33,14 +33,19 @@ import { Clock, Config, Context, Duration, Effect, Layer, Option, Result, Schema
 import { CircuitStore } from "./CircuitStore.js"
 import { ConfigIssue } from "./ConfigIssue.js"
 import { parse } from "./internal/configFromEnv.js"
+import type { CheckRelations } from "./internal/options.js"
 import { decodeOptions } from "./internal/options.js"
 import type { RedisStoreSettings } from "./internal/redisStore.js"
 import { RedisStore } from "./internal/redisStore.js"
 import { durationInput } from "./internal/schemas.js"
+import { unknownVariables } from "./internal/unknownVariables.js"
+import { maxPrefixLength } from "./Limits.js"
 import { PolicyConfigError } from "./PolicyConfigError.js"
 
 /**
- * Options of the Redis circuit store. Every field has a default.
+ * Options of the Redis circuit store. Every field has a default. Every
+ * duration is from 1 millisecond to `Limits.maxDuration` (about 24.8 days),
+ * given as a `Duration.Input` or as text (`"100ms"`, `"PT1S"`).
  *
  * @example
  * ```ts
@@ -59,7 +64,10 @@ import { PolicyConfigError } from "./PolicyConfigError.js"
 export interface RedisCircuitStoreOptions {
   /** The Redis URL, `redis://` or `rediss://` (default `redis://localhost:6379`). */
   readonly url?: string | undefined
-  /** Prefix of every key and of the transitions channel (default `"effect-resilience:circuit:"`). */
+  /**
+   * Prefix of every key and of the transitions channel: 1 to
+   * `Limits.maxPrefixLength` (256) characters (default `"effect-resilience:circuit:"`).
+   */
   readonly prefix?: string | undefined
   /** `"shared"` (default) or `"strict"`: see the module's documentation. */
   readonly mode?: "shared" | "strict" | undefined
@@ -85,7 +93,11 @@ const OptionsSchema = Schema.Struct({
       })
     )
   ),
-  prefix: Schema.optional(Schema.String.check(Schema.isMinLength(1))),
+  prefix: Schema.optional(Schema.String.check(
+    Schema.makeFilter((prefix: string) => prefix.length >= 1 && prefix.length <= maxPrefixLength, {
+      expected: `a string of 1 to ${maxPrefixLength} characters`
+    })
+  )),
   mode: Schema.optional(Schema.Literals(["shared", "strict"])),
   flushInterval: Schema.optional(durationInput({ allowZero: false })),
   resyncInterval: Schema.optional(durationInput({ allowZero: false })),
@@ -108,38 +120,51 @@ export const decode = (
   options: RedisCircuitStoreOptions | undefined
 ): Effect.Effect<RedisStoreSettings, PolicyConfigError> =>
   Effect.suspend(() => {
-    const decoded = decodeOptions(OptionsSchema, options, "Redis circuit store option")
-    const fail = (issues: ReadonlyArray<ConfigIssue>) =>
-      Effect.fail(
+    const decoded = decodeOptions(OptionsSchema, options, "Redis circuit store option", "(options)", checkRelations)
+    if (Result.isFailure(decoded)) {
+      return Effect.fail(
         new PolicyConfigError({
           kind: "RedisCircuitStore",
           policy: "redis",
-          issues: issues as [ConfigIssue, ...Array<ConfigIssue>]
+          issues: decoded.failure as [ConfigIssue, ...Array<ConfigIssue>]
         })
       )
-    if (Result.isFailure(decoded)) return fail(decoded.failure)
+    }
     const o = decoded.success
-    const settings: RedisStoreSettings = {
+    return Effect.succeed<RedisStoreSettings>({
       url: o.url ?? "redis://localhost:6379",
       prefix: o.prefix ?? "effect-resilience:circuit:",
       mode: o.mode ?? "shared",
-      flushMillis: wholeMillis(o.flushInterval, 100),
-      resyncMillis: wholeMillis(o.resyncInterval, 1000),
-      idleMillis: wholeMillis(o.idleTimeToLive, 3_600_000),
-      leaseMillis: wholeMillis(o.probeLease, 30_000),
+      flushMillis: wholeMillis(o.flushInterval, defaultMillis.flushInterval),
+      resyncMillis: wholeMillis(o.resyncInterval, defaultMillis.resyncInterval),
+      idleMillis: wholeMillis(o.idleTimeToLive, defaultMillis.idleTimeToLive),
+      leaseMillis: wholeMillis(o.probeLease, defaultMillis.probeLease),
       onUnavailable: o.onUnavailable ?? "allow",
-      commandTimeoutMillis: wholeMillis(o.commandTimeout, 1000)
-    }
-    if (settings.idleMillis < settings.resyncMillis * 2) {
-      return fail([
-        new ConfigIssue({
-          field: "idleTimeToLive",
-          rule: `must be at least twice resyncInterval (${settings.resyncMillis} ms), or circuits in use could expire`
-        })
-      ])
-    }
-    return Effect.succeed(settings)
+      commandTimeoutMillis: wholeMillis(o.commandTimeout, defaultMillis.commandTimeout)
+    })
   })
+
+const defaultMillis = {
+  flushInterval: 100,
+  resyncInterval: 1000,
+  idleTimeToLive: 3_600_000,
+  probeLease: 30_000,
+  commandTimeout: 1000
+} as const
+
+const checkRelations: CheckRelations<typeof OptionsSchema.Type> = (o, invalid) => {
+  if (invalid.has("idleTimeToLive") || invalid.has("resyncInterval")) return []
+  const idleMillis = wholeMillis(o.idleTimeToLive, defaultMillis.idleTimeToLive)
+  const resyncMillis = wholeMillis(o.resyncInterval, defaultMillis.resyncInterval)
+  return idleMillis < resyncMillis * 2
+    ? [
+      new ConfigIssue({
+        field: "idleTimeToLive",
+        rule: `must be at least twice resyncInterval (${resyncMillis} ms), or circuits in use could expire`
+      })
+    ]
+    : []
+}
 
 /**
  * The Redis store as a service: its mode, whether Redis is reachable, and a
@@ -240,6 +265,13 @@ export const variables = {
   commandTimeout: "RESILIENCE_REDIS_COMMAND_TIMEOUT"
 } as const
 
+/** The prefix of the store's own variables (all but `REDIS_URL`). */
+const variablePrefix = "RESILIENCE_REDIS"
+
+const variableSuffixes = Object.values(variables)
+  .filter((name) => name.startsWith(`${variablePrefix}_`))
+  .map((name) => name.slice(variablePrefix.length + 1))
+
 /** The options that are durations: a bare number in a variable is milliseconds, as in code. */
 const durationOptions: ReadonlySet<string> = new Set([
   "flushInterval",
@@ -271,7 +303,9 @@ export const fromConfig = (
   Effect.gen(function*() {
     const merged: Record<string, unknown> = { ...base }
     const sources = new Map<string, string>()
-    const issues: Array<ConfigIssue> = []
+    const issues: Array<ConfigIssue> = [
+      ...yield* unknownVariables(variablePrefix, variableSuffixes, "a Redis circuit store variable")
+    ]
     for (const [field, name] of Object.entries(variables)) {
       const read = yield* Effect.exit(Config.option(Config.String(name)))
       if (read._tag === "Failure") {

@@ -63,13 +63,17 @@ export {
  * @since 0.1.0
  */
 export interface BackoffOptions {
-  /** Retries after the first attempt (an integer >= 0). Default 3. */
+  /** Retries after the first attempt: an integer from 0 to `Limits.maxRetries` (1000). Default 3. */
   readonly retries?: number | undefined
-  /** Delay before the first retry. Default 100 milliseconds. */
+  /** Delay before the first retry: 0 or from 1 millisecond to `Limits.maxDuration`. Default 100 milliseconds. */
   readonly baseDelay?: Duration.Input | undefined
-  /** Each delay is the previous one times `factor` (>= 1). Default 2. */
+  /** Each delay is the previous one times `factor`, from 1 to `Limits.maxBackoffFactor` (10). Default 2. */
   readonly factor?: number | undefined
-  /** No delay is longer than this, jitter included. Default 10 seconds (or `baseDelay`, if longer). */
+  /**
+   * No delay is longer than this, jitter included: from 1 millisecond to
+   * `Limits.maxDuration`, and at least `baseDelay`. Default 10 seconds (or
+   * `baseDelay`, if longer).
+   */
   readonly maxDelay?: Duration.Input | undefined
   /**
    * Spread each delay randomly between 0.8x and 1.2x (a delay at the cap
@@ -90,7 +94,8 @@ export interface RetryOptions extends BackoffOptions {
   readonly name?: string | undefined
   /**
    * When to retry, as a `Schedule` stepped with each failed attempt's error:
-   * its delays are the waits, and it ends when the retries should end.
+   * its delays are the waits (none longer than `Limits.maxDuration`), and it
+   * ends when the retries should end.
    */
   readonly schedule?: Schedule.Schedule<unknown> | undefined
   /**
@@ -101,7 +106,11 @@ export interface RetryOptions extends BackoffOptions {
   readonly retryOn?: ((error: unknown) => boolean) | undefined
   /** Wait out an open circuit (`CircuitOpenError.retryAfter`) instead of giving up at once. Default `false`. */
   readonly waitForOpenCircuit?: boolean | undefined
-  /** With `waitForOpenCircuit`: give up when the circuit stays open longer than this. Default: no limit. */
+  /**
+   * With `waitForOpenCircuit`: give up when the circuit stays open longer
+   * than this (0 or from 1 millisecond to `Limits.maxDuration`). Default: no
+   * limit.
+   */
   readonly maxCircuitWait?: Duration.Input | undefined
   /** A budget shared by the calls to one dependency; see `Retry.makeBudget`. */
   readonly budget?: RetryBudget | undefined
@@ -139,9 +148,16 @@ export interface RetryBudgetOptions {
   readonly name?: string | undefined
   /** Retries allowed as a fraction of the calls in the window, in (0, 1]. Default 0.2 (as Finagle). */
   readonly ratio?: number | undefined
-  /** Retries always allowed per second of window, however few the calls (>= 0). Default 10 (as Finagle). */
+  /**
+   * Retries always allowed per second of window, however few the calls: from
+   * 0 to `Limits.maxMinRetriesPerSecond`. Default 10 (as Finagle).
+   */
   readonly minRetriesPerSecond?: number | undefined
-  /** How far back calls and retries are counted. Default 10 seconds (as Finagle). */
+  /**
+   * How far back calls and retries are counted: from 10 milliseconds (ten
+   * buckets of at least 1 ms) to `Limits.maxDuration`. Default 10 seconds (as
+   * Finagle).
+   */
   readonly window?: Duration.Input | undefined
 }
 

@@ -11,15 +11,19 @@
  * depends only on `size` / `buckets`, never on call volume. Only outcomes that
  * count (successes and failures) are recorded; ignored calls are not.
  *
- * The constructors here only describe a window. They never throw: an invalid
- * size or duration is reported as a `CircuitBreakerConfigError` naming the
- * field when the breaker is made.
+ * The constructors here only describe a window: they never throw and never
+ * allocate. An invalid size, duration or bucket count — `NaN`, a fraction,
+ * zero, or past its bound (`Limits.maxCountWindowSize` outcomes,
+ * `Limits.maxTimeWindowBuckets` buckets, `Limits.maxDuration`) — is reported
+ * as a `CircuitBreakerConfigError` naming the field when the breaker is
+ * made, before anything is allocated.
  *
  * @since 0.1.0
  */
 import type { Duration } from "effect"
 import { Schema } from "effect"
-import { durationInput, PositiveInt } from "./internal/schemas.js"
+import { durationInput, IntBetween } from "./internal/schemas.js"
+import { maxCountWindowSize, maxTimeWindowBuckets } from "./Limits.js"
 
 /**
  * A window over the last `size` recorded outcomes.
@@ -64,7 +68,8 @@ export type WindowSpec = CountWindow | TimeWindow
 export const defaultBuckets = 10
 
 /**
- * Describes a window over the last `size` recorded outcomes.
+ * Describes a window over the last `size` recorded outcomes: an integer
+ * from 1 to `Limits.maxCountWindowSize` (1,000,000; one byte per outcome).
  *
  * @example
  * ```ts
@@ -84,8 +89,10 @@ export const defaultBuckets = 10
 export const countWindow = (size: number): CountWindow => ({ _tag: "CountWindow", size })
 
 /**
- * Describes a window over the outcomes of the last `duration`, kept in
- * `buckets` buckets (default {@link defaultBuckets}).
+ * Describes a window over the outcomes of the last `duration` (from 1
+ * millisecond to `Limits.maxDuration`), kept in `buckets` buckets (default
+ * {@link defaultBuckets}; an integer from 1 to `Limits.maxTimeWindowBuckets`,
+ * each bucket at least 1 millisecond wide).
  *
  * @example
  * ```ts
@@ -109,19 +116,21 @@ export const timeWindow = (duration: Duration.Input, buckets: number = defaultBu
 })
 
 /**
- * Schema of a count window: `size` is an integer of at least 1.
+ * Schema of a count window: `size` is an integer from 1 to
+ * `Limits.maxCountWindowSize`.
  *
  * @category schemas
  * @since 0.1.0
  */
 export const CountWindowSchema = Schema.Struct({
   _tag: Schema.tag("CountWindow"),
-  size: PositiveInt
+  size: IntBetween(1, maxCountWindowSize)
 })
 
 /**
- * Schema of a time window: a positive finite `duration` (any `Duration.Input`)
- * and an integer number of `buckets` of at least 1.
+ * Schema of a time window: a `duration` (any `Duration.Input`, or text such
+ * as `"1m"`) from 1 millisecond to `Limits.maxDuration`, and an integer
+ * number of `buckets` from 1 to `Limits.maxTimeWindowBuckets`.
  *
  * @category schemas
  * @since 0.1.0
@@ -129,7 +138,7 @@ export const CountWindowSchema = Schema.Struct({
 export const TimeWindowSchema = Schema.Struct({
   _tag: Schema.tag("TimeWindow"),
   duration: durationInput({ allowZero: false }),
-  buckets: PositiveInt
+  buckets: IntBetween(1, maxTimeWindowBuckets)
 })
 
 /**

@@ -62,7 +62,7 @@ export {
 export interface TimeoutOptions {
   /** Shown in errors and events. Default `"default"`. */
   readonly name?: string | undefined
-  /** The time limit of each call: a `Duration.Input` greater than zero. Required. */
+  /** The time limit of each call: from 1 millisecond to `Limits.maxDuration` (about 24.8 days). Required. */
   readonly duration: Duration.Input
   /** Report this policy's metrics (see the `Metrics` module). Default: as the context says (`Metrics.layer`). */
   readonly metrics?: boolean | undefined

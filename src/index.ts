@@ -140,6 +140,13 @@ export * as Health from "./Health.js"
 export * as Metrics from "./Metrics.js"
 
 /**
+ * The documented range of every option.
+ *
+ * @since 0.1.0
+ */
+export * as Limits from "./Limits.js"
+
+/**
  * Events reported by the policies.
  *
  * @since 0.1.0

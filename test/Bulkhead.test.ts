@@ -319,13 +319,13 @@ describe("Bulkhead", () => {
 
   describe("bad options fail with PolicyConfigError naming the field", () => {
     const cases: ReadonlyArray<readonly [string, unknown, string, RegExp]> = [
-      ["zero limit", { maxConcurrent: 0 }, "maxConcurrent", /integer >= 1.*got 0/],
-      ["negative limit", { maxConcurrent: -4 }, "maxConcurrent", /integer >= 1/],
-      ["fractional limit", { maxConcurrent: 2.5 }, "maxConcurrent", /integer >= 1/],
-      ["negative queue", { maxQueued: -1 }, "maxQueued", /integer >= 0/],
+      ["zero limit", { maxConcurrent: 0 }, "maxConcurrent", /integer between 1 and.*got 0/],
+      ["negative limit", { maxConcurrent: -4 }, "maxConcurrent", /integer between 1 and/],
+      ["fractional limit", { maxConcurrent: 2.5 }, "maxConcurrent", /integer between 1 and/],
+      ["negative queue", { maxQueued: -1 }, "maxQueued", /integer between 0 and/],
       ["NaN queue", { maxQueued: NaN }, "maxQueued", /NaN/],
       ["NaN wait", { maxQueued: 1, maxQueueWait: NaN }, "maxQueueWait", /NaN/],
-      ["zero wait", { maxQueued: 1, maxQueueWait: 0 }, "maxQueueWait", /greater than zero/],
+      ["zero wait", { maxQueued: 1, maxQueueWait: 0 }, "maxQueueWait", /at least 1 millisecond/],
       ["wait without a queue", { maxQueueWait: "1 second" }, "maxQueueWait", /maxQueued is at least 1/],
       ["unknown option", { maxConcurent: 3 }, "maxConcurent", /not a bulkhead option/]
     ]

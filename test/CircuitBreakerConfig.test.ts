@@ -18,21 +18,21 @@ const configError = (config: unknown) =>
   })
 
 const invalid: ReadonlyArray<readonly [string, unknown, string, RegExp]> = [
-  ["negative count", { consecutiveFailures: -1 }, "consecutiveFailures", /integer >= 1.*-1/],
-  ["zero count", { failureCount: 0 }, "failureCount", /integer >= 1.*got 0/],
-  ["fractional count", { consecutiveFailures: 2.5 }, "consecutiveFailures", /integer >= 1.*2\.5/],
-  ["NaN count", { minimumCalls: NaN }, "minimumCalls", /integer >= 1.*NaN/],
-  ["non-integer permits", { halfOpenPermits: 1.5 }, "halfOpenPermits", /integer >= 1/],
-  ["zero success threshold", { successThreshold: 0 }, "successThreshold", /integer >= 1/],
+  ["negative count", { consecutiveFailures: -1 }, "consecutiveFailures", /integer between 1 and.*-1/],
+  ["zero count", { failureCount: 0 }, "failureCount", /integer between 1 and.*got 0/],
+  ["fractional count", { consecutiveFailures: 2.5 }, "consecutiveFailures", /integer between 1 and.*2\.5/],
+  ["NaN count", { minimumCalls: NaN }, "minimumCalls", /integer between 1 and.*NaN/],
+  ["non-integer permits", { halfOpenPermits: 1.5 }, "halfOpenPermits", /integer between 1 and/],
+  ["zero success threshold", { successThreshold: 0 }, "successThreshold", /integer between 1 and/],
   ["rate above 1", { failureRate: 1.5 }, "failureRate", /between 0 and 1.*1\.5/],
   ["negative rate", { slowCallRate: -0.1 }, "slowCallRate", /between 0 and 1.*-0\.1/],
   ["NaN rate", { failureRate: NaN }, "failureRate", /between 0 and 1.*NaN/],
   ["string rate", { failureRate: "0.5" }, "failureRate", /number.*"0\.5"/],
-  ["zero-size count window", { window: CircuitBreaker.countWindow(0) }, "window.size", /integer >= 1.*got 0/],
-  ["negative count window", { window: CircuitBreaker.countWindow(-3) }, "window.size", /integer >= 1/],
-  ["zero time window", { window: CircuitBreaker.timeWindow(0) }, "window.duration", /greater than zero/],
+  ["zero-size count window", { window: CircuitBreaker.countWindow(0) }, "window.size", /integer between 1 and.*got 0/],
+  ["negative count window", { window: CircuitBreaker.countWindow(-3) }, "window.size", /integer between 1 and/],
+  ["zero time window", { window: CircuitBreaker.timeWindow(0) }, "window.duration", /at least 1 millisecond/],
   ["NaN time window", { window: CircuitBreaker.timeWindow(NaN) }, "window.duration", /NaN/],
-  ["zero buckets", { window: CircuitBreaker.timeWindow("1 minute", 0) }, "window.buckets", /integer >= 1/],
+  ["zero buckets", { window: CircuitBreaker.timeWindow("1 minute", 0) }, "window.buckets", /integer between 1 and/],
   ["buckets narrower than 1ms", { window: CircuitBreaker.timeWindow(10, 20) }, "window.buckets", /1 millisecond/],
   ["negative open duration", { openDuration: -5 }, "openDuration", /negative/],
   ["negative open duration string", { openDuration: "-5 seconds" }, "openDuration", /negative/],
@@ -40,10 +40,10 @@ const invalid: ReadonlyArray<readonly [string, unknown, string, RegExp]> = [
   ["infinite open duration", { openDuration: Infinity }, "openDuration", /finite/],
   ["unparseable duration", { openDuration: "soon" }, "openDuration", /duration such as.*"soon"/],
   ["empty duration object", { openDuration: {} }, "openDuration", /at least one unit/],
-  ["duration object with a typo", { openDuration: { secs: 5 } }, "openDuration", /unknown unit "secs"/],
+  ["duration object with a typo", { openDuration: { secs: 5 } }, "openDuration", /units among.*not "secs"/],
   ["duration object with NaN", { slowCallDuration: { seconds: NaN } }, "slowCallDuration", /finite number/],
   ["null config", null, "(config)", /object of circuit breaker options.*null/],
-  ["zero slow-call duration", { slowCallDuration: 0 }, "slowCallDuration", /greater than zero/],
+  ["zero slow-call duration", { slowCallDuration: 0 }, "slowCallDuration", /at least 1 millisecond/],
   ["negative max wait", { halfOpenMaxWait: -1 }, "halfOpenMaxWait", /negative/],
   ["negative max open duration", { maxOpenDuration: "-1 minute" }, "maxOpenDuration", /negative/],
   [
@@ -68,7 +68,7 @@ const invalid: ReadonlyArray<readonly [string, unknown, string, RegExp]> = [
   ["unknown option", { failurRate: 0.5 }, "failurRate", /not a circuit breaker option/],
   ["classifier not a function", { classify: "yes" }, "classify", /function/],
   ["window of another kind", { window: { _tag: "Sliding", size: 3 } }, "window", /./],
-  ["zero event buffer", { eventBufferSize: 0 }, "eventBufferSize", /integer >= 1/]
+  ["zero event buffer", { eventBufferSize: 0 }, "eventBufferSize", /integer between 1 and/]
 ]
 
 describe("invalid configuration", () => {

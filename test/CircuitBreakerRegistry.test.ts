@@ -174,9 +174,9 @@ describe("CircuitBreakerRegistry", () => {
 
   describe("bad options fail with CircuitBreakerConfigError naming the field", () => {
     const cases: ReadonlyArray<readonly [string, unknown, string, RegExp]> = [
-      ["zero maxBreakers", { maxBreakers: 0 }, "maxBreakers", /integer >= 1/],
+      ["zero maxBreakers", { maxBreakers: 0 }, "maxBreakers", /integer between 1 and/],
       ["NaN ttl", { idleTimeToLive: NaN }, "idleTimeToLive", /NaN/],
-      ["bad shared config", { config: { failureRate: 2 } }, "failureRate", /between 0 and 1/],
+      ["bad shared config", { config: { failureRate: 2 } }, "config.failureRate", /between 0 and 1/],
       ["config neither object nor function", { config: 5 }, "config", /function/],
       ["unknown option", { maxBreaker: 3 }, "maxBreaker", /not a registry option/]
     ]

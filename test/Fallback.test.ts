@@ -145,7 +145,7 @@ describe("Fallback", () => {
     )
 
     const cacheCases: ReadonlyArray<readonly [string, unknown, string, RegExp]> = [
-      ["zero entries", { maxEntries: 0 }, "maxEntries", /integer >= 1/],
+      ["zero entries", { maxEntries: 0 }, "maxEntries", /integer between 1 and/],
       ["NaN ttl", { ttl: NaN }, "ttl", /NaN/],
       ["negative ttl", { ttl: -1 }, "ttl", /negative/],
       ["unknown option", { size: 3 }, "size", /not a last-known-good cache option/]

@@ -182,8 +182,8 @@ describe("Hedge", () => {
 
   describe("bad options fail with PolicyConfigError naming the field", () => {
     const cases: ReadonlyArray<readonly [string, unknown, string, RegExp]> = [
-      ["zero attempts", { attempts: 0 }, "attempts", /integer >= 1/],
-      ["fractional attempts", { attempts: 2.5 }, "attempts", /integer >= 1/],
+      ["zero attempts", { attempts: 0 }, "attempts", /integer between 1 and/],
+      ["fractional attempts", { attempts: 2.5 }, "attempts", /integer between 1 and/],
       ["NaN delay", { delay: NaN }, "delay", /NaN/],
       ["negative delay", { delay: "-1 second" }, "delay", /negative/],
       ["unknown option", { maxAttempts: 2 }, "maxAttempts", /not a hedge option/]

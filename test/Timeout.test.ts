@@ -139,7 +139,7 @@ describe("Timeout", () => {
       ["missing duration", {}, "duration", /required/],
       ["NaN duration", { duration: NaN }, "duration", /NaN/],
       ["negative duration", { duration: "-1 second" }, "duration", /negative/],
-      ["zero duration", { duration: 0 }, "duration", /greater than zero/],
+      ["zero duration", { duration: 0 }, "duration", /at least 1 millisecond/],
       ["infinite duration", { duration: Infinity }, "duration", /finite/],
       ["unknown option", { duration: 5, retries: 3 }, "retries", /not a timeout option/],
       ["blank name", { duration: 5, name: "" }, "name", /non-empty/],

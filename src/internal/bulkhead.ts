@@ -18,6 +18,7 @@ import { Effect, Exit, Schema } from "effect"
 import type { Bulkhead, BulkheadOptions } from "../Bulkhead.js"
 import { BulkheadFullError } from "../BulkheadFullError.js"
 import { ConfigIssue } from "../ConfigIssue.js"
+import { maxConcurrent, maxQueued } from "../Limits.js"
 import { policies as policyMetrics } from "../Metrics.js"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import type { BulkheadRejectionReason } from "../PolicyEvent.js"
@@ -26,15 +27,15 @@ import type { Cell } from "./metrics.js"
 import { Name } from "./options.js"
 import type { Setup } from "./policy.js"
 import { makePolicy, metricsOption, PolicyBase } from "./policy.js"
-import { durationInput, NonNegativeInt, PositiveInt } from "./schemas.js"
+import { durationInput, IntBetween } from "./schemas.js"
 
 /** @internal */
 export const defaults = { maxConcurrent: 25, maxQueued: 0 } as const
 
 const BulkheadOptionsSchema = Schema.Struct({
   name: Schema.optional(Name),
-  maxConcurrent: Schema.optional(PositiveInt),
-  maxQueued: Schema.optional(NonNegativeInt),
+  maxConcurrent: Schema.optional(IntBetween(1, maxConcurrent)),
+  maxQueued: Schema.optional(IntBetween(0, maxQueued)),
   maxQueueWait: Schema.optional(durationInput({ allowZero: false })),
   ...metricsOption
 })
@@ -266,8 +267,9 @@ export const makeBulkhead = (options: BulkheadOptions | undefined): Effect.Effec
         decoded.maxQueued ?? defaults.maxQueued,
         decoded.maxQueueWait
       ),
-    (decoded) =>
-      decoded.maxQueueWait !== undefined && (decoded.maxQueued ?? defaults.maxQueued) === 0
+    (decoded, invalid) =>
+      decoded.maxQueueWait !== undefined && !invalid.has("maxQueued") &&
+        (decoded.maxQueued ?? defaults.maxQueued) === 0
         ? [new ConfigIssue({ field: "maxQueueWait", rule: "has no effect unless maxQueued is at least 1" })]
         : []
   )

@@ -10,8 +10,10 @@
 import { Config, Effect, Option } from "effect"
 import type { CircuitBreakerConfig, CircuitBreakerConfigError, ResolvedConfig } from "../CircuitBreakerConfig.js"
 import { ConfigIssue } from "../ConfigIssue.js"
+import type { TimeWindow } from "../SlidingWindow.js"
 import { countWindow, timeWindow } from "../SlidingWindow.js"
 import { describeValue } from "./options.js"
+import { unknownVariables } from "./unknownVariables.js"
 
 /** What a variable holds. @internal */
 export type Kind = "string" | "integer" | "number" | "duration" | "boolean"
@@ -38,6 +40,14 @@ const fields: ReadonlyArray<readonly [keyof CircuitBreakerConfig, Kind]> = [
 /** `failureRate` -> `FAILURE_RATE`. @internal */
 export const variableSuffix = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()
 
+/** Every suffix a breaker reads: its options, and the window's three variables. */
+const suffixes: ReadonlyArray<string> = [
+  ...fields.map(([field]) => variableSuffix(field)),
+  "WINDOW_SIZE",
+  "WINDOW_DURATION",
+  "WINDOW_BUCKETS"
+]
+
 const numeric = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/
 
 /** The value a variable stands for, or the rule it breaks. @internal */
@@ -51,7 +61,8 @@ export const parse = (kind: Kind, raw: string): { readonly value: unknown } | { 
       // Numbers are checked (integer, range) by the configuration schema itself.
       return numeric.test(text) ? { value: Number(text) } : { rule: `must be a number (got ${describeValue(raw)})` }
     case "duration":
-      // A bare number is milliseconds, as in code; "30 seconds" goes to the schema as it is.
+      // A bare number is milliseconds, as in code; text ("30s", "PT30S", "30 seconds") is read by the
+      // schema's duration parser, the one code configuration goes through.
       return { value: numeric.test(text) ? Number(text) : text }
     case "boolean": {
       const lower = text.toLowerCase()
@@ -83,7 +94,7 @@ export const configFromEnv = (
           new ConfigIssue({ field: name, rule: `could not be read: ${error.message}` })
         ]
       )
-    const issues: Array<ConfigIssue> = []
+    const issues: Array<ConfigIssue> = [...yield* unknownVariables(prefix, suffixes, "a circuit breaker variable")]
     const fromEnv: Record<string, unknown> = {}
     /** Which variable each field of the merged configuration came from. */
     const sources = new Map<string, string>()
@@ -110,17 +121,22 @@ export const configFromEnv = (
     const size = yield* take(variable("WINDOW_SIZE"), "integer")
     const duration = yield* take(variable("WINDOW_DURATION"), "duration")
     const buckets = yield* take(variable("WINDOW_BUCKETS"), "integer")
-    if (Option.isSome(size) && Option.isSome(duration)) {
-      issues.push(
-        new ConfigIssue({
-          field: variable("WINDOW_SIZE"),
-          rule: `cannot be set with ${variable("WINDOW_DURATION")}: a window counts calls or time, not both`
-        })
-      )
-    } else if (Option.isSome(size)) {
+    const timeVariables = Option.isSome(duration) || Option.isSome(buckets)
+    if (Option.isSome(size)) {
       fromEnv.window = countWindow(size.value as number)
       sources.set("window.size", variable("WINDOW_SIZE"))
-    } else if (Option.isSome(duration) || Option.isSome(buckets)) {
+      if (timeVariables) {
+        const other = variable(Option.isSome(duration) ? "WINDOW_DURATION" : "WINDOW_BUCKETS")
+        issues.push(
+          new ConfigIssue({
+            field: variable("WINDOW_SIZE"),
+            rule: `cannot be set with ${other}: a window counts calls or time, not both`
+          })
+        )
+      }
+    }
+    let timeSpec: TimeWindow | undefined
+    if (timeVariables) {
       // A time window: the variables set, over the base's time window if it has one.
       const baseWindow = base?.window?._tag === "TimeWindow" ? base.window : undefined
       const windowDuration = Option.isSome(duration) ? duration.value : baseWindow?.duration
@@ -130,12 +146,28 @@ export const configFromEnv = (
         )
       } else {
         const windowBuckets = Option.isSome(buckets) ? buckets.value as number : baseWindow?.buckets
-        fromEnv.window = windowBuckets === undefined
+        timeSpec = windowBuckets === undefined
           ? timeWindow(windowDuration as number)
           : timeWindow(windowDuration as number, windowBuckets)
         if (Option.isSome(duration)) sources.set("window.duration", variable("WINDOW_DURATION"))
         if (Option.isSome(buckets)) sources.set("window.buckets", variable("WINDOW_BUCKETS"))
       }
+    }
+    const rename = (found: ReadonlyArray<ConfigIssue>) =>
+      found.map((issue) => {
+        const from = sources.get(issue.field)
+        return from === undefined ? issue : new ConfigIssue({ field: from, rule: issue.rule })
+      })
+    if (timeSpec !== undefined && Option.isSome(size)) {
+      // Both kinds of window: the time window's variables are still checked, so every broken rule is listed.
+      const checked = yield* Effect.exit(decode({ window: timeSpec }))
+      if (checked._tag === "Failure") {
+        for (const reason of checked.cause.reasons) {
+          if (reason._tag === "Fail") issues.push(...rename(reason.error.issues))
+        }
+      }
+    } else if (timeSpec !== undefined) {
+      fromEnv.window = timeSpec
     }
     const breaker = typeof fromEnv.name === "string" ? fromEnv.name : base?.name ?? prefix.toLowerCase()
     const merged = { ...base, ...fromEnv, name: breaker } as CircuitBreakerConfig
@@ -146,11 +178,7 @@ export const configFromEnv = (
     }
     const error = decoded.cause.reasons.find((reason) => reason._tag === "Fail")
     if (error === undefined || error._tag !== "Fail") return yield* Effect.failCause(decoded.cause)
-    const renamed = error.error.issues.map((issue) => {
-      const from = sources.get(issue.field)
-      return from === undefined ? issue : new ConfigIssue({ field: from, rule: issue.rule })
-    })
-    return yield* fail(breaker, [...issues, ...renamed])
+    return yield* fail(breaker, [...issues, ...rename(error.error.issues)])
   }).pipe(
     Effect.catch((error: ReadonlyArray<ConfigIssue> | CircuitBreakerConfigError) =>
       isIssueList(error) ? fail(prefix.toLowerCase(), error) : Effect.fail(error)

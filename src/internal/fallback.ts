@@ -10,6 +10,7 @@
 import { Data, Duration, Effect, Exit, Schema } from "effect"
 import { ConfigIssue } from "../ConfigIssue.js"
 import type { Fallback, FallbackOptions, LastKnownGood, LastKnownGoodOptions } from "../Fallback.js"
+import { maxCacheEntries } from "../Limits.js"
 import { policies as policyMetrics } from "../Metrics.js"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { FallbackUsed, StaleValueServed } from "../PolicyEvent.js"
@@ -17,7 +18,7 @@ import type { Cell } from "./metrics.js"
 import { fieldValue, Name } from "./options.js"
 import type { Setup } from "./policy.js"
 import { errorTag, makePolicy, metricsOption, Observed, PolicyBase, recoverableError } from "./policy.js"
-import { durationInput, FunctionValue, PositiveInt } from "./schemas.js"
+import { durationInput, FunctionValue, IntBetween } from "./schemas.js"
 
 /** Which typed errors a fallback answers for: all, a refinement, or tags. */
 type ErrorFilter = undefined | ((error: unknown) => boolean) | ReadonlySet<string>
@@ -160,7 +161,7 @@ export class Stale<A, E> extends Data.TaggedClass("Stale")<{
 
 const LastKnownGoodOptionsSchema = Schema.Struct({
   name: Schema.optional(Name),
-  maxEntries: Schema.optional(PositiveInt),
+  maxEntries: Schema.optional(IntBetween(1, maxCacheEntries)),
   ttl: Schema.optional(durationInput({ allowZero: false })),
   on: Schema.optional(OnSchema),
   ...metricsOption

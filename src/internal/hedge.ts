@@ -21,6 +21,7 @@ import { Duration, Effect, Exit, Fiber, Schema } from "effect"
 import { isBulkheadFullError } from "../BulkheadFullError.js"
 import { isCircuitOpenError } from "../CircuitOpenError.js"
 import type { Hedge, HedgeOptions } from "../Hedge.js"
+import { maxHedgeAttempts } from "../Limits.js"
 import { policies as policyMetrics } from "../Metrics.js"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { HedgeStarted, HedgeSucceeded } from "../PolicyEvent.js"
@@ -28,7 +29,7 @@ import type { Cell } from "./metrics.js"
 import { Name } from "./options.js"
 import type { Setup } from "./policy.js"
 import { makePolicy, metricsOption, PolicyBase, recoverableError } from "./policy.js"
-import { durationInput, PositiveInt } from "./schemas.js"
+import { durationInput, IntBetween } from "./schemas.js"
 
 /** @internal */
 export const defaults = { attempts: 2, delay: "2 seconds" } as const
@@ -36,7 +37,7 @@ export const defaults = { attempts: 2, delay: "2 seconds" } as const
 const HedgeOptionsSchema = Schema.Struct({
   name: Schema.optional(Name),
   delay: Schema.optional(durationInput({ allowZero: true })),
-  attempts: Schema.optional(PositiveInt),
+  attempts: Schema.optional(IntBetween(1, maxHedgeAttempts)),
   ...metricsOption
 })
 

@@ -6,7 +6,9 @@
  * simulated clock that advances by the delays themselves (so `upTo` and
  * `during` count time spent open). When the schedule ends, its last delay
  * repeats. The stepper is kept between openings and restarted when the circuit
- * closes, so every opening costs one step, however long the outage.
+ * closes, so every opening costs one step, however long the outage. A delay
+ * is capped by `maxOpenDuration` and by `Limits.maxDuration` (what every
+ * timer holds); a negative or `NaN` delay counts as zero.
  *
  * The circuit's state machine is synchronous, so the step runs synchronously
  * too, in the context the breaker was made in (its `Random`). A schedule that
@@ -17,6 +19,7 @@
 import type { Context, Pull } from "effect"
 import { Duration, Effect, Exit, Schedule } from "effect"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
+import { maxDuration } from "../Limits.js"
 import type { OpenDurations } from "./circuit.js"
 
 /** Backoff schedules reach their cap long before this many openings. */
@@ -24,11 +27,17 @@ const maxPeekSteps = 64
 
 type Step = (now: number, input: number) => Pull.Pull<[unknown, Duration.Duration], unknown, unknown>
 
-const toWholeMillis = (duration: Duration.Duration): number => Math.ceil(Duration.toMillis(duration))
+const maxMillis = Duration.toMillis(maxDuration)
+
+/** Whole milliseconds in [0, Limits.maxDuration]: a schedule may compute anything. */
+const toWholeMillis = (duration: Duration.Duration): number => {
+  const millis = Math.ceil(Duration.toMillis(duration))
+  return millis > 0 ? Math.min(millis, maxMillis) : 0
+}
 
 /** @internal */
 export const makeOpenDurations = (config: ResolvedConfig, context: Context.Context<never>): OpenDurations => {
-  const cap = config.maxOpenDuration === undefined ? Infinity : toWholeMillis(config.maxOpenDuration)
+  const cap = config.maxOpenDuration === undefined ? maxMillis : toWholeMillis(config.maxOpenDuration)
   const openDuration = config.openDuration
   if (!Schedule.isSchedule(openDuration)) {
     const millis = Math.min(toWholeMillis(openDuration), cap)

@@ -1,8 +1,8 @@
 /**
  * Decodes user options with a Schema and turns every schema issue into a
  * `ConfigIssue` that names the field and the rule in the library's words
- * ("must be an integer >= 1 (got 0)"), so that breakers and policies report
- * bad options the same way.
+ * ("must be an integer between 1 and 1000 (got 0)"), so that breakers and
+ * policies report bad options the same way, every broken rule at once.
  *
  * @internal
  */
@@ -65,8 +65,41 @@ const issuesOf = (input: unknown, issue: SchemaIssue.Issue, what: string, root: 
 }
 
 /**
+ * Rules that relate several options (`successThreshold` at most
+ * `halfOpenPermits`, say). They see the options that decoded — all of them,
+ * or, when some are invalid, the valid ones only — and `invalid`, the
+ * options that did not: a rule about an invalid option is not checked, so
+ * it is reported once, by its own field.
+ *
+ * @internal
+ */
+export type CheckRelations<A> = (options: A, invalid: ReadonlySet<string>) => ReadonlyArray<ConfigIssue>
+
+const noneInvalid: ReadonlySet<string> = new Set()
+
+/** The options of `raw` that decode on their own, and the names of those that do not. */
+const decodeEach = (
+  fields: Readonly<Record<string, Schema.Top>>,
+  raw: object,
+  invalid: Set<string>
+): Record<string, unknown> => {
+  const valid: Record<string, unknown> = {}
+  for (const key of Object.keys(fields)) {
+    if (invalid.has(key) || !(key in raw)) continue
+    const decoded = Schema.decodeUnknownResult(fields[key] as Schema.Codec<unknown, unknown>)(
+      (raw as Record<string, unknown>)[key]
+    )
+    if (Result.isSuccess(decoded)) valid[key] = decoded.success
+    else invalid.add(key)
+  }
+  return valid
+}
+
+/**
  * Decodes `input` (`undefined` reads as `{}`) with `schema`, rejecting
- * unknown fields. `what` names one option in messages ("is not a bulkhead
+ * unknown fields, and checks the rules that relate several fields with
+ * `check` — even when some fields are invalid, so that every broken rule is
+ * listed at once. `what` names one option in messages ("is not a bulkhead
  * option"); `root` is the field named when `input` is not an object at all.
  *
  * @internal
@@ -75,13 +108,23 @@ export const decodeOptions = <S extends Schema.ConstraintDecoder<unknown>>(
   schema: S,
   input: unknown,
   what: string,
-  root = "(options)"
+  root = "(options)",
+  check?: CheckRelations<S["Type"]>
 ): Result.Result<S["Type"], ReadonlyArray<ConfigIssue>> => {
   const raw: unknown = input === undefined ? {} : input
   const decoded = Schema.decodeUnknownResult(schema)(raw, { errors: "all", onExcessProperty: "error" })
-  return Result.isFailure(decoded)
-    ? Result.fail(issuesOf(raw, decoded.failure.issue, what, root))
-    : Result.succeed(decoded.success)
+  if (Result.isSuccess(decoded)) {
+    const related = check?.(decoded.success, noneInvalid) ?? []
+    return related.length === 0 ? Result.succeed(decoded.success) : Result.fail(related)
+  }
+  const issues = issuesOf(raw, decoded.failure.issue, what, root)
+  const fields = (schema as { readonly fields?: Readonly<Record<string, Schema.Top>> }).fields
+  if (check === undefined || fields === undefined || typeof raw !== "object" || raw === null) {
+    return Result.fail(issues)
+  }
+  const invalid = new Set(issues.map((issue) => issue.field.split(".")[0]!))
+  const valid = decodeEach(fields, raw, invalid)
+  return Result.fail([...issues, ...check(valid as S["Type"], invalid)])
 }
 
 /**

@@ -17,6 +17,7 @@ import type { PolicyKind } from "../PolicyConfigError.js"
 import { PolicyConfigError } from "../PolicyConfigError.js"
 import type { Cell } from "./metrics.js"
 import { policyCell, registerGauge } from "./metrics.js"
+import type { CheckRelations } from "./options.js"
 import { decodeOptions, nameOf } from "./options.js"
 import { Publisher } from "./publisher.js"
 
@@ -165,7 +166,8 @@ export const errorTag = (error: unknown): string => {
 /**
  * Decodes a policy's options with `schema` and hands them, with the context
  * the policy is made in, to `build`. Bad options fail with
- * `PolicyConfigError`; `check` adds the rules that relate several fields.
+ * `PolicyConfigError`; `check` adds the rules that relate several fields
+ * (checked even when other fields are invalid: every broken rule is listed).
  *
  * @internal
  */
@@ -174,15 +176,18 @@ export const makePolicy = <S extends Schema.ConstraintDecoder<unknown>, P>(
   schema: S,
   input: unknown,
   build: (options: S["Type"], setup: Setup) => P,
-  check?: (options: S["Type"]) => ReadonlyArray<ConfigIssue>
+  check?: CheckRelations<S["Type"]>
 ): Effect.Effect<P, PolicyConfigError> =>
   Effect.withFiber((fiber) => {
     const name = nameOf(input, "default")
-    const decoded = decodeOptions(schema, input, `${optionNoun[kind]} option`)
-    const issues = Result.isFailure(decoded) ? decoded.failure : check?.(decoded.success) ?? []
-    if (issues.length > 0 || Result.isFailure(decoded)) {
+    const decoded = decodeOptions(schema, input, `${optionNoun[kind]} option`, "(options)", check)
+    if (Result.isFailure(decoded)) {
       return Effect.fail(
-        new PolicyConfigError({ kind, policy: name, issues: issues as [ConfigIssue, ...Array<ConfigIssue>] })
+        new PolicyConfigError({
+          kind,
+          policy: name,
+          issues: decoded.failure as [ConfigIssue, ...Array<ConfigIssue>]
+        })
       )
     }
     const metrics = (decoded.success as { readonly metrics?: boolean | undefined }).metrics ??
@@ -199,6 +204,7 @@ const optionNoun: Record<PolicyKind, string> = {
   LastKnownGood: "last-known-good cache",
   Hedge: "hedge",
   RedisCircuitStore: "Redis circuit store",
+  Health: "health route",
   CircuitBreaker: "circuit breaker",
   Wrap: "policy"
 }

@@ -15,6 +15,7 @@ import { Clock, Context, Duration, Effect, Exit, Random, Schedule, Schema } from
 import { isBulkheadFullError } from "../BulkheadFullError.js"
 import { isCircuitOpenError } from "../CircuitOpenError.js"
 import { ConfigIssue } from "../ConfigIssue.js"
+import { maxBackoffFactor, maxDuration, maxMinRetriesPerSecond, maxRetries } from "../Limits.js"
 import { policies as policyMetrics } from "../Metrics.js"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { RetryGaveUp, RetryScheduled } from "../PolicyEvent.js"
@@ -22,15 +23,15 @@ import type { RetryStopReason } from "../PolicyEvent.js"
 import type { BackoffOptions, Retry, RetryBudget, RetryBudgetOptions, RetryOptions } from "../Retry.js"
 import type { Cell } from "./metrics.js"
 import { Name } from "./options.js"
+import type { CheckRelations } from "./options.js"
 import type { Setup } from "./policy.js"
 import { errorTag, makePolicy, metricsOption, PolicyBase, recoverableError } from "./policy.js"
 import {
   durationInput,
-  Factor,
   FunctionValue,
   InstanceValue,
-  NonNegativeInt,
-  NonNegativeNumber,
+  IntBetween,
+  NumberBetween,
   PositiveRate,
   ScheduleValue
 } from "./schemas.js"
@@ -49,9 +50,9 @@ export const defaults = {
 } as const
 
 const backoffFields = {
-  retries: Schema.optional(NonNegativeInt),
+  retries: Schema.optional(IntBetween(0, maxRetries)),
   baseDelay: Schema.optional(durationInput({ allowZero: true })),
-  factor: Schema.optional(Factor),
+  factor: Schema.optional(NumberBetween(1, maxBackoffFactor)),
   maxDelay: Schema.optional(durationInput({ allowZero: false })),
   jitter: Schema.optional(Schema.Boolean)
 }
@@ -64,7 +65,8 @@ type DecodedBackoff = typeof BackoffSchema.Type
 const maxDelayOf = (options: DecodedBackoff): Duration.Duration =>
   options.maxDelay ?? Duration.max(defaults.maxDelay, options.baseDelay ?? defaults.baseDelay)
 
-const checkBackoff = (options: DecodedBackoff): Array<ConfigIssue> => {
+const checkBackoff: CheckRelations<DecodedBackoff> = (options, invalid) => {
+  if (invalid.has("baseDelay") || invalid.has("maxDelay")) return []
   const base = options.baseDelay ?? defaults.baseDelay
   const max = maxDelayOf(options)
   return Duration.isLessThan(max, base)
@@ -115,7 +117,7 @@ export const makeBackoff = (
 const RetryBudgetOptionsSchema = Schema.Struct({
   name: Schema.optional(Name),
   ratio: Schema.optional(PositiveRate),
-  minRetriesPerSecond: Schema.optional(NonNegativeNumber),
+  minRetriesPerSecond: Schema.optional(NumberBetween(0, maxMinRetriesPerSecond)),
   window: Schema.optional(durationInput({ allowZero: false }))
 })
 
@@ -214,9 +216,9 @@ export const makeRetryBudget = (
         decoded.window ?? defaults.budgetWindow,
         context
       ),
-    (decoded) => {
+    (decoded, invalid) => {
       const window = decoded.window ?? defaults.budgetWindow
-      return Duration.toMillis(window) / budgetBuckets < 1
+      return !invalid.has("window") && Duration.toMillis(window) / budgetBuckets < 1
         ? [new ConfigIssue({ field: "window", rule: `must be at least ${budgetBuckets} milliseconds` })]
         : []
     }
@@ -239,7 +241,7 @@ const RetryOptionsSchema = Schema.Struct({
 
 type DecodedRetry = typeof RetryOptionsSchema.Type
 
-const checkRetry = (options: DecodedRetry): Array<ConfigIssue> => {
+const checkRetry: CheckRelations<DecodedRetry> = (options, invalid) => {
   const issues: Array<ConfigIssue> = []
   if (options.schedule !== undefined) {
     for (const field of Object.keys(backoffFields) as Array<keyof typeof backoffFields>) {
@@ -252,10 +254,12 @@ const checkRetry = (options: DecodedRetry): Array<ConfigIssue> => {
         )
       }
     }
-  } else {
-    issues.push(...checkBackoff(options))
+  } else if (!invalid.has("schedule")) {
+    issues.push(...checkBackoff(options, invalid))
   }
-  if (options.maxCircuitWait !== undefined && options.waitForOpenCircuit !== true) {
+  if (
+    options.maxCircuitWait !== undefined && !invalid.has("waitForOpenCircuit") && options.waitForOpenCircuit !== true
+  ) {
     issues.push(new ConfigIssue({ field: "maxCircuitWait", rule: "has no effect unless waitForOpenCircuit is true" }))
   }
   return issues
@@ -335,7 +339,11 @@ class RetryImpl extends PolicyBase<never, never, never, never, RetryScheduled | 
           this.gaveUp(attempts, "ScheduleExhausted", error)
           return yield* Effect.failCause(cause)
         }
-        const delay = Duration.max(stepped.value[1], Duration.millis(decision.minDelayMillis))
+        // A schedule of the user's may compute any delay: none waits past what every timer holds.
+        const delay = Duration.min(
+          Duration.max(stepped.value[1], Duration.millis(decision.minDelayMillis)),
+          maxDuration
+        )
         if (this.budget !== undefined && !this.budget.tryRetry()) {
           this.gaveUp(attempts, "BudgetExhausted", error)
           return yield* Effect.failCause(cause)

@@ -1,29 +1,31 @@
 /**
  * Schema building blocks shared by the configuration modules: counts, rates
- * and durations with the validation rules the library promises.
+ * and durations with the validation rules and bounds the library promises
+ * (see the `Limits` module).
  *
  * @internal
  */
 import { Duration, Effect, Option, Schedule, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { maxDuration, minDuration } from "../Limits.js"
+import { durationForms, parseDurationText } from "./durationText.js"
 
-/** A number that satisfies `ok`, described as `what` ("an integer >= 1") in errors. */
+/** A number that satisfies `ok`, described as `what` ("an integer between 1 and 1000") in errors. */
 const numberRule = (ok: (n: number) => boolean, what: string) =>
   Schema.Number.check(Schema.makeFilter(ok, { expected: what, message: `must be ${what}` }))
 
-/** An integer of at least 1 (NaN, fractions and negatives are rejected). @internal */
-export const PositiveInt = numberRule((n) => Number.isInteger(n) && n >= 1, "an integer >= 1")
+/** An integer in `[minimum, maximum]` (NaN, fractions and anything outside are rejected). @internal */
+export const IntBetween = (minimum: number, maximum: number) =>
+  numberRule((n) => Number.isInteger(n) && n >= minimum && n <= maximum, `an integer between ${minimum} and ${maximum}`)
+
+/** A number in `[minimum, maximum]` (NaN and infinities are rejected). @internal */
+export const NumberBetween = (minimum: number, maximum: number) =>
+  numberRule((n) => n >= minimum && n <= maximum, `a number between ${minimum} and ${maximum}`)
 
 /** A finite fraction in [0, 1]. @internal */
-export const Rate = numberRule((n) => n >= 0 && n <= 1, "a number between 0 and 1")
+export const Rate = NumberBetween(0, 1)
 
 const invalid = (input: unknown, message: string) =>
   Effect.fail(new SchemaIssue.InvalidValue({ message }, input) as SchemaIssue.Issue)
-
-const describe = (input: unknown): string => {
-  if (typeof input === "string") return JSON.stringify(input)
-  if (typeof input === "number" || typeof input === "bigint") return String(input)
-  return Duration.isDuration(input) ? Duration.format(input) : typeof input
-}
 
 const durationUnits = new Set([
   "weeks",
@@ -42,13 +44,28 @@ const badDurationObject = (input: object): string | undefined => {
   const keys = Object.keys(input)
   if (keys.length === 0) return "must name at least one unit, such as { seconds: 5 }"
   for (const key of keys) {
-    if (!durationUnits.has(key)) return `has an unknown unit "${key}"`
+    if (!durationUnits.has(key)) return `must name only units among ${[...durationUnits].join(", ")}, not "${key}"`
     const value = (input as Record<string, unknown>)[key]
     if (value !== undefined && (typeof value !== "number" || !Number.isFinite(value))) {
       return `must give "${key}" as a finite number`
     }
   }
   return undefined
+}
+
+const maxMillis = Duration.toMillis(maxDuration)
+const minMillis = Duration.toMillis(minDuration)
+
+const fromInput = (input: unknown): Duration.Duration | { readonly problem: string } => {
+  if (typeof input === "string") {
+    const parsed = parseDurationText(input)
+    if (parsed === undefined) return { problem: `must be a duration such as ${durationForms}` }
+    return "problem" in parsed ? parsed : parsed.duration
+  }
+  const decoded = Duration.fromInput(input as Duration.Input)
+  return Option.isSome(decoded)
+    ? decoded.value
+    : { problem: `must be a duration such as ${durationForms}, or a Duration` }
 }
 
 const decodeDuration = (input: unknown, allowZero: boolean) => {
@@ -59,28 +76,31 @@ const decodeDuration = (input: unknown, allowZero: boolean) => {
     const problem = badDurationObject(input)
     if (problem !== undefined) return invalid(input, problem)
   }
-  const decoded = Duration.fromInput(input as Duration.Input)
-  if (Option.isNone(decoded)) {
-    return invalid(input, `must be a duration such as 500 (millis) or "5 seconds", got ${describe(input)}`)
-  }
-  const duration = decoded.value
-  if (!Duration.isFinite(duration)) {
-    return invalid(input, `must be a finite duration, got ${describe(input)}`)
-  }
+  const duration = fromInput(input)
+  if (!Duration.isDuration(duration)) return invalid(input, duration.problem)
+  if (!Duration.isFinite(duration)) return invalid(input, "must be a finite duration")
   const millis = Duration.toMillis(duration)
-  if (Number.isNaN(millis) || millis < 0) {
-    return invalid(input, `must not be negative, got ${describe(input)}`)
+  if (Number.isNaN(millis) || millis < 0) return invalid(input, "must not be negative")
+  if (millis === 0) return allowZero ? Effect.succeed(duration) : invalid(input, "must be at least 1 millisecond")
+  if (millis < minMillis) {
+    // The clock counts milliseconds: a shorter duration is a unit mistake.
+    return invalid(input, allowZero ? "must be 0 or at least 1 millisecond" : "must be at least 1 millisecond")
   }
-  if (!allowZero && millis === 0) {
-    return invalid(input, "must be greater than zero")
+  if (millis > maxMillis) {
+    return invalid(
+      input,
+      `must be at most ${maxMillis} milliseconds (about 24.8 days), the longest delay a timer holds`
+    )
   }
   return Effect.succeed(duration)
 }
 
 /**
  * A `Duration.Input` (millis as a number, `"5 seconds"`, a `Duration`, ...)
- * decoded to a finite `Duration`. `Duration.fromInput` itself turns `NaN` into
- * zero and accepts negative values; both are rejected here, as is infinity.
+ * or a duration written as text (`"30s"`, `"PT30S"`: see `durationText`)
+ * decoded to a `Duration` between 1 millisecond (or zero, when allowed) and
+ * `Limits.maxDuration`. `Duration.fromInput` itself turns `NaN` into zero
+ * and accepts negative values; both are rejected here, as is infinity.
  *
  * @internal
  */
@@ -125,17 +145,8 @@ export const durationOrSchedule = Schema.Unknown.pipe(
 export const FunctionValue = <F extends (...args: ReadonlyArray<never>) => unknown>(expected: string) =>
   Schema.declare((u: unknown): u is F => typeof u === "function", { expected })
 
-/** An integer of at least 0 (NaN, fractions and negatives are rejected). @internal */
-export const NonNegativeInt = numberRule((n) => Number.isInteger(n) && n >= 0, "an integer >= 0")
-
-/** A finite number of at least 0. @internal */
-export const NonNegativeNumber = numberRule((n) => Number.isFinite(n) && n >= 0, "a finite number >= 0")
-
 /** A fraction in (0, 1]: zero is rejected. @internal */
 export const PositiveRate = numberRule((n) => n > 0 && n <= 1, "a number greater than 0 and at most 1")
-
-/** A growth factor: a finite number of at least 1. @internal */
-export const Factor = numberRule((n) => Number.isFinite(n) && n >= 1, "a finite number >= 1")
 
 /** A `Schedule` value, checked structurally. @internal */
 export const ScheduleValue = Schema.declare(

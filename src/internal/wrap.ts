@@ -68,7 +68,8 @@ const expectation: Record<Expected, string> = {
   Hedge: "a Hedge policy (from Hedge.make)",
   CircuitBreaker: "a circuit breaker (from CircuitBreaker.make) or its service key",
   Wrap: "a policy",
-  RedisCircuitStore: "a Redis circuit store layer"
+  RedisCircuitStore: "a Redis circuit store layer",
+  Health: "a health route"
 }
 
 const toLayer = (value: unknown, expected: Expected): Layer | undefined => {
@@ -85,22 +86,31 @@ const toLayer = (value: unknown, expected: Expected): Layer | undefined => {
   return undefined
 }
 
-/** @internal */
-export const wrapPolicies = (
+/** The layers of `entries`, and a rule for every entry that is not what its field needs. */
+const layersOf = (
+  entries: ReadonlyArray<readonly [field: string, value: unknown, expected?: Expected]>,
+  issues: Array<ConfigIssue>
+): Array<Layer> => {
+  const layers: Array<Layer> = []
+  for (const [field, value, expected = "any"] of entries) {
+    const layer = toLayer(value, expected)
+    if (layer === undefined) {
+      issues.push(new ConfigIssue({ field, rule: `must be ${expectation[expected]} (got ${describeValue(value)})` }))
+    } else {
+      layers.push(layer)
+    }
+  }
+  return layers
+}
+
+const wrapOrFail = (
   name: string,
-  entries: ReadonlyArray<readonly [field: string, value: unknown, expected?: Expected]>
+  entries: ReadonlyArray<readonly [field: string, value: unknown, expected?: Expected]>,
+  given: ReadonlyArray<ConfigIssue>
 ): Effect.Effect<Policy.Any, PolicyConfigError> =>
   Effect.withFiber((fiber) => {
-    const layers: Array<Layer> = []
-    const issues: Array<ConfigIssue> = []
-    for (const [field, value, expected = "any"] of entries) {
-      const layer = toLayer(value, expected)
-      if (layer === undefined) {
-        issues.push(new ConfigIssue({ field, rule: `must be ${expectation[expected]} (got ${describeValue(value)})` }))
-      } else {
-        layers.push(layer)
-      }
-    }
+    const issues = [...given]
+    const layers = layersOf(entries, issues)
     if (issues.length > 0) {
       return Effect.fail(
         new PolicyConfigError({ kind: "Wrap", policy: name, issues: issues as [ConfigIssue, ...Array<ConfigIssue>] })
@@ -108,6 +118,12 @@ export const wrapPolicies = (
     }
     return Effect.succeed(new WrapImpl({ name, context: fiber.context, metrics: false }, layers) as Policy.Any)
   })
+
+/** @internal */
+export const wrapPolicies = (
+  name: string,
+  entries: ReadonlyArray<readonly [field: string, value: unknown, expected?: Expected]>
+): Effect.Effect<Policy.Any, PolicyConfigError> => wrapOrFail(name, entries, [])
 
 const order: ReadonlyArray<readonly [keyof PolicyOptions, Expected]> = [
   ["fallback", "Fallback"],
@@ -143,13 +159,9 @@ export const makeFromOptions = (options: PolicyOptions): Effect.Effect<Policy.An
   if (given !== undefined && (typeof given !== "string" || given.trim().length === 0)) {
     issues.push(new ConfigIssue({ field: "name", rule: `must be a non-empty string (got ${describeValue(given)})` }))
   }
-  if (issues.length > 0) {
-    return Effect.fail(
-      new PolicyConfigError({ kind: "Wrap", policy: name, issues: issues as [ConfigIssue, ...Array<ConfigIssue>] })
-    )
-  }
+  // Unknown options, a bad name and layers of the wrong kind are listed together.
   const entries = order.flatMap(([field, expected]) =>
     options[field] === undefined ? [] : [[field, options[field], expected] as const]
   )
-  return wrapPolicies(name, entries)
+  return wrapOrFail(name, entries, issues)
 }

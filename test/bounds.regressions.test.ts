@@ -1,0 +1,311 @@
+/**
+ * The inputs fuzzing found (issue 10), one test each: refused with a typed
+ * error naming the field and the rule, where they used to die with a
+ * `RangeError`, allocate gigabytes, start thousands of fibers, or be
+ * accepted as nonsense.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import type { Scope } from "effect"
+import { ConfigProvider, Duration, Effect, Exit, Fiber, Layer, Schedule } from "effect"
+import { HttpRouter } from "effect/http"
+import { TestClock } from "effect/testing"
+import {
+  Bulkhead,
+  CircuitBreaker,
+  CircuitBreakerConfig,
+  CircuitBreakerRegistry,
+  Fallback,
+  Health,
+  Hedge,
+  Limits,
+  Policy,
+  RedisCircuitStore,
+  Retry,
+  SlidingWindow
+} from "../src/index.js"
+import { decode as decodeStoreOptions } from "../src/RedisCircuitStore.js"
+import { failTimes, rejection } from "./helpers.js"
+
+interface ConfigError {
+  readonly _tag: string
+  readonly issues: ReadonlyArray<{ readonly field: string; readonly rule: string }>
+}
+
+/** The typed error `effect` fails with: one typed failure, never a defect. */
+const configError = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
+  Effect.gen(function*() {
+    const exit = yield* Effect.exit(Effect.scoped(effect))
+    if (Exit.isSuccess(exit)) throw new Error("expected a configuration error")
+    expect(exit.cause.reasons.map((reason) => reason._tag)).toEqual(["Fail"])
+    const reason = exit.cause.reasons[0]!
+    if (reason._tag !== "Fail") throw new Error("unreachable")
+    return reason.error as unknown as ConfigError
+  })
+
+/** `rules` maps each field the error must name to a pattern of its rule; no other field is named. */
+const expectIssues = (error: ConfigError, rules: Readonly<Record<string, RegExp>>) => {
+  expect(error.issues.map((issue) => issue.field).sort()).toEqual(Object.keys(rules).sort())
+  for (const issue of error.issues) expect(issue.rule).toMatch(rules[issue.field]!)
+}
+
+const withEnv = (env: Record<string, string>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(effect, ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+
+const maxMillis = 2 ** 31 - 1
+
+describe("windows past their bounds are refused before anything is allocated", () => {
+  it.effect.each(
+    [
+      ["countWindow(2 ** 53)", SlidingWindow.countWindow(2 ** 53), {
+        "window.size": /between 1 and 1000000.*9007199254740992/
+      }],
+      ["countWindow(1e308)", SlidingWindow.countWindow(1e308), { "window.size": /between 1 and 1000000.*1e\+308/ }],
+      ["countWindow(1e10)", SlidingWindow.countWindow(1e10), { "window.size": /between 1 and 1000000/ }],
+      ["countWindow(2 ** 31 - 1)", SlidingWindow.countWindow(2 ** 31 - 1), { "window.size": /between 1 and 1000000/ }],
+      [
+        "timeWindow(1e12, 1e11)",
+        SlidingWindow.timeWindow(1e12, 1e11),
+        { "window.duration": /at most 2147483647 milliseconds/, "window.buckets": /between 1 and 10000\b/ }
+      ]
+    ] as const
+  )("%s", ([, window, rules]) =>
+    Effect.gen(function*() {
+      expectIssues(yield* configError(CircuitBreaker.make({ window })), rules)
+    }))
+
+  it.effect("WINDOW_SIZE=1e20 from the environment names the variable", () =>
+    Effect.gen(function*() {
+      const error = yield* configError(CircuitBreakerConfig.fromConfig("P"))
+      expectIssues(error, { P_WINDOW_SIZE: /between 1 and 1000000 \(got 100000000000000000000\)/ })
+    }).pipe(withEnv({ P_WINDOW_SIZE: "1e20" })))
+
+  it.effect("a count window of 100,000 and one of Limits.maxCountWindowSize trip and close", () =>
+    Effect.gen(function*() {
+      for (const size of [100_000, Limits.maxCountWindowSize]) {
+        const breaker = yield* CircuitBreaker.make({
+          failureRate: 0.5,
+          minimumCalls: 2,
+          window: SlidingWindow.countWindow(size),
+          openDuration: "1 second"
+        })
+        yield* failTimes(breaker, 2)
+        expect(yield* breaker.state).toBe("Open")
+        yield* TestClock.adjust("1 second")
+        yield* breaker.execute(Effect.void)
+        expect(yield* breaker.state).toBe("Closed")
+      }
+    }).pipe(Effect.scoped))
+
+  it.effect("makeResolved refuses a window changed by hand past its bounds", () =>
+    Effect.gen(function*() {
+      const config = yield* CircuitBreakerConfig.decode({})
+      const error = yield* configError(
+        CircuitBreaker.makeResolved({ ...config, window: { _tag: "CountWindow", size: 2 ** 31 - 1 } })
+      )
+      expectIssues(error, { "window.size": /between 1 and 1000000/ })
+    }))
+})
+
+describe("counts, permits and durations past their bounds are refused", () => {
+  it.effect("Hedge attempts: 100,000 copies of one call are refused; 10 are the most", () =>
+    Effect.gen(function*() {
+      expectIssues(yield* configError(Hedge.make({ attempts: 100_000, delay: 0 })), {
+        attempts: /between 1 and 10 \(got 100000\)/
+      })
+      expectIssues(yield* configError(Hedge.make({ attempts: 11 })), { attempts: /between 1 and 10/ })
+      expect((yield* Hedge.make({ attempts: Limits.maxHedgeAttempts, delay: 0 })).attempts).toBe(10)
+    }))
+
+  it.effect("halfOpenPermits 1e15, openDuration 9e15 ms and halfOpenMaxWait 1 ns are listed together", () =>
+    Effect.gen(function*() {
+      const error = yield* configError(
+        CircuitBreaker.make({ halfOpenPermits: 1e15, openDuration: 9e15, halfOpenMaxWait: "1 nanos" })
+      )
+      expectIssues(error, {
+        halfOpenPermits: /between 1 and 1000 \(got 1000000000000000\)/,
+        openDuration: /at most 2147483647 milliseconds.*timer/,
+        halfOpenMaxWait: /at least 1 millisecond \(got "1 nanos"\)/
+      })
+    }))
+
+  it.effect("Bulkhead maxQueued 1e21 is refused", () =>
+    Effect.gen(function*() {
+      expectIssues(yield* configError(Bulkhead.make({ maxQueued: 1e21 })), {
+        maxQueued: /between 0 and 100000 \(got 1e\+21\)/
+      })
+    }))
+
+  it.effect("a duration may be zero only where zero means something, and is otherwise at least 1 ms", () =>
+    Effect.gen(function*() {
+      expectIssues(yield* configError(CircuitBreaker.make({ openDuration: "500 micros" })), {
+        openDuration: /0 or at least 1 millisecond/
+      })
+      expect((yield* CircuitBreakerConfig.decode({ openDuration: 0 })).openDuration).toEqual(Duration.zero)
+      expectIssues(yield* configError(Retry.make({ maxDelay: "0.5 millis" })), { maxDelay: /at least 1 millisecond/ })
+    }))
+})
+
+describe("every constructor lists every broken rule at once", () => {
+  it.effect("Bulkhead: a bad limit and a wait without a queue", () =>
+    Effect.gen(function*() {
+      expectIssues(yield* configError(Bulkhead.make({ maxConcurrent: 0, maxQueueWait: "1 second" })), {
+        maxConcurrent: /between 1 and 100000 \(got 0\)/,
+        maxQueueWait: /no effect unless maxQueued/
+      })
+    }))
+
+  it.effect("Retry: a bad count and a wait that needs waitForOpenCircuit", () =>
+    Effect.gen(function*() {
+      expectIssues(yield* configError(Retry.make({ retries: -1, maxCircuitWait: "1 second" })), {
+        retries: /between 0 and 1000/,
+        maxCircuitWait: /no effect unless waitForOpenCircuit/
+      })
+    }))
+
+  it.effect("Fallback: a bad name and no fallback at all", () =>
+    Effect.gen(function*() {
+      expectIssues(yield* configError(Fallback.make({ name: " " } as never)), {
+        name: /non-empty/,
+        orElse: /is required/
+      })
+    }))
+
+  it.effect("Policy.make: an unknown option and a layer of the wrong kind", () =>
+    Effect.gen(function*() {
+      expectIssues(yield* configError(Policy.make({ foo: 1, retry: 3 } as never)), {
+        foo: /is not a policy option/,
+        retry: /must be a Retry policy/
+      })
+    }))
+
+  it.effect("CircuitBreaker: a bad permit count and a rule the window can never satisfy", () =>
+    Effect.gen(function*() {
+      // successThreshold is not compared with an invalid halfOpenPermits: one issue per broken field.
+      expectIssues(
+        yield* configError(CircuitBreaker.make({ halfOpenPermits: 0, successThreshold: 5, minimumCalls: 500 })),
+        {
+          halfOpenPermits: /between 1 and 1000/,
+          minimumCalls: /at most the count window's size \(100\)/
+        }
+      )
+    }))
+
+  it.effect("CircuitBreakerRegistry: its own options and the shared configuration", () =>
+    Effect.gen(function*() {
+      expectIssues(yield* configError(CircuitBreakerRegistry.make({ maxBreakers: 0, config: { failureRate: 2 } })), {
+        maxBreakers: /between 1 and 1000000/,
+        "config.failureRate": /between 0 and 1/
+      })
+    }))
+
+  it.effect("RedisCircuitStore: a bad prefix and a time to live shorter than two resyncs", () =>
+    Effect.gen(function*() {
+      expectIssues(yield* configError(decodeStoreOptions({ prefix: "", idleTimeToLive: "1 second" })), {
+        prefix: /1 to 256 characters/,
+        idleTimeToLive: /at least twice resyncInterval/
+      })
+    }))
+
+  it.effect("environment: both kinds of window and a bad bucket count", () =>
+    Effect.gen(function*() {
+      expectIssues(yield* configError(CircuitBreakerConfig.fromConfig("P")), {
+        P_WINDOW_SIZE: /not both/,
+        P_WINDOW_BUCKETS: /between 1 and 10000/
+      })
+    }).pipe(withEnv({ P_WINDOW_SIZE: "10", P_WINDOW_DURATION: "1m", P_WINDOW_BUCKETS: "0" })))
+
+  it.effect("environment: WINDOW_SIZE with WINDOW_BUCKETS is a conflict too, not a bucket count ignored", () =>
+    Effect.gen(function*() {
+      const error = yield* configError(CircuitBreakerConfig.fromConfig("P"))
+      expect(error.issues.find((issue) => issue.field === "P_WINDOW_SIZE")?.rule).toMatch(/P_WINDOW_BUCKETS.*not both/)
+    }).pipe(withEnv({ P_WINDOW_SIZE: "10", P_WINDOW_BUCKETS: "5" })))
+})
+
+describe("environment variables", () => {
+  it.effect("an unknown variable under the breaker's prefix names it and suggests the nearest option", () =>
+    Effect.gen(function*() {
+      const error = yield* configError(CircuitBreakerConfig.fromConfig("PAYMENTS_BREAKER"))
+      expectIssues(error, {
+        PAYMENTS_BREAKER_FAILURE_RATIO:
+          /^is not a circuit breaker variable: did you mean PAYMENTS_BREAKER_FAILURE_RATE\?$/,
+        PAYMENTS_BREAKER_COLOUR:
+          /is not a circuit breaker variable \(the variables are PAYMENTS_BREAKER_ followed by NAME/
+      })
+    }).pipe(withEnv({
+      PAYMENTS_BREAKER_FAILURE_RATIO: "0.5",
+      PAYMENTS_BREAKER_COLOUR: "blue",
+      // Another breaker's variables, under a longer prefix, and another program's are left alone.
+      PAYMENTS_BREAKER_EU_FAILURE_RATE: "0.5",
+      PAYMENTS_API_KEY: "secret"
+    })))
+
+  it.effect("the Redis store's variables are checked the same way", () =>
+    Effect.gen(function*() {
+      const error = yield* configError(RedisCircuitStore.fromConfig())
+      expectIssues(error, { RESILIENCE_REDIS_FLUSH_INTERVALL: /did you mean RESILIENCE_REDIS_FLUSH_INTERVAL\?/ })
+    }).pipe(withEnv({ RESILIENCE_REDIS_FLUSH_INTERVALL: "1s", RESILIENCE_REDIS_PROBE_LEASE: "10s" })))
+
+  it.effect("durations accept the forms operators write: 30s, 1m, 250ms, PT30S, beside \"30 seconds\"", () =>
+    Effect.gen(function*() {
+      const config = yield* CircuitBreakerConfig.fromConfig("P")
+      expect(Duration.toMillis(config.openDuration as Duration.Duration)).toBe(30_000)
+      expect(Duration.toMillis(config.slowCallDuration!)).toBe(250)
+      expect(Duration.toMillis(config.halfOpenMaxWait!)).toBe(60_000)
+      expect(Duration.toMillis(config.maxOpenDuration!)).toBe(30_000)
+      const store = yield* RedisCircuitStore.fromConfig()
+      expect(yield* decodeStoreOptions(store)).toMatchObject({ flushMillis: 250, leaseMillis: 90_000 })
+    }).pipe(withEnv({
+      P_OPEN_DURATION: "30s",
+      P_SLOW_CALL_RATE: "0.5",
+      P_SLOW_CALL_DURATION: "250ms",
+      P_HALF_OPEN_MAX_WAIT: "1m",
+      P_MAX_OPEN_DURATION: "PT30S",
+      RESILIENCE_REDIS_FLUSH_INTERVAL: "250ms",
+      RESILIENCE_REDIS_PROBE_LEASE: "PT1M30S"
+    })))
+
+  it.effect("a duration in no known form is a typed error naming the variable and the forms", () =>
+    Effect.gen(function*() {
+      expectIssues(yield* configError(CircuitBreakerConfig.fromConfig("P")), {
+        P_OPEN_DURATION: /must be a duration such as .*"30s".*"PT30S".*\(got "half a minute"\)/,
+        P_MAX_OPEN_DURATION: /years or months/
+      })
+    }).pipe(withEnv({ P_OPEN_DURATION: "half a minute", P_MAX_OPEN_DURATION: "P1M" })))
+})
+
+describe("delays computed at run time are capped at Limits.maxDuration", () => {
+  it.effect("an openDuration schedule's delay past the bound opens the circuit for Limits.maxDuration", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1, openDuration: Schedule.spaced("100 days") })
+      yield* failTimes(breaker, 1)
+      const error = rejection(yield* Effect.exit(breaker.execute(Effect.void)))
+      expect(Duration.toMillis(error.retryAfter)).toBe(maxMillis)
+      yield* TestClock.adjust(Limits.maxDuration)
+      expect(yield* breaker.state).toBe("HalfOpen")
+    }).pipe(Effect.scoped))
+
+  it.effect("a retry schedule's delay past the bound waits Limits.maxDuration", () =>
+    Effect.gen(function*() {
+      const retry = yield* Retry.make({ schedule: Schedule.spaced("100 days").pipe(Schedule.upTo({ times: 1 })) })
+      let attempts = 0
+      const call = Effect.suspend(() => {
+        attempts++
+        return Effect.fail("boom")
+      })
+      const fiber = yield* Effect.forkChild(call.pipe(Retry.retry(retry)))
+      yield* TestClock.adjust(Limits.maxDuration)
+      expect(attempts).toBe(2)
+      yield* Fiber.interrupt(fiber)
+    }))
+})
+
+describe("Health.layerHttp", () => {
+  it.effect("a degradedStatus that is no HTTP status fails the layer with a typed error", () =>
+    Effect.gen(function*() {
+      const error = yield* configError(
+        Layer.build(Health.layerHttp({ sources: [], degradedStatus: 1000 })).pipe(Effect.provide(HttpRouter.layer))
+      )
+      expect(error._tag).toBe("PolicyConfigError")
+      expectIssues(error, { degradedStatus: /between 200 and 599 \(got 1000\)/ })
+    }))
+})
