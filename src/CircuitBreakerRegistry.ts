@@ -4,10 +4,15 @@
  *
  * A service with many dependencies needs one breaker per dependency, never
  * one global breaker: a registry makes each key's breaker the first time the
- * key is used, keeps at most `maxBreakers`, and evicts breakers that have been
- * idle for `idleTimeToLive`. A breaker that is open (or half-open, forced
- * open, disabled) is never evicted: forgetting it would send traffic straight
- * back to a dependency that is down.
+ * key is used, keeps at most `maxBreakers`, and evicts a breaker once it has
+ * had no call for `idleTimeToLive` — closed or half-open alike, so a key that
+ * tripped once and never came back goes too. A *pinned* breaker — still
+ * inside its opening, forced open, or disabled — is never evicted: forgetting
+ * it would send traffic straight back to a dependency that is down, or undo
+ * an operator's decision. When the registry is full, a new key takes the
+ * place of a closed breaker that had no call lately; a half-open one (its
+ * dependency may still be down) goes only once idle. Finding that place costs
+ * amortised O(1) per new key, however many breakers are pinned.
  *
  * ```ts
  * import { Effect } from "effect"
@@ -46,8 +51,12 @@ import { maxBreakers } from "./Limits.js"
 
 export {
   /**
-   * The registry holds `maxBreakers` breakers and none can be evicted to make
-   * room for a new key: each is open, half-open, forced open or disabled.
+   * The registry holds `maxBreakers` breakers and none can make room for a
+   * new key: each is pinned (inside its opening, forced open, disabled) or
+   * half-open and called within `idleTimeToLive`. A refusal looks at no
+   * breaker; the next new key gets room as soon as one can give it (its idle
+   * time runs out, its opening ends, a probe closes it, an operator resets
+   * it).
    *
    * @category errors
    * @since 0.1.0
@@ -73,11 +82,23 @@ export interface RegistryOptions {
    * tens of thousands of series). Default: the breaker defaults.
    */
   readonly config?: CircuitBreakerConfig | ((key: string) => CircuitBreakerConfig) | undefined
-  /** Breakers kept at most: an integer from 1 to `Limits.maxBreakers` (1,000,000). Default 10,000. */
+  /**
+   * Breakers kept at most: an integer from 1 to `Limits.maxBreakers`
+   * (1,000,000). At the bound, a new key evicts a closed breaker that had no
+   * call since the registry last looked at it (the CLOCK algorithm). Default
+   * 10,000.
+   */
   readonly maxBreakers?: number | undefined
   /**
-   * A closed breaker unused for this long may be evicted: from 1 millisecond
-   * to `Limits.maxDuration` (about 24.8 days). Default 1 hour.
+   * A breaker with no call for this long is evicted, closed or half-open,
+   * unless pinned (inside its opening, forced open, disabled): from 1
+   * millisecond to `Limits.maxDuration` (about 24.8 days). A call is a lookup
+   * of its key — `execute`, `withCircuitBreaker`, `get`, rejected calls
+   * included — and only sets a mark (no clock read); the registry counts idle
+   * time from when it finds the mark, so a breaker goes no sooner than this
+   * after its last call, and typically within twice this. Eviction happens in
+   * sweeps: when a breaker is made, and when `breakers` or `snapshots` are
+   * read. Default 1 hour.
    */
   readonly idleTimeToLive?: Duration.Input | undefined
 }
@@ -112,9 +133,9 @@ export interface CircuitBreakerRegistry<out E = never> {
   readonly size: Effect.Effect<number>
   /** The keys of the breakers held. */
   readonly keys: Effect.Effect<ReadonlyArray<string>>
-  /** Every breaker held (after evicting the idle ones). */
+  /** Every breaker held (after a sweep evicted the idle ones). */
   readonly breakers: Effect.Effect<ReadonlyArray<CircuitBreaker>>
-  /** The snapshot of every breaker held (after evicting the idle ones). */
+  /** The snapshot of every breaker held (after a sweep evicted the idle ones). */
   readonly snapshots: Effect.Effect<ReadonlyArray<Snapshot>>
   /** Drops the breaker of `key` (closing its scope); whether there was one. */
   readonly remove: (key: string) => Effect.Effect<boolean>

@@ -2,8 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Metric, Stream } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { TestClock } from "effect/testing"
+import { vi } from "vitest"
 import type { CircuitBreakerConfigError } from "../src/index.js"
 import { CircuitBreakerRegistry, CircuitOpenError, Metrics } from "../src/index.js"
+import { Circuit } from "../src/internal/circuit.js"
 import { boom, ok } from "./helpers.js"
 import { failure } from "./policyHelpers.js"
 
@@ -171,6 +173,161 @@ describe("CircuitBreakerRegistry", () => {
       const registry = yield* CircuitBreakerRegistry.CircuitBreakerRegistry
       expect(yield* registry.keys).toEqual(["tenant-1"])
     }).pipe(Effect.provide(CircuitBreakerRegistry.layer({ config: { consecutiveFailures: 2 } })), isolatedMetrics))
+
+  describe("the registry never wedges", () => {
+    const tripOnce = { consecutiveFailures: 1, openDuration: "1 minute", logTransitions: false } as const
+    const isFull = (exit: Exit.Exit<unknown, unknown>) =>
+      Exit.isFailure(exit) && (failure(exit) as { _tag?: string } | undefined)?._tag === "RegistryFullError"
+
+    it.effect("a breaker that tripped once and was never called again is evicted once its opening has ended and it has had no call for idleTimeToLive", () =>
+      Effect.gen(function*() {
+        const registry = yield* CircuitBreakerRegistry.make({ config: tripOnce, idleTimeToLive: "10 minutes" })
+        yield* Effect.exit(registry.execute(boom, "tripped"))
+        yield* TestClock.adjust("9 minutes")
+        // Half-open since minute 1, but its last call was 9 minutes ago: kept.
+        expect((yield* registry.snapshots).map((s) => [s.breaker, s.state])).toEqual([["tripped", "HalfOpen"]])
+        yield* TestClock.adjust("1 minute")
+        expect(yield* registry.snapshots).toEqual([])
+        expect(yield* registry.size).toBe(0)
+      }).pipe(Effect.scoped, isolatedMetrics))
+
+    it.effect("an open breaker is kept while its opening runs, however long idle, and evicted when it ends", () =>
+      Effect.gen(function*() {
+        const registry = yield* CircuitBreakerRegistry.make({
+          config: { ...tripOnce, openDuration: "1 hour" },
+          idleTimeToLive: "10 minutes"
+        })
+        yield* Effect.exit(registry.execute(boom, "open"))
+        for (let minute = 0; minute < 59; minute++) {
+          yield* TestClock.adjust("1 minute")
+          yield* registry.snapshots
+        }
+        expect(yield* registry.keys).toEqual(["open"])
+        // Its own timer moves it to half-open at the hour: idle for an hour, it goes at the next sweep.
+        yield* TestClock.adjust("1 minute")
+        expect(yield* registry.snapshots).toEqual([])
+      }).pipe(Effect.scoped, isolatedMetrics))
+
+    it.effect("forced-open and disabled breakers are kept however long idle; reset, one makes room at once", () =>
+      Effect.gen(function*() {
+        const registry = yield* CircuitBreakerRegistry.make({
+          config: tripOnce,
+          maxBreakers: 2,
+          idleTimeToLive: "1 minute"
+        })
+        const forced = yield* registry.get("forced")
+        yield* forced.forceOpen
+        yield* (yield* registry.get("disabled")).disable
+        yield* TestClock.adjust("1 day")
+        yield* registry.snapshots
+        expect([...(yield* registry.keys)].sort()).toEqual(["disabled", "forced"])
+        expect(isFull(yield* Effect.exit(registry.execute(ok, "new")))).toBe(true)
+        // An operator resets it through a reference held all along (no lookup): idle for a day, it
+        // no longer holds, and the next new key takes its place.
+        yield* forced.reset
+        expect(yield* registry.execute(ok, "new")).toBe("ok")
+        expect([...(yield* registry.keys)].sort()).toEqual(["disabled", "new"])
+      }).pipe(Effect.scoped, isolatedMetrics))
+
+    it.effect("a call, even a rejected one, restarts a breaker's idle time: never evicted sooner than idleTimeToLive after its last call", () =>
+      Effect.gen(function*() {
+        const registry = yield* CircuitBreakerRegistry.make({ config: tripOnce, idleTimeToLive: "10 minutes" })
+        yield* Effect.exit(registry.execute(boom, "k")) // opens until minute 1
+        yield* TestClock.adjust("30 seconds")
+        yield* Effect.exit(registry.execute(ok, "k")) // rejected: the circuit is open
+        yield* TestClock.adjust("8 minutes")
+        yield* Effect.exit(registry.execute(boom, "k")) // a failed probe at 8:30 reopens it until 9:30
+        for (let minute = 0; minute < 10; minute++) {
+          yield* TestClock.adjust("1 minute")
+          yield* registry.snapshots
+          expect(yield* registry.keys).toEqual(["k"]) // up to 18:30, less than 10 minutes since 8:30
+        }
+        // The registry noticed the 8:30 call when it next looked, at 10:00: idle from then on.
+        yield* TestClock.adjust("2 minutes")
+        expect(yield* registry.snapshots).toEqual([])
+      }).pipe(Effect.scoped, isolatedMetrics))
+
+    it.effect("under churn, with a share of keys tripping, a full registry never refuses a key", () =>
+      Effect.gen(function*() {
+        const maxBreakers = 50
+        const registry = yield* CircuitBreakerRegistry.make({
+          config: { ...tripOnce, openDuration: "10 seconds" },
+          maxBreakers,
+          idleTimeToLive: "1 minute"
+        })
+        let refused = 0
+        let largest = 0
+        // 5,000 distinct keys, one in 50 tripping, 10 new keys a second: the tripped keys of the last
+        // minute (about 12) are kept, and the rest make room. Without eviction of tripped keys, the
+        // registry would be full of them after 2,500 keys.
+        for (let i = 0; i < 5_000; i++) {
+          const exit = yield* Effect.exit(registry.execute(i % 50 === 0 ? boom : ok, `key-${i}`))
+          if (isFull(exit)) refused++
+          largest = Math.max(largest, yield* registry.size)
+          if (i % 10 === 9) yield* TestClock.adjust("1 second")
+        }
+        expect(refused).toBe(0)
+        expect(largest).toBe(maxBreakers)
+      }).pipe(Effect.scoped, isolatedMetrics))
+
+    it.effect("a registry full of kept breakers makes room as soon as one becomes evictable", () =>
+      Effect.gen(function*() {
+        const registry = yield* CircuitBreakerRegistry.make({
+          config: tripOnce,
+          maxBreakers: 2,
+          idleTimeToLive: "10 minutes"
+        })
+        yield* Effect.exit(registry.execute(boom, "a"))
+        yield* TestClock.adjust("5 minutes")
+        yield* Effect.exit(registry.execute(boom, "b"))
+        // a is half-open, b open: both called within the last 10 minutes.
+        expect(isFull(yield* Effect.exit(registry.execute(ok, "c")))).toBe(true)
+        yield* TestClock.adjust("299999 millis")
+        expect(isFull(yield* Effect.exit(registry.execute(ok, "c")))).toBe(true)
+        // 10 minutes since a's last call: it goes, b stays.
+        yield* TestClock.adjust("1 millis")
+        expect(yield* registry.execute(ok, "c")).toBe("ok")
+        expect([...(yield* registry.keys)].sort()).toEqual(["b", "c"])
+      }).pipe(Effect.scoped, isolatedMetrics))
+
+    it.effect("a half-open breaker whose probe closes it can make room at once", () =>
+      Effect.gen(function*() {
+        const registry = yield* CircuitBreakerRegistry.make({
+          config: tripOnce,
+          maxBreakers: 2,
+          idleTimeToLive: "1 hour"
+        })
+        yield* Effect.exit(registry.execute(boom, "a"))
+        yield* Effect.exit(registry.execute(boom, "b"))
+        expect(isFull(yield* Effect.exit(registry.execute(ok, "c")))).toBe(true)
+        yield* TestClock.adjust("1 minute")
+        expect(isFull(yield* Effect.exit(registry.execute(ok, "c")))).toBe(true)
+        expect(yield* registry.execute(ok, "a")).toBe("ok") // the probe closes a
+        expect(yield* registry.execute(ok, "c")).toBe("ok")
+        expect([...(yield* registry.keys)].sort()).toEqual(["b", "c"])
+      }).pipe(Effect.scoped, isolatedMetrics))
+
+    it.effect("refusing a new key when every breaker is kept looks at no breaker (no scan per refusal)", () =>
+      Effect.gen(function*() {
+        const maxBreakers = 200
+        const registry = yield* CircuitBreakerRegistry.make({
+          config: { ...tripOnce, openDuration: "1 hour" },
+          maxBreakers
+        })
+        for (let i = 0; i < maxBreakers; i++) yield* Effect.exit(registry.execute(boom, `open-${i}`))
+        expect(isFull(yield* Effect.exit(registry.execute(ok, "first")))).toBe(true)
+        const reads = vi.spyOn(Circuit.prototype, "current", "get")
+        try {
+          for (let i = 0; i < maxBreakers; i++) {
+            expect(isFull(yield* Effect.exit(registry.execute(ok, `new-${i}`)))).toBe(true)
+          }
+          // A sweep over every breaker per refusal would read 200 x 200 circuits.
+          expect(reads.mock.calls.length).toBeLessThanOrEqual(maxBreakers)
+        } finally {
+          reads.mockRestore()
+        }
+      }).pipe(Effect.scoped, isolatedMetrics))
+  })
 
   describe("bad options fail with CircuitBreakerConfigError naming the field", () => {
     const cases: ReadonlyArray<readonly [string, unknown, string, RegExp]> = [

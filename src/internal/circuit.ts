@@ -255,6 +255,17 @@ export class Circuit {
     return Ref.getUnsafe(this.phase)
   }
 
+  /**
+   * Whether the circuit is pinned at `now`, read without moving it: while its
+   * opening runs (one that has ended reads half-open), while forced open and
+   * while disabled. A registry never forgets a pinned circuit: that would send
+   * calls straight back to a dependency that is down, or undo an operator.
+   */
+  isPinned(now: number): boolean {
+    const phase = this.current
+    return phase._tag === "ForcedOpen" || phase._tag === "Disabled" || (phase._tag === "Open" && now < phase.until)
+  }
+
   addObserver(observer: CircuitObserver): () => void {
     this.observers = [...this.observers, observer]
     this.updateNeedsTime()

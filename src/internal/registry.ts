@@ -3,14 +3,11 @@
  * endpoint), in a bounded map.
  *
  * Each breaker lives in a scope of its own, forked from the registry's, and
- * is closed when the breaker is evicted. Eviction follows the CLOCK
- * algorithm: a lookup only sets a "used" mark (no clock read, no reordering
- * on the hot path); a sweep, from the oldest entry on, clears marks and
- * moves used entries to the back, and evicts the unused ones that have been
- * idle for `idleTimeToLive` — or, when the registry is full, the first
- * unused one. A breaker that is not Closed (open, half-open, forced open,
- * disabled) is never evicted: it would forget a dependency that is down.
- * Sweeps run when a breaker is made and when the snapshots are read.
+ * is closed when the breaker is evicted. A lookup is one map read and sets a
+ * "used" mark (no clock read, nothing reordered on the hot path); which
+ * breakers are evicted, and when, is `internal/eviction.ts`'s business: a
+ * sweep runs when a breaker is made (and makes room for it when the registry
+ * is full) and when the breakers or their snapshots are read.
  *
  * @internal
  */
@@ -23,14 +20,15 @@ import type { Snapshot } from "../CircuitBreakerSnapshot.js"
 import type { Classifier, ClassifyOptions } from "../Classifier.js"
 import { fromOptions } from "../Classifier.js"
 import type { CircuitBreakerImpl } from "./breaker.js"
+import { Entry, Eviction } from "./eviction.js"
 
 /** @internal */
 export const defaults = { maxBreakers: 10_000, idleTimeToLive: Duration.hours(1) } as const
 
 /**
  * The registry has `maxBreakers` breakers and none can be evicted: each is
- * open, half-open, forced open or disabled (re-exported by
- * `CircuitBreakerRegistry`).
+ * open, forced open, disabled, or half-open and called within
+ * `idleTimeToLive` (re-exported by `CircuitBreakerRegistry`).
  *
  * @internal
  */
@@ -40,25 +38,16 @@ export class RegistryFullError extends Schema.TaggedError<RegistryFullError>()("
   maxBreakers: Schema.Number
 }) {
   override get message(): string {
-    return `Circuit breaker registry "${this.registry}" is full: its ${this.maxBreakers} breakers are all ` +
-      `open, half-open, forced open or disabled, so none can make room for key "${this.key}". ` +
-      `Raise maxBreakers, or reset breakers that no longer matter.`
+    return `Circuit breaker registry "${this.registry}" is full: none of its ${this.maxBreakers} breakers can ` +
+      `make room for key "${this.key}" (each is open, forced open, disabled, or half-open and called within ` +
+      `idleTimeToLive). Raise maxBreakers, or reset breakers that no longer matter.`
   }
-}
-
-interface Entry {
-  readonly breaker: CircuitBreakerImpl
-  readonly scope: Scope.Closeable
-  /** Set by every lookup, cleared by a sweep. */
-  used: boolean
-  /** When a sweep last found the entry used (or when it was made). */
-  seenAt: number
 }
 
 /** @internal */
 export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
   private readonly entries = new Map<string, Entry>()
-  private readonly idleMillis: number
+  private readonly eviction: Eviction
   private readonly clock: Clock.Clock
 
   constructor(
@@ -69,7 +58,7 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
     private readonly scope: Scope.Scope,
     private readonly context: Context.Context<never>
   ) {
-    this.idleMillis = Duration.toMillis(idleTimeToLive)
+    this.eviction = new Eviction(Duration.toMillis(idleTimeToLive))
     this.clock = Context.get(context, Clock.Clock)
   }
 
@@ -106,7 +95,7 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
 
   get breakers(): Effect.Effect<ReadonlyArray<CircuitBreaker>> {
     return Effect.andThen(
-      this.sweepIdle(false),
+      this.sweep(0),
       Effect.sync(() => [...this.entries.values()].map((entry) => entry.breaker as CircuitBreaker))
     )
   }
@@ -120,6 +109,7 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
       const entry = this.entries.get(key)
       if (entry === undefined) return Effect.succeed(false)
       this.entries.delete(key)
+      this.eviction.forget(entry)
       return Effect.as(Scope.close(entry.scope, Exit.void), true)
     })
   }
@@ -169,9 +159,9 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
     return Effect.gen({ self: this }, function*() {
       // The configuration first: a key whose configuration is invalid must not evict anything.
       const config = yield* this.configFor(key)
-      yield* this.sweepIdle(true)
       // Breakers being made for other keys count: they will take their places.
-      if (this.entries.size + this.making.size - 1 >= this.maxBreakers) {
+      yield* this.sweep(this.entries.size + this.making.size - this.maxBreakers)
+      if (this.entries.size + this.making.size > this.maxBreakers) {
         return yield* new RegistryFullError({ registry: this.name, key, maxBreakers: this.maxBreakers })
       }
       const scope = yield* Scope.fork(this.scope)
@@ -184,43 +174,20 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
       }
       const breaker = made.value as CircuitBreakerImpl
       // Not marked used: a breaker only earns its second chance by being used again.
-      this.entries.set(key, { breaker, scope, used: false, seenAt: this.clock.currentTimeMillisUnsafe() })
+      const entry = new Entry(key, breaker, scope, this.clock.currentTimeMillisUnsafe())
+      this.entries.set(key, entry)
+      this.eviction.add(entry)
       return breaker
     })
   }
 
-  /** Evicts idle breakers and, when `makeRoom` and the registry is full, the first unused one. */
-  private sweepIdle(makeRoom: boolean): Effect.Effect<void> {
+  /** Evicts the idle breakers and, when `room` > 0, as many as a new key needs (if it can). */
+  private sweep(room: number): Effect.Effect<void> {
     return Effect.suspend(() => {
-      const evicted = this.sweep(this.clock.currentTimeMillisUnsafe(), makeRoom)
-      return evicted.length === 0
-        ? Effect.void
-        : Effect.forEach(evicted, (entry) => Scope.close(entry.scope, Exit.void), { discard: true })
+      const evicted = this.eviction.sweep(this.clock.currentTimeMillisUnsafe(), room)
+      if (evicted.length === 0) return Effect.void
+      for (const entry of evicted) this.entries.delete(entry.key)
+      return Effect.forEach(evicted, (entry) => Scope.close(entry.scope, Exit.void), { discard: true })
     })
-  }
-
-  private sweep(now: number, makeRoom: boolean): Array<Entry> {
-    const evicted: Array<Entry> = []
-    const entries = this.entries
-    // An entry is looked at most twice: once to clear its mark, once more after it moved back.
-    let budget = 2 * entries.size
-    for (const [key, entry] of entries) {
-      if (budget-- <= 0) break
-      const full = makeRoom && entries.size >= this.maxBreakers
-      const idle = now - entry.seenAt >= this.idleMillis
-      if (!full && !idle) break
-      if (entry.breaker.circuit.current._tag !== "Closed" || entry.used) {
-        // Pinned (it remembers a dependency that is down, or an operator's decision), or used
-        // since the last sweep: it stays, and goes to the back.
-        entry.used = false
-        entry.seenAt = now
-        entries.delete(key)
-        entries.set(key, entry)
-        continue
-      }
-      entries.delete(key)
-      evicted.push(entry)
-    }
-    return evicted
   }
 }
