@@ -20,8 +20,9 @@
  * clock when it looks at a breaker; finding the mark, it clears it and counts
  * the breaker's idle time from then (`seenAt`). It looks at a breaker when
  * its idle time would run out, so a breaker is never evicted sooner than
- * `idleTimeToLive` after its last call, and goes at most about twice that
- * after it (given sweeps: a new key, or a read of the breakers).
+ * `idleTimeToLive` after its last call, and typically goes within twice that
+ * (given sweeps: a new key, or a read of the breakers; the registry has no
+ * timer of its own).
  *
  * Why three lists. One list of every breaker, swept from the oldest and
  * stepping over the pinned ones, costs a pass over all of them whenever most
