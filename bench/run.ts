@@ -20,6 +20,7 @@ import {
   Timeout,
   withCircuitBreaker
 } from "../src/index.js"
+import type { CircuitOpenError } from "../src/index.js"
 import type { Case, Measurement } from "./harness.js"
 import { machine, measure, pairedDifference, pairedRatio, retainedBytesPerItem } from "./harness.js"
 import { flushMillis, redisBench } from "./redis.js"
@@ -34,6 +35,8 @@ let counter = 0
 const work = () => counter++
 const syncCall = () => Effect.sync(work)
 const asyncCall = () => Effect.promise(() => Promise.resolve(work()))
+// The same call typed as a guarded one, so that a fallback on `CircuitOpenError` has something to answer for.
+const guardedCall: () => Effect.Effect<number, CircuitOpenError> = asyncCall
 
 const scope = Effect.runSync(Scope.make())
 const inScope = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) => Effect.runSync(Scope.provide(effect, scope))
@@ -111,7 +114,7 @@ const retryWithBudget = Effect.runSync(Retry.make({ name: "bench", budget }))
 const timeout = Effect.runSync(Timeout.make({ name: "bench", duration: "10 seconds" }))
 const bulkhead = Effect.runSync(Bulkhead.make({ name: "bench", maxConcurrent: 10 }))
 const fallback = Effect.runSync(Fallback.make({ name: "bench", on: ["CircuitOpenError"], value: -1 }))
-const lastKnownGood = Effect.runSync(Fallback.lastKnownGood<number>({ name: "bench" }))
+const lastKnownGood = Effect.runSync(Fallback.lastKnownGood<number>()({ name: "bench" }))
 const hedge = Effect.runSync(Hedge.make({ name: "bench", delay: "10 seconds" }))
 const policy = Effect.runSync(Policy.make({ fallback, breaker: consecutive, retry, bulkhead, timeout }))
 const policyNoTimeout = Effect.runSync(Policy.make({ fallback, breaker: consecutive, retry, bulkhead }))
@@ -190,7 +193,7 @@ const baseCases: ReadonlyArray<Case> = [
   inFiber("policy: timeout", () => Timeout.timeout(asyncCall(), timeout)),
   inFiber("policy: Effect.timeout (Effect's own, for scale)", () => Effect.timeout(asyncCall(), "10 seconds")),
   inFiber("policy: bulkhead (a slot is free)", () => Bulkhead.withBulkhead(asyncCall(), bulkhead)),
-  inFiber("policy: fallback (not needed)", () => Fallback.fallback(asyncCall(), fallback)),
+  inFiber("policy: fallback (not needed)", () => Fallback.fallback(guardedCall(), fallback)),
   inFiber("policy: last-known-good cache (stores the value)", () => lastKnownGood.serve(asyncCall(), "key")),
   inFiber("policy: hedge (answered before the delay)", () => Hedge.hedge(asyncCall(), hedge)),
   inFiber("policy: fallback + breaker + retry + bulkhead", () => Policy.apply(asyncCall(), policyNoTimeout)),

@@ -53,7 +53,7 @@ const program = Effect.gen(function*() {
     timeout: yield* Timeout.make({ name: "inventory", duration: "250 millis" })
   })
   // Outside it, the last stock the service gave, served while the service fails.
-  const lastKnownStock = yield* Fallback.lastKnownGood<{ readonly sku: string; readonly stock: number }>({
+  const lastKnownStock = yield* Fallback.lastKnownGood<{ readonly sku: string; readonly stock: number }>()({
     name: "stock",
     ttl: "1 minute"
   })

@@ -12,7 +12,7 @@
  * and an interruption is ignored — and so is a `BulkheadFullError`: a full
  * bulkhead is the caller's own back-pressure, and says nothing about the
  * dependency's health. Narrow what counts per breaker (config) or per call
- * (options of `withCircuitBreaker`):
+ * (options of `withCircuitBreaker`, `breaker.execute` or `Policy.apply`):
  *
  * - `ignore`: error tags that count as nothing (e.g. a validation error that
  *   never reached the dependency);

@@ -13,6 +13,10 @@
  * Fallbacks act on typed failures only: defects (bugs) and interruptions pass
  * through.
  *
+ * The tags of `on` are checked where a fallback is applied: a tag the call
+ * cannot fail with (a typo, or an error no layer inside adds) does not
+ * compile, and `orElse` receives the error itself, typed.
+ *
  * ```ts
  * import { Effect } from "effect"
  * import { Fallback, withCircuitBreaker } from "effect-resilience"
@@ -28,13 +32,18 @@
  *
  * @since 0.1.0
  */
-import type { Duration, Effect, Predicate, Scope, Stream } from "effect"
-import type { Fresh, Stale } from "./internal/fallback.js"
+import type { Duration, Effect, Predicate, Scope, Stream, Types } from "effect"
+import type { BulkheadFullError } from "./BulkheadFullError.js"
+import type { CircuitBreakerConfigError } from "./CircuitBreakerConfig.js"
+import type { RegistryFullError } from "./CircuitBreakerRegistry.js"
+import type { CircuitOpenError } from "./CircuitOpenError.js"
+import type { Fresh, LastKnownGoodTypeId, Stale } from "./internal/fallback.js"
 import { lastKnownGoodDefaults as defaults, makeFallback, makeLastKnownGood } from "./internal/fallback.js"
 import { applyPolicy } from "./internal/policy.js"
-import type { Policy } from "./Policy.js"
+import type { Expected, Fits, Handler, Policy } from "./Policy.js"
 import type { PolicyConfigError } from "./PolicyConfigError.js"
 import type { FallbackUsed, StaleValueServed } from "./PolicyEvent.js"
+import type { TimeoutError } from "./TimeoutError.js"
 
 export {
   /**
@@ -57,12 +66,16 @@ export {
 
 /**
  * A fallback policy: answers for the errors it `Removes` with a `Value` (or
- * an effect that may fail with `Adds` and need `Requires`).
+ * an effect that may fail with `Adds` and need `Requires`). `Handlers` is
+ * what applying it checks: the tags the call must be able to fail with and
+ * the error type `orElse` accepts (see `Policy.Handler`).
  *
  * @category models
  * @since 0.1.0
  */
-export interface Fallback<Removes, Adds, Requires, Value> extends Policy<Removes, Adds, Requires, Value> {
+export interface Fallback<Removes, Adds, Requires, Value, Handlers = never>
+  extends Policy<Removes, Adds, Requires, Value, Handlers>
+{
   readonly kind: "Fallback"
   /** A `FallbackUsed` event every time the fallback answers, from the moment the stream runs. */
   readonly events: Stream.Stream<FallbackUsed>
@@ -116,28 +129,106 @@ export interface Tagged<Tag extends string> {
 export type Handled<Tag extends string> = string extends Tag ? never : Tagged<Tag>
 
 /**
+ * The errors of this library, by tag: a fallback on one of these tags hands
+ * `orElse` the error itself, typed, without an annotation (for Effect's own
+ * `Cause.TimeoutError`, whose tag is also `"TimeoutError"`, annotate the
+ * parameter).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface LibraryErrors {
+  readonly CircuitOpenError: CircuitOpenError
+  readonly TimeoutError: TimeoutError
+  readonly BulkheadFullError: BulkheadFullError
+  readonly RegistryFullError: RegistryFullError
+  readonly CircuitBreakerConfigError: CircuitBreakerConfigError
+}
+
+/**
+ * The error an unannotated `orElse` receives for a tag: the library's class
+ * for its own errors, otherwise an object with the tag.
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type ErrorOf<Tag extends string> = Tag extends keyof LibraryErrors ? LibraryErrors[Tag] : Tagged<Tag>
+
+/**
+ * The tags an error type may carry: the literal tags of its members, or any
+ * string when a member has none (`unknown`, `Error`, ...).
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type AcceptedTags<E> = unknown extends E ? string
+  : E extends { readonly _tag: infer Tag extends string } ? Tag
+  : string
+
+/**
+ * What applying a fallback on `Tag`s with an `orElse` taking `Accepts`
+ * checks: one `Policy.Handler` per tag (none when the tags are only known as
+ * `string`).
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type HandlersOf<Tag extends string, Accepts> = string extends Tag ? never
+  : Tag extends string ? Handler<Tag, AcceptedFor<Accepts, Tag>>
+  : never
+
+/** The part of `Accepts` an error with `Tag` can be. */
+type AcceptedFor<Accepts, Tag extends string> = unknown extends Accepts ? Tagged<Tag>
+  : [Extract<Accepts, Tagged<Tag>>] extends [never] ? Accepts & Tagged<Tag>
+  : Extract<Accepts, Tagged<Tag>>
+
+/**
+ * What applying a fallback on every error with an `orElse` taking `Accepts`
+ * checks: that every error of the call is one (nothing for `unknown`).
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type HandlerOfAll<Accepts> = unknown extends Accepts ? never : Handler<string, Accepts>
+
+/**
  * Makes a fallback. `on` chooses the errors it answers for: a non-empty list
  * of tags, a refinement, or (omitted) every typed error. It answers with
  * `value`, or with the effect `orElse(error)` returns. Options the runtime
  * cannot use (an empty tag list, both or neither of `value` and `orElse`)
  * fail with `PolicyConfigError`.
  *
+ * `orElse` receives the error itself. For the library's own errors
+ * (`LibraryErrors`) the tag is enough to type it; for others, annotate the
+ * parameter (`(error: InventoryError) => ...`): every tag in `on` must then
+ * be one the annotation can carry. Applying the fallback checks the rest
+ * against the call: each tag must be one it can fail with (a typo does not
+ * compile), and the errors `orElse` would be handed must be assignable to
+ * its parameter.
+ *
  * @example
  * ```ts
- * import { Effect } from "effect"
- * import { Fallback, isCircuitOpenError, Timeout } from "effect-resilience"
+ * import { Data, Effect } from "effect"
+ * import { Fallback, isCircuitOpenError } from "effect-resilience"
+ *
+ * class InventoryError extends Data.TaggedError("InventoryError")<{ readonly status: number }> {}
  *
  * const fallbacks = Effect.gen(function*() {
  *   // Every typed error: answer with a default.
  *   const anyError = yield* Fallback.make({ value: 0 })
- *   // Only an open circuit, typed by a refinement.
+ *   // By tag: the library's errors come typed.
  *   const whenOpen = yield* Fallback.make({
- *     on: isCircuitOpenError,
+ *     on: ["CircuitOpenError"],
  *     orElse: (error) => Effect.succeed(`retry in ${error.retryAfter}`)
  *   })
- *   // By tag.
- *   const whenSlow = yield* Fallback.make({ on: ["TimeoutError"], value: "slow" })
- *   return { anyError, whenOpen, whenSlow, isTimeout: Timeout.isTimeoutError }
+ *   // Your own errors: annotate the parameter.
+ *   const whenDown = yield* Fallback.make({
+ *     on: ["InventoryError"],
+ *     orElse: (error: InventoryError) => Effect.succeed(`inventory answered ${error.status}`)
+ *   })
+ *   // By refinement.
+ *   const byGuard = yield* Fallback.make({ on: isCircuitOpenError, value: "open" })
+ *   return { anyError, whenOpen, whenDown, byGuard }
  * })
  * ```
  *
@@ -157,40 +248,50 @@ export const make: {
     readonly on: Predicate.Refinement<unknown, X>
     readonly value: B
   }): Effect.Effect<Fallback<X, never, never, B>, PolicyConfigError>
-  <const Tags extends ReadonlyArray<string>, B, E2 = never, R2 = never>(options: {
+  <B, E2 = never, R2 = never, Accepts = unknown>(options: {
     readonly name?: string | undefined
     readonly metrics?: boolean | undefined
-    readonly on: Tags
-    readonly orElse: (error: Tagged<Tags[number]>) => Effect.Effect<B, E2, R2>
-  }): Effect.Effect<Fallback<Handled<Tags[number]>, E2, R2, B>, PolicyConfigError>
+    readonly on?: undefined
+    readonly orElse: (error: Accepts) => Effect.Effect<B, E2, R2>
+  }): Effect.Effect<Fallback<unknown, E2, R2, B, HandlerOfAll<Accepts>>, PolicyConfigError>
+  <B>(options: {
+    readonly name?: string | undefined
+    readonly metrics?: boolean | undefined
+    readonly on?: undefined
+    readonly value: B
+  }): Effect.Effect<Fallback<unknown, never, never, B>, PolicyConfigError>
   <const Tags extends ReadonlyArray<string>, B>(options: {
     readonly name?: string | undefined
     readonly metrics?: boolean | undefined
     readonly on: Tags
     readonly value: B
-  }): Effect.Effect<Fallback<Handled<Tags[number]>, never, never, B>, PolicyConfigError>
-  <B, E2 = never, R2 = never>(options: {
+  }): Effect.Effect<
+    Fallback<Handled<Tags[number]>, never, never, B, HandlersOf<Tags[number], unknown>>,
+    PolicyConfigError
+  >
+  <const Tags extends ReadonlyArray<string>, B, E2 = never, R2 = never, Accepts = ErrorOf<Tags[number]>>(options: {
     readonly name?: string | undefined
     readonly metrics?: boolean | undefined
-    readonly orElse: (error: unknown) => Effect.Effect<B, E2, R2>
-  }): Effect.Effect<Fallback<unknown, E2, R2, B>, PolicyConfigError>
-  <B>(options: {
-    readonly name?: string | undefined
-    readonly metrics?: boolean | undefined
-    readonly value: B
-  }): Effect.Effect<Fallback<unknown, never, never, B>, PolicyConfigError>
+    readonly on: Tags & ReadonlyArray<AcceptedTags<Accepts>>
+    readonly orElse: (error: Accepts) => Effect.Effect<B, E2, R2>
+  }): Effect.Effect<Fallback<Handled<Tags[number]>, E2, R2, B, HandlersOf<Tags[number], Accepts>>, PolicyConfigError>
 } = makeFallback as never
 
 /**
  * Applies a fallback to a call (data-first or data-last): the errors it
- * handles leave the error type, its value joins the success type.
+ * handles leave the error type, its value joins the success type. A fallback
+ * on a tag the call cannot fail with, or whose `orElse` does not accept the
+ * errors it would be handed, does not compile. In the data-last form the
+ * call's error type comes from the pipe, as with `Effect.catchTag`.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
+ * import type { Policy } from "effect-resilience"
  * import { Fallback } from "effect-resilience"
  *
- * declare const fallback: Fallback.Fallback<{ readonly _tag: "TimeoutError" }, never, never, string>
+ * type OnTimeout = Policy.Handler<"TimeoutError", Fallback.Tagged<"TimeoutError">>
+ * declare const fallback: Fallback.Fallback<Fallback.Tagged<"TimeoutError">, never, never, string, OnTimeout>
  * declare const fetchName: Effect.Effect<string, { readonly _tag: "TimeoutError" } | { readonly _tag: "NotFound" }>
  *
  * // Effect<string, { readonly _tag: "NotFound" }>
@@ -201,13 +302,20 @@ export const make: {
  * @since 0.1.0
  */
 export const fallback: {
-  <X, E2, R2, B>(
-    policy: Fallback<X, E2, R2, B>
-  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A | B, Exclude<E, X> | E2, R | R2>
-  <A, E, R, X, E2, R2, B>(
+  <F extends Fallback<unknown, unknown, unknown, unknown>>(
+    policy: F
+  ): <A, E, R>(
+    self: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A | Policy.Value<F>, Exclude<E, Policy.Removes<F>> | Policy.Adds<F>, R | Policy.Requires<F>>
+  <F extends Fallback<unknown, unknown, unknown, unknown, unknown>, E>(
+    policy: F & NoInfer<Fits<E, Policy.Handlers<F>>>
+  ): <A, R>(
+    self: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A | Policy.Value<F>, Exclude<E, Policy.Removes<F>> | Policy.Adds<F>, R | Policy.Requires<F>>
+  <A, E, R, F extends Fallback<unknown, unknown, unknown, unknown, unknown>>(
     self: Effect.Effect<A, E, R>,
-    policy: Fallback<X, E2, R2, B>
-  ): Effect.Effect<A | B, Exclude<E, X> | E2, R | R2>
+    policy: F & NoInfer<Fits<E, Policy.Handlers<F>>>
+  ): Effect.Effect<A | Policy.Value<F>, Exclude<E, Policy.Removes<F>> | Policy.Adds<F>, R | Policy.Requires<F>>
 } = applyPolicy as never
 
 /**
@@ -216,7 +324,7 @@ export const fallback: {
  * @category models
  * @since 0.1.0
  */
-export interface LastKnownGoodOptions {
+export interface LastKnownGoodOptions<Tags extends ReadonlyArray<string> = ReadonlyArray<string>> {
   /** Shown in events. Default `"default"`. */
   readonly name?: string | undefined
   /**
@@ -226,8 +334,12 @@ export interface LastKnownGoodOptions {
   readonly maxEntries?: number | undefined
   /** A value older than this is never served: from 1 millisecond to `Limits.maxDuration`. Default 10 minutes. */
   readonly ttl?: Duration.Input | undefined
-  /** The errors a cached value is served for: tags or a refinement. Default: every typed error. */
-  readonly on?: ErrorSelector | undefined
+  /**
+   * The errors a cached value is served for: tags (each one the call must be
+   * able to fail with, checked by `serve`) or a refinement. Default: every
+   * typed error.
+   */
+  readonly on?: Tags | Predicate.Refinement<unknown, unknown> | undefined
   /** Report this policy's metrics (see the `Metrics` module). Default: as the context says (`Metrics.layer`). */
   readonly metrics?: boolean | undefined
 }
@@ -242,12 +354,14 @@ export interface LastKnownGoodOptions {
 export type Served<A, E> = Fresh<A> | Stale<A, E>
 
 /**
- * A last-known-good cache of `A` values by string key.
+ * A last-known-good cache of `A` values by string key. `Handlers` is what
+ * `serve` checks of the call: the tags of `on` it must be able to fail with.
  *
  * @category models
  * @since 0.1.0
  */
-export interface LastKnownGood<A> {
+export interface LastKnownGood<A, Handlers = never> {
+  readonly [LastKnownGoodTypeId]: { readonly _Handlers: Types.Covariant<Handlers> }
   readonly kind: "LastKnownGood"
   readonly name: string
   readonly maxEntries: number
@@ -256,12 +370,25 @@ export interface LastKnownGood<A> {
    * Runs the call for `key`: a success is stored and returned `Fresh`; a
    * failure with a chosen error is answered with the key's cached value,
    * `Stale`, if there is one younger than `ttl`; otherwise the call's error
-   * stands (so the error type is unchanged).
+   * stands (so the error type is unchanged). A tag of `on` the call cannot
+   * fail with does not compile; in the data-last form the call's error type
+   * comes from the pipe, as with `Effect.catchTag`.
    */
-  readonly serve: {
-    (key: string): <E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<Served<A, E>, E, R>
-    <E, R>(self: Effect.Effect<A, E, R>, key: string): Effect.Effect<Served<A, E>, E, R>
-  }
+  readonly serve: [Handlers] extends [never] ? {
+      (key: string): <E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<Served<A, E>, E, R>
+      <E, R>(self: Effect.Effect<A, E, R>, key: string): Effect.Effect<Served<A, E>, E, R>
+    }
+    : {
+      <E>(
+        this: NoInfer<LastKnownGood.Fits<E, Handlers>>,
+        key: string
+      ): <R>(self: Effect.Effect<A, E, R>) => Effect.Effect<Served<A, E>, E, R>
+      <E, R>(
+        this: NoInfer<LastKnownGood.Fits<E, Handlers>>,
+        self: Effect.Effect<A, E, R>,
+        key: string
+      ): Effect.Effect<Served<A, E>, E, R>
+    }
   /** The number of keys held. */
   readonly size: Effect.Effect<number>
   /** Forgets the value kept for `key`. */
@@ -273,19 +400,43 @@ export interface LastKnownGood<A> {
 }
 
 /**
- * Makes a last-known-good cache. Bad options (a zero size, a negative TTL)
- * fail with `PolicyConfigError`.
+ * @since 0.1.0
+ */
+export declare namespace LastKnownGood {
+  /**
+   * A cache whose `on` tags fit a call failing with `E`: what `serve` asks
+   * of the cache it is called on.
+   *
+   * @category type-level
+   * @since 0.1.0
+   */
+  export interface Fits<E, Handlers> {
+    readonly [LastKnownGoodTypeId]: { readonly _Handlers: Types.Covariant<Expected<E, Handlers>> }
+  }
+}
+
+/**
+ * Makes a last-known-good cache of `A` values: `lastKnownGood<A>()(options)`
+ * (the value type is given, the tags of `on` are read from the options, so
+ * that `serve` can check them). Bad options (a zero size, a negative TTL, an
+ * empty tag list) fail with `PolicyConfigError`.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
+ * import type { CircuitOpenError } from "effect-resilience"
  * import { Fallback } from "effect-resilience"
  *
  * interface Product { readonly sku: string; readonly price: number }
- * declare const fetchProduct: (sku: string) => Effect.Effect<Product, Error>
+ * declare const fetchProduct: (sku: string) => Effect.Effect<Product, Error | CircuitOpenError>
  *
  * const program = Effect.gen(function*() {
- *   const products = yield* Fallback.lastKnownGood<Product>({ name: "products", maxEntries: 10_000, ttl: "1 hour" })
+ *   const products = yield* Fallback.lastKnownGood<Product>()({
+ *     name: "products",
+ *     maxEntries: 10_000,
+ *     ttl: "1 hour",
+ *     on: ["CircuitOpenError"]
+ *   })
  *   const served = yield* fetchProduct("sku-1").pipe(products.serve("sku-1"))
  *   return served._tag === "Stale"
  *     ? `${served.value.sku} (as of ${served.age} ago)`
@@ -296,9 +447,10 @@ export interface LastKnownGood<A> {
  * @category constructors
  * @since 0.1.0
  */
-export const lastKnownGood: <A>(
-  options?: LastKnownGoodOptions
-) => Effect.Effect<LastKnownGood<A>, PolicyConfigError> = makeLastKnownGood
+export const lastKnownGood: <A>() => <const Tags extends ReadonlyArray<string> = readonly []>(
+  options?: LastKnownGoodOptions<Tags>
+) => Effect.Effect<LastKnownGood<A, HandlersOf<Tags[number], unknown>>, PolicyConfigError> = () =>
+  makeLastKnownGood as never
 
 /**
  * The defaults of `Fallback.lastKnownGood`.

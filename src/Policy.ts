@@ -25,6 +25,13 @@
  * `CircuitOpenError`) and a fallback removes those it handles, including
  * errors added by the policies inside it.
  *
+ * The types also check what a policy is applied to: a fallback on a tag the
+ * call cannot fail with (where the fallback sits, so counting the errors the
+ * policies inside it add) does not compile, nor does a fallback whose
+ * `orElse` does not accept the errors it would be handed. A policy with a
+ * circuit breaker takes per-call classification options (`ignore`,
+ * `isFailure`, `classify`), typed by the errors that breaker sees.
+ *
  * @since 0.1.0
  */
 import type { Context, Effect, Types } from "effect"
@@ -33,10 +40,11 @@ import type { Bulkhead } from "./Bulkhead.js"
 import type { BulkheadFullError } from "./BulkheadFullError.js"
 import type { CircuitBreaker } from "./CircuitBreaker.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
+import type { ClassifyOptions } from "./Classifier.js"
 import type { Fallback } from "./Fallback.js"
 import type { Hedge } from "./Hedge.js"
 import type { TypeId } from "./internal/policy.js"
-import { applyPolicy, isPolicy as isPolicyInternal } from "./internal/policy.js"
+import { applyPolicyWith, isPolicy as isPolicyInternal } from "./internal/policy.js"
 import { makeFromOptions, wrapPolicies } from "./internal/wrap.js"
 import type { PolicyConfigError, PolicyKind } from "./PolicyConfigError.js"
 import type { Retry } from "./Retry.js"
@@ -47,6 +55,12 @@ import type { Timeout } from "./Timeout.js"
  * `Effect<A | Value, Exclude<E, Removes> | Adds, R | Requires>`: it may
  * handle (remove) some errors, add errors of its own, need services, and
  * answer with a fallback value.
+ *
+ * Two more parameters describe what `Policy.apply` checks: `Handlers`, the
+ * fallbacks inside (each a `Handler`: a tag the call must be able to fail
+ * with, and the error type its `orElse` accepts), and `Breakers`, the
+ * circuit breakers inside (each a `BreakerInside`, telling which errors it
+ * sees), which per-call classification options are typed by.
  *
  * @example
  * ```ts
@@ -65,13 +79,20 @@ import type { Timeout } from "./Timeout.js"
  * @category models
  * @since 0.1.0
  */
-export interface Policy<Removes = never, Adds = never, Requires = never, Value = never> extends Pipeable {
-  readonly [TypeId]: Policy.Variance<Removes, Adds, Requires, Value>
+export interface Policy<
+  Removes = never,
+  Adds = never,
+  Requires = never,
+  Value = never,
+  Handlers = never,
+  Breakers = never
+> extends Pipeable {
+  readonly [TypeId]: Policy.Variance<Removes, Adds, Requires, Value, Handlers, Breakers>
   /** What kind of policy this is. */
   readonly kind: PolicyKind
   /** The policy's name, as shown in errors and events. */
   readonly name: string
-  /** Applies the policy to a call. */
+  /** Applies the policy to a call, unchecked: `Policy.apply` checks the fallbacks against the call. */
   readonly apply: <A, E, R>(
     self: Effect.Effect<A, E, R>
   ) => Effect.Effect<A | Value, Exclude<E, Removes> | Adds, R | Requires>
@@ -87,11 +108,13 @@ export declare namespace Policy {
    * @category models
    * @since 0.1.0
    */
-  export interface Variance<Removes, Adds, Requires, Value> {
+  export interface Variance<Removes, Adds, Requires, Value, Handlers = never, Breakers = never> {
     readonly _Removes: Types.Covariant<Removes>
     readonly _Adds: Types.Covariant<Adds>
     readonly _Requires: Types.Covariant<Requires>
     readonly _Value: Types.Covariant<Value>
+    readonly _Handlers: Types.Covariant<Handlers>
+    readonly _Breakers: Types.Covariant<Breakers>
   }
 
   /**
@@ -100,7 +123,7 @@ export declare namespace Policy {
    * @category models
    * @since 0.1.0
    */
-  export type Any = Policy<unknown, unknown, unknown, unknown>
+  export type Any = Policy<unknown, unknown, unknown, unknown, unknown, unknown>
 
   /**
    * The type-level description of a policy value, read from its variance
@@ -110,14 +133,150 @@ export declare namespace Policy {
    */
   export type VarianceOf<P> = P extends { readonly [TypeId]: infer V } ? V : never
   /** @since 0.1.0 */
-  export type Removes<P> = VarianceOf<P> extends Variance<infer X, infer _A, infer _R, infer _V> ? X : never
+  export type Removes<P> = VarianceOf<P> extends { readonly _Removes: Types.Covariant<infer X> } ? X : never
   /** @since 0.1.0 */
-  export type Adds<P> = VarianceOf<P> extends Variance<infer _X, infer A, infer _R, infer _V> ? A : never
+  export type Adds<P> = VarianceOf<P> extends { readonly _Adds: Types.Covariant<infer A> } ? A : never
   /** @since 0.1.0 */
-  export type Requires<P> = VarianceOf<P> extends Variance<infer _X, infer _A, infer R, infer _V> ? R : never
+  export type Requires<P> = VarianceOf<P> extends { readonly _Requires: Types.Covariant<infer R> } ? R : never
   /** @since 0.1.0 */
-  export type Value<P> = VarianceOf<P> extends Variance<infer _X, infer _A, infer _R, infer V> ? V : never
+  export type Value<P> = VarianceOf<P> extends { readonly _Value: Types.Covariant<infer V> } ? V : never
+  /** @since 0.1.0 */
+  export type Handlers<P> = VarianceOf<P> extends { readonly _Handlers: Types.Covariant<infer H> } ? H : never
+  /** @since 0.1.0 */
+  export type Breakers<P> = VarianceOf<P> extends { readonly _Breakers: Types.Covariant<infer B> } ? B : never
 }
+
+/**
+ * What `Policy.apply` checks of a fallback inside a policy: `Tag`, an error
+ * tag the call must be able to fail with where the fallback sits (`string`:
+ * any error), and `Accepts`, the error type its `orElse` takes, which every
+ * error it is handed must be assignable to. The fallback sees the call's
+ * errors without `Removed` (handled by fallbacks inside it) and with `Added`
+ * (added by the policies inside it).
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export interface Handler<Tag, Accepts, Removed = never, Added = never> {
+  readonly _Tag: Types.Covariant<Tag>
+  readonly _Accepts: Types.Contravariant<Accepts>
+  readonly _Removed: Types.Covariant<Removed>
+  readonly _Added: Types.Covariant<Added>
+}
+
+/**
+ * A circuit breaker inside a policy: it sees the call's errors without
+ * `Removed` and with `Added`, and its values with `Value` (answered by
+ * fallbacks inside it). Per-call classification options are typed by what
+ * it sees.
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export interface BreakerInside<Removed = never, Added = never, Value = never> {
+  readonly _Removed: Types.Covariant<Removed>
+  readonly _Added: Types.Covariant<Added>
+  readonly _Value: Types.Covariant<Value>
+}
+
+/**
+ * The handler each of `Handlers` must be, applied to a call failing with
+ * `E`: the same tag with the errors of `E` it would be handed (so `orElse`
+ * must accept them), or, for a tag `E` cannot fail with, the tags it can
+ * (so the compiler names the tags a typo could have meant). An error type
+ * with a member of no known tag (`Error`, `unknown`) may carry any tag.
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type Expected<E, Handlers> = Handlers extends Handler<infer Tag, infer _Accepts, infer Removed, infer Added>
+  ? string extends Tag ? Handler<Tag, Exclude<E, Removed> | Added, Removed, Added>
+  : [WithTag<Exclude<E, Removed> | Added, Tag>] extends [never]
+    ? Handler<TagsOf<Exclude<E, Removed> | Added>, never, Removed, Added>
+  : Handler<Tag, WithTag<Exclude<E, Removed> | Added, Tag>, Removed, Added>
+  : never
+
+// Both are written as intersections, not as conditional types that test the
+// call's error type against an object type (as `Types.Tags` and
+// `Types.ExtractTag` do): in a parameter's type, those stop TypeScript
+// inferring that error type from an overloaded call written in place, such
+// as `Fallback.fallback(Effect.map(self, f), fallback)`.
+
+/** The members of `E` that can carry `Tag` (a member of another literal tag reduces to `never`). */
+type WithTag<E, Tag> = E & { readonly _tag: Tag }
+
+/** The tags of `E`'s members (`unknown` if one may have any). */
+type TagsOf<E> = (E & { readonly _tag: unknown })["_tag"]
+
+/**
+ * A policy whose fallbacks fit a call failing with `E`: the constraint
+ * `Policy.apply` puts on the policy it is given.
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export interface Fits<E, Handlers> {
+  readonly [TypeId]: { readonly _Handlers: Types.Covariant<Expected<E, Handlers>> }
+}
+
+/**
+ * The errors the circuit breakers inside a policy see, for a call failing
+ * with `E`.
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type BreakerErrors<E, Breakers> = Breakers extends BreakerInside<infer Removed, infer Added, infer _Value>
+  ? Exclude<E, Removed> | Added
+  : never
+
+/**
+ * The values the circuit breakers inside a policy see, for a call
+ * succeeding with `A`.
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type BreakerValues<A, Breakers> = Breakers extends BreakerInside<infer _Removed, infer _Added, infer Value>
+  ? A | Value
+  : never
+
+/**
+ * What `Policy.apply` takes in place of classification options when the
+ * policy has no circuit breaker to classify for.
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export interface NoBreaker {
+  readonly "~effect-resilience/Policy/NoBreaker":
+    "this policy has no circuit breaker: per-call options classify for a breaker"
+}
+
+/**
+ * Per-call classification options for the circuit breakers inside a policy
+ * applied to an `Effect<A, E>`: typed by what those breakers see (see
+ * `Classifier.ClassifyOptions`), or `NoBreaker` for a policy without one.
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type ApplyOptions<A, E, Breakers> = [Breakers] extends [never] ? NoBreaker
+  : ClassifyOptions<BreakerValues<A, Breakers>, BreakerErrors<E, Breakers>>
+
+/** The handlers of an outer policy, seen through an inner one. */
+type HandlersThrough<Handlers, Inner> = Handlers extends Handler<infer Tag, infer Accepts, infer Removed, infer Added>
+  ? Handler<Tag, Accepts, Removed | Policy.Removes<Inner>, Exclude<Policy.Adds<Inner>, Removed> | Added>
+  : never
+
+/** The breakers of an outer policy, seen through an inner one. */
+type BreakersThrough<Breakers, Inner> = Breakers extends BreakerInside<infer Removed, infer Added, infer Value>
+  ? BreakerInside<
+    Removed | Policy.Removes<Inner>,
+    Exclude<Policy.Adds<Inner>, Removed> | Added,
+    Value | Policy.Value<Inner>
+  >
+  : never
 
 /**
  * Two policies nested, `outer` around `inner`: the errors `inner` adds are
@@ -130,7 +289,9 @@ export type Nest<Outer, Inner> = Policy<
   Policy.Removes<Outer> | Policy.Removes<Inner>,
   Exclude<Policy.Adds<Inner>, Policy.Removes<Outer>> | Policy.Adds<Outer>,
   Policy.Requires<Outer> | Policy.Requires<Inner>,
-  Policy.Value<Outer> | Policy.Value<Inner>
+  Policy.Value<Outer> | Policy.Value<Inner>,
+  HandlersThrough<Policy.Handlers<Outer>, Inner> | Policy.Handlers<Inner>,
+  BreakersThrough<Policy.Breakers<Outer>, Inner> | Policy.Breakers<Inner>
 >
 
 /**
@@ -141,7 +302,14 @@ export type Nest<Outer, Inner> = Policy<
  */
 export type Wrapped<Ps extends ReadonlyArray<unknown>> = number extends Ps["length"]
   // An array of unknown length: every error any layer adds, none removed.
-  ? Policy<never, Policy.Adds<Ps[number]>, Policy.Requires<Ps[number]>, Policy.Value<Ps[number]>>
+  ? Policy<
+    never,
+    Policy.Adds<Ps[number]>,
+    Policy.Requires<Ps[number]>,
+    Policy.Value<Ps[number]>,
+    Policy.Handlers<Ps[number]>,
+    Policy.Breakers<Ps[number]>
+  >
   : Ps extends readonly [infer Head, ...infer Tail] ? Nest<Head, Wrapped<Tail>>
   : Policy
 
@@ -154,10 +322,12 @@ export type Wrapped<Ps extends ReadonlyArray<unknown>> = number extends Ps["leng
  * @category type-level
  * @since 0.1.0
  */
-export type AsPolicy<P> = P extends { readonly [TypeId]: Policy.Variance<infer X, infer A, infer R, infer V> }
-  ? Policy<X, A, R, V>
-  : P extends CircuitBreaker ? Policy<never, CircuitOpenError>
-  : P extends Context.Key<infer I, infer S> ? S extends CircuitBreaker ? Policy<never, CircuitOpenError, I>
+export type AsPolicy<P> = P extends
+  { readonly [TypeId]: Policy.Variance<infer X, infer A, infer R, infer V, infer H, infer B> }
+  ? Policy<X, A, R, V, H, B>
+  : P extends CircuitBreaker ? Policy<never, CircuitOpenError, never, never, never, BreakerInside>
+  : P extends Context.Key<infer I, infer S> ?
+    S extends CircuitBreaker ? Policy<never, CircuitOpenError, I, never, never, BreakerInside>
     : S extends Bulkhead ? Policy<never, BulkheadFullError, I>
     : never
   : never
@@ -221,7 +391,7 @@ export const wrap = <const Ps extends ReadonlyArray<PolicyLike>>(
 export interface PolicyOptions {
   readonly name?: string | undefined
   /** Outermost: answers for the errors that get through. */
-  readonly fallback?: Fallback<unknown, unknown, unknown, unknown> | undefined
+  readonly fallback?: Fallback<unknown, unknown, unknown, unknown, unknown> | undefined
   /** Sees one outcome per logical call. */
   readonly breaker?: CircuitBreaker | Context.Key<unknown, CircuitBreaker> | undefined
   /** Retries inside the breaker. */
@@ -287,32 +457,63 @@ export const make = <const O extends PolicyOptions>(options: O): Effect.Effect<M
   makeFromOptions(options) as never
 
 /**
- * Applies a policy to a call (data-first or data-last).
+ * Applies a policy to a call (data-first or data-last), checking its
+ * fallbacks against the call: a fallback on a tag the call cannot fail with
+ * where the fallback sits, or whose `orElse` does not accept the errors it
+ * would be handed, does not compile. In the data-last form the call's error
+ * type comes from the pipe, as with `Effect.catchTag`.
+ *
+ * A policy with a circuit breaker takes per-call classification options
+ * (`ignore`, `isFailure`, `classify`; see `Classifier.ClassifyOptions`),
+ * applied by its breaker for this call in place of the breaker's own, and
+ * typed by what the breaker sees: the call's errors and those the policies
+ * inside the breaker add. A policy without a breaker takes none.
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
- * import { Policy } from "effect-resilience"
+ * import { Data, Effect } from "effect"
+ * import { CircuitBreaker, Policy, Timeout } from "effect-resilience"
  *
- * declare const policy: Policy.Policy<never, never>
- * declare const call: Effect.Effect<string, Error>
+ * class NotFound extends Data.TaggedError("NotFound") {}
+ * class Unavailable extends Data.TaggedError("Unavailable") {}
+ * class Users extends CircuitBreaker.Service<Users>()("users") {}
+ * declare const getUser: Effect.Effect<string, NotFound | Unavailable>
  *
- * const a = Policy.apply(call, policy)
- * const b = call.pipe(Policy.apply(policy))
+ * const program = Effect.gen(function*() {
+ *   const policy = yield* Policy.make({ breaker: Users, timeout: yield* Timeout.make({ duration: "1 second" }) })
+ *   const a = yield* Policy.apply(getUser, policy)
+ *   // A missing user is an answer, not a sign of ill health: it counts as a success.
+ *   const b = yield* getUser.pipe(Policy.apply(policy, { isFailure: (error) => error._tag !== "NotFound" }))
+ *   return [a, b]
+ * })
  * ```
  *
  * @category combinators
  * @since 0.1.0
  */
 export const apply: {
-  <X, Ad, Rq, V>(
-    policy: Policy<X, Ad, Rq, V>
-  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A | V, Exclude<E, X> | Ad, R | Rq>
-  <A, E, R, X, Ad, Rq, V>(
+  <P extends Policy<unknown, unknown, unknown, unknown, never, unknown>>(
+    policy: P
+  ): <A, E, R>(
+    self: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A | Policy.Value<P>, Exclude<E, Policy.Removes<P>> | Policy.Adds<P>, R | Policy.Requires<P>>
+  <P extends Policy.Any, E>(
+    policy: P & NoInfer<Fits<E, Policy.Handlers<P>>>
+  ): <A, R>(
+    self: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A | Policy.Value<P>, Exclude<E, Policy.Removes<P>> | Policy.Adds<P>, R | Policy.Requires<P>>
+  <A, E, R, P extends Policy.Any>(
     self: Effect.Effect<A, E, R>,
-    policy: Policy<X, Ad, Rq, V>
-  ): Effect.Effect<A | V, Exclude<E, X> | Ad, R | Rq>
-} = applyPolicy as never
+    policy: P & NoInfer<Fits<E, Policy.Handlers<P>>>,
+    options?: NoInfer<ApplyOptions<A, E, Policy.Breakers<P>>>
+  ): Effect.Effect<A | Policy.Value<P>, Exclude<E, Policy.Removes<P>> | Policy.Adds<P>, R | Policy.Requires<P>>
+  <P extends Policy.Any, A, E>(
+    policy: P & NoInfer<Fits<E, Policy.Handlers<P>>>,
+    options: NoInfer<ApplyOptions<A, E, Policy.Breakers<P>>>
+  ): <R>(
+    self: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A | Policy.Value<P>, Exclude<E, Policy.Removes<P>> | Policy.Adds<P>, R | Policy.Requires<P>>
+} = applyPolicyWith as never
 
 /**
  * Whether a value is a policy.

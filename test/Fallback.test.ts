@@ -5,15 +5,19 @@ import { CircuitBreaker, CircuitOpenError, Fallback, withCircuitBreaker } from "
 import { Boom, boom, NotFound } from "./helpers.js"
 import { collectEvents, expectConfigIssue, failure } from "./policyHelpers.js"
 
-const notFound = Effect.fail(new NotFound())
+/** A call that can fail with `Boom` or `NotFound`: it ends as `outcome` says. */
+const stock = (outcome: Boom | NotFound | number): Effect.Effect<number, Boom | NotFound> =>
+  typeof outcome === "number" ? Effect.succeed(outcome) : Effect.fail(outcome)
 
 describe("Fallback", () => {
   it.effect("answers for the chosen tags only, with a value", () =>
     Effect.gen(function*() {
       const fallback = yield* Fallback.make({ name: "stock", on: ["Boom"], value: 0 })
-      expect(yield* boom.pipe(Fallback.fallback(fallback))).toBe(0)
-      expect(failure(yield* Effect.exit(notFound.pipe(Fallback.fallback(fallback))))).toBeInstanceOf(NotFound)
-      expect(yield* Effect.succeed(7).pipe(Fallback.fallback(fallback))).toBe(7)
+      expect(yield* stock(new Boom({})).pipe(Fallback.fallback(fallback))).toBe(0)
+      expect(failure(yield* Effect.exit(stock(new NotFound()).pipe(Fallback.fallback(fallback))))).toBeInstanceOf(
+        NotFound
+      )
+      expect(yield* stock(7).pipe(Fallback.fallback(fallback))).toBe(7)
     }))
 
   it.effect("answers with an effect that receives the error", () =>
@@ -40,7 +44,7 @@ describe("Fallback", () => {
   it.effect("with no `on`, answers for every typed error, but never for defects or interruptions", () =>
     Effect.gen(function*() {
       const fallback = yield* Fallback.make({ value: "default" })
-      expect(yield* notFound.pipe(Fallback.fallback(fallback))).toBe("default")
+      expect(yield* stock(new NotFound()).pipe(Fallback.fallback(fallback))).toBe("default")
       const died = yield* Effect.exit(Effect.die("bug").pipe(Fallback.fallback(fallback)))
       expect(Exit.isFailure(died) && died.cause.reasons[0]!._tag).toBe("Die")
       const interrupted = yield* Effect.exit(Effect.interrupt.pipe(Fallback.fallback(fallback)))
@@ -62,6 +66,22 @@ describe("Fallback", () => {
       expect(events).toMatchObject([{ _tag: "FallbackUsed", policy: "cached", error: "CircuitOpenError" }])
     }))
 
+  it.effect("orElse receives the error itself, with its fields", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1, openDuration: "30 seconds" })
+      yield* Effect.exit(breaker.execute(boom))
+      yield* TestClock.adjust("10 seconds")
+      // The library's errors are typed by their tag alone.
+      const retryIn = yield* Fallback.make({
+        on: ["CircuitOpenError"],
+        orElse: (error) => Effect.succeed(Duration.toMillis(error.retryAfter))
+      })
+      expect(yield* Effect.succeed(0).pipe(withCircuitBreaker(breaker), Fallback.fallback(retryIn))).toBe(20_000)
+      // Yours, by annotating the parameter.
+      const which = yield* Fallback.make({ on: ["Boom"], orElse: (error: Boom) => Effect.succeed(error.n ?? -1) })
+      expect(yield* stock(new Boom({ n: 4 })).pipe(Fallback.fallback(which))).toBe(4)
+    }))
+
   describe("last-known-good cache", () => {
     interface Product {
       readonly sku: string
@@ -70,7 +90,7 @@ describe("Fallback", () => {
 
     it.effect("keeps the last success per key and serves it, marked stale with its age, when the call fails", () =>
       Effect.gen(function*() {
-        const cache = yield* Fallback.lastKnownGood<Product>({ name: "products" })
+        const cache = yield* Fallback.lastKnownGood<Product>()({ name: "products" })
         const fresh = yield* Effect.succeed({ sku: "a", price: 10 }).pipe(cache.serve("a"))
         expect(fresh).toBeInstanceOf(Fallback.Fresh)
         expect(fresh.value.price).toBe(10)
@@ -92,7 +112,7 @@ describe("Fallback", () => {
 
     it.effect("a newer success replaces the value; a value older than the TTL is never served", () =>
       Effect.gen(function*() {
-        const cache = yield* Fallback.lastKnownGood<number>({ ttl: "1 minute" })
+        const cache = yield* Fallback.lastKnownGood<number>()({ ttl: "1 minute" })
         yield* cache.serve(Effect.succeed(1), "k")
         yield* TestClock.adjust("30 seconds")
         yield* cache.serve(Effect.succeed(2), "k")
@@ -106,7 +126,7 @@ describe("Fallback", () => {
 
     it.effect("holds at most maxEntries keys, evicting the least recently stored", () =>
       Effect.gen(function*() {
-        const cache = yield* Fallback.lastKnownGood<string>({ maxEntries: 2 })
+        const cache = yield* Fallback.lastKnownGood<string>()({ maxEntries: 2 })
         yield* cache.serve(Effect.succeed("a1"), "a")
         yield* cache.serve(Effect.succeed("b1"), "b")
         yield* cache.serve(Effect.succeed("a2"), "a") // "a" is now the most recent
@@ -120,13 +140,14 @@ describe("Fallback", () => {
 
     it.effect("serves only for the chosen errors", () =>
       Effect.gen(function*() {
-        const cache = yield* Fallback.lastKnownGood<number>({ on: ["CircuitOpenError"] })
-        yield* cache.serve(Effect.succeed(5), "k")
-        expect(failure(yield* Effect.exit(cache.serve(boom, "k")))).toBeInstanceOf(Boom)
-        const rejected = Effect.fail(
-          new CircuitOpenError({ breaker: "b", state: "Open", retryAfter: Duration.seconds(1) })
-        )
-        expect(yield* cache.serve(rejected, "k")).toMatchObject({ _tag: "Stale", value: 5 })
+        const cache = yield* Fallback.lastKnownGood<number>()({ on: ["CircuitOpenError"] })
+        // A guarded call: it can fail with its own error or be rejected.
+        const call = (error: Boom | CircuitOpenError | undefined): Effect.Effect<number, Boom | CircuitOpenError> =>
+          error === undefined ? Effect.succeed(5) : Effect.fail(error)
+        yield* cache.serve(call(undefined), "k")
+        expect(failure(yield* Effect.exit(cache.serve(call(new Boom({})), "k")))).toBeInstanceOf(Boom)
+        const rejected = new CircuitOpenError({ breaker: "b", state: "Open", retryAfter: Duration.seconds(1) })
+        expect(yield* cache.serve(call(rejected), "k")).toMatchObject({ _tag: "Stale", value: 5 })
       }))
   })
 
@@ -153,7 +174,7 @@ describe("Fallback", () => {
     it.effect.each(cacheCases)(
       "cache: %s",
       ([, options, field, rule]) =>
-        expectConfigIssue(Fallback.lastKnownGood(options as Fallback.LastKnownGoodOptions), field, rule)
+        expectConfigIssue(Fallback.lastKnownGood()(options as Fallback.LastKnownGoodOptions), field, rule)
     )
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import {
   Bulkhead,
@@ -13,7 +13,7 @@ import {
   Timeout,
   TimeoutError
 } from "../src/index.js"
-import { Boom, boom } from "./helpers.js"
+import { Boom, boom, NotFound } from "./helpers.js"
 import { expectConfigIssue, failure, policyConfigError } from "./policyHelpers.js"
 
 describe("Policy", () => {
@@ -123,6 +123,93 @@ describe("Policy", () => {
       expect(yield* Fiber.join(fiber)).toBe(1)
       expect(yield* bulkhead.snapshot).toMatchObject({ running: 0 })
     }))
+
+  describe("per-call classification options, for the breaker inside", () => {
+    /** A call that fails with `error`, or times out when `error` is "slow". */
+    const lookup = (error: Boom | NotFound | "slow"): Effect.Effect<number, Boom | NotFound> =>
+      error === "slow" ? Effect.never : Effect.fail(error)
+
+    it.effect("an ignored tag does not trip the breaker, data-first and data-last", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 2 })
+        const policy = yield* Policy.make({ breaker, timeout: yield* Timeout.make({ duration: "1 second" }) })
+        for (let i = 0; i < 3; i++) {
+          expect(failure(yield* Effect.exit(Policy.apply(lookup(new NotFound()), policy, { ignore: ["NotFound"] }))))
+            .toBeInstanceOf(NotFound)
+        }
+        const ignoreNotFound = Policy.apply(policy, { ignore: ["NotFound"] })
+        for (let i = 0; i < 3; i++) yield* Effect.exit(lookup(new NotFound()).pipe(ignoreNotFound))
+        expect(yield* breaker.snapshot).toMatchObject({ state: "Closed", calls: 0, consecutiveFailures: 0 })
+        // The tags the policies inside the breaker add can be ignored too: a timeout, for one.
+        const slow = yield* Effect.forkChild(
+          Effect.exit(Policy.apply(lookup("slow"), policy, { ignore: ["TimeoutError"] }))
+        )
+        yield* TestClock.adjust("1 second")
+        expect(failure(yield* Fiber.join(slow))).toBeInstanceOf(TimeoutError)
+        expect(yield* breaker.snapshot).toMatchObject({ state: "Closed", calls: 0 })
+        // Without the option, the same failures trip it.
+        yield* Effect.exit(Policy.apply(lookup(new NotFound()), policy))
+        yield* Effect.exit(lookup(new NotFound()).pipe(Policy.apply(policy)))
+        expect(yield* breaker.state).toBe("Open")
+      }))
+
+    it.effect("isFailure returning false counts as a success: it resets the streak", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 2 })
+        const policy = yield* Policy.make({ breaker })
+        const options = { isFailure: (error: Boom | NotFound) => error._tag !== "NotFound" }
+        yield* Effect.exit(Policy.apply(lookup(new Boom({})), policy, options))
+        expect(yield* breaker.snapshot).toMatchObject({ consecutiveFailures: 1 })
+        expect(failure(yield* Effect.exit(lookup(new NotFound()).pipe(Policy.apply(policy, options)))))
+          .toBeInstanceOf(NotFound)
+        // The dependency answered: a success, so the streak starts again.
+        expect(yield* breaker.snapshot).toMatchObject({
+          state: "Closed",
+          calls: 2,
+          failures: 1,
+          consecutiveFailures: 0
+        })
+        yield* Effect.exit(Policy.apply(lookup(new Boom({})), policy, options))
+        expect(yield* breaker.state).toBe("Closed")
+        // Without the option, NotFound is a failure like any other.
+        yield* Effect.exit(Policy.apply(lookup(new NotFound()), policy))
+        expect(yield* breaker.state).toBe("Open")
+      }))
+
+    it.effect("reach a breaker given as a service key, and one inside a nested policy", () => {
+      class Inventory extends CircuitBreaker.Service<Inventory>()("inventory") {}
+      return Effect.gen(function*() {
+        const inner = yield* Policy.make({ breaker: Inventory })
+        const outer = yield* Policy.wrap(yield* Retry.make({ retries: 1, baseDelay: 1, jitter: false }), inner)
+        const ignoreNotFound = { ignore: ["NotFound"] } as const
+        yield* Effect.exit(Policy.apply(lookup(new NotFound()), inner, ignoreNotFound))
+        const retried = yield* Effect.forkChild(
+          Effect.exit(Policy.apply(lookup(new NotFound()), outer, ignoreNotFound))
+        )
+        yield* TestClock.adjust("1 second")
+        expect(failure(yield* Fiber.join(retried))).toBeInstanceOf(NotFound)
+        expect(yield* Effect.flatMap(Inventory, (b) => b.snapshot)).toMatchObject({ state: "Closed", calls: 0 })
+        yield* Effect.exit(Policy.apply(lookup(new NotFound()), inner))
+        expect(yield* Effect.flatMap(Inventory, (b) => b.state)).toBe("Open")
+      }).pipe(Effect.provide(Inventory.layer({ consecutiveFailures: 1 })))
+    })
+
+    it.effect("a policy without a breaker has none to classify for: untyped options are a defect", () =>
+      Effect.gen(function*() {
+        const policy = yield* Policy.make({ name: "no-breaker", timeout: yield* Timeout.make({ duration: 10 }) })
+        const timeout = yield* Timeout.make({ name: "bare", duration: 10 })
+        for (const [subject, name] of [[policy, "no-breaker"], [timeout, "bare"]] as const) {
+          const exit = yield* Effect.exit(Policy.apply(boom, subject, { ignore: ["Boom"] } as never))
+          expect(Exit.isFailure(exit) && Cause.hasDies(exit.cause)).toBe(true)
+          if (Exit.isFailure(exit)) {
+            expect(String(Cause.squash(exit.cause))).toContain(`Policy "${name}"`)
+            expect(String(Cause.squash(exit.cause))).toContain("no circuit breaker")
+          }
+        }
+        // Options that ask for nothing change nothing.
+        expect(failure(yield* Effect.exit(Policy.apply(boom, policy, {} as never)))).toBeInstanceOf(Boom)
+      }))
+  })
 
   it.effect("a policy is a Policy, and the empty policy changes nothing", () =>
     Effect.gen(function*() {

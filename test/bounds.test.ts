@@ -471,7 +471,7 @@ const targets: ReadonlyArray<Target> = [
     name: "Fallback.lastKnownGood",
     tag: "PolicyConfigError",
     fields: { name: NameKind, maxEntries: Int(1, Limits.maxCacheEntries), ttl: Dur(false), metrics: Bool },
-    make: (o) => Fallback.lastKnownGood(o)
+    make: (o) => Fallback.lastKnownGood()(o)
   },
   {
     name: "Hedge.make",

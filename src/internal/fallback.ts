@@ -20,6 +20,12 @@ import type { Setup } from "./policy.js"
 import { errorTag, makePolicy, metricsOption, Observed, PolicyBase, recoverableError } from "./policy.js"
 import { durationInput, FunctionValue, IntBetween } from "./schemas.js"
 
+/** @internal */
+export const LastKnownGoodTypeId = "~effect-resilience/LastKnownGood" as const
+
+/** @internal */
+export type LastKnownGoodTypeId = typeof LastKnownGoodTypeId
+
 /** Which typed errors a fallback answers for: all, a refinement, or tags. */
 type ErrorFilter = undefined | ((error: unknown) => boolean) | ReadonlySet<string>
 
@@ -172,7 +178,8 @@ interface Entry<A> {
   readonly storedAt: number
 }
 
-class LastKnownGoodImpl<A> extends Observed<StaleValueServed> implements LastKnownGood<A> {
+class LastKnownGoodImpl<A> extends Observed<StaleValueServed> implements LastKnownGood<A, unknown> {
+  declare readonly [LastKnownGoodTypeId]: LastKnownGood<A, unknown>[LastKnownGoodTypeId]
   readonly kind = "LastKnownGood" as const
   /** Insertion order is recency: a store moves its key to the end, the first key is the eldest. */
   private readonly entries = new Map<string, Entry<A>>()
@@ -191,7 +198,7 @@ class LastKnownGoodImpl<A> extends Observed<StaleValueServed> implements LastKno
     this.served = this.counter(policyMetrics.staleValuesServed)
   }
 
-  readonly serve: LastKnownGood<A>["serve"] = ((first: unknown, second?: unknown) =>
+  readonly serve: LastKnownGood<A, unknown>["serve"] = ((first: unknown, second?: unknown) =>
     typeof first === "string"
       ? (self: Effect.Effect<A, unknown, unknown>) => this.serveKey(self, first)
       : this.serveKey(first as Effect.Effect<A, unknown, unknown>, second as string)) as never
@@ -246,10 +253,14 @@ class LastKnownGoodImpl<A> extends Observed<StaleValueServed> implements LastKno
   }
 }
 
+Object.defineProperty(LastKnownGoodImpl.prototype, LastKnownGoodTypeId, {
+  value: { _Handlers: (handlers: unknown) => handlers }
+})
+
 /** @internal */
 export const makeLastKnownGood = <A>(
   options: LastKnownGoodOptions | undefined
-): Effect.Effect<LastKnownGood<A>, PolicyConfigError> =>
+): Effect.Effect<LastKnownGood<A, unknown>, PolicyConfigError> =>
   makePolicy(
     "LastKnownGood",
     LastKnownGoodOptionsSchema,

@@ -10,6 +10,8 @@ import type { Cause, Metric, Scope, Stream } from "effect"
 import { Clock, Context, Effect, Result, Schema } from "effect"
 import { dual } from "effect/Function"
 import { pipeArguments } from "effect/Pipeable"
+import type { Classifier, ClassifyOptions } from "../Classifier.js"
+import { fromOptions } from "../Classifier.js"
 import type { ConfigIssue } from "../ConfigIssue.js"
 import { Enabled } from "../Metrics.js"
 import type { Policy } from "../Policy.js"
@@ -106,7 +108,7 @@ export abstract class Observed<Event> {
 export abstract class PolicyBase<Removes, Adds, Requires, Value, Event = never> extends Observed<Event>
   implements Policy<Removes, Adds, Requires, Value>
 {
-  declare readonly [TypeId]: Policy.Variance<Removes, Adds, Requires, Value>
+  declare readonly [TypeId]: Policy.Variance<Removes, Adds, Requires, Value, never, never>
   abstract readonly kind: PolicyKind
   abstract readonly apply: <A, E, R>(
     self: Effect.Effect<A, E, R>
@@ -119,7 +121,14 @@ export abstract class PolicyBase<Removes, Adds, Requires, Value, Event = never> 
 }
 
 Object.defineProperty(PolicyBase.prototype, TypeId, {
-  value: { _Removes: identity, _Adds: identity, _Requires: identity, _Value: identity }
+  value: {
+    _Removes: identity,
+    _Adds: identity,
+    _Requires: identity,
+    _Value: identity,
+    _Handlers: identity,
+    _Breakers: identity
+  }
 })
 
 function identity<A>(a: A): A {
@@ -127,7 +136,7 @@ function identity<A>(a: A): A {
 }
 
 /** Whether a value is a policy. @internal */
-export const isPolicy = (u: unknown): u is Policy<unknown, unknown, unknown, unknown> =>
+export const isPolicy = (u: unknown): u is Policy.Any =>
   (typeof u === "object" || typeof u === "function") && u !== null && TypeId in u
 
 /**
@@ -223,3 +232,70 @@ export const applyPolicy: {
   2,
   (self: Effect.Effect<unknown, unknown, unknown>, policy: Policy.Any) => policy.apply(self)
 )
+
+/**
+ * A policy with circuit breakers inside that take a per-call classifier in
+ * place of their own: what `Policy.apply` calls when given options.
+ *
+ * @internal
+ */
+export interface Classifiable {
+  readonly applyClassified: (
+    self: Effect.Effect<unknown, unknown, unknown>,
+    classify: Classifier
+  ) => Effect.Effect<unknown, unknown, unknown>
+}
+
+const isClassifiable = (policy: Policy.Any): policy is Policy.Any & Classifiable =>
+  typeof (policy as Partial<Classifiable>).applyClassified === "function"
+
+const applyClassified = (
+  self: Effect.Effect<unknown, unknown, unknown>,
+  policy: Policy.Any,
+  classify: Classifier | undefined
+): Effect.Effect<unknown, unknown, unknown> => {
+  if (classify === undefined) return policy.apply(self)
+  return isClassifiable(policy) ? policy.applyClassified(self, classify) : noBreakerToClassify(policy)
+}
+
+/**
+ * The defect of per-call classification options given to a policy without
+ * a circuit breaker (the types forbid it; untyped callers get told).
+ *
+ * @internal
+ */
+export const noBreakerToClassify = (policy: Policy.Any): Effect.Effect<never> =>
+  Effect.die(
+    new TypeError(
+      `Policy "${policy.name}" (${policy.kind}) has no circuit breaker: per-call classification options need one`
+    )
+  )
+
+/**
+ * `Policy.apply`: `applyPolicy` with optional per-call classification
+ * options. Without options it is `policy.apply(self)` and allocates nothing
+ * more; data-last, the classifier is built once, not on every call.
+ *
+ * @internal
+ */
+export function applyPolicyWith(first: unknown, second?: unknown, third?: unknown): unknown {
+  switch (arguments.length) {
+    case 1:
+      return (self: Effect.Effect<unknown, unknown, unknown>) => (first as Policy.Any).apply(self)
+    case 2:
+      // (self, policy) or (policy, options): a policy second is the data-first form.
+      if (isPolicy(second)) return second.apply(first as Effect.Effect<unknown, unknown, unknown>)
+      return dataLast(first as Policy.Any, fromOptions(second as ClassifyOptions | undefined))
+    default:
+      return applyClassified(
+        first as Effect.Effect<unknown, unknown, unknown>,
+        second as Policy.Any,
+        fromOptions(third as ClassifyOptions | undefined)
+      )
+  }
+}
+
+const dataLast = (policy: Policy.Any, classify: Classifier | undefined) =>
+(
+  self: Effect.Effect<unknown, unknown, unknown>
+): Effect.Effect<unknown, unknown, unknown> => applyClassified(self, policy, classify)

@@ -8,6 +8,7 @@
 import { Context, Effect } from "effect"
 import type { Bulkhead } from "../Bulkhead.js"
 import type { CircuitBreaker } from "../CircuitBreaker.js"
+import type { Classifier } from "../Classifier.js"
 import { ConfigIssue } from "../ConfigIssue.js"
 import type { Policy, PolicyOptions } from "../Policy.js"
 import type { PolicyKind } from "../PolicyConfigError.js"
@@ -16,16 +17,36 @@ import type { CircuitBreakerImpl } from "./breaker.js"
 import { isCircuitBreaker } from "./breaker.js"
 import { isBulkhead } from "./bulkhead.js"
 import { describeValue, nameOf } from "./options.js"
-import type { Setup } from "./policy.js"
-import { isPolicy, PolicyBase } from "./policy.js"
+import type { Classifiable, Setup } from "./policy.js"
+import { isPolicy, noBreakerToClassify, PolicyBase } from "./policy.js"
 import { isServiceKey } from "./service.js"
 
 type Layer = (self: Effect.Effect<unknown, unknown, unknown>) => Effect.Effect<unknown, unknown, unknown>
 
-class WrapImpl extends PolicyBase<unknown, unknown, unknown, unknown> {
+/**
+ * A layer given the per-call classifier of `Policy.apply(self, policy,
+ * options)`: a breaker's uses it in place of its own; other layers ignore it.
+ */
+type ClassifiedLayer = (
+  self: Effect.Effect<unknown, unknown, unknown>,
+  classify: Classifier
+) => Effect.Effect<unknown, unknown, unknown>
+
+/** A layer, and its classified form when it holds (or may hold) a circuit breaker. */
+interface Part {
+  readonly layer: Layer
+  readonly classified?: ClassifiedLayer | undefined
+}
+
+class WrapImpl extends PolicyBase<unknown, unknown, unknown, unknown> implements Classifiable {
   readonly kind = "Wrap" as const
 
-  constructor(setup: Setup, private readonly layers: ReadonlyArray<Layer>) {
+  constructor(
+    setup: Setup,
+    private readonly layers: ReadonlyArray<Layer>,
+    /** The layers for a call with its own classifier; `undefined` when no layer holds a breaker. */
+    readonly classifiedLayers: ReadonlyArray<ClassifiedLayer> | undefined
+  ) {
     super(setup)
   }
 
@@ -34,25 +55,57 @@ class WrapImpl extends PolicyBase<unknown, unknown, unknown, unknown> {
     for (let i = this.layers.length - 1; i >= 0; i--) effect = this.layers[i]!(effect)
     return effect
   }
+
+  readonly applyClassified = (
+    self: Effect.Effect<unknown, unknown, unknown>,
+    classify: Classifier
+  ): Effect.Effect<unknown, unknown, unknown> => {
+    const layers = this.classifiedLayers
+    if (layers === undefined) return noBreakerToClassify(this)
+    let effect = self
+    for (let i = layers.length - 1; i >= 0; i--) effect = layers[i]!(effect, classify)
+    return effect
+  }
 }
 
-const breakerLayer = (breaker: CircuitBreaker): Layer => {
+const breakerPart = (breaker: CircuitBreaker): Part => {
   const impl = breaker as CircuitBreakerImpl
-  return (self) => Effect.withFiber((fiber) => impl.guard(self, impl.classifier, fiber))
+  return {
+    layer: (self) => Effect.withFiber((fiber) => impl.guard(self, impl.classifier, fiber)),
+    classified: (self, classify) => Effect.withFiber((fiber) => impl.guard(self, classify, fiber))
+  }
 }
 
-const serviceLayer = (key: Context.Key<unknown, unknown>): Layer => (self) =>
-  Effect.withFiber((fiber) => {
-    const service = Context.getUnsafe(fiber.context, key)
-    if (isCircuitBreaker(service)) {
-      const breaker = service as CircuitBreakerImpl
-      return breaker.guard(self, breaker.classifier, fiber)
-    }
-    if (isBulkhead(service)) return service.apply(self)
-    return Effect.die(
-      new TypeError(`The service "${key.key}" used in a policy is neither a circuit breaker nor a bulkhead`)
-    )
-  })
+const servicePart = (key: Context.Key<unknown, unknown>): Part => {
+  const classified: ClassifiedLayer = (self, classify) =>
+    Effect.withFiber((fiber) => {
+      const service = Context.getUnsafe(fiber.context, key)
+      if (isCircuitBreaker(service)) return (service as CircuitBreakerImpl).guard(self, classify, fiber)
+      if (isBulkhead(service)) return service.apply(self)
+      return notBreakerNorBulkhead(key)
+    })
+  return {
+    layer: (self) =>
+      Effect.withFiber((fiber) => {
+        const service = Context.getUnsafe(fiber.context, key)
+        if (isCircuitBreaker(service)) {
+          const breaker = service as CircuitBreakerImpl
+          return breaker.guard(self, breaker.classifier, fiber)
+        }
+        if (isBulkhead(service)) return service.apply(self)
+        return notBreakerNorBulkhead(key)
+      }),
+    classified
+  }
+}
+
+const notBreakerNorBulkhead = (key: Context.Key<unknown, unknown>) =>
+  Effect.die(new TypeError(`The service "${key.key}" used in a policy is neither a circuit breaker nor a bulkhead`))
+
+const policyPart = (policy: Policy.Any): Part =>
+  policy instanceof WrapImpl && policy.classifiedLayers !== undefined
+    ? { layer: policy.apply, classified: policy.applyClassified }
+    : { layer: policy.apply }
 
 /** What a value may be, for a rule's wording. */
 type Expected = "any" | PolicyKind
@@ -72,35 +125,37 @@ const expectation: Record<Expected, string> = {
   Health: "a health route"
 }
 
-const toLayer = (value: unknown, expected: Expected): Layer | undefined => {
+const toPart = (value: unknown, expected: Expected): Part | undefined => {
   if (isServiceKey(value)) {
     return expected === "any" || expected === "CircuitBreaker" || expected === "Bulkhead"
-      ? serviceLayer(value)
+      ? servicePart(value)
       : undefined
   }
   if (isCircuitBreaker(value)) {
-    return expected === "any" || expected === "CircuitBreaker" ? breakerLayer(value) : undefined
+    return expected === "any" || expected === "CircuitBreaker" ? breakerPart(value) : undefined
   }
-  if (isBulkhead(value)) return expected === "any" || expected === "Bulkhead" ? (value as Bulkhead).apply : undefined
-  if (isPolicy(value)) return expected === "any" || expected === value.kind ? value.apply : undefined
+  if (isBulkhead(value)) {
+    return expected === "any" || expected === "Bulkhead" ? { layer: (value as Bulkhead).apply } : undefined
+  }
+  if (isPolicy(value)) return expected === "any" || expected === value.kind ? policyPart(value) : undefined
   return undefined
 }
 
-/** The layers of `entries`, and a rule for every entry that is not what its field needs. */
-const layersOf = (
+/** The parts of `entries`, and a rule for every entry that is not what its field needs. */
+const partsOf = (
   entries: ReadonlyArray<readonly [field: string, value: unknown, expected?: Expected]>,
   issues: Array<ConfigIssue>
-): Array<Layer> => {
-  const layers: Array<Layer> = []
+): Array<Part> => {
+  const parts: Array<Part> = []
   for (const [field, value, expected = "any"] of entries) {
-    const layer = toLayer(value, expected)
-    if (layer === undefined) {
+    const part = toPart(value, expected)
+    if (part === undefined) {
       issues.push(new ConfigIssue({ field, rule: `must be ${expectation[expected]} (got ${describeValue(value)})` }))
     } else {
-      layers.push(layer)
+      parts.push(part)
     }
   }
-  return layers
+  return parts
 }
 
 const wrapOrFail = (
@@ -110,13 +165,19 @@ const wrapOrFail = (
 ): Effect.Effect<Policy.Any, PolicyConfigError> =>
   Effect.withFiber((fiber) => {
     const issues = [...given]
-    const layers = layersOf(entries, issues)
+    const parts = partsOf(entries, issues)
     if (issues.length > 0) {
       return Effect.fail(
         new PolicyConfigError({ kind: "Wrap", policy: name, issues: issues as [ConfigIssue, ...Array<ConfigIssue>] })
       )
     }
-    return Effect.succeed(new WrapImpl({ name, context: fiber.context, metrics: false }, layers) as Policy.Any)
+    const layers = parts.map((part) => part.layer)
+    const classified = parts.some((part) => part.classified !== undefined)
+      ? parts.map((part): ClassifiedLayer => part.classified ?? part.layer)
+      : undefined
+    return Effect.succeed(
+      new WrapImpl({ name, context: fiber.context, metrics: false }, layers, classified) as Policy.Any
+    )
   })
 
 /** @internal */
