@@ -51,6 +51,7 @@ import type { Classifier, ClassifyOptions } from "./Classifier.js"
 import { fromOptions } from "./Classifier.js"
 import {
   CircuitBreakerImpl,
+  guardIn,
   isCircuitBreaker as isCircuitBreakerInternal,
   TypeId as TypeIdInternal
 } from "./internal/breaker.js"
@@ -524,10 +525,7 @@ export const withCircuitBreaker: {
 }) as never
 
 const guardDefault = (self: Effect.Effect<unknown, unknown, unknown>): Effect.Effect<unknown, unknown, unknown> =>
-  Effect.withFiber((fiber) => {
-    const instance = lookup(fiber.context, CircuitBreaker)
-    return instance.guard(self, instance.classifier, fiber)
-  })
+  Effect.withFiber((fiber) => guardIn(lookup(fiber.context, CircuitBreaker), self, undefined, fiber))
 
 type BreakerRef = Context.Key<unknown, CircuitBreaker> | CircuitBreaker
 
@@ -544,21 +542,14 @@ const guardWith = (
   breaker: BreakerRef,
   classify: Classifier | undefined
 ): Effect.Effect<unknown, unknown, unknown> => {
-  if (isCircuitBreaker(breaker)) {
-    const instance = breaker as CircuitBreakerImpl
-    const classifier = classify ?? instance.classifier
-    return Effect.withFiber((fiber) => instance.guard(self, classifier, fiber))
-  }
+  if (isCircuitBreaker(breaker)) return Effect.withFiber((fiber) => guardIn(breaker, self, classify, fiber))
   const key = breaker
   // One primitive for the lookup and the admission: the service is read from
   // the fiber's context and the breaker continues with the same fiber.
-  return Effect.withFiber((fiber) => {
-    const instance = lookup(fiber.context, key)
-    return instance.guard(self, classify ?? instance.classifier, fiber)
-  })
+  return Effect.withFiber((fiber) => guardIn(lookup(fiber.context, key), self, classify, fiber))
 }
 
 const instances = new InstanceLookup<CircuitBreaker>()
 
-const lookup = (context: Context.Context<never>, key: Context.Key<unknown, CircuitBreaker>): CircuitBreakerImpl =>
-  instances.get(context, key) as CircuitBreakerImpl
+const lookup = (context: Context.Context<never>, key: Context.Key<unknown, CircuitBreaker>): CircuitBreaker =>
+  instances.get(context, key)

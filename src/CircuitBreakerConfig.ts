@@ -107,8 +107,9 @@ export interface CircuitBreakerConfig {
   readonly successThreshold?: number | undefined
   /**
    * Probes that have not decided within this time reopen the circuit: 1 ms to
-   * `Limits.maxDuration`. The wait counts from the admission of the period's
-   * first undecided probe: a half-open period that no caller has reached
+   * `Limits.maxDuration`. The wait counts from the admission of a probe made
+   * while no other was running (the period's first, or the first after every
+   * earlier probe decided): a half-open period that no caller has reached
    * stays half-open.
    */
   readonly halfOpenMaxWait?: Duration.Input | undefined

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Logger, Metric, Scope } from "effect"
 import { TestClock } from "effect/testing"
+import { Timeout } from "../src/index.js"
 import { awaitConnected, awaitState, failing, instance, isRejected, joinAll, send } from "./redis/fleet.js"
 import { redisAvailable, redisServer } from "./redis/server.js"
 
@@ -132,6 +133,42 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore when Redis fails", () => {
       expect(logs.lines.filter((line) => line.message.includes("unreachable"))).toHaveLength(1)
     }).pipe(Effect.scoped, Effect.provide(logs.layer))
   }, 30_000)
+
+  for (const mode of ["strict", "shared"] as const) {
+    it.effect(
+      `${mode} mode: a caller waiting on a hung Redis for its admission can be interrupted at once`,
+      () =>
+        Effect.gen(function*() {
+          const server = yield* redisServer
+          // A command timeout far longer than the test: only interruption can end the wait.
+          const a = yield* instance(server.url, { ...config, name: `hung-${mode}`, consecutiveFailures: 1 }, {
+            mode,
+            commandTimeout: "20 seconds"
+          })
+          const timeout = yield* Timeout.make({ duration: "100 millis" })
+          if (mode === "shared") {
+            // Shared mode asks Redis only for half-open probes: trip the fleet's circuit, then let it half-open.
+            yield* Effect.exit(a.breaker.execute(failing))
+            yield* a.store.sync
+            yield* TestClock.adjust("1 minute")
+          }
+          yield* a.breaker.execute(Effect.void).pipe(Effect.when(Effect.succeed(mode === "strict")))
+          yield* send(server.url, "CLIENT", "PAUSE", "3000", "ALL")
+          const call = yield* Effect.forkChild(Effect.exit(timeout.apply(a.breaker.execute(Effect.succeed("ran")))), {
+            startImmediately: true
+          })
+          yield* TestClock.adjust("100 millis")
+          // Real time bounds the wait: a caller held until Redis answers would still be waiting after 1.5 s.
+          const stuck = Effect.as(Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 1_500))), "stuck")
+          const result = yield* Effect.raceFirst(Fiber.join(call), stuck)
+          expect(typeof result !== "string" && Exit.isFailure(result) && result.cause.reasons[0]?._tag === "Fail").toBe(
+            true
+          )
+          yield* send(server.url, "CLIENT", "UNPAUSE")
+        }).pipe(Effect.scoped, Effect.provide(Logger.layer([]))),
+      30_000
+    )
+  }
 
   it.effect("strict mode falls back to the local circuit while Redis is away", () =>
     Effect.gen(function*() {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Scope } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import type { Instance } from "./redis/fleet.js"
 import { awaitState, failing, fleet, instance, isRejected, joinAll, send } from "./redis/fleet.js"
@@ -168,6 +168,34 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore, half-open across the fleet"
       30_000
     )
   }
+
+  it.effect(
+    "an undecided probe's wait that ran out reopens the fleet from its deadline, however late Redis hears",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* redisServer
+        // Resyncs far apart: nothing but the sync below reads the circuit after the deadline.
+        const [a, b] = yield* fleet(2, server.url, {
+          name: "late-wait",
+          consecutiveFailures: 1,
+          openDuration: "5 seconds",
+          halfOpenMaxWait: "1 second"
+        }, { resyncInterval: "1 hour", idleTimeToLive: "2 hours" })
+        yield* tripFleet([a!, b!])
+        yield* TestClock.adjust("5 seconds")
+        const probe = yield* Effect.forkScoped(a!.breaker.execute(Effect.never))
+        yield* Effect.yieldNow
+        // The wait ends 1 s after the probe's lease; Redis hears of it 2 s after that.
+        yield* TestClock.adjust("3 seconds")
+        yield* b!.store.sync
+        const snapshot = yield* b!.breaker.snapshot
+        expect(snapshot.state).toBe("Open")
+        // Open from the deadline: 5 s from then, 3 s from now.
+        expect(Duration.toMillis(snapshot.retryAfter)).toBe(3_000)
+        yield* Fiber.interrupt(probe)
+      }).pipe(Effect.scoped),
+    30_000
+  )
 
   it.effect("a failed probe reopens every instance", () =>
     Effect.gen(function*() {

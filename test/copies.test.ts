@@ -7,7 +7,7 @@
  * ESM and CJS builds of the packed tarball the same way.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Schema } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { vi } from "vitest"
 import * as Resilience from "../src/index.js"
@@ -129,5 +129,63 @@ describe("two copies of the library in one process", () => {
       const fallback = yield* Resilience.Fallback.make({ on: ["CircuitOpenError"], value: "queued" })
       const served = yield* Effect.fail(errorsOf(other).open).pipe(Resilience.Fallback.fallback(fallback))
       expect(served).toBe("queued")
+    }))
+})
+
+describe("breakers and policies of another copy, or written against the interface", () => {
+  it.effect("per-call options reach a breaker in a wrap made by the other copy, nested in this copy's wrap", () =>
+    Effect.gen(function*() {
+      const breaker = yield* other.CircuitBreaker.make({ consecutiveFailures: 1 })
+      const inner = yield* other.Policy.wrap(breaker)
+      const outer = yield* Resilience.Policy.wrap(inner)
+      const exit = yield* Effect.exit(
+        Resilience.Policy.apply(Effect.fail({ _tag: "NotFound" as const }), outer, { ignore: ["NotFound"] })
+      )
+      expect(exit).toEqual(Exit.fail({ _tag: "NotFound" }))
+      expect(yield* breaker.state).toBe("Closed")
+    }))
+
+  it.effect("a breaker of the other copy guards calls through this copy's withCircuitBreaker, wrap and service", () =>
+    Effect.gen(function*() {
+      const breaker = yield* other.CircuitBreaker.make({ consecutiveFailures: 2 })
+      const wrap = yield* Resilience.Policy.wrap(breaker)
+      yield* Effect.exit(Resilience.withCircuitBreaker(Effect.fail("down"), breaker))
+      yield* Effect.exit(Effect.fail("down").pipe(Resilience.Policy.apply(wrap)))
+      expect(yield* breaker.state).toBe("Open")
+      const viaService = yield* Effect.exit(
+        Resilience.withCircuitBreaker(Effect.succeed(1)).pipe(
+          Effect.provideService(Resilience.CircuitBreaker.CircuitBreaker, breaker)
+        )
+      )
+      expect(Exit.isFailure(viaService) && Resilience.isCircuitOpenError(Cause.squash(viaService.cause))).toBe(true)
+    }))
+
+  it.effect("a test double written against the CircuitBreaker interface is used through its execute", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const real = yield* Resilience.CircuitBreaker.make({ name: "double" })
+      const double: Resilience.CircuitBreaker.CircuitBreaker = {
+        ...real,
+        [Resilience.CircuitBreaker.TypeId]: Resilience.CircuitBreaker.TypeId,
+        name: "double",
+        config: real.config,
+        state: real.state,
+        snapshot: real.snapshot,
+        events: real.events,
+        subscribe: real.subscribe,
+        forceOpen: real.forceOpen,
+        disable: real.disable,
+        reset: real.reset,
+        execute: ((self: Effect.Effect<unknown, unknown, unknown>) =>
+          Effect.sync(() =>
+            seen.push("execute")
+          ).pipe(Effect.andThen(self))) as never
+      }
+      const viaService = yield* Resilience.withCircuitBreaker(Effect.succeed(1)).pipe(
+        Effect.provideService(Resilience.CircuitBreaker.CircuitBreaker, double)
+      )
+      const wrap = yield* Resilience.Policy.wrap(double)
+      const viaWrap = yield* Effect.succeed(2).pipe(Resilience.Policy.apply(wrap))
+      expect([viaService, viaWrap, seen]).toEqual([1, 2, ["execute", "execute"]])
     }))
 })

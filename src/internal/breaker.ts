@@ -91,23 +91,42 @@ const summarize = (failure: RecordedFailure): FailureSummary => {
   })
 }
 
-/** What a classifier threw: a bug in the caller's code, which the call dies with. */
-class ClassifierThrew {
+/**
+ * A bug in the caller's classifier: what it threw, or a `TypeError` saying
+ * what it answered instead of an outcome.
+ */
+class ClassifierBug {
   constructor(readonly value: unknown) {}
 }
 
 /**
- * Classifies `exit`; a classifier that throws makes the outcome count as
- * nothing (a probe gives its permit back) and the call die with what it
- * threw. Allocates only when it throws.
+ * Classifies `exit`. A classifier that throws, or answers anything but an
+ * outcome (JavaScript callers have no types to stop `"Success"`), is a bug:
+ * the outcome counts as nothing (a probe gives its permit back) and
+ * `reportBug` decides what the caller sees. Allocates only on a bug.
  */
-const classifySafely = <A, E>(classify: Classifier<A, E>, exit: Exit.Exit<A, E>): Outcome | ClassifierThrew => {
+const classifySafely = <A, E>(classify: Classifier<A, E>, exit: Exit.Exit<A, E>): Outcome | ClassifierBug => {
+  let outcome: unknown
   try {
-    return classify(exit)
+    outcome = classify(exit)
   } catch (thrown) {
-    return new ClassifierThrew(thrown)
+    return new ClassifierBug(thrown)
   }
+  if (outcome === "success" || outcome === "failure" || outcome === "ignored") return outcome
+  return new ClassifierBug(
+    new TypeError(`a classifier answered ${textOf(outcome)}, not "success", "failure" or "ignored"`)
+  )
 }
+
+/** A classifier bug is logged at most this often per breaker: a bug on every call must not flood the logs. */
+const bugReportMillis = 60_000
+
+/**
+ * Runs what a call's finaliser or a timer leaves to do (logs, timers) so that
+ * it can never fail: a logger that throws must not turn the call's typed
+ * failure into a defect (a failing finaliser would), nor leak a probe permit.
+ */
+const neverFails = (effect: Effect.Effect<void>): Effect.Effect<void> => Effect.catchCause(effect, () => Effect.void)
 
 /** Attribute and event names a guarded call puts on its span. @internal */
 export const spanAttributes = {
@@ -443,13 +462,15 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     span: Tracer.Span | undefined
   ): Effect.Effect<void> {
     const classified = classifySafely(classify, exit)
-    const outcome = classified instanceof ClassifierThrew ? "ignored" : classified
+    const outcome = classified instanceof ClassifierBug ? "ignored" : classified
     const now = this.clock.currentTimeMillisUnsafe()
     const timedOut = exit._tag === "Failure" && hasTimeout(exit.cause)
     const slow = this.circuit.observeRemote(grant.state, outcome, Math.max(0, now - startedAt), timedOut, now, exit)
     if (span !== undefined) span.attribute(spanAttributes.outcome, outcome)
     const done = remote.done(grant, outcome, slow, now)
-    return classified instanceof ClassifierThrew ? Effect.andThen(done, Effect.die(classified.value)) : done
+    if (!(classified instanceof ClassifierBug)) return done
+    const report = this.reportBug(classified, exit, now)
+    return report === undefined ? done : Effect.andThen(done, report)
   }
 
   private traceRejection(span: Tracer.Span, rejection: Exit.Exit<never, CircuitOpenError>): void {
@@ -496,15 +517,51 @@ export class CircuitBreakerImpl implements CircuitBreaker {
   ): Effect.Effect<void> | undefined {
     const circuit = this.circuit
     const classified = classifySafely(classify, exit)
-    const outcome = classified instanceof ClassifierThrew ? "ignored" : classified
+    const outcome = classified instanceof ClassifierBug ? "ignored" : classified
     const now = startedAt === startedAt || circuit.needsTime ? this.clock.currentTimeMillisUnsafe() : NaN
     circuit.complete(admission, outcome, startedAt, now, exit._tag === "Failure" && hasTimeout(exit.cause), exit)
     if (span !== undefined) span.attribute(spanAttributes.outcome, outcome)
     const after = circuit.pendingDeadline === undefined && circuit.unreported.length === 0
       ? undefined
       : this.afterwards(now)
-    if (!(classified instanceof ClassifierThrew)) return after
-    return after === undefined ? Effect.die(classified.value) : Effect.andThen(after, Effect.die(classified.value))
+    if (!(classified instanceof ClassifierBug)) return after
+    const report = this.reportBug(classified, exit, now)
+    return after === undefined ? report : report === undefined ? after : Effect.andThen(after, report)
+  }
+
+  /** When the last classifier bug was logged, and how many were seen since without a log line. */
+  private bugLoggedAt = -Infinity
+  private bugsUnlogged = 0
+
+  /**
+   * What the caller sees of a classifier bug. A call that succeeded dies
+   * with it: nothing of the call's own is lost, and the bug is loud. A call
+   * that failed keeps its own failure (a finaliser that fails would turn a
+   * typed failure into a defect), and the bug is logged as an error, at most
+   * once a minute per breaker.
+   */
+  private reportBug(
+    bug: ClassifierBug,
+    exit: Exit.Exit<unknown, unknown>,
+    now: number
+  ): Effect.Effect<void> | undefined {
+    if (exit._tag === "Success") return Effect.die(bug.value)
+    const at = now === now ? now : this.clock.currentTimeMillisUnsafe()
+    if (at - this.bugLoggedAt < bugReportMillis) {
+      this.bugsUnlogged++
+      return undefined
+    }
+    const unlogged = this.bugsUnlogged
+    this.bugLoggedAt = at
+    this.bugsUnlogged = 0
+    const since = unlogged === 0 ? "" : ` (and ${unlogged} more since the last report)`
+    return neverFails(
+      Effect.logError(
+        `Circuit breaker "${this.name}": the classifier of a call failed${since}; ` +
+          `the call kept its own failure and counted as nothing`,
+        Cause.die(bug.value)
+      ).pipe(Effect.annotateLogs({ circuit_breaker: this.name }))
+    )
   }
 
   /**
@@ -515,7 +572,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
    * never depends on the timer: every read applies due transitions first.
    */
   private afterwards(now: number): Effect.Effect<void> | undefined {
-    const logs = this.circuit.unreported.length === 0 ? undefined : this.logTransitions()
+    const logs = this.circuit.unreported.length === 0 ? undefined : neverFails(this.logTransitions())
     const timer = this.takeTimer(now)
     return logs === undefined ? timer : timer === undefined ? logs : Effect.andThen(logs, timer)
   }
@@ -554,3 +611,22 @@ export class CircuitBreakerImpl implements CircuitBreaker {
 }
 
 Object.defineProperty(CircuitBreakerImpl.prototype, TypeId, { value: TypeId })
+
+/**
+ * Guards `self` with `breaker`, in `fiber`: through this copy's own admission
+ * when the breaker is this copy's implementation (one primitive less per
+ * call), or else through the public `execute` of the `CircuitBreaker`
+ * contract — a breaker made by another copy or version of the library, or a
+ * test double written against the interface.
+ *
+ * @internal
+ */
+export const guardIn = (
+  breaker: CircuitBreaker,
+  self: Effect.Effect<unknown, unknown, unknown>,
+  classify: Classifier | undefined,
+  fiber: Fiber.Fiber<unknown, unknown>
+): Effect.Effect<unknown, unknown, unknown> => {
+  if (breaker instanceof CircuitBreakerImpl) return breaker.guard(self, classify ?? breaker.classifier, fiber)
+  return classify === undefined ? breaker.execute(self) : breaker.execute(self, { classify })
+}

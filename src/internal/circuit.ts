@@ -75,9 +75,10 @@ export interface HalfOpenPhase {
   inFlight: number
   successes: number
   /**
-   * When the oldest probe still undecided was admitted; `undefined` while no
-   * probe is running. `halfOpenMaxWait` counts from here: a period that no
-   * caller has reached is no evidence of failure.
+   * When the wait for undecided probes started: the admission of a probe
+   * made while no other was running; `undefined` while none is.
+   * `halfOpenMaxWait` counts from here: a period that no caller has reached
+   * is no evidence of failure.
    */
   waitingSince: number | undefined
 }

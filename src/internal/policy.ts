@@ -240,13 +240,16 @@ export const applyPolicy: {
  * @internal
  */
 export interface Classifiable {
+  /** Whether a circuit breaker inside would use the classifier (a policy with none has nothing to classify for). */
+  readonly classifies: boolean
   readonly applyClassified: (
     self: Effect.Effect<unknown, unknown, unknown>,
     classify: Classifier
   ) => Effect.Effect<unknown, unknown, unknown>
 }
 
-const isClassifiable = (policy: Policy.Any): policy is Policy.Any & Classifiable =>
+/** @internal */
+export const isClassifiable = (policy: Policy.Any): policy is Policy.Any & Classifiable =>
   typeof (policy as Partial<Classifiable>).applyClassified === "function"
 
 const applyClassified = (

@@ -149,18 +149,21 @@ local function publish(from)
   }))
 end
 
-local function transition(to, reason, openFor)
+-- A transition that happened at \`at\` (default now): a time-driven one found late (the first operation
+-- after a half-open wait ran out) is dated when it was due, as the in-memory circuit dates it.
+local function transition(to, reason, openFor, at)
+  at = at or now
   local from = s.state
   s.state = to
   s.reason = reason
   s.gen = math.max(s.gen + 1, now)
-  s.changed = now
+  s.changed = at
   s.successes, s.permits, s.waitEnds, s["until"] = 0, 0, 0, 0
   clearWindow()
   redis.call("DEL", lkey)
   if to == "Open" then
     s.openings = s.openings + 1
-    s["until"] = now + openFor
+    s["until"] = at + openFor
   elseif to == "HalfOpen" then
     -- No probe yet, so nothing to wait for: a period that no caller reached is no evidence of failure.
     s.permits = permitsArg
@@ -178,7 +181,7 @@ local function advance()
     if s.state == "Open" and now >= s["until"] then
       transition("HalfOpen", "OpenDurationElapsed", 0)
     elseif s.state == "HalfOpen" and s.waitEnds > 0 and now >= s.waitEnds then
-      transition("Open", "HalfOpenMaxWait", openMillis)
+      transition("Open", "HalfOpenMaxWait", openMillis, s.waitEnds)
     else
       break
     end

@@ -778,10 +778,18 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
       return this.rejection(now)
     }
     const epoch = this.store.epoch
+    // The caller may leave while it waits for Redis (a timeout around the call, an interrupted
+    // request): the wait is interruptible even inside the breaker's mask, and an answer that comes
+    // after the caller left gives back the lease it carries.
+    const answer = Effect.interruptible(
+      this.store.runHeld(this.scriptCall("admit", now, []), (raw) => this.giveBack(raw, now))
+    )
     return Effect.flatMap(
-      Effect.exit(this.store.runHeld(this.scriptCall("admit", now, []), (raw) => this.giveBack(raw, now))),
+      Effect.exit(answer),
       (exit): Effect.Effect<RemoteGrant | Rejection | "local"> => {
         if (Exit.isFailure(exit)) {
+          // The caller left: nothing was admitted, and Redis is not to blame.
+          if (Cause.hasInterruptsOnly(exit.cause)) return Effect.failCause(exit.cause as Cause.Cause<never>)
           // Redis is gone: the local circuit decides this call.
           return Effect.as(this.store.lost(Cause.squash(exit.cause)), "local" as const)
         }

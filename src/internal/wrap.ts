@@ -13,12 +13,11 @@ import { ConfigIssue } from "../ConfigIssue.js"
 import type { Policy, PolicyOptions } from "../Policy.js"
 import type { PolicyKind } from "../PolicyConfigError.js"
 import { PolicyConfigError } from "../PolicyConfigError.js"
-import type { CircuitBreakerImpl } from "./breaker.js"
-import { isCircuitBreaker } from "./breaker.js"
+import { guardIn, isCircuitBreaker } from "./breaker.js"
 import { isBulkhead } from "./bulkhead.js"
 import { describeValue, nameOf } from "./options.js"
 import type { Classifiable, Setup } from "./policy.js"
-import { isPolicy, noBreakerToClassify, PolicyBase } from "./policy.js"
+import { isClassifiable, isPolicy, noBreakerToClassify, PolicyBase } from "./policy.js"
 import { isServiceKey } from "./service.js"
 
 type Layer = (self: Effect.Effect<unknown, unknown, unknown>) => Effect.Effect<unknown, unknown, unknown>
@@ -48,7 +47,10 @@ class WrapImpl extends PolicyBase<unknown, unknown, unknown, unknown> implements
     readonly classifiedLayers: ReadonlyArray<ClassifiedLayer> | undefined
   ) {
     super(setup)
+    this.classifies = classifiedLayers !== undefined
   }
+
+  readonly classifies: boolean
 
   readonly apply = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<unknown, unknown, unknown> => {
     let effect: Effect.Effect<unknown, unknown, unknown> = self
@@ -68,19 +70,16 @@ class WrapImpl extends PolicyBase<unknown, unknown, unknown, unknown> implements
   }
 }
 
-const breakerPart = (breaker: CircuitBreaker): Part => {
-  const impl = breaker as CircuitBreakerImpl
-  return {
-    layer: (self) => Effect.withFiber((fiber) => impl.guard(self, impl.classifier, fiber)),
-    classified: (self, classify) => Effect.withFiber((fiber) => impl.guard(self, classify, fiber))
-  }
-}
+const breakerPart = (breaker: CircuitBreaker): Part => ({
+  layer: (self) => Effect.withFiber((fiber) => guardIn(breaker, self, undefined, fiber)),
+  classified: (self, classify) => Effect.withFiber((fiber) => guardIn(breaker, self, classify, fiber))
+})
 
 const servicePart = (key: Context.Key<unknown, unknown>): Part => {
   const classified: ClassifiedLayer = (self, classify) =>
     Effect.withFiber((fiber) => {
       const service = Context.getUnsafe(fiber.context, key)
-      if (isCircuitBreaker(service)) return (service as CircuitBreakerImpl).guard(self, classify, fiber)
+      if (isCircuitBreaker(service)) return guardIn(service, self, classify, fiber)
       if (isBulkhead(service)) return service.apply(self)
       return notBreakerNorBulkhead(key)
     })
@@ -88,10 +87,7 @@ const servicePart = (key: Context.Key<unknown, unknown>): Part => {
     layer: (self) =>
       Effect.withFiber((fiber) => {
         const service = Context.getUnsafe(fiber.context, key)
-        if (isCircuitBreaker(service)) {
-          const breaker = service as CircuitBreakerImpl
-          return breaker.guard(self, breaker.classifier, fiber)
-        }
+        if (isCircuitBreaker(service)) return guardIn(service, self, undefined, fiber)
         if (isBulkhead(service)) return service.apply(self)
         return notBreakerNorBulkhead(key)
       }),
@@ -102,8 +98,10 @@ const servicePart = (key: Context.Key<unknown, unknown>): Part => {
 const notBreakerNorBulkhead = (key: Context.Key<unknown, unknown>) =>
   Effect.die(new TypeError(`The service "${key.key}" used in a policy is neither a circuit breaker nor a bulkhead`))
 
+// Through the `Classifiable` contract, not `instanceof`: a policy made by another copy of the
+// library (its ESM and CJS builds loaded side by side) nests with its per-call options intact.
 const policyPart = (policy: Policy.Any): Part =>
-  policy instanceof WrapImpl && policy.classifiedLayers !== undefined
+  isClassifiable(policy) && policy.classifies
     ? { layer: policy.apply, classified: policy.applyClassified }
     : { layer: policy.apply }
 
