@@ -335,7 +335,14 @@ describe("health", () => {
       })
       yield* payments.reset
       const [, reset] = yield* getReport()
-      expect(reset.circuits[0]).toMatchObject({ state: "Closed", openedAt: null, openReason: null, nextProbeAt: null })
+      // A reset forgets every measurement, the last failure included.
+      expect(reset.circuits[0]).toMatchObject({
+        state: "Closed",
+        openedAt: null,
+        openReason: null,
+        nextProbeAt: null,
+        lastFailure: null
+      })
       // The metrics route serves the same process's series.
       yield* payments.forceOpen
       const metrics = yield* Effect.flatMap(client.get("/metrics"), (response) => response.text)

@@ -423,6 +423,7 @@ export class Circuit {
     const phase = this.advance(now)
     this.clearCounts()
     this.consecutiveOpenings = 0
+    this.lastFailure = undefined
     this.durations.reset()
     this.set(phase, this.closedPhase(), "Reset", now)
   }
