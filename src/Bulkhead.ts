@@ -78,7 +78,10 @@ export {
  * @since 0.1.0
  */
 export interface BulkheadOptions {
-  /** Shown in errors, events and snapshots. Default `"default"`. */
+  /**
+   * Shown in errors, events and snapshots: a non-blank string of at most `Limits.maxNameLength` (256)
+   * characters, without control characters. Default `"default"`.
+   */
   readonly name?: string | undefined
   /** Calls that may run at once: an integer from 1 to `Limits.maxConcurrent` (100,000). Default 25 (as Resilience4j). */
   readonly maxConcurrent?: number | undefined

@@ -6,10 +6,11 @@
  * Every invalid value — a negative or fractional count, a rate outside
  * [0, 1], `NaN`, an unknown field, a window that can never fill, a success
  * threshold above the probe permits, anything past its bound (see the
- * `Limits` module) — fails with a `CircuitBreakerConfigError` that names
- * each field and the rule it breaks, every broken rule at once. Nothing
- * throws, nothing is allocated before the configuration is valid, and
- * nothing is silently replaced by a default.
+ * `Limits` module), an option that cannot be read (a getter that throws) —
+ * fails with a `CircuitBreakerConfigError` that names each field and the
+ * rule it breaks, every broken rule at once. Nothing throws, nothing is
+ * allocated before the configuration is valid, and nothing is silently
+ * replaced by a default. The resolved configuration is frozen.
  *
  * Defaults (and where they come from):
  *
@@ -36,7 +37,7 @@ import type { Classifier } from "./Classifier.js"
 import { ConfigIssue } from "./ConfigIssue.js"
 import { configFromEnv } from "./internal/configFromEnv.js"
 import type { CheckRelations } from "./internal/options.js"
-import { decodeOptions, Name, nameOf } from "./internal/options.js"
+import { decodeOptions, Name, nameOf, readField } from "./internal/options.js"
 import { markValidated } from "./internal/resolved.js"
 import { durationInput, durationOrSchedule, FunctionValue, IntBetween, Rate } from "./internal/schemas.js"
 import { maxCount, maxEventBufferSize, maxHalfOpenPermits } from "./Limits.js"
@@ -67,7 +68,10 @@ import { countWindow, WindowSpecSchema } from "./SlidingWindow.js"
  * @since 0.1.0
  */
 export interface CircuitBreakerConfig {
-  /** Shown in errors, events and snapshots. Default `"default"`. */
+  /**
+   * Shown in errors, events and snapshots: a non-blank string of at most `Limits.maxNameLength` (256)
+   * characters, without control characters. Default `"default"`.
+   */
   readonly name?: string | undefined
   /** Trip after this many failures in a row (1 to `Limits.maxCount`); a success resets the streak. */
   readonly consecutiveFailures?: number | undefined
@@ -143,7 +147,10 @@ export interface MetricsOptions {
 }
 
 /**
- * A validated configuration with every default applied.
+ * A validated configuration with every default applied. The ones `decode`
+ * (and `fromConfig`) return are frozen, their window too: change a copy
+ * (`{ ...config, name: "api-eu" }`), which `CircuitBreaker.makeResolved`
+ * checks again.
  *
  * @category models
  * @since 0.1.0
@@ -390,11 +397,13 @@ const checkRelations: CheckRelations<typeof CircuitBreakerConfigSchema.Type> = (
 const fields = CircuitBreakerConfigSchema.fields
 
 /**
- * The fields of a resolved configuration whose bounds protect memory and
- * timers, checked again by `makeResolved`: a resolved configuration may
- * have been changed by hand after `decode`.
+ * The fields of a resolved configuration whose bounds protect memory,
+ * timers and logs, checked again by `makeResolved` for a configuration the
+ * library did not make: a copy of a decoded one changed by hand (`decode`
+ * freezes its own, so they cannot be changed in place).
  */
 const ResolvedBounds = Schema.Struct({
+  name: Name,
   window: WindowSpecSchema,
   consecutiveFailures: fields.consecutiveFailures,
   failureCount: fields.failureCount,
@@ -427,7 +436,13 @@ export const checkResolved = (config: ResolvedConfig): ReadonlyArray<ConfigIssue
     ]
   }
   const bounded: Record<string, unknown> = {}
-  for (const field of boundedFields) bounded[field] = config[field]
+  const unreadable: Array<ConfigIssue> = []
+  for (const field of boundedFields) {
+    const read = readField(config, field)
+    if ("value" in read) bounded[field] = read.value
+    else unreadable.push(new ConfigIssue({ field, rule: read.problem }))
+  }
+  if (unreadable.length > 0) return unreadable
   const decoded = decodeOptions(ResolvedBounds, bounded, "circuit breaker option", "(config)", checkRelations)
   return Result.isFailure(decoded) ? decoded.failure : []
 }
@@ -454,8 +469,15 @@ export const checkResolved = (config: ResolvedConfig): ReadonlyArray<ConfigIssue
  * is no option (`PREFIX_FAILURE_RATIO`: "did you mean
  * PREFIX_FAILURE_RATE?"), unless it ends with an option, as the variables of
  * a breaker with a longer prefix do (`PREFIX_EU_FAILURE_RATE`): give each
- * breaker a prefix of its own, and no other variable under it. The breaker
- * is named by `PREFIX_NAME`, else `base.name`, else the prefix in lower case.
+ * breaker a prefix of its own, and no other variable under it. Unknown
+ * variables are listed 20 at most, then counted in one issue (`PREFIX_*`).
+ * An empty variable counts as unset. The breaker is named by `PREFIX_NAME`,
+ * else `base.name`, else the prefix in lower case.
+ *
+ * The prefix itself is checked first: upper-case letters, digits and single
+ * underscores, starting with a letter and not ending with `_`, at most
+ * `Limits.maxNameLength` (256) characters; any other fails with
+ * `CircuitBreakerConfigError` naming the field `prefix`.
  *
  * @example
  * ```ts

@@ -14,6 +14,11 @@
  * dependency may still be down) goes only once idle. Finding that place costs
  * amortised O(1) per new key, however many breakers are pinned.
  *
+ * Keys often come from request data, and each names a breaker in errors,
+ * logs, metric labels and Redis keys: a key is a non-blank string of at most
+ * `Limits.maxKeyLength` (256) characters without control characters, and a
+ * new key that is not fails with `RegistryKeyError` and makes nothing.
+ *
  * ```ts
  * import { Effect } from "effect"
  * import { CircuitBreakerRegistry } from "effect-resilience"
@@ -42,9 +47,15 @@ import type { Snapshot } from "./CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
 import type { ClassifyOptions } from "./Classifier.js"
 import { ConfigIssue } from "./ConfigIssue.js"
-import { decodeOptions, fieldValue, Name, nameOf } from "./internal/options.js"
-import type { RegistryFullError } from "./internal/registry.js"
-import { defaults, RegistryImpl } from "./internal/registry.js"
+import { decodeOptions, fieldValue, Name, nameOf, thrownMessage } from "./internal/options.js"
+import type { RegistryFullError, RegistryKeyError } from "./internal/registry.js"
+import {
+  defaults,
+  isRegistry,
+  isRegistryFullError as isRegistryFullErrorInternal,
+  isRegistryKeyError as isRegistryKeyErrorInternal,
+  RegistryImpl
+} from "./internal/registry.js"
 import { markValidated } from "./internal/resolved.js"
 import { durationInput, FunctionValue, IntBetween } from "./internal/schemas.js"
 import { maxBreakers } from "./Limits.js"
@@ -61,8 +72,93 @@ export {
    * @category errors
    * @since 0.1.0
    */
-  RegistryFullError
+  RegistryFullError,
+  /**
+   * A key the registry refuses, before making anything for it: a key is a
+   * non-blank string of at most `Limits.maxKeyLength` (256) characters
+   * without control characters (line breaks, tabs, NUL, ...). Keys often
+   * come from request data, and each names a breaker in errors, log lines,
+   * metric labels and Redis keys. `key` is the key cut to 64 characters,
+   * `rule` the rule it breaks.
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { CircuitBreakerRegistry } from "effect-resilience"
+   *
+   * declare const perHost: CircuitBreakerRegistry.CircuitBreakerRegistry
+   * declare const fetchFrom: (host: string) => Effect.Effect<string, Error>
+   *
+   * const fetchHost = (host: string) =>
+   *   fetchFrom(host).pipe(
+   *     perHost.execute(host),
+   *     Effect.catchTag("RegistryKeyError", (error) => Effect.fail(new Error(`bad host: ${error.rule}`)))
+   *   )
+   * ```
+   *
+   * @category errors
+   * @since 0.1.0
+   */
+  RegistryKeyError
 } from "./internal/registry.js"
+
+/**
+ * Whether a value is a `RegistryFullError`, made by any copy of the library
+ * (its ESM and CJS builds loaded together, or two installed versions): the
+ * check is a type id, not `instanceof`.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreakerRegistry } from "effect-resilience"
+ *
+ * const full = new CircuitBreakerRegistry.RegistryFullError({ registry: "hosts", key: "a", maxBreakers: 1 })
+ * CircuitBreakerRegistry.isRegistryFullError(full) // => true
+ * CircuitBreakerRegistry.isRegistryFullError("nope") // => false
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isRegistryFullError: (u: unknown) => u is RegistryFullError = isRegistryFullErrorInternal
+
+/**
+ * Whether a value is a `RegistryKeyError`, made by any copy of the library:
+ * the check is a type id, not `instanceof`.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreakerRegistry } from "effect-resilience"
+ *
+ * const refused = new CircuitBreakerRegistry.RegistryKeyError({ registry: "hosts", key: "", rule: "must not be empty or blank" })
+ * CircuitBreakerRegistry.isRegistryKeyError(refused) // => true
+ * CircuitBreakerRegistry.isRegistryKeyError(new Error("x")) // => false
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isRegistryKeyError: (u: unknown) => u is RegistryKeyError = isRegistryKeyErrorInternal
+
+/**
+ * Whether a value is a registry (from `make`), made by any copy of the
+ * library: the check is a type id, not `instanceof` nor the shape.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreakerRegistry } from "effect-resilience"
+ *
+ * const program = Effect.gen(function*() {
+ *   const registry = yield* CircuitBreakerRegistry.make()
+ *   return CircuitBreakerRegistry.isCircuitBreakerRegistry(registry) // true
+ * }).pipe(Effect.scoped)
+ * CircuitBreakerRegistry.isCircuitBreakerRegistry({ snapshots: [] }) // => false
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isCircuitBreakerRegistry: (u: unknown) => u is CircuitBreakerRegistry<unknown> = isRegistry
 
 /**
  * The options of a registry.
@@ -71,7 +167,10 @@ export {
  * @since 0.1.0
  */
 export interface RegistryOptions {
-  /** Shown in errors. Default `"default"`. */
+  /**
+   * Shown in errors: a non-blank string of at most `Limits.maxNameLength` (256)
+   * characters, without control characters. Default `"default"`.
+   */
   readonly name?: string | undefined
   /**
    * The configuration of every key's breaker, or a function that gives one
@@ -115,19 +214,25 @@ export interface CircuitBreakerRegistry<out E = never> {
   readonly name: string
   readonly maxBreakers: number
   readonly idleTimeToLive: Duration.Duration
-  /** The breaker of `key`, made if it is not there yet. */
-  readonly get: (key: string) => Effect.Effect<CircuitBreaker, E | RegistryFullError>
-  /** Guards a call with the breaker of `key` (data-first or data-last). */
+  /**
+   * The breaker of `key`, made if it is not there yet. A new key that breaks
+   * the key rules fails with `RegistryKeyError`; a new key with no room, with
+   * `RegistryFullError`.
+   */
+  readonly get: (key: string) => Effect.Effect<CircuitBreaker, E | RegistryFullError | RegistryKeyError>
+  /** Guards a call with the breaker of `key` (data-first or data-last); fails as `get` does for a new key. */
   readonly execute: {
     (
       key: string,
       options?: ClassifyOptions<unknown, unknown>
-    ): <A, E1, R>(self: Effect.Effect<A, E1, R>) => Effect.Effect<A, E1 | CircuitOpenError | E | RegistryFullError, R>
+    ): <A, E1, R>(
+      self: Effect.Effect<A, E1, R>
+    ) => Effect.Effect<A, E1 | CircuitOpenError | E | RegistryFullError | RegistryKeyError, R>
     <A, E1, R>(
       self: Effect.Effect<A, E1, R>,
       key: string,
       options?: ClassifyOptions<A, E1>
-    ): Effect.Effect<A, E1 | CircuitOpenError | E | RegistryFullError, R>
+    ): Effect.Effect<A, E1 | CircuitOpenError | E | RegistryFullError | RegistryKeyError, R>
   }
   /** The number of breakers held. */
   readonly size: Effect.Effect<number>
@@ -188,7 +293,7 @@ export const make: {
     const config = fieldValue(options, ["config"])
     // One configuration for every key is validated now, with the other options: every broken rule at once.
     const shared = config === undefined || (typeof config === "object" && config !== null && !Array.isArray(config))
-      ? yield* Effect.result(decode(quietByDefault(config as CircuitBreakerConfig | undefined)))
+      ? yield* Effect.result(decode(config as CircuitBreakerConfig | undefined))
       : undefined
     const issues = [
       ...(decoded._tag === "Failure" ? decoded.failure : []),
@@ -222,21 +327,25 @@ export const make: {
           try {
             given = perKey(key)
           } catch (thrown) {
-            return configProblem(
-              key,
-              `threw for this key: ${thrown instanceof Error ? thrown.message : String(thrown)}`
-            )
+            return configProblem(key, `threw for this key: ${thrownMessage(thrown)}`)
           }
-          return typeof given === "object" && given !== null
-            ? decode(keyed(given as CircuitBreakerConfig, key))
-            : configProblem(key, "must return a circuit breaker configuration object for every key")
+          if (typeof given !== "object" || given === null) {
+            return configProblem(key, "must return a circuit breaker configuration object for every key")
+          }
+          // Named after the key unless the function names it; read once, as decode will.
+          const named = fieldValue(given, ["name"]) !== undefined
+          return decode(given as CircuitBreakerConfig).pipe(
+            Effect.map((resolved) => forKey(resolved, named ? resolved.name : key)),
+            Effect.mapError((error) =>
+              named ? error : new CircuitBreakerConfigError({ breaker: key, issues: error.issues })
+            )
+          )
         })
     } else {
       const resolved = (shared as Result.Success<ResolvedConfig, never>).success
-      const userNamed = (config as CircuitBreakerConfig | undefined)?.name !== undefined
+      const userNamed = fieldValue(config, ["name"]) !== undefined
       // Every key's breaker has a name of its own: the key, after the configuration's name if it has one.
-      configFor = (key) =>
-        Effect.succeed(markValidated({ ...resolved, name: userNamed ? `${resolved.name}/${key}` : key }))
+      configFor = (key) => Effect.succeed(forKey(resolved, userNamed ? `${resolved.name}/${key}` : key))
     }
     return new RegistryImpl(
       name,
@@ -252,14 +361,13 @@ const configProblem = (key: string, rule: string) =>
   Effect.fail(new CircuitBreakerConfigError({ breaker: key, issues: [new ConfigIssue({ field: "config", rule })] }))
 
 /**
- * Keyed breakers report metrics only when their configuration asks: switched
- * on by the context, thousands of keys would make tens of thousands of series.
+ * The configuration of a key's breaker, named `name`. Keyed breakers report
+ * metrics only when their configuration asks: switched on by the context,
+ * thousands of keys would make tens of thousands of series. Frozen and
+ * marked validated, as `decode`'s own.
  */
-const quietByDefault = (config: CircuitBreakerConfig | undefined): CircuitBreakerConfig =>
-  config?.metrics === undefined ? { ...config, metrics: false } : config
-
-const keyed = (config: CircuitBreakerConfig, key: string): CircuitBreakerConfig =>
-  quietByDefault(config.name === undefined ? { ...config, name: key } : config)
+const forKey = (resolved: ResolvedConfig, name: string): ResolvedConfig =>
+  markValidated({ ...resolved, name, metrics: resolved.metrics ?? false })
 
 /**
  * The default registry service.
@@ -351,6 +459,6 @@ export const withCircuitBreaker = (key: string, options?: ClassifyOptions<unknow
   self: Effect.Effect<A, E, R>
 ): Effect.Effect<
   A,
-  E | CircuitOpenError | CircuitBreakerConfigError | RegistryFullError,
+  E | CircuitOpenError | CircuitBreakerConfigError | RegistryFullError | RegistryKeyError,
   R | CircuitBreakerRegistry<CircuitBreakerConfigError>
 > => Effect.flatMap(CircuitBreakerRegistry, (registry) => registry.execute(key, options)(self))

@@ -35,7 +35,7 @@
 import type { Duration, Effect, Predicate, Scope, Stream, Types } from "effect"
 import type { BulkheadFullError } from "./BulkheadFullError.js"
 import type { CircuitBreakerConfigError } from "./CircuitBreakerConfig.js"
-import type { RegistryFullError } from "./CircuitBreakerRegistry.js"
+import type { RegistryFullError, RegistryKeyError } from "./CircuitBreakerRegistry.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
 import type { Fresh, LastKnownGoodTypeId, Stale } from "./internal/fallback.js"
 import { lastKnownGoodDefaults as defaults, makeFallback, makeLastKnownGood } from "./internal/fallback.js"
@@ -142,6 +142,7 @@ export interface LibraryErrors {
   readonly TimeoutError: TimeoutError
   readonly BulkheadFullError: BulkheadFullError
   readonly RegistryFullError: RegistryFullError
+  readonly RegistryKeyError: RegistryKeyError
   readonly CircuitBreakerConfigError: CircuitBreakerConfigError
 }
 

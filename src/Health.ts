@@ -35,18 +35,19 @@
  * @since 0.1.0
  */
 import type { Layer } from "effect"
-import { Context, Duration, Effect, Predicate, Result, Schema } from "effect"
+import { Context, Duration, Effect, Option, Predicate, Result, Schema } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import type { CircuitBreaker } from "./CircuitBreaker.js"
 import type { CircuitBreakerRegistry } from "./CircuitBreakerRegistry.js"
 import { FailureSummary, Snapshot } from "./CircuitBreakerSnapshot.js"
 import type { State } from "./CircuitState.js"
-import type { ConfigIssue } from "./ConfigIssue.js"
+import { ConfigIssue } from "./ConfigIssue.js"
 import { isCircuitBreaker } from "./internal/breaker.js"
-import { decodeOptions } from "./internal/options.js"
+import { decodeOptions, describeValue, unreadable } from "./internal/options.js"
+import { isRegistry } from "./internal/registry.js"
 import { IntBetween } from "./internal/schemas.js"
-import { isServiceKey } from "./internal/service.js"
+import { isEffectValue, isServiceKey } from "./internal/service.js"
 import { PolicyConfigError } from "./PolicyConfigError.js"
 
 const snapshotFields = Snapshot.fields
@@ -197,7 +198,7 @@ export const critical = <C extends Circuits>(circuits: C): Critical<C> => ({
   circuits
 })
 
-const isCritical = (source: Source): source is Critical => Predicate.hasProperty(source, CriticalTypeId)
+const isCritical = (source: unknown): source is Critical => Predicate.hasProperty(source, CriticalTypeId)
 
 /**
  * The options of `report`.
@@ -254,18 +255,51 @@ interface Resolved {
   readonly critical: boolean
 }
 
-const resolve = (source: Source, context: Context.Context<never>, failWhenDegraded: boolean): Resolved => {
-  const circuits = isCritical(source) ? source.circuits : source
-  return {
-    circuits: isServiceKey(circuits)
-      ? Context.getUnsafe(context, circuits as Context.Key<unknown, Resolved["circuits"]>)
-      : circuits as Resolved["circuits"],
-    critical: failWhenDegraded || isCritical(source)
+const sourceRule = "must be a circuit breaker, a circuit breaker registry, the service key of one, " +
+  "or Health.critical(...) of one"
+
+const describeSource = (u: unknown): string =>
+  isEffectValue(u) ? "an Effect: yield it to get the breaker or registry" : describeValue(u)
+
+/**
+ * The circuits of `source`, a service key resolved from `context` — or the
+ * rule it breaks: a source is checked by its type id, breaker or registry,
+ * and a service key by what it resolves to.
+ */
+const resolve = (
+  source: unknown,
+  context: Context.Context<never>,
+  failWhenDegraded: boolean
+): Resolved | { readonly rule: string } => {
+  try {
+    const critical = isCritical(source)
+    const circuits: unknown = critical ? source.circuits : source
+    let resolved: unknown = circuits
+    if (isServiceKey(circuits)) {
+      const found = Context.getOption(context, circuits)
+      if (Option.isNone(found)) return { rule: `names the service "${circuits.key}", which is not in the context` }
+      resolved = found.value
+      if (!isCircuitBreaker(resolved) && !isRegistry(resolved)) {
+        return {
+          rule: `names the service "${circuits.key}", which is neither a circuit breaker nor a registry ` +
+            `(got ${describeSource(resolved)})`
+        }
+      }
+    } else if (!isCircuitBreaker(resolved) && !isRegistry(resolved)) {
+      return { rule: `${sourceRule} (got ${describeSource(resolved)})` }
+    }
+    return { circuits: resolved, critical: failWhenDegraded || critical }
+  } catch (thrown) {
+    // A Proxy whose traps throw.
+    return { rule: unreadable(thrown) }
   }
 }
 
 /**
- * The health of the circuits of `sources`, now.
+ * The health of the circuits of `sources`, now. The types admit only
+ * breakers, registries, their service keys and `critical` of those; any
+ * other source (from an untyped caller) is a defect naming it
+ * (`sources.0 must be a circuit breaker, ...`).
  *
  * @example
  * ```ts
@@ -287,9 +321,16 @@ export const report = <const Sources extends ReadonlyArray<Source>>(
   sources: Sources,
   options?: ReportOptions
 ): Effect.Effect<HealthReport, never, Services<Sources[number]>> =>
-  Effect.withFiber((fiber) =>
-    reportOf(sources.map((source) => resolve(source, fiber.context, options?.failWhenDegraded === true)))
-  )
+  Effect.withFiber((fiber) => {
+    const resolved: Array<Resolved> = []
+    for (let i = 0; i < sources.length; i++) {
+      const source = resolve(sources[i], fiber.context, options?.failWhenDegraded === true)
+      // The types admit no other source: an untyped caller's mistake is a defect that says what it is.
+      if ("rule" in source) return Effect.die(new TypeError(`Health.report: sources.${i} ${source.rule}`))
+      resolved.push(source)
+    }
+    return reportOf(resolved)
+  })
 
 const reportOf = (sources: ReadonlyArray<Resolved>): Effect.Effect<HealthReport> =>
   Effect.map(
@@ -348,7 +389,7 @@ export interface HttpOptions<Sources extends ReadonlyArray<Source>> extends Repo
 }
 
 const HttpOptionsSchema = Schema.Struct({
-  sources: Schema.Array(Schema.Unknown),
+  sources: Schema.Array(Schema.Unknown), // each checked by `resolve`
   path: Schema.optional(Schema.String.check(
     Schema.makeFilter((path: string) => path === "*" || path.startsWith("/"), {
       expected: `a path starting with "/", or "*"`
@@ -361,10 +402,12 @@ const HttpOptionsSchema = Schema.Struct({
 /**
  * A route serving the health report as JSON. It answers 200 whatever the
  * circuits' states (they are in the body), unless the report is
- * `"unhealthy"`: then `degradedStatus` (503). Service keys among the sources
- * are resolved when the layer is built. Bad options (a `degradedStatus` that
- * is no HTTP status, say) fail the layer with a `PolicyConfigError` (kind
- * `"Health"`) naming each field.
+ * `"unhealthy"`: then `degradedStatus` (503). Every source is checked when
+ * the layer is built — a breaker or a registry (by their type ids), a
+ * service key of one (resolved from the context then, and what it resolves
+ * to checked), or `critical` of one. Bad options (a `degradedStatus` that is
+ * no HTTP status, a source that is none of those) fail the layer with a
+ * `PolicyConfigError` (kind `"Health"`) naming each field (`sources.1`).
  *
  * @example
  * ```ts
@@ -385,7 +428,25 @@ export const layerHttp = <const Sources extends ReadonlyArray<Source>>(
 ): Layer.Layer<never, PolicyConfigError, HttpRouter.HttpRouter | Services<Sources[number]>> =>
   HttpRouter.use((router) =>
     Effect.withFiber((fiber) => {
-      const decoded = decodeOptions(HttpOptionsSchema, options, "health route option")
+      // Every source is resolved and checked now, with the other options: a bad one fails the layer.
+      const sources: Array<Resolved> = []
+      const decoded = decodeOptions(
+        HttpOptionsSchema,
+        options,
+        "health route option",
+        "(options)",
+        (valid, invalid) => {
+          if (invalid.has("sources") || valid.sources === undefined) return []
+          const failWhenDegraded = !invalid.has("failWhenDegraded") && valid.failWhenDegraded === true
+          const issues: Array<ConfigIssue> = []
+          valid.sources.forEach((source, i) => {
+            const resolved = resolve(source, fiber.context, failWhenDegraded)
+            if ("rule" in resolved) issues.push(new ConfigIssue({ field: `sources.${i}`, rule: resolved.rule }))
+            else sources.push(resolved)
+          })
+          return issues
+        }
+      )
       if (Result.isFailure(decoded)) {
         return Effect.fail(
           new PolicyConfigError({
@@ -395,15 +456,13 @@ export const layerHttp = <const Sources extends ReadonlyArray<Source>>(
           })
         )
       }
-      const failWhenDegraded = options.failWhenDegraded === true
-      const sources = options.sources.map((source) => resolve(source, fiber.context, failWhenDegraded))
-      const degradedStatus = options.degradedStatus ?? 503
+      const degradedStatus = decoded.success.degradedStatus ?? 503
       const handler = Effect.map(reportOf(sources), (report) =>
         HttpServerResponse.jsonUnsafe(toJson(report), {
           status: report.status === "unhealthy" ? degradedStatus : 200,
           headers: { "cache-control": "no-store" }
         }))
-      return router.add("GET", options.path ?? "/health/circuits", handler)
+      return router.add("GET", (decoded.success.path ?? "/health/circuits") as HttpRouter.PathInput, handler)
     })
   ) as Layer.Layer<never, PolicyConfigError, HttpRouter.HttpRouter | Services<Sources[number]>>
 

@@ -43,7 +43,10 @@ import type { HedgeStarted, HedgeSucceeded } from "./PolicyEvent.js"
  * @since 0.1.0
  */
 export interface HedgeOptions {
-  /** Shown in events. Default `"default"`. */
+  /**
+   * Shown in events: a non-blank string of at most `Limits.maxNameLength` (256)
+   * characters, without control characters. Default `"default"`.
+   */
   readonly name?: string | undefined
   /**
    * How long an attempt may go unanswered before the next starts: 0 (every

@@ -22,6 +22,8 @@
  * | {@link maxHedgeAttempts} | 10 | `Hedge` `attempts` |
  * | {@link maxCacheEntries} | 1,000,000 | a last-known-good cache's `maxEntries` |
  * | {@link maxPrefixLength} | 256 | the Redis store's key `prefix` |
+ * | {@link maxNameLength} | 256 | every `name` (breakers, registries, policies), and a configuration's environment prefix |
+ * | {@link maxKeyLength} | 256 | a registry's keys |
  *
  * @since 0.1.0
  */
@@ -299,3 +301,44 @@ export const maxCacheEntries = 1_000_000
  * @since 0.1.0
  */
 export const maxPrefixLength = 256
+
+/**
+ * The longest name: 256 characters. Breakers, registries and policies are
+ * named in every error, event, log line, metric label and Redis key of
+ * theirs; a name must also be non-blank and hold no control characters
+ * (U+0000–U+001F, U+007F–U+009F), which would let it forge log lines. The
+ * prefix of a breaker's environment variables, which names the breaker when
+ * nothing else does, is bounded by it too. A registry's breaker is named
+ * after its key (`name/key` under a shared configuration with a name: at
+ * most 513 characters).
+ *
+ * @example
+ * ```ts
+ * import { Limits } from "effect-resilience"
+ *
+ * Limits.maxNameLength // 256
+ * ```
+ *
+ * @category names
+ * @since 0.1.0
+ */
+export const maxNameLength = 256
+
+/**
+ * The longest key of a registry: 256 characters. Keys often come from
+ * request data (a host, a tenant); each becomes a breaker's name, and so
+ * goes into its errors, log lines, metric labels and Redis keys. A key must
+ * also be non-blank and hold no control characters; any other key fails
+ * with `RegistryKeyError` and makes no breaker.
+ *
+ * @example
+ * ```ts
+ * import { Limits } from "effect-resilience"
+ *
+ * Limits.maxKeyLength // 256
+ * ```
+ *
+ * @category registry
+ * @since 0.1.0
+ */
+export const maxKeyLength = 256

@@ -90,7 +90,10 @@ export interface BackoffOptions {
  * @since 0.1.0
  */
 export interface RetryOptions extends BackoffOptions {
-  /** Shown in events. Default `"default"`. */
+  /**
+   * Shown in events: a non-blank string of at most `Limits.maxNameLength` (256)
+   * characters, without control characters. Default `"default"`.
+   */
   readonly name?: string | undefined
   /**
    * When to retry, as a `Schedule` stepped with each failed attempt's error:
@@ -144,7 +147,10 @@ export interface Retry extends Policy {
  * @since 0.1.0
  */
 export interface RetryBudgetOptions {
-  /** Shown in snapshots. Default `"default"`. */
+  /**
+   * Shown in snapshots: a non-blank string of at most `Limits.maxNameLength` (256)
+   * characters, without control characters. Default `"default"`.
+   */
   readonly name?: string | undefined
   /** Retries allowed as a fraction of the calls in the window, in (0, 1]. Default 0.2 (as Finagle). */
   readonly ratio?: number | undefined

@@ -60,7 +60,10 @@ export {
  * @since 0.1.0
  */
 export interface TimeoutOptions {
-  /** Shown in errors and events. Default `"default"`. */
+  /**
+   * Shown in errors and events: a non-blank string of at most `Limits.maxNameLength` (256)
+   * characters, without control characters. Default `"default"`.
+   */
   readonly name?: string | undefined
   /** The time limit of each call: from 1 millisecond to `Limits.maxDuration` (about 24.8 days). Required. */
   readonly duration: Duration.Input

@@ -329,6 +329,65 @@ describe("CircuitBreakerRegistry", () => {
       }).pipe(Effect.scoped, isolatedMetrics))
   })
 
+  describe("keys are bounded: a key past the rules fails with RegistryKeyError and makes no breaker", () => {
+    const long = "k".repeat(5_000_000)
+    const cases: ReadonlyArray<readonly [string, unknown, RegExp]> = [
+      ["a 5 MB key", long, /at most 256 characters \(got 5000000\)/],
+      ["a key of 257 characters", "k".repeat(257), /at most 256 characters \(got 257\)/],
+      ["an empty key", "", /must not be empty or blank/],
+      ["a blank key", "   ", /must not be empty or blank/],
+      ["a key with a newline", "tenant\nFAKE LOG LINE", /control characters/],
+      ["a key with a NUL", "a\u0000b", /control characters/],
+      ["a key that is no string", 42, /must be a string \(got 42\)/]
+    ]
+    it.effect.each(cases)("%s", ([, key, rule]) =>
+      Effect.gen(function*() {
+        const registry = yield* CircuitBreakerRegistry.make({ name: "tenants", config: { consecutiveFailures: 1 } })
+        for (
+          const attempt of [
+            registry.get(key as string),
+            registry.execute(ok, key as string),
+            ok.pipe(registry.execute(key as string)),
+            ok.pipe(
+              CircuitBreakerRegistry.withCircuitBreaker(key as string),
+              Effect.provideService(CircuitBreakerRegistry.CircuitBreakerRegistry, registry)
+            )
+          ] as ReadonlyArray<Effect.Effect<unknown, unknown>>
+        ) {
+          const exit = yield* Effect.exit(attempt)
+          expect(Exit.isFailure(exit) && exit.cause.reasons.map((reason) => reason._tag)).toEqual(["Fail"])
+          const error = failure(exit) as CircuitBreakerRegistry.RegistryKeyError
+          expect(CircuitBreakerRegistry.isRegistryKeyError(error)).toBe(true)
+          expect(error._tag).toBe("RegistryKeyError")
+          expect(error.registry).toBe("tenants")
+          expect(error.rule).toMatch(rule)
+          // The key is cut in the error: the message stays short however long the key.
+          expect(error.key.length).toBeLessThanOrEqual(65)
+          expect(error.message.length).toBeLessThan(400)
+        }
+        expect(yield* registry.size).toBe(0)
+      }).pipe(Effect.scoped, isolatedMetrics))
+
+    it.effect("a key of 256 characters is accepted, and so are spaces, dots, slashes and non-ASCII letters", () =>
+      Effect.gen(function*() {
+        const registry = yield* CircuitBreakerRegistry.make({ config: { consecutiveFailures: 1 } })
+        for (const key of ["k".repeat(256), "api.example.com:443", "tenant/eu west", "Zürich-東京"]) {
+          expect(yield* registry.execute(ok, key)).toBe("ok")
+          expect((yield* registry.get(key)).name).toBe(key)
+        }
+        expect(CircuitBreakerRegistry.isRegistryKeyError(new Error("x"))).toBe(false)
+      }).pipe(Effect.scoped, isolatedMetrics))
+
+    it.effect("a registry's name is bounded like every name", () =>
+      Effect.gen(function*() {
+        const error = failure(
+          yield* Effect.exit(CircuitBreakerRegistry.make({ name: "r".repeat(257) }))
+        ) as CircuitBreakerConfigError
+        expect(error.issues.map((issue) => issue.field)).toEqual(["name"])
+        expect(error.issues[0]!.rule).toMatch(/at most 256 characters/)
+      }).pipe(Effect.scoped))
+  })
+
   describe("bad options fail with CircuitBreakerConfigError naming the field", () => {
     const cases: ReadonlyArray<readonly [string, unknown, string, RegExp]> = [
       ["zero maxBreakers", { maxBreakers: 0 }, "maxBreakers", /integer between 1 and/],

@@ -1,6 +1,6 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Logger, Metric, References, Schema } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, Layer, Logger, Metric, References, Schema } from "effect"
 import { HttpClient, HttpClientResponse, HttpRouter } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import { TestClock } from "effect/testing"
@@ -16,7 +16,9 @@ import {
   Retry,
   Timeout
 } from "../src/index.js"
+import type { PolicyConfigError } from "../src/index.js"
 import { Boom, boom, ok, series } from "./helpers.js"
+import { failure } from "./policyHelpers.js"
 
 /** Every test gets a metric registry of its own. */
 const isolated = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -406,4 +408,68 @@ describe("health", () => {
     expect(Schema.decodeUnknownSync(Health.HealthReport)(json)).toEqual(report)
     expect(() => Schema.decodeUnknownSync(Health.HealthReport)({ status: "fine", circuits: [] })).toThrow()
   })
+})
+
+describe("health sources are checked when the route is built", () => {
+  class Payments extends CircuitBreaker.Service<Payments>()("payments") {}
+  class NotABreaker extends Context.Service<NotABreaker, { readonly snapshot: number }>()("app/NotABreaker") {}
+
+  /** Builds the route with `sources`, and answers one GET (a hang fails the test by its timeout). */
+  const build = (sources: ReadonlyArray<unknown>) =>
+    Effect.gen(function*() {
+      const built = yield* Effect.exit(Layer.build(
+        HttpRouter.serve(Health.layerHttp({ sources: sources as unknown as [] }), {
+          disableLogger: true
+        }).pipe(Layer.provideMerge(NodeHttpServer.layerTest))
+      ))
+      if (Exit.isFailure(built)) return { error: failure(built) as PolicyConfigError }
+      const status = yield* Effect.flatMap(HttpClient.HttpClient, (client) => client.get("/health/circuits")).pipe(
+        Effect.map((response) => response.status),
+        Effect.provideContext(built.value)
+      )
+      return { status }
+    }).pipe(
+      Effect.provide(Layer.mergeAll(
+        Payments.layer({ consecutiveFailures: 1 }),
+        Layer.succeed(NotABreaker, { snapshot: 5 })
+      ))
+    )
+
+  it.effect("a source that is no breaker, registry, service key of one or critical(...) of one fails the layer with PolicyConfigError naming it", () =>
+    Effect.gen(function*() {
+      const unyielded = CircuitBreakerRegistry.make({ name: "tenants" })
+      const cases: ReadonlyArray<readonly [unknown, RegExp]> = [
+        [5, /must be a circuit breaker, a circuit breaker registry.*\(got 5\)/],
+        [null, /must be a circuit breaker.*\(got null\)/],
+        [{}, /must be a circuit breaker.*\(got object\)/],
+        [Health.critical(5 as never), /must be a circuit breaker.*\(got 5\)/],
+        [unyielded, /an Effect: yield it/],
+        [NotABreaker, /service "app\/NotABreaker".*neither a circuit breaker nor a registry/]
+      ]
+      for (const [source, rule] of cases) {
+        const { error } = yield* build([Payments, source])
+        expect(error?._tag, String(source)).toBe("PolicyConfigError")
+        expect(error!.issues.map((issue) => issue.field)).toEqual(["sources.1"])
+        expect(error!.issues[0]!.rule).toMatch(rule)
+      }
+      // Every bad source is listed at once.
+      const { error } = yield* build([5, Payments, null])
+      expect(error!.issues.map((issue) => issue.field)).toEqual(["sources.0", "sources.2"])
+    }).pipe(Effect.scoped, isolated))
+
+  it.effect("breakers, registries, their service keys and critical(...) of each build and answer", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ name: "inline" })
+      const registry = yield* CircuitBreakerRegistry.make({ name: "tenants" })
+      const built = yield* build([breaker, registry, Payments, Health.critical(registry), Health.critical(Payments)])
+      expect(built).toEqual({ status: 200 })
+    }).pipe(Effect.scoped, isolated))
+
+  it.effect("Health.report dies naming the source when given one the types forbid", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(Health.report([5] as never))
+      expect(Exit.isFailure(exit) && Cause.hasDies(exit.cause)).toBe(true)
+      const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+      expect(String(defect)).toMatch(/Health\.report: sources\.0 must be a circuit breaker.*\(got 5\)/)
+    }))
 })

@@ -21,7 +21,8 @@ import {
   Policy,
   RedisCircuitStore,
   Retry,
-  SlidingWindow
+  SlidingWindow,
+  Timeout
 } from "../src/index.js"
 import { decode as decodeStoreOptions } from "../src/RedisCircuitStore.js"
 import { failTimes, rejection } from "./helpers.js"
@@ -229,7 +230,7 @@ describe("environment variables", () => {
         PAYMENTS_BREAKER_FAILURE_RATIO:
           /^is not a circuit breaker variable: did you mean PAYMENTS_BREAKER_FAILURE_RATE\?$/,
         PAYMENTS_BREAKER_COLOUR:
-          /is not a circuit breaker variable \(the variables are PAYMENTS_BREAKER_ followed by NAME/
+          /^is not a circuit breaker variable \(each is PAYMENTS_BREAKER_ followed by an option in upper snake case, such as PAYMENTS_BREAKER_FAILURE_RATE\)$/
       })
     }).pipe(withEnv({
       PAYMENTS_BREAKER_FAILURE_RATIO: "0.5",
@@ -307,5 +308,224 @@ describe("Health.layerHttp", () => {
       )
       expect(error._tag).toBe("PolicyConfigError")
       expectIssues(error, { degradedStatus: /between 200 and 599 \(got 1000\)/ })
+    }))
+})
+
+describe("options that cannot be read are refused with a typed error, never a defect or a throw", () => {
+  const boom = (): never => {
+    throw new Error("getter boom")
+  }
+  const getter = (field: string, base: object = {}) =>
+    Object.defineProperty({ ...base }, field, { get: boom, enumerable: true })
+  const proxies = {
+    get: (field: string) => new Proxy({ [field]: 1 }, { get: boom }),
+    ownKeys: () => new Proxy({}, { ownKeys: boom }),
+    has: () => new Proxy({ name: "p" }, { has: boom })
+  }
+
+  const constructors: ReadonlyArray<
+    readonly [string, string, (options: never) => Effect.Effect<unknown, unknown, Scope.Scope>, object?]
+  > = [
+    ["CircuitBreaker.make", "consecutiveFailures", CircuitBreaker.make],
+    ["CircuitBreaker.make", "name", CircuitBreaker.make],
+    ["CircuitBreaker.make", "classify", CircuitBreaker.make],
+    ["CircuitBreakerConfig.decode", "window", CircuitBreakerConfig.decode],
+    ["CircuitBreakerRegistry.make", "config", CircuitBreakerRegistry.make],
+    ["CircuitBreakerRegistry.make", "maxBreakers", CircuitBreakerRegistry.make],
+    ["Retry.make", "retries", Retry.make],
+    ["Retry.makeBudget", "ratio", Retry.makeBudget],
+    ["Hedge.make", "attempts", Hedge.make],
+    ["Timeout.make", "duration", Timeout.make],
+    ["Bulkhead.make", "maxConcurrent", Bulkhead.make],
+    ["Fallback.make", "value", Fallback.make],
+    ["Fallback.make", "on", Fallback.make, { value: 1 }],
+    ["Fallback.lastKnownGood", "maxEntries", (o: never) => Fallback.lastKnownGood()(o)],
+    ["RedisCircuitStore options", "url", decodeStoreOptions],
+    ["Policy.make", "retry", Policy.make]
+  ]
+
+  it.effect.each(constructors)(
+    "%s with a throwing getter for %s names the field",
+    ([, field, make, base]) =>
+      Effect.gen(function*() {
+        const error = yield* configError(make(getter(field, base) as never))
+        expect(error.issues.find((issue) => issue.field === field)?.rule).toBe("could not be read (getter boom)")
+      })
+  )
+
+  it.effect.each(constructors)(
+    "%s given a Proxy whose get trap throws names %s",
+    ([, field, make]) =>
+      Effect.gen(function*() {
+        const error = yield* configError(make(proxies.get(field) as never))
+        expect(error.issues.find((issue) => issue.field === field)?.rule).toBe("could not be read (getter boom)")
+      })
+  )
+
+  it.effect.each(constructors)(
+    "%s given a Proxy whose ownKeys trap throws names the options",
+    ([, , make]) =>
+      Effect.gen(function*() {
+        const error = yield* configError(make(proxies.ownKeys() as never))
+        expect(error.issues).toHaveLength(1)
+        expect(error.issues[0]!.field).toMatch(/^\((options|config)\)$/)
+        expect(error.issues[0]!.rule).toBe("could not be read (getter boom)")
+      })
+  )
+
+  it("Policy.make and Policy.wrap do not throw before an Effect runs", () => {
+    expect(() => Policy.make(proxies.ownKeys() as never)).not.toThrow()
+    expect(() => Policy.make(getter("retry") as never)).not.toThrow()
+    expect(() => Policy.wrap(proxies.has() as never)).not.toThrow()
+  })
+
+  it.effect("Policy.wrap given a Proxy whose has trap throws names its place", () =>
+    Effect.gen(function*() {
+      expectIssues(yield* configError(Policy.wrap(proxies.has() as never)), { "[0]": /^could not be read/ })
+    }))
+
+  it.effect("durations and windows that cannot be read name their field", () =>
+    Effect.gen(function*() {
+      expectIssues(
+        yield* configError(CircuitBreaker.make({
+          openDuration: getter("minutes", { seconds: 1 }) as Duration.Input,
+          slowCallRate: 0.5,
+          slowCallDuration: proxies.ownKeys() as Duration.Input,
+          halfOpenMaxWait: new Proxy({ seconds: 5 }, { get: boom }) as Duration.Input
+        })),
+        {
+          openDuration: /^could not be read \(getter boom\)$/,
+          slowCallDuration: /^could not be read \(getter boom\)$/,
+          halfOpenMaxWait: /^could not be read \(getter boom\)$/
+        }
+      )
+      const error = yield* configError(CircuitBreaker.make({
+        window: getter("size", { _tag: "CountWindow" }) as SlidingWindow.WindowSpec
+      }))
+      expect(error.issues.map((issue) => [issue.field, issue.rule])).toEqual([
+        ["window", "could not be read (getter boom)"]
+      ])
+      expectIssues(
+        yield* configError(CircuitBreaker.make({
+          window: SlidingWindow.timeWindow(getter("seconds") as Duration.Input)
+        })),
+        { "window.duration": /^could not be read \(getter boom\)$/ }
+      )
+    }))
+
+  it.effect("a value thrown that is no Error is described, and a long message is cut", () =>
+    Effect.gen(function*() {
+      const options = Object.defineProperty({}, "retries", {
+        enumerable: true,
+        get: () => {
+          throw "x".repeat(100_000)
+        }
+      })
+      const error = yield* configError(Retry.make(options))
+      expect(error.issues[0]!.field).toBe("retries")
+      expect(error.issues[0]!.rule.length).toBeLessThan(200)
+    }))
+})
+
+describe("a decoded configuration cannot be changed in place", () => {
+  it.effect("decode returns a frozen configuration, its window frozen too: the change fails where it is made", () =>
+    Effect.gen(function*() {
+      const config = yield* CircuitBreakerConfig.decode({ name: "m", window: SlidingWindow.timeWindow("1 minute") })
+      expect(Object.isFrozen(config)).toBe(true)
+      expect(Object.isFrozen(config.window)).toBe(true)
+      expect(() => {
+        ;(config as { window: unknown }).window = SlidingWindow.countWindow(2 ** 53)
+      }).toThrow(TypeError)
+      expect(() => {
+        ;(config as { halfOpenPermits: number }).halfOpenPermits = 1e15
+      }).toThrow(TypeError)
+      expect(() => {
+        ;(config.window as { buckets: number }).buckets = 1e11
+      }).toThrow(TypeError)
+      // Made from the unchanged configuration.
+      const breaker = yield* CircuitBreaker.makeResolved(config)
+      expect(breaker.config.halfOpenPermits).toBe(1)
+    }).pipe(Effect.scoped))
+
+  it.effect("so are the configurations read from the environment and those a registry makes per key", () =>
+    Effect.gen(function*() {
+      const fromEnv = yield* CircuitBreakerConfig.fromConfig("P").pipe(withEnv({ P_WINDOW_SIZE: "20" }))
+      expect(Object.isFrozen(fromEnv) && Object.isFrozen(fromEnv.window)).toBe(true)
+      const registry = yield* CircuitBreakerRegistry.make({ config: (key) => ({ consecutiveFailures: key.length }) })
+      const breaker = yield* registry.get("abc")
+      expect(Object.isFrozen(breaker.config) && Object.isFrozen(breaker.config.window)).toBe(true)
+      const shared = yield* CircuitBreakerRegistry.make({ config: { name: "api" } })
+      expect(Object.isFrozen((yield* shared.get("eu")).config)).toBe(true)
+    }).pipe(Effect.scoped))
+
+  it.effect("a copy changed by hand is still checked, its name included", () =>
+    Effect.gen(function*() {
+      const config = yield* CircuitBreakerConfig.decode({})
+      expectIssues(yield* configError(CircuitBreaker.makeResolved({ ...config, name: "n".repeat(257) })), {
+        name: /at most 256 characters/
+      })
+    }))
+})
+
+describe("names are bounded", () => {
+  it.effect("every constructor refuses a name past Limits.maxNameLength, or with control characters, and says so briefly", () =>
+    Effect.gen(function*() {
+      const huge = "x".repeat(10_000_000)
+      const makes: ReadonlyArray<(name: string) => Effect.Effect<unknown, unknown, Scope.Scope>> = [
+        (name) => CircuitBreaker.make({ name }),
+        (name) => CircuitBreakerRegistry.make({ name }),
+        (name) => Retry.make({ name }),
+        (name) => Timeout.make({ name, duration: "1 second" }),
+        (name) => Bulkhead.make({ name }),
+        (name) => Hedge.make({ name }),
+        (name) => Fallback.make({ name, value: 1 }),
+        (name) => Policy.make({ name })
+      ]
+      for (const make of makes) {
+        const error = yield* configError(make(huge))
+        expectIssues(error, { name: /at most 256 characters.*\(got "x{20,64}…" \(10000000 characters\)\)/ })
+        expect(JSON.stringify(error).length).toBeLessThan(1000)
+        expect(error._tag === "CircuitBreakerConfigError" ? (error as { breaker?: string }).breaker : "").not.toBe(huge)
+        expectIssues(yield* configError(make("a\nb")), { name: /without control characters \(got "a\\nb"\)/ })
+        expectIssues(yield* configError(make("n".repeat(257))), { name: /at most 256 characters/ })
+      }
+      expect(Limits.maxNameLength).toBe(256)
+      expect((yield* CircuitBreaker.make({ name: "n".repeat(256) })).name).toHaveLength(256)
+    }).pipe(Effect.scoped))
+})
+
+describe("NaN is no duration, however it is written", () => {
+  it.effect("[NaN, 0] (hrtime) is refused as the number NaN is", () =>
+    Effect.gen(function*() {
+      for (const openDuration of [NaN, [NaN, 0], [0, NaN]] as const) {
+        expectIssues(yield* configError(CircuitBreaker.make({ openDuration: openDuration as Duration.Input })), {
+          openDuration: /^must be a duration, got NaN$/
+        })
+      }
+    }))
+})
+
+describe("messages read the same everywhere", () => {
+  it.effect("Fallback: a tag list with a bad entry names the entry only; a bad name reads as elsewhere", () =>
+    Effect.gen(function*() {
+      expectIssues(yield* configError(Fallback.make({ value: 1, on: [5] } as never)), {
+        "on.0": /^must be an error tag \(a string\) \(got 5\)$/
+      })
+      expectIssues(yield* configError(Fallback.make({ value: 1, on: 5 } as never)), {
+        on: /^must be a non-empty array of error tags or a refinement \(error\) => boolean \(got 5\)$/
+      })
+      expectIssues(yield* configError(Fallback.make({ value: 1, on: [] } as never)), {
+        on: /must name at least one error tag/
+      })
+      const names = []
+      const makes: ReadonlyArray<Effect.Effect<unknown, unknown>> = [
+        Fallback.make({ name: 5, value: 1 } as never),
+        Timeout.make({ name: 5 } as never)
+      ]
+      for (const make of makes) {
+        names.push((yield* configError(make)).issues.find((issue) => issue.field === "name")?.rule)
+      }
+      expect(names[0]).toMatch(/^must be a non-empty string/)
+      expect(names[0]).toBe(names[1])
     }))
 })

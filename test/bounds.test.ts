@@ -226,6 +226,8 @@ const invalid = (kind: Kind): fc.Arbitrary<Value> => {
     case "Name":
       return fc.oneof(
         fc.constantFrom("   ", "\t").map((s) => plain(s, 0, s)),
+        fc.integer({ min: Limits.maxNameLength + 1, max: 100_000 }).map((n) => plain("n".repeat(n), 0, "n".repeat(n))),
+        fc.constantFrom("a\nb", "tab\there", "nul\u0000", "del\u007f").map((s) => plain(s, 0, s)),
         fc.constantFrom("", 5, null, {}).map((u) => plain(u))
       )
     case "Literal":

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Metric } from "effect"
+import { ConfigProvider, Duration, Effect, Layer, Metric } from "effect"
 import type { CircuitBreakerConfigError } from "../src/index.js"
 import { CircuitBreaker, CircuitBreakerConfig } from "../src/index.js"
 import { failure } from "./policyHelpers.js"
@@ -93,4 +93,81 @@ describe("configuration from the environment", () => {
       withEnv({ SEARCH_BREAKER_CONSECUTIVE_FAILURES: "2" }),
       Effect.provideService(Metric.MetricRegistry, new Map())
     ))
+})
+
+describe("the prefix", () => {
+  const badPrefixes = ["", "_", "P_", "_P", "P Q", "pay", "A__B", "1P", "P-Q", "P".repeat(257)]
+
+  it.effect("is checked by every entry point before any variable is read: a typed error naming prefix and the rule", () =>
+    Effect.gen(function*() {
+      class Search extends CircuitBreaker.Service<Search>()("search") {}
+      const entries = (prefix: string): ReadonlyArray<Effect.Effect<unknown, CircuitBreakerConfigError>> => [
+        CircuitBreakerConfig.fromConfig(prefix),
+        CircuitBreaker.makeFromConfig(prefix).pipe(Effect.scoped),
+        Effect.scoped(Layer.build(CircuitBreaker.layerConfig(prefix))),
+        Effect.scoped(Layer.build(Search.layerConfig(prefix)))
+      ]
+      for (const prefix of badPrefixes) {
+        for (const entry of entries(prefix)) {
+          const error = failure(yield* Effect.exit(entry)) as CircuitBreakerConfigError
+          expect(error._tag, prefix).toBe("CircuitBreakerConfigError")
+          expect(error.issues.map((issue) => issue.field)).toEqual(["prefix"])
+          expect(error.issues[0]!.rule).toMatch(
+            /^must be upper-case letters, digits and single underscores, starting with a letter and not ending with "_", at most 256 characters \(got .{0,90}\)$/
+          )
+        }
+      }
+    }).pipe(withEnv({ _FAILURE_RATE: "0.5", FAILURE_RATE: "0.5", P__FAILURE_RATE: "0.5" })))
+
+  it.effect("accepts upper-case letters, digits and single underscores", () =>
+    Effect.gen(function*() {
+      for (const prefix of ["P", "PAYMENTS_BREAKER", "API2", "EU_WEST_1_BREAKER", "P".repeat(256)]) {
+        const config = yield* CircuitBreakerConfig.fromConfig(prefix)
+        expect(config.name).toBe(prefix.toLowerCase())
+      }
+    }).pipe(withEnv({})))
+})
+
+describe("unknown variables", () => {
+  it.effect("are reported 20 at most, then one issue saying how many more; each issue is short", () =>
+    Effect.gen(function*() {
+      const error = failure(yield* Effect.exit(CircuitBreakerConfig.fromConfig("P"))) as CircuitBreakerConfigError
+      expect(error.issues).toHaveLength(21)
+      expect(error.issues.slice(0, 20).every((issue) => /^P_FOO\d+$/.test(issue.field))).toBe(true)
+      expect(error.issues[20]).toMatchObject({
+        field: "P_*",
+        rule: "is not a circuit breaker variable: 4980 more variables under P_ name no option (the first 20 are listed)"
+      })
+      for (const issue of error.issues) expect(issue.rule.length).toBeLessThan(200)
+      expect(error.message.length).toBeLessThan(5000)
+    }).pipe(withEnv(Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`P_FOO${i}`, "x"])))))
+
+  it.effect("with no option near, the rule names one option as an example, not the whole list", () =>
+    Effect.gen(function*() {
+      const error = failure(yield* Effect.exit(CircuitBreakerConfig.fromConfig("P"))) as CircuitBreakerConfigError
+      expect(error.issues.map((issue) => [issue.field, issue.rule])).toEqual([
+        [
+          "P_COLOUR",
+          "is not a circuit breaker variable (each is P_ followed by an option in upper snake case, such as P_FAILURE_RATE)"
+        ]
+      ])
+    }).pipe(withEnv({ P_COLOUR: "blue" })))
+
+  it.effect("a variable name of 100,000 characters is cut in the issue", () =>
+    Effect.gen(function*() {
+      const error = failure(yield* Effect.exit(CircuitBreakerConfig.fromConfig("P"))) as CircuitBreakerConfigError
+      expect(error.issues).toHaveLength(1)
+      expect(error.issues[0]!.field.length).toBeLessThanOrEqual(257)
+      expect(error.issues[0]!.field).toMatch(/^P_X+…$/)
+    }).pipe(withEnv({ ["P_" + "X".repeat(100_000)]: "x" })))
+})
+
+describe("empty variables", () => {
+  it.effect("an empty variable counts as unset (P_CONSECUTIVE_FAILURES= in a container's environment)", () =>
+    Effect.gen(function*() {
+      const config = yield* CircuitBreakerConfig.fromConfig("P", { consecutiveFailures: 3 })
+      expect(config.consecutiveFailures).toBe(3)
+      expect(Duration.toMillis(config.openDuration as Duration.Duration)).toBe(60_000)
+      expect(config.name).toBe("p")
+    }).pipe(withEnv({ P_CONSECUTIVE_FAILURES: "", P_OPEN_DURATION: "", P_NAME: "" })))
 })

@@ -20,13 +20,21 @@ const other: typeof Resilience = await (async () => {
 const errorsOf = (copy: typeof Resilience) => ({
   open: new copy.CircuitOpenError({ breaker: "payments", state: "Open", retryAfter: Duration.seconds(30) }),
   full: new copy.BulkheadFullError({ bulkhead: "reports", reason: "QueueFull", maxConcurrent: 1, maxQueued: 0 }),
-  timeout: new copy.TimeoutError({ policy: "search", duration: Duration.seconds(2) })
+  timeout: new copy.TimeoutError({ policy: "search", duration: Duration.seconds(2) }),
+  registryFull: new copy.CircuitBreakerRegistry.RegistryFullError({ registry: "hosts", key: "a", maxBreakers: 1 }),
+  registryKey: new copy.CircuitBreakerRegistry.RegistryKeyError({
+    registry: "hosts",
+    key: "",
+    rule: "must not be empty"
+  })
 })
 
 const guardsOf = (copy: typeof Resilience) => ({
   open: [copy.isCircuitOpenError],
   full: [copy.isBulkheadFullError, copy.Bulkhead.isBulkheadFullError],
-  timeout: [copy.isTimeoutError, copy.Timeout.isTimeoutError]
+  timeout: [copy.isTimeoutError, copy.Timeout.isTimeoutError],
+  registryFull: [copy.CircuitBreakerRegistry.isRegistryFullError],
+  registryKey: [copy.CircuitBreakerRegistry.isRegistryKeyError]
 })
 
 /** Runs `effect` in a fiber, moves the clock by a minute, and returns its exit. */
@@ -53,7 +61,7 @@ describe("two copies of the library in one process", () => {
     for (const [maker, checker] of [[Resilience, other], [other, Resilience]] as const) {
       const errors = errorsOf(maker)
       const guards = guardsOf(checker)
-      for (const kind of ["open", "full", "timeout"] as const) {
+      for (const kind of ["open", "full", "timeout", "registryFull", "registryKey"] as const) {
         for (const guard of guards[kind]) {
           for (const [errorKind, error] of Object.entries(errors)) {
             expect(guard(error), `${guard.name} of ${errorKind}`).toBe(errorKind === kind)
@@ -130,6 +138,16 @@ describe("two copies of the library in one process", () => {
       const served = yield* Effect.fail(errorsOf(other).open).pipe(Resilience.Fallback.fallback(fallback))
       expect(served).toBe("queued")
     }))
+
+  it.effect("the health report takes the other copy's breakers and registries", () =>
+    Effect.gen(function*() {
+      const breaker = yield* other.CircuitBreaker.make({ name: "payments" })
+      const registry = yield* other.CircuitBreakerRegistry.make({ name: "hosts" })
+      yield* registry.execute(Effect.void, "api.example.com")
+      expect(Resilience.CircuitBreakerRegistry.isCircuitBreakerRegistry(registry)).toBe(true)
+      const report = yield* Resilience.Health.report([breaker, registry])
+      expect(report.circuits.map((circuit) => circuit.breaker)).toEqual(["payments", "api.example.com"])
+    }).pipe(Effect.scoped))
 })
 
 describe("breakers and policies of another copy, or written against the interface", () => {

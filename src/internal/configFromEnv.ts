@@ -10,9 +10,10 @@
 import { Config, Effect, Option } from "effect"
 import type { CircuitBreakerConfig, CircuitBreakerConfigError, ResolvedConfig } from "../CircuitBreakerConfig.js"
 import { ConfigIssue } from "../ConfigIssue.js"
+import { maxNameLength } from "../Limits.js"
 import type { TimeWindow } from "../SlidingWindow.js"
 import { countWindow, timeWindow } from "../SlidingWindow.js"
-import { describeValue } from "./options.js"
+import { describeValue, isName, nameOf, truncate } from "./options.js"
 import { unknownVariables } from "./unknownVariables.js"
 
 /** What a variable holds. @internal */
@@ -85,16 +86,50 @@ export const configFromEnv = (
   decode: (config: CircuitBreakerConfig) => Effect.Effect<ResolvedConfig, CircuitBreakerConfigError>,
   fail: (breaker: string, issues: ReadonlyArray<ConfigIssue>) => Effect.Effect<never, CircuitBreakerConfigError>
 ): Effect.Effect<ResolvedConfig, CircuitBreakerConfigError> =>
+  Effect.suspend(() => {
+    // The prefix first: every variable name is made from it, and the breaker is named after it.
+    const problem = prefixProblem(prefix)
+    return problem === undefined
+      ? readVariables(prefix, base, decode, fail)
+      : fail(nameOf(base, "default"), [new ConfigIssue({ field: "prefix", rule: problem })])
+  })
+
+const prefixPattern = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$/
+
+/** The rule of a prefix, as its issue states it. */
+const prefixRule = "must be upper-case letters, digits and single underscores, starting with a letter " +
+  `and not ending with "_", at most ${maxNameLength} characters`
+
+/**
+ * The rule `prefix` breaks, if any. A prefix names variables
+ * (`PREFIX_FAILURE_RATE`), so it is what an environment variable's name can
+ * begin with in any shell, with `_` only between words (`__` would make an
+ * empty segment in Effect's environment tree); it names the breaker (in
+ * lower case) when nothing else does, so it is bounded as a name is.
+ */
+const prefixProblem = (prefix: unknown): string | undefined =>
+  typeof prefix === "string" && prefix.length <= maxNameLength && prefixPattern.test(prefix)
+    ? undefined
+    : `${prefixRule} (got ${describeValue(prefix)})`
+
+const readVariables = (
+  prefix: string,
+  base: CircuitBreakerConfig | undefined,
+  decode: (config: CircuitBreakerConfig) => Effect.Effect<ResolvedConfig, CircuitBreakerConfigError>,
+  fail: (breaker: string, issues: ReadonlyArray<ConfigIssue>) => Effect.Effect<never, CircuitBreakerConfigError>
+): Effect.Effect<ResolvedConfig, CircuitBreakerConfigError> =>
   Effect.gen(function*() {
     const variable = (suffix: string) => `${prefix}_${suffix}`
     const read = (name: string) =>
       Effect.mapError(
         Config.option(Config.String(name)),
         (error): ReadonlyArray<ConfigIssue> => [
-          new ConfigIssue({ field: name, rule: `could not be read: ${error.message}` })
+          new ConfigIssue({ field: name, rule: `could not be read: ${truncate(error.message, 200)}` })
         ]
       )
-    const issues: Array<ConfigIssue> = [...yield* unknownVariables(prefix, suffixes, "a circuit breaker variable")]
+    const issues: Array<ConfigIssue> = [
+      ...yield* unknownVariables(prefix, suffixes, "a circuit breaker variable", "FAILURE_RATE")
+    ]
     const fromEnv: Record<string, unknown> = {}
     /** Which variable each field of the merged configuration came from. */
     const sources = new Map<string, string>()
@@ -169,8 +204,10 @@ export const configFromEnv = (
     } else if (timeSpec !== undefined) {
       fromEnv.window = timeSpec
     }
-    const breaker = typeof fromEnv.name === "string" ? fromEnv.name : base?.name ?? prefix.toLowerCase()
-    const merged = { ...base, ...fromEnv, name: breaker } as CircuitBreakerConfig
+    const name = typeof fromEnv.name === "string" ? fromEnv.name : base?.name ?? prefix.toLowerCase()
+    const merged = { ...base, ...fromEnv, name } as CircuitBreakerConfig
+    // Errors are labelled with a usable name: a bad one is reported by its variable, not repeated.
+    const breaker = isName(name) ? name : prefix.toLowerCase()
     // The variables that could not be read as values are reported with every rule the rest breaks.
     const decoded = yield* Effect.exit(decode(merged))
     if (decoded._tag === "Success") {

@@ -7,7 +7,7 @@
  *
  * @internal
  */
-import { Data, Duration, Effect, Exit, Schema } from "effect"
+import { Data, Duration, Effect, Exit, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import { ConfigIssue } from "../ConfigIssue.js"
 import type { Fallback, FallbackOptions, LastKnownGood, LastKnownGoodOptions } from "../Fallback.js"
 import { maxCacheEntries } from "../Limits.js"
@@ -29,17 +29,50 @@ export type LastKnownGoodTypeId = typeof LastKnownGoodTypeId
 /** Which typed errors a fallback answers for: all, a refinement, or tags. */
 type ErrorFilter = undefined | ((error: unknown) => boolean) | ReadonlySet<string>
 
-const Tags = Schema.Array(Schema.String).check(
-  Schema.makeFilter((tags: ReadonlyArray<string>) => tags.length > 0, {
-    expected: "a non-empty array of error tags",
-    message: "must name at least one error tag"
-  })
-)
+const onRule = "must be a non-empty array of error tags or a refinement (error) => boolean"
 
-const OnSchema = Schema.Union([
-  Tags,
-  FunctionValue<(error: unknown) => boolean>("a refinement (error) => boolean")
-])
+/** The issue of each entry of `tags` that is no tag (a string), under its index. */
+const tagIssues = (tags: ReadonlyArray<unknown>): Array<SchemaIssue.Issue> => {
+  const issues: Array<SchemaIssue.Issue> = []
+  for (let i = 0; i < tags.length; i++) {
+    if (typeof tags[i] !== "string") {
+      issues.push(
+        new SchemaIssue.Pointer(
+          [i],
+          new SchemaIssue.InvalidValue({ message: "must be an error tag (a string)" }, tags[i])
+        )
+      )
+    }
+  }
+  return issues
+}
+
+// One schema, not a union of a tag list and a function: a union reports a bad tag list twice (as a
+// list with a bad entry, and as no refinement).
+const decodeOn = (input: unknown): Effect.Effect<OnValue, SchemaIssue.Issue> => {
+  if (typeof input === "function") return Effect.succeed(input as (error: unknown) => boolean)
+  if (!Array.isArray(input)) return Effect.fail(new SchemaIssue.InvalidValue({ message: onRule }, input))
+  if (input.length === 0) {
+    return Effect.fail(new SchemaIssue.InvalidValue({ message: "must name at least one error tag" }, input))
+  }
+  const [first, ...rest] = tagIssues(input)
+  if (first === undefined) return Effect.succeed(input as ReadonlyArray<string>)
+  return Effect.fail(rest.length === 0 ? first : new SchemaIssue.Composite(Schema.Unknown.ast, [first, ...rest], input))
+}
+
+type OnValue = ReadonlyArray<string> | ((error: unknown) => boolean)
+
+const OnSchema = Schema.Unknown.pipe(
+  Schema.decodeTo(
+    Schema.declare((u: unknown): u is OnValue => typeof u === "function" || Array.isArray(u), {
+      expected: "error tags or a refinement"
+    }),
+    SchemaTransformation.transformEffect({
+      decode: decodeOn,
+      encode: (on: OnValue) => Effect.succeed(on as unknown)
+    })
+  )
+)
 
 const toFilter = (on: ReadonlyArray<string> | ((error: unknown) => boolean) | undefined): ErrorFilter =>
   on === undefined || typeof on === "function" ? on : new Set(on)

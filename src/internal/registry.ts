@@ -19,11 +19,19 @@ import type { CircuitBreakerRegistry } from "../CircuitBreakerRegistry.js"
 import type { Snapshot } from "../CircuitBreakerSnapshot.js"
 import type { Classifier, ClassifyOptions } from "../Classifier.js"
 import { fromOptions } from "../Classifier.js"
+import { maxKeyLength } from "../Limits.js"
 import type { CircuitBreakerImpl } from "./breaker.js"
 import { Entry, Eviction } from "./eviction.js"
+import { describeValue, hasControlCharacter, truncate } from "./options.js"
+import { hasTypeId, isEffectValue } from "./service.js"
 
 /** @internal */
 export const defaults = { maxBreakers: 10_000, idleTimeToLive: Duration.hours(1) } as const
+
+// Guards check these ids, not `instanceof`: values made by another copy of the library carry them too.
+const TypeId = "~effect-resilience/CircuitBreakerRegistry"
+const RegistryFullErrorTypeId = "~effect-resilience/RegistryFullError"
+const RegistryKeyErrorTypeId = "~effect-resilience/RegistryKeyError"
 
 /**
  * The registry has `maxBreakers` breakers and none can be evicted: each is
@@ -42,6 +50,49 @@ export class RegistryFullError extends Schema.TaggedError<RegistryFullError>()("
       `make room for key "${this.key}" (each is open, forced open, disabled, or half-open and called within ` +
       `idleTimeToLive). Raise maxBreakers, or reset breakers that no longer matter.`
   }
+}
+
+Object.defineProperty(RegistryFullError.prototype, RegistryFullErrorTypeId, { value: RegistryFullErrorTypeId })
+
+/**
+ * A key the registry refuses (re-exported by `CircuitBreakerRegistry`):
+ * `key` is the key, cut to 64 characters; `rule` the rule it breaks.
+ *
+ * @internal
+ */
+export class RegistryKeyError extends Schema.TaggedError<RegistryKeyError>()("RegistryKeyError", {
+  registry: Schema.String,
+  key: Schema.String,
+  rule: Schema.String
+}) {
+  override get message(): string {
+    return `Circuit breaker registry "${this.registry}" refused the key ${JSON.stringify(this.key)}: a key ${this.rule}`
+  }
+}
+
+Object.defineProperty(RegistryKeyError.prototype, RegistryKeyErrorTypeId, { value: RegistryKeyErrorTypeId })
+
+/** @internal */
+export const isRegistryFullError = (u: unknown): u is RegistryFullError => hasTypeId(u, RegistryFullErrorTypeId)
+
+/** @internal */
+export const isRegistryKeyError = (u: unknown): u is RegistryKeyError => hasTypeId(u, RegistryKeyErrorTypeId)
+
+/** @internal */
+export const isRegistry = (u: unknown): u is CircuitBreakerRegistry<unknown> => hasTypeId(u, TypeId)
+
+/**
+ * The rule `key` breaks, if any: a key is a non-blank string of at most
+ * `Limits.maxKeyLength` characters without control characters. Keys come
+ * from request data and name breakers: in errors, logs, metric labels and
+ * Redis keys.
+ */
+const keyProblem = (key: unknown): string | undefined => {
+  if (typeof key !== "string") return `must be a string (got ${describeValue(key)})`
+  if (key.length > maxKeyLength) return `must be at most ${maxKeyLength} characters (got ${key.length})`
+  if (key.trim().length === 0) return "must not be empty or blank"
+  if (hasControlCharacter(key)) return "must not contain control characters (line breaks, tabs, NUL, ...)"
+  return undefined
 }
 
 /** @internal */
@@ -73,10 +124,12 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
 
   readonly execute: CircuitBreakerRegistry<unknown>["execute"] =
     ((first: unknown, second?: unknown, third?: unknown) => {
-      if (typeof first === "string") {
+      // Data-last unless given the call first: a key that is no string (from an untyped caller) is
+      // still a key, refused by the key rules.
+      if (!isEffectValue(first)) {
         // Data-last: resolve the classifier once, not on every call.
         const classify = fromOptions(second as ClassifyOptions | undefined)
-        return (self: Effect.Effect<unknown, unknown, unknown>) => this.guard(self, first, classify)
+        return (self: Effect.Effect<unknown, unknown, unknown>) => this.guard(self, first as string, classify)
       }
       return this.guard(
         first as Effect.Effect<unknown, unknown, unknown>,
@@ -140,6 +193,17 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
     return Effect.suspend(() => {
       const pending = this.making.get(key)
       if (pending !== undefined) return Deferred.await(pending)
+      // Only a key with no breaker yet is checked: the lookup of a known key pays nothing.
+      const problem = keyProblem(key)
+      if (problem !== undefined) {
+        return Effect.fail(
+          new RegistryKeyError({
+            registry: this.name,
+            key: typeof key === "string" ? truncate(key) : "",
+            rule: problem
+          })
+        )
+      }
       // Claimed before anything can yield: no other fiber makes this key meanwhile.
       const claim = Deferred.makeUnsafe<CircuitBreaker, unknown>()
       this.making.set(key, claim)
@@ -191,3 +255,5 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
     })
   }
 }
+
+Object.defineProperty(RegistryImpl.prototype, TypeId, { value: TypeId })

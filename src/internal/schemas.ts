@@ -8,6 +8,7 @@
 import { Duration, Effect, Option, Schedule, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import { maxDuration, minDuration } from "../Limits.js"
 import { durationForms, parseDurationText } from "./durationText.js"
+import { unreadable } from "./options.js"
 
 /** A number that satisfies `ok`, described as `what` ("an integer between 1 and 1000") in errors. */
 const numberRule = (ok: (n: number) => boolean, what: string) =>
@@ -68,10 +69,22 @@ const fromInput = (input: unknown): Duration.Duration | { readonly problem: stri
     : { problem: `must be a duration such as ${durationForms}, or a Duration` }
 }
 
+// `Duration.fromInput` reads NaN, and an hrtime `[seconds, nanos]` holding NaN, as zero.
+const holdsNaN = (input: unknown): boolean =>
+  (typeof input === "number" && Number.isNaN(input)) ||
+  (Array.isArray(input) && input.some((part) => typeof part === "number" && Number.isNaN(part)))
+
 const decodeDuration = (input: unknown, allowZero: boolean) => {
-  if (typeof input === "number" && Number.isNaN(input)) {
-    return invalid(input, "must be a duration, got NaN")
+  try {
+    return checkDuration(input, allowZero)
+  } catch (thrown) {
+    // A getter of a duration object, or a Proxy trap, threw.
+    return invalid(input, unreadable(thrown))
   }
+}
+
+const checkDuration = (input: unknown, allowZero: boolean) => {
+  if (holdsNaN(input)) return invalid(input, "must be a duration, got NaN")
   if (typeof input === "object" && input !== null && !Array.isArray(input) && !Duration.isDuration(input)) {
     const problem = badDurationObject(input)
     if (problem !== undefined) return invalid(input, problem)
@@ -99,8 +112,12 @@ const decodeDuration = (input: unknown, allowZero: boolean) => {
  * A `Duration.Input` (millis as a number, `"5 seconds"`, a `Duration`, ...)
  * or a duration written as text (`"30s"`, `"PT30S"`: see `durationText`)
  * decoded to a `Duration` between 1 millisecond (or zero, when allowed) and
- * `Limits.maxDuration`. `Duration.fromInput` itself turns `NaN` into zero
- * and accepts negative values; both are rejected here, as is infinity.
+ * `Limits.maxDuration`. `Duration.fromInput` itself turns `NaN` (as a
+ * number, or in an hrtime `[seconds, nanos]`) into zero and accepts
+ * negative values; both are rejected here, as is infinity. (A `Duration`
+ * made from `NaN`, `Duration.millis(NaN)`, is Effect's zero duration
+ * itself: nothing of the NaN is left to refuse.) A duration object that
+ * cannot be read (a getter that throws) is refused too.
  *
  * @internal
  */

@@ -22,6 +22,8 @@
 import type { ConfigProvider } from "effect"
 import { ConfigProvider as Provider, Effect } from "effect"
 import { ConfigIssue } from "../ConfigIssue.js"
+import { maxNameLength } from "../Limits.js"
+import { truncate } from "./options.js"
 
 /** Array nodes of the env tree have a length, not keys: past this many indexes, only the last is read. */
 const maxIndexes = 64
@@ -85,34 +87,55 @@ const nearest = (rest: string, options: ReadonlyArray<string>): string | undefin
   return best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined
 }
 
+/** Unknown variables listed one by one at most; the rest are counted in one more issue. */
+const maxListed = 20
+
 /**
- * A `ConfigIssue` for every variable under `prefix` whose rest is none of
- * `options` (the suffixes, `FAILURE_RATE`, ...): the field is the variable,
- * the rule says what it is not (`what`, "a circuit breaker variable") and
- * suggests the nearest option.
+ * A `ConfigIssue` for each variable under `prefix` whose rest is none of
+ * `options` (the suffixes, `FAILURE_RATE`, ...): the field is the variable
+ * (its name cut to `Limits.maxNameLength` characters), the rule says what it
+ * is not (`what`, "a circuit breaker variable") and suggests the nearest
+ * option, or names one as an example (`example`, by default the first). The first 20 are listed; one more
+ * issue counts the others, so that a polluted environment makes a short
+ * error.
  *
  * @internal
  */
 export const unknownVariables = (
   prefix: string,
   options: ReadonlyArray<string>,
-  what: string
+  what: string,
+  example: string = options[0]!
 ): Effect.Effect<ReadonlyArray<ConfigIssue>> =>
   Effect.flatMap(Provider.ConfigProvider, (provider) =>
     namesUnder(provider, prefix).pipe(
       Effect.map((names) => {
         const known = new Set(options)
         const issues: Array<ConfigIssue> = []
+        let unlisted = 0
         for (const name of [...names].sort()) {
           const rest = name.slice(prefix.length + 1)
           if (known.has(rest) || options.some((option) => rest.endsWith(`_${option}`))) continue
+          if (issues.length === maxListed) {
+            unlisted++
+            continue
+          }
           const suggestion = nearest(rest, options)
           issues.push(
             new ConfigIssue({
-              field: name,
+              field: truncate(name, maxNameLength),
               rule: suggestion === undefined
-                ? `is not ${what} (the variables are ${prefix}_ followed by ${options.join(", ")})`
+                ? `is not ${what} (each is ${prefix}_ followed by an option in upper snake case, such as ${prefix}_${example})`
                 : `is not ${what}: did you mean ${prefix}_${suggestion}?`
+            })
+          )
+        }
+        if (unlisted > 0) {
+          issues.push(
+            new ConfigIssue({
+              field: `${prefix}_*`,
+              rule: `is not ${what}: ${unlisted} more variables under ${prefix}_ name no option ` +
+                `(the first ${maxListed} are listed)`
             })
           )
         }
@@ -120,7 +143,7 @@ export const unknownVariables = (
       }),
       Effect.catch((error) =>
         Effect.succeed([
-          new ConfigIssue({ field: `${prefix}_*`, rule: `could not be listed: ${error.message}` })
+          new ConfigIssue({ field: `${prefix}_*`, rule: `could not be listed: ${truncate(error.message, 200)}` })
         ])
       )
     ))

@@ -15,7 +15,7 @@ import type { PolicyKind } from "../PolicyConfigError.js"
 import { PolicyConfigError } from "../PolicyConfigError.js"
 import { guardIn, isCircuitBreaker } from "./breaker.js"
 import { isBulkhead } from "./bulkhead.js"
-import { describeValue, nameOf } from "./options.js"
+import { describeValue, isName, nameOf, nameRule, readField, unreadable } from "./options.js"
 import type { Classifiable, Setup } from "./policy.js"
 import { isClassifiable, isPolicy, noBreakerToClassify, PolicyBase } from "./policy.js"
 import { isServiceKey } from "./service.js"
@@ -146,7 +146,14 @@ const partsOf = (
 ): Array<Part> => {
   const parts: Array<Part> = []
   for (const [field, value, expected = "any"] of entries) {
-    const part = toPart(value, expected)
+    let part: Part | undefined
+    try {
+      part = toPart(value, expected)
+    } catch (thrown) {
+      // A Proxy whose traps throw.
+      issues.push(new ConfigIssue({ field, rule: unreadable(thrown) }))
+      continue
+    }
     if (part === undefined) {
       issues.push(new ConfigIssue({ field, rule: `must be ${expectation[expected]} (got ${describeValue(value)})` }))
     } else {
@@ -194,33 +201,44 @@ const order: ReadonlyArray<readonly [keyof PolicyOptions, Expected]> = [
 ]
 
 /** @internal */
-export const makeFromOptions = (options: PolicyOptions): Effect.Effect<Policy.Any, PolicyConfigError> => {
-  const name = nameOf(options, "default")
-  if (typeof options !== "object" || options === null) {
-    return Effect.fail(
-      new PolicyConfigError({
-        kind: "Wrap",
-        policy: name,
-        issues: [
-          new ConfigIssue({
-            field: "(options)",
-            rule: `must be an object of policy options (got ${describeValue(options)})`
-          })
-        ]
-      })
-    )
-  }
-  const known = new Set<string>(["name", ...order.map(([field]) => field)])
-  const issues = Object.keys(options)
-    .filter((field) => !known.has(field))
-    .map((field) => new ConfigIssue({ field, rule: "is not a policy option" }))
-  const given = options.name
-  if (given !== undefined && (typeof given !== "string" || given.trim().length === 0)) {
-    issues.push(new ConfigIssue({ field: "name", rule: `must be a non-empty string (got ${describeValue(given)})` }))
-  }
-  // Unknown options, a bad name and layers of the wrong kind are listed together.
-  const entries = order.flatMap(([field, expected]) =>
-    options[field] === undefined ? [] : [[field, options[field], expected] as const]
-  )
-  return wrapOrFail(name, entries, issues)
-}
+export const makeFromOptions = (options: PolicyOptions): Effect.Effect<Policy.Any, PolicyConfigError> =>
+  // Suspended: reading the options may throw (a getter, a Proxy), which must fail the effect, not the call.
+  Effect.suspend(() => {
+    const name = nameOf(options, "default")
+    const fail = (issues: ReadonlyArray<ConfigIssue>) =>
+      Effect.fail(
+        new PolicyConfigError({ kind: "Wrap", policy: name, issues: issues as [ConfigIssue, ...Array<ConfigIssue>] })
+      )
+    if (typeof options !== "object" || options === null) {
+      return fail([
+        new ConfigIssue({
+          field: "(options)",
+          rule: `must be an object of policy options (got ${describeValue(options)})`
+        })
+      ])
+    }
+    let given: ReadonlyArray<string>
+    try {
+      given = Object.keys(options)
+    } catch (thrown) {
+      return fail([new ConfigIssue({ field: "(options)", rule: unreadable(thrown) })])
+    }
+    const known = new Set<string>(["name", ...order.map(([field]) => field)])
+    const issues = given
+      .filter((field) => !known.has(field))
+      .map((field) => new ConfigIssue({ field, rule: "is not a policy option" }))
+    const named = readField(options, "name")
+    if (!("value" in named)) {
+      issues.push(new ConfigIssue({ field: "name", rule: named.problem }))
+    } else if (named.value !== undefined && !isName(named.value)) {
+      issues.push(new ConfigIssue({ field: "name", rule: `${nameRule} (got ${describeValue(named.value)})` }))
+    }
+    // Unknown options, a bad name and layers of the wrong kind are listed together.
+    const entries: Array<readonly [string, unknown, Expected]> = []
+    for (const [field, expected] of order) {
+      const read = readField(options, field)
+      if (!("value" in read)) issues.push(new ConfigIssue({ field, rule: read.problem }))
+      else if (read.value !== undefined) entries.push([field, read.value, expected])
+    }
+    return wrapOrFail(name, entries, issues)
+  })
