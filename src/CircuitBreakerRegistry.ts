@@ -217,7 +217,10 @@ export interface CircuitBreakerRegistry<out E = never> {
   /**
    * The breaker of `key`, made if it is not there yet. A new key that breaks
    * the key rules fails with `RegistryKeyError`; a new key with no room, with
-   * `RegistryFullError`.
+   * `RegistryFullError`. Calls count as uses of the key only when they go
+   * through the registry (`get`, `execute`): a breaker kept aside from `get`
+   * and called directly may be evicted while it is in use, and the next `get`
+   * makes a fresh one. Look the key up for each call instead.
    */
   readonly get: (key: string) => Effect.Effect<CircuitBreaker, E | RegistryFullError | RegistryKeyError>
   /** Guards a call with the breaker of `key` (data-first or data-last); fails as `get` does for a new key. */
