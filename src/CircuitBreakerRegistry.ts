@@ -40,7 +40,7 @@ import type { CircuitBreakerConfig, ResolvedConfig } from "./CircuitBreakerConfi
 import { CircuitBreakerConfigError, decode } from "./CircuitBreakerConfig.js"
 import type { Snapshot } from "./CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
-import type { ClassifyOptions } from "./Classifier.js"
+import type { ClassifyOptions, GuardOptions, IgnorableTag, IgnoreFits } from "./Classifier.js"
 import { ConfigIssue } from "./ConfigIssue.js"
 import { decodeOptions, fieldValue, Name, nameOf } from "./internal/options.js"
 import type { RegistryFullError } from "./internal/registry.js"
@@ -119,10 +119,12 @@ export interface CircuitBreakerRegistry<out E = never> {
   readonly get: (key: string) => Effect.Effect<CircuitBreaker, E | RegistryFullError>
   /** Guards a call with the breaker of `key` (data-first or data-last). */
   readonly execute: {
-    (
+    <A0 = unknown, E0 = unknown, const Ignored extends IgnorableTag<E0> = never>(
       key: string,
-      options?: ClassifyOptions<unknown, unknown>
-    ): <A, E1, R>(self: Effect.Effect<A, E1, R>) => Effect.Effect<A, E1 | CircuitOpenError | E | RegistryFullError, R>
+      options?: GuardOptions<A0, E0, Ignored>
+    ): <A extends A0, E1 extends E0, R>(
+      self: Effect.Effect<A, E1, R> & IgnoreFits<E1, Ignored>
+    ) => Effect.Effect<A, E1 | CircuitOpenError | E | RegistryFullError, R>
     <A, E1, R>(
       self: Effect.Effect<A, E1, R>,
       key: string,
@@ -346,11 +348,18 @@ export const layerAs = <I, E>(
  * @category combinators
  * @since 0.1.0
  */
-export const withCircuitBreaker = (key: string, options?: ClassifyOptions<unknown, unknown>) =>
-<A, E, R>(
-  self: Effect.Effect<A, E, R>
+export const withCircuitBreaker = <A0 = unknown, E0 = unknown, const Ignored extends IgnorableTag<E0> = never>(
+  key: string,
+  options?: GuardOptions<A0, E0, Ignored>
+) =>
+<A extends A0, E extends E0, R>(
+  self: Effect.Effect<A, E, R> & IgnoreFits<E, Ignored>
 ): Effect.Effect<
   A,
   E | CircuitOpenError | CircuitBreakerConfigError | RegistryFullError,
   R | CircuitBreakerRegistry<CircuitBreakerConfigError>
-> => Effect.flatMap(CircuitBreakerRegistry, (registry) => registry.execute(key, options)(self))
+> =>
+  Effect.flatMap(
+    CircuitBreakerRegistry,
+    (registry) => registry.execute(self, key, options as ClassifyOptions<A, E> | undefined)
+  )
