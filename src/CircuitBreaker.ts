@@ -47,7 +47,7 @@ import type { Snapshot } from "./CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
 import type { State } from "./CircuitState.js"
 import { CircuitStore } from "./CircuitStore.js"
-import type { Classifier, ClassifyOptions } from "./Classifier.js"
+import type { Classifier, ClassifyOptions, GuardOptions, IgnorableTag, IgnoreFits } from "./Classifier.js"
 import { fromOptions } from "./Classifier.js"
 import {
   CircuitBreakerImpl,
@@ -137,9 +137,11 @@ export interface CircuitBreaker {
   /** Runs `self` through the circuit. */
   readonly execute: {
     <A, E, R>(self: Effect.Effect<A, E, R>, options?: ClassifyOptions<A, E>): Effect.Effect<A, E | CircuitOpenError, R>
-    <A0 = unknown, E0 = unknown>(
-      options?: ClassifyOptions<A0, E0>
-    ): <A extends A0, E extends E0, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitOpenError, R>
+    <A0 = unknown, E0 = unknown, const Ignored extends IgnorableTag<E0> = never>(
+      options?: GuardOptions<A0, E0, Ignored>
+    ): <A extends A0, E extends E0, R>(
+      self: Effect.Effect<A, E, R> & IgnoreFits<E, Ignored>
+    ) => Effect.Effect<A, E | CircuitOpenError, R>
   }
   /** The current state. */
   readonly state: Effect.Effect<State>
@@ -473,7 +475,8 @@ export const layerAsConfig = <I>(
  *
  * const user = (id: string) =>
  *   getUser(id).pipe(
- *     // Data-last, the guard has not seen the effect yet: annotate the error type.
+ *     // Data-last, the guard has not seen the effect yet: annotate the predicate's error type
+ *     // (`ignore` tags are checked where the guard is applied).
  *     withCircuitBreaker({ isFailure: (error: NotFound | Unavailable) => error._tag === "Unavailable" }),
  *     Effect.catchTag("CircuitOpenError", () => Effect.succeed("guest"))
  *   )
@@ -484,18 +487,22 @@ export const layerAsConfig = <I>(
  * @since 0.1.0
  */
 export const withCircuitBreaker: {
-  <I>(
+  <I, A0 = unknown, E0 = unknown, const Ignored extends IgnorableTag<E0> = never>(
     breaker: Context.Key<I, CircuitBreaker>,
-    options?: ClassifyOptions<unknown, unknown>
-  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitOpenError, R | I>
-  (
-    breaker: CircuitBreaker,
-    options?: ClassifyOptions<unknown, unknown>
-  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitOpenError, R>
-  <A0 = unknown, E0 = unknown>(
-    options?: ClassifyOptions<A0, E0>
+    options?: GuardOptions<A0, E0, Ignored>
   ): <A extends A0, E extends E0, R>(
-    self: Effect.Effect<A, E, R>
+    self: Effect.Effect<A, E, R> & IgnoreFits<E, Ignored>
+  ) => Effect.Effect<A, E | CircuitOpenError, R | I>
+  <A0 = unknown, E0 = unknown, const Ignored extends IgnorableTag<E0> = never>(
+    breaker: CircuitBreaker,
+    options?: GuardOptions<A0, E0, Ignored>
+  ): <A extends A0, E extends E0, R>(
+    self: Effect.Effect<A, E, R> & IgnoreFits<E, Ignored>
+  ) => Effect.Effect<A, E | CircuitOpenError, R>
+  <A0 = unknown, E0 = unknown, const Ignored extends IgnorableTag<E0> = never>(
+    options?: GuardOptions<A0, E0, Ignored>
+  ): <A extends A0, E extends E0, R>(
+    self: Effect.Effect<A, E, R> & IgnoreFits<E, Ignored>
   ) => Effect.Effect<A, E | CircuitOpenError, R | CircuitBreaker>
   <A, E, R, I>(
     self: Effect.Effect<A, E, R>,

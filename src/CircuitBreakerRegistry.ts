@@ -45,7 +45,7 @@ import type { CircuitBreakerConfig, ResolvedConfig } from "./CircuitBreakerConfi
 import { CircuitBreakerConfigError, decode } from "./CircuitBreakerConfig.js"
 import type { Snapshot } from "./CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
-import type { ClassifyOptions } from "./Classifier.js"
+import type { ClassifyOptions, GuardOptions, IgnorableTag, IgnoreFits } from "./Classifier.js"
 import { ConfigIssue } from "./ConfigIssue.js"
 import { decodeOptions, fieldValue, Name, nameOf, thrownMessage } from "./internal/options.js"
 import type { RegistryFullError, RegistryKeyError } from "./internal/registry.js"
@@ -225,11 +225,11 @@ export interface CircuitBreakerRegistry<out E = never> {
   readonly get: (key: string) => Effect.Effect<CircuitBreaker, E | RegistryFullError | RegistryKeyError>
   /** Guards a call with the breaker of `key` (data-first or data-last); fails as `get` does for a new key. */
   readonly execute: {
-    (
+    <A0 = unknown, E0 = unknown, const Ignored extends IgnorableTag<E0> = never>(
       key: string,
-      options?: ClassifyOptions<unknown, unknown>
-    ): <A, E1, R>(
-      self: Effect.Effect<A, E1, R>
+      options?: GuardOptions<A0, E0, Ignored>
+    ): <A extends A0, E1 extends E0, R>(
+      self: Effect.Effect<A, E1, R> & IgnoreFits<E1, Ignored>
     ) => Effect.Effect<A, E1 | CircuitOpenError | E | RegistryFullError | RegistryKeyError, R>
     <A, E1, R>(
       self: Effect.Effect<A, E1, R>,
@@ -457,11 +457,18 @@ export const layerAs = <I, E>(
  * @category combinators
  * @since 0.1.0
  */
-export const withCircuitBreaker = (key: string, options?: ClassifyOptions<unknown, unknown>) =>
-<A, E, R>(
-  self: Effect.Effect<A, E, R>
+export const withCircuitBreaker = <A0 = unknown, E0 = unknown, const Ignored extends IgnorableTag<E0> = never>(
+  key: string,
+  options?: GuardOptions<A0, E0, Ignored>
+) =>
+<A extends A0, E extends E0, R>(
+  self: Effect.Effect<A, E, R> & IgnoreFits<E, Ignored>
 ): Effect.Effect<
   A,
   E | CircuitOpenError | CircuitBreakerConfigError | RegistryFullError | RegistryKeyError,
   R | CircuitBreakerRegistry<CircuitBreakerConfigError>
-> => Effect.flatMap(CircuitBreakerRegistry, (registry) => registry.execute(key, options)(self))
+> =>
+  Effect.flatMap(
+    CircuitBreakerRegistry,
+    (registry) => registry.execute(self, key, options as ClassifyOptions<A, E> | undefined)
+  )

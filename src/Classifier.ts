@@ -88,15 +88,71 @@ export type Classifier<A = unknown, E = unknown> = (exit: Exit.Exit<A, E>) => Ou
 export interface ClassifyOptions<A = unknown, E = unknown> {
   /**
    * Tags of typed errors that count as nothing. Checked against the guarded
-   * effect's error tags when they are known (data-first); any string when
-   * they are not (a data-last guard built before it sees the effect).
+   * effect's error tags: where the options are given with the effect
+   * (data-first), and where a data-last guard is applied (see
+   * `GuardOptions`).
    */
-  readonly ignore?: ReadonlyArray<unknown extends E ? string : Types.Tags<E>> | undefined
+  readonly ignore?: ReadonlyArray<IgnorableTag<E>> | undefined
   /** Typed errors for which this returns `false` count as a success. */
   readonly isFailure?: ((error: E) => boolean) | undefined
   /** Classifies the whole `Exit`; replaces `ignore` and `isFailure`. */
   readonly classify?: Classifier<A, E> | undefined
 }
+
+/**
+ * The tags `ignore` may name for errors `E`: the tags they carry
+ * (`Types.Tags`), or any string while `E` is `unknown` (not known yet).
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type IgnorableTag<E> = unknown extends E ? string : Types.Tags<E>
+
+/**
+ * The per-call options of a data-last guard (`withCircuitBreaker(options)`,
+ * `breaker.execute(options)`, a registry's `execute(key, options)`): the
+ * `ClassifyOptions`, with the tags of `ignore` kept as `Ignored` so that the
+ * guard checks them against each call it is applied to (`IgnoreFits`), as
+ * the data-first forms check them against theirs. A guard built once can
+ * guard many calls. Where the call's error type is a type parameter its
+ * tags are unknown, and `ignore` does not compile (as with
+ * `Effect.catchTag`): use `isFailure` there.
+ *
+ * @example
+ * ```ts
+ * import { Data, Effect } from "effect"
+ * import { withCircuitBreaker } from "effect-resilience"
+ *
+ * class NotFound extends Data.TaggedError("NotFound") {}
+ * declare const getUser: (id: string) => Effect.Effect<string, NotFound>
+ *
+ * const guard = withCircuitBreaker({ ignore: ["NotFound"] })
+ * const user = (id: string) => guard(getUser(id))
+ * // @ts-expect-error: "NotFond" is not a tag of NotFound
+ * const typo = getUser("ada").pipe(withCircuitBreaker({ ignore: ["NotFond"] }))
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface GuardOptions<A, E, Ignored extends string> extends Omit<ClassifyOptions<A, E>, "ignore"> {
+  /** Tags of typed errors that count as nothing: each one the guarded call's errors must carry. */
+  readonly ignore?: ReadonlyArray<Ignored> | undefined
+}
+
+/**
+ * What a data-last guard with `ignore: Ignored` asks of a call failing with
+ * `E`: that its errors carry every tag of `Ignored` (any tag, for
+ * `unknown`). A call that does not is refused, the message naming the tags
+ * that do not fit.
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export type IgnoreFits<E, Ignored extends string> = [Ignored] extends [never] ? unknown
+  : unknown extends E ? unknown
+  : [Ignored] extends [Types.Tags<E>] ? unknown
+  : { readonly "~effect-resilience/ignore names tags the call's errors do not carry": Exclude<Ignored, Types.Tags<E>> }
 
 /**
  * The default classification: success, failure (typed error or defect), or

@@ -13,9 +13,10 @@
  * Fallbacks act on typed failures only: defects (bugs) and interruptions pass
  * through.
  *
- * The tags of `on` are checked where a fallback is applied: a tag the call
- * cannot fail with (a typo, or an error no layer inside adds) does not
- * compile, and `orElse` receives the error itself, typed.
+ * The tags of `on` are checked where a fallback is applied, with the rules
+ * of `Effect.catchTag`: a tag the call's errors do not carry (a typo, or an
+ * error no layer inside adds) does not compile, and `orElse` receives the
+ * error itself, typed.
  *
  * ```ts
  * import { Effect } from "effect"
@@ -32,7 +33,7 @@
  *
  * @since 0.1.0
  */
-import type { Duration, Effect, Predicate, Scope, Stream, Types } from "effect"
+import type { Cause, Duration, Effect, Predicate, Scope, Stream, Types } from "effect"
 import type { BulkheadFullError } from "./BulkheadFullError.js"
 import type { CircuitBreakerConfigError } from "./CircuitBreakerConfig.js"
 import type { RegistryFullError, RegistryKeyError } from "./CircuitBreakerRegistry.js"
@@ -40,7 +41,7 @@ import type { CircuitOpenError } from "./CircuitOpenError.js"
 import type { Fresh, LastKnownGoodTypeId, Stale } from "./internal/fallback.js"
 import { lastKnownGoodDefaults as defaults, makeFallback, makeLastKnownGood } from "./internal/fallback.js"
 import { applyPolicy } from "./internal/policy.js"
-import type { Expected, Fits, Handler, Policy } from "./Policy.js"
+import type { Expected, Fits, Handler, Inferring, Policy } from "./Policy.js"
 import type { PolicyConfigError } from "./PolicyConfigError.js"
 import type { FallbackUsed, StaleValueServed } from "./PolicyEvent.js"
 import type { TimeoutError } from "./TimeoutError.js"
@@ -129,17 +130,29 @@ export interface Tagged<Tag extends string> {
 export type Handled<Tag extends string> = string extends Tag ? never : Tagged<Tag>
 
 /**
- * The errors of this library, by tag: a fallback on one of these tags hands
- * `orElse` the error itself, typed, without an annotation (for Effect's own
- * `Cause.TimeoutError`, whose tag is also `"TimeoutError"`, annotate the
- * parameter).
+ * Effect's own `Cause.TimeoutError`, what `Effect.timeout` fails with, under
+ * a name that tells it from the library's `TimeoutError` in messages: both
+ * carry the tag `"TimeoutError"`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so that messages show its name
+export interface EffectTimeoutError extends Cause.TimeoutError {}
+
+/**
+ * What an unannotated `orElse` is handed, by tag: the library's own errors.
+ * `"TimeoutError"` is also the tag of Effect's `Cause.TimeoutError`, so a
+ * fallback on it may be handed either (`EffectTimeoutError`): narrow with
+ * `isTimeoutError`, or annotate the parameter (`(error: TimeoutError) =>
+ * ...`) to have the call checked for it.
  *
  * @category models
  * @since 0.1.0
  */
 export interface LibraryErrors {
   readonly CircuitOpenError: CircuitOpenError
-  readonly TimeoutError: TimeoutError
+  readonly TimeoutError: TimeoutError | EffectTimeoutError
   readonly BulkheadFullError: BulkheadFullError
   readonly RegistryFullError: RegistryFullError
   readonly RegistryKeyError: RegistryKeyError
@@ -147,8 +160,9 @@ export interface LibraryErrors {
 }
 
 /**
- * The error an unannotated `orElse` receives for a tag: the library's class
- * for its own errors, otherwise an object with the tag.
+ * The error an unannotated `orElse` receives for a tag: the library's
+ * errors with that tag (see `LibraryErrors`), otherwise an object with the
+ * tag.
  *
  * @category type-level
  * @since 0.1.0
@@ -169,7 +183,8 @@ export type AcceptedTags<E> = unknown extends E ? string
 /**
  * What applying a fallback on `Tag`s with an `orElse` taking `Accepts`
  * checks: one `Policy.Handler` per tag (none when the tags are only known as
- * `string`).
+ * `string`). `Accepts` is `unknown` for an unannotated `orElse`, a `value`
+ * or a cache: only the tag is checked.
  *
  * @category type-level
  * @since 0.1.0
@@ -179,7 +194,7 @@ export type HandlersOf<Tag extends string, Accepts> = string extends Tag ? never
   : never
 
 /** The part of `Accepts` an error with `Tag` can be. */
-type AcceptedFor<Accepts, Tag extends string> = unknown extends Accepts ? Tagged<Tag>
+type AcceptedFor<Accepts, Tag extends string> = unknown extends Accepts ? unknown
   : [Extract<Accepts, Tagged<Tag>>] extends [never] ? Accepts & Tagged<Tag>
   : Extract<Accepts, Tagged<Tag>>
 
@@ -203,9 +218,9 @@ export type HandlerOfAll<Accepts> = unknown extends Accepts ? never : Handler<st
  * (`LibraryErrors`) the tag is enough to type it; for others, annotate the
  * parameter (`(error: InventoryError) => ...`): every tag in `on` must then
  * be one the annotation can carry. Applying the fallback checks the rest
- * against the call: each tag must be one it can fail with (a typo does not
- * compile), and the errors `orElse` would be handed must be assignable to
- * its parameter.
+ * against the call, as `Effect.catchTag` does: each tag must be one its
+ * errors carry (a typo does not compile; `Error` and `unknown` carry none),
+ * and an annotated `orElse` must accept the errors with its tags.
  *
  * @example
  * ```ts
@@ -270,7 +285,16 @@ export const make: {
     Fallback<Handled<Tags[number]>, never, never, B, HandlersOf<Tags[number], unknown>>,
     PolicyConfigError
   >
-  <const Tags extends ReadonlyArray<string>, B, E2 = never, R2 = never, Accepts = ErrorOf<Tags[number]>>(options: {
+  <const Tags extends ReadonlyArray<string>, B, E2 = never, R2 = never>(options: {
+    readonly name?: string | undefined
+    readonly metrics?: boolean | undefined
+    readonly on: Tags
+    readonly orElse: (error: ErrorOf<Tags[number]>) => Effect.Effect<B, E2, R2>
+  }): Effect.Effect<
+    Fallback<Handled<Tags[number]>, E2, R2, B, HandlersOf<Tags[number], unknown>>,
+    PolicyConfigError
+  >
+  <const Tags extends ReadonlyArray<string>, Accepts, B, E2 = never, R2 = never>(options: {
     readonly name?: string | undefined
     readonly metrics?: boolean | undefined
     readonly on: Tags & ReadonlyArray<AcceptedTags<Accepts>>
@@ -280,10 +304,12 @@ export const make: {
 
 /**
  * Applies a fallback to a call (data-first or data-last): the errors it
- * handles leave the error type, its value joins the success type. A fallback
- * on a tag the call cannot fail with, or whose `orElse` does not accept the
- * errors it would be handed, does not compile. In the data-last form the
- * call's error type comes from the pipe, as with `Effect.catchTag`.
+ * handles leave the error type, its value joins the success type. As with
+ * `Effect.catchTag`, a fallback on a tag the call's errors do not carry, or
+ * whose annotated `orElse` does not accept the errors with its tags, does
+ * not compile; the errors a layer adds count even where the call's own
+ * error type is a type parameter. In the data-last form the call's error
+ * type comes from the pipe, as with `Effect.catchTag`.
  *
  * @example
  * ```ts
@@ -313,7 +339,7 @@ export const fallback: {
   ): <A, R>(
     self: Effect.Effect<A, E, R>
   ) => Effect.Effect<A | Policy.Value<F>, Exclude<E, Policy.Removes<F>> | Policy.Adds<F>, R | Policy.Requires<F>>
-  <A, E, R, F extends Fallback<unknown, unknown, unknown, unknown, unknown>>(
+  <A, E = Inferring, R = never, F extends Fallback<unknown, unknown, unknown, unknown, unknown> = never>(
     self: Effect.Effect<A, E, R>,
     policy: F & NoInfer<Fits<E, Policy.Handlers<F>>>
   ): Effect.Effect<A | Policy.Value<F>, Exclude<E, Policy.Removes<F>> | Policy.Adds<F>, R | Policy.Requires<F>>
@@ -384,7 +410,7 @@ export interface LastKnownGood<A, Handlers = never> {
         this: NoInfer<LastKnownGood.Fits<E, Handlers>>,
         key: string
       ): <R>(self: Effect.Effect<A, E, R>) => Effect.Effect<Served<A, E>, E, R>
-      <E, R>(
+      <E = Inferring, R = never>(
         this: NoInfer<LastKnownGood.Fits<E, Handlers>>,
         self: Effect.Effect<A, E, R>,
         key: string

@@ -25,10 +25,11 @@
  * `CircuitOpenError`) and a fallback removes those it handles, including
  * errors added by the policies inside it.
  *
- * The types also check what a policy is applied to: a fallback on a tag the
- * call cannot fail with (where the fallback sits, so counting the errors the
- * policies inside it add) does not compile, nor does a fallback whose
- * `orElse` does not accept the errors it would be handed. A policy with a
+ * The types also check what a policy is applied to, with the rules of
+ * `Effect.catchTag`: a fallback on a tag the call's errors do not carry
+ * (where the fallback sits, so counting the errors the policies inside it
+ * add) does not compile, nor does a fallback whose annotated `orElse` does
+ * not accept the errors with its tags. A policy with a
  * circuit breaker takes per-call classification options (`ignore`,
  * `isFailure`, `classify`), typed by the errors that breaker sees.
  *
@@ -150,9 +151,10 @@ export declare namespace Policy {
  * What `Policy.apply` checks of a fallback inside a policy: `Tag`, an error
  * tag the call must be able to fail with where the fallback sits (`string`:
  * any error), and `Accepts`, the error type its `orElse` takes, which every
- * error it is handed must be assignable to. The fallback sees the call's
- * errors without `Removed` (handled by fallbacks inside it) and with `Added`
- * (added by the policies inside it).
+ * error it is handed must be assignable to (`unknown` for an unannotated
+ * `orElse`, a `value` or a cache: nothing to check). The fallback sees the
+ * call's errors without `Removed` (handled by fallbacks inside it) and with
+ * `Added` (added by the policies inside it).
  *
  * @category type-level
  * @since 0.1.0
@@ -181,32 +183,44 @@ export interface BreakerInside<Removed = never, Added = never, Value = never> {
 
 /**
  * The handler each of `Handlers` must be, applied to a call failing with
- * `E`: the same tag with the errors of `E` it would be handed (so `orElse`
- * must accept them), or, for a tag `E` cannot fail with, the tags it can
- * (so the compiler names the tags a typo could have meant). An error type
- * with a member of no known tag (`Error`, `unknown`) may carry any tag.
+ * `E`: the tags the errors it sees carry (a typo, or a tag none of them
+ * carries, is not one of them: the compiler names those it could have
+ * meant), and the errors with its tag, which its `orElse` must accept.
+ *
+ * As with `Effect.catchTag` (`Types.Tags`, `Types.ExtractTag`), a member
+ * without a literal tag (`Error`, `unknown`) carries none and is never handed
+ * to `orElse`; and both distribute over the members, so that the errors a
+ * layer adds count even where the call's own error type is a type parameter.
  *
  * @category type-level
  * @since 0.1.0
  */
 export type Expected<E, Handlers> = Handlers extends Handler<infer Tag, infer _Accepts, infer Removed, infer Added>
-  ? string extends Tag ? Handler<Tag, Exclude<E, Removed> | Added, Removed, Added>
-  : [WithTag<Exclude<E, Removed> | Added, Tag>] extends [never]
-    ? Handler<TagsOf<Exclude<E, Removed> | Added>, never, Removed, Added>
-  : Handler<Tag, WithTag<Exclude<E, Removed> | Added, Tag>, Removed, Added>
+  ? string extends Tag ? Handler<Tag, Exclude<Seen<E, Removed, Added>, Inferring>, Removed, Added>
+  : Handler<TagsOf<Seen<E, Removed, Added>>, Types.ExtractTag<Seen<E, Removed, Added>, Tag & string>, Removed, Added>
   : never
 
-// Both are written as intersections, not as conditional types that test the
-// call's error type against an object type (as `Types.Tags` and
-// `Types.ExtractTag` do): in a parameter's type, those stop TypeScript
-// inferring that error type from an overloaded call written in place, such
-// as `Fallback.fallback(Effect.map(self, f), fallback)`.
+/** The errors a fallback sees: the call's, without those handled inside it, with those added inside it. */
+type Seen<E, Removed, Added> = Exclude<E, Removed> | Added
 
-/** The members of `E` that can carry `Tag` (a member of another literal tag reduces to `never`). */
-type WithTag<E, Tag> = E & { readonly _tag: Tag }
+/** `Types.Tags`, with any tag allowed while the error type is still being inferred. */
+type TagsOf<E> = E extends { readonly _tag: string } ? E["_tag"] : E extends Inferring ? string : never
 
-/** The tags of `E`'s members (`unknown` if one may have any). */
-type TagsOf<E> = (E & { readonly _tag: unknown })["_tag"]
+/**
+ * The error type of a data-first call (`Fallback.fallback(self, fallback)`,
+ * `Policy.apply(self, policy)`, `serve(self, key)`) before TypeScript has
+ * inferred it. An overloaded call written in place as `self`
+ * (`Effect.map(call, f)`) is inferred in a second pass, and a check that
+ * failed in the first would drop the overload before then: every check
+ * passes for this type, and the second pass checks the call's real error
+ * type. A user never sees it in a result.
+ *
+ * @category type-level
+ * @since 0.1.0
+ */
+export interface Inferring {
+  readonly "~effect-resilience/Policy/Inferring": "the error type is not inferred yet"
+}
 
 /**
  * A policy whose fallbacks fit a call failing with `E`: the constraint
@@ -227,8 +241,11 @@ export interface Fits<E, Handlers> {
  * @since 0.1.0
  */
 export type BreakerErrors<E, Breakers> = Breakers extends BreakerInside<infer Removed, infer Added, infer _Value>
-  ? Exclude<E, Removed> | Added
+  ? Exclude<Settled<E>, Removed> | Added
   : never
+
+/** The error type, or `unknown` (so that every option passes) while it is still being inferred. */
+type Settled<E> = E extends Inferring ? unknown : E
 
 /**
  * The values the circuit breakers inside a policy see, for a call
@@ -458,10 +475,11 @@ export const make = <const O extends PolicyOptions>(options: O): Effect.Effect<M
 
 /**
  * Applies a policy to a call (data-first or data-last), checking its
- * fallbacks against the call: a fallback on a tag the call cannot fail with
- * where the fallback sits, or whose `orElse` does not accept the errors it
- * would be handed, does not compile. In the data-last form the call's error
- * type comes from the pipe, as with `Effect.catchTag`.
+ * fallbacks against the call as `Effect.catchTag` would: a fallback on a tag
+ * the call's errors do not carry where the fallback sits, or whose annotated
+ * `orElse` does not accept the errors with its tags, does not compile. In
+ * the data-last form the call's error type comes from the pipe, as with
+ * `Effect.catchTag`.
  *
  * A policy with a circuit breaker takes per-call classification options
  * (`ignore`, `isFailure`, `classify`; see `Classifier.ClassifyOptions`),
@@ -502,7 +520,7 @@ export const apply: {
   ): <A, R>(
     self: Effect.Effect<A, E, R>
   ) => Effect.Effect<A | Policy.Value<P>, Exclude<E, Policy.Removes<P>> | Policy.Adds<P>, R | Policy.Requires<P>>
-  <A, E, R, P extends Policy.Any>(
+  <A, E = Inferring, R = never, P extends Policy.Any = never>(
     self: Effect.Effect<A, E, R>,
     policy: P & NoInfer<Fits<E, Policy.Handlers<P>>>,
     options?: NoInfer<ApplyOptions<A, E, Policy.Breakers<P>>>

@@ -1,8 +1,17 @@
 import { describe, expectTypeOf, it } from "@effect/vitest"
 import type { Cause } from "effect"
-import { Data, Effect } from "effect"
+import { Data, Duration, Effect } from "effect"
 import type { BulkheadFullError, CircuitOpenError, TimeoutError } from "../src/index.js"
-import { Bulkhead, CircuitBreaker, Fallback, Policy, Retry, Timeout, withCircuitBreaker } from "../src/index.js"
+import {
+  Bulkhead,
+  CircuitBreaker,
+  Fallback,
+  isTimeoutError,
+  Policy,
+  Retry,
+  Timeout,
+  withCircuitBreaker
+} from "../src/index.js"
 import type { NotFound } from "./helpers.js"
 import { Boom } from "./helpers.js"
 
@@ -154,7 +163,8 @@ describe("typed tag lists", () => {
         Fallback.make({ on: ["CircuitOpenError", "TimeoutError"], orElse: (error) => Effect.succeed(error) })
       type F = Made<ReturnType<typeof _fallback>>
       type Handed = F extends Fallback.Fallback<infer _X, infer _E, infer _R, infer B, infer _H> ? B : never
-      expectTypeOf<Handed>().toEqualTypeOf<CircuitOpenError | TimeoutError>()
+      // Effect's own TimeoutError carries the tag too.
+      expectTypeOf<Handed>().toEqualTypeOf<CircuitOpenError | TimeoutError | Cause.TimeoutError>()
       // Fields such as `retryAfter` are there.
       const _retryIn = () =>
         Fallback.make({ on: ["CircuitOpenError"], orElse: (error) => Effect.succeed(error.retryAfter) })
@@ -242,19 +252,30 @@ describe("typed tag lists", () => {
     expectTypeOf(_types).toBeFunction()
   })
 
-  it("Effect's own Cause.TimeoutError: annotate orElse, or the library's TimeoutError is expected", () => {
+  it("Effect's own Cause.TimeoutError shares the tag: narrow, or annotate orElse and the call is checked", () => {
     // Declared values only: the checks are for the type-checker, never run.
     const _types = () => {
-      const _typed = () => Fallback.make({ on: ["TimeoutError"], orElse: (error) => Effect.succeed(error.duration) })
-      const ours = made(_typed())
+      // @ts-expect-error: unannotated, the error may be Effect's TimeoutError, which has no `duration`
+      Fallback.make({ on: ["TimeoutError"], orElse: (error) => Effect.succeed(error.duration) })
+      const narrowed = made(Fallback.make({
+        on: ["TimeoutError"],
+        orElse: (error) => Effect.succeed(isTimeoutError(error) ? Duration.toMillis(error.duration) : 0)
+      }))
+      const ours = made(
+        Fallback.make({ on: ["TimeoutError"], orElse: (error: TimeoutError) => Effect.succeed(error.duration) })
+      )
       const theirs = made(
         Fallback.make({ on: ["TimeoutError"], orElse: (error: Cause.TimeoutError) => Effect.succeed(error.message) })
       )
       const _checks = () => {
+        timedOut.pipe(Fallback.fallback(narrowed))
+        call.pipe(Timeout.timeout(timeout), Fallback.fallback(narrowed))
         // @ts-expect-error: orElse reads `duration`, which Effect's TimeoutError does not have
         timedOut.pipe(Fallback.fallback(ours))
         timedOut.pipe(Fallback.fallback(theirs))
         call.pipe(Timeout.timeout(timeout), Fallback.fallback(ours))
+        // @ts-expect-error: the library's TimeoutError is not Effect's
+        call.pipe(Timeout.timeout(timeout), Fallback.fallback(theirs))
       }
       expectTypeOf(_checks).toBeFunction()
     }

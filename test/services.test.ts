@@ -1,7 +1,7 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Context, Effect, Exit, Layer } from "effect"
 import { CircuitBreaker, CircuitBreakerConfigError, withCircuitBreaker } from "../src/index.js"
-import { boom, expectRejected, ok } from "./helpers.js"
+import { Boom, boom, expectRejected, NotFound, ok } from "./helpers.js"
 
 class PaymentsBreaker extends CircuitBreaker.Service<PaymentsBreaker>()("payments") {}
 class InventoryBreaker extends CircuitBreaker.Service<InventoryBreaker>()("inventory") {}
@@ -65,7 +65,12 @@ describe("withCircuitBreaker forms", () => {
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 3 })
       const guard = withCircuitBreaker(breaker, { ignore: ["NotFound"] })
-      for (let i = 0; i < 3; i++) yield* Effect.exit(guard(boom))
+      const lookup = (missing: boolean): Effect.Effect<never, Boom | NotFound> =>
+        missing ? Effect.fail(new NotFound()) : Effect.fail(new Boom({}))
+      // Ignored: a missing entry says nothing of the dependency's health.
+      for (let i = 0; i < 3; i++) yield* Effect.exit(guard(lookup(true)))
+      expect(yield* breaker.state).toBe("Closed")
+      for (let i = 0; i < 3; i++) yield* Effect.exit(guard(lookup(false)))
       expect(yield* breaker.state).toBe("Open")
     }))
 })

@@ -2,14 +2,16 @@ import { describe, expectTypeOf, it } from "@effect/vitest"
 import type { Context, Layer, Scope } from "effect"
 import { Effect } from "effect"
 import type { CircuitBreakerConfigError, CircuitOpenError } from "../src/index.js"
-import { CircuitBreaker, withCircuitBreaker } from "../src/index.js"
-import type { Boom, NotFound } from "./helpers.js"
+import { CircuitBreaker, CircuitBreakerRegistry, withCircuitBreaker } from "../src/index.js"
+import type { NotFound } from "./helpers.js"
+import { Boom } from "./helpers.js"
 
 // These assertions are checked by `tsc` (part of `npm test`): a wrong type fails the
 // type-check. The values are only declared, so every expression sits in a thunk that
 // the type-checker reads and the test never runs.
 declare const call: Effect.Effect<number, Boom | NotFound, "Db">
 declare const instance: CircuitBreaker.CircuitBreaker
+declare const registry: CircuitBreakerRegistry.CircuitBreakerRegistry
 class Payments extends CircuitBreaker.Service<Payments>()("payments") {}
 declare const PlainKey: Context.Key<"PlainKey", CircuitBreaker.CircuitBreaker>
 
@@ -71,6 +73,42 @@ describe("types", () => {
       withCircuitBreaker(call, { ignore: ["Nope"] })
       // @ts-expect-error: the predicate must accept the effect's errors
       call.pipe(withCircuitBreaker({ isFailure: (error: { readonly code: number }) => error.code > 500 }))
+    }
+    expectTypeOf(_typed).toBeFunction()
+  })
+
+  it("data-last, ignore is checked against the call the guard is applied to", () => {
+    // Never called: the calls exist for the type-checker.
+    const _typed = () => {
+      call.pipe(withCircuitBreaker({ ignore: ["NotFound"] }))
+      call.pipe(withCircuitBreaker(Payments, { ignore: ["NotFound"] }))
+      call.pipe(instance.execute({ ignore: ["Boom"] }))
+      call.pipe(registry.execute("tenant", { ignore: ["NotFound"] }))
+      call.pipe(CircuitBreakerRegistry.withCircuitBreaker("tenant", { ignore: ["NotFound"] }))
+      // @ts-expect-error: "NotFond" is not a tag of Boom | NotFound
+      call.pipe(withCircuitBreaker({ ignore: ["NotFond"] }))
+      // @ts-expect-error: the same, with a named breaker
+      call.pipe(withCircuitBreaker(Payments, { ignore: ["NotFond"] }))
+      // @ts-expect-error: the same, with an instance
+      call.pipe(withCircuitBreaker(instance, { ignore: ["NotFond"] }))
+      // @ts-expect-error: the same, through the instance's execute
+      call.pipe(instance.execute({ ignore: ["NotFond"] }))
+      // @ts-expect-error: the same, through a registry
+      call.pipe(registry.execute("tenant", { ignore: ["NotFond"] }))
+      // @ts-expect-error: the same, through the default registry
+      call.pipe(CircuitBreakerRegistry.withCircuitBreaker("tenant", { ignore: ["NotFond"] }))
+    }
+    expectTypeOf(_typed).toBeFunction()
+  })
+
+  it("a guard built once keeps the types of each call, and checks ignore against each", () => {
+    const guard = withCircuitBreaker(Payments, { ignore: ["NotFound"] })
+    expectTypeOf(() => guard(call)).returns.toEqualTypeOf<
+      Effect.Effect<number, Boom | NotFound | CircuitOpenError, "Db" | Payments>
+    >()
+    const _typed = () => {
+      // @ts-expect-error: this call cannot fail with NotFound
+      guard(Effect.fail(new Boom({})))
     }
     expectTypeOf(_typed).toBeFunction()
   })
