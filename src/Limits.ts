@@ -21,6 +21,7 @@
  * | {@link maxQueued} | 100,000 | `Bulkhead` `maxQueued` |
  * | {@link maxHedgeAttempts} | 10 | `Hedge` `attempts` |
  * | {@link maxCacheEntries} | 1,000,000 | a last-known-good cache's `maxEntries` |
+ * | {@link maxErrorTags} | 100 | the error tags of a fallback's or a cache's `on` |
  * | {@link maxPrefixLength} | 256 | the Redis store's key `prefix` |
  * | {@link maxNameLength} | 256 | every `name` (breakers, registries, policies), and a configuration's environment prefix |
  * | {@link maxKeyLength} | 256 | a registry's keys |
@@ -285,6 +286,23 @@ export const maxHedgeAttempts = 10
  * @since 0.1.0
  */
 export const maxCacheEntries = 1_000_000
+
+/**
+ * The most error tags a fallback or a last-known-good cache answers for
+ * (`on`): 100. An error union names a handful; a list longer than this is
+ * data gone astray, not a list of tags.
+ *
+ * @example
+ * ```ts
+ * import { Limits } from "effect-resilience"
+ *
+ * Limits.maxErrorTags // => 100
+ * ```
+ *
+ * @category policies
+ * @since 0.1.0
+ */
+export const maxErrorTags = 100
 
 /**
  * The longest key prefix of the Redis circuit store (`prefix`): 256

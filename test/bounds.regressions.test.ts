@@ -529,3 +529,18 @@ describe("messages read the same everywhere", () => {
       expect(names[0]).toBe(names[1])
     }))
 })
+
+describe("a fallback's tag list is bounded", () => {
+  it.effect("more than Limits.maxErrorTags tags is refused, by the fallback and by a cache", () =>
+    Effect.gen(function*() {
+      const tags = Array.from({ length: Limits.maxErrorTags + 1 }, (_, i) => `Tag${i}`)
+      const fallback = yield* Effect.flip(Fallback.make({ on: tags, value: 0 }))
+      expect(fallback.issues.map((issue) => [issue.field, issue.rule])).toEqual([
+        ["on", `must name at most 100 error tags (got 101)`]
+      ])
+      const cache = yield* Effect.flip(Fallback.lastKnownGood<number>()({ on: tags }))
+      expect(cache.issues[0]!.field).toBe("on")
+      // The bound itself is fine.
+      yield* Fallback.make({ on: tags.slice(0, Limits.maxErrorTags), value: 0 })
+    }))
+})

@@ -10,7 +10,7 @@
 import { Data, Duration, Effect, Exit, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import { ConfigIssue } from "../ConfigIssue.js"
 import type { Fallback, FallbackOptions, LastKnownGood, LastKnownGoodOptions } from "../Fallback.js"
-import { maxCacheEntries } from "../Limits.js"
+import { maxCacheEntries, maxErrorTags } from "../Limits.js"
 import { policies as policyMetrics } from "../Metrics.js"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { FallbackUsed, StaleValueServed } from "../PolicyEvent.js"
@@ -54,6 +54,14 @@ const decodeOn = (input: unknown): Effect.Effect<OnValue, SchemaIssue.Issue> => 
   if (!Array.isArray(input)) return Effect.fail(new SchemaIssue.InvalidValue({ message: onRule }, input))
   if (input.length === 0) {
     return Effect.fail(new SchemaIssue.InvalidValue({ message: "must name at least one error tag" }, input))
+  }
+  if (input.length > maxErrorTags) {
+    return Effect.fail(
+      new SchemaIssue.InvalidValue(
+        { message: `must name at most ${maxErrorTags} error tags (got ${input.length})` },
+        input
+      )
+    )
   }
   const [first, ...rest] = tagIssues(input)
   if (first === undefined) return Effect.succeed(input as ReadonlyArray<string>)
