@@ -61,7 +61,7 @@ const up = Effect.void
 const isRegistryFull = (exit: Exit.Exit<unknown, unknown>): boolean =>
   Exit.isFailure(exit) &&
   exit.cause.reasons.some((reason) =>
-    reason._tag === "Fail" && (reason.error as { readonly _tag?: unknown } | null)?._tag === "RegistryFullError"
+    reason._tag === "Fail" && CircuitBreakerRegistry.isRegistryFullError(reason.error)
   )
 
 /** Runs the churn once, on a clock of its own. */

@@ -123,6 +123,7 @@ for (const resolution of ["nodenext", "bundler"]) {
   await step(`type-checking ${examples.length} examples and ${entries.length} entry points (${resolution})`, () => {
     problems.push(...checkConsumer({
       dir: consumer,
+      root,
       files: exampleFiles,
       importers,
       reference,
@@ -147,13 +148,12 @@ const node = (args, options = {}) =>
     })
   })
 
+// Each loads the package its own way; check.mjs is what the runnable examples' checks import.
+const loaders = ["require.cjs", "import.mjs", "two-copies.mjs"]
 write("entries.json", JSON.stringify(reference.map(({ specifier, values }) => ({ specifier, values }))))
-for (const script of ["require.cjs", "import.mjs", "two-copies.mjs"]) {
-  write(script, readFileSync(join(here, script), "utf8"))
-}
-write("check.mjs", readFileSync(join(here, "check.mjs"), "utf8"))
+for (const script of [...loaders, "check.mjs"]) write(script, readFileSync(join(here, script), "utf8"))
 await step("require (CJS), import (ESM), and both builds in one process", async () => {
-  for (const script of ["require.cjs", "import.mjs", "two-copies.mjs"]) {
+  for (const script of loaders) {
     const { code, output, signal } = await node([script, "entries.json"])
     if (code !== 0) {
       problems.push({

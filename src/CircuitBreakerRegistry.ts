@@ -78,8 +78,9 @@ export {
    * non-blank string of at most `Limits.maxKeyLength` (256) characters
    * without control characters (line breaks, tabs, NUL, ...). Keys often
    * come from request data, and each names a breaker in errors, log lines,
-   * metric labels and Redis keys. `key` is the key cut to 64 characters,
-   * `rule` the rule it breaks.
+   * metric labels and Redis keys. `key` is the key as a message quotes it
+   * (its first 64 characters and an ellipsis when longer), `rule` the rule it
+   * breaks.
    *
    * @example
    * ```ts

@@ -29,10 +29,10 @@
  * @since 0.1.0
  */
 import type { Stream } from "effect"
-import { Clock, Config, Context, Duration, Effect, Layer, Option, Result, Schema, SubscriptionRef } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Result, Schema, SubscriptionRef } from "effect"
 import { CircuitStore } from "./CircuitStore.js"
 import { ConfigIssue } from "./ConfigIssue.js"
-import { parse } from "./internal/configFromEnv.js"
+import { readVariable, renameIssues } from "./internal/configFromEnv.js"
 import type { CheckRelations } from "./internal/options.js"
 import { decodeOptions } from "./internal/options.js"
 import type { RedisStoreSettings } from "./internal/redisStore.js"
@@ -307,30 +307,20 @@ export const fromConfig = (
       ...yield* unknownVariables(variablePrefix, variableSuffixes, "a Redis circuit store variable")
     ]
     for (const [field, name] of Object.entries(variables)) {
-      const read = yield* Effect.exit(Config.option(Config.String(name)))
-      if (read._tag === "Failure") {
-        issues.push(new ConfigIssue({ field: name, rule: "could not be read" }))
+      const read = yield* readVariable(name, durationOptions.has(field) ? "duration" : "string")
+      if (read === undefined) continue
+      if ("issue" in read) {
+        issues.push(read.issue)
         continue
       }
-      if (Option.isNone(read.value)) continue
-      const parsed = parse(durationOptions.has(field) ? "duration" : "string", read.value.value.trim())
-      if ("rule" in parsed) {
-        issues.push(new ConfigIssue({ field: name, rule: parsed.rule }))
-        continue
-      }
-      merged[field] = parsed.value
+      merged[field] = read.value
       sources.set(field, name)
     }
     const decoded = yield* Effect.exit(decode(merged as RedisCircuitStoreOptions))
     const renamed = decoded._tag === "Success"
       ? []
       : decoded.cause.reasons.flatMap((reason) =>
-        reason._tag === "Fail"
-          ? reason.error.issues.map((issue) => {
-            const name = sources.get(issue.field)
-            return name === undefined ? issue : new ConfigIssue({ field: name, rule: issue.rule })
-          })
-          : []
+        reason._tag === "Fail" ? renameIssues(reason.error.issues, sources) : []
       )
     const all = [...issues, ...renamed]
     if (all.length > 0) {

@@ -158,7 +158,10 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore when Redis fails", () => {
             startImmediately: true
           })
           yield* TestClock.adjust("100 millis")
-          // Real time bounds the wait: a caller held until Redis answers would still be waiting after 1.5 s.
+          // A real clock is needed here: Redis is paused in real time (CLIENT PAUSE, 3 s), which no
+          // TestClock moves. A caller held until Redis answers would still be waiting after 1.5 s of
+          // real time; one that can be interrupted has its TimeoutError at once. The 1.5 s only bounds
+          // a failing run: a passing run never waits for it.
           const stuck = Effect.as(Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 1_500))), "stuck")
           const result = yield* Effect.raceFirst(Fiber.join(call), stuck)
           expect(typeof result !== "string" && Exit.isFailure(result) && result.cause.reasons[0]?._tag === "Fail").toBe(

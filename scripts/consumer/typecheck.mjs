@@ -7,19 +7,34 @@
 import { join, relative } from "node:path"
 import ts from "typescript"
 
-/** Options every consumer program shares: the project's own strictness. */
-const strict = {
-  target: ts.ScriptTarget.ES2022,
-  lib: ["lib.es2022.d.ts"],
-  types: ["node"],
-  strict: true,
-  exactOptionalPropertyTypes: true,
-  noUncheckedIndexedAccess: true,
-  noImplicitOverride: true,
-  noFallthroughCasesInSwitch: true,
-  isolatedModules: true,
-  verbatimModuleSyntax: true,
-  noEmit: true
+/** The compiler options of a tsconfig file of the project, parsed; an unreadable one throws. */
+const parsedConfig = (file) =>
+  ts.getParsedCommandLineOfConfigFile(file, undefined, {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
+      throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n"))
+    }
+  }).options
+
+/**
+ * Options every consumer program shares: the project's own (its tsconfig.json: target, lib,
+ * strictness), read rather than copied so they cannot drift, without what only makes sense
+ * inside the repository: `paths` to src/, its module settings (each resolution sets its own),
+ * and the unused-name checks that examples, which declare what they show, would trip.
+ */
+const consumerOptions = (root) => {
+  const {
+    baseUrl: _baseUrl,
+    configFilePath: _configFilePath,
+    module: _module,
+    moduleResolution: _moduleResolution,
+    noUnusedLocals: _noUnusedLocals,
+    noUnusedParameters: _noUnusedParameters,
+    paths: _paths,
+    pathsBasePath: _pathsBasePath,
+    ...options
+  } = parsedConfig(join(root, "tsconfig.json"))
+  return { ...options, noEmit: true }
 }
 
 /** The module settings of each resolution the consumer test checks. */
@@ -59,13 +74,10 @@ const exportTree = (checker, moduleSymbol, prefix = "", depth = 0, tree = new Ma
  * where `values` are the top-level value exports (what `require` and `import` must show).
  */
 export const exportsOfSources = (root, entries) => {
-  const config = ts.getParsedCommandLineOfConfigFile(join(root, "tsconfig.build.json"), undefined, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
-      throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n"))
-    }
-  })
-  const program = ts.createProgram(entries.map((entry) => join(root, entry.file)), config.options)
+  const program = ts.createProgram(
+    entries.map((entry) => join(root, entry.file)),
+    parsedConfig(join(root, "tsconfig.build.json"))
+  )
   const checker = program.getTypeChecker()
   return entries.map((entry) => {
     const source = program.getSourceFile(join(root, entry.file))
@@ -77,14 +89,15 @@ export const exportsOfSources = (root, entries) => {
 }
 
 /**
- * Type-checks `files` (absolute paths) of the consumer project under `resolution`, with the
- * installed declarations of the package checked too (not skipped as a library). `importers`
+ * Type-checks `files` (absolute paths) of the consumer project `dir` under `resolution`, with
+ * the options of the project at `root`, and the installed declarations of the package checked
+ * too (not skipped as a library). `importers`
  * maps a file that imports every entry point (one import per entry, in `reference` order) to
  * a label; each one's view of the exports is compared with `reference`.
  * Returns the problems: `{ where, message }`.
  */
-export const checkConsumer = ({ dir, files, importers, reference, resolution, packageName, describe }) => {
-  const options = { ...strict, ...resolutions[resolution], skipLibCheck: false }
+export const checkConsumer = ({ dir, root, files, importers, reference, resolution, packageName, describe }) => {
+  const options = { ...consumerOptions(root), ...resolutions[resolution], skipLibCheck: false }
   const program = ts.createProgram([...files, ...Object.keys(importers)], options)
   const ownDeclarations = `${join(dir, "node_modules", packageName)}/`
   const problems = []

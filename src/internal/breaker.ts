@@ -20,20 +20,23 @@ import { Cause, Clock, Context, Duration, Effect, Exit, Scope, Stream } from "ef
 import type { CircuitBreaker } from "../CircuitBreaker.js"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
 import type { CircuitBreakerEvent, TransitionReason } from "../CircuitBreakerEvent.js"
-import { FailureSummary, maxFailureMessageLength, Snapshot } from "../CircuitBreakerSnapshot.js"
+import { Snapshot } from "../CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "../CircuitOpenError.js"
 import type { State } from "../CircuitState.js"
-import type { Classifier, ClassifyOptions, Outcome } from "../Classifier.js"
+import type { Classifier, ClassifyOptions } from "../Classifier.js"
 import { defaultClassifier, fromOptions } from "../Classifier.js"
 import { Enabled } from "../Metrics.js"
 import { isTimeoutError } from "../TimeoutError.js"
-import type { Admission, Phase, RecordedFailure, Transition } from "./circuit.js"
-import { Circuit, failureValue } from "./circuit.js"
+import { Circuit } from "./circuit.js"
+import { ClassifierBug, classifySafely } from "./classifySafely.js"
 import { EventHub } from "./events.js"
+import { summarizeFailure } from "./failures.js"
 import { BreakerMetrics, claimBreakerName } from "./metrics.js"
 import { makeOpenDurations } from "./openDuration.js"
+import type { Admission, Phase } from "./phase.js"
 import { hasTypeId, isEffectValue } from "./service.js"
 import type { RemoteCircuit, RemoteGrant } from "./store.js"
+import { transitionLog } from "./transitionLog.js"
 
 /** @internal */
 export const TypeId: TypeId = "~effect-resilience/CircuitBreaker"
@@ -55,69 +58,6 @@ const tracedSpan = (fiber: Fiber.Fiber<unknown, unknown>): Tracer.Span | undefin
   return span !== undefined && span._tag === "Span" && span.status._tag !== "Ended" ? span : undefined
 }
 
-/** A value as text, for a report: never throws, whatever the value's `toString` or `message` does. */
-const textOf = (value: unknown): string => {
-  try {
-    if (typeof value === "string") return value
-    if (typeof value === "object" && value !== null && "message" in value && typeof value.message === "string") {
-      return value.message
-    }
-    return String(value)
-  } catch {
-    return "(a value that cannot be shown)"
-  }
-}
-
-/** The tag of a tagged error, or the name of an `Error`'s class; never throws. */
-const tagOf = (value: unknown): string | null => {
-  try {
-    if (typeof value !== "object" || value === null) return null
-    const tag = (value as { readonly _tag?: unknown })._tag
-    if (typeof tag === "string") return tag
-    return value instanceof Error ? value.name : null
-  } catch {
-    return null
-  }
-}
-
-/** A recorded failure as a report shows it: tag and message, the message cut to a bounded length. */
-const summarize = (failure: RecordedFailure): FailureSummary => {
-  const value = failureValue(failure.exit)
-  const message = textOf(value)
-  return new FailureSummary({
-    at: failure.at,
-    tag: tagOf(value),
-    message: message.length > maxFailureMessageLength ? `${message.slice(0, maxFailureMessageLength - 1)}…` : message
-  })
-}
-
-/**
- * A bug in the caller's classifier: what it threw, or a `TypeError` saying
- * what it answered instead of an outcome.
- */
-class ClassifierBug {
-  constructor(readonly value: unknown) {}
-}
-
-/**
- * Classifies `exit`. A classifier that throws, or answers anything but an
- * outcome (JavaScript callers have no types to stop `"Success"`), is a bug:
- * the outcome counts as nothing (a probe gives its permit back) and
- * `reportBug` decides what the caller sees. Allocates only on a bug.
- */
-const classifySafely = <A, E>(classify: Classifier<A, E>, exit: Exit.Exit<A, E>): Outcome | ClassifierBug => {
-  let outcome: unknown
-  try {
-    outcome = classify(exit)
-  } catch (thrown) {
-    return new ClassifierBug(thrown)
-  }
-  if (outcome === "success" || outcome === "failure" || outcome === "ignored") return outcome
-  return new ClassifierBug(
-    new TypeError(`a classifier answered ${textOf(outcome)}, not "success", "failure" or "ignored"`)
-  )
-}
-
 /** A classifier bug is logged at most this often per breaker: a bug on every call must not flood the logs. */
 const bugReportMillis = 60_000
 
@@ -136,31 +76,6 @@ export const spanAttributes = {
   retryAfter: "resilience.circuit_breaker.retry_after_ms",
   rejectedEvent: "resilience.circuit_breaker.rejected"
 } as const
-
-/** The log line of one transition, with its fields as annotations. */
-const transitionLog = (breaker: string, transition: Transition): Effect.Effect<void> => {
-  const { at, from, reason, to, until } = transition
-  const stopsCalls = to === "Open" || to === "ForcedOpen"
-  const message = to === "Open"
-    ? `Circuit breaker "${breaker}" opened (${reason}): calls are rejected for ${
-      Duration.format(Duration.millis(Math.max(0, (until ?? at) - at)))
-    }`
-    : to === "ForcedOpen"
-    ? `Circuit breaker "${breaker}" was forced open: every call is rejected until it is reset`
-    : to === "HalfOpen"
-    ? `Circuit breaker "${breaker}" is half-open (${reason}): probe calls are let through`
-    : to === "Closed"
-    ? `Circuit breaker "${breaker}" closed (${reason}): calls run again`
-    : `Circuit breaker "${breaker}" was disabled: every call runs, nothing trips`
-  const log = stopsCalls ? Effect.logWarning(message) : Effect.logInfo(message)
-  return log.pipe(Effect.annotateLogs({
-    circuit_breaker: breaker,
-    from,
-    to,
-    reason,
-    ...(until === undefined ? {} : { retry_after_ms: Math.max(0, until - at) })
-  }))
-}
 
 /** @internal */
 export const isCircuitBreaker = (u: unknown): u is CircuitBreaker => hasTypeId(u, TypeId)
@@ -261,8 +176,8 @@ export class CircuitBreakerImpl implements CircuitBreaker {
         at: now,
         openedAt: data.opening === undefined ? null : data.opening.at,
         openReason: data.opening === undefined ? null : data.opening.reason,
-        openedBy: data.opening?.failure === undefined ? null : summarize(data.opening.failure),
-        lastFailure: data.lastFailure === undefined ? null : summarize(data.lastFailure)
+        openedBy: data.opening?.failure === undefined ? null : summarizeFailure(data.opening.failure),
+        lastFailure: data.lastFailure === undefined ? null : summarizeFailure(data.lastFailure)
       })
     })
   }

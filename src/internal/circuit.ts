@@ -15,82 +15,26 @@
  * @internal
  */
 import type { Clock } from "effect"
-import { Cause, Duration, Exit, MutableRef, Ref } from "effect"
+import { Duration, Exit, MutableRef, Ref } from "effect"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
 import type { TransitionReason } from "../CircuitBreakerEvent.js"
 import { CircuitOpenError } from "../CircuitOpenError.js"
 import type { RejectingState, State } from "../CircuitState.js"
 import type { Outcome } from "../Classifier.js"
+import type { Opening, RecordedFailure } from "./failures.js"
+import { failureValue } from "./failures.js"
+import type {
+  Admission,
+  ClosedPhase,
+  DisabledPhase,
+  ForcedOpenPhase,
+  HalfOpenPhase,
+  OpenPhase,
+  Phase,
+  Rejection
+} from "./phase.js"
 import type { WindowImpl } from "./window.js"
 import { CountWindowImpl, TimeWindowImpl } from "./window.js"
-
-/**
- * The right to run one call, and to record its outcome against the phase it
- * was admitted in. There are two per phase (probe or not), allocated with the
- * phase, so admitting a call allocates nothing.
- *
- * @internal
- */
-export interface Admission {
-  readonly gen: number
-  readonly probe: boolean
-  readonly state: "Closed" | "HalfOpen" | "Disabled"
-}
-
-/**
- * A rejected call: a failed `Exit`, which is also the effect the call returns.
- *
- * @internal
- */
-export type Rejection = Exit.Exit<never, CircuitOpenError>
-
-/** @internal */
-export interface ClosedPhase {
-  readonly _tag: "Closed"
-  readonly gen: number
-  readonly admission: Admission
-}
-
-/** @internal */
-export interface DisabledPhase {
-  readonly _tag: "Disabled"
-  readonly gen: number
-  readonly admission: Admission
-}
-
-/** @internal */
-export interface OpenPhase {
-  readonly _tag: "Open"
-  readonly gen: number
-  readonly openedAt: number
-  readonly until: number
-}
-
-/** @internal */
-export interface HalfOpenPhase {
-  readonly _tag: "HalfOpen"
-  readonly gen: number
-  readonly admission: Admission
-  permitsLeft: number
-  inFlight: number
-  successes: number
-  /**
-   * When the wait for undecided probes started: the admission of a probe
-   * made while no other was running; `undefined` while none is.
-   * `halfOpenMaxWait` counts from here: a period that no caller has reached
-   * is no evidence of failure.
-   */
-  waitingSince: number | undefined
-}
-
-/** @internal */
-export interface ForcedOpenPhase {
-  readonly _tag: "ForcedOpen"
-  readonly gen: number
-}
-
-/** @internal */
-export type Phase = ClosedPhase | DisabledPhase | OpenPhase | HalfOpenPhase | ForcedOpenPhase
 
 /**
  * Receives what the circuit does. Called synchronously, inside the atomic
@@ -102,7 +46,11 @@ export interface CircuitObserver {
   /** Whether the observer needs every call timed (default: yes). */
   readonly needsTime?: boolean
   onTransition(from: State, to: State, reason: TransitionReason, at: number): void
-  onCall(
+  /**
+   * Hears of every recorded call. An observer without it hears only of
+   * transitions, and costs the calls nothing.
+   */
+  onCall?(
     state: Admission["state"],
     outcome: Outcome,
     slow: boolean,
@@ -110,8 +58,12 @@ export interface CircuitObserver {
     counted: boolean,
     at: number
   ): void
-  onReject(state: RejectingState, retryAfterMillis: number, at: number): void
+  /** Hears of every rejection (optional, as `onCall`). */
+  onReject?(state: RejectingState, retryAfterMillis: number, at: number): void
 }
+
+type CallObserver = CircuitObserver & Required<Pick<CircuitObserver, "onCall">>
+type RejectObserver = CircuitObserver & Required<Pick<CircuitObserver, "onReject">>
 
 /**
  * Computes how long the n-th consecutive opening lasts, in milliseconds.
@@ -137,39 +89,6 @@ export interface Transition {
   readonly at: number
   readonly until: number | undefined
 }
-
-/**
- * A call that failed: its exit (what it failed with, kept as it is until a
- * report asks) and when it ended.
- *
- * @internal
- */
-export interface RecordedFailure {
-  readonly at: number
-  readonly exit: Exit.Exit<unknown, unknown>
-}
-
-/**
- * The circuit's current opening: when and why it opened (or was forced
- * open), and the failure that opened it, when a failure did. Kept while the
- * circuit is Open, HalfOpen or ForcedOpen.
- *
- * @internal
- */
-export interface Opening {
-  readonly at: number
-  readonly reason: TransitionReason
-  readonly failure: RecordedFailure | undefined
-}
-
-/**
- * What a call failed with: its typed error or defect, or the value of a
- * success that a classifier counted as a failure.
- *
- * @internal
- */
-export const failureValue = (exit: Exit.Exit<unknown, unknown>): unknown =>
-  exit._tag === "Success" ? exit.value : Cause.squash(exit.cause)
 
 /** @internal */
 export interface SnapshotData {
@@ -224,6 +143,9 @@ export class Circuit {
 
   private gen = 0
   private observers: ReadonlyArray<CircuitObserver> = noObservers
+  /** The observers that hear of calls and of rejections: the loops on the call path go over these only. */
+  private callObservers: ReadonlyArray<CallObserver> = noObservers as ReadonlyArray<CallObserver>
+  private rejectObservers: ReadonlyArray<RejectObserver> = noObservers as ReadonlyArray<RejectObserver>
   private readonly timeWindow: boolean
   private readonly slowMillis: number | undefined
   private readonly maxWaitMillis: number | undefined
@@ -269,10 +191,10 @@ export class Circuit {
 
   addObserver(observer: CircuitObserver): () => void {
     this.observers = [...this.observers, observer]
-    this.updateNeedsTime()
+    this.updateObservers()
     return () => {
       this.observers = this.observers.filter((o) => o !== observer)
-      this.updateNeedsTime()
+      this.updateObservers()
     }
   }
 
@@ -330,7 +252,7 @@ export class Circuit {
     const retryAfterMillis = phase._tag === "Open" ? Math.max(0, phase.until - now) : phase._tag === "ForcedOpen"
       ? Infinity
       : 0
-    const observers = this.observers
+    const observers = this.rejectObservers
     for (let i = 0; i < observers.length; i++) observers[i]!.onReject(phase._tag, retryAfterMillis, now)
     if (
       this.cachedRejection !== undefined && this.cachedRejectionGen === phase.gen &&
@@ -379,7 +301,7 @@ export class Circuit {
     const slow = this.isSlow(durationMillis, timedOut)
     const current = phase.gen === admission.gen
     const counted = current && outcome !== "ignored"
-    const observers = this.observers
+    const observers = this.callObservers
     for (let i = 0; i < observers.length; i++) {
       observers[i]!.onCall(admission.state, outcome, slow, durationMillis, counted, now)
     }
@@ -515,7 +437,7 @@ export class Circuit {
   ): boolean {
     const slow = this.isSlow(durationMillis, timedOut)
     if (outcome === "failure") this.recordFailure(exit, now)
-    const observers = this.observers
+    const observers = this.callObservers
     const counted = outcome !== "ignored"
     for (let i = 0; i < observers.length; i++) {
       observers[i]!.onCall(state, outcome, slow, durationMillis, counted, now)
@@ -653,7 +575,11 @@ export class Circuit {
     }
   }
 
-  private updateNeedsTime(): void {
+  private updateObservers(): void {
     this.needsTime = this.timesCalls || this.observers.some((observer) => observer.needsTime !== false)
+    this.callObservers = this.observers.filter((observer): observer is CallObserver => observer.onCall !== undefined)
+    this.rejectObservers = this.observers.filter((observer): observer is RejectObserver =>
+      observer.onReject !== undefined
+    )
   }
 }

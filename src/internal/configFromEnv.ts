@@ -7,13 +7,14 @@
  *
  * @internal
  */
-import { Config, Effect, Option } from "effect"
+import { Cause, Config, Effect, Option } from "effect"
 import type { CircuitBreakerConfig, CircuitBreakerConfigError, ResolvedConfig } from "../CircuitBreakerConfig.js"
 import { ConfigIssue } from "../ConfigIssue.js"
 import { maxNameLength } from "../Limits.js"
 import type { TimeWindow } from "../SlidingWindow.js"
 import { countWindow, timeWindow } from "../SlidingWindow.js"
-import { describeValue, isName, nameOf, truncate } from "./options.js"
+import { decimalNumber } from "./durationText.js"
+import { describeValue, isName, nameOf, unreadable } from "./options.js"
 import { unknownVariables } from "./unknownVariables.js"
 
 /** What a variable holds. @internal */
@@ -49,22 +50,23 @@ const suffixes: ReadonlyArray<string> = [
   "WINDOW_BUCKETS"
 ]
 
-const numeric = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/
-
 /** The value a variable stands for, or the rule it breaks. @internal */
 export const parse = (kind: Kind, raw: string): { readonly value: unknown } | { readonly rule: string } => {
   const text = raw.trim()
   switch (kind) {
     case "string":
-      return { value: raw }
+      // Spaces around a value are a slip of the pen in an environment file, not part of the value.
+      return { value: text }
     case "integer":
     case "number":
       // Numbers are checked (integer, range) by the configuration schema itself.
-      return numeric.test(text) ? { value: Number(text) } : { rule: `must be a number (got ${describeValue(raw)})` }
+      return decimalNumber.test(text)
+        ? { value: Number(text) }
+        : { rule: `must be a number (got ${describeValue(raw)})` }
     case "duration":
-      // A bare number is milliseconds, as in code; text ("30s", "PT30S", "30 seconds") is read by the
-      // schema's duration parser, the one code configuration goes through.
-      return { value: numeric.test(text) ? Number(text) : text }
+      // A bare number is milliseconds, as in code, and becomes the number code would write; text
+      // ("30s", "PT30S", "30 seconds") is read by the schema's duration parser, as in code.
+      return { value: decimalNumber.test(text) ? Number(text) : text }
     case "boolean": {
       const lower = text.toLowerCase()
       return lower === "true" ? { value: true } : lower === "false" ? { value: false } : {
@@ -112,6 +114,41 @@ const prefixProblem = (prefix: unknown): string | undefined =>
     ? undefined
     : `${prefixRule} (got ${describeValue(prefix)})`
 
+/**
+ * Reads the variable `name` through the current `ConfigProvider` and parses
+ * it as `kind`: its value, `undefined` when it is unset (or empty), or the
+ * issue it raises, named after the variable.
+ *
+ * @internal
+ */
+export const readVariable = (
+  name: string,
+  kind: Kind
+): Effect.Effect<{ readonly value: unknown } | { readonly issue: ConfigIssue } | undefined> =>
+  Effect.map(Effect.exit(Config.option(Config.String(name))), (read) => {
+    if (read._tag === "Failure") {
+      return { issue: new ConfigIssue({ field: name, rule: unreadable(Cause.squash(read.cause)) }) }
+    }
+    if (Option.isNone(read.value)) return undefined
+    const parsed = parse(kind, read.value.value)
+    return "rule" in parsed ? { issue: new ConfigIssue({ field: name, rule: parsed.rule }) } : parsed
+  })
+
+/**
+ * The issues of a configuration merged from variables, each named after the
+ * variable its field came from (`sources`: field -> variable).
+ *
+ * @internal
+ */
+export const renameIssues = (
+  issues: ReadonlyArray<ConfigIssue>,
+  sources: ReadonlyMap<string, string>
+): Array<ConfigIssue> =>
+  issues.map((issue) => {
+    const from = sources.get(issue.field)
+    return from === undefined ? issue : new ConfigIssue({ field: from, rule: issue.rule })
+  })
+
 const readVariables = (
   prefix: string,
   base: CircuitBreakerConfig | undefined,
@@ -120,13 +157,6 @@ const readVariables = (
 ): Effect.Effect<ResolvedConfig, CircuitBreakerConfigError> =>
   Effect.gen(function*() {
     const variable = (suffix: string) => `${prefix}_${suffix}`
-    const read = (name: string) =>
-      Effect.mapError(
-        Config.option(Config.String(name)),
-        (error): ReadonlyArray<ConfigIssue> => [
-          new ConfigIssue({ field: name, rule: `could not be read: ${truncate(error.message, 200)}` })
-        ]
-      )
     const issues: Array<ConfigIssue> = [
       ...yield* unknownVariables(prefix, suffixes, "a circuit breaker variable", "FAILURE_RATE")
     ]
@@ -134,15 +164,13 @@ const readVariables = (
     /** Which variable each field of the merged configuration came from. */
     const sources = new Map<string, string>()
     const take = (name: string, kind: Kind) =>
-      Effect.gen(function*() {
-        const raw = yield* read(name)
-        if (Option.isNone(raw)) return Option.none<unknown>()
-        const parsed = parse(kind, raw.value)
-        if ("rule" in parsed) {
-          issues.push(new ConfigIssue({ field: name, rule: parsed.rule }))
+      Effect.map(readVariable(name, kind), (read) => {
+        if (read === undefined) return Option.none<unknown>()
+        if ("issue" in read) {
+          issues.push(read.issue)
           return Option.none<unknown>()
         }
-        return Option.some(parsed.value)
+        return Option.some(read.value)
       })
     for (const [field, kind] of fields) {
       const name = variable(variableSuffix(field))
@@ -188,11 +216,7 @@ const readVariables = (
         if (Option.isSome(buckets)) sources.set("window.buckets", variable("WINDOW_BUCKETS"))
       }
     }
-    const rename = (found: ReadonlyArray<ConfigIssue>) =>
-      found.map((issue) => {
-        const from = sources.get(issue.field)
-        return from === undefined ? issue : new ConfigIssue({ field: from, rule: issue.rule })
-      })
+    const rename = (found: ReadonlyArray<ConfigIssue>) => renameIssues(found, sources)
     if (timeSpec !== undefined && Option.isSome(size)) {
       // Both kinds of window: the time window's variables are still checked, so every broken rule is listed.
       const checked = yield* Effect.exit(decode({ window: timeSpec }))

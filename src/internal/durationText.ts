@@ -26,7 +26,8 @@ const millisPerUnit: Readonly<Record<string, number>> = {
   w: 604_800_000
 }
 
-const bareNumber = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/
+/** A number as decimal text, with an optional sign and exponent: what a variable holding a number looks like. @internal */
+export const decimalNumber = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/
 
 // `ms` is tried before `m` and `s`, so "1ms" is one millisecond, not a minute and a bad "s".
 const unitPart = String.raw`(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|s|m|h|d|w)`
@@ -76,7 +77,7 @@ const fromCompact = (text: string): Parsed => {
  */
 export const parseDurationText = (raw: string): Parsed => {
   const text = raw.trim()
-  if (bareNumber.test(text)) return { duration: Duration.millis(Number(text)) }
+  if (decimalNumber.test(text)) return { duration: Duration.millis(Number(text)) }
   const parsed = fromCompact(text) ?? fromIso(text)
   if (parsed !== undefined) return parsed
   const effect = Duration.fromInput(text as Duration.Input)

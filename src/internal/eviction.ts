@@ -113,13 +113,10 @@ class ParkedWatch implements CircuitObserver {
 
   constructor(private readonly eviction: Eviction, private readonly entry: Entry) {}
 
+  // No onCall or onReject: a parked breaker's calls pay nothing for being watched.
   onTransition(): void {
     this.eviction.noteChange(this.entry)
   }
-
-  onCall(): void {}
-
-  onReject(): void {}
 }
 
 /** @internal */

@@ -15,7 +15,7 @@ import { policies as policyMetrics } from "../Metrics.js"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { FallbackUsed, StaleValueServed } from "../PolicyEvent.js"
 import type { Cell } from "./metrics.js"
-import { fieldValue, Name } from "./options.js"
+import { Name } from "./options.js"
 import type { Setup } from "./policy.js"
 import { errorTag, makePolicy, metricsOption, Observed, PolicyBase, recoverableError } from "./policy.js"
 import { durationInput, FunctionValue, IntBetween } from "./schemas.js"
@@ -147,13 +147,13 @@ export const makeFallback = (
       const orElse = decoded.orElse ?? constant(Exit.succeed(decoded.value))
       return new FallbackImpl(setup, toFilter(decoded.on), orElse)
     },
-    () => {
-      const value = fieldValue(options, ["value"])
-      const hasOrElse = fieldValue(options, ["orElse"]) !== undefined
+    (decoded, invalid) => {
+      // A rule between the two is not checked while one of them is reported broken.
+      if (invalid.has("value") || invalid.has("orElse")) return []
+      const value = decoded.value
+      const hasOrElse = decoded.orElse !== undefined
       // `value: undefined` is a value of its own, unless `orElse` is given (as by a spread of defaults).
-      const hasValue = hasOrElse
-        ? value !== undefined
-        : typeof options === "object" && options !== null && "value" in options
+      const hasValue = hasOrElse ? value !== undefined : "value" in decoded
       if (hasValue === hasOrElse) {
         return [
           new ConfigIssue({

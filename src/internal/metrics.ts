@@ -17,7 +17,8 @@ import type { TransitionReason } from "../CircuitBreakerEvent.js"
 import type { RejectingState, State } from "../CircuitState.js"
 import type { Outcome } from "../Classifier.js"
 import { circuitBreaker, durationBoundaries, stateValue } from "../Metrics.js"
-import type { Admission, Circuit, CircuitObserver } from "./circuit.js"
+import type { Circuit, CircuitObserver } from "./circuit.js"
+import type { Admission } from "./phase.js"
 
 type Attributes = Readonly<Record<string, string>>
 

@@ -298,9 +298,24 @@ export const hasControlCharacter = (text: string): boolean => {
   return false
 }
 
+/**
+ * The rule `u` breaks as a name of at most `max` characters (a breaker's
+ * name, a registry's key), if any: a name is a non-blank string without
+ * control characters, since it goes into errors, logs, metric labels and
+ * Redis keys.
+ *
+ * @internal
+ */
+export const nameProblem = (u: unknown, max: number): string | undefined => {
+  if (typeof u !== "string") return `must be a string (got ${describeValue(u)})`
+  if (u.length > max) return `must be at most ${max} characters (got ${u.length})`
+  if (u.trim().length === 0) return "must not be empty or blank"
+  if (hasControlCharacter(u)) return "must not contain control characters (line breaks, tabs, NUL, ...)"
+  return undefined
+}
+
 /** Whether `u` is a usable name: non-blank, at most `Limits.maxNameLength` characters, no control characters. @internal */
-export const isName = (u: unknown): u is string =>
-  typeof u === "string" && u.length <= maxNameLength && u.trim().length > 0 && !hasControlCharacter(u)
+export const isName = (u: unknown): u is string => nameProblem(u, maxNameLength) === undefined
 
 const nameExpected = `a non-empty string of at most ${maxNameLength} characters, without control characters`
 

@@ -22,6 +22,7 @@ import { policyCell, registerGauge } from "./metrics.js"
 import type { CheckRelations } from "./options.js"
 import { decodeOptions, nameOf } from "./options.js"
 import { Publisher } from "./publisher.js"
+import { hasTypeId } from "./service.js"
 
 /** @internal */
 export const TypeId = "~effect-resilience/Policy" as const
@@ -136,8 +137,7 @@ function identity<A>(a: A): A {
 }
 
 /** Whether a value is a policy. @internal */
-export const isPolicy = (u: unknown): u is Policy.Any =>
-  (typeof u === "object" || typeof u === "function") && u !== null && TypeId in u
+export const isPolicy = (u: unknown): u is Policy.Any => hasTypeId(u, TypeId)
 
 /**
  * The typed error a cause fails with, when it is a recoverable failure: at

@@ -464,6 +464,9 @@ export const Reply = Schema.Tuple([
 /** @internal */
 export type Reply = typeof Reply.Type
 
+/** Decodes a reply of the script; what does not decode is a failed `Exit`, never a throw. @internal */
+export const decodeReply = Schema.decodeUnknownExit(Reply)
+
 /**
  * A transition message on the store's channel. Other programs may publish on
  * it too, so every message is decoded and what does not decode is reported

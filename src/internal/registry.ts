@@ -22,7 +22,7 @@ import { fromOptions } from "../Classifier.js"
 import { maxKeyLength } from "../Limits.js"
 import type { CircuitBreakerImpl } from "./breaker.js"
 import { Entry, Eviction } from "./eviction.js"
-import { describeValue, hasControlCharacter, truncate } from "./options.js"
+import { nameProblem, truncate } from "./options.js"
 import { hasTypeId, isEffectValue } from "./service.js"
 
 /** @internal */
@@ -56,7 +56,9 @@ Object.defineProperty(RegistryFullError.prototype, RegistryFullErrorTypeId, { va
 
 /**
  * A key the registry refuses (re-exported by `CircuitBreakerRegistry`):
- * `key` is the key, cut to 64 characters; `rule` the rule it breaks.
+ * `key` is the key as a message quotes it (its first 64 characters and an
+ * ellipsis when longer; empty when it is no string); `rule` the rule it
+ * breaks.
  *
  * @internal
  */
@@ -82,18 +84,10 @@ export const isRegistryKeyError = (u: unknown): u is RegistryKeyError => hasType
 export const isRegistry = (u: unknown): u is CircuitBreakerRegistry<unknown> => hasTypeId(u, TypeId)
 
 /**
- * The rule `key` breaks, if any: a key is a non-blank string of at most
- * `Limits.maxKeyLength` characters without control characters. Keys come
- * from request data and name breakers: in errors, logs, metric labels and
- * Redis keys.
+ * The rule `key` breaks, if any: keys come from request data and name
+ * breakers, so they follow the rules of names, up to `Limits.maxKeyLength`.
  */
-const keyProblem = (key: unknown): string | undefined => {
-  if (typeof key !== "string") return `must be a string (got ${describeValue(key)})`
-  if (key.length > maxKeyLength) return `must be at most ${maxKeyLength} characters (got ${key.length})`
-  if (key.trim().length === 0) return "must not be empty or blank"
-  if (hasControlCharacter(key)) return "must not contain control characters (line breaks, tabs, NUL, ...)"
-  return undefined
-}
+const keyProblem = (key: unknown): string | undefined => nameProblem(key, maxKeyLength)
 
 /** @internal */
 export class RegistryImpl implements CircuitBreakerRegistry<unknown> {

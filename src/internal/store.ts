@@ -10,7 +10,7 @@ import type { Effect, Scope } from "effect"
 import type { CircuitStore } from "../CircuitStore.js"
 import type { Outcome } from "../Classifier.js"
 import type { CircuitBreakerImpl } from "./breaker.js"
-import type { Admission, Rejection } from "./circuit.js"
+import type { Admission, Rejection } from "./phase.js"
 
 /**
  * A call the shared store admitted: `token` is a half-open probe's fencing

@@ -23,7 +23,7 @@ import type { ConfigProvider } from "effect"
 import { ConfigProvider as Provider, Effect } from "effect"
 import { ConfigIssue } from "../ConfigIssue.js"
 import { maxNameLength } from "../Limits.js"
-import { truncate } from "./options.js"
+import { thrownMessage, truncate } from "./options.js"
 
 /** Array nodes of the env tree have a length, not keys: past this many indexes, only the last is read. */
 const maxIndexes = 64
@@ -143,7 +143,7 @@ export const unknownVariables = (
       }),
       Effect.catch((error) =>
         Effect.succeed([
-          new ConfigIssue({ field: `${prefix}_*`, rule: `could not be listed: ${truncate(error.message, 200)}` })
+          new ConfigIssue({ field: `${prefix}_*`, rule: `could not be listed (${thrownMessage(error)})` })
         ])
       )
     ))

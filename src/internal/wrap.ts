@@ -47,10 +47,11 @@ class WrapImpl extends PolicyBase<unknown, unknown, unknown, unknown> implements
     readonly classifiedLayers: ReadonlyArray<ClassifiedLayer> | undefined
   ) {
     super(setup)
-    this.classifies = classifiedLayers !== undefined
   }
 
-  readonly classifies: boolean
+  get classifies(): boolean {
+    return this.classifiedLayers !== undefined
+  }
 
   readonly apply = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<unknown, unknown, unknown> => {
     let effect: Effect.Effect<unknown, unknown, unknown> = self
@@ -70,30 +71,29 @@ class WrapImpl extends PolicyBase<unknown, unknown, unknown, unknown> implements
   }
 }
 
-const breakerPart = (breaker: CircuitBreaker): Part => ({
-  layer: (self) => Effect.withFiber((fiber) => guardIn(breaker, self, undefined, fiber)),
-  classified: (self, classify) => Effect.withFiber((fiber) => guardIn(breaker, self, classify, fiber))
+/** A part whose layer is its classified form with the breaker's own classifier (`undefined`). */
+const partOf = (
+  classified: (
+    self: Effect.Effect<unknown, unknown, unknown>,
+    classify?: Classifier
+  ) => Effect.Effect<unknown, unknown, unknown>
+): Part => ({
+  layer: (self) => classified(self, undefined),
+  classified
 })
 
-const servicePart = (key: Context.Key<unknown, unknown>): Part => {
-  const classified: ClassifiedLayer = (self, classify) =>
+const breakerPart = (breaker: CircuitBreaker): Part =>
+  partOf((self, classify) => Effect.withFiber((fiber) => guardIn(breaker, self, classify, fiber)))
+
+const servicePart = (key: Context.Key<unknown, unknown>): Part =>
+  partOf((self, classify) =>
     Effect.withFiber((fiber) => {
       const service = Context.getUnsafe(fiber.context, key)
       if (isCircuitBreaker(service)) return guardIn(service, self, classify, fiber)
       if (isBulkhead(service)) return service.apply(self)
       return notBreakerNorBulkhead(key)
     })
-  return {
-    layer: (self) =>
-      Effect.withFiber((fiber) => {
-        const service = Context.getUnsafe(fiber.context, key)
-        if (isCircuitBreaker(service)) return guardIn(service, self, undefined, fiber)
-        if (isBulkhead(service)) return service.apply(self)
-        return notBreakerNorBulkhead(key)
-      }),
-    classified
-  }
-}
+  )
 
 const notBreakerNorBulkhead = (key: Context.Key<unknown, unknown>) =>
   Effect.die(new TypeError(`The service "${key.key}" used in a policy is neither a circuit breaker nor a bulkhead`))
