@@ -38,29 +38,20 @@
  *
  * @since 0.1.0
  */
-import type { Stream } from "effect"
-import { Context, Effect, Layer, Schedule, Scope } from "effect"
-import type { CircuitBreakerConfig, ResolvedConfig } from "./CircuitBreakerConfig.js"
-import { checkResolved, CircuitBreakerConfigError, ConfigIssue, decode, fromConfig } from "./CircuitBreakerConfig.js"
+import type { Scope, Stream } from "effect"
+import { Context, Effect, Layer } from "effect"
+import type { CircuitBreakerConfig, CircuitBreakerConfigError, ResolvedConfig } from "./CircuitBreakerConfig.js"
+import { decode, fromConfig } from "./CircuitBreakerConfig.js"
 import type { CircuitBreakerEvent } from "./CircuitBreakerEvent.js"
 import type { Snapshot } from "./CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
 import type { State } from "./CircuitState.js"
-import { CircuitStore } from "./CircuitStore.js"
 import type { Classifier, ClassifyOptions, GuardOptions, IgnorableTag, IgnoreFits } from "./Classifier.js"
 import { fromOptions } from "./Classifier.js"
-import {
-  CircuitBreakerImpl,
-  guardIn,
-  isCircuitBreaker as isCircuitBreakerInternal,
-  TypeId as TypeIdInternal
-} from "./internal/breaker.js"
-import { checkSchedule } from "./internal/openDuration.js"
-import { nameOf } from "./internal/options.js"
-import { isValidated } from "./internal/resolved.js"
+import { guardIn, isCircuitBreaker as isCircuitBreakerInternal, TypeId as TypeIdInternal } from "./internal/breaker.js"
+import { makeBreaker } from "./internal/makeBreaker.js"
 import type { ServiceClassOf } from "./internal/service.js"
 import { InstanceLookup, isEffectValue, isServiceKey, serviceClass } from "./internal/service.js"
-import type { StoreImpl } from "./internal/store.js"
 
 export {
   /**
@@ -244,41 +235,9 @@ export const make = (
  * @category constructors
  * @since 0.1.0
  */
-export const makeResolved = (
+export const makeResolved: (
   config: ResolvedConfig
-): Effect.Effect<CircuitBreaker, CircuitBreakerConfigError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const outOfBounds = isValidated(config) ? [] : checkResolved(config)
-    if (outOfBounds.length > 0) {
-      return yield* new CircuitBreakerConfigError({
-        breaker: nameOf(config, "default"),
-        issues: outOfBounds as [ConfigIssue, ...Array<ConfigIssue>]
-      })
-    }
-    if (Schedule.isSchedule(config.openDuration)) {
-      const problem = checkSchedule(config.openDuration, yield* Effect.context<never>())
-      if (problem !== undefined) {
-        return yield* new CircuitBreakerConfigError({
-          breaker: config.name,
-          issues: [new ConfigIssue({ field: "openDuration", rule: problem })]
-        })
-      }
-    }
-    const scope = yield* Effect.scope
-    const breaker = new CircuitBreakerImpl(config, scope, yield* Effect.context<never>())
-    const removeMetrics = breaker.registerMetrics()
-    if (removeMetrics === "name taken") {
-      yield* Effect.logWarning(
-        `Circuit breaker "${config.name}" reports no metrics: another breaker reports under the same name. ` +
-          `Give each breaker a name of its own.`
-      )
-    } else if (removeMetrics !== undefined) {
-      yield* Scope.addFinalizer(scope, Effect.sync(removeMetrics))
-    }
-    const store = (yield* CircuitStore) as StoreImpl
-    yield* store.attach(breaker, scope)
-    return breaker
-  })
+) => Effect.Effect<CircuitBreaker, CircuitBreakerConfigError, Scope.Scope> = makeBreaker
 
 /**
  * Provides the default `CircuitBreaker` service.

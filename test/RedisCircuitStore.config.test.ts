@@ -8,7 +8,6 @@ import {
   PolicyConfigError,
   RedisCircuitStore
 } from "../src/index.js"
-import type { CircuitBreakerImpl } from "../src/internal/breaker.js"
 import { awaitConnected, awaitState, failing } from "./redis/fleet.js"
 import { redisAvailable, redisServer } from "./redis/server.js"
 
@@ -121,13 +120,30 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore with a registry", () => {
 })
 
 describe("a circuit moved by a shared store", () => {
+  /** A store that keeps nothing, and hands the test the local circuit it links, as a shared store sees it. */
+  const capturingStore = () => {
+    const linked: Array<CircuitStore.LocalCircuit> = []
+    const store: CircuitStore.CircuitStore = {
+      ...CircuitStore.memory,
+      kind: "capturing",
+      link: (circuit) =>
+        Effect.sync(() => {
+          linked.push(circuit)
+          return CircuitStore.localOnlyLink
+        })
+    }
+    return { linked, layer: Layer.succeed(CircuitStore.CircuitStore, store) }
+  }
+
   it.effect("news of an opening that has already ended does not re-open a half-open circuit", () =>
     Effect.gen(function*() {
-      const breaker = (yield* CircuitBreaker.make({
+      const store = capturingStore()
+      const breaker = yield* CircuitBreaker.make({
         name: "late-news",
         consecutiveFailures: 1,
         openDuration: "10 seconds"
-      })) as unknown as CircuitBreakerImpl
+      }).pipe(Effect.provide(store.layer))
+      const local = store.linked[0]!
       yield* Effect.exit(breaker.execute(Effect.fail("boom")))
       yield* TestClock.adjust("10 seconds")
       expect(yield* breaker.state).toBe("HalfOpen")
@@ -137,11 +153,12 @@ describe("a circuit moved by a shared store", () => {
       )
       // An answer to a resync sent a moment before the opening ended arrives now: no transition.
       const now = yield* Clock.currentTimeMillis
-      yield* breaker.applyRemote("Open", now, 1, "ConsecutiveFailures")
+      yield* local.adopt("Open", now, 1, "ConsecutiveFailures")
       expect(yield* breaker.state).toBe("HalfOpen")
       // News of an opening still running does move it.
-      yield* breaker.applyRemote("Open", now + 5_000, 2, "ProbeFailed")
+      yield* local.adopt("Open", now + 5_000, 2, "ProbeFailed")
       expect(yield* breaker.state).toBe("Open")
+      expect(local.read(now)).toEqual({ state: "Open", until: now + 5_000, openedAt: now, consecutiveOpenings: 2 })
       // The first transition seen is that one.
       const [first] = yield* Fiber.join(transitions)
       expect(first?._tag === "StateChanged" && [first.from, first.to, first.reason]).toEqual([

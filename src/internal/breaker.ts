@@ -23,6 +23,8 @@ import type { CircuitBreakerEvent, TransitionReason } from "../CircuitBreakerEve
 import { Snapshot } from "../CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "../CircuitOpenError.js"
 import type { State } from "../CircuitState.js"
+import type { CircuitLink, CircuitStore, LocalCircuit, StoreGrant } from "../CircuitStore.js"
+import { localOnlyLink } from "../CircuitStore.js"
 import type { Classifier, ClassifyOptions } from "../Classifier.js"
 import { defaultClassifier, fromOptions } from "../Classifier.js"
 import { Enabled } from "../Metrics.js"
@@ -35,7 +37,6 @@ import { BreakerMetrics, claimBreakerName } from "./metrics.js"
 import { makeOpenDurations } from "./openDuration.js"
 import type { Admission, Phase } from "./phase.js"
 import { hasTypeId, isEffectValue } from "./service.js"
-import type { RemoteCircuit, RemoteGrant } from "./store.js"
 import { transitionLog } from "./transitionLog.js"
 
 /** @internal */
@@ -95,8 +96,8 @@ export class CircuitBreakerImpl implements CircuitBreaker {
   readonly execute: CircuitBreaker["execute"]
   /** The classifier used when a call brings none: the config's, or the default. */
   readonly classifier: Classifier
-  /** The shared circuit this breaker belongs to, when a shared store attached it. */
-  remote: RemoteCircuit | undefined = undefined
+  /** The link to the store that keeps this breaker's circuit (see `CircuitStore`). */
+  private link: CircuitLink = localOnlyLink
   private hub: EventHub | undefined = undefined
 
   /**
@@ -194,24 +195,62 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     return this.control("Reset", (now) => this.circuit.reset(now))
   }
 
-  /** An operator's control call: applied here at once, and sent to the fleet when the circuit is shared. */
+  /** An operator's control call: applied here at once, then given to the store. */
   private control(target: "ForcedOpen" | "Disabled" | "Reset", apply: (now: number) => void): Effect.Effect<void> {
     const local = this.read(apply)
     return Effect.suspend(() => {
-      const remote = this.remote
-      return remote === undefined
+      const link = this.link
+      return link === localOnlyLink
         ? local
-        : Effect.andThen(local, remote.control(target, this.clock.currentTimeMillisUnsafe()))
+        : Effect.andThen(local, link.control(target, this.clock.currentTimeMillisUnsafe()))
     })
   }
 
   /**
-   * Moves this breaker's circuit to the state its shared store reports (an
-   * Open state lasting until `until`, epoch millis), and
-   * does what a transition leaves to do (logs, timers).
+   * Links this breaker's circuit to `store` for as long as the breaker's
+   * scope is open: the store sees the circuit only through `LocalCircuit`,
+   * and the breaker reaches the store only through the link it answers.
    */
-  applyRemote(state: State, until: number, openings: number, reason: TransitionReason): Effect.Effect<void> {
-    return this.read((now) => this.circuit.applyRemote(state, until, openings, reason, now))
+  linkTo(store: CircuitStore): Effect.Effect<void> {
+    return Effect.map(store.link(this.localCircuit(), this.scope), (link) => {
+      this.link = link
+    })
+  }
+
+  /** What a store sees of this breaker's circuit. */
+  private localCircuit(): LocalCircuit {
+    const circuit = this.circuit
+    return {
+      name: this.name,
+      config: this.config,
+      clock: this.clock,
+      read: (now) => {
+        const phase = circuit.advance(now)
+        return phase._tag === "Open"
+          ? {
+            state: "Open",
+            until: phase.until,
+            openedAt: phase.openedAt,
+            consecutiveOpenings: circuit.consecutiveOpenings
+          }
+          : { state: phase._tag, until: 0, openedAt: 0, consecutiveOpenings: circuit.consecutiveOpenings }
+      },
+      adopt: (state: State, until: number, openings: number, reason: TransitionReason) =>
+        this.read((now) => circuit.adopt(state, until, openings, reason, now)),
+      tripsOnOwnWindow: (trips) => {
+        circuit.tripsOnOwnWindow = trips
+      },
+      reject: (now) => {
+        const phase = circuit.advance(now)
+        return phase._tag === "Open" || phase._tag === "HalfOpen" || phase._tag === "ForcedOpen"
+          ? circuit.reject(phase, now)
+          // The store rejected, but its newer state reached this circuit first: reject as at the end of an opening.
+          : circuit.reject({ _tag: "Open", gen: -1, openedAt: now, until: now }, now)
+      },
+      probeFailed: (outcome, slow) => circuit.probeFailed(outcome, slow),
+      openMillisFor: (openings, now) => circuit.openMillisFor(openings, now),
+      observe: (observer) => circuit.addObserver(observer)
+    }
   }
 
   get subscribe(): Effect.Effect<Stream.Stream<CircuitBreakerEvent>, never, Scope.Scope> {
@@ -261,7 +300,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     const phase = circuit.current
     const span = tracedSpan(fiber)
     if (span !== undefined) span.attribute(spanAttributes.name, this.name)
-    if (this.remote !== undefined && this.remote.routesCalls) return this.remoteCall(self, classify, this.remote, span)
+    if (this.link.routesCalls) return this.storeCall(self, classify, span)
     if (phase._tag === "Closed" || phase._tag === "Disabled") {
       if (span !== undefined) span.attribute(spanAttributes.state, phase._tag)
       return span === undefined && !circuit.needsTime
@@ -278,7 +317,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     classify: Classifier<A, E>,
     span: Tracer.Span | undefined
   ): Effect.Effect<A, E | CircuitOpenError, R> {
-    const startedAt = this.circuit.needsTime ? this.clock.currentTimeMillisUnsafe() : NaN
+    const startedAt = this.circuit.needsTime ? this.clock.currentTimeMillisUnsafe() : undefined
     return Effect.onExitPrimitive(self, (exit) => this.finish(admission, exit, classify, startedAt, span))
   }
 
@@ -288,7 +327,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     classify: Classifier<A, E>,
     phase: Exclude<Phase, { readonly _tag: "Closed" | "Disabled" }>,
     span: Tracer.Span | undefined,
-    askStore = true
+    storeMayGrant = true
   ): Effect.Effect<A, E | CircuitOpenError, R> {
     const circuit = this.circuit
     const now = this.clock.currentTimeMillisUnsafe()
@@ -297,9 +336,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
       if (span !== undefined) this.traceRejection(span, rejection)
       return rejection
     }
-    if (askStore && this.remote !== undefined && this.remote.grantsProbes) {
-      return this.remoteCall(self, classify, this.remote, span)
-    }
+    if (storeMayGrant && this.link.grantsProbes) return this.storeCall(self, classify, span)
     return Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() => {
         const now = this.clock.currentTimeMillisUnsafe()
@@ -320,19 +357,19 @@ export class CircuitBreakerImpl implements CircuitBreaker {
   }
 
   /**
-   * A call whose admission the shared store decides: every call in strict
-   * mode, half-open probes in shared mode. The store's answer has already
+   * A call whose admission the store decides (`CircuitLink.routesCalls`, or
+   * a half-open probe when `grantsProbes`). The store's answer has already
    * moved the local circuit when it arrives.
    */
-  private remoteCall<A, E, R>(
+  private storeCall<A, E, R>(
     self: Effect.Effect<A, E, R>,
     classify: Classifier<A, E>,
-    remote: RemoteCircuit,
     span: Tracer.Span | undefined
   ): Effect.Effect<A, E | CircuitOpenError, R> {
+    const link = this.link
     return Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(
-        remote.admit(this.clock.currentTimeMillisUnsafe()),
+        link.admit(this.clock.currentTimeMillisUnsafe()),
         (grant): Effect.Effect<A, E | CircuitOpenError, R> => {
           if (grant === "local") {
             // The store could not decide (unreachable, or an answer it could not read): the breaker's
@@ -351,8 +388,8 @@ export class CircuitBreakerImpl implements CircuitBreaker {
           if (span !== undefined) span.attribute(spanAttributes.state, grant.state)
           const startedAt = this.clock.currentTimeMillisUnsafe()
           const phase = this.circuit.current
-          if (grant.token === 0 && !remote.routesCalls && (phase._tag === "Closed" || phase._tag === "Disabled")) {
-            // Shared mode, and the fleet's circuit closed meanwhile: an ordinary local call.
+          if (grant.token === 0 && !link.routesCalls && (phase._tag === "Closed" || phase._tag === "Disabled")) {
+            // The store granted a probe's place, but its circuit closed meanwhile: an ordinary local call.
             return Effect.onExitPrimitive(
               restore(self),
               (exit) => this.finish(phase.admission, exit, classify, startedAt, span)
@@ -360,17 +397,17 @@ export class CircuitBreakerImpl implements CircuitBreaker {
           }
           return Effect.onExitPrimitive(
             restore(self),
-            (exit) => this.finishRemote(grant, remote, exit, classify, startedAt, span)
+            (exit) => this.finishStoreCall(grant, link, exit, classify, startedAt, span)
           )
         }
       )
     )
   }
 
-  /** Classifies a call the store admitted, and reports its outcome to the store. */
-  private finishRemote<A, E>(
-    grant: RemoteGrant,
-    remote: RemoteCircuit,
+  /** Classifies a call the store admitted, and gives its outcome to the store. */
+  private finishStoreCall<A, E>(
+    grant: StoreGrant,
+    link: CircuitLink,
     exit: Exit.Exit<A, E>,
     classify: Classifier<A, E>,
     startedAt: number,
@@ -380,9 +417,16 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     const outcome = classified instanceof ClassifierBug ? "ignored" : classified
     const now = this.clock.currentTimeMillisUnsafe()
     const timedOut = exit._tag === "Failure" && hasTimeout(exit.cause)
-    const slow = this.circuit.observeRemote(grant.state, outcome, Math.max(0, now - startedAt), timedOut, now, exit)
+    const slow = this.circuit.recordAdmittedByStore(
+      grant.state,
+      outcome,
+      Math.max(0, now - startedAt),
+      timedOut,
+      now,
+      exit
+    )
     if (span !== undefined) span.attribute(spanAttributes.outcome, outcome)
-    const done = remote.done(grant, outcome, slow, now)
+    const done = link.done(grant, outcome, slow, now)
     if (!(classified instanceof ClassifierBug)) return done
     const report = this.reportBug(classified, exit, now)
     return report === undefined ? done : Effect.andThen(done, report)
@@ -411,10 +455,10 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     admission: Admission,
     classify: Classifier<A, E>
   ): (exit: Exit.Exit<A, E>) => Effect.Effect<void> | undefined {
-    if (classify !== this.classifier) return (exit) => this.finish(admission, exit, classify, NaN)
+    if (classify !== this.classifier) return (exit) => this.finish(admission, exit, classify, undefined)
     if (admission !== this.lastAdmission || this.lastFinisher === undefined) {
       this.lastAdmission = admission
-      this.lastFinisher = (exit) => this.finish(admission, exit, this.classifier, NaN)
+      this.lastFinisher = (exit) => this.finish(admission, exit, this.classifier, undefined)
     }
     return this.lastFinisher
   }
@@ -422,18 +466,19 @@ export class CircuitBreakerImpl implements CircuitBreaker {
   /**
    * Classifies and records a finished call (and notes its outcome on `span`);
    * returns an effect only when there is something to do afterwards.
+   * `startedAt` is known when the call was timed.
    */
   private finish<A, E>(
     admission: Admission,
     exit: Exit.Exit<A, E>,
     classify: Classifier<A, E>,
-    startedAt: number,
+    startedAt: number | undefined,
     span?: Tracer.Span
   ): Effect.Effect<void> | undefined {
     const circuit = this.circuit
     const classified = classifySafely(classify, exit)
     const outcome = classified instanceof ClassifierBug ? "ignored" : classified
-    const now = startedAt === startedAt || circuit.needsTime ? this.clock.currentTimeMillisUnsafe() : NaN
+    const now = startedAt !== undefined || circuit.needsTime ? this.clock.currentTimeMillisUnsafe() : undefined
     circuit.complete(admission, outcome, startedAt, now, exit._tag === "Failure" && hasTimeout(exit.cause), exit)
     if (span !== undefined) span.attribute(spanAttributes.outcome, outcome)
     const after = circuit.pendingDeadline === undefined && circuit.unreported.length === 0
@@ -458,10 +503,10 @@ export class CircuitBreakerImpl implements CircuitBreaker {
   private reportBug(
     bug: ClassifierBug,
     exit: Exit.Exit<unknown, unknown>,
-    now: number
+    now: number | undefined
   ): Effect.Effect<void> | undefined {
     if (exit._tag === "Success") return Effect.die(bug.value)
-    const at = now === now ? now : this.clock.currentTimeMillisUnsafe()
+    const at = now ?? this.clock.currentTimeMillisUnsafe()
     if (at - this.bugLoggedAt < bugReportMillis) {
       this.bugsUnlogged++
       return undefined
@@ -486,17 +531,17 @@ export class CircuitBreakerImpl implements CircuitBreaker {
    * applied and reported on time even when no call arrives. The state itself
    * never depends on the timer: every read applies due transitions first.
    */
-  private afterwards(now: number): Effect.Effect<void> | undefined {
+  private afterwards(now: number | undefined): Effect.Effect<void> | undefined {
     const logs = this.circuit.unreported.length === 0 ? undefined : neverFails(this.logTransitions())
     const timer = this.takeTimer(now)
     return logs === undefined ? timer : timer === undefined ? logs : Effect.andThen(logs, timer)
   }
 
-  private takeTimer(now: number): Effect.Effect<void> | undefined {
+  private takeTimer(now: number | undefined): Effect.Effect<void> | undefined {
     const deadline = this.circuit.pendingDeadline
     if (deadline === undefined) return undefined
     this.circuit.pendingDeadline = undefined
-    const at = now === now ? now : this.clock.currentTimeMillisUnsafe()
+    const at = now ?? this.clock.currentTimeMillisUnsafe()
     const wake: Effect.Effect<void> = Effect.suspend(() => {
       const time = this.clock.currentTimeMillisUnsafe()
       this.circuit.advance(time)

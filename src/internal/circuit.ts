@@ -19,7 +19,8 @@ import { Duration, Exit, MutableRef, Ref } from "effect"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
 import type { TransitionReason } from "../CircuitBreakerEvent.js"
 import { CircuitOpenError } from "../CircuitOpenError.js"
-import type { RejectingState, State } from "../CircuitState.js"
+import type { State } from "../CircuitState.js"
+import type { CircuitObserver as CircuitObserverContract } from "../CircuitStore.js"
 import type { Outcome } from "../Classifier.js"
 import type { Opening, RecordedFailure } from "./failures.js"
 import { failureValue } from "./failures.js"
@@ -37,30 +38,11 @@ import type { WindowImpl } from "./window.js"
 import { CountWindowImpl, TimeWindowImpl } from "./window.js"
 
 /**
- * Receives what the circuit does. Called synchronously, inside the atomic
- * section, so it must not block or throw.
+ * Receives what the circuit does: the contract's observer (`CircuitStore.CircuitObserver`).
  *
  * @internal
  */
-export interface CircuitObserver {
-  /** Whether the observer needs every call timed (default: yes). */
-  readonly needsTime?: boolean
-  onTransition(from: State, to: State, reason: TransitionReason, at: number): void
-  /**
-   * Hears of every recorded call. An observer without it hears only of
-   * transitions, and costs the calls nothing.
-   */
-  onCall?(
-    state: Admission["state"],
-    outcome: Outcome,
-    slow: boolean,
-    durationMillis: number,
-    counted: boolean,
-    at: number
-  ): void
-  /** Hears of every rejection (optional, as `onCall`). */
-  onReject?(state: RejectingState, retryAfterMillis: number, at: number): void
-}
+export type CircuitObserver = CircuitObserverContract
 
 type CallObserver = CircuitObserver & Required<Pick<CircuitObserver, "onCall">>
 type RejectObserver = CircuitObserver & Required<Pick<CircuitObserver, "onReject">>
@@ -136,10 +118,11 @@ export class Circuit {
   /** Whether the configuration itself times every call (a time window, a slow-call rule). */
   readonly timesCalls: boolean
   /**
-   * Whether this circuit's own window may trip it. A shared store turns this
-   * off while it is reachable: then the fleet's merged window decides trips.
+   * Whether this circuit's own window may trip it. A store that merges the
+   * windows of many instances turns this off while it can be reached: then
+   * the merged window decides trips.
    */
-  localTrips = true
+  tripsOnOwnWindow = true
 
   private gen = 0
   private observers: ReadonlyArray<CircuitObserver> = noObservers
@@ -288,16 +271,16 @@ export class Circuit {
   complete(
     admission: Admission,
     outcome: Outcome,
-    startedAt: number,
-    now: number,
+    startedAt: number | undefined,
+    now: number | undefined,
     timedOut: boolean,
     exit: Exit.Exit<unknown, unknown>
   ): void {
     let phase = this.current
-    // `now` is NaN when the caller did not need the clock: then the call was
-    // admitted while Closed or Disabled, and is stale if the phase moved on.
-    if ((phase._tag === "Open" || phase._tag === "HalfOpen") && now === now) phase = this.advance(now)
-    const durationMillis = now > startedAt ? now - startedAt : 0
+    // No `now` when the caller did not need the clock: then the call was admitted while Closed or
+    // Disabled, and is stale if the phase moved on.
+    if ((phase._tag === "Open" || phase._tag === "HalfOpen") && now !== undefined) phase = this.advance(now)
+    const durationMillis = now !== undefined && startedAt !== undefined && now > startedAt ? now - startedAt : 0
     const slow = this.isSlow(durationMillis, timedOut)
     const current = phase.gen === admission.gen
     const counted = current && outcome !== "ignored"
@@ -313,14 +296,15 @@ export class Circuit {
       return
     }
     if (outcome === "ignored") return
-    this.window.record(now, failure, slow)
+    // Untimed only with a count window, which does not read the time.
+    this.window.record(now ?? 0, failure, slow)
     this.consecutiveFailures = failure ? this.consecutiveFailures + 1 : 0
     // A fast success trips nothing, unless a rate rule is set: it may be the call that brings the
     // window to `minimumCalls`, over a rate that was already past its threshold.
-    if (phase._tag === "Closed" && this.localTrips && (failure || slow || this.ratesTrip)) {
+    if (phase._tag === "Closed" && this.tripsOnOwnWindow && (failure || slow || this.ratesTrip)) {
       const reason = this.tripReason()
       if (reason !== undefined) {
-        const at = now === now ? now : this.clock.currentTimeMillisUnsafe()
+        const at = now ?? this.clock.currentTimeMillisUnsafe()
         this.toOpen(phase, at, reason, reason === "SlowCallRate" ? undefined : this.lastFailure)
       }
     }
@@ -373,15 +357,15 @@ export class Circuit {
   }
 
   /**
-   * Moves this circuit to the state a shared store decided: `until` is when
-   * an Open circuit's opening ends, and `openings` the fleet's count of
+   * Moves this circuit to a state its store decided: `until` is when
+   * an Open circuit's opening ends, and `openings` the store's count of
    * consecutive openings. Nothing happens when the circuit is already there,
    * so applying the same news twice reports one transition.
    */
-  applyRemote(state: State, until: number, openings: number, reason: TransitionReason, now: number): void {
+  adopt(state: State, until: number, openings: number, reason: TransitionReason, now: number): void {
     const phase = this.advance(now)
     // News of an opening that has ended by now (an answer to an operation sent before its end) finds
-    // this circuit half-open already, as the fleet's will be at its next operation: nothing to undo.
+    // this circuit half-open already, as the store's will be at its next operation: nothing to undo.
     if (state === "Open" && until <= now && phase._tag === "HalfOpen") return
     this.consecutiveOpenings = openings
     if (phase._tag === state && (state !== "Open" || Math.abs((phase as OpenPhase).until - until) <= 1)) return
@@ -398,7 +382,7 @@ export class Circuit {
       case "HalfOpen":
         return this.set(phase, this.halfOpenPhase(), reason, now)
       case "Open": {
-        // The fleet's opening: this instance does not know the failure that caused it.
+        // The store's opening: this circuit does not know the failure that caused it.
         this.opening = { at: now, reason, failure: undefined }
         const next: OpenPhase = { _tag: "Open", gen: ++this.gen, openedAt: now, until }
         this.pendingDeadline = next.until
@@ -422,12 +406,12 @@ export class Circuit {
   }
 
   /**
-   * Records a call whose admission and outcome a shared store decided: the
-   * observers hear of it and the local window keeps it (for snapshots, and
-   * for protection while the store is unreachable), but it trips nothing.
-   * Returns whether the call was slow.
+   * Records a call its store admitted, and whose outcome the store judges:
+   * the observers hear of it and the local window keeps it (for snapshots,
+   * and for protection while the store cannot be reached), but it trips
+   * nothing. Returns whether the call was slow.
    */
-  observeRemote(
+  recordAdmittedByStore(
     state: Admission["state"],
     outcome: Outcome,
     durationMillis: number,
@@ -446,7 +430,7 @@ export class Circuit {
     return slow
   }
 
-  /** How long the fleet's `openings`-th consecutive opening lasts, without moving this circuit's own backoff. */
+  /** How long the store's `openings`-th consecutive opening lasts, without moving this circuit's own backoff. */
   openMillisFor(openings: number, now: number): number {
     return this.durations.peek(openings, now)
   }
@@ -455,18 +439,20 @@ export class Circuit {
     phase: HalfOpenPhase,
     outcome: Outcome,
     slow: boolean,
-    now: number
+    now: number | undefined
   ): void {
+    // A probe is admitted outside the fast path, so its outcome is always timed.
+    const at = now ?? this.clock.currentTimeMillisUnsafe()
     phase.inFlight--
     if (outcome === "ignored") {
       // An interrupted or ignored probe tells nothing: its permit goes back.
       phase.permitsLeft++
     } else if (this.probeFailed(outcome, slow)) {
-      return void this.toOpen(phase, now, "ProbeFailed", outcome === "failure" ? this.lastFailure : undefined)
+      return void this.toOpen(phase, at, "ProbeFailed", outcome === "failure" ? this.lastFailure : undefined)
     } else if (++phase.successes >= this.config.successThreshold) {
       this.consecutiveOpenings = 0
       this.durations.reset()
-      return this.set(phase, this.closedPhase(), "ProbesSucceeded", now)
+      return this.set(phase, this.closedPhase(), "ProbesSucceeded", at)
     }
     // No probe left running: nothing is undecided, and the next probe starts a new wait.
     if (phase.inFlight === 0) phase.waitingSince = undefined
@@ -555,8 +541,8 @@ export class Circuit {
   reportTransitions = false
 
   /** Keeps the failure a call ended with; only failures pay for it (and for a clock read when untimed). */
-  private recordFailure(exit: Exit.Exit<unknown, unknown>, now: number): void {
-    this.lastFailure = { at: now === now ? now : this.clock.currentTimeMillisUnsafe(), exit }
+  private recordFailure(exit: Exit.Exit<unknown, unknown>, now: number | undefined): void {
+    this.lastFailure = { at: now ?? this.clock.currentTimeMillisUnsafe(), exit }
   }
 
   private set(from: Phase, to: Phase, reason: TransitionReason, at: number): void {

@@ -54,9 +54,12 @@ export class EventHub implements CircuitObserver {
     slow: boolean,
     durationMillis: number,
     counted: boolean,
-    at: number
+    at: number | undefined
   ) {
-    this.publisher.publish(new CallRecorded({ breaker: this.name, state, outcome, slow, durationMillis, counted, at }))
+    // This observer needs time, so every call it hears of was timed.
+    this.publisher.publish(
+      new CallRecorded({ breaker: this.name, state, outcome, slow, durationMillis, counted, at: at ?? 0 })
+    )
   }
 
   onReject(state: CallRejected["state"], retryAfterMillis: number, at: number) {

@@ -177,7 +177,7 @@ export class BreakerMetrics implements CircuitObserver {
     slow: boolean,
     durationMillis: number,
     _counted: boolean,
-    _at: number
+    _at: number | undefined
   ): void {
     if (outcome === "success") {
       this.successes++

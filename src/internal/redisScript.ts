@@ -24,10 +24,11 @@
  *
  * @internal
  */
-import { Schema } from "effect"
+import { Schema, SchemaTransformation } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import { TransitionReason } from "../CircuitBreakerEvent.js"
 import { State } from "../CircuitState.js"
+import { IntBetween } from "./schemas.js"
 
 /** A Lua set of the given names: `{ Closed = true, ... }`. */
 const luaSet = (names: ReadonlyArray<string>): string => `{ ${names.map((name) => `${name} = true`).join(", ")} }`
@@ -434,35 +435,127 @@ export const circuitScript = Redis.script(
   { lua, numberOfKeys: 3 }
 ).withReturnType<unknown>()
 
+/** A count the script keeps: an integer from 0 to 2^53 - 1, as Lua and JavaScript both read it exactly. */
+const Count = IntBetween(0, Number.MAX_SAFE_INTEGER)
+
+/** A generation: the digits of an integer from 1 to 2^53 - 1 (the script prints it as text). */
+const Generation = Schema.String.check(
+  Schema.makeFilter((text) => /^[1-9][0-9]{0,15}$/.test(text) && Number(text) <= Number.MAX_SAFE_INTEGER, {
+    expected: "the digits of an integer from 1 to 2^53 - 1",
+    message: "must be the digits of an integer from 1 to 2^53 - 1"
+  })
+)
+
+/** The script's reply as it arrives: an array read by position. */
+const ReplyArray = Schema.Tuple([
+  Schema.String,
+  State,
+  TransitionReason,
+  Generation,
+  Count,
+  Count,
+  Count,
+  Count,
+  Count,
+  Count,
+  Count,
+  Count,
+  IntBetween(-1, Number.MAX_SAFE_INTEGER),
+  Schema.Union([Schema.Literal(""), TransitionReason])
+])
+
 /**
- * The script's reply: the circuit as it is after the operation.
+ * The script's reply, named: the circuit as it is after the operation.
  *
  * - `corrupt`: what was wrong with the stored data that was replaced (empty when nothing was);
+ * - `remaining`: how long an Open state's opening still lasts, from the operation's `now`;
  * - `granted`: for `admit`, -1 rejected, 0 admitted outside half-open, else the probe's fencing
  *   token; for `flush` and `probe`, -1 when the batch or probe was stale and dropped;
  * - `moved`: the reason of the transition this operation made, or empty.
  *
  * @internal
  */
-export const Reply = Schema.Tuple([
-  Schema.String,
-  State,
-  TransitionReason,
-  Schema.String,
-  Schema.Number,
-  Schema.Number,
-  Schema.Number,
-  Schema.Number,
-  Schema.Number,
-  Schema.Number,
-  Schema.Number,
-  Schema.Number,
-  Schema.Number,
-  Schema.Union([Schema.Literal(""), TransitionReason])
-])
+export const CircuitReply = Schema.Struct({
+  corrupt: Schema.String,
+  state: State,
+  reason: TransitionReason,
+  gen: Generation,
+  remaining: Count,
+  openings: Count,
+  permits: Count,
+  successes: Count,
+  calls: Count,
+  failures: Count,
+  slow: Count,
+  streak: Count,
+  granted: IntBetween(-1, Number.MAX_SAFE_INTEGER),
+  moved: Schema.Union([Schema.Literal(""), TransitionReason])
+})
 
 /** @internal */
-export type Reply = typeof Reply.Type
+export type CircuitReply = typeof CircuitReply.Type
+
+/**
+ * Reads the script's positional reply into a `CircuitReply`, checking every
+ * field: a number out of range is an unreadable reply, never a state.
+ */
+const Reply = ReplyArray.pipe(
+  Schema.decodeTo(
+    CircuitReply,
+    SchemaTransformation.transform({
+      decode: (
+        [
+          corrupt,
+          state,
+          reason,
+          gen,
+          remaining,
+          openings,
+          permits,
+          successes,
+          calls,
+          failures,
+          slow,
+          streak,
+          granted,
+          moved
+        ]
+      ) => ({
+        corrupt,
+        state,
+        reason,
+        gen,
+        remaining,
+        openings,
+        permits,
+        successes,
+        calls,
+        failures,
+        slow,
+        streak,
+        granted,
+        moved
+      }),
+      encode: (reply) =>
+        [
+          reply.corrupt,
+          reply.state,
+          reply.reason,
+          reply.gen,
+          reply.remaining,
+          reply.openings,
+          reply.permits,
+          reply.successes,
+          reply.calls,
+          reply.failures,
+          reply.slow,
+          reply.streak,
+          reply.granted,
+          reply.moved
+        ] as const
+    })
+  )
+)
 
 /** Decodes a reply of the script; what does not decode is a failed `Exit`, never a throw. @internal */
 export const decodeReply = Schema.decodeUnknownExit(Reply)

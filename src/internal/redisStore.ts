@@ -1,7 +1,7 @@
 /**
  * The Redis circuit store: connection, flushing, resynchronisation and
- * outages. Each breaker's link to its shared circuit is an `Attachment`
- * (`internal/redisAttachment.ts`).
+ * outages. Each breaker's link to its shared circuit is a `RedisLink`
+ * (`internal/redisLink.ts`).
  *
  * The store never makes a call wait for Redis in shared mode's Closed state:
  * outcomes are counted in the attachment and flushed by one store-wide loop.
@@ -33,14 +33,13 @@ import {
 import * as Redis from "effect/persistence/Redis"
 import { storeTypeId } from "../CircuitStore.js"
 import type { TypeId } from "../CircuitStore.js"
+import type { CircuitStore, LocalCircuit } from "../CircuitStore.js"
 import { ConfigIssue } from "../ConfigIssue.js"
 import { PolicyConfigError } from "../PolicyConfigError.js"
-import type { CircuitBreakerImpl } from "./breaker.js"
-import { Attachment } from "./redisAttachment.js"
 import { describe, notConnected, timedOut } from "./redisErrors.js"
-import type { Reply, ScriptCall } from "./redisScript.js"
+import { RedisLink } from "./redisLink.js"
+import type { CircuitReply, ScriptCall } from "./redisScript.js"
 import { circuitScript, decodeReply, Message } from "./redisScript.js"
-import type { StoreImpl } from "./store.js"
 
 /** Validated store options. @internal */
 export interface RedisStoreSettings {
@@ -87,7 +86,7 @@ const reconnectDelay = (retries: number): number =>
   Math.min(50 * 2 ** Math.min(retries, 10), 2000) + Math.floor(Math.random() * 100)
 
 /** @internal */
-export class RedisStore implements StoreImpl {
+export class RedisStore implements CircuitStore {
   readonly [storeTypeId]: TypeId = storeTypeId
   readonly kind = "redis" as const
   readonly strict: boolean
@@ -104,8 +103,8 @@ export class RedisStore implements StoreImpl {
     return this.closed
   }
   private evalScript: ((call: ScriptCall) => Effect.Effect<unknown, Redis.RedisError>) | undefined = undefined
-  readonly attachments = new Map<string, Set<Attachment>>()
-  readonly dirty = new Set<Attachment>()
+  readonly attachments = new Map<string, Set<RedisLink>>()
+  readonly dirty = new Set<RedisLink>()
   /** Whether this outage was logged. */
   private outageLogged = false
   private lastOutageLoggedAt = -Infinity
@@ -121,18 +120,17 @@ export class RedisStore implements StoreImpl {
     this.channel = `${settings.prefix}transitions`
   }
 
-  attach(breaker: CircuitBreakerImpl, scope: Scope.Scope): Effect.Effect<void> {
+  link(local: LocalCircuit, scope: Scope.Scope): Effect.Effect<RedisLink> {
     return Effect.suspend(() => {
-      const attachment = new Attachment(this, breaker)
-      let same = this.attachments.get(breaker.name)
+      const attachment = new RedisLink(this, local)
+      let same = this.attachments.get(local.name)
       if (same === undefined) {
         same = new Set()
-        this.attachments.set(breaker.name, same)
+        this.attachments.set(local.name, same)
       }
       same.add(attachment)
-      const detachObserver = breaker.circuit.addObserver(attachment)
-      breaker.remote = attachment
-      breaker.circuit.localTrips = !this.up
+      const detachObserver = local.observe(attachment)
+      local.tripsOnOwnWindow(!this.up)
       const detach = Effect.suspend(() => {
         // Outcomes counted but not flushed yet are sent before the breaker goes: nothing is lost.
         const last = this.up ? attachment.flush(this.clock.currentTimeMillisUnsafe()) : Effect.void
@@ -140,9 +138,8 @@ export class RedisStore implements StoreImpl {
           last,
           Effect.sync(() => {
             detachObserver()
-            breaker.remote = undefined
             same.delete(attachment)
-            if (same.size === 0) this.attachments.delete(breaker.name)
+            if (same.size === 0) this.attachments.delete(local.name)
             this.dirty.delete(attachment)
           })
         )
@@ -150,7 +147,7 @@ export class RedisStore implements StoreImpl {
       const join = this.up
         ? attachment.sync(this.clock.currentTimeMillisUnsafe())
         : attachment.goLocal()
-      return Effect.andThen(Scope.addFinalizer(scope, detach), join)
+      return Effect.as(Effect.andThen(Scope.addFinalizer(scope, detach), join), attachment)
     })
   }
 
@@ -307,7 +304,7 @@ export class RedisStore implements StoreImpl {
           )
         }
         this.up = true
-        for (const attachment of this.allAttachments()) attachment.breaker.circuit.localTrips = false
+        for (const attachment of this.allAttachments()) attachment.storeUp()
         const missed = attachments.filter((attachment) => attachment.missedNews)
         for (const attachment of missed) attachment.missedNews = false
         // The subscription reconnects on its own, maybe after the commands: what was announced
@@ -375,7 +372,7 @@ export class RedisStore implements StoreImpl {
     })
   }
 
-  report(raw: unknown, context: string): Effect.Effect<Reply | undefined> {
+  report(raw: unknown, context: string): Effect.Effect<CircuitReply | undefined> {
     const decoded = decodeReply(raw)
     if (Exit.isFailure(decoded)) {
       return Effect.as(
@@ -384,16 +381,16 @@ export class RedisStore implements StoreImpl {
       )
     }
     const reply = decoded.value
-    if (reply[0] === "") return Effect.succeed(reply)
+    if (reply.corrupt === "") return Effect.succeed(reply)
     return Effect.as(
       Effect.logWarning(
-        `Redis circuit store found data it did not write (${reply[0]}): treated as absent, replaced by a fresh circuit`
+        `Redis circuit store found data it did not write (${reply.corrupt}): treated as absent, replaced by a fresh circuit`
       ),
       reply
     )
   }
 
-  *allAttachments(): Iterable<Attachment> {
+  *allAttachments(): Iterable<RedisLink> {
     for (const same of this.attachments.values()) yield* same
   }
 

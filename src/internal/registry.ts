@@ -13,7 +13,6 @@
  */
 import { Clock, Context, Deferred, Duration, Effect, Exit, Schema, Scope } from "effect"
 import type { CircuitBreaker } from "../CircuitBreaker.js"
-import { makeResolved } from "../CircuitBreaker.js"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
 import type { CircuitBreakerRegistry } from "../CircuitBreakerRegistry.js"
 import type { Snapshot } from "../CircuitBreakerSnapshot.js"
@@ -22,6 +21,7 @@ import { fromOptions } from "../Classifier.js"
 import { maxKeyLength } from "../Limits.js"
 import type { CircuitBreakerImpl } from "./breaker.js"
 import { Entry, Eviction } from "./eviction.js"
+import { makeBreaker } from "./makeBreaker.js"
 import { nameProblem, truncate } from "./options.js"
 import { hasTypeId, isEffectValue } from "./service.js"
 
@@ -172,18 +172,15 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
         entry.used = true
         return entry.breaker.guard(self, classify ?? entry.breaker.classifier, fiber)
       }
-      return Effect.flatMap(this.create(key), (breaker) => {
-        const impl = breaker as CircuitBreakerImpl
-        return impl.guard(self, classify ?? impl.classifier, fiber)
-      })
+      return Effect.flatMap(this.create(key), (breaker) => breaker.guard(self, classify ?? breaker.classifier, fiber))
     })
   }
 
   /** Breakers being made, by key: a second caller for the same key waits for the first. */
-  private readonly making = new Map<string, Deferred.Deferred<CircuitBreaker, unknown>>()
+  private readonly making = new Map<string, Deferred.Deferred<CircuitBreakerImpl, unknown>>()
 
   /** Makes the breaker for `key`, once however many fibers ask at the same time. */
-  private create(key: string): Effect.Effect<CircuitBreaker, unknown> {
+  private create(key: string): Effect.Effect<CircuitBreakerImpl, unknown> {
     return Effect.suspend(() => {
       const pending = this.making.get(key)
       if (pending !== undefined) return Deferred.await(pending)
@@ -199,7 +196,7 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
         )
       }
       // Claimed before anything can yield: no other fiber makes this key meanwhile.
-      const claim = Deferred.makeUnsafe<CircuitBreaker, unknown>()
+      const claim = Deferred.makeUnsafe<CircuitBreakerImpl, unknown>()
       this.making.set(key, claim)
       return this.build(key).pipe(
         Effect.onExit((exit) =>
@@ -213,7 +210,7 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
   }
 
   /** Validates the key's configuration, makes room, and makes the breaker. */
-  private build(key: string): Effect.Effect<CircuitBreaker, unknown> {
+  private build(key: string): Effect.Effect<CircuitBreakerImpl, unknown> {
     return Effect.gen({ self: this }, function*() {
       // The configuration first: a key whose configuration is invalid must not evict anything.
       const config = yield* this.configFor(key)
@@ -224,13 +221,13 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
       }
       const scope = yield* Scope.fork(this.scope)
       const made = yield* Effect.exit(
-        makeResolved(config).pipe(Scope.provide(scope), Effect.provideContext(this.context))
+        makeBreaker(config).pipe(Scope.provide(scope), Effect.provideContext(this.context))
       )
       if (Exit.isFailure(made)) {
         yield* Scope.close(scope, made)
         return yield* Effect.failCause(made.cause)
       }
-      const breaker = made.value as CircuitBreakerImpl
+      const breaker = made.value
       // Not marked used: a breaker only earns its second chance by being used again.
       const entry = new Entry(key, breaker, scope, this.clock.currentTimeMillisUnsafe())
       this.entries.set(key, entry)

@@ -1,8 +1,10 @@
 /**
- * One breaker's link to its shared circuit in the Redis store: it counts the
- * breaker's outcomes for the store's next flush, asks Redis for admissions
- * when Redis decides them (strict mode, half-open probes), and moves the
- * breaker's circuit to the fleet's state.
+ * One breaker's link to its shared circuit in the Redis store (the store's
+ * `CircuitLink`): it counts the breaker's outcomes for the store's next
+ * flush, asks Redis for admissions when Redis decides them (strict mode,
+ * half-open probes), keeps the breaker's local circuit in step with the
+ * fleet's, and decides what the local circuit does while Redis cannot be
+ * reached. It reaches the breaker only through `LocalCircuit`.
  *
  * @internal
  */
@@ -10,33 +12,24 @@ import { Cause, Duration, Effect, Exit } from "effect"
 import type * as Redis from "effect/persistence/Redis"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
 import type { TransitionReason } from "../CircuitBreakerEvent.js"
-import type { State } from "../CircuitState.js"
+import type { CircuitOpenError } from "../CircuitOpenError.js"
+import type { CircuitLink, CircuitObserver, FleetView, LocalCircuit, LocalState, StoreGrant } from "../CircuitStore.js"
 import type { Outcome } from "../Classifier.js"
-import type { CircuitBreakerImpl } from "./breaker.js"
-import type { CircuitObserver } from "./circuit.js"
-import type { Admission, Rejection } from "./phase.js"
 import { notRun } from "./redisErrors.js"
-import type { Message, Reply, ScriptCall } from "./redisScript.js"
+import type { CircuitReply, Message, ScriptCall } from "./redisScript.js"
 import { decodeReply } from "./redisScript.js"
 import type { RedisStore } from "./redisStore.js"
-import type { RemoteCircuit, RemoteGrant } from "./store.js"
 
-/** What an instance knows of its circuit, to seed a fleet circuit with after an outage. */
-interface LocalState {
-  readonly state: State
-  /** When an opening ends (epoch millis); 0 for other states. */
-  readonly until: number
-  readonly openedAt: number
-}
+type Rejection = Exit.Exit<never, CircuitOpenError>
 
 /**
  * One breaker's link to its shared circuit: it counts the breaker's outcomes
- * for the next flush, answers the breaker's remote admissions, and moves the
- * breaker's circuit to the fleet's state.
+ * for the next flush, answers the admissions Redis decides, and moves the
+ * local circuit to the fleet's state.
  *
  * @internal
  */
-export class Attachment implements CircuitObserver, RemoteCircuit {
+export class RedisLink implements CircuitObserver, CircuitLink {
   readonly needsTime = false
   readonly keys: readonly [string, string, string]
   /** The fleet generation this instance last saw. */
@@ -65,11 +58,13 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
   /** The trip rules and the window, as the script reads them: the same for every flush. */
   private readonly rules: ReadonlyArray<string | number>
   private readonly maxWaitMillis: number
+  /** The fleet's view, from the last reply applied. */
+  private lastFleetView: FleetView | undefined = undefined
 
-  constructor(readonly store: RedisStore, readonly breaker: CircuitBreakerImpl) {
-    const base = `${store.settings.prefix}{${breaker.name}}`
+  constructor(readonly store: RedisStore, readonly local: LocalCircuit) {
+    const base = `${store.settings.prefix}{${local.name}}`
     this.keys = [base, `${base}:w`, `${base}:p`]
-    const config = breaker.config
+    const config = local.config
     this.config = config
     const window = config.window
     this.rules = [
@@ -99,7 +94,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     this.used = true
   }
 
-  onCall(state: Admission["state"], outcome: Outcome, slow: boolean, _d: number, counted: boolean): void {
+  onCall(state: StoreGrant["state"], outcome: Outcome, slow: boolean, _d: number, counted: boolean): void {
     this.used = true
     if (!counted || state === "HalfOpen" || this.routesCalls) return
     if (this.calls === 0) {
@@ -124,7 +119,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
 
   /** Whether the periodic resync should look at this circuit. */
   due(): boolean {
-    const due = this.used || this.breaker.circuit.current._tag !== "Closed"
+    const due = this.used || this.local.read(this.store.clock.currentTimeMillisUnsafe()).state !== "Closed"
     this.used = false
     return due
   }
@@ -174,7 +169,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     const known = this.beforeOutage ?? this.localState(now)
     // An opening that has ended is no news for the fleet.
     const seed = known.state === "Open" && known.until <= now
-      ? { state: "Closed" as const, until: 0, openedAt: 0 }
+      ? { state: "Closed" as const, until: 0, openedAt: 0, consecutiveOpenings: known.consecutiveOpenings }
       : known
     const first = control === undefined ?
       Effect.void :
@@ -186,7 +181,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     const sync = this.call(
       "sync",
       now,
-      [seed.state, Math.max(0, seed.until - now), this.breaker.circuit.consecutiveOpenings, seed.openedAt],
+      [seed.state, Math.max(0, seed.until - now), seed.consecutiveOpenings, seed.openedAt],
       undefined,
       "StoreSync"
     )
@@ -227,31 +222,40 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
   /** The store closes: this breaker goes on with its local circuit, as it was before any outage. */
   get leave(): Effect.Effect<void> {
     return Effect.suspend(() => {
-      this.breaker.circuit.localTrips = true
+      this.local.tripsOnOwnWindow(true)
       const before = this.beforeOutage
       this.beforeOutage = undefined
       if (before === undefined) return Effect.void
       // An opening that ended meanwhile ends here too: the circuit half-opens on its next read.
-      return this.breaker.applyRemote(before.state, before.until, this.openings, "StoreSync")
+      return this.local.adopt(before.state, before.until, this.openings, "StoreSync")
     })
+  }
+
+  /** Redis is reachable and this circuit caught up: the fleet's merged window decides trips. */
+  storeUp(): void {
+    this.local.tripsOnOwnWindow(false)
   }
 
   /** Redis is unreachable: the local circuit decides alone, or rejects every call. */
   goLocal(): Effect.Effect<void> {
     if (this.store.isClosed) return Effect.void
-    const circuit = this.breaker.circuit
-    circuit.localTrips = true
+    this.local.tripsOnOwnWindow(true)
     if (this.store.settings.onUnavailable === "allow") return Effect.void
     return Effect.suspend(() => {
-      this.beforeOutage ??= this.localState(this.store.clock.currentTimeMillisUnsafe())
-      return this.breaker.applyRemote("ForcedOpen", 0, circuit.consecutiveOpenings, "StoreUnavailable")
+      const known = this.localState(this.store.clock.currentTimeMillisUnsafe())
+      this.beforeOutage ??= known
+      return this.local.adopt("ForcedOpen", 0, known.consecutiveOpenings, "StoreUnavailable")
     })
   }
 
-  admit(now: number): Effect.Effect<RemoteGrant | Rejection | "local"> {
+  fleet(): FleetView | undefined {
+    return this.lastFleetView
+  }
+
+  admit(now: number): Effect.Effect<StoreGrant | Rejection | "local"> {
     // Shared mode: once the fleet said no probe is left, callers are turned away here until newer
     // news arrives (a transition, or the next resync), instead of each asking Redis again.
-    if (this.probesExhausted && !this.store.strict && this.breaker.circuit.current._tag === "HalfOpen") {
+    if (this.probesExhausted && !this.store.strict && this.local.read(now).state === "HalfOpen") {
       return this.rejection(now)
     }
     const epoch = this.store.epoch
@@ -263,7 +267,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     )
     return Effect.flatMap(
       Effect.exit(answer),
-      (exit): Effect.Effect<RemoteGrant | Rejection | "local"> => {
+      (exit): Effect.Effect<StoreGrant | Rejection | "local"> => {
         if (Exit.isFailure(exit)) {
           // The caller left: nothing was admitted, and Redis is not to blame.
           if (Cause.hasInterruptsOnly(exit.cause)) return Effect.failCause(exit.cause as Cause.Cause<never>)
@@ -272,20 +276,20 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
         }
         return Effect.flatMap(
           this.apply(exit.value, "admit", now, undefined, epoch),
-          (reply): Effect.Effect<RemoteGrant | Rejection | "local"> => {
+          (reply): Effect.Effect<StoreGrant | Rejection | "local"> => {
             // Not applied (the store went down meanwhile, or the answer is unreadable): a lease it
             // may carry goes back, and the local circuit decides.
             if (reply === undefined) return Effect.as(this.giveBack(exit.value, now), "local" as const)
-            const granted = reply[12]
+            const granted = reply.granted
             if (granted >= 0) {
-              const state: Admission["state"] = granted > 0
+              const state: StoreGrant["state"] = granted > 0
                 ? "HalfOpen"
-                : reply[1] === "Disabled"
+                : reply.state === "Disabled"
                 ? "Disabled"
                 : "Closed"
-              return Effect.succeed<RemoteGrant>({ token: granted, gen: reply[3], state })
+              return Effect.succeed<StoreGrant>({ token: granted, version: reply.gen, state })
             }
-            if (reply[1] === "HalfOpen" && Number(reply[3]) >= this.gen) this.probesExhausted = true
+            if (reply.state === "HalfOpen" && Number(reply.gen) >= this.gen) this.probesExhausted = true
             return this.rejection(now)
           }
         )
@@ -293,12 +297,12 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     )
   }
 
-  done(grant: RemoteGrant, outcome: Outcome, slow: boolean, now: number): Effect.Effect<void> {
+  done(grant: StoreGrant, outcome: Outcome, slow: boolean, now: number): Effect.Effect<void> {
     if (grant.token > 0) {
       // Judged as in memory (a slow probe fails when slow calls can trip the circuit).
       const reported = outcome === "ignored"
         ? outcome
-        : this.breaker.circuit.probeFailed(outcome, slow)
+        : this.local.probeFailed(outcome, slow)
         ? "failure"
         : "success"
       // A lost probe report is not retried: the lease expires and another instance probes.
@@ -306,7 +310,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     }
     if (outcome === "ignored") return Effect.void
     const failure = outcome === "failure" ? 1 : 0
-    return this.sendBatch(now, Number(grant.gen), 1, failure, slow ? 1 : 0, failure, failure === 0)
+    return this.sendBatch(now, Number(grant.version), 1, failure, slow ? 1 : 0, failure, failure === 0)
   }
 
   control(target: "ForcedOpen" | "Disabled" | "Reset", now: number): Effect.Effect<void> {
@@ -336,22 +340,19 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     this.probesExhausted = false
     // The message says how long the opening lasts from when it was sent: the receiver's clock takes over.
     const until = this.store.clock.currentTimeMillisUnsafe() + message.remaining
-    return this.breaker.applyRemote(message.state, until, message.openings, message.reason)
+    return this.local.adopt(message.state, until, message.openings, message.reason)
   }
 
   /** Gives back the probe lease an admission answer carries, when nobody will use it. */
   private giveBack(raw: unknown, now: number): Effect.Effect<void> {
     const decoded = decodeReply(raw)
-    if (Exit.isFailure(decoded) || decoded.value[12] <= 0) return Effect.void
-    const call = this.scriptCall("probe", now, [String(decoded.value[12]), "ignored", this.config.successThreshold])
+    if (Exit.isFailure(decoded) || decoded.value.granted <= 0) return Effect.void
+    const call = this.scriptCall("probe", now, [String(decoded.value.granted), "ignored", this.config.successThreshold])
     return Effect.ignore(this.store.run(call))
   }
 
   private localState(now: number): LocalState {
-    const phase = this.breaker.circuit.advance(now)
-    return phase._tag === "Open"
-      ? { state: "Open", until: phase.until, openedAt: phase.openedAt }
-      : { state: phase._tag, until: 0, openedAt: 0 }
+    return this.local.read(now)
   }
 
   private dropBatch(): void {
@@ -387,15 +388,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
   }
 
   private rejection(now: number): Effect.Effect<Rejection> {
-    return Effect.sync(() => {
-      const circuit = this.breaker.circuit
-      const phase = circuit.advance(now)
-      if (phase._tag === "Open" || phase._tag === "HalfOpen" || phase._tag === "ForcedOpen") {
-        return circuit.reject(phase, now)
-      }
-      // The fleet rejected, but its newer state reached this instance first: reject as at the end of an opening.
-      return circuit.reject({ _tag: "Open", gen: -1, openedAt: now, until: now }, now)
-    })
+    return Effect.sync(() => this.local.reject(now))
   }
 
   private scriptCall(op: ScriptCall["op"], now: number, extra: ReadonlyArray<string | number>): ScriptCall {
@@ -408,7 +401,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
       now: Math.floor(now),
       idleMillis: settings.idleMillis,
       channel: this.store.channel,
-      name: this.breaker.name,
+      name: this.local.name,
       permits: config.halfOpenPermits,
       openMillis: this.openMillis(now),
       maxWaitMillis: this.maxWaitMillis,
@@ -423,7 +416,7 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
   private openMillis(now: number): number {
     if (this.openMillisOpenings !== this.openings) {
       this.openMillisOpenings = this.openings
-      this.openMillisCached = this.breaker.circuit.openMillisFor(this.openings + 1, now)
+      this.openMillisCached = this.local.openMillisFor(this.openings + 1, now)
     }
     return this.openMillisCached
   }
@@ -454,18 +447,27 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
     now: number,
     reason: TransitionReason | undefined,
     epoch: number
-  ): Effect.Effect<Reply | undefined> {
-    return Effect.flatMap(this.store.report(raw, `${op} on circuit "${this.breaker.name}"`), (reply) => {
+  ): Effect.Effect<CircuitReply | undefined> {
+    return Effect.flatMap(this.store.report(raw, `${op} on circuit "${this.local.name}"`), (reply) => {
       // An answer sent before an outage began must not undo what the outage did.
       if (reply === undefined || this.store.epoch !== epoch) return Effect.succeed(undefined)
-      const gen = Number(reply[3])
+      const gen = Number(reply.gen)
       if (gen < this.gen) return Effect.succeed(reply)
       this.gen = gen
-      this.openings = reply[5]
-      if (reply[1] !== "HalfOpen" || reply[6] > 0) this.probesExhausted = false
-      const why = reply[13] !== "" ? reply[13] : reason ?? reply[2]
+      this.openings = reply.openings
+      this.lastFleetView = {
+        state: reply.state,
+        calls: reply.calls,
+        failures: reply.failures,
+        slowCalls: reply.slow,
+        consecutiveFailures: reply.streak,
+        consecutiveOpenings: reply.openings,
+        readAt: now
+      }
+      if (reply.state !== "HalfOpen" || reply.permits > 0) this.probesExhausted = false
+      const why = reply.moved !== "" ? reply.moved : reason ?? reply.reason
       // The remaining time counts from when the operation was sent, not from when its reply arrived.
-      return Effect.as(this.breaker.applyRemote(reply[1], now + reply[4], reply[5], why), reply)
+      return Effect.as(this.local.adopt(reply.state, now + reply.remaining, reply.openings, why), reply)
     })
   }
 }
