@@ -80,12 +80,14 @@ export class RedisLink implements CircuitObserver, CircuitLink {
     this.maxWaitMillis = config.halfOpenMaxWait === undefined ? 0 : Duration.toMillis(config.halfOpenMaxWait)
   }
 
+  // While the store catches up after an outage, Redis answers again: a circuit that adopted the
+  // fleet's half-open state asks Redis for its probes' leases from then on, never probing alone.
   get routesCalls(): boolean {
-    return this.store.strict && this.store.up
+    return this.store.strict && this.store.answering
   }
 
   get grantsProbes(): boolean {
-    return this.store.up
+    return this.store.answering
   }
 
   onTransition(): void {}

@@ -246,6 +246,11 @@ export class RedisStore implements CircuitStore {
   /** Whether a catch-up after an outage is running. */
   private rejoining = false
 
+  /** Whether Redis answers: the store is up, or catching up after an outage. */
+  get answering(): boolean {
+    return this.up || this.rejoining
+  }
+
   /** Redis became unreachable: local circuits decide until it returns. Logged once per outage. */
   lost(cause: unknown): Effect.Effect<void> {
     return Effect.suspend(() => {

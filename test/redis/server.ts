@@ -58,6 +58,10 @@ export interface RedisServer {
   readonly kill: Effect.Effect<void>
   /** Starts the server again on the same port, empty. */
   readonly restart: Effect.Effect<void>
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered, as a hung host. */
+  readonly pause: Effect.Effect<void>
+  /** Lets a frozen server go on (SIGCONT), with everything it had. */
+  readonly resume: Effect.Effect<void>
 }
 
 /**
@@ -108,6 +112,8 @@ export const redisServer: Effect.Effect<RedisServer, never, Scope.Scope> = Effec
         await stop()
         child = await start(port, dir)
       }),
+      pause: Effect.sync(() => void child.kill("SIGSTOP")),
+      resume: Effect.sync(() => void child.kill("SIGCONT")),
       close: async () => {
         await stop()
         rmSync(dir, { recursive: true, force: true })
