@@ -282,6 +282,14 @@ export class RedisLink implements CircuitObserver, CircuitLink {
             // Not applied (the store went down meanwhile, or the answer is unreadable): a lease it
             // may carry goes back, and the local circuit decides.
             if (reply === undefined) return Effect.as(this.giveBack(exit.value, now), "local" as const)
+            if (reply.corrupt !== "") {
+              // The script admitted against a circuit it had to make afresh; this instance's open
+              // circuit (written back meanwhile) is the better answer.
+              const state = this.local.read(now).state
+              if (state === "Open" || state === "ForcedOpen") {
+                return Effect.andThen(this.giveBack(exit.value, now), this.rejection(now))
+              }
+            }
             const granted = reply.granted
             if (granted >= 0) {
               const state: StoreGrant["state"] = granted > 0
@@ -343,6 +351,30 @@ export class RedisLink implements CircuitObserver, CircuitLink {
     // The message says how long the opening lasts from when it was sent: the receiver's clock takes over.
     const until = this.store.clock.currentTimeMillisUnsafe() + message.remaining
     return this.local.adopt(message.state, until, message.openings, message.reason)
+  }
+
+  /**
+   * Whether the local circuit is more protective than `fleetState`: open
+   * (or forced open, or disabled by an operator) while the fleet's circuit
+   * is not.
+   */
+  private outranks(fleetState: CircuitReply["state"], now: number): boolean {
+    const local = this.local.read(now).state
+    if (local === fleetState) return false
+    return local === "ForcedOpen" || local === "Disabled" ||
+      (local === "Open" && fleetState !== "ForcedOpen")
+  }
+
+  /** Writes this instance's state over a circuit made afresh, as after a Redis restart. */
+  private reseed(now: number): Effect.Effect<void> {
+    const known = this.localState(now)
+    return this.call(
+      "sync",
+      now,
+      [known.state, Math.max(0, known.until - now), known.consecutiveOpenings, known.openedAt],
+      undefined,
+      "StoreSync"
+    )
   }
 
   /** Gives back the probe lease an admission answer carries, when nobody will use it. */
@@ -455,6 +487,12 @@ export class RedisLink implements CircuitObserver, CircuitLink {
       if (reply === undefined || this.store.epoch !== epoch) return Effect.succeed(undefined)
       const gen = Number(reply.gen)
       if (gen < this.gen) return Effect.succeed(reply)
+      // Data the script could not trust was replaced by a fresh, closed circuit: this instance's
+      // more protective state wins, and is written back for the fleet.
+      if (reply.corrupt !== "" && this.outranks(reply.state, now)) {
+        this.gen = gen
+        return Effect.as(this.reseed(now), reply)
+      }
       this.gen = gen
       this.openings = reply.openings
       this.lastFleetView = {

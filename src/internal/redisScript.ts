@@ -299,8 +299,11 @@ if op == "sync" then
   -- while Redis was away, or before Redis restarted empty) is newer news than a closed fleet circuit.
   local seed, seedRemaining, seedOpenings, seedOpenedAt = ARGV[12], tonumber(ARGV[13]), tonumber(ARGV[14]),
     tonumber(ARGV[15])
-  local newer = (seed == "Open" and s.state == "Closed" and seedOpenedAt > s.changed)
-    or (created and (seed == "ForcedOpen" or seed == "Disabled"))
+  -- A circuit that never moved (made afresh by this operation or an earlier one: after a restart, an
+  -- expiry, or corrupt data) takes an operator's state from the instance that still holds it.
+  local untouched = created or s.changed == 0
+  local newer = (seed == "Open" and s.state == "Closed" and (untouched or seedOpenedAt > s.changed))
+    or (untouched and (seed == "ForcedOpen" or seed == "Disabled"))
   if newer then
     local from = s.state
     s.gen = math.max(s.gen + 1, now)
