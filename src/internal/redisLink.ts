@@ -261,6 +261,7 @@ export class RedisLink implements CircuitObserver, CircuitLink {
       return this.rejection(now)
     }
     const epoch = this.store.epoch
+    const sent = ++this.operations
     // The caller may leave while it waits for Redis (a timeout around the call, an interrupted
     // request): the wait is interruptible even inside the breaker's mask, and an answer that comes
     // after the caller left gives back the lease it carries.
@@ -277,7 +278,7 @@ export class RedisLink implements CircuitObserver, CircuitLink {
           return Effect.as(this.store.lost(Cause.squash(exit.cause)), "local" as const)
         }
         return Effect.flatMap(
-          this.apply(exit.value, "admit", now, undefined, epoch),
+          this.apply(exit.value, "admit", now, undefined, epoch, sent),
           (reply): Effect.Effect<StoreGrant | Rejection | "local"> => {
             // Not applied (the store went down meanwhile, or the answer is unreadable): a lease it
             // may carry goes back, and the local circuit decides.
@@ -464,29 +465,40 @@ export class RedisLink implements CircuitObserver, CircuitLink {
     reason?: TransitionReason
   ): Effect.Effect<void> {
     const epoch = this.store.epoch
+    const sent = ++this.operations
+    if (op === "control") this.lastControl = sent
     return this.store.run(this.scriptCall(op, now, extra)).pipe(
-      Effect.flatMap((raw) => this.apply(raw, op, now, reason, epoch)),
+      Effect.flatMap((raw) => this.apply(raw, op, now, reason, epoch, sent)),
       Effect.asVoid,
       Effect.catch((error) => onError === undefined ? this.store.lost(error) : onError(error))
     )
   }
 
+  /** Operations sent so far, numbered in the order they were sent. */
+  private operations = 0
+  /** The number of the last operator's control call sent. */
+  private lastControl = 0
+
   /**
-   * Moves the local circuit to the state in the reply to an operation sent at
-   * `now`, unless a newer state was seen already.
+   * Moves the local circuit to the state in the reply to operation number
+   * `sent`, sent at `now`, unless a newer state was seen already, or the
+   * operation was sent before the operator's last control call: its answer
+   * shows the circuit before the operator acted, and adopting it would undo
+   * the control call until its own answer arrived.
    */
   private apply(
     raw: unknown,
     op: string,
     now: number,
     reason: TransitionReason | undefined,
-    epoch: number
+    epoch: number,
+    sent: number
   ): Effect.Effect<CircuitReply | undefined> {
     return Effect.flatMap(this.store.report(raw, `${op} on circuit "${this.local.name}"`), (reply) => {
       // An answer sent before an outage began must not undo what the outage did.
       if (reply === undefined || this.store.epoch !== epoch) return Effect.succeed(undefined)
       const gen = Number(reply.gen)
-      if (gen < this.gen) return Effect.succeed(reply)
+      if (gen < this.gen || sent < this.lastControl) return Effect.succeed(reply)
       // Data the script could not trust was replaced by a fresh, closed circuit: this instance's
       // more protective state wins, and is written back for the fleet.
       if (reply.corrupt !== "" && this.outranks(reply.state, now)) {
