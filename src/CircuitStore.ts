@@ -32,7 +32,7 @@
  */
 import type { Clock, Exit, Scope } from "effect"
 import { Context, Effect, Layer } from "effect"
-import type { ResolvedConfig } from "./CircuitBreakerConfig.js"
+import type { CircuitBreakerConfigError, ResolvedConfig } from "./CircuitBreakerConfig.js"
 import type { TransitionReason } from "./CircuitBreakerEvent.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
 import type { RejectingState, State } from "./CircuitState.js"
@@ -67,11 +67,15 @@ export interface CircuitStore {
   readonly kind: string
   /**
    * Links a breaker's local circuit to this store for as long as `scope` is
-   * open (the breaker's scope), and returns the breaker's link. Never fails:
-   * a store that cannot be reached still links, and decides what the local
-   * circuit does meanwhile.
+   * open (the breaker's scope), and returns the breaker's link. A store that
+   * cannot be reached still links, and decides what the local circuit does
+   * meanwhile; a store may refuse a configuration that conflicts with the
+   * circuit it keeps (`CircuitBreakerConfigError`).
    */
-  readonly link: (circuit: LocalCircuit, scope: Scope.Scope) => Effect.Effect<CircuitLink>
+  readonly link: (
+    circuit: LocalCircuit,
+    scope: Scope.Scope
+  ) => Effect.Effect<CircuitLink, CircuitBreakerConfigError>
 }
 
 /**

@@ -18,7 +18,7 @@
 import type { Fiber, Tracer } from "effect"
 import { Cause, Clock, Context, Duration, Effect, Exit, Scope, Stream } from "effect"
 import type { CircuitBreaker } from "../CircuitBreaker.js"
-import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
+import type { CircuitBreakerConfigError, ResolvedConfig } from "../CircuitBreakerConfig.js"
 import type { CircuitBreakerEvent, TransitionReason } from "../CircuitBreakerEvent.js"
 import { Snapshot } from "../CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "../CircuitOpenError.js"
@@ -211,7 +211,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
    * scope is open: the store sees the circuit only through `LocalCircuit`,
    * and the breaker reaches the store only through the link it answers.
    */
-  linkTo(store: CircuitStore): Effect.Effect<void> {
+  linkTo(store: CircuitStore): Effect.Effect<void, CircuitBreakerConfigError> {
     return Effect.map(store.link(this.localCircuit(), this.scope), (link) => {
       this.link = link
     })

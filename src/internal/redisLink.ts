@@ -15,6 +15,7 @@ import type { TransitionReason } from "../CircuitBreakerEvent.js"
 import type { CircuitOpenError } from "../CircuitOpenError.js"
 import type { CircuitLink, CircuitObserver, FleetView, LocalCircuit, LocalState, StoreGrant } from "../CircuitStore.js"
 import type { Outcome } from "../Classifier.js"
+import { configFingerprint } from "./configFingerprint.js"
 import { notRun } from "./redisErrors.js"
 import type { CircuitReply, Message, ScriptCall } from "./redisScript.js"
 import { decodeReply } from "./redisScript.js"
@@ -60,6 +61,10 @@ export class RedisLink implements CircuitObserver, CircuitLink {
   private readonly maxWaitMillis: number
   /** The fleet's view, from the last reply applied. */
   private lastFleetView: FleetView | undefined = undefined
+  /** This instance's configuration fingerprint, kept with the circuit by the first instance to sync. */
+  readonly fingerprint: string
+  /** The fingerprint the circuit keeps, when it is not this instance's. */
+  conflictingFingerprint: string | undefined = undefined
 
   constructor(readonly store: RedisStore, readonly local: LocalCircuit) {
     const base = `${store.settings.prefix}{${local.name}}`
@@ -78,6 +83,7 @@ export class RedisLink implements CircuitObserver, CircuitLink {
         : ["t", window.buckets, Math.max(1, Math.floor(Duration.toMillis(window.duration) / window.buckets))])
     ]
     this.maxWaitMillis = config.halfOpenMaxWait === undefined ? 0 : Duration.toMillis(config.halfOpenMaxWait)
+    this.fingerprint = configFingerprint(config)
   }
 
   // While the store catches up after an outage, Redis answers again: a circuit that adopted the
@@ -155,7 +161,7 @@ export class RedisLink implements CircuitObserver, CircuitLink {
 
   /** Catches up with the fleet's state. */
   sync(now: number): Effect.Effect<void> {
-    return this.call("sync", now, ["", 0, 0, 0])
+    return this.call("sync", now, ["", 0, 0, 0, this.fingerprint])
   }
 
   /**
@@ -183,7 +189,7 @@ export class RedisLink implements CircuitObserver, CircuitLink {
     const sync = this.call(
       "sync",
       now,
-      [seed.state, Math.max(0, seed.until - now), seed.consecutiveOpenings, seed.openedAt],
+      [seed.state, Math.max(0, seed.until - now), seed.consecutiveOpenings, seed.openedAt, this.fingerprint],
       undefined,
       "StoreSync"
     )
@@ -366,13 +372,28 @@ export class RedisLink implements CircuitObserver, CircuitLink {
       (local === "Open" && fleetState !== "ForcedOpen")
   }
 
+  /**
+   * The circuit keeps another configuration's fingerprint: instances share
+   * this circuit configured differently. Logged once per circuit and process.
+   */
+  private noticeConflict(kept: string): Effect.Effect<void> | undefined {
+    if (this.conflictingFingerprint === kept) return undefined
+    this.conflictingFingerprint = kept
+    return this.store.warnOnce(
+      `config:${this.local.name}`,
+      `Circuit breaker "${this.local.name}" shares its circuit through Redis with instances configured ` +
+        `differently (fingerprint ${kept}, this instance ${this.fingerprint}): the fleet's circuit moves by ` +
+        `the rules of whichever instance reports; give differently configured breakers different names`
+    )
+  }
+
   /** Writes this instance's state over a circuit made afresh, as after a Redis restart. */
   private reseed(now: number): Effect.Effect<void> {
     const known = this.localState(now)
     return this.call(
       "sync",
       now,
-      [known.state, Math.max(0, known.until - now), known.consecutiveOpenings, known.openedAt],
+      [known.state, Math.max(0, known.until - now), known.consecutiveOpenings, known.openedAt, this.fingerprint],
       undefined,
       "StoreSync"
     )
@@ -497,6 +518,10 @@ export class RedisLink implements CircuitObserver, CircuitLink {
     return Effect.flatMap(this.store.report(raw, `${op} on circuit "${this.local.name}"`), (reply) => {
       // An answer sent before an outage began must not undo what the outage did.
       if (reply === undefined || this.store.epoch !== epoch) return Effect.succeed(undefined)
+      const conflict = reply.config !== "" && reply.config !== this.fingerprint
+        ? this.noticeConflict(reply.config)
+        : undefined
+      if (conflict !== undefined) return Effect.andThen(conflict, this.apply(raw, op, now, reason, epoch, sent))
       const gen = Number(reply.gen)
       if (gen < this.gen || sent < this.lastControl) return Effect.succeed(reply)
       // Data the script could not trust was replaced by a fresh, closed circuit: this instance's

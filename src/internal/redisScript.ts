@@ -397,8 +397,26 @@ end
 
 local remaining = 0
 if s.state == "Open" then remaining = math.max(0, s["until"] - now) end
+-- A sync carries the caller's configuration fingerprint (ARGV[16]): the first one the circuit hears is
+-- kept with it, and every sync answers with the one kept, so that instances configured differently
+-- under one name find out. It lives and expires with the circuit's hash.
+local config = ""
+if op == "sync" then
+  local fingerprint = ARGV[16] or ""
+  if string.match(fingerprint, "^[0-9a-z]+$") and #fingerprint <= 64 then
+    local kept = redis.call("HGET", key, "config")
+    if kept then
+      config = kept
+    else
+      redis.call("HSET", key, "config", fingerprint)
+      redis.call("PEXPIRE", key, int(idle))
+      config = fingerprint
+    end
+  end
+end
+
 return { corrupt, s.state, s.reason, int(s.gen), remaining, s.openings, s.permits, s.successes, s.calls, s.failures,
-  s.slow, s.streak, granted, moved }
+  s.slow, s.streak, granted, moved, config }
 `
 
 /** An operation of the script, with the arguments every operation shares. @internal */
@@ -449,6 +467,14 @@ const Generation = Schema.String.check(
   })
 )
 
+/** A configuration fingerprint as the script keeps it: lowercase letters and digits, at most 64; empty when none. */
+const Fingerprint = Schema.String.check(
+  Schema.makeFilter((text) => text.length <= 64 && /^[0-9a-z]*$/.test(text), {
+    expected: "at most 64 lowercase letters and digits",
+    message: "must be at most 64 lowercase letters and digits"
+  })
+)
+
 /** The script's reply as it arrives: an array read by position. */
 const ReplyArray = Schema.Tuple([
   Schema.String,
@@ -464,7 +490,8 @@ const ReplyArray = Schema.Tuple([
   Count,
   Count,
   IntBetween(-1, Number.MAX_SAFE_INTEGER),
-  Schema.Union([Schema.Literal(""), TransitionReason])
+  Schema.Union([Schema.Literal(""), TransitionReason]),
+  Fingerprint
 ])
 
 /**
@@ -474,7 +501,8 @@ const ReplyArray = Schema.Tuple([
  * - `remaining`: how long an Open state's opening still lasts, from the operation's `now`;
  * - `granted`: for `admit`, -1 rejected, 0 admitted outside half-open, else the probe's fencing
  *   token; for `flush` and `probe`, -1 when the batch or probe was stale and dropped;
- * - `moved`: the reason of the transition this operation made, or empty.
+ * - `moved`: the reason of the transition this operation made, or empty;
+ * - `config`: for `sync`, the configuration fingerprint kept with the circuit (empty otherwise).
  *
  * @internal
  */
@@ -492,7 +520,8 @@ export const CircuitReply = Schema.Struct({
   slow: Count,
   streak: Count,
   granted: IntBetween(-1, Number.MAX_SAFE_INTEGER),
-  moved: Schema.Union([Schema.Literal(""), TransitionReason])
+  moved: Schema.Union([Schema.Literal(""), TransitionReason]),
+  config: Fingerprint
 })
 
 /** @internal */
@@ -521,7 +550,8 @@ const Reply = ReplyArray.pipe(
           slow,
           streak,
           granted,
-          moved
+          moved,
+          config
         ]
       ) => ({
         corrupt,
@@ -537,7 +567,8 @@ const Reply = ReplyArray.pipe(
         slow,
         streak,
         granted,
-        moved
+        moved,
+        config
       }),
       encode: (reply) =>
         [
@@ -554,7 +585,8 @@ const Reply = ReplyArray.pipe(
           reply.slow,
           reply.streak,
           reply.granted,
-          reply.moved
+          reply.moved,
+          reply.config
         ] as const
     })
   )

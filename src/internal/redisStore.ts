@@ -31,6 +31,7 @@ import {
   SubscriptionRef
 } from "effect"
 import * as Redis from "effect/persistence/Redis"
+import { CircuitBreakerConfigError } from "../CircuitBreakerConfig.js"
 import { storeTypeId } from "../CircuitStore.js"
 import type { TypeId } from "../CircuitStore.js"
 import type { CircuitStore, LocalCircuit } from "../CircuitStore.js"
@@ -120,7 +121,7 @@ export class RedisStore implements CircuitStore {
     this.channel = `${settings.prefix}transitions`
   }
 
-  link(local: LocalCircuit, scope: Scope.Scope): Effect.Effect<RedisLink> {
+  link(local: LocalCircuit, scope: Scope.Scope): Effect.Effect<RedisLink, CircuitBreakerConfigError> {
     return Effect.suspend(() => {
       const attachment = new RedisLink(this, local)
       let same = this.attachments.get(local.name)
@@ -147,7 +148,26 @@ export class RedisStore implements CircuitStore {
       const join = this.up
         ? attachment.sync(this.clock.currentTimeMillisUnsafe())
         : attachment.goLocal()
-      return Effect.as(Effect.andThen(Scope.addFinalizer(scope, detach), join), attachment)
+      return Effect.andThen(Scope.addFinalizer(scope, detach), join).pipe(
+        Effect.andThen(Effect.suspend(() => {
+          const kept = attachment.conflictingFingerprint
+          // Strict mode promises one circuit: a breaker configured unlike the fleet's is refused.
+          if (!this.strict || kept === undefined) return Effect.succeed(attachment)
+          return Effect.fail(
+            new CircuitBreakerConfigError({
+              breaker: local.name,
+              issues: [
+                new ConfigIssue({
+                  field: "name",
+                  rule: `names a circuit shared through Redis (strict mode) by instances configured differently ` +
+                    `(fingerprint ${kept}, this configuration ${attachment.fingerprint}): give differently ` +
+                    `configured breakers different names`
+                })
+              ]
+            })
+          )
+        }))
+      )
     })
   }
 
@@ -335,6 +355,16 @@ export class RedisStore implements CircuitStore {
         }))
       )
     })
+  }
+
+  /** What was warned about once already (keys of `warnOnce`). */
+  private readonly warned = new Set<string>()
+
+  /** Logs `message` as a warning the first time `key` is seen, for as long as the store lives. */
+  warnOnce(key: string, message: string): Effect.Effect<void> | undefined {
+    if (this.warned.has(key)) return undefined
+    this.warned.add(key)
+    return Effect.logWarning(message)
   }
 
   /** Sends every counted batch. */
