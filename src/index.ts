@@ -84,6 +84,13 @@ export * as ConfigIssue from "./ConfigIssue.js"
 export * as Retry from "./Retry.js"
 
 /**
+ * Retry budgets: retries capped at a share of the calls to one dependency.
+ *
+ * @since 0.1.0
+ */
+export * as RetryBudget from "./RetryBudget.js"
+
+/**
  * Timeouts that interrupt the work and fail with `TimeoutError`.
  *
  * @since 0.1.0
