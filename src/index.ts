@@ -112,6 +112,13 @@ export * as Bulkhead from "./Bulkhead.js"
 export * as Fallback from "./Fallback.js"
 
 /**
+ * Last-known-good caches: the last successful value, served while the dependency fails.
+ *
+ * @since 0.1.0
+ */
+export * as LastKnownGood from "./LastKnownGood.js"
+
+/**
  * Hedged calls: a second attempt when the first is slow.
  *
  * @since 0.1.0
