@@ -8,7 +8,8 @@
  * - `Fallback.lastKnownGood` is the classic "serve cached data while the
  *   dependency is down": it keeps the last successful value per key (bounded
  *   in size, with a time to live) and serves it, marked `Stale` with its age,
- *   when the call fails with a chosen error.
+ *   when the call fails with a chosen error. Its code and its names live in
+ *   the `LastKnownGood` module, re-exported here.
  *
  * Fallbacks act on typed failures only: defects (bugs) and interruptions pass
  * through.
@@ -33,37 +34,107 @@
  *
  * @since 0.1.0
  */
-import type { Cause, Duration, Effect, Predicate, Scope, Stream, Types } from "effect"
+import type { Cause, Predicate, Scope, Stream } from "effect"
+import { Effect, Exit, Schema } from "effect"
 import type { BulkheadFullError } from "./BulkheadFullError.js"
 import type { CircuitBreakerConfigError } from "./CircuitBreakerConfig.js"
 import type { RegistryFullError, RegistryKeyError } from "./CircuitBreakerRegistry.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
-import type { Fresh, LastKnownGoodTypeId, Stale } from "./internal/fallback.js"
-import { lastKnownGoodDefaults as defaults, makeFallback, makeLastKnownGood } from "./internal/fallback.js"
-import { applyPolicy } from "./internal/policy.js"
-import type { Expected, Fits, Handler, Inferring, Policy } from "./Policy.js"
+import { ConfigIssue } from "./ConfigIssue.js"
+import type { ErrorFilter } from "./internal/errorSelector.js"
+import { matches, OnSchema, toFilter } from "./internal/errorSelector.js"
+import type { Cell } from "./internal/metrics.js"
+import { Name } from "./internal/options.js"
+import type { Setup } from "./internal/policy.js"
+import { applyPolicy, errorTag, makePolicy, metricsOption, PolicyBase, recoverableError } from "./internal/policy.js"
+import { FunctionValue } from "./internal/schemas.js"
+import { policies as policyMetrics } from "./Metrics.js"
+import type { Fits, Handler, Inferring, Policy } from "./Policy.js"
 import type { PolicyConfigError } from "./PolicyConfigError.js"
-import type { FallbackUsed, StaleValueServed } from "./PolicyEvent.js"
+import { FallbackUsed } from "./PolicyEvent.js"
 import type { TimeoutError } from "./TimeoutError.js"
 
 export {
   /**
-   * A value fresh from the call.
+   * A value fresh from the call (re-exported from the `LastKnownGood`
+   * module).
    *
    * @category models
    * @since 0.1.0
    */
   Fresh,
   /**
+   * The defaults of `Fallback.lastKnownGood` (re-exported from the
+   * `LastKnownGood` module).
+   *
+   * @category defaults
+   * @since 0.1.0
+   */
+  lastKnownGoodDefaults,
+  /**
+   * Makes a last-known-good cache of `A` values (re-exported from the
+   * `LastKnownGood` module, as its `make`): `lastKnownGood<A>()(options)`.
+   * It keeps the last successful value per key and serves it, marked
+   * `Stale` with its age, when the call fails with a chosen error.
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import type { CircuitOpenError } from "effect-resilience"
+   * import { Fallback } from "effect-resilience"
+   *
+   * interface Product { readonly sku: string; readonly price: number }
+   * declare const fetchProduct: (sku: string) => Effect.Effect<Product, Error | CircuitOpenError>
+   *
+   * const program = Effect.gen(function*() {
+   *   const products = yield* Fallback.lastKnownGood<Product>()({ name: "products", on: ["CircuitOpenError"] })
+   *   const served = yield* fetchProduct("sku-1").pipe(products.serve("sku-1"))
+   *   return served.value.price
+   * })
+   * ```
+   *
+   * @category constructors
+   * @since 0.1.0
+   */
+  make as lastKnownGood,
+  /**
    * A value served from a last-known-good cache in place of a failed call:
    * its `age`, when it was stored (`storedAt`, epoch milliseconds), and the
-   * `error` the call failed with.
+   * `error` the call failed with (re-exported from the `LastKnownGood`
+   * module).
    *
    * @category models
    * @since 0.1.0
    */
   Stale
-} from "./internal/fallback.js"
+} from "./LastKnownGood.js"
+
+export type {
+  /**
+   * A last-known-good cache of `A` values by string key (re-exported from
+   * the `LastKnownGood` module).
+   *
+   * @category models
+   * @since 0.1.0
+   */
+  LastKnownGood,
+  /**
+   * The options of `Fallback.lastKnownGood` (re-exported from the
+   * `LastKnownGood` module).
+   *
+   * @category models
+   * @since 0.1.0
+   */
+  LastKnownGoodOptions,
+  /**
+   * A call's answer through a last-known-good cache: `Fresh` from the call,
+   * or `Stale` from the cache (re-exported from the `LastKnownGood` module).
+   *
+   * @category models
+   * @since 0.1.0
+   */
+  Served
+} from "./LastKnownGood.js"
 
 /**
  * A fallback policy: answers for the errors it `Removes` with a `Value` (or
@@ -300,7 +371,43 @@ export const make: {
     readonly on: Tags & ReadonlyArray<AcceptedTags<Accepts>>
     readonly orElse: (error: Accepts) => Effect.Effect<B, E2, R2>
   }): Effect.Effect<Fallback<Handled<Tags[number]>, E2, R2, B, HandlersOf<Tags[number], Accepts>>, PolicyConfigError>
-} = makeFallback as never
+} = ((options: FallbackOptions) =>
+  makePolicy(
+    "Fallback",
+    FallbackOptionsSchema,
+    options,
+    (decoded, setup) => {
+      const orElse = decoded.orElse ?? constant(Exit.succeed(decoded.value))
+      return new FallbackImpl(setup, toFilter(decoded.on), orElse)
+    },
+    (decoded, invalid) => {
+      // A rule between the two is not checked while one of them is reported broken.
+      if (invalid.has("value") || invalid.has("orElse")) return []
+      const value = decoded.value
+      const hasOrElse = decoded.orElse !== undefined
+      // `value: undefined` is a value of its own, unless `orElse` is given (as by a spread of defaults).
+      const hasValue = hasOrElse ? value !== undefined : "value" in decoded
+      if (hasValue === hasOrElse) {
+        return [
+          new ConfigIssue({
+            field: hasValue ? "value" : "orElse",
+            rule: hasValue
+              ? "cannot be combined with orElse: give a value or an effect, not both"
+              : "is required: give orElse (error) => Effect, or a value"
+          })
+        ]
+      }
+      if (hasValue && Effect.isEffect(value)) {
+        return [
+          new ConfigIssue({
+            field: "value",
+            rule: "is an Effect, which would be served as it is: give orElse: () => effect to run it"
+          })
+        ]
+      }
+      return []
+    }
+  )) as never
 
 /**
  * Applies a fallback to a call (data-first or data-last): the errors it
@@ -345,144 +452,46 @@ export const fallback: {
   ): Effect.Effect<A | Policy.Value<F>, Exclude<E, Policy.Removes<F>> | Policy.Adds<F>, R | Policy.Requires<F>>
 } = applyPolicy as never
 
-/**
- * The options of `Fallback.lastKnownGood`.
- *
- * @category models
- * @since 0.1.0
- */
-export interface LastKnownGoodOptions<Tags extends ReadonlyArray<string> = ReadonlyArray<string>> {
-  /** Shown in events. Default `"default"`. */
-  readonly name?: string | undefined
-  /**
-   * Keys kept, from 1 to `Limits.maxCacheEntries` (1,000,000); storing one
-   * more evicts the least recently stored. Default 1000.
-   */
-  readonly maxEntries?: number | undefined
-  /** A value older than this is never served: from 1 millisecond to `Limits.maxDuration`. Default 10 minutes. */
-  readonly ttl?: Duration.Input | undefined
-  /**
-   * The errors a cached value is served for: tags (each one the call must be
-   * able to fail with, checked by `serve`) or a refinement. Default: every
-   * typed error.
-   */
-  readonly on?: Tags | Predicate.Refinement<unknown, unknown> | undefined
-  /** Report this policy's metrics (see the `Metrics` module). Default: as the context says (`Metrics.layer`). */
-  readonly metrics?: boolean | undefined
-}
+// ---------------------------------------------------------------------------
+// Implementation
+// ---------------------------------------------------------------------------
 
-/**
- * A call's answer through a last-known-good cache: `Fresh` from the call, or
- * `Stale` from the cache.
- *
- * @category models
- * @since 0.1.0
- */
-export type Served<A, E> = Fresh<A> | Stale<A, E>
+const FallbackOptionsSchema = Schema.Struct({
+  name: Schema.optional(Name),
+  on: Schema.optional(OnSchema),
+  orElse: Schema.optional(FunctionValue<(error: unknown) => Effect.Effect<unknown, unknown, unknown>>(
+    "a function (error) => Effect"
+  )),
+  value: Schema.optional(Schema.Unknown),
+  ...metricsOption
+})
 
-/**
- * A last-known-good cache of `A` values by string key. `Handlers` is what
- * `serve` checks of the call: the tags of `on` it must be able to fail with.
- *
- * @category models
- * @since 0.1.0
- */
-export interface LastKnownGood<A, Handlers = never> {
-  readonly [LastKnownGoodTypeId]: { readonly _Handlers: Types.Covariant<Handlers> }
-  readonly kind: "LastKnownGood"
-  readonly name: string
-  readonly maxEntries: number
-  readonly ttl: Duration.Duration
-  /**
-   * Runs the call for `key`: a success is stored and returned `Fresh`; a
-   * failure with a chosen error is answered with the key's cached value,
-   * `Stale`, if there is one younger than `ttl`; otherwise the call's error
-   * stands (so the error type is unchanged). A tag of `on` the call cannot
-   * fail with does not compile; in the data-last form the call's error type
-   * comes from the pipe, as with `Effect.catchTag`.
-   */
-  readonly serve: [Handlers] extends [never] ? {
-      (key: string): <E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<Served<A, E>, E, R>
-      <E, R>(self: Effect.Effect<A, E, R>, key: string): Effect.Effect<Served<A, E>, E, R>
-    }
-    : {
-      <E>(
-        this: NoInfer<LastKnownGood.Fits<E, Handlers>>,
-        key: string
-      ): <R>(self: Effect.Effect<A, E, R>) => Effect.Effect<Served<A, E>, E, R>
-      <E = Inferring, R = never>(
-        this: NoInfer<LastKnownGood.Fits<E, Handlers>>,
-        self: Effect.Effect<A, E, R>,
-        key: string
-      ): Effect.Effect<Served<A, E>, E, R>
-    }
-  /** The number of keys held. */
-  readonly size: Effect.Effect<number>
-  /** Forgets the value kept for `key`. */
-  readonly invalidate: (key: string) => Effect.Effect<void>
-  /** A `StaleValueServed` event every time a cached value is served. */
-  readonly events: Stream.Stream<StaleValueServed>
-  /** Subscribes now and returns the stream of events from this moment on. */
-  readonly subscribe: Effect.Effect<Stream.Stream<StaleValueServed>, never, Scope.Scope>
-}
+class FallbackImpl extends PolicyBase<unknown, unknown, unknown, unknown, FallbackUsed>
+  implements Fallback<unknown, unknown, unknown, unknown>
+{
+  readonly kind = "Fallback" as const
 
-/**
- * @since 0.1.0
- */
-export declare namespace LastKnownGood {
-  /**
-   * A cache whose `on` tags fit a call failing with `E`: what `serve` asks
-   * of the cache it is called on.
-   *
-   * @category type-level
-   * @since 0.1.0
-   */
-  export interface Fits<E, Handlers> {
-    readonly [LastKnownGoodTypeId]: { readonly _Handlers: Types.Covariant<Expected<E, Handlers>> }
+  private readonly used: Cell
+
+  constructor(
+    setup: Setup,
+    private readonly filter: ErrorFilter,
+    private readonly orElse: (error: unknown) => Effect.Effect<unknown, unknown, unknown>
+  ) {
+    super(setup)
+    this.used = this.counter(policyMetrics.fallbacks)
   }
+
+  readonly apply = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<unknown, unknown, unknown> =>
+    Effect.catchCause(self, (cause) => {
+      const failed = recoverableError(cause)
+      if (failed === undefined || !matches(this.filter, failed.error)) return Effect.failCause(cause)
+      this.used.count++
+      if (this.publisher.active) {
+        this.publisher.publish(new FallbackUsed({ policy: this.name, error: errorTag(failed.error), at: this.now() }))
+      }
+      return this.orElse(failed.error)
+    })
 }
 
-/**
- * Makes a last-known-good cache of `A` values: `lastKnownGood<A>()(options)`
- * (the value type is given, the tags of `on` are read from the options, so
- * that `serve` can check them). Bad options (a zero size, a negative TTL, an
- * empty tag list) fail with `PolicyConfigError`.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import type { CircuitOpenError } from "effect-resilience"
- * import { Fallback } from "effect-resilience"
- *
- * interface Product { readonly sku: string; readonly price: number }
- * declare const fetchProduct: (sku: string) => Effect.Effect<Product, Error | CircuitOpenError>
- *
- * const program = Effect.gen(function*() {
- *   const products = yield* Fallback.lastKnownGood<Product>()({
- *     name: "products",
- *     maxEntries: 10_000,
- *     ttl: "1 hour",
- *     on: ["CircuitOpenError"]
- *   })
- *   const served = yield* fetchProduct("sku-1").pipe(products.serve("sku-1"))
- *   return served._tag === "Stale"
- *     ? `${served.value.sku} (as of ${served.age} ago)`
- *     : served.value.sku
- * })
- * ```
- *
- * @category constructors
- * @since 0.1.0
- */
-export const lastKnownGood: <A>() => <const Tags extends ReadonlyArray<string> = readonly []>(
-  options?: LastKnownGoodOptions<Tags>
-) => Effect.Effect<LastKnownGood<A, HandlersOf<Tags[number], unknown>>, PolicyConfigError> = () =>
-  makeLastKnownGood as never
-
-/**
- * The defaults of `Fallback.lastKnownGood`.
- *
- * @category defaults
- * @since 0.1.0
- */
-export const lastKnownGoodDefaults: { readonly maxEntries: number; readonly ttl: Duration.Input } = defaults
+const constant = <A>(a: A) => () => a

@@ -29,12 +29,20 @@
  *
  * @since 0.1.0
  */
-import type { Duration, Effect, Scope, Stream } from "effect"
-import { defaults, makeHedge } from "./internal/hedge.js"
-import { applyPolicy } from "./internal/policy.js"
+import type { Cause, Context, Scope, Stream } from "effect"
+import { Duration, Effect, Exit, Fiber, Schema } from "effect"
+import { isBulkheadFullError } from "./BulkheadFullError.js"
+import { isCircuitOpenError } from "./CircuitOpenError.js"
+import type { Cell } from "./internal/metrics.js"
+import { Name } from "./internal/options.js"
+import type { Setup } from "./internal/policy.js"
+import { applyPolicy, makePolicy, metricsOption, PolicyBase, recoverableError } from "./internal/policy.js"
+import { durationInput, IntBetween } from "./internal/schemas.js"
+import { maxHedgeAttempts } from "./Limits.js"
+import { policies as policyMetrics } from "./Metrics.js"
 import type { Policy } from "./Policy.js"
 import type { PolicyConfigError } from "./PolicyConfigError.js"
-import type { HedgeStarted, HedgeSucceeded } from "./PolicyEvent.js"
+import { HedgeStarted, HedgeSucceeded } from "./PolicyEvent.js"
 
 /**
  * The options of `Hedge.make`.
@@ -95,7 +103,18 @@ export interface Hedge extends Policy {
  * @category constructors
  * @since 0.1.0
  */
-export const make: (options?: HedgeOptions) => Effect.Effect<Hedge, PolicyConfigError> = makeHedge
+export const make = (options?: HedgeOptions): Effect.Effect<Hedge, PolicyConfigError> =>
+  makePolicy(
+    "Hedge",
+    HedgeOptionsSchema,
+    options,
+    (decoded, setup) =>
+      new HedgeImpl(
+        setup,
+        decoded.delay ?? Duration.fromInputUnsafe(hedgeDefaults.delay),
+        decoded.attempts ?? hedgeDefaults.attempts
+      )
+  )
 
 /**
  * Applies a hedging policy to a call (data-first or data-last).
@@ -125,4 +144,142 @@ export const hedge: {
  * @category defaults
  * @since 0.1.0
  */
-export const hedgeDefaults: { readonly attempts: number; readonly delay: Duration.Input } = defaults
+export const hedgeDefaults: { readonly attempts: number; readonly delay: Duration.Input } = {
+  attempts: 2,
+  delay: "2 seconds"
+}
+
+// ---------------------------------------------------------------------------
+// Implementation
+// ---------------------------------------------------------------------------
+
+const HedgeOptionsSchema = Schema.Struct({
+  name: Schema.optional(Name),
+  delay: Schema.optional(durationInput({ allowZero: true })),
+  attempts: Schema.optional(IntBetween(1, maxHedgeAttempts)),
+  ...metricsOption
+})
+
+/**
+ * One hedged call in flight. The calling fiber waits on one callback.
+ * Attempts and the timer are fibers forked in the caller's context (its
+ * services, its `Clock`), whose exits are observed synchronously: JavaScript
+ * runs one observer at a time, so an attempt finishing and the timer firing
+ * never race. The exit finaliser installed around the wait interrupts
+ * whatever still runs, however the call ends; the losing attempts are
+ * awaited, so they have stopped when the caller sees the result.
+ */
+class HedgedCall<A, E> {
+  private readonly running = new Set<Fiber.Fiber<A, E>>()
+  private timer: Fiber.Fiber<void> | undefined = undefined
+  private started = 0
+  private finished = 0
+  private lastFailure: Cause.Cause<E> | undefined = undefined
+  private done = false
+  private resume: ((effect: Effect.Effect<A, E>) => void) | undefined = undefined
+
+  constructor(
+    private readonly policy: HedgeImpl,
+    private readonly self: Effect.Effect<A, E, unknown>,
+    private readonly context: Context.Context<never>
+  ) {}
+
+  /** Starts the first attempt; `resume` receives the outcome. */
+  begin(resume: (effect: Effect.Effect<A, E>) => void): void {
+    this.resume = resume
+    this.launch()
+  }
+
+  /** Stops every attempt and the timer; the effect awaits the attempts' end. */
+  stop(): Effect.Effect<void> | undefined {
+    this.done = true
+    this.timer?.interruptUnsafe()
+    return this.running.size === 0 ? undefined : Fiber.interruptAll([...this.running])
+  }
+
+  private launch(): void {
+    const attempt = ++this.started
+    if (attempt > 1) this.policy.reportStarted(attempt)
+    const fiber = Effect.runForkWith(this.context)(this.self as Effect.Effect<A, E>)
+    this.running.add(fiber)
+    fiber.addObserver((exit) => this.attemptEnded(attempt, fiber, exit))
+    // An attempt that failed at once may have launched the next one already: only the newest arms the timer.
+    if (!this.done && attempt === this.started && attempt < this.policy.attempts) this.arm(attempt)
+  }
+
+  /** The next attempt starts after `delay`, unless this one has been overtaken by then. */
+  private arm(attempt: number): void {
+    this.timer?.interruptUnsafe()
+    const timer = Effect.runForkWith(this.context)(Effect.sleep(this.policy.delay))
+    this.timer = timer
+    timer.addObserver((exit) => {
+      if (Exit.isSuccess(exit) && !this.done && attempt === this.started) this.launch()
+    })
+  }
+
+  private attemptEnded(attempt: number, fiber: Fiber.Fiber<A, E>, exit: Exit.Exit<A, E>): void {
+    this.running.delete(fiber)
+    this.finished++
+    if (this.done) return
+    if (Exit.isSuccess(exit)) {
+      this.finish(exit)
+      if (this.started > 1) this.policy.reportSucceeded(attempt)
+      return
+    }
+    const failed = recoverableError(exit.cause)
+    // Defects and interruptions pass through, as everywhere in the library: no hedge hides a bug.
+    if (failed === undefined) return this.finish(exit)
+    this.lastFailure = exit.cause
+    // A rejection by a breaker or a bulkhead would only be repeated by another attempt started now.
+    const rejected = isCircuitOpenError(failed.error) || isBulkheadFullError(failed.error)
+    if (!rejected && this.started < this.policy.attempts) {
+      this.launch()
+    } else if (this.finished === this.started) {
+      this.finish(Exit.failCause(this.lastFailure))
+    }
+  }
+
+  private finish(exit: Exit.Exit<A, E>): void {
+    this.done = true
+    this.resume!(exit)
+  }
+}
+
+class HedgeImpl extends PolicyBase<never, never, never, never, HedgeStarted | HedgeSucceeded> implements Hedge {
+  readonly kind = "Hedge" as const
+
+  private readonly hedges: Cell
+  private readonly firstWins: Cell
+  private readonly hedgeWins: Cell
+
+  constructor(setup: Setup, readonly delay: Duration.Duration, readonly attempts: number) {
+    super(setup)
+    this.hedges = this.counter(policyMetrics.hedges)
+    this.firstWins = this.counter(policyMetrics.hedgeWins, { attempt: "first" })
+    this.hedgeWins = this.counter(policyMetrics.hedgeWins, { attempt: "hedge" })
+  }
+
+  readonly apply = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    this.attempts === 1 ? self : Effect.withFiber((fiber) => {
+      const call = new HedgedCall<A, E>(this, self, fiber.context)
+      return Effect.onExitPrimitive(
+        Effect.callback<A, E>((resume) => call.begin(resume)),
+        () => call.stop()
+      )
+    })
+
+  reportStarted(attempt: number): void {
+    this.hedges.count++
+    if (this.publisher.active) {
+      this.publisher.publish(new HedgeStarted({ policy: this.name, attempt, at: this.now() }))
+    }
+  }
+
+  reportSucceeded(attempt: number): void {
+    if (attempt === 1) this.firstWins.count++
+    else this.hedgeWins.count++
+    if (this.publisher.active) {
+      this.publisher.publish(new HedgeSucceeded({ policy: this.name, attempt, at: this.now() }))
+    }
+  }
+}

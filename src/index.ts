@@ -84,6 +84,13 @@ export * as ConfigIssue from "./ConfigIssue.js"
 export * as Retry from "./Retry.js"
 
 /**
+ * Retry budgets: retries capped at a share of the calls to one dependency.
+ *
+ * @since 0.1.0
+ */
+export * as RetryBudget from "./RetryBudget.js"
+
+/**
  * Timeouts that interrupt the work and fail with `TimeoutError`.
  *
  * @since 0.1.0
@@ -103,6 +110,13 @@ export * as Bulkhead from "./Bulkhead.js"
  * @since 0.1.0
  */
 export * as Fallback from "./Fallback.js"
+
+/**
+ * Last-known-good caches: the last successful value, served while the dependency fails.
+ *
+ * @since 0.1.0
+ */
+export * as LastKnownGood from "./LastKnownGood.js"
 
 /**
  * Hedged calls: a second attempt when the first is slow.
