@@ -36,7 +36,9 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore and configurations that diff
         expect(Exit.isFailure(other)).toBe(true)
         if (Exit.isFailure(other)) {
           const error = other.cause.reasons[0]
-          expect(error?._tag === "Fail" && error.error instanceof CircuitBreakerConfig.CircuitBreakerConfigError).toBe(true)
+          expect(error?._tag === "Fail" && error.error instanceof CircuitBreakerConfig.CircuitBreakerConfigError).toBe(
+            true
+          )
           if (error?._tag === "Fail") {
             expect(error.error.issues[0]?.field).toBe("name")
             expect(error.error.issues[0]?.rule).toContain("configured differently")

@@ -395,9 +395,10 @@ export class CircuitBreakerImpl implements CircuitBreaker {
               (exit) => this.finish(phase.admission, exit, classify, startedAt, span)
             )
           }
+          const gen = this.circuit.beginAdmittedByStore(grant.state)
           return Effect.onExitPrimitive(
             restore(self),
-            (exit) => this.finishStoreCall(grant, link, exit, classify, startedAt, span)
+            (exit) => this.finishStoreCall(grant, gen, link, exit, classify, startedAt, span)
           )
         }
       )
@@ -407,6 +408,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
   /** Classifies a call the store admitted, and gives its outcome to the store. */
   private finishStoreCall<A, E>(
     grant: StoreGrant,
+    gen: number,
     link: CircuitLink,
     exit: Exit.Exit<A, E>,
     classify: Classifier<A, E>,
@@ -419,6 +421,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     const timedOut = exit._tag === "Failure" && hasTimeout(exit.cause)
     const slow = this.circuit.recordAdmittedByStore(
       grant.state,
+      gen,
       outcome,
       Math.max(0, now - startedAt),
       timedOut,

@@ -406,13 +406,27 @@ export class Circuit {
   }
 
   /**
-   * Records a call its store admitted, and whose outcome the store judges:
-   * the observers hear of it and the local window keeps it (for snapshots,
-   * and for protection while the store cannot be reached), but it trips
-   * nothing. Returns whether the call was slow.
+   * A call its store admitted begins: a probe counts as in flight in the
+   * local half-open period (for snapshots). Returns the local phase's
+   * generation, which its outcome is recorded against.
+   */
+  beginAdmittedByStore(state: Admission["state"]): number {
+    const phase = this.current
+    if (state === "HalfOpen" && phase._tag === "HalfOpen") phase.inFlight++
+    return phase.gen
+  }
+
+  /**
+   * Records a call its store admitted (in the phase of generation `gen`),
+   * and whose outcome the store judges: the observers hear of it, and the
+   * local window, streak and half-open counts keep it (for snapshots, and
+   * for protection while the store cannot be reached), but it moves
+   * nothing. An outcome that finds the phase moved on is stale, as in
+   * `complete`. Returns whether the call was slow.
    */
   recordAdmittedByStore(
     state: Admission["state"],
+    gen: number,
     outcome: Outcome,
     durationMillis: number,
     timedOut: boolean,
@@ -420,13 +434,25 @@ export class Circuit {
     exit: Exit.Exit<unknown, unknown>
   ): boolean {
     const slow = this.isSlow(durationMillis, timedOut)
-    if (outcome === "failure") this.recordFailure(exit, now)
+    const phase = this.current
+    const current = phase.gen === gen
+    const counted = current && outcome !== "ignored"
+    const failure = outcome === "failure"
+    if (failure) this.recordFailure(exit, now)
     const observers = this.callObservers
-    const counted = outcome !== "ignored"
     for (let i = 0; i < observers.length; i++) {
       observers[i]!.onCall(state, outcome, slow, durationMillis, counted, now)
     }
-    if (counted && state !== "HalfOpen") this.window.record(now, outcome === "failure", slow)
+    if (!current) return slow
+    if (state === "HalfOpen") {
+      if (phase._tag === "HalfOpen") {
+        phase.inFlight--
+        if (outcome !== "ignored" && !this.probeFailed(outcome, slow)) phase.successes++
+      }
+    } else if (counted) {
+      this.window.record(now, failure, slow)
+      this.consecutiveFailures = failure ? this.consecutiveFailures + 1 : 0
+    }
     return slow
   }
 

@@ -39,7 +39,14 @@ const breakerIn = (store: StoreUnderTest, admission: Admission, name: string) =>
   })
 
 /** Ends with a typed failure, after a second it cannot be interrupted during. */
-const failsUninterruptibly = Effect.uninterruptible(Effect.andThen(Effect.sleep("1 second"), Effect.fail(new Boom({}))))
+/**
+ * A call that cannot be interrupted once it runs, and fails after a second. It says it runs from
+ * inside its uninterruptible region: an interruption before that would stop it before it started.
+ */
+const failsUninterruptibly = (signalRunning: Effect.Effect<void>) =>
+  Effect.uninterruptible(
+    Effect.andThen(signalRunning, Effect.andThen(Effect.sleep("1 second"), Effect.fail(new Boom({}))))
+  )
 
 forEachStore((driver) => {
   describe("classification", () => {

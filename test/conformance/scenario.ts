@@ -43,10 +43,16 @@ export const expectState = (breaker: CircuitBreaker.CircuitBreaker, state: Circu
  * returns the fiber once the call runs (or was rejected): a store may admit
  * a call only after a round trip.
  */
-export const started = <A, E>(breaker: CircuitBreaker.CircuitBreaker, body: Effect.Effect<A, E>) =>
+export const started = <A, E>(
+  breaker: CircuitBreaker.CircuitBreaker,
+  body: Effect.Effect<A, E> | ((signalRunning: Effect.Effect<void>) => Effect.Effect<A, E>)
+) =>
   Effect.gen(function*() {
     const running = yield* Deferred.make<void>()
-    const fiber = yield* breaker.execute(Effect.andThen(Deferred.succeed(running, undefined), body)).pipe(
+    const signal = Deferred.succeed(running, undefined)
+    // A body that says itself when it runs (from inside an uninterruptible region, say) gets the signal.
+    const call = typeof body === "function" ? body(Effect.asVoid(signal)) : Effect.andThen(signal, body)
+    const fiber = yield* breaker.execute(call).pipe(
       Effect.onExit(() => Deferred.succeed(running, undefined)),
       Effect.forkScoped({ startImmediately: true })
     )
@@ -69,7 +75,7 @@ export const lasting = <A, E>(
 /** Starts `call` through `breaker`, interrupts its caller while it runs, and returns the caller's exit. */
 export const interruptedWhileRunning = <A, E>(
   breaker: CircuitBreaker.CircuitBreaker,
-  call: Effect.Effect<A, E>,
+  call: Effect.Effect<A, E> | ((signalRunning: Effect.Effect<void>) => Effect.Effect<A, E>),
   runFor: Duration.Input
 ) =>
   Effect.gen(function*() {
