@@ -104,9 +104,10 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore when Redis fails", () => {
         const a = yield* instance(server.url, config, { mode: "strict" })
         yield* send(server.url, "CONFIG", "SET", "maxmemory-policy", "noeviction")
         yield* send(server.url, "CONFIG", "SET", "maxmemory", "1")
-        // The call runs: the store's refusal is not the call's failure.
+        // The call runs: the store's refusal (of its outcome, which the caller does not wait for) is
+        // not the call's failure.
         yield* a.breaker.execute(Effect.void)
-        expect(yield* a.store.connected).toBe(false)
+        yield* awaitConnected(a.store, false)
         yield* send(server.url, "CONFIG", "SET", "maxmemory", "0")
         const back = yield* Effect.forkScoped(awaitConnected(a.store))
         yield* TestClock.adjust("1 second")

@@ -314,6 +314,13 @@ export class RedisLink implements CircuitObserver, CircuitLink {
     )
   }
 
+  /**
+   * Sends the outcome of a call Redis admitted. The caller does not wait
+   * for the answer: the command is written at once, on the connection every
+   * later admission uses, so Redis applies it before any admission sent
+   * after it, and the answer moves the local circuit when it arrives. The
+   * store waits for outcomes still on their way before it closes.
+   */
   done(grant: StoreGrant, outcome: Outcome, slow: boolean, now: number): Effect.Effect<void> {
     if (grant.token > 0) {
       // Judged as in memory (a slow probe fails when slow calls can trip the circuit).
@@ -323,11 +330,13 @@ export class RedisLink implements CircuitObserver, CircuitLink {
         ? "failure"
         : "success"
       // A lost probe report is not retried: the lease expires and another instance probes.
-      return this.call("probe", now, [String(grant.token), reported, this.config.successThreshold])
+      return this.store.detach(this.call("probe", now, [String(grant.token), reported, this.config.successThreshold]))
     }
     if (outcome === "ignored") return Effect.void
     const failure = outcome === "failure" ? 1 : 0
-    return this.sendBatch(now, Number(grant.version), 1, failure, slow ? 1 : 0, failure, failure === 0)
+    return this.store.detach(
+      this.sendBatch(now, Number(grant.version), 1, failure, slow ? 1 : 0, failure, failure === 0)
+    )
   }
 
   control(target: "ForcedOpen" | "Disabled" | "Reset", now: number): Effect.Effect<void> {

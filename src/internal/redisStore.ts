@@ -15,7 +15,6 @@
  */
 import type * as NodeRedisModule from "@effect/platform-node/NodeRedis"
 import type { Clock } from "effect"
-import type { Fiber } from "effect"
 import {
   Cause,
   Context,
@@ -23,6 +22,7 @@ import {
   Duration,
   Effect,
   Exit,
+  Fiber,
   Layer,
   Queue,
   References,
@@ -488,8 +488,34 @@ export class RedisStore implements CircuitStore {
     })
   }
 
-  /** The store is closing: breakers that outlive it go on with their local circuits. */
+  /** Operations started for callers that do not wait for their answers (calls' outcomes). */
+  private readonly detached = new Set<Fiber.Fiber<void>>()
+
+  /**
+   * Starts `operation` now, in a fiber of its own, for a caller that does
+   * not wait for its answer; the store waits for it before it closes. The
+   * command is written before this returns, so any command sent afterwards
+   * reaches Redis after it.
+   */
+  detach(operation: Effect.Effect<void>): Effect.Effect<void> {
+    return Effect.sync(() => {
+      const fiber = this.forkRoot(operation)
+      if (fiber.pollUnsafe() !== undefined) return
+      this.detached.add(fiber)
+      fiber.addObserver(() => this.detached.delete(fiber))
+    })
+  }
+
+  /** The store is closing: outcomes on their way are answered first (each waits at most the command timeout). */
   private get close(): Effect.Effect<void> {
+    return Effect.andThen(
+      Effect.suspend(() => Fiber.awaitAll([...this.detached])),
+      this.leaveAll
+    )
+  }
+
+  /** Breakers that outlive the store go on with their local circuits. */
+  private get leaveAll(): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.closed = true
       this.up = false
