@@ -46,6 +46,46 @@ export class FailureSummary extends Schema.Class<FailureSummary>("CircuitBreaker
 export const maxFailureMessageLength = 500
 
 /**
+ * The fleet's view of a circuit shared through a store (see
+ * `RedisCircuitStore`), as this instance last read it: the shared state, the
+ * totals of the fleet's merged window, its failure streak and count of
+ * openings, and when it was read (`readAt`, epoch milliseconds of the
+ * breaker's clock; reads come with every flush and resync, so a circuit in
+ * use is at most `resyncInterval` old).
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreakerSnapshot } from "effect-resilience"
+ *
+ * const fleet = new CircuitBreakerSnapshot.FleetSnapshot({
+ *   state: "Closed",
+ *   calls: 120,
+ *   failures: 6,
+ *   slowCalls: 0,
+ *   failureRate: 0.05,
+ *   slowCallRate: 0,
+ *   consecutiveFailures: 1,
+ *   consecutiveOpenings: 0,
+ *   readAt: 1_700_000_000_000
+ * })
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class FleetSnapshot extends Schema.Class<FleetSnapshot>("CircuitBreakerFleetSnapshot")({
+  state: State,
+  calls: Schema.Number,
+  failures: Schema.Number,
+  slowCalls: Schema.Number,
+  failureRate: Schema.Number,
+  slowCallRate: Schema.Number,
+  consecutiveFailures: Schema.Number,
+  consecutiveOpenings: Schema.Number,
+  readAt: Schema.Number
+}) {}
+
+/**
  * A snapshot of a circuit.
  *
  * - `calls`, `failures`, `slowCalls`: recorded outcomes in the sliding window
@@ -63,7 +103,10 @@ export const maxFailureMessageLength = 500
  *   forced open), while it is `Open`, `HalfOpen` or `ForcedOpen`; `null` otherwise;
  * - `openedBy`: the failure that opened it, when a failure did (`null` for a
  *   slow-call trip, a half-open wait that ran out, or an operator);
- * - `lastFailure`: the last failure the circuit recorded, in any state.
+ * - `lastFailure`: the last failure the circuit recorded, in any state;
+ * - `fleet`: for a circuit shared through a store, the fleet's view of it
+ *   (see `FleetSnapshot`): the measurements above are this instance's own;
+ *   `null` for a circuit kept in memory, or before the store read it.
  *
  * @example
  * ```ts
@@ -97,5 +140,6 @@ export class Snapshot extends Schema.Class<Snapshot>("CircuitBreakerSnapshot")({
   openedAt: Schema.NullOr(Schema.Number),
   openReason: Schema.NullOr(TransitionReason),
   openedBy: Schema.NullOr(FailureSummary),
-  lastFailure: Schema.NullOr(FailureSummary)
+  lastFailure: Schema.NullOr(FailureSummary),
+  fleet: Schema.NullOr(FleetSnapshot)
 }) {}

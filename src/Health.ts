@@ -40,7 +40,7 @@ import { HttpRouter, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import type { CircuitBreaker } from "./CircuitBreaker.js"
 import type { CircuitBreakerRegistry } from "./CircuitBreakerRegistry.js"
-import { FailureSummary, Snapshot } from "./CircuitBreakerSnapshot.js"
+import { FailureSummary, FleetSnapshot, Snapshot } from "./CircuitBreakerSnapshot.js"
 import type { State } from "./CircuitState.js"
 import { ConfigIssue } from "./ConfigIssue.js"
 import { isCircuitBreaker } from "./internal/breaker.js"
@@ -64,6 +64,8 @@ const snapshotFields = Snapshot.fields
  *   and the failure that opened it (while it is open, half-open or forced
  *   open; `null` otherwise);
  * - `lastFailure`: the last failure the circuit recorded, in any state;
+ * - `fleet`: for a circuit shared through a store, the fleet's view of it
+ *   (`null` otherwise): the other measurements are this instance's;
  * - `critical`: whether this circuit fails the report when it is not
  *   letting calls through (see `critical` and `failWhenDegraded`).
  *
@@ -88,6 +90,7 @@ export class CircuitHealth extends Schema.Class<CircuitHealth>("CircuitHealth")(
   openReason: snapshotFields.openReason,
   openedBy: Schema.NullOr(FailureSummary),
   lastFailure: Schema.NullOr(FailureSummary),
+  fleet: Schema.NullOr(FleetSnapshot),
   critical: Schema.Boolean
 }) {}
 
@@ -239,6 +242,7 @@ const circuitHealth = (snapshot: Snapshot, critical: boolean): CircuitHealth => 
     openReason: snapshot.openReason,
     openedBy: snapshot.openedBy,
     lastFailure: snapshot.lastFailure,
+    fleet: snapshot.fleet,
     critical
   })
 }

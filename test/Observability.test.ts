@@ -400,6 +400,17 @@ describe("health", () => {
           openReason: "ConsecutiveFailures",
           openedBy: failure,
           lastFailure: failure,
+          fleet: new CircuitBreakerSnapshot.FleetSnapshot({
+            state: "Open",
+            calls: 0,
+            failures: 0,
+            slowCalls: 0,
+            failureRate: 0,
+            slowCallRate: 0,
+            consecutiveFailures: 0,
+            consecutiveOpenings: 1,
+            readAt: 1000
+          }),
           critical: false
         })
       ]

@@ -20,10 +20,10 @@ import { Cause, Clock, Context, Duration, Effect, Exit, Scope, Stream } from "ef
 import type { CircuitBreaker } from "../CircuitBreaker.js"
 import type { CircuitBreakerConfigError, ResolvedConfig } from "../CircuitBreakerConfig.js"
 import type { CircuitBreakerEvent, TransitionReason } from "../CircuitBreakerEvent.js"
-import { Snapshot } from "../CircuitBreakerSnapshot.js"
+import { FleetSnapshot, Snapshot } from "../CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "../CircuitOpenError.js"
 import type { State } from "../CircuitState.js"
-import type { CircuitLink, CircuitStore, LocalCircuit, StoreGrant } from "../CircuitStore.js"
+import type { CircuitLink, CircuitStore, FleetView, LocalCircuit, StoreGrant } from "../CircuitStore.js"
 import { localOnlyLink } from "../CircuitStore.js"
 import type { Classifier, ClassifyOptions } from "../Classifier.js"
 import { defaultClassifier, fromOptions } from "../Classifier.js"
@@ -77,6 +77,19 @@ export const spanAttributes = {
   retryAfter: "resilience.circuit_breaker.retry_after_ms",
   rejectedEvent: "resilience.circuit_breaker.rejected"
 } as const
+
+const fleetSnapshot = (view: FleetView | undefined): FleetSnapshot | null =>
+  view === undefined ? null : new FleetSnapshot({
+    state: view.state,
+    calls: view.calls,
+    failures: view.failures,
+    slowCalls: view.slowCalls,
+    failureRate: view.calls === 0 ? 0 : view.failures / view.calls,
+    slowCallRate: view.calls === 0 ? 0 : view.slowCalls / view.calls,
+    consecutiveFailures: view.consecutiveFailures,
+    consecutiveOpenings: view.consecutiveOpenings,
+    readAt: view.readAt
+  })
 
 /** @internal */
 export const isCircuitBreaker = (u: unknown): u is CircuitBreaker => hasTypeId(u, TypeId)
@@ -178,7 +191,8 @@ export class CircuitBreakerImpl implements CircuitBreaker {
         openedAt: data.opening === undefined ? null : data.opening.at,
         openReason: data.opening === undefined ? null : data.opening.reason,
         openedBy: data.opening?.failure === undefined ? null : summarizeFailure(data.opening.failure),
-        lastFailure: data.lastFailure === undefined ? null : summarizeFailure(data.lastFailure)
+        lastFailure: data.lastFailure === undefined ? null : summarizeFailure(data.lastFailure),
+        fleet: fleetSnapshot(this.link.fleet())
       })
     })
   }
