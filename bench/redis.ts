@@ -2,11 +2,11 @@
  * The Redis store's benchmarks, against a real `redis-server` on localhost
  * that the benchmark starts (the test suites' harness): the cost of a closed
  * call in shared mode next to the in-memory store, both modes' throughput
- * next to effect/persistence's Redis-backed breaker store, and how long a
- * trip on one instance takes to reach four others.
+ * next to effect/persistence's Redis-backed breaker store. How long a trip
+ * takes to reach a fleet of processes is `fleetProcesses.ts`.
  */
 import { NodeRedis } from "@effect/platform-node"
-import { Context, Deferred, Effect, Layer, Scope, Stream } from "effect"
+import { Context, Effect, Layer, Scope, Stream } from "effect"
 import { CircuitBreaker as EffectCircuitBreaker } from "effect/persistence"
 import { CircuitBreaker, RedisCircuitStore } from "../src/index.js"
 import { redisAvailable, redisServer } from "../test/redis/server.js"
@@ -17,8 +17,6 @@ const FLUSH_MILLIS = 100
 export interface RedisBench {
   readonly url: string
   readonly cases: ReadonlyArray<Case>
-  /** Milliseconds from a tripping call on one instance until four others are open, per sample. */
-  readonly tripLatencies: (samples: number) => Promise<ReadonlyArray<number>>
 }
 
 /** Starts a server and the instances the cases use, in `scope`; undefined without redis-server. */
@@ -96,48 +94,7 @@ export const redisBench = async (
     )
   ]
 
-  // Five instances, each with its own store and connections.
-  const fleet = await Promise.all(Array.from({ length: 5 }, () => store({ flushInterval: FLUSH_MILLIS })))
-  let sample = 0
-  const tripLatencies = async (samples: number) => {
-    const latencies: Array<number> = []
-    for (let s = 0; s < samples; s++) {
-      const name = `trip-${sample++}`
-      const latency = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-        const breakers = yield* Effect.forEach(
-          fleet,
-          (context) =>
-            CircuitBreaker.make({ name, consecutiveFailures: 1, openDuration: "1 hour", logTransitions: false }).pipe(
-              Effect.provide(context),
-              Effect.orDie
-            )
-        )
-        const opened = yield* Effect.forEach(breakers.slice(1), (breaker) =>
-          Effect.gen(function*() {
-            const events = yield* breaker.subscribe
-            const seen = yield* Deferred.make<number>()
-            yield* Effect.forkScoped(
-              events.pipe(
-                Stream.filter((event) => event._tag === "StateChanged" && event.to === "Open"),
-                Stream.runHead,
-                Effect.andThen(Effect.sync(() => performance.now())),
-                Effect.flatMap((at) => Deferred.succeed(seen, at))
-              )
-            )
-            return seen
-          }))
-        // Trips land anywhere in the flush cycle, as they do in production.
-        yield* Effect.sleep(Math.floor(Math.random() * FLUSH_MILLIS))
-        const start = performance.now()
-        yield* Effect.exit(breakers[0]!.execute(Effect.fail("down")))
-        const seenAt = yield* Effect.forEach(opened, Deferred.await)
-        return Math.max(...seenAt) - start
-      })))
-      latencies.push(latency)
-    }
-    return latencies
-  }
-  return { url: server.url, cases, tripLatencies }
+  return { url: server.url, cases }
 }
 
 export const flushMillis = FLUSH_MILLIS
