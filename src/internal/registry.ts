@@ -20,6 +20,7 @@ import type { Classifier, ClassifyOptions } from "../Classifier.js"
 import { fromOptions } from "../Classifier.js"
 import { maxKeyLength } from "../Limits.js"
 import type { CircuitBreakerImpl } from "./breaker.js"
+import { guardIn } from "./breaker.js"
 import { Entry, Eviction } from "./eviction.js"
 import { makeBreaker } from "./makeBreaker.js"
 import { nameProblem, truncate } from "./options.js"
@@ -170,9 +171,9 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
       const entry = this.entries.get(key)
       if (entry !== undefined) {
         entry.used = true
-        return entry.breaker.guard(self, classify ?? entry.breaker.classifier, fiber)
+        return guardIn(entry.breaker, self, classify, fiber)
       }
-      return Effect.flatMap(this.create(key), (breaker) => breaker.guard(self, classify ?? breaker.classifier, fiber))
+      return Effect.flatMap(this.create(key), (breaker) => guardIn(breaker, self, classify, fiber))
     })
   }
 
