@@ -1,7 +1,9 @@
 /**
- * The Redis circuit store: connection, flushing, resynchronisation and
- * outages. Each breaker's link to its shared circuit is an `Attachment`
- * (`internal/redisAttachment.ts`).
+ * The Redis circuit store: its connection and the outages of Redis (connect,
+ * lost, regained, recover, close, one log line per outage), and the loops
+ * that flush counted outcomes and resynchronise circuits. Commands and their
+ * timeout are `internal/redisCommands.ts`; each breaker's link to its shared
+ * circuit is an `Attachment` (`internal/redisAttachment.ts`).
  *
  * The store never makes a call wait for Redis in shared mode's Closed state:
  * outcomes are counted in the attachment and flushed by one store-wide loop.
@@ -37,9 +39,10 @@ import { ConfigIssue } from "../ConfigIssue.js"
 import { PolicyConfigError } from "../PolicyConfigError.js"
 import type { CircuitBreakerImpl } from "./breaker.js"
 import { Attachment } from "./redisAttachment.js"
-import { describe, notConnected, timedOut } from "./redisErrors.js"
+import { RedisCommands } from "./redisCommands.js"
+import { describe } from "./redisErrors.js"
 import type { Reply, ScriptCall } from "./redisScript.js"
-import { circuitScript, decodeReply, Message } from "./redisScript.js"
+import { decodeReply, Message } from "./redisScript.js"
 import type { StoreImpl } from "./store.js"
 
 /** Validated store options. @internal */
@@ -64,22 +67,6 @@ const decodeMessage = Schema.decodeUnknownExit(Schema.fromJsonString(Message))
  */
 const concurrency = 64
 
-/** A command a caller waits for, until it answers or its deadline passes. */
-class InFlight {
-  settled = false
-  constructor(
-    readonly deadline: number,
-    readonly resume: (effect: Effect.Effect<unknown, Redis.RedisError>) => void
-  ) {}
-
-  /** Settles the wait; false when it was settled already (answered, timed out, or left). */
-  settle(): boolean {
-    if (this.settled) return false
-    this.settled = true
-    return true
-  }
-}
-
 /** Outages closer together than this are logged as one. */
 const outageLogInterval = 60_000
 
@@ -96,14 +83,14 @@ export class RedisStore implements StoreImpl {
   readonly origin = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
   /** Whether Redis answered the last command and the connection has not dropped since. */
   up = false
-  redis: Redis.Redis["Service"] | undefined = undefined
+  /** The commands, on the current connection. */
+  readonly commands: RedisCommands
   /** Set when the store's scope closes: nothing it started may move a breaker afterwards. */
   private closed = false
 
   get isClosed(): boolean {
     return this.closed
   }
-  private evalScript: ((call: ScriptCall) => Effect.Effect<unknown, Redis.RedisError>) | undefined = undefined
   readonly attachments = new Map<string, Set<Attachment>>()
   readonly dirty = new Set<Attachment>()
   /** Whether this outage was logged. */
@@ -119,6 +106,7 @@ export class RedisStore implements StoreImpl {
   ) {
     this.strict = settings.mode === "strict"
     this.channel = `${settings.prefix}transitions`
+    this.commands = new RedisCommands(settings.commandTimeoutMillis, forkRoot)
   }
 
   attach(breaker: CircuitBreakerImpl, scope: Scope.Scope): Effect.Effect<void> {
@@ -156,7 +144,7 @@ export class RedisStore implements StoreImpl {
 
   /** Runs one script operation; a failure means Redis is unreachable. */
   run(call: ScriptCall): Effect.Effect<unknown, Redis.RedisError> {
-    return this.runHeld(call, undefined)
+    return this.commands.run(call)
   }
 
   /**
@@ -168,60 +156,7 @@ export class RedisStore implements StoreImpl {
     call: ScriptCall,
     abandoned: ((raw: unknown) => Effect.Effect<void>) | undefined
   ): Effect.Effect<unknown, Redis.RedisError> {
-    const evalScript = this.evalScript
-    return evalScript === undefined ? Effect.fail(notConnected) : this.timed(evalScript(call), abandoned)
-  }
-
-  /**
-   * Runs a Redis command in a fiber of its own, and waits for it at most the
-   * command timeout, in real time: it bounds a network wait (a Redis that
-   * hangs, a network that drops packets), which no test clock moves, and the
-   * client's own timeout only covers commands not yet sent.
-   */
-  private timed<A>(
-    effect: Effect.Effect<A, Redis.RedisError>,
-    abandoned?: (answer: A) => Effect.Effect<void>
-  ): Effect.Effect<A, Redis.RedisError> {
-    return Effect.callback<A, Redis.RedisError>((resume) => {
-      const command = new InFlight(Date.now() + this.settings.commandTimeoutMillis, resume as InFlight["resume"])
-      this.forkRoot(effect).addObserver((exit) => {
-        if (command.settle()) {
-          this.inFlight.delete(command)
-          resume(exit)
-        } else if (abandoned !== undefined && exit._tag === "Success") {
-          this.forkRoot(Effect.ignore(abandoned(exit.value)))
-        }
-      })
-      if (!command.settled) this.watch(command)
-      // A caller that leaves stops waiting; the command itself runs to its end.
-      return Effect.sync(() => {
-        if (command.settle()) this.inFlight.delete(command)
-      })
-    })
-  }
-
-  /** Commands waited for, oldest first: they all have the same timeout, so deadlines only grow. */
-  private readonly inFlight = new Set<InFlight>()
-  private watchdog: ReturnType<typeof setInterval> | undefined = undefined
-
-  private watch(command: InFlight): void {
-    this.inFlight.add(command)
-    if (this.watchdog !== undefined) return
-    const every = Math.max(1, Math.floor(this.settings.commandTimeoutMillis / 4))
-    this.watchdog = setInterval(() => {
-      const now = Date.now()
-      for (const waiting of this.inFlight) {
-        if (waiting.deadline > now) break
-        this.inFlight.delete(waiting)
-        if (waiting.settle()) waiting.resume(Effect.fail(timedOut(this.settings.commandTimeoutMillis)))
-      }
-      if (this.inFlight.size === 0) {
-        clearInterval(this.watchdog)
-        this.watchdog = undefined
-      }
-    }, every)
-    // The watchdog never keeps a process alive by itself.
-    this.watchdog.unref?.()
+    return this.commands.runHeld(call, abandoned)
   }
 
   /**
@@ -231,10 +166,9 @@ export class RedisStore implements StoreImpl {
    */
   get recover(): Effect.Effect<void> {
     return Effect.suspend(() => {
-      const redis = this.redis
-      if (this.up || redis === undefined) return Effect.void
+      if (this.up || !this.commands.connected) return Effect.void
       // The store is up again only once its scripts run: a PING alone says little.
-      return this.timed(redis.send("PING")).pipe(
+      return this.commands.ping.pipe(
         Effect.andThen(this.regained),
         Effect.catch(() => Effect.void)
       )
@@ -434,8 +368,7 @@ export class RedisStore implements StoreImpl {
           Effect.provideService(References.MinimumLogLevel, "Error")
         )
         const redis = Context.get(context, Redis.Redis)
-        this.redis = redis
-        this.evalScript = redis.eval(circuitScript)
+        this.commands.use(redis)
         commandClient = Context.get(context, NodeRedis.NodeRedis).client
         commandClient.on("ready", () => runFork(Effect.forkIn(this.regained, scope)))
         const messages = yield* redis.subscribe(this.channel).pipe(Scope.provide(connectionScope))
@@ -462,8 +395,7 @@ export class RedisStore implements StoreImpl {
       this.closed = true
       this.up = false
       this.epoch++
-      this.redis = undefined
-      this.evalScript = undefined
+      this.commands.drop()
       this.outageLogged = true
       return Effect.andThen(
         Effect.forEach(this.allAttachments(), (attachment) => attachment.leave, { discard: true }),
