@@ -94,7 +94,7 @@ export class RedisCommands {
     abandoned?: (answer: A) => Effect.Effect<void>
   ): Effect.Effect<A, Redis.RedisError> {
     return Effect.callback<A, Redis.RedisError>((resume) => {
-      const command = new InFlight(Date.now() + this.timeoutMillis, resume as InFlight["resume"])
+      const command = new InFlight(performance.now() + this.timeoutMillis, resume as InFlight["resume"])
       this.forkRoot(effect).addObserver((exit) => {
         if (command.settle()) {
           this.inFlight.delete(command)
@@ -113,25 +113,29 @@ export class RedisCommands {
 
   /** Commands waited for, oldest first: they all have the same timeout, so deadlines only grow. */
   private readonly inFlight = new Set<InFlight>()
-  private watchdog: ReturnType<typeof setInterval> | undefined = undefined
+  /** One timer, set for the oldest deadline: a caller waits no longer than its own deadline. */
+  private watchdog: ReturnType<typeof setTimeout> | undefined = undefined
 
   private watch(command: InFlight): void {
     this.inFlight.add(command)
-    if (this.watchdog !== undefined) return
-    const every = Math.max(1, Math.floor(this.timeoutMillis / 4))
-    this.watchdog = setInterval(() => {
-      const now = Date.now()
-      for (const waiting of this.inFlight) {
-        if (waiting.deadline > now) break
-        this.inFlight.delete(waiting)
-        if (waiting.settle()) waiting.resume(Effect.fail(timedOut(this.timeoutMillis)))
-      }
-      if (this.inFlight.size === 0) {
-        clearInterval(this.watchdog)
-        this.watchdog = undefined
-      }
-    }, every)
+    if (this.watchdog === undefined) this.arm(command.deadline)
+  }
+
+  private arm(deadline: number): void {
+    // A timer may fire a millisecond early by the wall clock: it is set again for what is left.
+    this.watchdog = setTimeout(() => this.expire(), Math.max(1, deadline - performance.now()))
     // The watchdog never keeps a process alive by itself.
     this.watchdog.unref?.()
+  }
+
+  /** Fails every wait whose deadline passed, and sets the timer for the next one. */
+  private expire(): void {
+    this.watchdog = undefined
+    const now = performance.now()
+    for (const waiting of this.inFlight) {
+      if (waiting.deadline > now) return this.arm(waiting.deadline)
+      this.inFlight.delete(waiting)
+      if (waiting.settle()) waiting.resume(Effect.fail(timedOut(this.timeoutMillis)))
+    }
   }
 }
