@@ -40,9 +40,14 @@ export class RedisCommands {
   private redis: Redis.Redis["Service"] | undefined = undefined
   private evalScript: ((call: ScriptCall) => Effect.Effect<unknown, Redis.RedisError>) | undefined = undefined
 
+  /** When a command last got an answer (`performance.now()`). */
+  private answeredAt = -Infinity
+
   constructor(
     readonly timeoutMillis: number,
-    private readonly forkRoot: <A, E>(effect: Effect.Effect<A, E>) => Fiber.Fiber<A, E>
+    private readonly forkRoot: <A, E>(effect: Effect.Effect<A, E>) => Fiber.Fiber<A, E>,
+    /** A command timed out and nothing answered since it was sent: the connection is silent. */
+    private readonly onSilence: () => void
   ) {}
 
   /** Whether a connection is set: commands fail at once without one. */
@@ -96,6 +101,7 @@ export class RedisCommands {
     return Effect.callback<A, Redis.RedisError>((resume) => {
       const command = new InFlight(performance.now() + this.timeoutMillis, resume as InFlight["resume"])
       this.forkRoot(effect).addObserver((exit) => {
+        if (exit._tag === "Success") this.answeredAt = performance.now()
         if (command.settle()) {
           this.inFlight.delete(command)
           resume(exit)
@@ -132,10 +138,17 @@ export class RedisCommands {
   private expire(): void {
     this.watchdog = undefined
     const now = performance.now()
+    let silent = false
     for (const waiting of this.inFlight) {
-      if (waiting.deadline > now) return this.arm(waiting.deadline)
+      if (waiting.deadline > now) {
+        this.arm(waiting.deadline)
+        break
+      }
       this.inFlight.delete(waiting)
+      // Sent at its deadline minus the timeout: a connection that answered nothing since is silent.
+      if (this.answeredAt < waiting.deadline - this.timeoutMillis) silent = true
       if (waiting.settle()) waiting.resume(Effect.fail(timedOut(this.timeoutMillis)))
     }
+    if (silent) this.onSilence()
   }
 }

@@ -17,7 +17,6 @@
  */
 import type * as NodeRedisModule from "@effect/platform-node/NodeRedis"
 import type { Clock } from "effect"
-import type { Fiber } from "effect"
 import {
   Cause,
   Context,
@@ -25,6 +24,7 @@ import {
   Duration,
   Effect,
   Exit,
+  Fiber,
   Layer,
   Queue,
   References,
@@ -40,7 +40,7 @@ import { PolicyConfigError } from "../PolicyConfigError.js"
 import type { CircuitBreakerImpl } from "./breaker.js"
 import { Attachment } from "./redisAttachment.js"
 import { RedisCommands } from "./redisCommands.js"
-import { describe } from "./redisErrors.js"
+import { describe, timedOut } from "./redisErrors.js"
 import type { Reply, ScriptCall } from "./redisScript.js"
 import { decodeReply, Message } from "./redisScript.js"
 import type { StoreImpl } from "./store.js"
@@ -106,7 +106,7 @@ export class RedisStore implements StoreImpl {
   ) {
     this.strict = settings.mode === "strict"
     this.channel = `${settings.prefix}transitions`
-    this.commands = new RedisCommands(settings.commandTimeoutMillis, forkRoot)
+    this.commands = new RedisCommands(settings.commandTimeoutMillis, forkRoot, () => this.silent())
   }
 
   attach(breaker: CircuitBreakerImpl, scope: Scope.Scope): Effect.Effect<void> {
@@ -331,13 +331,37 @@ export class RedisStore implements StoreImpl {
     for (const same of this.attachments.values()) yield* same
   }
 
+  /** The current connection (commands and subscriber), in a scope of its own; none while the store closes. */
+  private connection: Connection | undefined = undefined
+  /** Drops the current connection and makes a new one; set by `start`. */
+  private replace: ((cause: unknown) => Effect.Effect<void>) | undefined = undefined
+  private replacing = false
+
+  /**
+   * A command got no answer within the command timeout, and nothing else
+   * answered since it was sent: Redis hangs, or the connection died without
+   * the socket noticing (a network that drops packets). The client would
+   * wait on it for ever, so the store drops it, subscriber included, and
+   * connects again.
+   */
+  private silent(): void {
+    const replace = this.replace
+    if (replace === undefined || this.replacing || this.closed) return
+    this.replacing = true
+    this.forkRoot(Effect.ensuring(
+      replace(timedOut(this.settings.commandTimeoutMillis)),
+      Effect.sync(() => {
+        this.replacing = false
+      })
+    ))
+  }
+
   /** Starts connecting, the loops and the subscription, in `scope`. */
   start(scope: Scope.Scope): Effect.Effect<void, PolicyConfigError> {
     return Effect.gen({ self: this }, function*() {
       if (this.started) return
       this.started = true
       const NodeRedis = yield* loadNodeRedis
-      let commandClient: NodeRedisModule.NodeRedis["Service"]["client"] | undefined
       const firstAttempt = yield* Deferred.make<void>()
       const runFork = this.forkRoot
       const options = {
@@ -352,6 +376,7 @@ export class RedisStore implements StoreImpl {
           reconnectStrategy: (retries: number, cause: Error) => {
             // The subscriber's connection reconnects with the same strategy: while the command
             // connection stands, its trouble is not an outage (a resync covers the lost messages).
+            const commandClient = this.connection?.client
             if (commandClient === undefined || !commandClient.isReady) {
               runFork(Effect.andThen(this.lost(cause), Deferred.done(firstAttempt, Exit.void)))
             }
@@ -359,26 +384,50 @@ export class RedisStore implements StoreImpl {
           }
         }
       }
-      const connectionScope = yield* Scope.fork(scope)
+      // Every connection lives in a scope of its own under this one, closed after `close` ran.
+      const connections = yield* Scope.fork(scope)
       // Runs before the connection closes: breakers outliving the store decide locally.
       yield* Scope.addFinalizer(scope, this.close)
       const connect = Effect.gen({ self: this }, function*() {
+        const connectionScope = yield* Scope.fork(connections)
+        const connection: Connection = { scope: connectionScope, client: undefined }
+        this.connection = connection
         // NodeRedis logs every reconnection attempt; the store logs once per outage instead.
         const context = yield* Layer.buildWithScope(NodeRedis.layer(options), connectionScope).pipe(
           Effect.provideService(References.MinimumLogLevel, "Error")
         )
         const redis = Context.get(context, Redis.Redis)
+        const client = Context.get(context, NodeRedis.NodeRedis).client
+        connection.client = client
+        // Closing waits for the commands in flight, at most the command timeout: a dead connection
+        // would keep it waiting for ever.
+        yield* Scope.addFinalizer(
+          connectionScope,
+          Effect.promise(() => closeWithin(client, this.settings.commandTimeoutMillis))
+        )
         this.commands.use(redis)
-        commandClient = Context.get(context, NodeRedis.NodeRedis).client
-        commandClient.on("ready", () => runFork(Effect.forkIn(this.regained, scope)))
+        client.on("ready", () => runFork(Effect.forkIn(this.regained, scope)))
         const messages = yield* redis.subscribe(this.channel).pipe(Scope.provide(connectionScope))
-        yield* Effect.forkIn(this.listen(messages), scope)
+        yield* Effect.forkIn(this.listen(messages, connection), connectionScope)
         yield* this.regained
         yield* Deferred.done(firstAttempt, Exit.void)
       })
       const failed = (cause: Cause.Cause<unknown>) =>
         Effect.andThen(this.lost(Cause.squash(cause)), Deferred.done(firstAttempt, Exit.void))
-      yield* Effect.forkIn(Effect.catchCause(connect, failed), scope)
+      const connectOrFail = Effect.catchCause(connect, failed)
+      this.replace = (cause) =>
+        Effect.suspend(() => {
+          const old = this.connection
+          this.connection = undefined
+          this.commands.drop()
+          // The commands in flight fail at once, and the socket closes, subscriber included.
+          old?.client?.destroy()
+          return Effect.andThen(
+            Effect.andThen(this.lost(cause), old === undefined ? Effect.void : Scope.close(old.scope, Exit.void)),
+            connectOrFail
+          )
+        }).pipe(Effect.forkIn(scope), Effect.flatMap(Fiber.join))
+      yield* Effect.forkIn(connectOrFail, scope)
       yield* Effect.forkIn(this.every(this.settings.flushMillis, this.flushAll), scope)
       yield* Effect.forkIn(
         this.every(this.settings.resyncMillis, Effect.suspend(() => this.up ? this.resync(false) : this.recover)),
@@ -404,10 +453,16 @@ export class RedisStore implements StoreImpl {
     })
   }
 
-  private listen(messages: Queue.Dequeue<Redis.RedisMessage, Redis.RedisError>): Effect.Effect<void> {
+  private listen(
+    messages: Queue.Dequeue<Redis.RedisMessage, Redis.RedisError>,
+    connection: Connection
+  ): Effect.Effect<void> {
     return Effect.forever(
       Effect.flatMap(Queue.take(messages), (message) => this.receive(message.message))
-    ).pipe(Effect.catchCause((cause) => this.lost(Cause.squash(cause))))
+    ).pipe(Effect.catchCause((cause) =>
+      // The subscription of a connection the store dropped ends with it: no news.
+      this.connection === connection ? this.lost(Cause.squash(cause)) : Effect.void
+    ))
   }
 
   /** Runs `effect` every `millis` on the store's clock; a defect is logged and the loop goes on. */
@@ -422,6 +477,34 @@ export class RedisStore implements StoreImpl {
     return Effect.forever(Effect.andThen(this.clock.sleep(Duration.millis(millis)), guarded))
   }
 }
+
+/** One connection to Redis: the command client and its subscriber, closed with `scope`. */
+interface Connection {
+  readonly scope: Scope.Closeable
+  client: NodeRedisModule.NodeRedis["Service"]["client"] | undefined
+}
+
+/**
+ * Closes a client once the commands in flight are answered, or after
+ * `millis` at the latest, dropping what is still in flight.
+ */
+const closeWithin = (client: NodeRedisModule.NodeRedis["Service"]["client"], millis: number): Promise<void> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      client.destroy()
+      resolve()
+    }, millis)
+    const done = () => {
+      clearTimeout(timer)
+      resolve()
+    }
+    try {
+      client.close().then(done, done)
+    } catch {
+      // Closed already (the connection was dropped).
+      done()
+    }
+  })
 
 /**
  * The Redis client is loaded when a store starts, so that programs that keep

@@ -19,3 +19,14 @@ export const realDuration = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Ef
     const start = performance.now()
     return Effect.map(Effect.exit(effect), () => performance.now() - start)
   })
+
+/**
+ * Runs `effect`, and dies when it has not completed within `millis` of real
+ * time: a bound on a failing run, which a passing run never waits for.
+ */
+export const withinRealTime = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  millis: number,
+  what: string
+): Effect.Effect<A, E, R> =>
+  Effect.raceFirst(effect, Effect.andThen(realDelay(millis), Effect.die(`${what}: not within ${millis} ms`)))
