@@ -38,6 +38,7 @@ import type { TypeId } from "../CircuitStore.js"
 import { ConfigIssue } from "../ConfigIssue.js"
 import { PolicyConfigError } from "../PolicyConfigError.js"
 import type { CircuitBreakerImpl } from "./breaker.js"
+import { LogThrottle } from "./logThrottle.js"
 import { Attachment } from "./redisAttachment.js"
 import { RedisCommands } from "./redisCommands.js"
 import { describe, timedOut } from "./redisErrors.js"
@@ -69,6 +70,9 @@ const concurrency = 64
 
 /** Outages closer together than this are logged as one. */
 const outageLogInterval = 60_000
+
+/** Bad input of one kind (messages, data in Redis) is logged at most once per this. */
+const badInputLogInterval = 60_000
 
 const reconnectDelay = (retries: number): number =>
   Math.min(50 * 2 ** Math.min(retries, 10), 2000) + Math.floor(Math.random() * 100)
@@ -293,13 +297,20 @@ export class RedisStore implements StoreImpl {
     })
   }
 
+  /** Bad input is logged at most once a minute for each kind, with a count of what was left out. */
+  private readonly badMessages = new LogThrottle(badInputLogInterval)
+  private readonly unreadableReplies = new LogThrottle(badInputLogInterval)
+  private readonly foreignData = new LogThrottle(badInputLogInterval)
+
   /** A message on the transitions channel. */
   receive(raw: string): Effect.Effect<void> {
     return Effect.suspend(() => {
       const decoded = decodeMessage(raw)
       if (Exit.isFailure(decoded)) {
-        return Effect.logWarning(
-          `Redis circuit store ignored a message on ${this.channel} that is not a transition: ${raw.slice(0, 200)}`
+        return this.badMessages.warn(
+          this.clock.currentTimeMillisUnsafe(),
+          () =>
+            `Redis circuit store ignored a message on ${this.channel} that is not a transition: ${raw.slice(0, 200)}`
         )
       }
       const message = decoded.value
@@ -311,17 +322,25 @@ export class RedisStore implements StoreImpl {
 
   report(raw: unknown, context: string): Effect.Effect<Reply | undefined> {
     const decoded = decodeReply(raw)
+    const now = this.clock.currentTimeMillisUnsafe()
     if (Exit.isFailure(decoded)) {
       return Effect.as(
-        Effect.logWarning(`Redis circuit store could not read the reply to ${context}: ${Cause.pretty(decoded.cause)}`),
+        this.unreadableReplies.warn(
+          now,
+          () => `Redis circuit store could not read the reply to ${context}: ${Cause.pretty(decoded.cause)}`
+        ),
         undefined
       )
     }
     const reply = decoded.value
     if (reply[0] === "") return Effect.succeed(reply)
     return Effect.as(
-      Effect.logWarning(
-        `Redis circuit store found data it did not write (${reply[0]}): treated as absent, replaced by a fresh circuit`
+      this.foreignData.warn(
+        now,
+        () =>
+          `Redis circuit store found data it did not write (${
+            reply[0]
+          }): treated as absent, replaced by a fresh circuit`
       ),
       reply
     )
