@@ -16,7 +16,7 @@ import type { CircuitBreakerImpl } from "./breaker.js"
 import type { CircuitObserver } from "./circuit.js"
 import type { Admission, Rejection } from "./phase.js"
 import { notRun } from "./redisErrors.js"
-import type { Message, Reply, ScriptCall } from "./redisScript.js"
+import type { Reply, ScriptCall } from "./redisScript.js"
 import { decodeReply } from "./redisScript.js"
 import type { RedisStore } from "./redisStore.js"
 import type { RemoteCircuit, RemoteGrant } from "./store.js"
@@ -319,24 +319,6 @@ export class Attachment implements CircuitObserver, RemoteCircuit {
         this.pendingControl = target
         return this.store.lost(error)
       }))
-  }
-
-  /** A transition message from the channel. */
-  hear(message: Message): Effect.Effect<void> {
-    const gen = Number(message.gen)
-    if (!(gen > this.gen)) return Effect.void
-    if (!this.store.up) {
-      // While Redis counts as unreachable the breaker decides locally; the news is read again once
-      // the store is back.
-      this.missedNews = true
-      return Effect.void
-    }
-    this.gen = gen
-    this.openings = message.openings
-    this.probesExhausted = false
-    // The message says how long the opening lasts from when it was sent: the receiver's clock takes over.
-    const until = this.store.clock.currentTimeMillisUnsafe() + message.remaining
-    return this.breaker.applyRemote(message.state, until, message.openings, message.reason)
   }
 
   /** Gives back the probe lease an admission answer carries, when nobody will use it. */

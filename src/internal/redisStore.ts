@@ -42,6 +42,7 @@ import { LogThrottle } from "./logThrottle.js"
 import { Attachment } from "./redisAttachment.js"
 import { RedisCommands } from "./redisCommands.js"
 import { describe, timedOut } from "./redisErrors.js"
+import { Hints } from "./redisHints.js"
 import type { Reply, ScriptCall } from "./redisScript.js"
 import { decodeReply, Message } from "./redisScript.js"
 import type { StoreImpl } from "./store.js"
@@ -110,6 +111,7 @@ export class RedisStore implements StoreImpl {
   ) {
     this.strict = settings.mode === "strict"
     this.channel = `${settings.prefix}transitions`
+    this.hints = new Hints(settings.flushMillis)
     this.commands = new RedisCommands(settings.commandTimeoutMillis, forkRoot, () => this.silent())
   }
 
@@ -297,26 +299,59 @@ export class RedisStore implements StoreImpl {
     })
   }
 
+  /** Hints from the channel, coalesced: at most one read per circuit per flush interval. */
+  private readonly hints: Hints
   /** Bad input is logged at most once a minute for each kind, with a count of what was left out. */
   private readonly badMessages = new LogThrottle(badInputLogInterval)
   private readonly unreadableReplies = new LogThrottle(badInputLogInterval)
   private readonly foreignData = new LogThrottle(badInputLogInterval)
 
-  /** A message on the transitions channel. */
+  /**
+   * A message on the transitions channel: a hint that a circuit may have
+   * news, never news itself (`internal/redisHints.ts`). A circuit this
+   * instance uses, hinted at with a generation newer than the one it knows,
+   * is read from Redis: at once, or with the next flush when it was read for
+   * a hint less than a flush interval ago.
+   */
   receive(raw: string): Effect.Effect<void> {
     return Effect.suspend(() => {
       const decoded = decodeMessage(raw)
+      const now = this.clock.currentTimeMillisUnsafe()
       if (Exit.isFailure(decoded)) {
         return this.badMessages.warn(
-          this.clock.currentTimeMillisUnsafe(),
+          now,
           () =>
-            `Redis circuit store ignored a message on ${this.channel} that is not a transition: ${raw.slice(0, 200)}`
+            `Redis circuit store ignored a message on ${this.channel} that is not a transition: ${
+              JSON.stringify(raw.slice(0, 200))
+            }`
         )
       }
       const message = decoded.value
       const attachments = this.attachments.get(message.name)
       if (attachments === undefined) return Effect.void
-      return Effect.forEach(attachments, (attachment) => attachment.hear(message), { discard: true })
+      const gen = Number(message.gen)
+      const behind = [...attachments].filter((attachment) => gen > attachment.gen)
+      if (behind.length === 0) return Effect.void
+      if (!this.up) {
+        // While Redis counts as unreachable the breakers decide locally; the circuit is read again
+        // once the store is back.
+        for (const attachment of behind) attachment.missedNews = true
+        return Effect.void
+      }
+      if (!this.hints.hint(message.name, now)) return Effect.void
+      return Effect.forEach(behind, (attachment) => attachment.sync(now), { discard: true })
+    })
+  }
+
+  /** Reads the circuits whose hints waited for their interval to pass. */
+  get syncHinted(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const now = this.clock.currentTimeMillisUnsafe()
+      const due = this.hints.due(now)
+      // While the store is down, every circuit is read when it is back.
+      if (!this.up || due.length === 0) return Effect.void
+      const attachments = due.flatMap((name) => [...(this.attachments.get(name) ?? [])])
+      return Effect.forEach(attachments, (attachment) => attachment.sync(now), { concurrency, discard: true })
     })
   }
 
@@ -447,7 +482,7 @@ export class RedisStore implements StoreImpl {
           )
         }).pipe(Effect.forkIn(scope), Effect.flatMap(Fiber.join))
       yield* Effect.forkIn(connectOrFail, scope)
-      yield* Effect.forkIn(this.every(this.settings.flushMillis, this.flushAll), scope)
+      yield* Effect.forkIn(this.every(this.settings.flushMillis, Effect.andThen(this.flushAll, this.syncHinted)), scope)
       yield* Effect.forkIn(
         this.every(this.settings.resyncMillis, Effect.suspend(() => this.up ? this.resync(false) : this.recover)),
         scope
