@@ -1,9 +1,11 @@
 /**
- * The Redis circuit store: its connection and the outages of Redis (connect,
- * lost, regained, recover, close, one log line per outage), and the loops
- * that flush counted outcomes and resynchronise circuits. Commands and their
- * timeout are `internal/redisCommands.ts`; each breaker's link to its shared
- * circuit is an `Attachment` (`internal/redisAttachment.ts`).
+ * The Redis circuit store: what the outages of Redis mean to its circuits
+ * (lost, regained, recover, close, one log line per outage), the loops that
+ * flush counted outcomes and resynchronise circuits, and what it hears
+ * (messages as hints, reports of bad input). The connection is
+ * `internal/redisConnection.ts`, commands and their timeout
+ * `internal/redisCommands.ts`, and each breaker's link to its shared circuit
+ * an `Attachment` (`internal/redisAttachment.ts`).
  *
  * The store never makes a call wait for Redis in shared mode's Closed state:
  * outcomes are counted in the attachment and flushed by one store-wide loop.
@@ -15,33 +17,19 @@
  *
  * @internal
  */
-import type * as NodeRedisModule from "@effect/platform-node/NodeRedis"
 import type { Clock } from "effect"
-import {
-  Cause,
-  Context,
-  Deferred,
-  Duration,
-  Effect,
-  Exit,
-  Fiber,
-  Layer,
-  Queue,
-  References,
-  Schema,
-  Scope,
-  SubscriptionRef
-} from "effect"
-import * as Redis from "effect/persistence/Redis"
+import type { Fiber } from "effect"
+import { Cause, Duration, Effect, Exit, Schema, Scope, SubscriptionRef } from "effect"
+import type * as Redis from "effect/persistence/Redis"
 import { storeTypeId } from "../CircuitStore.js"
 import type { TypeId } from "../CircuitStore.js"
-import { ConfigIssue } from "../ConfigIssue.js"
-import { PolicyConfigError } from "../PolicyConfigError.js"
+import type { PolicyConfigError } from "../PolicyConfigError.js"
 import type { CircuitBreakerImpl } from "./breaker.js"
 import { LogThrottle } from "./logThrottle.js"
 import { Attachment } from "./redisAttachment.js"
 import { RedisCommands } from "./redisCommands.js"
-import { describe, timedOut } from "./redisErrors.js"
+import { RedisConnection } from "./redisConnection.js"
+import { describe } from "./redisErrors.js"
 import { Hints } from "./redisHints.js"
 import type { Reply, ScriptCall } from "./redisScript.js"
 import { decodeReply, Message } from "./redisScript.js"
@@ -75,9 +63,6 @@ const outageLogInterval = 60_000
 /** Bad input of one kind (messages, data in Redis) is logged at most once per this. */
 const badInputLogInterval = 60_000
 
-const reconnectDelay = (retries: number): number =>
-  Math.min(50 * 2 ** Math.min(retries, 10), 2000) + Math.floor(Math.random() * 100)
-
 /** @internal */
 export class RedisStore implements StoreImpl {
   readonly [storeTypeId]: TypeId = storeTypeId
@@ -90,6 +75,7 @@ export class RedisStore implements StoreImpl {
   up = false
   /** The commands, on the current connection. */
   readonly commands: RedisCommands
+  private readonly connection: RedisConnection
   /** Set when the store's scope closes: nothing it started may move a breaker afterwards. */
   private closed = false
 
@@ -107,12 +93,21 @@ export class RedisStore implements StoreImpl {
     readonly settings: RedisStoreSettings,
     readonly status: SubscriptionRef.SubscriptionRef<boolean>,
     readonly clock: Clock.Clock,
-    private readonly forkRoot: <A, E>(effect: Effect.Effect<A, E>) => Fiber.Fiber<A, E>
+    forkRoot: <A, E>(effect: Effect.Effect<A, E>) => Fiber.Fiber<A, E>
   ) {
     this.strict = settings.mode === "strict"
     this.channel = `${settings.prefix}transitions`
     this.hints = new Hints(settings.flushMillis)
-    this.commands = new RedisCommands(settings.commandTimeoutMillis, forkRoot, () => this.silent())
+    this.commands = new RedisCommands(settings.commandTimeoutMillis, forkRoot, () => this.connection.silent())
+    this.connection = new RedisConnection({
+      url: settings.url,
+      channel: this.channel,
+      commandTimeoutMillis: settings.commandTimeoutMillis,
+      commands: this.commands,
+      lost: (cause) => this.lost(cause),
+      regained: Effect.suspend(() => this.regained),
+      receive: (message) => this.receive(message)
+    }, forkRoot)
   }
 
   attach(breaker: CircuitBreakerImpl, scope: Scope.Scope): Effect.Effect<void> {
@@ -385,110 +380,22 @@ export class RedisStore implements StoreImpl {
     for (const same of this.attachments.values()) yield* same
   }
 
-  /** The current connection (commands and subscriber), in a scope of its own; none while the store closes. */
-  private connection: Connection | undefined = undefined
-  /** Drops the current connection and makes a new one; set by `start`. */
-  private replace: ((cause: unknown) => Effect.Effect<void>) | undefined = undefined
-  private replacing = false
-
-  /**
-   * A command got no answer within the command timeout, and nothing else
-   * answered since it was sent: Redis hangs, or the connection died without
-   * the socket noticing (a network that drops packets). The client would
-   * wait on it for ever, so the store drops it, subscriber included, and
-   * connects again.
-   */
-  private silent(): void {
-    const replace = this.replace
-    if (replace === undefined || this.replacing || this.closed) return
-    this.replacing = true
-    this.forkRoot(Effect.ensuring(
-      replace(timedOut(this.settings.commandTimeoutMillis)),
-      Effect.sync(() => {
-        this.replacing = false
-      })
-    ))
-  }
-
   /** Starts connecting, the loops and the subscription, in `scope`. */
   start(scope: Scope.Scope): Effect.Effect<void, PolicyConfigError> {
     return Effect.gen({ self: this }, function*() {
       if (this.started) return
       this.started = true
-      const NodeRedis = yield* loadNodeRedis
-      const firstAttempt = yield* Deferred.make<void>()
-      const runFork = this.forkRoot
-      const options = {
-        url: this.settings.url,
-        // Commands fail at once while the connection is down, instead of queueing until it returns,
-        // and one that waits to be sent longer than the command timeout fails: either way, an outage.
-        disableOfflineQueue: true,
-        commandOptions: { timeout: this.settings.commandTimeoutMillis },
-        // Detects a connection that died silently, so that the client reconnects.
-        pingInterval: 5_000,
-        socket: {
-          reconnectStrategy: (retries: number, cause: Error) => {
-            // The subscriber's connection reconnects with the same strategy: while the command
-            // connection stands, its trouble is not an outage (a resync covers the lost messages).
-            const commandClient = this.connection?.client
-            if (commandClient === undefined || !commandClient.isReady) {
-              runFork(Effect.andThen(this.lost(cause), Deferred.done(firstAttempt, Exit.void)))
-            }
-            return reconnectDelay(retries)
-          }
-        }
-      }
-      // Every connection lives in a scope of its own under this one, closed after `close` ran.
+      // The connections close after `close` ran: breakers outliving the store decide locally first.
       const connections = yield* Scope.fork(scope)
-      // Runs before the connection closes: breakers outliving the store decide locally.
       yield* Scope.addFinalizer(scope, this.close)
-      const connect = Effect.gen({ self: this }, function*() {
-        const connectionScope = yield* Scope.fork(connections)
-        const connection: Connection = { scope: connectionScope, client: undefined }
-        this.connection = connection
-        // NodeRedis logs every reconnection attempt; the store logs once per outage instead.
-        const context = yield* Layer.buildWithScope(NodeRedis.layer(options), connectionScope).pipe(
-          Effect.provideService(References.MinimumLogLevel, "Error")
-        )
-        const redis = Context.get(context, Redis.Redis)
-        const client = Context.get(context, NodeRedis.NodeRedis).client
-        connection.client = client
-        // Closing waits for the commands in flight, at most the command timeout: a dead connection
-        // would keep it waiting for ever.
-        yield* Scope.addFinalizer(
-          connectionScope,
-          Effect.promise(() => closeWithin(client, this.settings.commandTimeoutMillis))
-        )
-        this.commands.use(redis)
-        client.on("ready", () => runFork(Effect.forkIn(this.regained, scope)))
-        const messages = yield* redis.subscribe(this.channel).pipe(Scope.provide(connectionScope))
-        yield* Effect.forkIn(this.listen(messages, connection), connectionScope)
-        yield* this.regained
-        yield* Deferred.done(firstAttempt, Exit.void)
-      })
-      const failed = (cause: Cause.Cause<unknown>) =>
-        Effect.andThen(this.lost(Cause.squash(cause)), Deferred.done(firstAttempt, Exit.void))
-      const connectOrFail = Effect.catchCause(connect, failed)
-      this.replace = (cause) =>
-        Effect.suspend(() => {
-          const old = this.connection
-          this.connection = undefined
-          this.commands.drop()
-          // The commands in flight fail at once, and the socket closes, subscriber included.
-          old?.client?.destroy()
-          return Effect.andThen(
-            Effect.andThen(this.lost(cause), old === undefined ? Effect.void : Scope.close(old.scope, Exit.void)),
-            connectOrFail
-          )
-        }).pipe(Effect.forkIn(scope), Effect.flatMap(Fiber.join))
-      yield* Effect.forkIn(connectOrFail, scope)
+      const firstAttempt = yield* this.connection.start(connections, scope)
       yield* Effect.forkIn(this.every(this.settings.flushMillis, Effect.andThen(this.flushAll, this.syncHinted)), scope)
       yield* Effect.forkIn(
         this.every(this.settings.resyncMillis, Effect.suspend(() => this.up ? this.resync(false) : this.recover)),
         scope
       )
       // The layer is ready once the first connection attempt succeeded or failed: never blocked on Redis.
-      yield* Deferred.await(firstAttempt)
+      yield* firstAttempt
     })
   }
 
@@ -507,18 +414,6 @@ export class RedisStore implements StoreImpl {
     })
   }
 
-  private listen(
-    messages: Queue.Dequeue<Redis.RedisMessage, Redis.RedisError>,
-    connection: Connection
-  ): Effect.Effect<void> {
-    return Effect.forever(
-      Effect.flatMap(Queue.take(messages), (message) => this.receive(message.message))
-    ).pipe(Effect.catchCause((cause) =>
-      // The subscription of a connection the store dropped ends with it: no news.
-      this.connection === connection ? this.lost(Cause.squash(cause)) : Effect.void
-    ))
-  }
-
   /** Runs `effect` every `millis` on the store's clock; a defect is logged and the loop goes on. */
   private every(millis: number, effect: Effect.Effect<void>): Effect.Effect<void> {
     const guarded = Effect.catchCause(
@@ -531,55 +426,6 @@ export class RedisStore implements StoreImpl {
     return Effect.forever(Effect.andThen(this.clock.sleep(Duration.millis(millis)), guarded))
   }
 }
-
-/** One connection to Redis: the command client and its subscriber, closed with `scope`. */
-interface Connection {
-  readonly scope: Scope.Closeable
-  client: NodeRedisModule.NodeRedis["Service"]["client"] | undefined
-}
-
-/**
- * Closes a client once the commands in flight are answered, or after
- * `millis` at the latest, dropping what is still in flight.
- */
-const closeWithin = (client: NodeRedisModule.NodeRedis["Service"]["client"], millis: number): Promise<void> =>
-  new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      client.destroy()
-      resolve()
-    }, millis)
-    const done = () => {
-      clearTimeout(timer)
-      resolve()
-    }
-    try {
-      client.close().then(done, done)
-    } catch {
-      // Closed already (the connection was dropped).
-      done()
-    }
-  })
-
-/**
- * The Redis client is loaded when a store starts, so that programs that keep
- * their circuits in memory need neither `@effect/platform-node` nor `redis`.
- */
-const loadNodeRedis: Effect.Effect<typeof NodeRedisModule, PolicyConfigError> = Effect.tryPromise({
-  try: () => import("@effect/platform-node/NodeRedis"),
-  catch: (cause) =>
-    new PolicyConfigError({
-      kind: "RedisCircuitStore",
-      policy: "redis",
-      issues: [
-        new ConfigIssue({
-          field: "(dependencies)",
-          rule: `needs the packages @effect/platform-node and redis: npm install @effect/platform-node redis (${
-            cause instanceof Error ? cause.message : String(cause)
-          })`
-        })
-      ]
-    })
-})
 
 /** The URL without its password, for logs. @internal */
 export const redactedUrl = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")
