@@ -23,6 +23,7 @@
  * | {@link maxCacheEntries} | 1,000,000 | a last-known-good cache's `maxEntries` |
  * | {@link maxErrorTags} | 100 | the error tags of a fallback's or a cache's `on` |
  * | {@link maxPrefixLength} | 256 | the Redis store's key `prefix` |
+ * | {@link maxCommandTimeout} | 60 seconds | the Redis store's `commandTimeout` |
  * | {@link maxNameLength} | 256 | every `name` (breakers, registries, policies), and a configuration's environment prefix |
  * | {@link maxKeyLength} | 256 | a registry's keys |
  *
@@ -319,6 +320,26 @@ export const maxErrorTags = 100
  * @since 0.1.0
  */
 export const maxPrefixLength = 256
+
+/**
+ * The longest command timeout of the Redis circuit store
+ * (`commandTimeout`): 60 seconds. A caller waits for Redis at most this long
+ * before its breaker decides alone (strict mode, half-open probes), and
+ * Redis that has not answered for a minute is down for any purpose a
+ * circuit breaker serves.
+ *
+ * @example
+ * ```ts
+ * import { Duration } from "effect"
+ * import { Limits } from "effect-resilience"
+ *
+ * Duration.toMillis(Limits.maxCommandTimeout) // 60000
+ * ```
+ *
+ * @category redis
+ * @since 0.1.0
+ */
+export const maxCommandTimeout: Duration.Duration = Duration.seconds(60)
 
 /**
  * The longest name: 256 characters. Breakers, registries and policies are

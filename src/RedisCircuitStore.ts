@@ -39,13 +39,14 @@ import type { RedisStoreSettings } from "./internal/redisStore.js"
 import { RedisStore } from "./internal/redisStore.js"
 import { durationInput } from "./internal/schemas.js"
 import { unknownVariables } from "./internal/unknownVariables.js"
-import { maxPrefixLength } from "./Limits.js"
+import { maxCommandTimeout, maxPrefixLength } from "./Limits.js"
 import { PolicyConfigError } from "./PolicyConfigError.js"
 
 /**
  * Options of the Redis circuit store. Every field has a default. Every
- * duration is from 1 millisecond to `Limits.maxDuration` (about 24.8 days),
- * given as a `Duration.Input` or as text (`"100ms"`, `"PT1S"`).
+ * duration is from 1 millisecond to `Limits.maxDuration` (about 24.8 days)
+ * unless its own range says less, given as a `Duration.Input` or as text
+ * (`"100ms"`, `"PT1S"`).
  *
  * @example
  * ```ts
@@ -71,19 +72,38 @@ export interface RedisCircuitStoreOptions {
   readonly prefix?: string | undefined
   /** `"shared"` (default) or `"strict"`: see the module's documentation. */
   readonly mode?: "shared" | "strict" | undefined
-  /** How often counted outcomes are sent to Redis in shared mode (default 100 ms). */
+  /**
+   * How often counted outcomes are sent to Redis in shared mode, and how
+   * often at most a circuit is read for messages on the channel (default
+   * 100 ms; 1 ms to `Limits.maxDuration`).
+   */
   readonly flushInterval?: Duration.Input | undefined
-  /** How often circuits in use re-read the fleet's state, in case a message was lost (default 1 second). */
+  /**
+   * How often circuits in use re-read the fleet's state, in case a message
+   * was lost (default 1 second; 1 ms to `Limits.maxDuration`).
+   */
   readonly resyncInterval?: Duration.Input | undefined
-  /** How long Redis keeps a circuit no instance touched (default 1 hour). */
+  /**
+   * How long Redis keeps a circuit no instance touched (default 1 hour; at
+   * least twice `resyncInterval`, at most `Limits.maxDuration`).
+   */
   readonly idleTimeToLive?: Duration.Input | undefined
-  /** How long a half-open probe holds its permit before it is given back (default 30 seconds). */
+  /**
+   * How long a half-open probe holds its permit before it is given back
+   * (default 30 seconds; 1 ms to `Limits.maxDuration`).
+   */
   readonly probeLease?: Duration.Input | undefined
   /** What calls do while Redis is unreachable: `"allow"` (local circuit decides, default) or `"reject"`. */
   readonly onUnavailable?: "allow" | "reject" | undefined
-  /** How long a Redis command may take before Redis counts as unreachable (default 1 second). */
+  /**
+   * How long a Redis command may take before Redis counts as unreachable, in
+   * real time: a caller waits for Redis at most this long (default 1 second;
+   * 1 ms to `Limits.maxCommandTimeout`, 60 seconds).
+   */
   readonly commandTimeout?: Duration.Input | undefined
 }
+
+const maxCommandTimeoutMillis = Duration.toMillis(maxCommandTimeout)
 
 const OptionsSchema = Schema.Struct({
   url: Schema.optional(
@@ -104,7 +124,15 @@ const OptionsSchema = Schema.Struct({
   idleTimeToLive: Schema.optional(durationInput({ allowZero: false })),
   probeLease: Schema.optional(durationInput({ allowZero: false })),
   onUnavailable: Schema.optional(Schema.Literals(["allow", "reject"])),
-  commandTimeout: Schema.optional(durationInput({ allowZero: false }))
+  commandTimeout: Schema.optional(
+    durationInput({ allowZero: false }).check(
+      Schema.makeFilter((timeout: Duration.Duration) => Duration.toMillis(timeout) <= maxCommandTimeoutMillis, {
+        expected: `at most ${maxCommandTimeoutMillis} milliseconds`,
+        message: `must be at most ${maxCommandTimeoutMillis} milliseconds (Limits.maxCommandTimeout): ` +
+          "a caller waits for Redis at most this long"
+      })
+    )
+  )
 })
 
 const wholeMillis = (duration: Duration.Duration | undefined, fallback: number): number =>

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, ConfigProvider, Context, Effect, Exit, Fiber, Layer, Stream } from "effect"
+import { Clock, ConfigProvider, Context, Duration, Effect, Exit, Fiber, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import {
   CircuitBreaker,
   CircuitBreakerRegistry,
   CircuitStore,
+  Limits,
   PolicyConfigError,
   RedisCircuitStore
 } from "../src/index.js"
@@ -50,6 +51,44 @@ describe("RedisCircuitStore options", () => {
         "idleTimeToLive",
         "must be at least twice resyncInterval (1000 ms), or circuits in use could expire"
       ]])
+    }))
+
+  it.effect("options that would break the store are refused, each naming the field and the rule", () =>
+    Effect.gen(function*() {
+      const refused = [
+        // Past any timer: the client's command timer overflowed and the store never connected.
+        [{ commandTimeout: "100 days" }, "commandTimeout", "must be at most 2147483647 milliseconds"],
+        // Past what PEXPIRE takes: every script failed, and the key kept no expiry.
+        [{ idleTimeToLive: 1e20 }, "idleTimeToLive", "must be at most 2147483647 milliseconds"],
+        // Past the script's arithmetic: every half-open admission failed, which counted as an outage.
+        [{ probeLease: 1e19 }, "probeLease", "must be at most 2147483647 milliseconds"]
+      ] as const
+      for (const [options, field, rule] of refused) {
+        const exit = yield* Effect.exit(Layer.build(RedisCircuitStore.layer(options)).pipe(Effect.scoped))
+        const issues = issuesOf(exit)
+        expect(issues.map(([f]) => f), field).toEqual([field])
+        expect(issues[0]![1], field).toContain(rule)
+      }
+    }))
+
+  it.effect("commandTimeout is at most 60 seconds (Limits.maxCommandTimeout), in code and in the environment", () =>
+    Effect.gen(function*() {
+      const none = withEnv({})
+      expect(yield* RedisCircuitStore.fromConfig({ commandTimeout: "60 seconds" }).pipe(none)).toEqual({
+        commandTimeout: "60 seconds"
+      })
+      for (const commandTimeout of ["10 days", "61 seconds", 60_001] as const) {
+        const exit = yield* Effect.exit(RedisCircuitStore.fromConfig({ commandTimeout }).pipe(none))
+        expect(issuesOf(exit).map(([field]) => field), String(commandTimeout)).toEqual(["commandTimeout"])
+      }
+      const fromEnv = yield* Effect.exit(
+        RedisCircuitStore.fromConfig().pipe(withEnv({ RESILIENCE_REDIS_COMMAND_TIMEOUT: "2 minutes" }))
+      )
+      expect(issuesOf(fromEnv)).toEqual([[
+        "RESILIENCE_REDIS_COMMAND_TIMEOUT",
+        expect.stringContaining("must be at most 60000 milliseconds (Limits.maxCommandTimeout)")
+      ]])
+      expect(Duration.toMillis(Limits.maxCommandTimeout)).toBe(60_000)
     }))
 
   it.effect("reads REDIS_URL and the RESILIENCE_REDIS_* variables over the base options", () =>

@@ -26,7 +26,7 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore and control calls", () => {
       )
       // Outcomes to flush, then Redis hangs: the flush is sent, and waits.
       for (let n = 0; n < 3; n++) yield* Effect.exit(a.breaker.execute(failing))
-      yield* server.pause
+      yield* server.hang
       yield* TestClock.adjust("100 millis")
       // The operator forces the circuit open meanwhile: applied here at once, sent to Redis after the flush.
       const forcing = yield* Effect.forkChild(a.breaker.forceOpen, { startImmediately: true })

@@ -201,11 +201,15 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore and foreign data", () => {
       })
       expect(yield* a.breaker.state).toBe("Closed")
       expect(yield* send(server.url, "HGET", key, "v")).toBe("2")
-      // A hash with a field that is not a number, and a window entry that is not one.
+      // A hash with a field that is not a number, and a window entry that is not one. Such reports are
+      // logged at most once a minute: the clock moves a minute between them.
+      yield* TestClock.adjust("1 minute")
       yield* send(server.url, "HSET", key, "calls", "many")
       yield* a.store.sync
+      yield* TestClock.adjust("1 minute")
       yield* send(server.url, "HSET", key, "reason", "BecauseISaidSo")
       yield* a.store.sync
+      yield* TestClock.adjust("1 minute")
       yield* send(server.url, "RPUSH", `${key}:w`, "garbage")
       yield* send(server.url, "HSET", key, "calls", "2")
       yield* Effect.exit(a.breaker.execute(failing))

@@ -44,7 +44,7 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore after a hung Redis recovers"
           yield* joinAll(opened)
           // Redis hangs. Each instance finds out (its next command times out), and its local circuit,
           // half-open once the opening ends, probes alone and closes: the dependency is back.
-          yield* server.pause
+          yield* server.hang
           yield* TestClock.adjust("1 second")
           for (const i of instances) {
             yield* i.breaker.execute(Effect.void)
@@ -73,8 +73,10 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore after a hung Redis recovers"
           const leases = yield* send(server.url, "HLEN", `effect-resilience:circuit:{${config.name}}:p`)
           // The callers did arrive mid-catch-up on every instance: the case this test is about.
           expect(caught.duringCatchUp).toBe(instances.length)
-          expect(counts.ran).toBeLessThanOrEqual(permits)
-          expect(Number(leases)).toBe(counts.ran)
+          // Every probe that ran holds a lease (a lease may also be on its way to a caller not yet running),
+          // and Redis never leases more than the permits.
+          expect(counts.ran).toBeLessThanOrEqual(Number(leases))
+          expect(Number(leases)).toBeLessThanOrEqual(permits)
           yield* Deferred.succeed(release, undefined)
           yield* Effect.forEach(callers, Fiber.interrupt)
         }).pipe(Effect.scoped, Effect.provide(Logger.layer([]))),

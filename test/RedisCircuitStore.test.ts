@@ -121,6 +121,10 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore, shared mode", () => {
           yield* Deferred.succeed(release, undefined)
           const results = yield* Effect.forEach(fibers, Fiber.join)
           expect(results.filter(Exit.isSuccess)).toHaveLength(permits)
+          // The other instances read the circuit when they hear of the closing: at once, or, when
+          // they read it for a message less than a flush interval ago (the half-opening), at the
+          // next flush.
+          yield* TestClock.adjust("100 millis")
           yield* joinAll(closed)
         }).pipe(Effect.scoped),
       30_000
@@ -205,6 +209,9 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore, half-open across the fleet"
       yield* TestClock.adjust("10 seconds")
       const reopened = yield* Effect.forEach(instances.slice(1), (i) => awaitState(i, "Open"))
       yield* Effect.exit(instances[0]!.breaker.execute(failing))
+      // The half-opening and the reopening are announced at the same moment: an instance that read
+      // the circuit for the first reads it for the second at the next flush (one read per interval).
+      yield* TestClock.adjust("100 millis")
       yield* joinAll(reopened)
       for (const instance of instances) {
         const snapshot = yield* instance.breaker.snapshot

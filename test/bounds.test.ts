@@ -42,7 +42,7 @@ interface Value {
 type Kind =
   | { readonly _tag: "Int"; readonly min: number; readonly max: number }
   | { readonly _tag: "Real"; readonly min: number; readonly max: number; readonly exclusiveMin?: true }
-  | { readonly _tag: "Duration"; readonly allowZero: boolean }
+  | { readonly _tag: "Duration"; readonly allowZero: boolean; readonly max: number }
   | { readonly _tag: "Boolean" }
   | { readonly _tag: "Name" }
   | { readonly _tag: "Literal"; readonly values: ReadonlyArray<string> }
@@ -55,7 +55,11 @@ type Kind =
 const Int = (min: number, max: number): Kind => ({ _tag: "Int", min, max })
 const Real = (min: number, max: number, exclusiveMin?: true): Kind =>
   exclusiveMin ? { _tag: "Real", min, max, exclusiveMin } : { _tag: "Real", min, max }
-const Dur = (allowZero: boolean): Kind => ({ _tag: "Duration", allowZero })
+const Dur = (allowZero: boolean, max = Duration.toMillis(Limits.maxDuration)): Kind => ({
+  _tag: "Duration",
+  allowZero,
+  max
+})
 const Bool: Kind = { _tag: "Boolean" }
 const NameKind: Kind = { _tag: "Name" }
 
@@ -83,17 +87,19 @@ const durationForms = (m: number): ReadonlyArray<readonly [unknown, string]> => 
   return forms
 }
 
-const validMillis = (allowZero: boolean): fc.Arbitrary<number> =>
+const validMillis = (allowZero: boolean, max: number): fc.Arbitrary<number> =>
   fc.oneof(
     ...(allowZero ? [fc.constant(0)] : []),
-    fc.constantFrom(1, 1000, 60_000, 3_600_000, 86_400_000, maxMillis, maxMillis - (maxMillis % 1000)),
-    fc.integer({ min: 1, max: maxMillis }),
-    fc.integer({ min: 1, max: Math.floor(maxMillis / 1000) }).map((s) => s * 1000),
-    fc.double({ min: 1, max: maxMillis, noNaN: true })
+    fc.constantFrom(
+      ...[1, 1000, 60_000, 3_600_000, 86_400_000, max, max - (max % 1000)].filter((m) => m >= 1 && m <= max)
+    ),
+    fc.integer({ min: 1, max }),
+    fc.integer({ min: 1, max: Math.floor(max / 1000) }).map((s) => s * 1000),
+    fc.double({ min: 1, max, noNaN: true })
   )
 
-const durationValue = (allowZero: boolean): fc.Arbitrary<Value> =>
-  fc.tuple(validMillis(allowZero), fc.nat()).map(([m, pick]) => {
+const durationValue = (allowZero: boolean, max: number): fc.Arbitrary<Value> =>
+  fc.tuple(validMillis(allowZero, max), fc.nat()).map(([m, pick]) => {
     const forms = durationForms(m)
     const [input, text] = forms[pick % forms.length]!
     return { input, n: m, text }
@@ -111,7 +117,7 @@ const valid = (kind: Kind): fc.Arbitrary<Value> => {
         fc.double({ min: kind.min, max: kind.max, noNaN: true }).filter((x) => !kind.exclusiveMin || x > kind.min)
       ).map((x) => plain(x, x, String(x)))
     case "Duration":
-      return durationValue(kind.allowZero)
+      return durationValue(kind.allowZero, kind.max)
     case "Boolean":
       return fc.tuple(fc.boolean(), fc.constantFrom("", "upper")).map(([b, style]) =>
         plain(b, b ? 1 : 0, style === "upper" ? String(b).toUpperCase() : String(b))
@@ -133,7 +139,7 @@ const valid = (kind: Kind): fc.Arbitrary<Value> => {
         fc.integer({ min: 1, max: Limits.maxCountWindowSize }).map((size) =>
           plain(SlidingWindow.countWindow(size), size)
         ),
-        fc.tuple(durationValue(false), fc.integer({ min: 1, max: Limits.maxTimeWindowBuckets })).map((
+        fc.tuple(durationValue(false, maxMillis), fc.integer({ min: 1, max: Limits.maxTimeWindowBuckets })).map((
           [duration, buckets]
         ) =>
           // A time window means no count-window rule: n is how many calls it would hold, unbounded.
@@ -189,6 +195,10 @@ const invalid = (kind: Kind): fc.Arbitrary<Value> => {
         numbers(fc.integer({ min: -1_000_000_000, max: -1 })),
         numbers(fc.integer({ min: maxMillis + 1, max: Number.MAX_SAFE_INTEGER })),
         numbers(fc.constantFrom(9e15, 1e308, NaN, Infinity, -Infinity, maxMillis + 0.5)),
+        // Past an option's own bound, below every duration's.
+        ...(kind.max < maxMillis
+          ? [numbers(fc.integer({ min: kind.max + 1, max: maxMillis })), numbers(fc.constant(kind.max + 0.5))]
+          : []),
         // Under a millisecond (and at least a nanosecond, the precision of a Duration).
         numbers(fc.double({ min: 1e-6, max: 0.999, noNaN: true })),
         fc.constantFrom(
@@ -330,7 +340,7 @@ const storeFields: Fields = {
   idleTimeToLive: Dur(false),
   probeLease: Dur(false),
   onUnavailable: { _tag: "Literal", values: ["allow", "reject"] },
-  commandTimeout: Dur(false)
+  commandTimeout: Dur(false, Duration.toMillis(Limits.maxCommandTimeout))
 }
 
 const repairStore = (chosen: Chosen): void => {
@@ -855,7 +865,7 @@ describe("every environment variable, fuzzed", () => {
 describe("durations written as text", () => {
   it("code and variables read the same forms to the same duration", () => {
     fc.assert(
-      fc.property(validMillis(false), (m) => {
+      fc.property(validMillis(false, maxMillis), (m) => {
         for (const [input, text] of durationForms(m)) {
           const fromCode = Effect.runSync(Timeout.make({ duration: input as Duration.Input }))
           const fromEnv = Effect.runSync(

@@ -17,7 +17,7 @@ import type { CircuitLink, CircuitObserver, FleetView, LocalCircuit, LocalState,
 import type { Outcome } from "../Classifier.js"
 import { configFingerprint } from "./configFingerprint.js"
 import { notRun } from "./redisErrors.js"
-import type { CircuitReply, Message, ScriptCall } from "./redisScript.js"
+import type { CircuitReply, ScriptCall } from "./redisScript.js"
 import { decodeReply } from "./redisScript.js"
 import type { RedisStore } from "./redisStore.js"
 
@@ -349,24 +349,6 @@ export class RedisLink implements CircuitObserver, CircuitLink {
         this.pendingControl = target
         return this.store.lost(error)
       }))
-  }
-
-  /** A transition message from the channel. */
-  hear(message: Message): Effect.Effect<void> {
-    const gen = Number(message.gen)
-    if (!(gen > this.gen)) return Effect.void
-    if (!this.store.up) {
-      // While Redis counts as unreachable the breaker decides locally; the news is read again once
-      // the store is back.
-      this.missedNews = true
-      return Effect.void
-    }
-    this.gen = gen
-    this.openings = message.openings
-    this.probesExhausted = false
-    // The message says how long the opening lasts from when it was sent: the receiver's clock takes over.
-    const until = this.store.clock.currentTimeMillisUnsafe() + message.remaining
-    return this.local.adopt(message.state, until, message.openings, message.reason)
   }
 
   /**

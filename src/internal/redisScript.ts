@@ -35,19 +35,61 @@ const luaSet = (names: ReadonlyArray<string>): string => `{ ${names.map((name) =
 
 const lua = `
 local key, wkey, lkey = KEYS[1], KEYS[2], KEYS[3]
-local op = ARGV[1]
-local now = tonumber(ARGV[2])
-local idle = tonumber(ARGV[3])
+local MAX = 9007199254740991
+local MAXNOW = 9007199254740
+local MAXDUR = 2147483647
+
+-- Every number an operation is sent is checked before anything is read or written: a value out of
+-- its range is answered with an error, and the script changes nothing.
+local function refuse(name, value, rule)
+  error({ err = "ERR effect-resilience circuit script: " .. name .. " must be " .. rule .. ", got " ..
+    string.sub(tostring(value), 1, 40) })
+end
+-- An integer from lo to hi, in decimal digits.
+local function whole(i, name, lo, hi)
+  local v = ARGV[i]
+  local n = v and #v <= 16 and string.match(v, "^%d+$") and tonumber(v)
+  if not n or n < lo or n > hi then refuse(name, v, "an integer from " .. lo .. " to " .. hi) end
+  return n
+end
+-- Milliseconds from lo to hi, in decimal digits with an optional fraction (a clock may stand between
+-- two milliseconds), rounded to whole milliseconds by round.
+local function millis(i, name, lo, hi, round)
+  local v = ARGV[i]
+  local n = v and #v <= 32 and (string.match(v, "^%d+$") or string.match(v, "^%d+%.%d+$")) and tonumber(v)
+  if n then n = round(n) end
+  if not n or n < lo or n > hi then refuse(name, v, "a number of milliseconds from " .. lo .. " to " .. hi) end
+  return n
+end
+local function ceil(n) return math.ceil(n) end
+local function floor(n) return math.floor(n) end
+-- A rate from 0 to 1, or -1 for a rule that is not configured.
+local function rate(i, name)
+  local n = tonumber(ARGV[i])
+  if not n or not (n == -1 or (n >= 0 and n <= 1)) then refuse(name, ARGV[i], "-1 or a number from 0 to 1") end
+  return n
+end
+local function oneOf(i, name, allowed)
+  local v = ARGV[i]
+  if not allowed[v] then refuse(name, v, "one of the script's words") end
+  return v
+end
+
+local op = oneOf(1, "op", { sync = true, flush = true, admit = true, probe = true, control = true })
+-- Times are the caller's clock in epoch milliseconds, up to the year 2255 (a probe's fencing token
+-- is the time times 1000, which stays below 2^53).
+local now = millis(2, "now", 0, MAXNOW, floor)
+local idle = millis(3, "idleMillis", 1, MAXDUR, ceil)
 local channel = ARGV[4]
 local name = ARGV[5]
-local permitsArg = tonumber(ARGV[6])
-local openMillis = tonumber(ARGV[7])
-local maxWait = tonumber(ARGV[8])
-local leaseMillis = tonumber(ARGV[9])
+local permitsArg = whole(6, "permits", 0, MAX)
+local openMillis = millis(7, "openMillis", 0, MAXDUR, ceil)
+local maxWait = millis(8, "maxWaitMillis", 0, MAXDUR, ceil)
+local leaseMillis = millis(9, "leaseMillis", 1, MAXDUR, ceil)
 local origin = ARGV[10]
 -- The newest generation the caller has seen: a circuit made afresh (after a restart, an expiry, or
 -- foreign data) starts above it, so no instance mistakes the new circuit's news for old news.
-local knownGen = tonumber(ARGV[11]) or 0
+local knownGen = whole(11, "knownGen", 0, MAX)
 
 local STATES = ${luaSet(State.literals)}
 local REASONS = ${luaSet(TransitionReason.literals)}
@@ -64,14 +106,21 @@ local function int(n)
 end
 local function count(v)
   local n = tonumber(v)
-  if n == nil or n ~= n or n < 0 or n > 9007199254740991 or n ~= math.floor(n) then return nil end
+  if n == nil or n ~= n or n < 0 or n > MAX or n ~= math.floor(n) then return nil end
   return n
 end
+-- What the script keeps never passes 2^53 - 1, which it would refuse to read back.
+local function sat(n)
+  if n > MAX then return MAX end
+  return n
+end
+-- Found data, quoted in a report: a corrupt field may be as long as Redis allows.
+local function quote(v) return string.sub(tostring(v), 1, 64) end
 
 local function fresh()
   local s = { state = "Closed", reason = "Reset" }
   for _, f in ipairs(FIELDS) do s[f] = 0 end
-  s.gen = math.max(now, knownGen + 1, 1)
+  s.gen = sat(math.max(now, knownGen + 1, 1))
   return s
 end
 
@@ -88,17 +137,17 @@ local function load()
     local f = {}
     for i = 1, #raw, 2 do f[raw[i]] = raw[i + 1] end
     if f.v ~= "2" then
-      corrupt = "key " .. key .. " has format version " .. tostring(f.v) .. ", expected 2"
+      corrupt = "key " .. key .. " has format version " .. quote(f.v) .. ", expected 2"
     elseif not STATES[f.state] then
-      corrupt = "key " .. key .. " has an unknown state " .. tostring(f.state)
+      corrupt = "key " .. key .. " has an unknown state " .. quote(f.state)
     elseif not REASONS[f.reason] then
-      corrupt = "key " .. key .. " has an unknown transition reason " .. tostring(f.reason)
+      corrupt = "key " .. key .. " has an unknown transition reason " .. quote(f.reason)
     else
       local s = { state = f.state, reason = f.reason }
       for _, n in ipairs(FIELDS) do
         local v = count(f[n])
         if v == nil then
-          corrupt = "key " .. key .. " field " .. n .. " is not a non-negative integer: " .. tostring(f[n])
+          corrupt = "key " .. key .. " field " .. n .. " is not a non-negative integer: " .. quote(f[n])
           break
         end
         s[n] = v
@@ -119,7 +168,7 @@ local dirty = created
 -- A caller that saw a newer generation than the stored one (the circuit was made afresh by an
 -- instance that knew less) lifts it, so that no instance takes the circuit's answers for old news.
 if s.gen < knownGen then
-  s.gen = knownGen + 1
+  s.gen = sat(knownGen + 1)
   dirty = true
 end
 
@@ -157,13 +206,13 @@ local function transition(to, reason, openFor, at)
   local from = s.state
   s.state = to
   s.reason = reason
-  s.gen = math.max(s.gen + 1, now)
+  s.gen = sat(math.max(s.gen + 1, now))
   s.changed = at
   s.successes, s.permits, s.waitEnds, s["until"] = 0, 0, 0, 0
   clearWindow()
   redis.call("DEL", lkey)
   if to == "Open" then
-    s.openings = s.openings + 1
+    s.openings = sat(s.openings + 1)
     s["until"] = at + openFor
   elseif to == "HalfOpen" then
     -- No probe yet, so nothing to wait for: a period that no caller reached is no evidence of failure.
@@ -214,10 +263,10 @@ local function parseEntry(e)
   return tonumber(b), tonumber(c), tonumber(f), tonumber(sl)
 end
 
-local function entry(b, c, f, sl) return int(b) .. ":" .. int(c) .. ":" .. int(f) .. ":" .. int(sl) end
+local function entry(b, c, f, sl) return int(b) .. ":" .. int(sat(c)) .. ":" .. int(sat(f)) .. ":" .. int(sat(sl)) end
 
 local function badWindow(e)
-  corrupt = "key " .. wkey .. " holds a malformed window entry: " .. tostring(e)
+  corrupt = "key " .. wkey .. " holds a malformed window entry: " .. quote(e)
   clearWindow()
 end
 
@@ -297,8 +346,10 @@ if op == "sync" then
   -- the instances that still know it.
   -- Only after an outage: an opening this instance made after the fleet's last transition (say,
   -- while Redis was away, or before Redis restarted empty) is newer news than a closed fleet circuit.
-  local seed, seedRemaining, seedOpenings, seedOpenedAt = ARGV[12], tonumber(ARGV[13]), tonumber(ARGV[14]),
-    tonumber(ARGV[15])
+  local seed = ARGV[12]
+  local seedRemaining = millis(13, "seed remaining", 0, MAXDUR, ceil)
+  local seedOpenings = whole(14, "seed openings", 0, MAX)
+  local seedOpenedAt = millis(15, "seed openedAt", 0, MAXNOW, floor)
   -- A circuit that never moved (made afresh by this operation or an earlier one: after a restart, an
   -- expiry, or corrupt data) takes an operator's state from the instance that still holds it.
   local untouched = created or s.changed == 0
@@ -306,7 +357,7 @@ if op == "sync" then
     or (untouched and (seed == "ForcedOpen" or seed == "Disabled"))
   if newer then
     local from = s.state
-    s.gen = math.max(s.gen + 1, now)
+    s.gen = sat(math.max(s.gen + 1, now))
     s.state, s.reason, s.openings, s.changed = seed, "StoreSync", seedOpenings, now
     dirty = true
     clearWindow()
@@ -315,14 +366,21 @@ if op == "sync" then
     publish(from)
   end
 elseif op == "flush" then
-  local gen, calls, failures, slow = ARGV[12], count(ARGV[13]), count(ARGV[14]), count(ARGV[15])
-  local trailing, allFailed = count(ARGV[16]), ARGV[17] == "1"
+  local gen = ARGV[12]
+  local calls, failures = whole(13, "calls", 0, MAX), whole(14, "failures", 0, MAX)
+  local slow, trailing = whole(15, "slow", 0, MAX), whole(16, "trailing", 0, MAX)
+  local allFailed = ARGV[17] == "1"
+  local consecutive, failureCount = whole(18, "consecutiveFailures", 0, MAX), whole(19, "failureCount", 0, MAX)
+  local failureRate, slowRate = rate(20, "failureRate"), rate(21, "slowCallRate")
+  local minimumCalls = whole(22, "minimumCalls", 0, MAX)
+  local kind = oneOf(23, "window kind", { c = true, t = true })
+  local size = whole(24, "window size", 1, MAX)
+  local bucketMillis = millis(25, "bucketMillis", kind == "t" and 1 or 0, MAXDUR, floor)
   if (s.state == "Closed" or s.state == "Disabled") and gen == int(s.gen) and calls > 0 then
-    record(ARGV[23], tonumber(ARGV[24]), tonumber(ARGV[25]), calls, failures, slow)
-    if allFailed then s.streak = s.streak + failures else s.streak = trailing end
+    record(kind, size, bucketMillis, calls, failures, slow)
+    if allFailed then s.streak = sat(s.streak + failures) else s.streak = trailing end
     if s.state == "Closed" then
-      local reason = tripReason(tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20]), tonumber(ARGV[21]),
-        tonumber(ARGV[22]))
+      local reason = tripReason(consecutive, failureCount, failureRate, slowRate, minimumCalls)
       if reason then transition("Open", reason, openMillis) end
     end
   else
@@ -334,7 +392,8 @@ elseif op == "admit" then
   elseif s.state == "HalfOpen" then
     if s.permits > 0 then
       s.permits = s.permits - 1
-      s.token = math.max(s.token + 1, now * 1000)
+      -- A token at 2^53 - 1 (only data the script did not write puts one there) starts again from the clock.
+      if s.token < MAX then s.token = math.max(s.token + 1, now * 1000) else s.token = now * 1000 end
       granted = s.token
       dirty = true
       checkKind(lkey, "hash", "lease hash")
@@ -347,7 +406,9 @@ elseif op == "admit" then
     end
   end
 elseif op == "probe" then
-  local token, outcome, successThreshold = ARGV[12], ARGV[13], tonumber(ARGV[14])
+  local token = ARGV[12]
+  local outcome = oneOf(13, "outcome", { success = true, failure = true, ignored = true })
+  local successThreshold = whole(14, "successThreshold", 1, MAX)
   if s.state == "HalfOpen" and checkKind(lkey, "hash", "lease hash") and redis.call("HDEL", lkey, token) == 1 then
     dirty = true
     if outcome == "ignored" then
@@ -364,7 +425,7 @@ elseif op == "probe" then
     granted = -1
   end
 elseif op == "control" then
-  local target = ARGV[12]
+  local target = oneOf(12, "target", { ForcedOpen = true, Disabled = true, Reset = true })
   if target == "Reset" then
     transition("Closed", "Reset", 0)
   elseif target ~= s.state then
@@ -372,6 +433,7 @@ elseif op == "control" then
   end
 end
 
+for _, f in ipairs(FIELDS) do s[f] = sat(s[f]) end
 if dirty then
   local fields = {}
   if created then
@@ -597,8 +659,9 @@ export const decodeReply = Schema.decodeUnknownExit(Reply)
 
 /**
  * A transition message on the store's channel. Other programs may publish on
- * it too, so every message is decoded and what does not decode is reported
- * and ignored.
+ * it too, so every message is decoded, what does not decode is reported and
+ * ignored, and what decodes is only a hint to read the circuit from Redis
+ * (`internal/redisHints.ts`).
  *
  * @internal
  */
@@ -607,9 +670,9 @@ export const Message = Schema.Struct({
   name: Schema.String,
   from: State,
   state: State,
-  gen: Schema.String,
-  remaining: Schema.Number,
-  openings: Schema.Number,
+  gen: Generation,
+  remaining: Count,
+  openings: Count,
   reason: TransitionReason,
   origin: Schema.String
 })

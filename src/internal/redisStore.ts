@@ -1,7 +1,11 @@
 /**
- * The Redis circuit store: connection, flushing, resynchronisation and
- * outages. Each breaker's link to its shared circuit is a `RedisLink`
- * (`internal/redisLink.ts`).
+ * The Redis circuit store: what the outages of Redis mean to its circuits
+ * (lost, regained, recover, close, one log line per outage), the loops that
+ * flush counted outcomes and resynchronise circuits, and what it hears
+ * (messages as hints, reports of bad input). The connection is
+ * `internal/redisConnection.ts`, commands and their timeout
+ * `internal/redisCommands.ts`, and each breaker's link to its shared circuit
+ * a `RedisLink` (`internal/redisLink.ts`).
  *
  * The store never makes a call wait for Redis in shared mode's Closed state:
  * outcomes are counted in the attachment and flushed by one store-wide loop.
@@ -13,34 +17,22 @@
  *
  * @internal
  */
-import type * as NodeRedisModule from "@effect/platform-node/NodeRedis"
 import type { Clock } from "effect"
-import {
-  Cause,
-  Context,
-  Deferred,
-  Duration,
-  Effect,
-  Exit,
-  Fiber,
-  Layer,
-  Queue,
-  References,
-  Schema,
-  Scope,
-  SubscriptionRef
-} from "effect"
-import * as Redis from "effect/persistence/Redis"
+import { Cause, Duration, Effect, Exit, Fiber, Schema, Scope, SubscriptionRef } from "effect"
+import type * as Redis from "effect/persistence/Redis"
 import { CircuitBreakerConfigError } from "../CircuitBreakerConfig.js"
 import { storeTypeId } from "../CircuitStore.js"
-import type { TypeId } from "../CircuitStore.js"
-import type { CircuitStore, LocalCircuit } from "../CircuitStore.js"
+import type { CircuitStore, LocalCircuit, TypeId } from "../CircuitStore.js"
 import { ConfigIssue } from "../ConfigIssue.js"
-import { PolicyConfigError } from "../PolicyConfigError.js"
-import { describe, notConnected, timedOut } from "./redisErrors.js"
+import type { PolicyConfigError } from "../PolicyConfigError.js"
+import { LogThrottle } from "./logThrottle.js"
+import { RedisCommands } from "./redisCommands.js"
+import { RedisConnection } from "./redisConnection.js"
+import { describe } from "./redisErrors.js"
+import { Hints } from "./redisHints.js"
 import { RedisLink } from "./redisLink.js"
 import type { CircuitReply, ScriptCall } from "./redisScript.js"
-import { circuitScript, decodeReply, Message } from "./redisScript.js"
+import { decodeReply, Message } from "./redisScript.js"
 
 /** Validated store options. @internal */
 export interface RedisStoreSettings {
@@ -64,27 +56,11 @@ const decodeMessage = Schema.decodeUnknownExit(Schema.fromJsonString(Message))
  */
 const concurrency = 64
 
-/** A command a caller waits for, until it answers or its deadline passes. */
-class InFlight {
-  settled = false
-  constructor(
-    readonly deadline: number,
-    readonly resume: (effect: Effect.Effect<unknown, Redis.RedisError>) => void
-  ) {}
-
-  /** Settles the wait; false when it was settled already (answered, timed out, or left). */
-  settle(): boolean {
-    if (this.settled) return false
-    this.settled = true
-    return true
-  }
-}
-
 /** Outages closer together than this are logged as one. */
 const outageLogInterval = 60_000
 
-const reconnectDelay = (retries: number): number =>
-  Math.min(50 * 2 ** Math.min(retries, 10), 2000) + Math.floor(Math.random() * 100)
+/** Bad input of one kind (messages, data in Redis) is logged at most once per this. */
+const badInputLogInterval = 60_000
 
 /** @internal */
 export class RedisStore implements CircuitStore {
@@ -96,14 +72,15 @@ export class RedisStore implements CircuitStore {
   readonly origin = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
   /** Whether Redis answered the last command and the connection has not dropped since. */
   up = false
-  redis: Redis.Redis["Service"] | undefined = undefined
+  /** The commands, on the current connection. */
+  readonly commands: RedisCommands
+  private readonly connection: RedisConnection
   /** Set when the store's scope closes: nothing it started may move a breaker afterwards. */
   private closed = false
 
   get isClosed(): boolean {
     return this.closed
   }
-  private evalScript: ((call: ScriptCall) => Effect.Effect<unknown, Redis.RedisError>) | undefined = undefined
   readonly attachments = new Map<string, Set<RedisLink>>()
   readonly dirty = new Set<RedisLink>()
   /** Whether this outage was logged. */
@@ -119,6 +96,17 @@ export class RedisStore implements CircuitStore {
   ) {
     this.strict = settings.mode === "strict"
     this.channel = `${settings.prefix}transitions`
+    this.hints = new Hints(settings.flushMillis)
+    this.commands = new RedisCommands(settings.commandTimeoutMillis, forkRoot, () => this.connection.silent())
+    this.connection = new RedisConnection({
+      url: settings.url,
+      channel: this.channel,
+      commandTimeoutMillis: settings.commandTimeoutMillis,
+      commands: this.commands,
+      lost: (cause) => this.lost(cause),
+      regained: Effect.suspend(() => this.regained),
+      receive: (message) => this.receive(message)
+    }, forkRoot)
   }
 
   link(local: LocalCircuit, scope: Scope.Scope): Effect.Effect<RedisLink, CircuitBreakerConfigError> {
@@ -173,7 +161,7 @@ export class RedisStore implements CircuitStore {
 
   /** Runs one script operation; a failure means Redis is unreachable. */
   run(call: ScriptCall): Effect.Effect<unknown, Redis.RedisError> {
-    return this.runHeld(call, undefined)
+    return this.commands.run(call)
   }
 
   /**
@@ -185,60 +173,7 @@ export class RedisStore implements CircuitStore {
     call: ScriptCall,
     abandoned: ((raw: unknown) => Effect.Effect<void>) | undefined
   ): Effect.Effect<unknown, Redis.RedisError> {
-    const evalScript = this.evalScript
-    return evalScript === undefined ? Effect.fail(notConnected) : this.timed(evalScript(call), abandoned)
-  }
-
-  /**
-   * Runs a Redis command in a fiber of its own, and waits for it at most the
-   * command timeout, in real time: it bounds a network wait (a Redis that
-   * hangs, a network that drops packets), which no test clock moves, and the
-   * client's own timeout only covers commands not yet sent.
-   */
-  private timed<A>(
-    effect: Effect.Effect<A, Redis.RedisError>,
-    abandoned?: (answer: A) => Effect.Effect<void>
-  ): Effect.Effect<A, Redis.RedisError> {
-    return Effect.callback<A, Redis.RedisError>((resume) => {
-      const command = new InFlight(Date.now() + this.settings.commandTimeoutMillis, resume as InFlight["resume"])
-      this.forkRoot(effect).addObserver((exit) => {
-        if (command.settle()) {
-          this.inFlight.delete(command)
-          resume(exit)
-        } else if (abandoned !== undefined && exit._tag === "Success") {
-          this.forkRoot(Effect.ignore(abandoned(exit.value)))
-        }
-      })
-      if (!command.settled) this.watch(command)
-      // A caller that leaves stops waiting; the command itself runs to its end.
-      return Effect.sync(() => {
-        if (command.settle()) this.inFlight.delete(command)
-      })
-    })
-  }
-
-  /** Commands waited for, oldest first: they all have the same timeout, so deadlines only grow. */
-  private readonly inFlight = new Set<InFlight>()
-  private watchdog: ReturnType<typeof setInterval> | undefined = undefined
-
-  private watch(command: InFlight): void {
-    this.inFlight.add(command)
-    if (this.watchdog !== undefined) return
-    const every = Math.max(1, Math.floor(this.settings.commandTimeoutMillis / 4))
-    this.watchdog = setInterval(() => {
-      const now = Date.now()
-      for (const waiting of this.inFlight) {
-        if (waiting.deadline > now) break
-        this.inFlight.delete(waiting)
-        if (waiting.settle()) waiting.resume(Effect.fail(timedOut(this.settings.commandTimeoutMillis)))
-      }
-      if (this.inFlight.size === 0) {
-        clearInterval(this.watchdog)
-        this.watchdog = undefined
-      }
-    }, every)
-    // The watchdog never keeps a process alive by itself.
-    this.watchdog.unref?.()
+    return this.commands.runHeld(call, abandoned)
   }
 
   /**
@@ -248,10 +183,9 @@ export class RedisStore implements CircuitStore {
    */
   get recover(): Effect.Effect<void> {
     return Effect.suspend(() => {
-      const redis = this.redis
-      if (this.up || redis === undefined) return Effect.void
+      if (this.up || !this.commands.connected) return Effect.void
       // The store is up again only once its scripts run: a PING alone says little.
-      return this.timed(redis.send("PING")).pipe(
+      return this.commands.ping.pipe(
         Effect.andThen(this.regained),
         Effect.catch(() => Effect.void)
       )
@@ -357,16 +291,6 @@ export class RedisStore implements CircuitStore {
     })
   }
 
-  /** What was warned about once already (keys of `warnOnce`). */
-  private readonly warned = new Set<string>()
-
-  /** Logs `message` as a warning the first time `key` is seen, for as long as the store lives. */
-  warnOnce(key: string, message: string): Effect.Effect<void> | undefined {
-    if (this.warned.has(key)) return undefined
-    this.warned.add(key)
-    return Effect.logWarning(message)
-  }
-
   /** Sends every counted batch. */
   get flushAll(): Effect.Effect<void> {
     return Effect.suspend(() => {
@@ -391,35 +315,81 @@ export class RedisStore implements CircuitStore {
     })
   }
 
-  /** A message on the transitions channel. */
+  /** Hints from the channel, coalesced: at most one read per circuit per flush interval. */
+  private readonly hints: Hints
+  /** Bad input is logged at most once a minute for each kind, with a count of what was left out. */
+  private readonly badMessages = new LogThrottle(badInputLogInterval)
+  private readonly unreadableReplies = new LogThrottle(badInputLogInterval)
+  private readonly foreignData = new LogThrottle(badInputLogInterval)
+
+  /**
+   * A message on the transitions channel: a hint that a circuit may have
+   * news, never news itself (`internal/redisHints.ts`). A circuit this
+   * instance uses, hinted at with a generation newer than the one it knows,
+   * is read from Redis: at once, or with the next flush when it was read for
+   * a hint less than a flush interval ago.
+   */
   receive(raw: string): Effect.Effect<void> {
     return Effect.suspend(() => {
       const decoded = decodeMessage(raw)
+      const now = this.clock.currentTimeMillisUnsafe()
       if (Exit.isFailure(decoded)) {
-        return Effect.logWarning(
-          `Redis circuit store ignored a message on ${this.channel} that is not a transition: ${raw.slice(0, 200)}`
+        return this.badMessages.warn(
+          now,
+          () =>
+            `Redis circuit store ignored a message on ${this.channel} that is not a transition: ${
+              JSON.stringify(raw.slice(0, 200))
+            }`
         )
       }
       const message = decoded.value
       const attachments = this.attachments.get(message.name)
       if (attachments === undefined) return Effect.void
-      return Effect.forEach(attachments, (attachment) => attachment.hear(message), { discard: true })
+      const gen = Number(message.gen)
+      const behind = [...attachments].filter((attachment) => gen > attachment.gen)
+      if (behind.length === 0) return Effect.void
+      if (!this.up) {
+        // While Redis counts as unreachable the breakers decide locally; the circuit is read again
+        // once the store is back.
+        for (const attachment of behind) attachment.missedNews = true
+        return Effect.void
+      }
+      if (!this.hints.hint(message.name, now)) return Effect.void
+      return Effect.forEach(behind, (attachment) => attachment.sync(now), { discard: true })
+    })
+  }
+
+  /** Reads the circuits whose hints waited for their interval to pass. */
+  get syncHinted(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const now = this.clock.currentTimeMillisUnsafe()
+      const due = this.hints.due(now)
+      // While the store is down, every circuit is read when it is back.
+      if (!this.up || due.length === 0) return Effect.void
+      const attachments = due.flatMap((name) => [...(this.attachments.get(name) ?? [])])
+      return Effect.forEach(attachments, (attachment) => attachment.sync(now), { concurrency, discard: true })
     })
   }
 
   report(raw: unknown, context: string): Effect.Effect<CircuitReply | undefined> {
     const decoded = decodeReply(raw)
+    const now = this.clock.currentTimeMillisUnsafe()
     if (Exit.isFailure(decoded)) {
       return Effect.as(
-        Effect.logWarning(`Redis circuit store could not read the reply to ${context}: ${Cause.pretty(decoded.cause)}`),
+        this.unreadableReplies.warn(
+          now,
+          () => `Redis circuit store could not read the reply to ${context}: ${Cause.pretty(decoded.cause)}`
+        ),
         undefined
       )
     }
     const reply = decoded.value
     if (reply.corrupt === "") return Effect.succeed(reply)
     return Effect.as(
-      Effect.logWarning(
-        `Redis circuit store found data it did not write (${reply.corrupt}): treated as absent, replaced by a fresh circuit`
+      this.foreignData.warn(
+        now,
+        () =>
+          `Redis circuit store found data it did not write (${reply.corrupt}): treated as absent, replaced by a fresh circuit`
       ),
       reply
     )
@@ -434,58 +404,28 @@ export class RedisStore implements CircuitStore {
     return Effect.gen({ self: this }, function*() {
       if (this.started) return
       this.started = true
-      const NodeRedis = yield* loadNodeRedis
-      let commandClient: NodeRedisModule.NodeRedis["Service"]["client"] | undefined
-      const firstAttempt = yield* Deferred.make<void>()
-      const runFork = this.forkRoot
-      const options = {
-        url: this.settings.url,
-        // Commands fail at once while the connection is down, instead of queueing until it returns,
-        // and one that waits to be sent longer than the command timeout fails: either way, an outage.
-        disableOfflineQueue: true,
-        commandOptions: { timeout: this.settings.commandTimeoutMillis },
-        // Detects a connection that died silently, so that the client reconnects.
-        pingInterval: 5_000,
-        socket: {
-          reconnectStrategy: (retries: number, cause: Error) => {
-            // The subscriber's connection reconnects with the same strategy: while the command
-            // connection stands, its trouble is not an outage (a resync covers the lost messages).
-            if (commandClient === undefined || !commandClient.isReady) {
-              runFork(Effect.andThen(this.lost(cause), Deferred.done(firstAttempt, Exit.void)))
-            }
-            return reconnectDelay(retries)
-          }
-        }
-      }
-      const connectionScope = yield* Scope.fork(scope)
-      // Runs before the connection closes: breakers outliving the store decide locally.
+      // The connections close after `close` ran: breakers outliving the store decide locally first.
+      const connections = yield* Scope.fork(scope)
       yield* Scope.addFinalizer(scope, this.close)
-      const connect = Effect.gen({ self: this }, function*() {
-        // NodeRedis logs every reconnection attempt; the store logs once per outage instead.
-        const context = yield* Layer.buildWithScope(NodeRedis.layer(options), connectionScope).pipe(
-          Effect.provideService(References.MinimumLogLevel, "Error")
-        )
-        const redis = Context.get(context, Redis.Redis)
-        this.redis = redis
-        this.evalScript = redis.eval(circuitScript)
-        commandClient = Context.get(context, NodeRedis.NodeRedis).client
-        commandClient.on("ready", () => runFork(Effect.forkIn(this.regained, scope)))
-        const messages = yield* redis.subscribe(this.channel).pipe(Scope.provide(connectionScope))
-        yield* Effect.forkIn(this.listen(messages), scope)
-        yield* this.regained
-        yield* Deferred.done(firstAttempt, Exit.void)
-      })
-      const failed = (cause: Cause.Cause<unknown>) =>
-        Effect.andThen(this.lost(Cause.squash(cause)), Deferred.done(firstAttempt, Exit.void))
-      yield* Effect.forkIn(Effect.catchCause(connect, failed), scope)
-      yield* Effect.forkIn(this.every(this.settings.flushMillis, this.flushAll), scope)
+      const firstAttempt = yield* this.connection.start(connections, scope)
+      yield* Effect.forkIn(this.every(this.settings.flushMillis, Effect.andThen(this.flushAll, this.syncHinted)), scope)
       yield* Effect.forkIn(
         this.every(this.settings.resyncMillis, Effect.suspend(() => this.up ? this.resync(false) : this.recover)),
         scope
       )
       // The layer is ready once the first connection attempt succeeded or failed: never blocked on Redis.
-      yield* Deferred.await(firstAttempt)
+      yield* firstAttempt
     })
+  }
+
+  /** What was warned about once already (keys of `warnOnce`). */
+  private readonly warned = new Set<string>()
+
+  /** Logs `message` as a warning the first time `key` is seen, for as long as the store lives. */
+  warnOnce(key: string, message: string): Effect.Effect<void> | undefined {
+    if (this.warned.has(key)) return undefined
+    this.warned.add(key)
+    return Effect.logWarning(message)
   }
 
   /** Operations started for callers that do not wait for their answers (calls' outcomes). */
@@ -520,20 +460,13 @@ export class RedisStore implements CircuitStore {
       this.closed = true
       this.up = false
       this.epoch++
-      this.redis = undefined
-      this.evalScript = undefined
+      this.commands.drop()
       this.outageLogged = true
       return Effect.andThen(
         Effect.forEach(this.allAttachments(), (attachment) => attachment.leave, { discard: true }),
         SubscriptionRef.set(this.status, false)
       )
     })
-  }
-
-  private listen(messages: Queue.Dequeue<Redis.RedisMessage, Redis.RedisError>): Effect.Effect<void> {
-    return Effect.forever(
-      Effect.flatMap(Queue.take(messages), (message) => this.receive(message.message))
-    ).pipe(Effect.catchCause((cause) => this.lost(Cause.squash(cause))))
   }
 
   /** Runs `effect` every `millis` on the store's clock; a defect is logged and the loop goes on. */
@@ -548,27 +481,6 @@ export class RedisStore implements CircuitStore {
     return Effect.forever(Effect.andThen(this.clock.sleep(Duration.millis(millis)), guarded))
   }
 }
-
-/**
- * The Redis client is loaded when a store starts, so that programs that keep
- * their circuits in memory need neither `@effect/platform-node` nor `redis`.
- */
-const loadNodeRedis: Effect.Effect<typeof NodeRedisModule, PolicyConfigError> = Effect.tryPromise({
-  try: () => import("@effect/platform-node/NodeRedis"),
-  catch: (cause) =>
-    new PolicyConfigError({
-      kind: "RedisCircuitStore",
-      policy: "redis",
-      issues: [
-        new ConfigIssue({
-          field: "(dependencies)",
-          rule: `needs the packages @effect/platform-node and redis: npm install @effect/platform-node redis (${
-            cause instanceof Error ? cause.message : String(cause)
-          })`
-        })
-      ]
-    })
-})
 
 /** The URL without its password, for logs. @internal */
 export const redactedUrl = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")

@@ -1,7 +1,8 @@
 /**
  * A real `redis-server` for the tests that need one: started on a free port
  * in a temporary folder, killed and restarted on demand (empty, since it
- * keeps nothing on disk), stopped when the test's scope closes.
+ * keeps nothing on disk), hung on demand (`SIGSTOP`, as a Redis stuck in a
+ * long command or a paused VM), stopped when the test's scope closes.
  *
  * Where the binary is missing, `redisAvailable` is false: suites skip with
  * one notice saying how to install it — unless `CI` is set, where a missing
@@ -58,9 +59,13 @@ export interface RedisServer {
   readonly kill: Effect.Effect<void>
   /** Starts the server again on the same port, empty. */
   readonly restart: Effect.Effect<void>
-  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered, as a hung host. */
-  readonly pause: Effect.Effect<void>
-  /** Lets a frozen server go on (SIGCONT), with everything it had. */
+  /**
+   * Hangs the server (`SIGSTOP`): it accepts connections but answers nothing
+   * until `resume`, or until the current scope closes (before the stores
+   * made earlier in the scope close, which wait for their commands).
+   */
+  readonly hang: Effect.Effect<void, never, Scope.Scope>
+  /** Lets a hung server go on (`SIGCONT`): it answers what it was sent meanwhile. */
   readonly resume: Effect.Effect<void>
 }
 
@@ -104,16 +109,19 @@ export const redisServer: Effect.Effect<RedisServer, never, Scope.Scope> = Effec
         child.once("exit", () => resolve())
         child.kill("SIGKILL")
       })
+    const resume = Effect.sync(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGCONT")
+    })
     const server: RedisServer & { readonly close: () => Promise<void> } = {
       port,
       url: `redis://127.0.0.1:${port}`,
       kill: Effect.promise(stop),
+      hang: Effect.acquireRelease(Effect.sync(() => void child.kill("SIGSTOP")), () => resume),
+      resume,
       restart: Effect.promise(async () => {
         await stop()
         child = await start(port, dir)
       }),
-      pause: Effect.sync(() => void child.kill("SIGSTOP")),
-      resume: Effect.sync(() => void child.kill("SIGCONT")),
       close: async () => {
         await stop()
         rmSync(dir, { recursive: true, force: true })

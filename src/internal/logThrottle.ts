@@ -1,0 +1,39 @@
+/**
+ * A warning about input the library does not control (a message on a
+ * channel, data found in Redis), logged at most once per interval: the
+ * first at once, the next ones counted, and the next line says how many
+ * were left out since the last. A flood of bad input costs a line a minute,
+ * not a line per item.
+ *
+ * @internal
+ */
+import { Effect } from "effect"
+
+/**
+ * One kind of warning and when it was last logged.
+ *
+ * @internal
+ */
+export class LogThrottle {
+  private loggedAt = -Infinity
+  private unlogged = 0
+
+  constructor(readonly intervalMillis: number) {}
+
+  /**
+   * The warning for one occurrence at `now` (the clock's millis): `line` is
+   * logged, or counted when a line was logged less than an interval ago.
+   */
+  warn(now: number, line: () => string): Effect.Effect<void> {
+    if (now - this.loggedAt < this.intervalMillis) {
+      this.unlogged++
+      return Effect.void
+    }
+    const unlogged = this.unlogged
+    this.unlogged = 0
+    this.loggedAt = now
+    return Effect.logWarning(
+      unlogged === 0 ? line() : `${line()} (and ${unlogged} more like it since the last such warning, not logged)`
+    )
+  }
+}
