@@ -94,7 +94,7 @@ describe.skipIf(!redisAvailable)("the circuit script and the numbers it is sent"
         expect(forced[3]).toBe(String(MAX))
         // Half-open with a permit: an admission takes a new fencing token.
         yield* send(server.url, "HSET", key, "state", "HalfOpen", "reason", "OpenDurationElapsed", "permits", "1")
-        const admitted = yield* run(server.url, call({ op: "admit", knownGen: MAX }))
+        const admitted = yield* run(server.url, call({ op: "admit", knownGen: MAX, extra: [1] }))
         expect(admitted[0]).toBe("")
         expect(Number(admitted[12])).toBeGreaterThan(0)
         expect(Number(admitted[12])).toBeLessThanOrEqual(MAX)
@@ -118,7 +118,7 @@ describe.skipIf(!redisAvailable)("the circuit script and the numbers it is sent"
         const server = yield* redisServer
         yield* run(server.url, call({}))
         yield* send(server.url, "HSET", key, "state", "HalfOpen", "reason", "OpenDurationElapsed", "permits", "1")
-        const admitted = yield* run(server.url, call({ op: "admit", maxWaitMillis: 1.25 }))
+        const admitted = yield* run(server.url, call({ op: "admit", maxWaitMillis: 1.25, extra: [1] }))
         expect(admitted[0]).toBe("")
         expect(yield* send(server.url, "HGET", key, "waitEnds")).toBe("1000002")
         const after = yield* run(server.url, call({}))

@@ -20,6 +20,8 @@ import { notRun } from "./redisErrors.js"
 import type { CircuitReply, ScriptCall } from "./redisScript.js"
 import { decodeReply } from "./redisScript.js"
 import type { RedisStore } from "./redisStore.js"
+import type { StrictBatchLink } from "./redisStrictBatch.js"
+import { StrictBatch } from "./redisStrictBatch.js"
 
 type Rejection = Exit.Exit<never, CircuitOpenError>
 
@@ -30,7 +32,7 @@ type Rejection = Exit.Exit<never, CircuitOpenError>
  *
  * @internal
  */
-export class RedisLink implements CircuitObserver, CircuitLink {
+export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink {
   readonly needsTime = false
   readonly keys: readonly [string, string, string]
   /** The fleet generation this instance last saw. */
@@ -57,7 +59,7 @@ export class RedisLink implements CircuitObserver, CircuitLink {
   private beforeOutage: LocalState | undefined = undefined
   private readonly config: ResolvedConfig
   /** The trip rules and the window, as the script reads them: the same for every flush. */
-  private readonly rules: ReadonlyArray<string | number>
+  readonly rules: ReadonlyArray<string | number>
   private readonly maxWaitMillis: number
   /** The fleet's view, from the last reply applied. */
   private lastFleetView: FleetView | undefined = undefined
@@ -84,6 +86,34 @@ export class RedisLink implements CircuitObserver, CircuitLink {
     ]
     this.maxWaitMillis = config.halfOpenMaxWait === undefined ? 0 : Duration.toMillis(config.halfOpenMaxWait)
     this.fingerprint = configFingerprint(config)
+    this.strictBatch = new StrictBatch(this)
+  }
+
+  /** Strict mode's admissions and outcomes, sent together (see `StrictBatch`). */
+  private readonly strictBatch: StrictBatch
+
+  readonly now = (): number => this.store.clock.currentTimeMillisUnsafe()
+
+  readonly closed = (): boolean => this.store.isClosed
+
+  start(operation: Effect.Effect<void>): void {
+    this.store.startDetached(operation)
+  }
+
+  /** Sends outcomes (the flush arguments) counted under `gen`; `kept` keeps them when Redis surely did not. */
+  flushOutcomes(
+    now: number,
+    gen: number,
+    outcomes: ReadonlyArray<string | number>,
+    kept: () => void
+  ): Effect.Effect<void> {
+    return this.call("flush", now, outcomes, (error) =>
+      Effect.suspend(() => {
+        // Kept for the next flush when Redis surely did not run it (and the circuit did not move on):
+        // after a timeout it may have, and an outcome counted twice is worse than one lost.
+        if (this.gen === gen && notRun(error)) kept()
+        return this.store.lost(error)
+      }))
   }
 
   // While the store catches up after an outage, Redis answers again: a circuit that adopted the
@@ -150,13 +180,7 @@ export class RedisLink implements CircuitObserver, CircuitLink {
     sawSuccess: boolean
   ): Effect.Effect<void> {
     const args = [String(gen), calls, failures, slow, trailing, sawSuccess ? 0 : 1, ...this.rules]
-    return this.call("flush", now, args, (error) =>
-      Effect.suspend(() => {
-        // Kept for the next flush when Redis surely did not run it (and the circuit did not move on):
-        // after a timeout it may have, and an outcome counted twice is worse than one lost.
-        if (this.gen === gen && notRun(error)) this.keep(gen, calls, failures, slow, trailing, sawSuccess)
-        return this.store.lost(error)
-      }))
+    return this.flushOutcomes(now, gen, args, () => this.keep(gen, calls, failures, slow, trailing, sawSuccess))
   }
 
   /** Catches up with the fleet's state. */
@@ -266,48 +290,84 @@ export class RedisLink implements CircuitObserver, CircuitLink {
     if (this.probesExhausted && !this.store.strict && this.local.read(now).state === "HalfOpen") {
       return this.rejection(now)
     }
+    // Strict mode, closed: this tick's callers are admitted together, with the outcomes finished
+    // since the last operation (see `StrictBatch`).
+    if (this.store.strict) {
+      const state = this.local.read(now).state
+      if (state === "Closed" || state === "Disabled") return this.strictBatch.admit()
+    }
+    return Effect.suspend(() => {
+      // Strict mode's outcomes not sent yet go first: Redis records them before this admission.
+      this.strictBatch.sendOutcomesNow()
+      return Effect.map(this.admitMany(now, 1, undefined, undefined), (answers) => answers[0]!)
+    })
+  }
+
+  /**
+   * Asks Redis to admit `admissions` calls at once, with a batch of outcomes
+   * (`outcomes`: the flush arguments) recorded first. A grant of a probe goes
+   * to the first caller; the others are rejected. `leftCallers` tells, once
+   * the answer is in, which callers stopped waiting: a probe lease granted to
+   * one of them goes back.
+   *
+   * @internal
+   */
+  admitMany(
+    now: number,
+    admissions: number,
+    outcomes: ReadonlyArray<string | number> | undefined,
+    onUnsent: ((error: Redis.RedisError) => void) | undefined,
+    leftCallers?: () => boolean
+  ): Effect.Effect<ReadonlyArray<StoreGrant | Rejection | "local">> {
     const epoch = this.store.epoch
     const sent = ++this.operations
+    const all = <A>(answer: A): Array<A> => Array.from({ length: admissions }, () => answer)
     // The caller may leave while it waits for Redis (a timeout around the call, an interrupted
     // request): the wait is interruptible even inside the breaker's mask, and an answer that comes
     // after the caller left gives back the lease it carries.
-    const answer = Effect.interruptible(
-      this.store.runHeld(this.scriptCall("admit", now, []), (raw) => this.giveBack(raw, now))
-    )
+    const call = this.scriptCall("admit", now, outcomes === undefined ? [admissions] : [admissions, ...outcomes])
+    const answer = Effect.interruptible(this.store.runHeld(call, (raw) => this.giveBack(raw, now)))
     return Effect.flatMap(
       Effect.exit(answer),
-      (exit): Effect.Effect<StoreGrant | Rejection | "local"> => {
+      (exit): Effect.Effect<ReadonlyArray<StoreGrant | Rejection | "local">> => {
         if (Exit.isFailure(exit)) {
           // The caller left: nothing was admitted, and Redis is not to blame.
           if (Cause.hasInterruptsOnly(exit.cause)) return Effect.failCause(exit.cause as Cause.Cause<never>)
-          // Redis is gone: the local circuit decides this call.
-          return Effect.as(this.store.lost(Cause.squash(exit.cause)), "local" as const)
+          // Redis is gone: the local circuit decides these calls.
+          const error = Cause.squash(exit.cause)
+          onUnsent?.(error as Redis.RedisError)
+          return Effect.as(this.store.lost(error), all("local" as const))
         }
         return Effect.flatMap(
           this.apply(exit.value, "admit", now, undefined, epoch, sent),
-          (reply): Effect.Effect<StoreGrant | Rejection | "local"> => {
+          (reply): Effect.Effect<ReadonlyArray<StoreGrant | Rejection | "local">> => {
             // Not applied (the store went down meanwhile, or the answer is unreadable): a lease it
             // may carry goes back, and the local circuit decides.
-            if (reply === undefined) return Effect.as(this.giveBack(exit.value, now), "local" as const)
+            if (reply === undefined) return Effect.as(this.giveBack(exit.value, now), all("local" as const))
             if (reply.corrupt !== "") {
               // The script admitted against a circuit it had to make afresh; this instance's open
               // circuit (written back meanwhile) is the better answer.
               const state = this.local.read(now).state
               if (state === "Open" || state === "ForcedOpen") {
-                return Effect.andThen(this.giveBack(exit.value, now), this.rejection(now))
+                return Effect.andThen(this.giveBack(exit.value, now), this.rejections(now, admissions))
               }
             }
             const granted = reply.granted
-            if (granted >= 0) {
-              const state: StoreGrant["state"] = granted > 0
-                ? "HalfOpen"
-                : reply.state === "Disabled"
-                ? "Disabled"
-                : "Closed"
-              return Effect.succeed<StoreGrant>({ token: granted, version: reply.gen, state })
+            if (granted === 0) {
+              const state = reply.state === "Disabled" ? "Disabled" : "Closed"
+              return Effect.succeed(all<StoreGrant>({ token: 0, version: reply.gen, state }))
             }
-            if (reply.state === "HalfOpen" && Number(reply.gen) >= this.gen) this.probesExhausted = true
-            return this.rejection(now)
+            if (reply.state === "HalfOpen" && granted < 0 && Number(reply.gen) >= this.gen) {
+              this.probesExhausted = true
+            }
+            if (granted < 0) return this.rejections(now, admissions)
+            // One probe lease: the first caller's (or back to the fleet when that caller left); the
+            // others are rejected.
+            if (leftCallers?.() === true) {
+              return Effect.andThen(this.giveBack(exit.value, now), this.rejections(now, admissions))
+            }
+            const probe: StoreGrant = { token: granted, version: reply.gen, state: "HalfOpen" }
+            return Effect.map(this.rejections(now, admissions - 1), (rest) => [probe, ...rest])
           }
         )
       }
@@ -334,6 +394,7 @@ export class RedisLink implements CircuitObserver, CircuitLink {
     }
     if (outcome === "ignored") return Effect.void
     const failure = outcome === "failure" ? 1 : 0
+    if (this.store.strict) return this.strictBatch.outcome(Number(grant.version), failure === 1, slow)
     return this.store.detach(
       this.sendBatch(now, Number(grant.version), 1, failure, slow ? 1 : 0, failure, failure === 0)
     )
@@ -411,7 +472,7 @@ export class RedisLink implements CircuitObserver, CircuitLink {
     this.sawSuccess = false
   }
 
-  private keep(
+  keep(
     gen: number,
     calls: number,
     failures: number,
@@ -436,6 +497,11 @@ export class RedisLink implements CircuitObserver, CircuitLink {
 
   private rejection(now: number): Effect.Effect<Rejection> {
     return Effect.sync(() => this.local.reject(now))
+  }
+
+  /** `count` rejections: each rejected caller is one (and one event). */
+  private rejections(now: number, count: number): Effect.Effect<Array<Rejection>> {
+    return Effect.sync(() => Array.from({ length: count }, () => this.local.reject(now)))
   }
 
   private scriptCall(op: ScriptCall["op"], now: number, extra: ReadonlyArray<string | number>): ScriptCall {
@@ -476,14 +542,18 @@ export class RedisLink implements CircuitObserver, CircuitLink {
     onError?: (error: Redis.RedisError) => Effect.Effect<void>,
     reason?: TransitionReason
   ): Effect.Effect<void> {
-    const epoch = this.store.epoch
-    const sent = ++this.operations
-    if (op === "control") this.lastControl = sent
-    return this.store.run(this.scriptCall(op, now, extra)).pipe(
-      Effect.flatMap((raw) => this.apply(raw, op, now, reason, epoch, sent)),
-      Effect.asVoid,
-      Effect.catch((error) => onError === undefined ? this.store.lost(error) : onError(error))
-    )
+    return Effect.suspend(() => {
+      // Strict mode's outcomes not sent yet go first: Redis records them before this operation.
+      if (op !== "flush") this.strictBatch.sendOutcomesNow()
+      const epoch = this.store.epoch
+      const sent = ++this.operations
+      if (op === "control") this.lastControl = sent
+      return this.store.run(this.scriptCall(op, now, extra)).pipe(
+        Effect.flatMap((raw) => this.apply(raw, op, now, reason, epoch, sent)),
+        Effect.asVoid,
+        Effect.catch((error) => onError === undefined ? this.store.lost(error) : onError(error))
+      )
+    })
   }
 
   /** Operations sent so far, numbered in the order they were sent. */

@@ -438,12 +438,15 @@ export class RedisStore implements CircuitStore {
    * reaches Redis after it.
    */
   detach(operation: Effect.Effect<void>): Effect.Effect<void> {
-    return Effect.sync(() => {
-      const fiber = this.forkRoot(operation)
-      if (fiber.pollUnsafe() !== undefined) return
-      this.detached.add(fiber)
-      fiber.addObserver(() => this.detached.delete(fiber))
-    })
+    return Effect.sync(() => this.startDetached(operation))
+  }
+
+  /** `detach`, from outside any fiber. */
+  startDetached(operation: Effect.Effect<void>): void {
+    const fiber = this.forkRoot(operation)
+    if (fiber.pollUnsafe() !== undefined) return
+    this.detached.add(fiber)
+    fiber.addObserver(() => this.detached.delete(fiber))
   }
 
   /** The store is closing: outcomes on their way are answered first (each waits at most the command timeout). */

@@ -1,0 +1,189 @@
+/**
+ * Strict mode's batching, per circuit: the callers that ask for admission in
+ * the same tick share one script call, and that call also carries the
+ * outcomes finished since the circuit's last operation. Outcomes that no
+ * admission picks up by the end of the tick are sent on their own.
+ *
+ * Why: strict mode decides every call in Redis. Sent one by one, each call
+ * costs two script runs, and Redis runs scripts one at a time, so a busy
+ * circuit queues behind itself. Batched, a call costs a share of one script
+ * run, and the order strict mode promises holds: an outcome reaches Redis
+ * before any admission sent after it (it rides in that admission's script,
+ * ahead of the admission), and every admission is still decided by Redis.
+ *
+ * @internal
+ */
+import type { Exit } from "effect"
+import { Effect } from "effect"
+import type * as Redis from "effect/persistence/Redis"
+import type { CircuitOpenError } from "../CircuitOpenError.js"
+import type { StoreGrant } from "../CircuitStore.js"
+import { notRun } from "./redisErrors.js"
+
+type Answer = StoreGrant | Exit.Exit<never, CircuitOpenError> | "local"
+
+/** A caller waiting for its admission. */
+interface Waiter {
+  resume: ((effect: Effect.Effect<Answer>) => void) | undefined
+}
+
+/** Outcomes counted under one fleet generation, not sent yet. */
+interface Outcomes {
+  readonly gen: number
+  calls: number
+  failures: number
+  slow: number
+  /** Failures since the batch's last success (all of them while none succeeded). */
+  trailing: number
+  sawSuccess: boolean
+}
+
+/** What the batch needs of its circuit's link. @internal */
+export interface StrictBatchLink {
+  readonly now: () => number
+  /** The trip rules and the window, as the script reads them after a batch's counts. */
+  readonly rules: ReadonlyArray<string | number>
+  admitMany(
+    now: number,
+    admissions: number,
+    outcomes: ReadonlyArray<string | number> | undefined,
+    onUnsent: ((error: Redis.RedisError) => void) | undefined,
+    leftCallers?: () => boolean
+  ): Effect.Effect<ReadonlyArray<Answer>>
+  /** Sends outcomes on their own. */
+  flushOutcomes(
+    now: number,
+    gen: number,
+    outcomes: ReadonlyArray<string | number>,
+    kept: () => void
+  ): Effect.Effect<void>
+  /** Keeps outcomes Redis surely did not record, for the next flush. */
+  keep(gen: number, calls: number, failures: number, slow: number, trailing: number, sawSuccess: boolean): void
+  /** Starts an operation now, in a fiber of its own, which the store waits for before it closes. */
+  start(operation: Effect.Effect<void>): void
+  /** Whether the store's scope has closed. */
+  readonly closed: () => boolean
+}
+
+/** @internal */
+export class StrictBatch {
+  private waiters: Array<Waiter> = []
+  private outcomes: Outcomes | undefined = undefined
+  private scheduled = false
+
+  constructor(private readonly link: StrictBatchLink) {}
+
+  /**
+   * Waits for this tick's admission answer. The wait is interruptible even
+   * inside the breaker's mask: a caller may leave while Redis is slow.
+   */
+  admit(): Effect.Effect<Answer> {
+    return Effect.interruptible(Effect.callback<Answer>((resume) => {
+      const waiter: Waiter = { resume }
+      this.waiters.push(waiter)
+      this.schedule()
+      // A caller that leaves is answered no more; a probe lease meant for it goes back.
+      return Effect.sync(() => {
+        waiter.resume = undefined
+      })
+    }))
+  }
+
+  /** Counts the outcome of a call admitted under fleet generation `gen`, to send with the next operation. */
+  outcome(gen: number, failed: boolean, slow: boolean): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const pending = this.outcomes
+      let send: Effect.Effect<void> = Effect.void
+      if (pending !== undefined && pending.gen !== gen) {
+        // Another generation: what was counted under the old one goes now, on its own.
+        this.outcomes = undefined
+        send = this.sendOutcomes(pending)
+      }
+      const batch = this.outcomes ??= { gen, calls: 0, failures: 0, slow: 0, trailing: 0, sawSuccess: false }
+      batch.calls++
+      if (failed) {
+        batch.failures++
+        batch.trailing++
+      } else {
+        batch.sawSuccess = true
+        batch.trailing = 0
+      }
+      if (slow) batch.slow++
+      this.schedule()
+      return send
+    })
+  }
+
+  /**
+   * Starts sending the outcomes not sent yet, now: the link calls this
+   * before any other operation, so that Redis records them first.
+   */
+  sendOutcomesNow(): void {
+    const outcomes = this.outcomes
+    if (outcomes === undefined) return
+    this.outcomes = undefined
+    this.link.start(this.sendOutcomes(outcomes))
+  }
+
+  /** Sends at the end of the tick, once: every caller of the tick has joined by then. */
+  private schedule(): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    queueMicrotask(() => {
+      this.scheduled = false
+      if (this.link.closed()) {
+        for (const waiter of this.waiters.splice(0)) waiter.resume?.(Effect.succeed("local"))
+        return
+      }
+      this.link.start(this.send())
+    })
+  }
+
+  private send(): Effect.Effect<void> {
+    const waiters = this.waiters.splice(0)
+    const outcomes = this.outcomes
+    this.outcomes = undefined
+    const now = this.link.now()
+    if (waiters.length === 0) return outcomes === undefined ? Effect.void : this.sendOutcomes(outcomes)
+    const args = outcomes === undefined ? undefined : this.argsOf(outcomes)
+    const unsent = outcomes === undefined ? undefined : (error: Redis.RedisError) => {
+      // Kept for the next flush when Redis surely did not run the script: after a timeout it may
+      // have, and an outcome counted twice is worse than one lost.
+      if (notRun(error)) this.keepAll(outcomes)
+    }
+    return Effect.flatMap(
+      this.link.admitMany(now, waiters.length, args, unsent, () => waiters[0]!.resume === undefined),
+      (answers) =>
+        Effect.sync(() => {
+          for (let i = 0; i < waiters.length; i++) waiters[i]!.resume?.(Effect.succeed(answers[i]!))
+        })
+    )
+  }
+
+  private sendOutcomes(outcomes: Outcomes): Effect.Effect<void> {
+    return this.link.flushOutcomes(this.link.now(), outcomes.gen, this.argsOf(outcomes), () => this.keepAll(outcomes))
+  }
+
+  private argsOf(outcomes: Outcomes): ReadonlyArray<string | number> {
+    return [
+      String(outcomes.gen),
+      outcomes.calls,
+      outcomes.failures,
+      outcomes.slow,
+      outcomes.trailing,
+      outcomes.sawSuccess ? 0 : 1,
+      ...this.link.rules
+    ]
+  }
+
+  private keepAll(outcomes: Outcomes): void {
+    this.link.keep(
+      outcomes.gen,
+      outcomes.calls,
+      outcomes.failures,
+      outcomes.slow,
+      outcomes.trailing,
+      outcomes.sawSuccess
+    )
+  }
+}
