@@ -25,43 +25,34 @@ local function refuse(name, value, rule)
   error({ err = "ERR effect-resilience circuit script: " .. name .. " must be " .. rule .. ", got " ..
     string.sub(tostring(value), 1, 40) })
 end
--- An integer from lo to hi, in decimal digits.
--- (tonumber, then range and integrality: a pattern match per argument would cost more than the rest
--- of a closed admission.)
+-- An integer from lo to hi (NaN, infinities and fractions are refused). tonumber and comparisons:
+-- a pattern match per argument would cost more than the rest of a closed admission.
 local function whole(i, name, lo, hi)
-  local v = ARGV[i]
-  local n = tonumber(v)
+  local n = tonumber(ARGV[i])
   if not n or n ~= n or n < lo or n > hi or n ~= math.floor(n) then
-    refuse(name, v, "an integer from " .. lo .. " to " .. hi)
+    refuse(name, ARGV[i], "an integer from " .. lo .. " to " .. hi)
   end
   return n
 end
--- Milliseconds from lo to hi, in decimal digits with an optional fraction (a clock may stand between
--- two milliseconds), rounded to whole milliseconds by round.
+-- Milliseconds from lo to hi, rounded to whole milliseconds by round (a clock may stand between two
+-- milliseconds): rounded down for an instant, up for a duration.
 local function millis(i, name, lo, hi, round)
-  local v = ARGV[i]
-  local n = tonumber(v)
-  if n and n == n then n = round(n) end
-  if not n or n ~= n or n < lo or n > hi then
-    refuse(name, v, "a number of milliseconds from " .. lo .. " to " .. hi)
-  end
+  local n = tonumber(ARGV[i])
+  if n and n == n and n >= 0 and n <= hi then n = round(n) else n = nil end
+  if not n or n < lo or n > hi then refuse(name, ARGV[i], "a number of milliseconds from " .. lo .. " to " .. hi) end
   return n
 end
-local function ceil(n) return math.ceil(n) end
-local function floor(n) return math.floor(n) end
+local ceil, floor = math.ceil, math.floor
 -- A rate from 0 to 1, or -1 for a rule that is not configured.
 local function rate(i, name)
   local n = tonumber(ARGV[i])
   if not n or not (n == -1 or (n >= 0 and n <= 1)) then refuse(name, ARGV[i], "-1 or a number from 0 to 1") end
   return n
 end
-local function oneOf(i, name, allowed)
-  local v = ARGV[i]
-  if not allowed[v] then refuse(name, v, "one of the script's words") end
-  return v
+local op = ARGV[1]
+if op ~= "admit" and op ~= "flush" and op ~= "sync" and op ~= "probe" and op ~= "control" then
+  refuse("op", op, "admit, flush, sync, probe or control")
 end
-
-local op = oneOf(1, "op", { sync = true, flush = true, admit = true, probe = true, control = true })
 -- Times are the caller's clock in epoch milliseconds, up to the year 2255 (a probe's fencing token
 -- is the time times 1000, which stays below 2^53).
 local now = millis(2, "now", 0, MAXNOW, floor)
@@ -76,6 +67,56 @@ local origin = ARGV[10]
 -- The newest generation the caller has seen: a circuit made afresh (after a restart, an expiry, or
 -- foreign data) starts above it, so no instance mistakes the new circuit's news for old news.
 local knownGen = whole(11, "knownGen", 0, MAX)
+
+-- A batch of outcomes from ARGV[base] on (a flush's, or the one an admission carries): generation,
+-- calls, failures, slow calls, trailing failures, whether all failed, then the trip rules and the
+-- window.
+local function batchArgs(base)
+  local b = { gen = ARGV[base] }
+  b.calls, b.failures = whole(base + 1, "calls", 0, MAX), whole(base + 2, "failures", 0, MAX)
+  b.slow, b.trailing = whole(base + 3, "slow", 0, MAX), whole(base + 4, "trailing", 0, MAX)
+  b.allFailed = ARGV[base + 5] == "1"
+  b.consecutive = whole(base + 6, "consecutiveFailures", 0, MAX)
+  b.failureCount = whole(base + 7, "failureCount", 0, MAX)
+  b.failureRate, b.slowRate = rate(base + 8, "failureRate"), rate(base + 9, "slowCallRate")
+  b.minimumCalls = whole(base + 10, "minimumCalls", 0, MAX)
+  b.kind = ARGV[base + 11]
+  if b.kind ~= "c" and b.kind ~= "t" then refuse("window kind", b.kind, "c or t") end
+  b.size = whole(base + 12, "window size", 1, MAX)
+  b.bucketMillis = millis(base + 13, "bucketMillis", b.kind == "t" and 1 or 0, MAXDUR, floor)
+  return b
+end
+
+-- The operation's own arguments, checked here too, before anything is read or written.
+local seed, seedRemaining, seedOpenings, seedOpenedAt, fingerprint
+local batch, admissions
+local token, outcome, successThreshold, target
+if op == "sync" then
+  seed = ARGV[12]
+  seedRemaining = millis(13, "seed remaining", 0, MAXDUR, ceil)
+  seedOpenings = whole(14, "seed openings", 0, MAX)
+  seedOpenedAt = millis(15, "seed openedAt", 0, MAXNOW, floor)
+  fingerprint = ARGV[16] or ""
+elseif op == "flush" then
+  batch = batchArgs(12)
+elseif op == "admit" then
+  -- Admissions asked for at once (strict mode sends one tick's callers together), and the outcomes
+  -- the caller finished since its last operation.
+  admissions = whole(12, "admissions", 1, 1000000)
+  if ARGV[13] ~= nil and ARGV[13] ~= "" then batch = batchArgs(13) end
+elseif op == "probe" then
+  token = ARGV[12]
+  outcome = ARGV[13]
+  if outcome ~= "success" and outcome ~= "failure" and outcome ~= "ignored" then
+    refuse("outcome", outcome, "success, failure or ignored")
+  end
+  successThreshold = whole(14, "successThreshold", 1, MAX)
+elseif op == "control" then
+  target = ARGV[12]
+  if target ~= "ForcedOpen" and target ~= "Disabled" and target ~= "Reset" then
+    refuse("target", target, "ForcedOpen, Disabled or Reset")
+  end
+end
 
 local STATES = ${luaSet(State.literals)}
 local REASONS = ${luaSet(TransitionReason.literals)}
@@ -324,27 +365,17 @@ local function tripReason(consecutive, failureCount, failureRate, slowRate, mini
   return nil
 end
 
--- Merges a batch of outcomes (ARGV[base] on: generation, calls, failures, slow calls, trailing
--- failures, whether all failed, then the trip rules and the window) into the fleet's window, and
--- trips the circuit when a rule holds. False when the batch is stale: counted under another
--- generation, or for a state that records nothing.
-local function flushBatch(base)
-  local gen = ARGV[base]
-  local calls, failures = whole(base + 1, "calls", 0, MAX), whole(base + 2, "failures", 0, MAX)
-  local slow, trailing = whole(base + 3, "slow", 0, MAX), whole(base + 4, "trailing", 0, MAX)
-  local allFailed = ARGV[base + 5] == "1"
-  local consecutive = whole(base + 6, "consecutiveFailures", 0, MAX)
-  local failureCount = whole(base + 7, "failureCount", 0, MAX)
-  local failureRate, slowRate = rate(base + 8, "failureRate"), rate(base + 9, "slowCallRate")
-  local minimumCalls = whole(base + 10, "minimumCalls", 0, MAX)
-  local kind = oneOf(base + 11, "window kind", { c = true, t = true })
-  local size = whole(base + 12, "window size", 1, MAX)
-  local bucketMillis = millis(base + 13, "bucketMillis", kind == "t" and 1 or 0, MAXDUR, floor)
-  if not ((s.state == "Closed" or s.state == "Disabled") and gen == int(s.gen) and calls > 0) then return false end
-  record(kind, size, bucketMillis, calls, failures, slow)
-  if allFailed then s.streak = sat(s.streak + failures) else s.streak = trailing end
+-- Merges a batch of outcomes (see batchArgs) into the fleet's window, and trips the circuit when a
+-- rule holds. False when the batch is stale: counted under another generation, or for a state that
+-- records nothing.
+local function flushBatch(b)
+  if not ((s.state == "Closed" or s.state == "Disabled") and b.gen == int(s.gen) and b.calls > 0) then
+    return false
+  end
+  record(b.kind, b.size, b.bucketMillis, b.calls, b.failures, b.slow)
+  if b.allFailed then s.streak = sat(s.streak + b.failures) else s.streak = b.trailing end
   if s.state == "Closed" then
-    local reason = tripReason(consecutive, failureCount, failureRate, slowRate, minimumCalls)
+    local reason = tripReason(b.consecutive, b.failureCount, b.failureRate, b.slowRate, b.minimumCalls)
     if reason then transition("Open", reason, openMillis) end
   end
   return true
@@ -358,10 +389,6 @@ if op == "sync" then
   -- the instances that still know it.
   -- Only after an outage: an opening this instance made after the fleet's last transition (say,
   -- while Redis was away, or before Redis restarted empty) is newer news than a closed fleet circuit.
-  local seed = ARGV[12]
-  local seedRemaining = millis(13, "seed remaining", 0, MAXDUR, ceil)
-  local seedOpenings = whole(14, "seed openings", 0, MAX)
-  local seedOpenedAt = millis(15, "seed openedAt", 0, MAXNOW, floor)
   -- A circuit that never moved (made afresh by this operation or an earlier one: after a restart, an
   -- expiry, or corrupt data) takes an operator's state from the instance that still holds it.
   local untouched = created or s.changed == 0
@@ -378,13 +405,11 @@ if op == "sync" then
     publish(from)
   end
 elseif op == "flush" then
-  if not flushBatch(12) then granted = -1 end
+  if not flushBatch(batch) then granted = -1 end
 elseif op == "admit" then
-  -- Admissions asked for at once (strict mode sends one tick's callers together), and the outcomes
-  -- the caller finished since its last operation, recorded first: an admission sent after an
-  -- outcome always sees it.
-  local admissions = whole(12, "admissions", 1, 1000000)
-  if ARGV[13] ~= nil and ARGV[13] ~= "" then flushBatch(13) end
+  -- The outcomes the admission carries are recorded first: an admission sent after an outcome
+  -- always sees it.
+  if batch ~= nil then flushBatch(batch) end
   if s.state == "Open" or s.state == "ForcedOpen" then
     granted = -1
   elseif s.state == "HalfOpen" then
@@ -404,9 +429,6 @@ elseif op == "admit" then
     end
   end
 elseif op == "probe" then
-  local token = ARGV[12]
-  local outcome = oneOf(13, "outcome", { success = true, failure = true, ignored = true })
-  local successThreshold = whole(14, "successThreshold", 1, MAX)
   if s.state == "HalfOpen" and checkKind(lkey, "hash", "lease hash") and redis.call("HDEL", lkey, token) == 1 then
     dirty = true
     if outcome == "ignored" then
@@ -423,7 +445,6 @@ elseif op == "probe" then
     granted = -1
   end
 elseif op == "control" then
-  local target = oneOf(12, "target", { ForcedOpen = true, Disabled = true, Reset = true })
   if target == "Reset" then
     transition("Closed", "Reset", 0)
   elseif target ~= s.state then
@@ -431,7 +452,7 @@ elseif op == "control" then
   end
 end
 
-for _, f in ipairs(FIELDS) do s[f] = sat(s[f]) end
+for _, f in ipairs(FIELDS) do if s[f] > MAX then s[f] = MAX end end
 if dirty then
   local fields = {}
   if created then
@@ -462,7 +483,6 @@ if s.state == "Open" then remaining = math.max(0, s["until"] - now) end
 -- under one name find out. It lives and expires with the circuit's hash.
 local config = ""
 if op == "sync" then
-  local fingerprint = ARGV[16] or ""
   if string.match(fingerprint, "^[0-9a-z]+$") and #fingerprint <= 64 then
     local kept = redis.call("HGET", key, "config")
     if kept then
