@@ -14,7 +14,7 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore when Redis hangs", () => {
     () =>
       Effect.gen(function*() {
         const server = yield* redisServer
-        const timeout = 300
+        const timeout = 500
         const a = yield* instance(server.url, { name: "hung-wait", consecutiveFailures: 1000 }, {
           mode: "strict",
           commandTimeout: `${timeout} millis`
@@ -25,7 +25,7 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore when Redis hangs", () => {
         // until its own deadline. Real time is the subject here: the command timeout bounds a wait in
         // real time (a hung Redis), which no TestClock moves, so each wait is measured with
         // performance.now() and the callers are spread with real timers. The whole test waits about
-        // twice the timeout.
+        // twice the timeout (500 ms: 10% of it leaves room for a loaded machine).
         const waits = yield* Effect.forEach(
           Array.from({ length: 8 }, (_, i) => i),
           (i) => Effect.andThen(realDelay((i * timeout) / 8), realDuration(a.breaker.execute(Effect.void))),
@@ -43,7 +43,7 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore when Redis hangs", () => {
     () =>
       Effect.gen(function*() {
         const server = yield* redisServer
-        const timeout = 300
+        const timeout = 500
         // The store's commands on a connection of their own, with nothing to replace it: this looks at
         // the command timeout alone (in the store, the first silent timeout replaces the connection and
         // releases every other waiting caller at once).
