@@ -44,37 +44,33 @@ local function refuse(name, value, rule)
   error({ err = "ERR effect-resilience circuit script: " .. name .. " must be " .. rule .. ", got " ..
     string.sub(tostring(value), 1, 40) })
 end
--- An integer from lo to hi, in decimal digits.
+-- An integer from lo to hi (NaN, infinities and fractions are refused).
 local function whole(i, name, lo, hi)
-  local v = ARGV[i]
-  local n = v and #v <= 16 and string.match(v, "^%d+$") and tonumber(v)
-  if not n or n < lo or n > hi then refuse(name, v, "an integer from " .. lo .. " to " .. hi) end
+  local n = tonumber(ARGV[i])
+  if not n or n ~= n or n < lo or n > hi or n ~= math.floor(n) then
+    refuse(name, ARGV[i], "an integer from " .. lo .. " to " .. hi)
+  end
   return n
 end
--- Milliseconds from lo to hi, in decimal digits with an optional fraction (a clock may stand between
--- two milliseconds), rounded to whole milliseconds by round.
+-- Milliseconds from lo to hi, rounded to whole milliseconds by round (a clock may stand between two
+-- milliseconds): rounded down for an instant, up for a duration.
 local function millis(i, name, lo, hi, round)
-  local v = ARGV[i]
-  local n = v and #v <= 32 and (string.match(v, "^%d+$") or string.match(v, "^%d+%.%d+$")) and tonumber(v)
-  if n then n = round(n) end
-  if not n or n < lo or n > hi then refuse(name, v, "a number of milliseconds from " .. lo .. " to " .. hi) end
+  local n = tonumber(ARGV[i])
+  if n and n == n and n >= 0 and n <= hi then n = round(n) else n = nil end
+  if not n or n < lo or n > hi then refuse(name, ARGV[i], "a number of milliseconds from " .. lo .. " to " .. hi) end
   return n
 end
-local function ceil(n) return math.ceil(n) end
-local function floor(n) return math.floor(n) end
+local ceil, floor = math.ceil, math.floor
 -- A rate from 0 to 1, or -1 for a rule that is not configured.
 local function rate(i, name)
   local n = tonumber(ARGV[i])
   if not n or not (n == -1 or (n >= 0 and n <= 1)) then refuse(name, ARGV[i], "-1 or a number from 0 to 1") end
   return n
 end
-local function oneOf(i, name, allowed)
-  local v = ARGV[i]
-  if not allowed[v] then refuse(name, v, "one of the script's words") end
-  return v
+local op = ARGV[1]
+if op ~= "admit" and op ~= "flush" and op ~= "sync" and op ~= "probe" and op ~= "control" then
+  refuse("op", op, "admit, flush, sync, probe or control")
 end
-
-local op = oneOf(1, "op", { sync = true, flush = true, admit = true, probe = true, control = true })
 -- Times are the caller's clock in epoch milliseconds, up to the year 2255 (a probe's fencing token
 -- is the time times 1000, which stays below 2^53).
 local now = millis(2, "now", 0, MAXNOW, floor)
@@ -89,6 +85,42 @@ local origin = ARGV[10]
 -- The newest generation the caller has seen: a circuit made afresh (after a restart, an expiry, or
 -- foreign data) starts above it, so no instance mistakes the new circuit's news for old news.
 local knownGen = whole(11, "knownGen", 0, MAX)
+
+-- The operation's own arguments, checked here too, before anything is read or written.
+local seed, seedRemaining, seedOpenings, seedOpenedAt
+local batchGen, calls, failures, slow, trailing, allFailed
+local consecutive, failureCount, failureRate, slowRate, minimumCalls, kind, size, bucketMillis
+local token, outcome, successThreshold, target
+if op == "sync" then
+  seed = ARGV[12]
+  seedRemaining = millis(13, "seed remaining", 0, MAXDUR, ceil)
+  seedOpenings = whole(14, "seed openings", 0, MAX)
+  seedOpenedAt = millis(15, "seed openedAt", 0, MAXNOW, floor)
+elseif op == "flush" then
+  batchGen = ARGV[12]
+  calls, failures = whole(13, "calls", 0, MAX), whole(14, "failures", 0, MAX)
+  slow, trailing = whole(15, "slow", 0, MAX), whole(16, "trailing", 0, MAX)
+  allFailed = ARGV[17] == "1"
+  consecutive, failureCount = whole(18, "consecutiveFailures", 0, MAX), whole(19, "failureCount", 0, MAX)
+  failureRate, slowRate = rate(20, "failureRate"), rate(21, "slowCallRate")
+  minimumCalls = whole(22, "minimumCalls", 0, MAX)
+  kind = ARGV[23]
+  if kind ~= "c" and kind ~= "t" then refuse("window kind", kind, "c or t") end
+  size = whole(24, "window size", 1, MAX)
+  bucketMillis = millis(25, "bucketMillis", kind == "t" and 1 or 0, MAXDUR, floor)
+elseif op == "probe" then
+  token = ARGV[12]
+  outcome = ARGV[13]
+  if outcome ~= "success" and outcome ~= "failure" and outcome ~= "ignored" then
+    refuse("outcome", outcome, "success, failure or ignored")
+  end
+  successThreshold = whole(14, "successThreshold", 1, MAX)
+elseif op == "control" then
+  target = ARGV[12]
+  if target ~= "ForcedOpen" and target ~= "Disabled" and target ~= "Reset" then
+    refuse("target", target, "ForcedOpen, Disabled or Reset")
+  end
+end
 
 local STATES = ${luaSet(State.literals)}
 local REASONS = ${luaSet(TransitionReason.literals)}
@@ -345,10 +377,6 @@ if op == "sync" then
   -- the instances that still know it.
   -- Only after an outage: an opening this instance made after the fleet's last transition (say,
   -- while Redis was away, or before Redis restarted empty) is newer news than a closed fleet circuit.
-  local seed = ARGV[12]
-  local seedRemaining = millis(13, "seed remaining", 0, MAXDUR, ceil)
-  local seedOpenings = whole(14, "seed openings", 0, MAX)
-  local seedOpenedAt = millis(15, "seed openedAt", 0, MAXNOW, floor)
   local newer = (seed == "Open" and s.state == "Closed" and seedOpenedAt > s.changed)
     or (created and (seed == "ForcedOpen" or seed == "Disabled"))
   if newer then
@@ -362,17 +390,7 @@ if op == "sync" then
     publish(from)
   end
 elseif op == "flush" then
-  local gen = ARGV[12]
-  local calls, failures = whole(13, "calls", 0, MAX), whole(14, "failures", 0, MAX)
-  local slow, trailing = whole(15, "slow", 0, MAX), whole(16, "trailing", 0, MAX)
-  local allFailed = ARGV[17] == "1"
-  local consecutive, failureCount = whole(18, "consecutiveFailures", 0, MAX), whole(19, "failureCount", 0, MAX)
-  local failureRate, slowRate = rate(20, "failureRate"), rate(21, "slowCallRate")
-  local minimumCalls = whole(22, "minimumCalls", 0, MAX)
-  local kind = oneOf(23, "window kind", { c = true, t = true })
-  local size = whole(24, "window size", 1, MAX)
-  local bucketMillis = millis(25, "bucketMillis", kind == "t" and 1 or 0, MAXDUR, floor)
-  if (s.state == "Closed" or s.state == "Disabled") and gen == int(s.gen) and calls > 0 then
+  if (s.state == "Closed" or s.state == "Disabled") and batchGen == int(s.gen) and calls > 0 then
     record(kind, size, bucketMillis, calls, failures, slow)
     if allFailed then s.streak = sat(s.streak + failures) else s.streak = trailing end
     if s.state == "Closed" then
@@ -402,9 +420,6 @@ elseif op == "admit" then
     end
   end
 elseif op == "probe" then
-  local token = ARGV[12]
-  local outcome = oneOf(13, "outcome", { success = true, failure = true, ignored = true })
-  local successThreshold = whole(14, "successThreshold", 1, MAX)
   if s.state == "HalfOpen" and checkKind(lkey, "hash", "lease hash") and redis.call("HDEL", lkey, token) == 1 then
     dirty = true
     if outcome == "ignored" then
@@ -421,7 +436,6 @@ elseif op == "probe" then
     granted = -1
   end
 elseif op == "control" then
-  local target = oneOf(12, "target", { ForcedOpen = true, Disabled = true, Reset = true })
   if target == "Reset" then
     transition("Closed", "Reset", 0)
   elseif target ~= s.state then
@@ -429,7 +443,7 @@ elseif op == "control" then
   end
 end
 
-for _, f in ipairs(FIELDS) do s[f] = sat(s[f]) end
+for _, f in ipairs(FIELDS) do if s[f] > MAX then s[f] = MAX end end
 if dirty then
   local fields = {}
   if created then
