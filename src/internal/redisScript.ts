@@ -20,7 +20,10 @@
  * drives a whole test fleet. Whatever the keys hold is checked before use:
  * data that is not this script's (another program's, an older format, a
  * hand edit) is reported in the reply and replaced by a fresh circuit, never
- * trusted and never an error.
+ * trusted and never an error. Every argument is checked too, before
+ * anything is read or written (a number out of its range is an error reply
+ * that names it), and nothing the script writes is past what it would read
+ * back (2^53 − 1, whole milliseconds).
  *
  * @internal
  */
