@@ -1,5 +1,8 @@
+import { NodeRedis } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Logger } from "effect"
+import { Context, Effect, Fiber, Layer, Logger } from "effect"
+import { Redis } from "effect/persistence"
+import { RedisCommands } from "../src/internal/redisCommands.js"
 import { awaitConnected, awaitState, failing, instance } from "./redis/fleet.js"
 import { tcpProxy } from "./redis/proxy.js"
 import { realDelay, realDuration, withinRealTime } from "./redis/realTime.js"
@@ -11,7 +14,7 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore when Redis hangs", () => {
     () =>
       Effect.gen(function*() {
         const server = yield* redisServer
-        const timeout = 300
+        const timeout = 500
         const a = yield* instance(server.url, { name: "hung-wait", consecutiveFailures: 1000 }, {
           mode: "strict",
           commandTimeout: `${timeout} millis`
@@ -22,7 +25,7 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore when Redis hangs", () => {
         // until its own deadline. Real time is the subject here: the command timeout bounds a wait in
         // real time (a hung Redis), which no TestClock moves, so each wait is measured with
         // performance.now() and the callers are spread with real timers. The whole test waits about
-        // twice the timeout.
+        // twice the timeout (500 ms: 10% of it leaves room for a loaded machine).
         const waits = yield* Effect.forEach(
           Array.from({ length: 8 }, (_, i) => i),
           (i) => Effect.andThen(realDelay((i * timeout) / 8), realDuration(a.breaker.execute(Effect.void))),
@@ -31,6 +34,43 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore when Redis hangs", () => {
         // The first caller did wait for Redis (the store asked it), and none waited past the bound.
         expect(waits[0]).toBeGreaterThanOrEqual(timeout * 0.95)
         expect(Math.max(...waits)).toBeLessThanOrEqual(timeout * 1.1)
+      }).pipe(Effect.scoped, Effect.provide(Logger.layer([]))),
+    30_000
+  )
+
+  it.effect(
+    "each command waits for a hung Redis until its own deadline, whatever the moment it was sent",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* redisServer
+        const timeout = 500
+        // The store's commands on a connection of their own, with nothing to replace it: this looks at
+        // the command timeout alone (in the store, the first silent timeout replaces the connection and
+        // releases every other waiting caller at once).
+        const context = yield* Layer.build(NodeRedis.layer({ url: server.url }))
+        const silences: Array<number> = []
+        const commands = new RedisCommands(
+          timeout,
+          Effect.runForkWith(yield* Effect.context<never>()),
+          () => silences.push(performance.now())
+        )
+        commands.use(Context.get(context, Redis.Redis))
+        yield* commands.ping
+        yield* server.hang
+        // Eight commands, sent an eighth of the timeout apart, so their deadlines fall at every moment
+        // of a periodic check. Real time is the subject (see the test above).
+        const waits = yield* Effect.forEach(
+          Array.from({ length: 8 }, (_, i) => i),
+          (i) => Effect.andThen(realDelay((i * timeout) / 8), realDuration(commands.ping)),
+          { concurrency: "unbounded" }
+        )
+        for (const wait of waits) {
+          expect(wait).toBeGreaterThanOrEqual(timeout - 1)
+          expect(wait).toBeLessThanOrEqual(timeout * 1.1)
+        }
+        // Nothing answered: every timeout found the connection silent.
+        expect(silences.length).toBeGreaterThanOrEqual(1)
+        yield* server.resume
       }).pipe(Effect.scoped, Effect.provide(Logger.layer([]))),
     30_000
   )

@@ -70,13 +70,17 @@ describe.skipIf(!redisAvailable)("the circuit script and the numbers it is sent"
           expect(String(Exit.isFailure(exit) ? exit.cause.reasons.map(String) : ""), field).toContain(field)
           expect(yield* send(server.url, "EXISTS", key, `${key}:w`, `${key}:p`), field).toBe(0)
         }
-        // An existing circuit is left as it was.
+        // An existing circuit is left as it was, even one whose opening has ended (which any operation
+        // would move to half-open, clearing its window): the arguments are checked before that.
         yield* run(server.url, call({}))
+        yield* send(server.url, "HSET", key, "state", "Open", "until", "1", "reason", "ConsecutiveFailures")
+        yield* send(server.url, "RPUSH", `${key}:w`, "0:1:1:0")
         const before = yield* send(server.url, "HGETALL", key)
         for (const [field, changes] of refused) {
           expect(Exit.isFailure(yield* Effect.exit(run(server.url, call(changes)))), field).toBe(true)
         }
         expect(yield* send(server.url, "HGETALL", key)).toEqual(before)
+        expect(yield* send(server.url, "LRANGE", `${key}:w`, "0", "-1")).toEqual(["0:1:1:0"])
       }).pipe(Effect.scoped),
     30_000
   )

@@ -2,7 +2,10 @@
  * The Lua script that keeps a shared circuit in Redis: one script for every
  * operation (sync, flush, admit, probe, control), so that each reads,
  * decides and writes atomically. What it keeps, and why, is described in
- * `internal/redisScript.ts`, which runs it and decodes its replies.
+ * `internal/redisScript.ts`, which runs it and decodes its replies. Every
+ * argument is checked before anything is read or written (a number out of
+ * its range is an error reply that names it), and nothing the script writes
+ * is past what it would read back (2^53 − 1, whole milliseconds).
  *
  * @internal
  */
