@@ -19,11 +19,11 @@ import type { Fiber, Tracer } from "effect"
 import { Cause, Clock, Context, Duration, Effect, Exit, Scope, Stream } from "effect"
 import type { CircuitBreaker } from "../CircuitBreaker.js"
 import type { CircuitBreakerConfigError, ResolvedConfig } from "../CircuitBreakerConfig.js"
-import type { CircuitBreakerEvent, TransitionReason } from "../CircuitBreakerEvent.js"
+import type { CircuitBreakerEvent } from "../CircuitBreakerEvent.js"
 import { FleetSnapshot, Snapshot } from "../CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "../CircuitOpenError.js"
 import type { State } from "../CircuitState.js"
-import type { CircuitLink, CircuitStore, FleetView, LocalCircuit, StoreGrant } from "../CircuitStore.js"
+import type { CircuitLink, CircuitStore, FleetView, StoreGrant } from "../CircuitStore.js"
 import { localOnlyLink } from "../CircuitStore.js"
 import type { Classifier, ClassifyOptions } from "../Classifier.js"
 import { defaultClassifier, fromOptions } from "../Classifier.js"
@@ -33,6 +33,8 @@ import { Circuit } from "./circuit.js"
 import { ClassifierBug, classifySafely } from "./classifySafely.js"
 import { EventHub } from "./events.js"
 import { summarizeFailure } from "./failures.js"
+import { localCircuitOf } from "./localCircuit.js"
+import { LogThrottle } from "./logThrottle.js"
 import { BreakerMetrics, claimBreakerName } from "./metrics.js"
 import { makeOpenDurations } from "./openDuration.js"
 import type { Admission, Phase } from "./phase.js"
@@ -226,45 +228,10 @@ export class CircuitBreakerImpl implements CircuitBreaker {
    * and the breaker reaches the store only through the link it answers.
    */
   linkTo(store: CircuitStore): Effect.Effect<void, CircuitBreakerConfigError> {
-    return Effect.map(store.link(this.localCircuit(), this.scope), (link) => {
+    const local = localCircuitOf(this.circuit, this.config, this.clock, (step) => this.read(step))
+    return Effect.map(store.link(local, this.scope), (link) => {
       this.link = link
     })
-  }
-
-  /** What a store sees of this breaker's circuit. */
-  private localCircuit(): LocalCircuit {
-    const circuit = this.circuit
-    return {
-      name: this.name,
-      config: this.config,
-      clock: this.clock,
-      read: (now) => {
-        const phase = circuit.advance(now)
-        return phase._tag === "Open"
-          ? {
-            state: "Open",
-            until: phase.until,
-            openedAt: phase.openedAt,
-            consecutiveOpenings: circuit.consecutiveOpenings
-          }
-          : { state: phase._tag, until: 0, openedAt: 0, consecutiveOpenings: circuit.consecutiveOpenings }
-      },
-      adopt: (state: State, until: number, openings: number, reason: TransitionReason) =>
-        this.read((now) => circuit.adopt(state, until, openings, reason, now)),
-      tripsOnOwnWindow: (trips) => {
-        circuit.tripsOnOwnWindow = trips
-      },
-      reject: (now) => {
-        const phase = circuit.advance(now)
-        return phase._tag === "Open" || phase._tag === "HalfOpen" || phase._tag === "ForcedOpen"
-          ? circuit.reject(phase, now)
-          // The store rejected, but its newer state reached this circuit first: reject as at the end of an opening.
-          : circuit.reject({ _tag: "Open", gen: -1, openedAt: now, until: now }, now)
-      },
-      probeFailed: (outcome, slow) => circuit.probeFailed(outcome, slow),
-      openMillisFor: (openings, now) => circuit.openMillisFor(openings, now),
-      observe: (observer) => circuit.addObserver(observer)
-    }
   }
 
   get subscribe(): Effect.Effect<Stream.Stream<CircuitBreakerEvent>, never, Scope.Scope> {
@@ -506,9 +473,8 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     return after === undefined ? report : report === undefined ? after : Effect.andThen(after, report)
   }
 
-  /** When the last classifier bug was logged, and how many were seen since without a log line. */
-  private bugLoggedAt = -Infinity
-  private bugsUnlogged = 0
+  /** Classifier bugs are logged at most once a minute (made on the first bug: most breakers never have one). */
+  private bugLog: LogThrottle | undefined = undefined
 
   /**
    * What the caller sees of a classifier bug. A call that succeeded dies
@@ -523,14 +489,10 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     now: number | undefined
   ): Effect.Effect<void> | undefined {
     if (exit._tag === "Success") return Effect.die(bug.value)
-    const at = now ?? this.clock.currentTimeMillisUnsafe()
-    if (at - this.bugLoggedAt < bugReportMillis) {
-      this.bugsUnlogged++
-      return undefined
-    }
-    const unlogged = this.bugsUnlogged
-    this.bugLoggedAt = at
-    this.bugsUnlogged = 0
+    const unlogged = (this.bugLog ??= new LogThrottle(bugReportMillis)).take(
+      now ?? this.clock.currentTimeMillisUnsafe()
+    )
+    if (unlogged === undefined) return undefined
     const since = unlogged === 0 ? "" : ` (and ${unlogged} more since the last report)`
     return neverFails(
       Effect.logError(

@@ -15,7 +15,7 @@ import type { TransitionReason } from "../CircuitBreakerEvent.js"
 import type { CircuitOpenError } from "../CircuitOpenError.js"
 import type { CircuitLink, CircuitObserver, FleetView, LocalCircuit, LocalState, StoreGrant } from "../CircuitStore.js"
 import type { Outcome } from "../Classifier.js"
-import { configFingerprint } from "./configFingerprint.js"
+import { CircuitArgs } from "./redisCircuitArgs.js"
 import { notRun } from "./redisErrors.js"
 import type { CircuitReply, ScriptCall } from "./redisScript.js"
 import { decodeReply } from "./redisScript.js"
@@ -34,7 +34,6 @@ type Rejection = Exit.Exit<never, CircuitOpenError>
  */
 export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink {
   readonly needsTime = false
-  readonly keys: readonly [string, string, string]
   /** The fleet generation this instance last saw. */
   gen = 0
   /** The fleet's consecutive openings, as last seen. */
@@ -49,8 +48,6 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
   private batchStartedAt = 0
   /** Shared mode: the fleet had no probe permit left at the last answer; cleared by any newer news. */
   private probesExhausted = false
-  private openMillisOpenings = -1
-  private openMillisCached = 0
   private pendingControl: "ForcedOpen" | "Disabled" | "Reset" | undefined = undefined
   private used = false
   /** A transition was announced while the store was not up: re-read once it is. */
@@ -60,7 +57,6 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
   private readonly config: ResolvedConfig
   /** The trip rules and the window, as the script reads them: the same for every flush. */
   readonly rules: ReadonlyArray<string | number>
-  private readonly maxWaitMillis: number
   /** The fleet's view, from the last reply applied. */
   private lastFleetView: FleetView | undefined = undefined
   /** This instance's configuration fingerprint, kept with the circuit by the first instance to sync. */
@@ -69,25 +65,15 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
   conflictingFingerprint: string | undefined = undefined
 
   constructor(readonly store: RedisStore, readonly local: LocalCircuit) {
-    const base = `${store.settings.prefix}{${local.name}}`
-    this.keys = [base, `${base}:w`, `${base}:p`]
-    const config = local.config
-    this.config = config
-    const window = config.window
-    this.rules = [
-      config.consecutiveFailures ?? 0,
-      config.failureCount ?? 0,
-      config.failureRate ?? -1,
-      config.slowCallRate ?? -1,
-      config.minimumCalls,
-      ...(window._tag === "CountWindow"
-        ? ["c", window.size, 0]
-        : ["t", window.buckets, Math.max(1, Math.floor(Duration.toMillis(window.duration) / window.buckets))])
-    ]
-    this.maxWaitMillis = config.halfOpenMaxWait === undefined ? 0 : Duration.toMillis(config.halfOpenMaxWait)
-    this.fingerprint = configFingerprint(config)
+    this.config = local.config
+    this.args = new CircuitArgs(store.settings, store.channel, store.origin, local)
+    this.rules = this.args.rules
+    this.fingerprint = this.args.fingerprint
     this.strictBatch = new StrictBatch(this)
   }
+
+  /** What every script call of this circuit sends. */
+  private readonly args: CircuitArgs
 
   /** Strict mode's admissions and outcomes, sent together (see `StrictBatch`). */
   private readonly strictBatch: StrictBatch
@@ -505,33 +491,7 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
   }
 
   private scriptCall(op: ScriptCall["op"], now: number, extra: ReadonlyArray<string | number>): ScriptCall {
-    const settings = this.store.settings
-    const config = this.config
-    return {
-      keys: this.keys,
-      op,
-      // Whole milliseconds: the script keeps integers (a TestClock can stand at 1.5 ms).
-      now: Math.floor(now),
-      idleMillis: settings.idleMillis,
-      channel: this.store.channel,
-      name: this.local.name,
-      permits: config.halfOpenPermits,
-      openMillis: this.openMillis(now),
-      maxWaitMillis: this.maxWaitMillis,
-      leaseMillis: settings.leaseMillis,
-      origin: this.store.origin,
-      knownGen: this.gen,
-      extra
-    }
-  }
-
-  /** The next opening's duration for the fleet's count of openings: stepped once per count, not per call. */
-  private openMillis(now: number): number {
-    if (this.openMillisOpenings !== this.openings) {
-      this.openMillisOpenings = this.openings
-      this.openMillisCached = this.local.openMillisFor(this.openings + 1, now)
-    }
-    return this.openMillisCached
+    return this.args.call(op, now, extra, this.gen, this.openings)
   }
 
   /** Runs an operation and applies its reply; a failure marks Redis unreachable (or runs `onError`). */
