@@ -13,30 +13,17 @@
  *
  * @internal
  */
-import type * as NodeRedisModule from "@effect/platform-node/NodeRedis"
 import type { Clock } from "effect"
 import type { Fiber } from "effect"
-import {
-  Cause,
-  Context,
-  Deferred,
-  Duration,
-  Effect,
-  Exit,
-  Layer,
-  Queue,
-  References,
-  Schema,
-  Scope,
-  SubscriptionRef
-} from "effect"
-import * as Redis from "effect/persistence/Redis"
+import { Cause, Deferred, Duration, Effect, Exit, Queue, Schema, Scope, SubscriptionRef } from "effect"
+import type * as Redis from "effect/persistence/Redis"
 import { storeTypeId } from "../CircuitStore.js"
 import type { TypeId } from "../CircuitStore.js"
-import { ConfigIssue } from "../ConfigIssue.js"
-import { PolicyConfigError } from "../PolicyConfigError.js"
+import type { PolicyConfigError } from "../PolicyConfigError.js"
 import type { CircuitBreakerImpl } from "./breaker.js"
 import { Attachment } from "./redisAttachment.js"
+import * as RedisClient from "./redisClient.js"
+import type { RedisConnectionSettings } from "./redisConnectionOptions.js"
 import { describe, notConnected, timedOut } from "./redisErrors.js"
 import type { Reply, ScriptCall } from "./redisScript.js"
 import { circuitScript, decodeReply, Message } from "./redisScript.js"
@@ -44,7 +31,7 @@ import type { StoreImpl } from "./store.js"
 
 /** Validated store options. @internal */
 export interface RedisStoreSettings {
-  readonly url: string
+  readonly connection: RedisConnectionSettings
   readonly prefix: string
   readonly mode: "shared" | "strict"
   readonly flushMillis: number
@@ -82,9 +69,6 @@ class InFlight {
 
 /** Outages closer together than this are logged as one. */
 const outageLogInterval = 60_000
-
-const reconnectDelay = (retries: number): number =>
-  Math.min(50 * 2 ** Math.min(retries, 10), 2000) + Math.floor(Math.random() * 100)
 
 /** @internal */
 export class RedisStore implements StoreImpl {
@@ -269,7 +253,7 @@ export class RedisStore implements StoreImpl {
               (this.settings.onUnavailable === "allow"
                 ? "each breaker decides with its local state until Redis returns"
                 : "calls are rejected until Redis returns")
-          ).pipe(Effect.annotateLogs({ redis_url: redactedUrl(this.settings.url) }))
+          ).pipe(Effect.annotateLogs({ redis_url: this.settings.connection.description }))
         )
       }
       if (wasUp || this.rejoining) {
@@ -318,7 +302,7 @@ export class RedisStore implements StoreImpl {
         const log = wasDown
           ? Effect.logInfo(
             `Redis circuit store reachable again: ${attachments.length} circuit(s) resynchronised`
-          ).pipe(Effect.annotateLogs({ redis_url: redactedUrl(this.settings.url) }))
+          ).pipe(Effect.annotateLogs({ redis_url: this.settings.connection.description }))
           : Effect.void
         const reread = Effect.forEach(missed, (attachment) => attachment.sync(now), { concurrency, discard: true })
         return Effect.andThen(Effect.andThen(reread, log), SubscriptionRef.set(this.status, true))
@@ -402,42 +386,20 @@ export class RedisStore implements StoreImpl {
     return Effect.gen({ self: this }, function*() {
       if (this.started) return
       this.started = true
-      const NodeRedis = yield* loadNodeRedis
-      let commandClient: NodeRedisModule.NodeRedis["Service"]["client"] | undefined
+      const connectClient = yield* RedisClient.load(this.settings.connection, this.settings.commandTimeoutMillis)
       const firstAttempt = yield* Deferred.make<void>()
       const runFork = this.forkRoot
-      const options = {
-        url: this.settings.url,
-        // Commands fail at once while the connection is down, instead of queueing until it returns,
-        // and one that waits to be sent longer than the command timeout fails: either way, an outage.
-        disableOfflineQueue: true,
-        commandOptions: { timeout: this.settings.commandTimeoutMillis },
-        // Detects a connection that died silently, so that the client reconnects.
-        pingInterval: 5_000,
-        socket: {
-          reconnectStrategy: (retries: number, cause: Error) => {
-            // The subscriber's connection reconnects with the same strategy: while the command
-            // connection stands, its trouble is not an outage (a resync covers the lost messages).
-            if (commandClient === undefined || !commandClient.isReady) {
-              runFork(Effect.andThen(this.lost(cause), Deferred.done(firstAttempt, Exit.void)))
-            }
-            return reconnectDelay(retries)
-          }
-        }
-      }
       const connectionScope = yield* Scope.fork(scope)
       // Runs before the connection closes: breakers outliving the store decide locally.
       yield* Scope.addFinalizer(scope, this.close)
       const connect = Effect.gen({ self: this }, function*() {
-        // NodeRedis logs every reconnection attempt; the store logs once per outage instead.
-        const context = yield* Layer.buildWithScope(NodeRedis.layer(options), connectionScope).pipe(
-          Effect.provideService(References.MinimumLogLevel, "Error")
-        )
-        const redis = Context.get(context, Redis.Redis)
+        const connection = yield* connectClient({
+          onLost: (cause) => runFork(Effect.andThen(this.lost(cause), Deferred.done(firstAttempt, Exit.void)))
+        }).pipe(Scope.provide(connectionScope))
+        const redis = connection.redis
         this.redis = redis
         this.evalScript = redis.eval(circuitScript)
-        commandClient = Context.get(context, NodeRedis.NodeRedis).client
-        commandClient.on("ready", () => runFork(Effect.forkIn(this.regained, scope)))
+        connection.onReady(() => runFork(Effect.forkIn(this.regained, scope)))
         const messages = yield* redis.subscribe(this.channel).pipe(Scope.provide(connectionScope))
         yield* Effect.forkIn(this.listen(messages), scope)
         yield* this.regained
@@ -490,27 +452,3 @@ export class RedisStore implements StoreImpl {
     return Effect.forever(Effect.andThen(this.clock.sleep(Duration.millis(millis)), guarded))
   }
 }
-
-/**
- * The Redis client is loaded when a store starts, so that programs that keep
- * their circuits in memory need neither `@effect/platform-node` nor `redis`.
- */
-const loadNodeRedis: Effect.Effect<typeof NodeRedisModule, PolicyConfigError> = Effect.tryPromise({
-  try: () => import("@effect/platform-node/NodeRedis"),
-  catch: (cause) =>
-    new PolicyConfigError({
-      kind: "RedisCircuitStore",
-      policy: "redis",
-      issues: [
-        new ConfigIssue({
-          field: "(dependencies)",
-          rule: `needs the packages @effect/platform-node and redis: npm install @effect/platform-node redis (${
-            cause instanceof Error ? cause.message : String(cause)
-          })`
-        })
-      ]
-    })
-})
-
-/** The URL without its password, for logs. @internal */
-export const redactedUrl = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")

@@ -1,7 +1,9 @@
 /**
  * A real `redis-server` for the tests that need one: started on a free port
  * in a temporary folder, killed and restarted on demand (empty, since it
- * keeps nothing on disk), stopped when the test's scope closes.
+ * keeps nothing on disk), stopped when the test's scope closes. Extra
+ * arguments start it with a password (`--requirepass`) or TLS only
+ * (`redisServerWith`).
  *
  * Where the binary is missing, `redisAvailable` is false: suites skip with
  * one notice saying how to install it — unless `CI` is set, where a missing
@@ -15,31 +17,35 @@ import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-const binary = (): string | undefined => {
+/** The path of a program on the `PATH`, if the machine has it. */
+export const which = (program: string): string | undefined => {
   try {
-    return execFileSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" }).trim() || undefined
+    return execFileSync("sh", ["-c", `command -v ${program}`], { encoding: "utf8" }).trim() || undefined
   } catch {
     return undefined
   }
 }
 
 /** The `redis-server` binary, if the machine has one. */
-export const redisServerBinary = binary()
+export const redisServerBinary = which("redis-server")
 
 /** Whether the Redis suites can run here. */
 export const redisAvailable = redisServerBinary !== undefined
 
 const installHint = "install it with `apt-get install redis-server` (Debian), or run `.ci/run`, which installs it"
 
+/** Whether `CI` is set: a missing program fails the run there, instead of skipping suites. */
+export const inCI = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false"
+
 if (!redisAvailable) {
-  if (process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false") {
+  if (inCI) {
     throw new Error(`redis-server is not installed, and CI is set: ${installHint}`)
   }
   console.warn(`[effect-resilience] redis-server not found: the Redis test suites are skipped; ${installHint}.`)
 }
 
 /** A free TCP port on the loopback interface. */
-const freePort = (): Promise<number> =>
+export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
     const server = createServer()
     server.once("error", reject)
@@ -53,6 +59,7 @@ const freePort = (): Promise<number> =>
 /** A running (or stopped) test server. */
 export interface RedisServer {
   readonly port: number
+  /** `redis://127.0.0.1:<port>`, or `rediss://` when it speaks TLS only. */
   readonly url: string
   /** Kills the server at once (SIGKILL), as a crash would. */
   readonly kill: Effect.Effect<void>
@@ -64,11 +71,17 @@ export interface RedisServer {
  * Starts the server and resolves once it says it accepts connections (its
  * log goes to standard output): no polling, no sleeping.
  */
-const start = (port: number, dir: string): Promise<ChildProcess> =>
+export const startRedisServer = (
+  port: number,
+  dir: string,
+  extra: ReadonlyArray<string> = [],
+  tls = false
+): Promise<ChildProcess> =>
   new Promise((resolve, reject) => {
+    const listen = tls ? ["--port", "0", "--tls-port", String(port)] : ["--port", String(port)]
     const child = spawn(
       redisServerBinary!,
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
+      [...listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, ...extra],
       { stdio: ["ignore", "pipe", "ignore"] }
     )
     let log = ""
@@ -86,34 +99,53 @@ const start = (port: number, dir: string): Promise<ChildProcess> =>
       reject(new Error(`redis-server on port ${port} exited (${code}) before it was ready:\n${log}`)))
   })
 
+/** How to start a test server. */
+export interface RedisServerOptions {
+  /** More `redis-server` arguments, such as `["--requirepass", "pw"]`. */
+  readonly args?: ReadonlyArray<string>
+  /** TLS only (`--port 0 --tls-port <port>`): give `--tls-cert-file` and the rest in `args`. */
+  readonly tls?: boolean
+}
+
+/**
+ * Starts a `redis-server` with `options` for the current scope.
+ */
+export const redisServerWith = (options: RedisServerOptions): Effect.Effect<RedisServer, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const port = await freePort()
+      const dir = mkdtempSync(join(tmpdir(), "effect-resilience-redis-"))
+      const tls = options.tls === true
+      const args = options.args ?? []
+      let child = await startRedisServer(port, dir, args, tls).catch((error) => {
+        rmSync(dir, { recursive: true, force: true })
+        throw error
+      })
+      const stop = () =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve()
+          child.once("exit", () => resolve())
+          child.kill("SIGKILL")
+        })
+      const server: RedisServer & { readonly close: () => Promise<void> } = {
+        port,
+        url: `${tls ? "rediss" : "redis"}://127.0.0.1:${port}`,
+        kill: Effect.promise(stop),
+        restart: Effect.promise(async () => {
+          await stop()
+          child = await startRedisServer(port, dir, args, tls)
+        }),
+        close: async () => {
+          await stop()
+          rmSync(dir, { recursive: true, force: true })
+        }
+      }
+      return server
+    }),
+    (server) => Effect.promise(() => (server as RedisServer & { readonly close: () => Promise<void> }).close())
+  )
+
 /**
  * Starts a `redis-server` for the current scope.
  */
-export const redisServer: Effect.Effect<RedisServer, never, Scope.Scope> = Effect.acquireRelease(
-  Effect.promise(async () => {
-    const port = await freePort()
-    const dir = mkdtempSync(join(tmpdir(), "effect-resilience-redis-"))
-    let child = await start(port, dir)
-    const stop = () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve()
-        child.once("exit", () => resolve())
-        child.kill("SIGKILL")
-      })
-    const server: RedisServer & { readonly close: () => Promise<void> } = {
-      port,
-      url: `redis://127.0.0.1:${port}`,
-      kill: Effect.promise(stop),
-      restart: Effect.promise(async () => {
-        await stop()
-        child = await start(port, dir)
-      }),
-      close: async () => {
-        await stop()
-        rmSync(dir, { recursive: true, force: true })
-      }
-    }
-    return server
-  }),
-  (server) => Effect.promise(() => (server as RedisServer & { readonly close: () => Promise<void> }).close())
-)
+export const redisServer: Effect.Effect<RedisServer, never, Scope.Scope> = redisServerWith({})
