@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import type { RedisCircuitStore } from "../src/index.js"
+import { aclArguments } from "./redis/acl.js"
 import type { RedisCluster } from "./redis/cluster.js"
 import { clusterAvailable, redisCluster } from "./redis/cluster.js"
 import type { Instance } from "./redis/fleet.js"
@@ -122,6 +123,32 @@ describe.skipIf(!clusterAvailable)("RedisCircuitStore on a Redis Cluster", () =>
       30_000
     )
   }
+
+  it.effect(
+    "an ACL user with the documented rule and the cluster's commands shares circuits on the cluster",
+    () =>
+      Effect.gen(function*() {
+        // ACL users are per node: each master gets the rule.
+        const [acl, ...args] = aclArguments("cluster-pw", true)
+        for (const node of cluster.masters) {
+          expect(yield* Effect.promise(() => cluster.command(node.port, acl!, ...args))).toBe("OK")
+        }
+        const nodes = cluster.masters.map((node) => `redis://circuits:cluster-pw@127.0.0.1:${node.port}`)
+        const instances = yield* fleet(2, { cluster: { nodes } }, {
+          name: "cluster-acl",
+          consecutiveFailures: 1,
+          openDuration: "10 seconds"
+        })
+        yield* tripFleet(instances)
+        yield* TestClock.adjust("10 seconds")
+        const closed = yield* Effect.forEach(instances, (i) => awaitState(i, "Closed"))
+        yield* instances[1]!.breaker.execute(Effect.void)
+        yield* TestClock.adjust("100 millis")
+        yield* joinAll(closed)
+        expect(yield* Effect.forEach(instances, (i) => i.store.connected)).toEqual([true, true])
+      }).pipe(Effect.scoped),
+    30_000
+  )
 
   it.effect(
     "a transition the script publishes on the circuit's node reaches an instance subscribed on another node",

@@ -21,7 +21,7 @@
  * @internal
  */
 import type * as NodeRedisModule from "@effect/platform-node/NodeRedis"
-import { Context, Effect, Exit, Layer, Redacted, References, Scope } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Redacted, References, Scope } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import type { createCluster as CreateCluster } from "redis"
 import { ConfigIssue } from "../ConfigIssue.js"
@@ -110,21 +110,45 @@ const single = (
       return reconnectDelay(retries)
     })
     const node = settings.nodes[0]!
-    const scope = yield* Effect.scope
-    const context = yield* quietly(Layer.buildWithScope(
+    // NodeRedis closes its client gracefully, waiting for every reply in flight: from a server
+    // that hangs, or from a handshake cut short (a TLS server that wants a client certificate)
+    // none comes, and the store's scope would never close. So the client lives in a scope of its
+    // own, built in a fiber of its own: a caller that stops waiting for the connection does not
+    // wait for its close either, and a close gets the command timeout, then the client is dropped.
+    // (Closing stops the client's reconnection attempts at once; only its wait for replies lingers.)
+    const own = yield* Scope.make()
+    yield* Effect.addFinalizer(() =>
+      Effect.andThen(
+        closeWithin(own, commandTimeoutMillis),
+        Effect.sync(() => {
+          if (client?.isOpen === true) client.destroy()
+        })
+      )
+    )
+    const building = yield* Effect.forkDetach(quietly(Layer.buildWithScope(
       NodeRedis.layer({
         ...common,
         ...(settings.database === 0 ? {} : { database: settings.database }),
         socket: { ...common.socket, host: node.host, port: node.port }
       }),
-      scope
-    ))
+      own
+    )))
+    const context = yield* Fiber.join(building).pipe(
+      Effect.onInterrupt(() => Effect.sync(() => building.interruptUnsafe()))
+    )
     client = Context.get(context, NodeRedis.NodeRedis).client
     const ready = client
     return {
       redis: Context.get(context, Redis.Redis),
       onReady: (f) => void ready.on("ready", f)
     }
+  })
+
+/** Closes `scope`, waiting at most `millis` in real time; a close that takes longer goes on alone. */
+const closeWithin = (scope: Scope.Closeable, millis: number): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const closing = yield* Effect.forkDetach(Scope.close(scope, Exit.void))
+    yield* Effect.raceFirst(Effect.asVoid(Fiber.await(closing)), pause(millis))
   })
 
 /** Waits `millis` in real time (a test clock must not hold a reconnection back); interruptible. */
