@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer } from "effect"
+import { ConfigProvider, Effect, Exit, Layer } from "effect"
 import { Limits, PolicyConfigError, RedisCircuitStore } from "../src/index.js"
 
 const issuesOf = (exit: Exit.Exit<unknown, unknown>) => {
@@ -61,6 +61,20 @@ describe("RedisCircuitStore connection options", () => {
           "cluster.nodes",
           "must all carry the same user and password: the client uses one set for every node it discovers"
         ]])
+    }))
+
+  it.effect("from the environment: REDIS_URL is the url, so beside a cluster in the base options it is reported", () =>
+    Effect.gen(function*() {
+      const cluster = { nodes: ["redis://a:7000"] }
+      const withEnv = (env: Record<string, string>) =>
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env })))
+      expect(yield* RedisCircuitStore.fromConfig({ cluster }).pipe(withEnv({}))).toEqual({ cluster })
+      const exit = yield* Effect.exit(
+        RedisCircuitStore.fromConfig({ cluster }).pipe(withEnv({ REDIS_URL: "redis://b:6379" }))
+      )
+      expect(issuesOf(exit)).toEqual([
+        ["cluster", "cannot be given with url: list every seed node, the first one included, in cluster.nodes"]
+      ])
     }))
 
   it.effect("URLs: a host, a port, a database path at most, no query; bounded in length", () =>

@@ -9,6 +9,8 @@ describe.skipIf(!clusterAvailable)("the test Redis Cluster", () => {
     () =>
       Effect.gen(function*() {
         const scope = yield* Scope.make()
+        // Closed at the end, to look at what is left; and if a step fails, closed all the same.
+        yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
         const cluster = yield* redisCluster.pipe(Scope.provide(scope))
         const [first, second] = cluster.masters
         const info = yield* Effect.promise(() => cluster.command(first!.port, "CLUSTER", "INFO"))
@@ -33,7 +35,7 @@ describe.skipIf(!clusterAvailable)("the test Redis Cluster", () => {
         const gone = yield* Effect.exit(Effect.promise(() => cluster.command(first!.port, "PING")))
         expect(Exit.isFailure(gone)).toBe(true)
         expect(existsSync(cluster.dir)).toBe(false)
-      }),
+      }).pipe(Effect.scoped),
     60_000
   )
 })

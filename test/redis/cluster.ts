@@ -16,10 +16,9 @@ import type { Scope } from "effect"
 import { Effect } from "effect"
 import type { ChildProcess } from "node:child_process"
 import { execFile } from "node:child_process"
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { mkdirSync, rmSync } from "node:fs"
 import { join } from "node:path"
-import { freePort, inCI, redisAvailable, startRedisServer, which } from "./server.js"
+import { freePort, inCI, redisAvailable, startRedisServer, temporaryFolder, which } from "./server.js"
 
 /** The `redis-cli` binary, if the machine has one. */
 export const redisCliBinary = which("redis-cli")
@@ -138,7 +137,7 @@ const nodeArgs = (dir: string, busPort: number) => {
  */
 export const redisCluster: Effect.Effect<RedisCluster, never, Scope.Scope> = Effect.acquireRelease(
   Effect.promise(async () => {
-    const dir = mkdtempSync(join(tmpdir(), "effect-resilience-cluster-"))
+    const dir = temporaryFolder("effect-resilience-cluster-")
     const children: Array<ChildProcess> = []
     const byPort = new Map<number, ChildProcess>()
     const busPorts = new Map<number, number>()

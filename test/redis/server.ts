@@ -68,8 +68,29 @@ export interface RedisServer {
 }
 
 /**
- * Starts the server and resolves once it says it accepts connections (its
- * log goes to standard output): no polling, no sleeping.
+ * Every server still running, and every temporary folder still there. A test
+ * that times out never closes its scope, so its servers would outlive the
+ * run: they are killed, and the folders removed, when the process exits,
+ * whatever becomes of the scopes.
+ */
+const running = new Set<ChildProcess>()
+const folders = new Set<string>()
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL")
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true })
+})
+
+/** A new temporary folder, removed when the process exits if nothing removed it before. */
+export const temporaryFolder = (prefix: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  folders.add(dir)
+  return dir
+}
+
+/**
+ * Starts `redis-server` on `port` with its data in `dir`, and resolves once
+ * it says it accepts connections (its log goes to standard output): no
+ * polling, no sleeping.
  */
 export const startRedisServer = (
   port: number,
@@ -84,6 +105,8 @@ export const startRedisServer = (
       [...listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, ...extra],
       { stdio: ["ignore", "pipe", "ignore"] }
     )
+    running.add(child)
+    child.once("exit", () => running.delete(child))
     let log = ""
     const onData = (chunk: Buffer) => {
       log += chunk.toString()
@@ -114,7 +137,7 @@ export const redisServerWith = (options: RedisServerOptions): Effect.Effect<Redi
   Effect.acquireRelease(
     Effect.promise(async () => {
       const port = await freePort()
-      const dir = mkdtempSync(join(tmpdir(), "effect-resilience-redis-"))
+      const dir = temporaryFolder("effect-resilience-redis-")
       const tls = options.tls === true
       const args = options.args ?? []
       let child = await startRedisServer(port, dir, args, tls).catch((error) => {

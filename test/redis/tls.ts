@@ -10,10 +10,9 @@
 import type { Scope } from "effect"
 import { Effect } from "effect"
 import { execFile } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { inCI, redisAvailable, which } from "./server.js"
+import { inCI, redisAvailable, temporaryFolder, which } from "./server.js"
 
 /** The `openssl` binary, if the machine has one. */
 export const opensslBinary = which("openssl")
@@ -92,7 +91,7 @@ const sign = (dir: string, name: string, extensions: string) => {
  */
 export const tlsMaterial: Effect.Effect<TlsMaterial, never, Scope.Scope> = Effect.acquireRelease(
   Effect.promise(async () => {
-    const dir = mkdtempSync(join(tmpdir(), "effect-resilience-tls-"))
+    const dir = temporaryFolder("effect-resilience-tls-")
     try {
       await openssl(dir, [
         "req",
