@@ -54,8 +54,8 @@ export interface ConnectionHooks {
  */
 export type Connect = (hooks: ConnectionHooks) => Effect.Effect<RedisConnection, Redis.RedisError, Scope.Scope>
 
-/** The delay before the next reconnection: exponential from 50 ms, capped at 2 s, with jitter. @internal */
-export const reconnectDelay = (retries: number): number =>
+/** The delay before the next reconnection: exponential from 50 ms, capped at 2 s, with jitter. */
+const reconnectDelay = (retries: number): number =>
   Math.min(50 * 2 ** Math.min(retries, 10), 2000) + Math.floor(Math.random() * 100)
 
 /** How often an idle connection is checked with a PING, so that one that died silently is replaced. */
