@@ -24,6 +24,9 @@
  * | {@link maxErrorTags} | 100 | the error tags of a fallback's or a cache's `on` |
  * | {@link maxPrefixLength} | 256 | the Redis store's key `prefix` |
  * | {@link maxCommandTimeout} | 60 seconds | the Redis store's `commandTimeout` |
+ * | {@link maxRedisUrlLength} | 4,096 | the Redis store's `url` and each of its `cluster.nodes` |
+ * | {@link maxClusterNodes} | 64 | the Redis store's `cluster.nodes` |
+ * | {@link maxPemLength} | 1,048,576 | each PEM text of the Redis store's `tls` (`ca`, `cert`, `key`) |
  * | {@link maxNameLength} | 256 | every `name` (breakers, registries, policies), and a configuration's environment prefix |
  * | {@link maxKeyLength} | 256 | a registry's keys |
  *
@@ -340,6 +343,57 @@ export const maxPrefixLength = 256
  * @since 0.1.0
  */
 export const maxCommandTimeout: Duration.Duration = Duration.seconds(60)
+
+/**
+ * The longest Redis URL the Redis circuit store takes (`url`, and each of
+ * `cluster.nodes`): 4,096 characters, far more than any host, port, user
+ * and password need.
+ *
+ * @example
+ * ```ts
+ * import { Limits } from "effect-resilience"
+ *
+ * Limits.maxRedisUrlLength // 4096
+ * ```
+ *
+ * @category redis
+ * @since 0.1.0
+ */
+export const maxRedisUrlLength = 4096
+
+/**
+ * The most seed nodes the Redis circuit store takes for a Redis Cluster
+ * (`cluster.nodes`): 64. The client only needs one that answers to
+ * discover the others; a few, on different hosts, are plenty.
+ *
+ * @example
+ * ```ts
+ * import { Limits } from "effect-resilience"
+ *
+ * Limits.maxClusterNodes // 64
+ * ```
+ *
+ * @category redis
+ * @since 0.1.0
+ */
+export const maxClusterNodes = 64
+
+/**
+ * The longest PEM text the Redis circuit store takes for TLS (`tls.ca`,
+ * `tls.cert`, `tls.key`): 1 MiB (1,048,576 characters), room for a whole
+ * bundle of certificate authorities.
+ *
+ * @example
+ * ```ts
+ * import { Limits } from "effect-resilience"
+ *
+ * Limits.maxPemLength // 1048576
+ * ```
+ *
+ * @category redis
+ * @since 0.1.0
+ */
+export const maxPemLength = 1_048_576
 
 /**
  * The longest name: 256 characters. Breakers, registries and policies are

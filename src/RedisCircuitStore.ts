@@ -35,6 +35,13 @@ import { ConfigIssue } from "./ConfigIssue.js"
 import { readVariable, renameIssues } from "./internal/configFromEnv.js"
 import type { CheckRelations } from "./internal/options.js"
 import { decodeOptions } from "./internal/options.js"
+import {
+  ClusterOption,
+  connectionRelations,
+  connectionSettings,
+  TlsOption,
+  UrlOption
+} from "./internal/redisConnectionOptions.js"
 import type { RedisStoreSettings } from "./internal/redisStore.js"
 import { RedisStore } from "./internal/redisStore.js"
 import { durationInput } from "./internal/schemas.js"
@@ -63,8 +70,63 @@ import { PolicyConfigError } from "./PolicyConfigError.js"
  * @since 0.1.0
  */
 export interface RedisCircuitStoreOptions {
-  /** The Redis URL, `redis://` or `rediss://` (default `redis://localhost:6379`). */
+  /**
+   * The Redis server's URL (default `redis://localhost:6379`):
+   * `redis://[user[:password]@]host[:port][/database]`, or `rediss://` for
+   * TLS; a user and password must be percent-encoded. At most
+   * `Limits.maxRedisUrlLength` (4,096) characters. Its password never
+   * appears in a log line or an error. Not with `cluster`.
+   *
+   * @example
+   * ```ts
+   * import { RedisCircuitStore } from "effect-resilience"
+   *
+   * // An ACL user that may only touch the store's keys and channel, over TLS.
+   * const Store = RedisCircuitStore.layer({ url: "rediss://circuits:s3cret@redis.internal:6380" })
+   * ```
+   */
   readonly url?: string | undefined
+  /**
+   * A Redis Cluster instead of one server: the URLs of some of its nodes,
+   * 1 to `Limits.maxClusterNodes` (64), from which the client discovers the
+   * rest, and follows slots that move and replicas that take over. Every
+   * node is reached the same way: the URLs must agree on `redis://` or
+   * `rediss://` and on the user and password, and select no database. Not
+   * with `url`.
+   *
+   * @example
+   * ```ts
+   * import { RedisCircuitStore } from "effect-resilience"
+   *
+   * const Store = RedisCircuitStore.layer({
+   *   cluster: { nodes: ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379", "redis://10.0.0.3:6379"] }
+   * })
+   * ```
+   */
+  readonly cluster?: { readonly nodes: ReadonlyArray<string> } | undefined
+  /**
+   * TLS options for `rediss://` URLs, as PEM texts (each at most
+   * `Limits.maxPemLength`, 1 MiB): `ca`, the certificate authorities to
+   * trust instead of Node's own (a private CA); `cert` and `key`, a client
+   * certificate, for a server that asks for one (`tls-auth-clients`).
+   * Without `tls`, a `rediss://` URL trusts Node's certificate authorities.
+   *
+   * @example
+   * ```ts
+   * import { readFileSync } from "node:fs"
+   * import { RedisCircuitStore } from "effect-resilience"
+   *
+   * const Store = RedisCircuitStore.layer({
+   *   url: "rediss://redis.internal:6380",
+   *   tls: { ca: readFileSync("/etc/redis/ca.pem", "utf8") }
+   * })
+   * ```
+   */
+  readonly tls?: {
+    readonly ca?: string | undefined
+    readonly cert?: string | undefined
+    readonly key?: string | undefined
+  } | undefined
   /**
    * Prefix of every key and of the transitions channel: 1 to
    * `Limits.maxPrefixLength` (256) characters (default `"effect-resilience:circuit:"`).
@@ -106,13 +168,9 @@ export interface RedisCircuitStoreOptions {
 const maxCommandTimeoutMillis = Duration.toMillis(maxCommandTimeout)
 
 const OptionsSchema = Schema.Struct({
-  url: Schema.optional(
-    Schema.String.check(
-      Schema.makeFilter((url: string) => /^rediss?:\/\/[^\s]+$/.test(url), {
-        expected: "a redis:// or rediss:// URL"
-      })
-    )
-  ),
+  url: Schema.optional(UrlOption),
+  cluster: Schema.optional(ClusterOption),
+  tls: Schema.optional(TlsOption),
   prefix: Schema.optional(Schema.String.check(
     Schema.makeFilter((prefix: string) => prefix.length >= 1 && prefix.length <= maxPrefixLength, {
       expected: `a string of 1 to ${maxPrefixLength} characters`
@@ -160,7 +218,7 @@ export const decode = (
     }
     const o = decoded.success
     return Effect.succeed<RedisStoreSettings>({
-      url: o.url ?? "redis://localhost:6379",
+      connection: connectionSettings(o),
       prefix: o.prefix ?? "effect-resilience:circuit:",
       mode: o.mode ?? "shared",
       flushMillis: wholeMillis(o.flushInterval, defaultMillis.flushInterval),
@@ -180,7 +238,12 @@ const defaultMillis = {
   commandTimeout: 1000
 } as const
 
-const checkRelations: CheckRelations<typeof OptionsSchema.Type> = (o, invalid) => {
+const checkRelations: CheckRelations<typeof OptionsSchema.Type> = (o, invalid) => [
+  ...connectionRelations(o, invalid),
+  ...checkTimes(o, invalid)
+]
+
+const checkTimes: CheckRelations<typeof OptionsSchema.Type> = (o, invalid) => {
   if (invalid.has("idleTimeToLive") || invalid.has("resyncInterval")) return []
   const idleMillis = wholeMillis(o.idleTimeToLive, defaultMillis.idleTimeToLive)
   const resyncMillis = wholeMillis(o.resyncInterval, defaultMillis.resyncInterval)

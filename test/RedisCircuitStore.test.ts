@@ -1,53 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import type { Instance } from "./redis/fleet.js"
-import { awaitState, failing, fleet, instance, isRejected, joinAll, send } from "./redis/fleet.js"
+import { awaitState, failing, fleet, instance, isRejected, joinAll, send, stampede, tripFleet } from "./redis/fleet.js"
 import { redisAvailable, redisServer } from "./redis/server.js"
-
-/** Opens the fleet's circuit from one instance, and waits until every instance knows. */
-const tripFleet = (instances: ReadonlyArray<Instance>) =>
-  Effect.gen(function*() {
-    const opened = yield* Effect.forEach(instances, (i) => awaitState(i, "Open"))
-    yield* Effect.exit(instances[0]!.breaker.execute(failing))
-    yield* TestClock.adjust("100 millis")
-    yield* joinAll(opened)
-  })
-
-/**
- * Sends `perInstance` concurrent calls to every instance, each held open until
- * `release` completes. `decided` completes once every call has either started
- * running or been rejected.
- */
-const stampede = (instances: ReadonlyArray<Instance>, perInstance: number) =>
-  Effect.gen(function*() {
-    const total = instances.length * perInstance
-    const counts = { ran: 0, rejected: 0 }
-    const decided = yield* Deferred.make<void>()
-    const release = yield* Deferred.make<void>()
-    const settle = Effect.suspend(() =>
-      counts.ran + counts.rejected === total ? Deferred.succeed(decided, undefined) : Effect.void
-    )
-    const call = Effect.suspend(() => {
-      counts.ran++
-      return Effect.andThen(settle, Deferred.await(release))
-    })
-    const fibers = yield* Effect.forEach(
-      instances.flatMap((i) => Array.from({ length: perInstance }, () => i)),
-      (i) =>
-        Effect.forkScoped(
-          Effect.tap(Effect.exit(i.breaker.execute(call)), (exit) =>
-            isRejected(exit)
-              ? Effect.suspend(() => {
-                counts.rejected++
-                return settle
-              })
-              : Effect.void)
-        ),
-      { concurrency: "unbounded" }
-    )
-    return { counts, decided, release, fibers }
-  })
 
 describe.skipIf(!redisAvailable)("RedisCircuitStore, shared mode", () => {
   it.effect(

@@ -8,12 +8,12 @@
  *
  * @internal
  */
-import type * as NodeRedisModule from "@effect/platform-node/NodeRedis"
-import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Queue, References, Scope } from "effect"
-import * as Redis from "effect/persistence/Redis"
-import { ConfigIssue } from "../ConfigIssue.js"
-import { PolicyConfigError } from "../PolicyConfigError.js"
+import { Cause, Deferred, Effect, Exit, Fiber, Queue, Scope } from "effect"
+import type * as Redis from "effect/persistence/Redis"
+import type { PolicyConfigError } from "../PolicyConfigError.js"
+import * as RedisClient from "./redisClient.js"
 import type { RedisCommands } from "./redisCommands.js"
+import type { RedisConnectionSettings } from "./redisConnectionOptions.js"
 import { timedOut } from "./redisErrors.js"
 
 /**
@@ -22,7 +22,8 @@ import { timedOut } from "./redisErrors.js"
  * @internal
  */
 export interface ConnectionOwner {
-  readonly url: string
+  /** Where to connect: one server or a cluster, credentials, TLS (`internal/redisConnectionOptions.ts`). */
+  readonly connection: RedisConnectionSettings
   readonly channel: string
   readonly commandTimeoutMillis: number
   /** The store's commands, sent on the current connection. */
@@ -35,14 +36,11 @@ export interface ConnectionOwner {
   readonly receive: (message: string) => Effect.Effect<void>
 }
 
-/** One connection to Redis: the command client and its subscriber, closed with `scope`. */
+/** One connection to Redis: the client (`internal/redisClient.ts`) and its subscriber, closed with `scope`. */
 interface Connection {
   readonly scope: Scope.Closeable
-  client: NodeRedisModule.NodeRedis["Service"]["client"] | undefined
+  client: RedisClient.RedisConnection | undefined
 }
-
-const reconnectDelay = (retries: number): number =>
-  Math.min(50 * 2 ** Math.min(retries, 10), 2000) + Math.floor(Math.random() * 100)
 
 /**
  * The store's connection to Redis.
@@ -91,7 +89,7 @@ export class RedisConnection {
     scope: Scope.Scope
   ): Effect.Effect<Effect.Effect<void>, PolicyConfigError> {
     return Effect.gen({ self: this }, function*() {
-      const NodeRedis = yield* loadNodeRedis
+      const connectClient = yield* RedisClient.load(this.owner.connection, this.owner.commandTimeoutMillis)
       const owner = this.owner
       const firstAttempt = yield* Deferred.make<void>()
       const runFork = this.forkRoot
@@ -101,46 +99,20 @@ export class RedisConnection {
           this.closed = true
         })
       )
-      const options = {
-        url: owner.url,
-        // Commands fail at once while the connection is down, instead of queueing until it returns,
-        // and one that waits to be sent longer than the command timeout fails: either way, an outage.
-        disableOfflineQueue: true,
-        commandOptions: { timeout: owner.commandTimeoutMillis },
-        // Detects a connection that died silently, so that the client reconnects.
-        pingInterval: 5_000,
-        socket: {
-          reconnectStrategy: (retries: number, cause: Error) => {
-            // The subscriber's connection reconnects with the same strategy: while the command
-            // connection stands, its trouble is not an outage (a resync covers the lost messages).
-            const commandClient = this.current?.client
-            if (commandClient === undefined || !commandClient.isReady) {
-              runFork(Effect.andThen(owner.lost(cause), Deferred.done(firstAttempt, Exit.void)))
-            }
-            return reconnectDelay(retries)
-          }
-        }
-      }
       const connect = Effect.gen({ self: this }, function*() {
         const connectionScope = yield* Scope.fork(connections)
         const connection: Connection = { scope: connectionScope, client: undefined }
         this.current = connection
-        // NodeRedis logs every reconnection attempt; the store logs once per outage instead.
-        const context = yield* Layer.buildWithScope(NodeRedis.layer(options), connectionScope).pipe(
-          Effect.provideService(References.MinimumLogLevel, "Error")
-        )
-        const redis = Context.get(context, Redis.Redis)
-        const client = Context.get(context, NodeRedis.NodeRedis).client
+        // The client keeps trying until it connects, and says when the connection its commands use is
+        // down; it closes within the command timeout with the scope (a dead connection would keep a
+        // graceful close waiting for ever).
+        const client = yield* connectClient({
+          onLost: (cause) => runFork(Effect.andThen(owner.lost(cause), Deferred.done(firstAttempt, Exit.void)))
+        }).pipe(Scope.provide(connectionScope))
         connection.client = client
-        // Closing waits for the commands in flight, at most the command timeout: a dead connection
-        // would keep it waiting for ever.
-        yield* Scope.addFinalizer(
-          connectionScope,
-          Effect.promise(() => closeWithin(client, owner.commandTimeoutMillis))
-        )
-        owner.commands.use(redis)
-        client.on("ready", () => runFork(Effect.forkIn(owner.regained, scope)))
-        const messages = yield* redis.subscribe(owner.channel).pipe(Scope.provide(connectionScope))
+        owner.commands.use(client.redis)
+        client.onReady(() => runFork(Effect.forkIn(owner.regained, scope)))
+        const messages = yield* client.redis.subscribe(owner.channel).pipe(Scope.provide(connectionScope))
         yield* Effect.forkIn(this.listen(messages, connection), connectionScope)
         yield* owner.regained
         yield* Deferred.done(firstAttempt, Exit.void)
@@ -177,46 +149,3 @@ export class RedisConnection {
     ))
   }
 }
-
-/**
- * Closes a client once the commands in flight are answered, or after
- * `millis` at the latest, dropping what is still in flight.
- */
-const closeWithin = (client: NodeRedisModule.NodeRedis["Service"]["client"], millis: number): Promise<void> =>
-  new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      client.destroy()
-      resolve()
-    }, millis)
-    const done = () => {
-      clearTimeout(timer)
-      resolve()
-    }
-    try {
-      client.close().then(done, done)
-    } catch {
-      // Closed already (the connection was dropped).
-      done()
-    }
-  })
-
-/**
- * The Redis client is loaded when a store starts, so that programs that keep
- * their circuits in memory need neither `@effect/platform-node` nor `redis`.
- */
-const loadNodeRedis: Effect.Effect<typeof NodeRedisModule, PolicyConfigError> = Effect.tryPromise({
-  try: () => import("@effect/platform-node/NodeRedis"),
-  catch: (cause) =>
-    new PolicyConfigError({
-      kind: "RedisCircuitStore",
-      policy: "redis",
-      issues: [
-        new ConfigIssue({
-          field: "(dependencies)",
-          rule: `needs the packages @effect/platform-node and redis: npm install @effect/platform-node redis (${
-            cause instanceof Error ? cause.message : String(cause)
-          })`
-        })
-      ]
-    })
-})

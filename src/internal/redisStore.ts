@@ -28,6 +28,7 @@ import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { LogThrottle } from "./logThrottle.js"
 import { RedisCommands } from "./redisCommands.js"
 import { RedisConnection } from "./redisConnection.js"
+import type { RedisConnectionSettings } from "./redisConnectionOptions.js"
 import { describe } from "./redisErrors.js"
 import { Hints } from "./redisHints.js"
 import { RedisLink } from "./redisLink.js"
@@ -36,7 +37,7 @@ import { decodeReply, Message } from "./redisScript.js"
 
 /** Validated store options. @internal */
 export interface RedisStoreSettings {
-  readonly url: string
+  readonly connection: RedisConnectionSettings
   readonly prefix: string
   readonly mode: "shared" | "strict"
   readonly flushMillis: number
@@ -99,7 +100,7 @@ export class RedisStore implements CircuitStore {
     this.hints = new Hints(settings.flushMillis)
     this.commands = new RedisCommands(settings.commandTimeoutMillis, forkRoot, () => this.connection.silent())
     this.connection = new RedisConnection({
-      url: settings.url,
+      connection: settings.connection,
       channel: this.channel,
       commandTimeoutMillis: settings.commandTimeoutMillis,
       commands: this.commands,
@@ -225,7 +226,7 @@ export class RedisStore implements CircuitStore {
               (this.settings.onUnavailable === "allow"
                 ? "each breaker decides with its local state until Redis returns"
                 : "calls are rejected until Redis returns")
-          ).pipe(Effect.annotateLogs({ redis_url: redactedUrl(this.settings.url) }))
+          ).pipe(Effect.annotateLogs({ redis_url: this.settings.connection.description }))
         )
       }
       if (wasUp || this.rejoining) {
@@ -274,7 +275,7 @@ export class RedisStore implements CircuitStore {
         const log = wasDown
           ? Effect.logInfo(
             `Redis circuit store reachable again: ${attachments.length} circuit(s) resynchronised`
-          ).pipe(Effect.annotateLogs({ redis_url: redactedUrl(this.settings.url) }))
+          ).pipe(Effect.annotateLogs({ redis_url: this.settings.connection.description }))
           : Effect.void
         const reread = Effect.forEach(missed, (attachment) => attachment.sync(now), { concurrency, discard: true })
         return Effect.andThen(Effect.andThen(reread, log), SubscriptionRef.set(this.status, true))
@@ -484,6 +485,3 @@ export class RedisStore implements CircuitStore {
     return Effect.forever(Effect.andThen(this.clock.sleep(Duration.millis(millis)), guarded))
   }
 }
-
-/** The URL without its password, for logs. @internal */
-export const redactedUrl = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")
