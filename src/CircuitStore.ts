@@ -169,7 +169,9 @@ export interface CircuitObserver {
    * Hears of every recorded call. An observer without it hears only of
    * transitions, and costs the calls nothing. `at` is when the call ended,
    * unknown (`undefined`) for a call nobody needed timed: an observer that
-   * needs it keeps `needsTime` on.
+   * needs it keeps `needsTime` on. `byStore` tells a call the store admitted
+   * (whose outcome went to the store through `CircuitLink.done`) from one the
+   * local circuit admitted.
    */
   onCall?(
     state: "Closed" | "HalfOpen" | "Disabled",
@@ -177,7 +179,8 @@ export interface CircuitObserver {
     slow: boolean,
     durationMillis: number,
     counted: boolean,
-    at: number | undefined
+    at: number | undefined,
+    byStore: boolean
   ): void
   /** Hears of every rejection (optional, as `onCall`). */
   onReject?(state: RejectingState, retryAfterMillis: number, at: number): void

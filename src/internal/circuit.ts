@@ -286,7 +286,7 @@ export class Circuit {
     const counted = current && outcome !== "ignored"
     const observers = this.callObservers
     for (let i = 0; i < observers.length; i++) {
-      observers[i]!.onCall(admission.state, outcome, slow, durationMillis, counted, now)
+      observers[i]!.onCall(admission.state, outcome, slow, durationMillis, counted, now, false)
     }
     if (!current) return
     const failure = outcome === "failure"
@@ -441,7 +441,7 @@ export class Circuit {
     if (failure) this.recordFailure(exit, now)
     const observers = this.callObservers
     for (let i = 0; i < observers.length; i++) {
-      observers[i]!.onCall(state, outcome, slow, durationMillis, counted, now)
+      observers[i]!.onCall(state, outcome, slow, durationMillis, counted, now, true)
     }
     if (!current) return slow
     if (state === "HalfOpen") {

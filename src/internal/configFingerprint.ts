@@ -15,14 +15,17 @@ const millis = (duration: Duration.Duration | undefined): number | null =>
 /** @internal */
 export const configFingerprint = (config: ResolvedConfig): string => {
   const window = config.window
+  const rates = config.failureRate !== undefined || config.slowCallRate !== undefined
   const shape = [
     config.consecutiveFailures ?? null,
     config.failureCount ?? null,
     config.failureRate ?? null,
     config.slowCallRate ?? null,
-    millis(config.slowCallDuration),
+    // Settings that change nothing without the rule that reads them are left out: two breakers that
+    // behave alike share a fingerprint.
+    config.slowCallRate === undefined ? null : millis(config.slowCallDuration),
     window._tag === "CountWindow" ? ["count", window.size] : ["time", millis(window.duration), window.buckets],
-    config.minimumCalls,
+    rates ? config.minimumCalls : null,
     // A schedule is code: two instances with schedules are taken to agree.
     Duration.isDuration(config.openDuration) ? millis(config.openDuration) : "schedule",
     millis(config.maxOpenDuration),

@@ -16,10 +16,16 @@ import { checkSchedule } from "./openDuration.js"
 import { nameOf } from "./options.js"
 import { isValidated } from "./resolved.js"
 
-/** @internal */
-export const makeBreaker = (
-  config: ResolvedConfig
-): Effect.Effect<CircuitBreakerImpl, CircuitBreakerConfigError, Scope.Scope> =>
+/**
+ * Makes the breaker; `refused` turns a store's refusal of the configuration
+ * (a shared circuit configured otherwise) into the caller's own error.
+ *
+ * @internal
+ */
+export const makeBreaker = <E = CircuitBreakerConfigError>(
+  config: ResolvedConfig,
+  refused?: (error: CircuitBreakerConfigError) => E
+): Effect.Effect<CircuitBreakerImpl, CircuitBreakerConfigError | E, Scope.Scope> =>
   Effect.gen(function*() {
     const outOfBounds = isValidated(config) ? [] : checkResolved(config)
     if (outOfBounds.length > 0) {
@@ -48,6 +54,7 @@ export const makeBreaker = (
     } else if (removeMetrics !== undefined) {
       yield* Scope.addFinalizer(scope, Effect.sync(removeMetrics))
     }
-    yield* breaker.linkTo(yield* CircuitStore)
+    const store = yield* CircuitStore
+    yield* refused === undefined ? breaker.linkTo(store) : Effect.mapError(breaker.linkTo(store), refused)
     return breaker
   })

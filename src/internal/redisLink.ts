@@ -118,9 +118,20 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
     this.used = true
   }
 
-  onCall(state: StoreGrant["state"], outcome: Outcome, slow: boolean, _d: number, counted: boolean): void {
+  onCall(
+    state: StoreGrant["state"],
+    outcome: Outcome,
+    slow: boolean,
+    _d: number,
+    counted: boolean,
+    _at: number | undefined,
+    byStore: boolean
+  ): void {
     this.used = true
-    if (!counted || state === "HalfOpen" || this.routesCalls) return
+    // A call Redis admitted reached Redis through `done`; a call the local circuit admitted (in shared
+    // mode's closed state, or while Redis was away, however the outage has gone since) is counted
+    // for the next flush. What the store does when the call ends does not matter: how it was admitted does.
+    if (!counted || state === "HalfOpen" || byStore) return
     if (this.calls === 0) {
       this.batchGen = this.gen
       this.batchStartedAt = this.store.clock.currentTimeMillisUnsafe()
@@ -148,7 +159,14 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
     return due
   }
 
+  /** Starts sending strict mode's outcomes not sent yet. */
+  sendOutcomesNow(): void {
+    this.strictBatch.sendOutcomesNow()
+  }
+
   flush(now: number): Effect.Effect<void> {
+    // Strict mode's outcomes not sent yet go too (the breaker or the store is closing, say).
+    this.strictBatch.sendOutcomesNow()
     if (this.calls === 0) return Effect.void
     const { batchGen, calls, failures, sawSuccess, slow, trailing } = this
     this.dropBatch()
@@ -537,8 +555,11 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
     sent: number
   ): Effect.Effect<CircuitReply | undefined> {
     return Effect.flatMap(this.store.report(raw, `${op} on circuit "${this.local.name}"`), (reply) => {
-      // An answer sent before an outage began must not undo what the outage did.
-      if (reply === undefined || this.store.epoch !== epoch) return Effect.succeed(undefined)
+      // An answer sent before an outage began must not undo what the outage did, nor one that arrives
+      // while the store counts Redis as unreachable (the local circuit decides then, or rejects).
+      if (reply === undefined || this.store.epoch !== epoch || !this.store.answering) {
+        return Effect.succeed(undefined)
+      }
       const conflict = reply.config !== "" && reply.config !== this.fingerprint
         ? this.noticeConflict(reply.config)
         : undefined

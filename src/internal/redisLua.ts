@@ -72,8 +72,9 @@ local origin = ARGV[10]
 local knownGen = whole(11, "knownGen", 0, MAX)
 
 -- A batch of outcomes from ARGV[base] on (a flush's, or the one an admission carries): generation,
--- calls, failures, slow calls, trailing failures, whether all failed, then the trip rules and the
--- window.
+-- calls, failures, slow calls, trailing failures, whether all failed, the trip rules and the window,
+-- and, from strict mode, the calls in the order they ended (f failure, s success, upper case when
+-- slow), so that the rules apply call by call.
 local function batchArgs(base)
   local b = { gen = ARGV[base] }
   b.calls, b.failures = whole(base + 1, "calls", 0, MAX), whole(base + 2, "failures", 0, MAX)
@@ -87,6 +88,13 @@ local function batchArgs(base)
   if b.kind ~= "c" and b.kind ~= "t" then refuse("window kind", b.kind, "c or t") end
   b.size = whole(base + 12, "window size", 1, MAX)
   b.bucketMillis = millis(base + 13, "bucketMillis", b.kind == "t" and 1 or 0, MAXDUR, floor)
+  local sequence = ARGV[base + 14]
+  if sequence ~= nil and sequence ~= "" then
+    if #sequence ~= b.calls or string.find(sequence, "[^fFsS]") then
+      refuse("sequence", sequence, "one of f, F, s, S per call")
+    end
+    b.sequence = sequence
+  end
   return b
 end
 
@@ -374,6 +382,23 @@ end
 local function flushBatch(b)
   if not ((s.state == "Closed" or s.state == "Disabled") and b.gen == int(s.gen) and b.calls > 0) then
     return false
+  end
+  if b.sequence ~= nil then
+    -- Call by call, as one instance's circuit would: a trip makes the calls after it stale.
+    for i = 1, #b.sequence do
+      local c = string.sub(b.sequence, i, i)
+      local failed = (c == "f" or c == "F") and 1 or 0
+      record(b.kind, b.size, b.bucketMillis, 1, failed, (c == "F" or c == "S") and 1 or 0)
+      if failed == 1 then s.streak = sat(s.streak + 1) else s.streak = 0 end
+      if s.state == "Closed" then
+        local reason = tripReason(b.consecutive, b.failureCount, b.failureRate, b.slowRate, b.minimumCalls)
+        if reason then
+          transition("Open", reason, openMillis)
+          break
+        end
+      end
+    end
+    return true
   end
   record(b.kind, b.size, b.bucketMillis, b.calls, b.failures, b.slow)
   if b.allFailed then s.streak = sat(s.streak + b.failures) else s.streak = b.trailing end

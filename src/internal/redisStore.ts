@@ -453,7 +453,11 @@ export class RedisStore implements CircuitStore {
   /** The store is closing: outcomes on their way are answered first (each waits at most the command timeout). */
   private get close(): Effect.Effect<void> {
     return Effect.andThen(
-      Effect.suspend(() => Fiber.awaitAll([...this.detached])),
+      Effect.suspend(() => {
+        // Strict mode's outcomes waiting for the end of the tick go now, while the connection stands.
+        if (this.up) { for (const link of this.allAttachments()) link.sendOutcomesNow() }
+        return Fiber.awaitAll([...this.detached])
+      }),
       this.leaveAll
     )
   }

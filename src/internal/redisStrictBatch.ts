@@ -36,6 +36,8 @@ interface Outcomes {
   /** Failures since the batch's last success (all of them while none succeeded). */
   trailing: number
   sawSuccess: boolean
+  /** The calls in the order they ended: f failure, s success, upper case when slow. */
+  sequence: string
 }
 
 /** What the batch needs of its circuit's link. @internal */
@@ -99,8 +101,17 @@ export class StrictBatch {
         this.outcomes = undefined
         send = this.sendOutcomes(pending)
       }
-      const batch = this.outcomes ??= { gen, calls: 0, failures: 0, slow: 0, trailing: 0, sawSuccess: false }
+      const batch = this.outcomes ??= {
+        gen,
+        calls: 0,
+        failures: 0,
+        slow: 0,
+        trailing: 0,
+        sawSuccess: false,
+        sequence: ""
+      }
       batch.calls++
+      batch.sequence += failed ? (slow ? "F" : "f") : (slow ? "S" : "s")
       if (failed) {
         batch.failures++
         batch.trailing++
@@ -172,7 +183,8 @@ export class StrictBatch {
       outcomes.slow,
       outcomes.trailing,
       outcomes.sawSuccess ? 0 : 1,
-      ...this.link.rules
+      ...this.link.rules,
+      outcomes.sequence
     ]
   }
 

@@ -222,7 +222,14 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
       }
       const scope = yield* Scope.fork(this.scope)
       const made = yield* Effect.exit(
-        makeBreaker(config).pipe(Scope.provide(scope), Effect.provideContext(this.context))
+        // A store that refuses the key's configuration (a shared circuit configured otherwise) makes
+        // the key unusable: a RegistryKeyError, as the registry's type says.
+        makeBreaker(config, (error) =>
+          new RegistryKeyError({
+            registry: this.name,
+            key: truncate(key),
+            rule: error.issues.map((issue) => issue.rule).join("; ")
+          })).pipe(Scope.provide(scope), Effect.provideContext(this.context))
       )
       if (Exit.isFailure(made)) {
         yield* Scope.close(scope, made)

@@ -1,6 +1,10 @@
 /**
- * Review of issue 11 (strict batches, the store contract): failing tests,
- * each a bug found against a real redis-server.
+ * Every outcome counted once, call by call, whatever happens to Redis around
+ * it: strict mode's batches keep the rules exact, a call is counted by how it
+ * was admitted (not by what the store is when it ends), the last outcomes
+ * reach Redis before the store closes, an answer that arrives while Redis
+ * counts as unreachable moves nothing, and a store's refusal of a registry
+ * key's configuration is the registry's own typed error.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Logger } from "effect"
@@ -204,6 +208,9 @@ describe.skipIf(!redisAvailable)("review of issue 11: the registry's error type"
         const got = yield* Effect.exit(registry.get("tenant-1"))
         const error = Exit.isFailure(got) ? Cause.squash(got.cause) : undefined
         expect(error === undefined || (error as { _tag?: string })._tag !== "CircuitBreakerConfigError").toBe(true)
+        // The refusal is the registry's own typed error, naming the key and the rule.
+        expect(error).toMatchObject({ _tag: "RegistryKeyError", key: "tenant-1" })
+        expect((error as { rule: string }).rule).toContain("configured differently")
       }).pipe(Effect.scoped, Effect.provide(Logger.layer([]))),
     30_000
   )
