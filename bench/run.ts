@@ -596,11 +596,12 @@ shared machine.
   the metric registry — and the heap retained by a registry of keyed breakers.
 - **Redis** cases run against a \`redis-server\` on localhost that the run starts (skipped where there is
   none): a closed call in shared mode (no round trip; outcomes flushed every ${flushMillis} ms) next to
-  the same call on the in-memory store; strict mode (two Lua round trips per call) and
+  the same call on the in-memory store; strict mode (one round trip per call: its outcome rides in
+  the circuit's next script call; callers of one tick share one) and
   effect/persistence's Redis-backed breaker store (\`layerStoreRedis\`, two round trips too), one call at
-  a time and with 64 concurrent callers; and the time from a tripping call on one instance until four
-  other instances (each with its own connections) have seen the circuit open, over trips landing at
-  random points of the flush cycle.
+  a time and with 64 concurrent callers; and the time from a tripping call on one instance until 16
+  other instances, each in a process of its own (\`bench/fleetProcesses.ts\`), have seen the circuit
+  open, over trips landing at random points of the flush cycle.
 - **Registry** guards a call with the breaker of one of 100,000 keys — a different key each call (so
   most of the cost is the processor's cache missing 100,000 breakers), or one of 100 hot keys — next to
   the same guarded call on a breaker instance.
