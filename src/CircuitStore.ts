@@ -274,7 +274,12 @@ export interface CircuitLink {
    * back by the store.
    */
   admit(now: number): Effect.Effect<StoreGrant | Exit.Exit<never, CircuitOpenError> | "local">
-  /** Takes the outcome of a call the store admitted (called exactly once per grant). */
+  /**
+   * Takes the outcome of a call the store admitted: once per grant whose call
+   * ran as the store's. (A grant outside half-open that finds the local
+   * circuit closed, or disabled, by then runs as the local circuit's own
+   * call, and its outcome is heard by the observers instead.)
+   */
   done(grant: StoreGrant, outcome: Outcome, slow: boolean, now: number): Effect.Effect<void>
   /** Takes an operator's control call, already applied to the local circuit. */
   control(target: "ForcedOpen" | "Disabled" | "Reset", now: number): Effect.Effect<void>

@@ -95,11 +95,10 @@ export class StrictBatch {
   outcome(gen: number, failed: boolean, slow: boolean): Effect.Effect<void> {
     return Effect.suspend(() => {
       const pending = this.outcomes
-      let send: Effect.Effect<void> = Effect.void
       if (pending !== undefined && pending.gen !== gen) {
-        // Another generation: what was counted under the old one goes now, on its own.
+        // Another generation: what was counted under the old one goes now, on its own (not waited for).
         this.outcomes = undefined
-        send = this.sendOutcomes(pending)
+        this.link.start(this.sendOutcomes(pending))
       }
       const batch = this.outcomes ??= {
         gen,
@@ -121,7 +120,7 @@ export class StrictBatch {
       }
       if (slow) batch.slow++
       this.schedule()
-      return send
+      return Effect.void
     })
   }
 
