@@ -163,7 +163,8 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore when Redis fails", () => {
           // TestClock moves. A caller held until Redis answers would still be waiting after 1.5 s of
           // real time; one that can be interrupted has its TimeoutError at once. The 1.5 s only bounds
           // a failing run: a passing run never waits for it.
-          const stuck = Effect.as(Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 1_500))), "stuck")
+          const realWait = () => new Promise((resolve) => setTimeout(resolve, 1_500)) // real clock: Redis pauses in real time
+          const stuck = Effect.as(Effect.promise(realWait), "stuck")
           const result = yield* Effect.raceFirst(Fiber.join(call), stuck)
           expect(typeof result !== "string" && Exit.isFailure(result) && result.cause.reasons[0]?._tag === "Fail").toBe(
             true

@@ -72,7 +72,7 @@ const cli = (port: number, args: ReadonlyArray<string>): Promise<string> =>
 
 // Real time: a cluster forms (nodes meet, slots are assigned, a replica takes over) in real I/O that
 // no TestClock moves, so the harness polls the real servers, with a bounded deadline.
-const realPause = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
+const realPause = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis)) // real clock: cluster formation is real I/O
 
 /** Polls `check` every 50 ms until it holds, for at most 30 seconds. */
 const until = async (what: string, check: () => Promise<boolean>): Promise<void> => {

@@ -9,7 +9,8 @@ import { Effect } from "effect"
 /** Waits `millis` of real time (a `setTimeout`, never the test clock). */
 export const realDelay = (millis: number): Effect.Effect<void> =>
   Effect.callback<void>((resume) => {
-    const timer = setTimeout(() => resume(Effect.void), millis)
+    // A real clock is needed: the waits these helpers serve are real I/O (a hung Redis), no TestClock moves them.
+    const timer = setTimeout(() => resume(Effect.void), millis) // real clock, on purpose (see above)
     return Effect.sync(() => clearTimeout(timer))
   })
 
