@@ -15,6 +15,8 @@ import type { TransitionReason } from "../CircuitBreakerEvent.js"
 import type { CircuitOpenError } from "../CircuitOpenError.js"
 import type { CircuitLink, CircuitObserver, FleetView, LocalCircuit, LocalState, StoreGrant } from "../CircuitStore.js"
 import type { Outcome } from "../Classifier.js"
+import type { OutcomeCounts } from "./outcomeCounts.js"
+import { countArgs, countOutcome, emptyCounts, mergeOlder } from "./outcomeCounts.js"
 import { CircuitArgs } from "./redisCircuitArgs.js"
 import { notRun } from "./redisErrors.js"
 import type { CircuitReply, ScriptCall } from "./redisScript.js"
@@ -38,11 +40,8 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
   gen = 0
   /** The fleet's consecutive openings, as last seen. */
   openings = 0
-  private calls = 0
-  private failures = 0
-  private slow = 0
-  private trailing = 0
-  private sawSuccess = false
+  /** Outcomes the local circuit admitted, counted for the next flush. */
+  private counts: OutcomeCounts = emptyCounts()
   private batchGen = 0
   /** When the first outcome of the current batch was counted. */
   private batchStartedAt = 0
@@ -57,8 +56,9 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
   private readonly config: ResolvedConfig
   /** The trip rules and the window, as the script reads them: the same for every flush. */
   readonly rules: ReadonlyArray<string | number>
-  /** The fleet's view, from the last reply applied. */
-  private lastFleetView: FleetView | undefined = undefined
+  /** The last reply applied and when its operation was sent: the fleet's view, built when asked for. */
+  private lastReply: CircuitReply | undefined = undefined
+  private lastReplyAt = 0
   /** This instance's configuration fingerprint, kept with the circuit by the first instance to sync. */
   readonly fingerprint: string
   /** The fingerprint the circuit keeps, when it is not this instance's. */
@@ -132,20 +132,12 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
     // mode's closed state, or while Redis was away, however the outage has gone since) is counted
     // for the next flush. What the store does when the call ends does not matter: how it was admitted does.
     if (!counted || state === "HalfOpen" || byStore) return
-    if (this.calls === 0) {
+    if (this.counts.calls === 0) {
       this.batchGen = this.gen
       this.batchStartedAt = this.store.clock.currentTimeMillisUnsafe()
       this.store.dirty.add(this)
     }
-    this.calls++
-    if (outcome === "failure") {
-      this.failures++
-      this.trailing++
-    } else {
-      this.sawSuccess = true
-      this.trailing = 0
-    }
-    if (slow) this.slow++
+    countOutcome(this.counts, outcome === "failure", slow)
   }
 
   markDue(): void {
@@ -167,24 +159,15 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
   flush(now: number): Effect.Effect<void> {
     // Strict mode's outcomes not sent yet go too (the breaker or the store is closing, say).
     this.strictBatch.sendOutcomesNow()
-    if (this.calls === 0) return Effect.void
-    const { batchGen, calls, failures, sawSuccess, slow, trailing } = this
-    this.dropBatch()
-    return this.sendBatch(now, batchGen, calls, failures, slow, trailing, sawSuccess)
+    if (this.counts.calls === 0) return Effect.void
+    const counts = this.counts
+    this.counts = emptyCounts()
+    return this.sendBatch(now, this.batchGen, counts)
   }
 
   /** Sends outcomes counted under fleet generation `gen` to be merged into the fleet's window. */
-  private sendBatch(
-    now: number,
-    gen: number,
-    calls: number,
-    failures: number,
-    slow: number,
-    trailing: number,
-    sawSuccess: boolean
-  ): Effect.Effect<void> {
-    const args = [String(gen), calls, failures, slow, trailing, sawSuccess ? 0 : 1, ...this.rules]
-    return this.flushOutcomes(now, gen, args, () => this.keep(gen, calls, failures, slow, trailing, sawSuccess))
+  private sendBatch(now: number, gen: number, counts: OutcomeCounts): Effect.Effect<void> {
+    return this.flushOutcomes(now, gen, [...countArgs(gen, counts), ...this.rules], () => this.keep(gen, counts))
   }
 
   /** Catches up with the fleet's state. */
@@ -244,10 +227,10 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
       // has moved past them: they would all land in the current bucket.
       const window = this.config.window
       if (
-        this.calls > 0 && window._tag === "TimeWindow" &&
+        this.counts.calls > 0 && window._tag === "TimeWindow" &&
         now - this.batchStartedAt >= Duration.toMillis(window.duration)
       ) {
-        this.dropBatch()
+        this.counts = emptyCounts()
         return Effect.void
       }
       this.batchGen = this.gen
@@ -285,7 +268,16 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
   }
 
   fleet(): FleetView | undefined {
-    return this.lastFleetView
+    const reply = this.lastReply
+    return reply === undefined ? undefined : {
+      state: reply.state,
+      calls: reply.calls,
+      failures: reply.failures,
+      slowCalls: reply.slow,
+      consecutiveFailures: reply.streak,
+      consecutiveOpenings: reply.openings,
+      readAt: this.lastReplyAt
+    }
   }
 
   admit(now: number): Effect.Effect<StoreGrant | Rejection | "local"> {
@@ -400,7 +392,13 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
     const failure = outcome === "failure" ? 1 : 0
     if (this.store.strict) return this.strictBatch.outcome(Number(grant.version), failure === 1, slow)
     return this.store.detach(
-      this.sendBatch(now, Number(grant.version), 1, failure, slow ? 1 : 0, failure, failure === 0)
+      this.sendBatch(now, Number(grant.version), {
+        calls: 1,
+        failures: failure,
+        slow: slow ? 1 : 0,
+        trailing: failure,
+        sawSuccess: failure === 0
+      })
     )
   }
 
@@ -467,24 +465,8 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
     return this.local.read(now)
   }
 
-  private dropBatch(): void {
-    this.calls =
-      this.failures =
-      this.slow =
-      this.trailing =
-        0
-    this.sawSuccess = false
-  }
-
-  keep(
-    gen: number,
-    calls: number,
-    failures: number,
-    slow: number,
-    trailing: number,
-    sawSuccess: boolean
-  ): void {
-    if (this.calls === 0) {
+  keep(gen: number, older: OutcomeCounts): void {
+    if (this.counts.calls === 0) {
       this.batchGen = gen
       this.batchStartedAt = this.store.clock.currentTimeMillisUnsafe()
       this.store.dirty.add(this)
@@ -492,11 +474,7 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
       return
     }
     // The kept batch is older than what was counted since.
-    this.trailing = this.sawSuccess ? this.trailing : this.trailing + trailing
-    this.sawSuccess = this.sawSuccess || sawSuccess
-    this.calls += calls
-    this.failures += failures
-    this.slow += slow
+    mergeOlder(this.counts, older)
   }
 
   private rejection(now: number): Effect.Effect<Rejection> {
@@ -574,15 +552,9 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
       }
       this.gen = gen
       this.openings = reply.openings
-      this.lastFleetView = {
-        state: reply.state,
-        calls: reply.calls,
-        failures: reply.failures,
-        slowCalls: reply.slow,
-        consecutiveFailures: reply.streak,
-        consecutiveOpenings: reply.openings,
-        readAt: now
-      }
+      // Kept as it is (strict mode applies a reply per call): the fleet's view is built when asked for.
+      this.lastReply = reply
+      this.lastReplyAt = now
       if (reply.state !== "HalfOpen" || reply.permits > 0) this.probesExhausted = false
       const why = reply.moved !== "" ? reply.moved : reason ?? reply.reason
       // The remaining time counts from when the operation was sent, not from when its reply arrived.

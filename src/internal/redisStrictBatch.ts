@@ -18,6 +18,8 @@ import { Effect } from "effect"
 import type * as Redis from "effect/persistence/Redis"
 import type { CircuitOpenError } from "../CircuitOpenError.js"
 import type { StoreGrant } from "../CircuitStore.js"
+import type { OutcomeCounts } from "./outcomeCounts.js"
+import { countArgs, countOutcome, emptyCounts } from "./outcomeCounts.js"
 import { notRun } from "./redisErrors.js"
 
 type Answer = StoreGrant | Exit.Exit<never, CircuitOpenError> | "local"
@@ -27,15 +29,9 @@ interface Waiter {
   resume: ((effect: Effect.Effect<Answer>) => void) | undefined
 }
 
-/** Outcomes counted under one fleet generation, not sent yet. */
-interface Outcomes {
+/** Outcomes counted under one fleet generation, not sent yet, and the order the calls ended in. */
+interface Outcomes extends OutcomeCounts {
   readonly gen: number
-  calls: number
-  failures: number
-  slow: number
-  /** Failures since the batch's last success (all of them while none succeeded). */
-  trailing: number
-  sawSuccess: boolean
   /** The calls in the order they ended: f failure, s success, upper case when slow. */
   sequence: string
 }
@@ -60,7 +56,7 @@ export interface StrictBatchLink {
     kept: () => void
   ): Effect.Effect<void>
   /** Keeps outcomes Redis surely did not record, for the next flush. */
-  keep(gen: number, calls: number, failures: number, slow: number, trailing: number, sawSuccess: boolean): void
+  keep(gen: number, older: OutcomeCounts): void
   /** Starts an operation now, in a fiber of its own, which the store waits for before it closes. */
   start(operation: Effect.Effect<void>): void
   /** Whether the store's scope has closed. */
@@ -100,25 +96,9 @@ export class StrictBatch {
         this.outcomes = undefined
         this.link.start(this.sendOutcomes(pending))
       }
-      const batch = this.outcomes ??= {
-        gen,
-        calls: 0,
-        failures: 0,
-        slow: 0,
-        trailing: 0,
-        sawSuccess: false,
-        sequence: ""
-      }
-      batch.calls++
+      const batch = this.outcomes ??= { ...emptyCounts(), gen, sequence: "" }
+      countOutcome(batch, failed, slow)
       batch.sequence += failed ? (slow ? "F" : "f") : (slow ? "S" : "s")
-      if (failed) {
-        batch.failures++
-        batch.trailing++
-      } else {
-        batch.sawSuccess = true
-        batch.trailing = 0
-      }
-      if (slow) batch.slow++
       this.schedule()
       return Effect.void
     })
@@ -175,26 +155,10 @@ export class StrictBatch {
   }
 
   private argsOf(outcomes: Outcomes): ReadonlyArray<string | number> {
-    return [
-      String(outcomes.gen),
-      outcomes.calls,
-      outcomes.failures,
-      outcomes.slow,
-      outcomes.trailing,
-      outcomes.sawSuccess ? 0 : 1,
-      ...this.link.rules,
-      outcomes.sequence
-    ]
+    return [...countArgs(outcomes.gen, outcomes), ...this.link.rules, outcomes.sequence]
   }
 
   private keepAll(outcomes: Outcomes): void {
-    this.link.keep(
-      outcomes.gen,
-      outcomes.calls,
-      outcomes.failures,
-      outcomes.slow,
-      outcomes.trailing,
-      outcomes.sawSuccess
-    )
+    this.link.keep(outcomes.gen, outcomes)
   }
 }
