@@ -125,6 +125,8 @@ export class StrictBatch {
         for (const waiter of this.waiters.splice(0)) waiter.resume?.(Effect.succeed("local"))
         return
       }
+      // Nothing left when the tick's outcomes rode in an admission sent meanwhile.
+      if (this.waiters.length === 0 && this.outcomes === undefined) return
       this.link.start(this.send())
     })
   }
