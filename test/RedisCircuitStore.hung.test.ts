@@ -54,7 +54,13 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore when Redis hangs", () => {
           Effect.runForkWith(yield* Effect.context<never>()),
           () => silences.push(performance.now())
         )
-        commands.use(Context.get(context, Redis.Redis))
+        const client = Context.get(context, NodeRedis.NodeRedis).client
+        commands.use({
+          redis: Context.get(context, Redis.Redis),
+          send: (args) => client.sendCommand([...args]),
+          onReady: () => {},
+          destroy: () => {}
+        })
         yield* commands.ping
         yield* server.hang
         // Eight commands, sent an eighth of the timeout apart, so their deadlines fall at every moment

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
+import { circuitLua } from "../src/internal/redisLua.js"
 import type { ScriptCall } from "../src/internal/redisScript.js"
-import { circuitScript } from "../src/internal/redisScript.js"
+import { scriptArgs } from "../src/internal/redisScript.js"
 import { send } from "./redis/fleet.js"
 import { redisAvailable, redisServer } from "./redis/server.js"
 
@@ -35,7 +36,7 @@ const flush = (extra: Partial<Record<number, string | number>>) => {
 
 /** Runs the script with EVAL on a connection of the test's own. */
 const run = (url: string, operation: ScriptCall) =>
-  send(url, "EVAL", circuitScript.lua, "3", ...circuitScript.params(operation).map(String)) as Effect.Effect<
+  send(url, "EVAL", circuitLua, "3", ...scriptArgs(operation)) as Effect.Effect<
     ReadonlyArray<string | number>,
     unknown
   >

@@ -3,7 +3,7 @@ import { Cause, Effect, Exit, Fiber, Logger, References, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { readFileSync } from "node:fs"
 import { inspect } from "node:util"
-import { circuitScript } from "../src/internal/redisScript.js"
+import { circuitLua } from "../src/internal/redisLua.js"
 import { aclArguments, aclClusterCommands, aclCommands, aclRule } from "./redis/acl.js"
 import { awaitConnected, awaitState, failing, fleet, instance, isRejected, send, tripFleet } from "./redis/fleet.js"
 import { redisAvailable, redisServerWith } from "./redis/server.js"
@@ -102,7 +102,7 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore with an ACL user", () => {
     expect(page).toContain(aclRule)
     expect(page).toContain(aclClusterCommands)
     const called = new Set(
-      [...circuitScript.lua.matchAll(/redis\.p?call\("([A-Za-z]+)"/g)].map((match) => match[1]!.toLowerCase())
+      [...circuitLua.matchAll(/redis\.p?call\("([A-Za-z]+)"/g)].map((match) => match[1]!.toLowerCase())
     )
     expect(called.size).toBeGreaterThan(0)
     const granted = new Set(aclCommands.split(" ").filter((rule) => rule.startsWith("+")).map((rule) => rule.slice(1)))

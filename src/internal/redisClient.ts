@@ -31,7 +31,14 @@ import type { RedisConnectionSettings } from "./redisConnectionOptions.js"
 
 /** A connection to Redis, as the store uses it. @internal */
 export interface RedisConnection {
+  /** The `Redis` service: the store subscribes through it. */
   readonly redis: Redis.Redis["Service"]
+  /**
+   * Sends one command and resolves with its raw reply: the store's own
+   * commands take this path, which costs no fiber and no script cache
+   * lookup per command (strict mode sends one per call).
+   */
+  readonly send: (args: ReadonlyArray<string>) => Promise<unknown>
   /** Calls `f` each time a connection to Redis becomes ready (after a reconnection, say). */
   readonly onReady: (f: () => void) => void
   /**
@@ -74,15 +81,17 @@ type ReconnectStrategy = (retries: number, cause: Error) => number
 /** The node-redis options every connection shares: credentials, TLS, timeouts. */
 const commonOptions = (
   settings: RedisConnectionSettings,
-  commandTimeoutMillis: number,
   reconnectStrategy: ReconnectStrategy
 ) => ({
   ...(settings.username === undefined ? {} : { username: settings.username }),
   ...(settings.password === undefined ? {} : { password: Redacted.value(settings.password) }),
-  // Commands fail at once while the connection is down, instead of queueing until it returns,
-  // and one that waits to be sent longer than the command timeout fails: either way, an outage.
+  // Commands fail at once while the connection is down, instead of queueing until it returns: an
+  // outage, for the store.
   disableOfflineQueue: true,
-  commandOptions: { timeout: commandTimeoutMillis },
+  // No per-command timer in the client: the store's watchdog (`RedisCommands`) bounds every wait with
+  // one timer for all commands in flight. node-redis would otherwise arm an `AbortSignal.timeout` per
+  // command (5 s by default), whose timer fires and builds an error even after the reply came.
+  commandOptions: { timeout: 0 },
   // Detects a connection that died silently, so that the client reconnects.
   pingInterval: pingIntervalMillis,
   socket: settings.tls === undefined
@@ -108,7 +117,7 @@ const single = (
 (hooks) =>
   Effect.gen(function*() {
     let client: NodeRedisModule.NodeRedis["Service"]["client"] | undefined = undefined
-    const common = commonOptions(settings, commandTimeoutMillis, (retries, cause) => {
+    const common = commonOptions(settings, (retries, cause) => {
       // The subscriber's connection reconnects with the same strategy: while the command
       // connection stands, its trouble is not an outage (a resync covers the lost messages).
       if (client === undefined || !client.isReady) hooks.onLost(cause)
@@ -145,6 +154,7 @@ const single = (
     const ready = client
     return {
       redis: Context.get(context, Redis.Redis),
+      send: (args) => ready.sendCommand(args as Array<string>),
       onReady: (f) => void ready.on("ready", f),
       destroy: () => {
         if (ready.isOpen) ready.destroy()
@@ -178,7 +188,7 @@ const cluster = (
   const commandsReachEveryMaster = (): boolean =>
     current !== undefined && current.isReady &&
     current.masters.every((master) => master.client?.isReady === true)
-  const common = commonOptions(settings, commandTimeoutMillis, (retries, cause) => {
+  const common = commonOptions(settings, (retries, cause) => {
     if (!commandsReachEveryMaster()) hooks.onLost(cause)
     return reconnectDelay(retries)
   })
@@ -204,6 +214,7 @@ const cluster = (
         current = connection.cluster
         return {
           redis: connection.redis,
+          send: connection.send,
           onReady: (f) => void connection.cluster.on("node-ready", f),
           destroy: () => {
             if (connection.cluster.isOpen) connection.cluster.destroy()

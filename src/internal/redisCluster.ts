@@ -42,6 +42,8 @@ export type NodeRedisClusterOptions = Parameters<typeof CreateCluster>[0]
 export interface RedisClusterConnection {
   readonly cluster: NodeRedisCluster
   readonly redis: Redis.Redis["Service"]
+  /** Sends one command (`[command, ...args]`), routed as `redis.send` routes it, and resolves with its raw reply. */
+  readonly send: (command: ReadonlyArray<string>) => Promise<unknown>
 }
 
 /** Commands whose arguments are `<script or name> <numkeys> <key>...`: routed by their first key. */
@@ -118,12 +120,15 @@ export const make = Effect.fnUntraced(function*(
     try: () => cluster.connect(),
     catch: (cause) => new Redis.RedisError({ cause })
   })
+  const sendRaw = (command: ReadonlyArray<string>): Promise<unknown> => {
+    const [name = "", ...args] = command
+    return isScriptLoad(name, args)
+      ? loadEverywhere(cluster, args)
+      : cluster.sendCommand(routingKey(name, args), false, command as Array<string>)
+  }
   const send = <A = unknown>(command: string, ...args: ReadonlyArray<string>): Effect.Effect<A, Redis.RedisError> =>
     Effect.tryPromise({
-      try: () =>
-        (isScriptLoad(command, args)
-          ? loadEverywhere(cluster, args)
-          : cluster.sendCommand(routingKey(command, args), false, [command, ...args])) as Promise<A>,
+      try: () => sendRaw([command, ...args]) as Promise<A>,
       catch: (cause) => new Redis.RedisError({ cause })
     })
   const redis = yield* Redis.make({
@@ -144,5 +149,5 @@ export const make = Effect.fnUntraced(function*(
       return Effect.never
     })
   })
-  return { cluster, redis } satisfies RedisClusterConnection
+  return { cluster, redis, send: sendRaw } satisfies RedisClusterConnection
 })

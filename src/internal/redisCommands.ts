@@ -1,25 +1,36 @@
 /**
- * The Redis store's commands and their watchdog: every command runs in a
- * fiber of its own, and its caller waits for it at most the command timeout,
- * in real time. The timeout bounds a network wait (a Redis that hangs, a
- * network that drops packets), which no test clock moves, and the client's
- * own timeout only covers commands not yet sent.
+ * The Redis store's commands and their watchdog: every command is sent on
+ * the connection's client at once, runs to its end whatever its caller does,
+ * and its caller waits for it at most the command timeout, in real time. The
+ * timeout bounds a network wait (a Redis that hangs, a network that drops
+ * packets), which no test clock moves.
+ *
+ * Commands go straight to the client (`RedisConnection.send`), not through
+ * the `Redis` service's `eval`: strict mode sends a command per call, and a
+ * fiber and a script cache lookup per command cost more than the command's
+ * own work in the client. The script is called by its hash, and loaded when
+ * Redis lacks it (a restart, a replica promoted), as `Redis.eval` does.
  *
  * @internal
  */
 import type { Fiber } from "effect"
-import { Effect } from "effect"
-import type * as Redis from "effect/persistence/Redis"
+import { Effect, Exit } from "effect"
+import * as Redis from "effect/persistence/Redis"
+import type { RedisConnection } from "./redisClient.js"
 import { notConnected, timedOut } from "./redisErrors.js"
+import { circuitLua } from "./redisLua.js"
 import type { ScriptCall } from "./redisScript.js"
-import { circuitScript } from "./redisScript.js"
+import { circuitSha, scriptArgs } from "./redisScript.js"
+
+/** What a command's caller hears: its reply, or why none came. @internal */
+export type CommandExit = Exit.Exit<unknown, Redis.RedisError>
 
 /** A command a caller waits for, until it answers or its deadline passes. */
 class InFlight {
   settled = false
   constructor(
     readonly deadline: number,
-    readonly resume: (effect: Effect.Effect<unknown, Redis.RedisError>) => void
+    readonly resume: (exit: CommandExit) => void
   ) {}
 
   /** Settles the wait; false when it was settled already (answered, timed out, or left). */
@@ -37,8 +48,7 @@ class InFlight {
  * @internal
  */
 export class RedisCommands {
-  private redis: Redis.Redis["Service"] | undefined = undefined
-  private evalScript: ((call: ScriptCall) => Effect.Effect<unknown, Redis.RedisError>) | undefined = undefined
+  private send: RedisConnection["send"] | undefined = undefined
 
   /** When a command last got an answer (`performance.now()`). */
   private answeredAt = -Infinity
@@ -52,19 +62,17 @@ export class RedisCommands {
 
   /** Whether a connection is set: commands fail at once without one. */
   get connected(): boolean {
-    return this.redis !== undefined
+    return this.send !== undefined
   }
 
-  /** Sends the commands that follow on `redis`. */
-  use(redis: Redis.Redis["Service"]): void {
-    this.redis = redis
-    this.evalScript = redis.eval(circuitScript)
+  /** Sends the commands that follow on `connection`. */
+  use(connection: RedisConnection): void {
+    this.send = connection.send
   }
 
   /** Commands that follow fail at once (the store is closing). */
   drop(): void {
-    this.redis = undefined
-    this.evalScript = undefined
+    this.send = undefined
   }
 
   /** Runs one script operation; a failure means Redis is unreachable. */
@@ -81,40 +89,91 @@ export class RedisCommands {
     call: ScriptCall,
     abandoned: ((raw: unknown) => Effect.Effect<void>) | undefined
   ): Effect.Effect<unknown, Redis.RedisError> {
-    const evalScript = this.evalScript
-    return evalScript === undefined ? Effect.fail(notConnected) : this.timed(evalScript(call), abandoned)
+    return Effect.callback<unknown, Redis.RedisError>((resume) => {
+      const waiting = this.sendScript(call, resume, abandoned)
+      // A caller that leaves stops waiting; the command itself runs to its end.
+      return Effect.sync(() => this.stopWaiting(waiting))
+    })
+  }
+
+  /**
+   * Sends a script operation now, from outside any fiber: `onExit` hears its
+   * reply, or its failure (at the latest at the command timeout). An answer
+   * that comes after the timeout goes to `abandoned`.
+   */
+  sendScript(
+    call: ScriptCall,
+    onExit: (exit: CommandExit) => void,
+    abandoned: ((raw: unknown) => Effect.Effect<void>) | undefined
+  ): InFlight {
+    const send = this.send
+    if (send === undefined) {
+      const failed = new InFlight(0, onExit)
+      failed.settled = true
+      onExit(Exit.fail(notConnected))
+      return failed
+    }
+    const args = scriptArgs(call)
+    return this.timed(() => evalScript(send, args), onExit, abandoned)
   }
 
   /** A PING: whether the connection answers at all. */
   get ping(): Effect.Effect<void, Redis.RedisError> {
-    return Effect.suspend(() => {
-      const redis = this.redis
-      return redis === undefined ? Effect.fail(notConnected) : Effect.asVoid(this.timed(redis.send("PING")))
+    return Effect.callback<void, Redis.RedisError>((resume) => {
+      const send = this.send
+      if (send === undefined) return resume(Effect.fail(notConnected))
+      const waiting = this.timed(() => send(["PING"]), (exit) => resume(Exit.asVoid(exit)), undefined)
+      return Effect.sync(() => this.stopWaiting(waiting))
     })
   }
 
-  /** Runs a Redis command in a fiber of its own, and waits for it at most the command timeout. */
-  private timed<A>(
-    effect: Effect.Effect<A, Redis.RedisError>,
-    abandoned?: (answer: A) => Effect.Effect<void>
-  ): Effect.Effect<A, Redis.RedisError> {
-    return Effect.callback<A, Redis.RedisError>((resume) => {
-      const command = new InFlight(performance.now() + this.timeoutMillis, resume as InFlight["resume"])
-      this.forkRoot(effect).addObserver((exit) => {
-        if (exit._tag === "Success") this.answeredAt = performance.now()
-        if (command.settle()) {
-          this.inFlight.delete(command)
-          resume(exit)
-        } else if (abandoned !== undefined && exit._tag === "Success") {
-          this.forkRoot(Effect.ignore(abandoned(exit.value)))
-        }
-      })
-      if (!command.settled) this.watch(command)
-      // A caller that leaves stops waiting; the command itself runs to its end.
-      return Effect.sync(() => {
-        if (command.settle()) this.inFlight.delete(command)
-      })
+  /** Commands still waited for: `idle` resolves once none is. */
+  get idle(): Effect.Effect<void> {
+    return Effect.callback<void>((resume) => {
+      if (this.inFlight.size === 0) return resume(Effect.void)
+      this.onIdle.push(() => resume(Effect.void))
     })
+  }
+
+  private onIdle: Array<() => void> = []
+
+  /** Sends a command at once, and hands `onExit` its reply, or its failure at the latest at the command timeout. */
+  private timed(
+    command: () => Promise<unknown>,
+    onExit: (exit: CommandExit) => void,
+    abandoned: ((answer: unknown) => Effect.Effect<void>) | undefined
+  ): InFlight {
+    const waiting = new InFlight(performance.now() + this.timeoutMillis, onExit)
+    let reply: Promise<unknown>
+    try {
+      reply = command()
+    } catch (cause) {
+      reply = Promise.reject(cause)
+    }
+    reply.then(
+      (answer) => {
+        this.answeredAt = performance.now()
+        if (this.stopWaiting(waiting)) {
+          onExit(Exit.succeed(answer))
+        } else if (abandoned !== undefined) {
+          this.forkRoot(Effect.ignore(abandoned(answer)))
+        }
+      },
+      (cause: unknown) => {
+        if (this.stopWaiting(waiting)) onExit(Exit.fail(new Redis.RedisError({ cause })))
+      }
+    )
+    if (!waiting.settled) this.watch(waiting)
+    return waiting
+  }
+
+  /** Stops waiting for a command; false when nobody waited any more (answered, timed out, or left). */
+  private stopWaiting(waiting: InFlight): boolean {
+    if (!waiting.settle()) return false
+    if (this.inFlight.delete(waiting) && this.inFlight.size === 0 && this.onIdle.length > 0) {
+      for (const resume of this.onIdle.splice(0)) resume()
+    }
+    return true
   }
 
   /** Commands waited for, oldest first: they all have the same timeout, so deadlines only grow. */
@@ -144,11 +203,17 @@ export class RedisCommands {
         this.arm(waiting.deadline)
         break
       }
-      this.inFlight.delete(waiting)
       // Sent at its deadline minus the timeout: a connection that answered nothing since is silent.
       if (this.answeredAt < waiting.deadline - this.timeoutMillis) silent = true
-      if (waiting.settle()) waiting.resume(Effect.fail(timedOut(this.timeoutMillis)))
+      if (this.stopWaiting(waiting)) waiting.resume(Exit.fail(timedOut(this.timeoutMillis)))
     }
     if (silent) this.onSilence()
   }
 }
+
+/** Runs the circuit script by its hash; when Redis lacks it, loads it and runs it again. */
+const evalScript = (send: RedisConnection["send"], args: ReadonlyArray<string>): Promise<unknown> =>
+  send(["EVALSHA", circuitSha, "3", ...args]).catch((error: unknown) => {
+    if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error
+    return send(["SCRIPT", "LOAD", circuitLua]).then(() => send(["EVALSHA", circuitSha, "3", ...args]))
+  })

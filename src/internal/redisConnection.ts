@@ -110,7 +110,7 @@ export class RedisConnection {
           onLost: (cause) => runFork(Effect.andThen(owner.lost(cause), Deferred.done(firstAttempt, Exit.void)))
         }).pipe(Scope.provide(connectionScope))
         connection.client = client
-        owner.commands.use(client.redis)
+        owner.commands.use(client)
         client.onReady(() => runFork(Effect.forkIn(owner.regained, scope)))
         const messages = yield* client.redis.subscribe(owner.channel).pipe(Scope.provide(connectionScope))
         yield* Effect.forkIn(this.listen(messages, connection), connectionScope)

@@ -26,6 +26,7 @@ import type { StrictBatchLink } from "./redisStrictBatch.js"
 import { StrictBatch } from "./redisStrictBatch.js"
 
 type Rejection = Exit.Exit<never, CircuitOpenError>
+type Answer = StoreGrant | Rejection | "local"
 
 /**
  * One breaker's link to its shared circuit: it counts the breaker's outcomes
@@ -295,7 +296,7 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
     return Effect.suspend(() => {
       // Strict mode's outcomes not sent yet go first: Redis records them before this admission.
       this.strictBatch.sendOutcomesNow()
-      return Effect.map(this.admitMany(now, 1, undefined, undefined), (answers) => answers[0]!)
+      return Effect.map(this.admitMany(now), (answers) => answers[0]!)
     })
   }
 
@@ -305,67 +306,124 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
    * to the first caller; the others are rejected. `leftCallers` tells, once
    * the answer is in, which callers stopped waiting: a probe lease granted to
    * one of them goes back.
+   */
+  private admitMany(now: number): Effect.Effect<ReadonlyArray<Answer>> {
+    const epoch = this.store.epoch
+    const sent = ++this.operations
+    // The caller may leave while it waits for Redis (a timeout around the call, an interrupted
+    // request): the wait is interruptible even inside the breaker's mask, and an answer that comes
+    // after the caller left gives back the lease it carries.
+    const call = this.scriptCall("admit", now, [1])
+    const answer = Effect.interruptible(this.store.runHeld(call, (raw) => this.giveBack(raw, now)))
+    return Effect.flatMap(
+      Effect.exit(answer),
+      (exit) => this.answersTo(exit, now, 1, undefined, undefined, epoch, sent)
+    )
+  }
+
+  /**
+   * Strict mode's tick: asks Redis to admit `admissions` calls at once, with
+   * a batch of outcomes (`outcomes`: the flush arguments) recorded first, and
+   * hands the answers to `onAnswers`. Sent from outside any fiber: a busy
+   * strict circuit sends one per call, and a closed circuit's answer (almost
+   * every answer) is applied on the spot; any other goes the full way, in a
+   * fiber of its own.
    *
    * @internal
    */
-  admitMany(
+  admitTick(
     now: number,
     admissions: number,
     outcomes: ReadonlyArray<string | number> | undefined,
     onUnsent: ((error: Redis.RedisError) => void) | undefined,
-    leftCallers?: () => boolean
-  ): Effect.Effect<ReadonlyArray<StoreGrant | Rejection | "local">> {
+    leftCallers: () => boolean,
+    onAnswers: (answers: ReadonlyArray<Answer>) => void
+  ): void {
     const epoch = this.store.epoch
     const sent = ++this.operations
-    const all = <A>(answer: A): Array<A> => Array.from({ length: admissions }, () => answer)
-    // The caller may leave while it waits for Redis (a timeout around the call, an interrupted
-    // request): the wait is interruptible even inside the breaker's mask, and an answer that comes
-    // after the caller left gives back the lease it carries.
     const call = this.scriptCall("admit", now, outcomes === undefined ? [admissions] : [admissions, ...outcomes])
-    const answer = Effect.interruptible(this.store.runHeld(call, (raw) => this.giveBack(raw, now)))
+    this.store.sendScript(call, (exit) => {
+      const closed = Exit.isSuccess(exit) ? this.closedAnswer(exit.value, now, epoch, sent) : undefined
+      if (closed !== undefined) return onAnswers(Array.from({ length: admissions }, () => closed))
+      this.start(Effect.map(this.answersTo(exit, now, admissions, onUnsent, leftCallers, epoch, sent), onAnswers))
+    }, (raw) => this.giveBack(raw, now))
+  }
+
+  /**
+   * The grant a closed circuit's answer gives every caller, applied at once,
+   * when nothing else is in it: no transition, no corrupt data, no
+   * configuration to compare, the local circuit already in the same state.
+   * Undefined for any other answer, which `apply` handles.
+   */
+  private closedAnswer(raw: unknown, now: number, epoch: number, sent: number): StoreGrant | undefined {
+    const decoded = decodeReply(raw)
+    if (Exit.isFailure(decoded)) return undefined
+    const reply = decoded.value
+    if (
+      reply.granted !== 0 || reply.state !== "Closed" || reply.moved !== "" || reply.corrupt !== "" ||
+      reply.config !== "" || this.store.epoch !== epoch || !this.store.answering
+    ) return undefined
+    const gen = Number(reply.gen)
+    if (gen < this.gen || sent < this.lastControl) return undefined
+    const local = this.local.read(now)
+    if (local.state !== "Closed" || local.consecutiveOpenings !== reply.openings) return undefined
+    this.gen = gen
+    this.openings = reply.openings
+    this.lastReply = reply
+    this.lastReplyAt = now
+    this.probesExhausted = false
+    return { token: 0, version: reply.gen, state: "Closed" }
+  }
+
+  /** The answers an admission's exit gives its `admissions` callers. */
+  private answersTo(
+    exit: Exit.Exit<unknown, Redis.RedisError>,
+    now: number,
+    admissions: number,
+    onUnsent: ((error: Redis.RedisError) => void) | undefined,
+    leftCallers: (() => boolean) | undefined,
+    epoch: number,
+    sent: number
+  ): Effect.Effect<ReadonlyArray<Answer>> {
+    const all = <A>(answer: A): Array<A> => Array.from({ length: admissions }, () => answer)
+    if (Exit.isFailure(exit)) {
+      // The caller left: nothing was admitted, and Redis is not to blame.
+      if (Cause.hasInterruptsOnly(exit.cause)) return Effect.failCause(exit.cause as Cause.Cause<never>)
+      // Redis is gone: the local circuit decides these calls.
+      const error = Cause.squash(exit.cause)
+      onUnsent?.(error as Redis.RedisError)
+      return Effect.as(this.store.lost(error), all("local" as const))
+    }
     return Effect.flatMap(
-      Effect.exit(answer),
-      (exit): Effect.Effect<ReadonlyArray<StoreGrant | Rejection | "local">> => {
-        if (Exit.isFailure(exit)) {
-          // The caller left: nothing was admitted, and Redis is not to blame.
-          if (Cause.hasInterruptsOnly(exit.cause)) return Effect.failCause(exit.cause as Cause.Cause<never>)
-          // Redis is gone: the local circuit decides these calls.
-          const error = Cause.squash(exit.cause)
-          onUnsent?.(error as Redis.RedisError)
-          return Effect.as(this.store.lost(error), all("local" as const))
-        }
-        return Effect.flatMap(
-          this.apply(exit.value, "admit", now, undefined, epoch, sent),
-          (reply): Effect.Effect<ReadonlyArray<StoreGrant | Rejection | "local">> => {
-            // Not applied (the store went down meanwhile, or the answer is unreadable): a lease it
-            // may carry goes back, and the local circuit decides.
-            if (reply === undefined) return Effect.as(this.giveBack(exit.value, now), all("local" as const))
-            if (reply.corrupt !== "") {
-              // The script admitted against a circuit it had to make afresh; this instance's open
-              // circuit (written back meanwhile) is the better answer.
-              const state = this.local.read(now).state
-              if (state === "Open" || state === "ForcedOpen") {
-                return Effect.andThen(this.giveBack(exit.value, now), this.rejections(now, admissions))
-              }
-            }
-            const granted = reply.granted
-            if (granted === 0) {
-              const state = reply.state === "Disabled" ? "Disabled" : "Closed"
-              return Effect.succeed(all<StoreGrant>({ token: 0, version: reply.gen, state }))
-            }
-            if (reply.state === "HalfOpen" && granted < 0 && Number(reply.gen) >= this.gen) {
-              this.probesExhausted = true
-            }
-            if (granted < 0) return this.rejections(now, admissions)
-            // One probe lease: the first caller's (or back to the fleet when that caller left); the
-            // others are rejected.
-            if (leftCallers?.() === true) {
-              return Effect.andThen(this.giveBack(exit.value, now), this.rejections(now, admissions))
-            }
-            const probe: StoreGrant = { token: granted, version: reply.gen, state: "HalfOpen" }
-            return Effect.map(this.rejections(now, admissions - 1), (rest) => [probe, ...rest])
+      this.apply(exit.value, "admit", now, undefined, epoch, sent),
+      (reply): Effect.Effect<ReadonlyArray<Answer>> => {
+        // Not applied (the store went down meanwhile, or the answer is unreadable): a lease it
+        // may carry goes back, and the local circuit decides.
+        if (reply === undefined) return Effect.as(this.giveBack(exit.value, now), all("local" as const))
+        if (reply.corrupt !== "") {
+          // The script admitted against a circuit it had to make afresh; this instance's open
+          // circuit (written back meanwhile) is the better answer.
+          const state = this.local.read(now).state
+          if (state === "Open" || state === "ForcedOpen") {
+            return Effect.andThen(this.giveBack(exit.value, now), this.rejections(now, admissions))
           }
-        )
+        }
+        const granted = reply.granted
+        if (granted === 0) {
+          const state = reply.state === "Disabled" ? "Disabled" : "Closed"
+          return Effect.succeed(all<StoreGrant>({ token: 0, version: reply.gen, state }))
+        }
+        if (reply.state === "HalfOpen" && granted < 0 && Number(reply.gen) >= this.gen) {
+          this.probesExhausted = true
+        }
+        if (granted < 0) return this.rejections(now, admissions)
+        // One probe lease: the first caller's (or back to the fleet when that caller left); the
+        // others are rejected.
+        if (leftCallers?.() === true) {
+          return Effect.andThen(this.giveBack(exit.value, now), this.rejections(now, admissions))
+        }
+        const probe: StoreGrant = { token: granted, version: reply.gen, state: "HalfOpen" }
+        return Effect.map(this.rejections(now, admissions - 1), (rest) => [probe, ...rest])
       }
     )
   }

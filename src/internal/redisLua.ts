@@ -11,12 +11,11 @@
  */
 import { TransitionReason } from "../CircuitBreakerEvent.js"
 import { State } from "../CircuitState.js"
-
-/** A Lua set of the given names: `{ Closed = true, ... }`. */
-const luaSet = (names: ReadonlyArray<string>): string => `{ ${names.map((name) => `${name} = true`).join(", ")} }`
+import { closedAdmitLua, luaSet } from "./redisLuaClosedAdmit.js"
 
 /** @internal */
-export const circuitLua = `
+export const circuitLua = `${closedAdmitLua}
+-- The full script: every operation, every state.
 local key, wkey, lkey = KEYS[1], KEYS[2], KEYS[3]
 local MAX = 9007199254740991
 local MAXNOW = 9007199254740

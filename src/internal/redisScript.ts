@@ -24,8 +24,8 @@
  *
  * @internal
  */
-import { Schema, SchemaTransformation } from "effect"
-import * as Redis from "effect/persistence/Redis"
+import { Exit, Schema } from "effect"
+import { createHash } from "node:crypto"
 import { TransitionReason } from "../CircuitBreakerEvent.js"
 import { State } from "../CircuitState.js"
 import { circuitLua } from "./redisLua.js"
@@ -48,25 +48,36 @@ export interface ScriptCall {
   readonly extra: ReadonlyArray<string | number>
 }
 
-/** @internal */
-export const circuitScript = Redis.script(
-  (call: ScriptCall) => [
-    ...call.keys,
+/** The script's SHA-1, which `EVALSHA` calls it by once Redis holds it. @internal */
+export const circuitSha = createHash("sha1").update(circuitLua).digest("hex")
+
+/**
+ * The script's keys and arguments for `EVALSHA <sha> 3 ...`, as text: a number
+ * is sent as JavaScript prints it (the script refuses what is not a number
+ * in range).
+ *
+ * @internal
+ */
+export const scriptArgs = (call: ScriptCall): Array<string> => {
+  const args = [
+    call.keys[0],
+    call.keys[1],
+    call.keys[2],
     call.op,
-    call.now,
-    call.idleMillis,
+    String(call.now),
+    String(call.idleMillis),
     call.channel,
     call.name,
-    call.permits,
-    call.openMillis,
-    call.maxWaitMillis,
-    call.leaseMillis,
+    String(call.permits),
+    String(call.openMillis),
+    String(call.maxWaitMillis),
+    String(call.leaseMillis),
     call.origin,
-    call.knownGen,
-    ...call.extra
-  ],
-  { lua: circuitLua, numberOfKeys: 3 }
-).withReturnType<unknown>()
+    String(call.knownGen)
+  ]
+  for (const value of call.extra) args.push(String(value))
+  return args
+}
 
 /** A count the script keeps: an integer from 0 to 2^53 - 1, as Lua and JavaScript both read it exactly. */
 const Count = IntBetween(0, Number.MAX_SAFE_INTEGER)
@@ -87,7 +98,7 @@ const Fingerprint = Schema.String.check(
   })
 )
 
-/** The script's reply as it arrives: an array read by position. */
+/** The script's reply as it arrives: an array read by position, every field checked. */
 const ReplyArray = Schema.Tuple([
   Schema.String,
   State,
@@ -118,94 +129,71 @@ const ReplyArray = Schema.Tuple([
  *
  * @internal
  */
-export const CircuitReply = Schema.Struct({
-  corrupt: Schema.String,
-  state: State,
-  reason: TransitionReason,
-  gen: Generation,
-  remaining: Count,
-  openings: Count,
-  permits: Count,
-  successes: Count,
-  calls: Count,
-  failures: Count,
-  slow: Count,
-  streak: Count,
-  granted: IntBetween(-1, Number.MAX_SAFE_INTEGER),
-  moved: Schema.Union([Schema.Literal(""), TransitionReason]),
-  config: Fingerprint
-})
+export interface CircuitReply {
+  readonly corrupt: string
+  readonly state: State
+  readonly reason: TransitionReason
+  readonly gen: string
+  readonly remaining: number
+  readonly openings: number
+  readonly permits: number
+  readonly successes: number
+  readonly calls: number
+  readonly failures: number
+  readonly slow: number
+  readonly streak: number
+  readonly granted: number
+  readonly moved: "" | TransitionReason
+  readonly config: string
+}
 
-/** @internal */
-export type CircuitReply = typeof CircuitReply.Type
+const decodeReplyArray = Schema.decodeUnknownExit(ReplyArray)
 
 /**
- * Reads the script's positional reply into a `CircuitReply`, checking every
- * field: a number out of range is an unreadable reply, never a state.
+ * Decodes a reply of the script: the array is checked field by field by its
+ * Schema (a number out of range is an unreadable reply, never a state), then
+ * named. What does not decode is a failed `Exit`, never a throw. The names
+ * are given by hand, not by a second Schema: strict mode decodes a reply per
+ * call, and a struct's own checks would run every check twice.
+ *
+ * @internal
  */
-const Reply = ReplyArray.pipe(
-  Schema.decodeTo(
-    CircuitReply,
-    SchemaTransformation.transform({
-      decode: (
-        [
-          corrupt,
-          state,
-          reason,
-          gen,
-          remaining,
-          openings,
-          permits,
-          successes,
-          calls,
-          failures,
-          slow,
-          streak,
-          granted,
-          moved,
-          config
-        ]
-      ) => ({
-        corrupt,
-        state,
-        reason,
-        gen,
-        remaining,
-        openings,
-        permits,
-        successes,
-        calls,
-        failures,
-        slow,
-        streak,
-        granted,
-        moved,
-        config
-      }),
-      encode: (reply) =>
-        [
-          reply.corrupt,
-          reply.state,
-          reply.reason,
-          reply.gen,
-          reply.remaining,
-          reply.openings,
-          reply.permits,
-          reply.successes,
-          reply.calls,
-          reply.failures,
-          reply.slow,
-          reply.streak,
-          reply.granted,
-          reply.moved,
-          reply.config
-        ] as const
-    })
-  )
-)
-
-/** Decodes a reply of the script; what does not decode is a failed `Exit`, never a throw. @internal */
-export const decodeReply = Schema.decodeUnknownExit(Reply)
+export const decodeReply = (raw: unknown): Exit.Exit<CircuitReply, Schema.SchemaError> =>
+  Exit.map(decodeReplyArray(raw), (
+    [
+      corrupt,
+      state,
+      reason,
+      gen,
+      remaining,
+      openings,
+      permits,
+      successes,
+      calls,
+      failures,
+      slow,
+      streak,
+      granted,
+      moved,
+      config
+    ]
+  ) => ({
+    corrupt,
+    state,
+    reason,
+    gen,
+    remaining,
+    openings,
+    permits,
+    successes,
+    calls,
+    failures,
+    slow,
+    streak,
+    granted,
+    moved,
+    config
+  }))
 
 /**
  * A transition message on the store's channel. Other programs may publish on

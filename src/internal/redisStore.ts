@@ -26,6 +26,7 @@ import type { CircuitStore, LocalCircuit, TypeId } from "../CircuitStore.js"
 import { ConfigIssue } from "../ConfigIssue.js"
 import type { PolicyConfigError } from "../PolicyConfigError.js"
 import { LogThrottle } from "./logThrottle.js"
+import type { CommandExit } from "./redisCommands.js"
 import { RedisCommands } from "./redisCommands.js"
 import { RedisConnection } from "./redisConnection.js"
 import type { RedisConnectionSettings } from "./redisConnectionOptions.js"
@@ -175,6 +176,20 @@ export class RedisStore implements CircuitStore {
     abandoned: ((raw: unknown) => Effect.Effect<void>) | undefined
   ): Effect.Effect<unknown, Redis.RedisError> {
     return this.commands.runHeld(call, abandoned)
+  }
+
+  /**
+   * Sends a script operation now, from outside any fiber (strict mode's
+   * tick): `onExit` hears its reply or its failure, at the latest at the
+   * command timeout, and an answer that comes later goes to `abandoned`.
+   * The store waits for it before it closes.
+   */
+  sendScript(
+    call: ScriptCall,
+    onExit: (exit: CommandExit) => void,
+    abandoned: (raw: unknown) => Effect.Effect<void>
+  ): void {
+    this.commands.sendScript(call, onExit, abandoned)
   }
 
   /**
@@ -456,7 +471,8 @@ export class RedisStore implements CircuitStore {
       Effect.suspend(() => {
         // Strict mode's outcomes waiting for the end of the tick go now, while the connection stands.
         if (this.up) { for (const link of this.allAttachments()) link.sendOutcomesNow() }
-        return Fiber.awaitAll([...this.detached])
+        // Commands sent from outside a fiber first: what their answers start joins the detached fibers.
+        return Effect.andThen(this.commands.idle, Effect.suspend(() => Fiber.awaitAll([...this.detached])))
       }),
       this.leaveAll
     )

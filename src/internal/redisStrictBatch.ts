@@ -41,13 +41,19 @@ export interface StrictBatchLink {
   readonly now: () => number
   /** The trip rules and the window, as the script reads them after a batch's counts. */
   readonly rules: ReadonlyArray<string | number>
-  admitMany(
+  /**
+   * Asks Redis, from outside any fiber, to admit `admissions` callers with
+   * `outcomes` recorded first, and hands the answers to `onAnswers`;
+   * `leftCallers` tells, once the answer is in, whether the first caller left.
+   */
+  admitTick(
     now: number,
     admissions: number,
     outcomes: ReadonlyArray<string | number> | undefined,
     onUnsent: ((error: Redis.RedisError) => void) | undefined,
-    leftCallers?: () => boolean
-  ): Effect.Effect<ReadonlyArray<Answer>>
+    leftCallers: () => boolean,
+    onAnswers: (answers: ReadonlyArray<Answer>) => void
+  ): void
   /** Sends outcomes on their own. */
   flushOutcomes(
     now: number,
@@ -125,30 +131,35 @@ export class StrictBatch {
         for (const waiter of this.waiters.splice(0)) waiter.resume?.(Effect.succeed("local"))
         return
       }
-      // Nothing left when the tick's outcomes rode in an admission sent meanwhile.
-      if (this.waiters.length === 0 && this.outcomes === undefined) return
-      this.link.start(this.send())
+      this.send()
     })
   }
 
-  private send(): Effect.Effect<void> {
+  /** Sends the tick's admissions and outcomes: the command is written before this returns. */
+  private send(): void {
     const waiters = this.waiters.splice(0)
     const outcomes = this.outcomes
     this.outcomes = undefined
-    const now = this.link.now()
-    if (waiters.length === 0) return outcomes === undefined ? Effect.void : this.sendOutcomes(outcomes)
+    if (waiters.length === 0) {
+      // Nothing left when the tick's outcomes rode in an admission sent meanwhile.
+      if (outcomes !== undefined) this.link.start(this.sendOutcomes(outcomes))
+      return
+    }
     const args = outcomes === undefined ? undefined : this.argsOf(outcomes)
     const unsent = outcomes === undefined ? undefined : (error: Redis.RedisError) => {
       // Kept for the next flush when Redis surely did not run the script: after a timeout it may
       // have, and an outcome counted twice is worse than one lost.
       if (notRun(error)) this.keepAll(outcomes)
     }
-    return Effect.flatMap(
-      this.link.admitMany(now, waiters.length, args, unsent, () => waiters[0]!.resume === undefined),
-      (answers) =>
-        Effect.sync(() => {
-          for (let i = 0; i < waiters.length; i++) waiters[i]!.resume?.(Effect.succeed(answers[i]!))
-        })
+    this.link.admitTick(
+      this.link.now(),
+      waiters.length,
+      args,
+      unsent,
+      () => waiters[0]!.resume === undefined,
+      (answers) => {
+        for (let i = 0; i < waiters.length; i++) waiters[i]!.resume?.(Effect.succeed(answers[i]!))
+      }
     )
   }
 
