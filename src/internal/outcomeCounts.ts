@@ -52,3 +52,66 @@ export const countArgs = (gen: number, counts: OutcomeCounts): Array<string | nu
   counts.trailing,
   counts.sawSuccess ? 0 : 1
 ]
+
+/**
+ * Shared mode's outcomes counted for the next flush: the counts, the fleet
+ * generation they were counted under, and when the first was counted.
+ *
+ * @internal
+ */
+export class PendingOutcomes {
+  private counts: OutcomeCounts = emptyCounts()
+  private gen = 0
+  private startedAt = 0
+
+  /** Whether nothing is counted. */
+  get empty(): boolean {
+    return this.counts.calls === 0
+  }
+
+  /** Counts an outcome under generation `gen` at `now`; true when it is the first of a batch. */
+  count(gen: number, now: number, failed: boolean, slow: boolean): boolean {
+    const first = this.start(gen, now)
+    countOutcome(this.counts, failed, slow)
+    return first
+  }
+
+  /**
+   * Takes back `older`, a batch counted under `gen` that Redis surely did
+   * not record, unless what was counted since belongs to another
+   * generation; true when it starts a batch.
+   */
+  keep(gen: number, now: number, older: OutcomeCounts): boolean {
+    if (!this.empty && this.gen !== gen) return false
+    const first = this.start(gen, now)
+    mergeOlder(this.counts, older)
+    return first
+  }
+
+  /** Takes what is counted, to send it: its generation and its counts (undefined when empty). */
+  take(): { readonly gen: number; readonly counts: OutcomeCounts } | undefined {
+    if (this.empty) return undefined
+    const taken = { gen: this.gen, counts: this.counts }
+    this.counts = emptyCounts()
+    return taken
+  }
+
+  /** Counted at least `millis` ago: forgotten (a time window has moved past it). */
+  dropIfOlder(now: number, millis: number): boolean {
+    if (this.empty || now - this.startedAt < millis) return false
+    this.counts = emptyCounts()
+    return true
+  }
+
+  /** What is counted goes with generation `gen` (the circuit caught up with the fleet). */
+  regenerate(gen: number): void {
+    this.gen = gen
+  }
+
+  private start(gen: number, now: number): boolean {
+    if (!this.empty) return false
+    this.gen = gen
+    this.startedAt = now
+    return true
+  }
+}

@@ -16,7 +16,7 @@ import type { CircuitOpenError } from "../CircuitOpenError.js"
 import type { CircuitLink, CircuitObserver, FleetView, LocalCircuit, LocalState, StoreGrant } from "../CircuitStore.js"
 import type { Outcome } from "../Classifier.js"
 import type { OutcomeCounts } from "./outcomeCounts.js"
-import { countArgs, countOutcome, emptyCounts, mergeOlder } from "./outcomeCounts.js"
+import { countArgs, PendingOutcomes } from "./outcomeCounts.js"
 import { CircuitArgs } from "./redisCircuitArgs.js"
 import { notRun } from "./redisErrors.js"
 import type { CircuitReply, ScriptCall } from "./redisScript.js"
@@ -42,10 +42,7 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
   /** The fleet's consecutive openings, as last seen. */
   openings = 0
   /** Outcomes the local circuit admitted, counted for the next flush. */
-  private counts: OutcomeCounts = emptyCounts()
-  private batchGen = 0
-  /** When the first outcome of the current batch was counted. */
-  private batchStartedAt = 0
+  private readonly pending = new PendingOutcomes()
   /** Shared mode: the fleet had no probe permit left at the last answer; cleared by any newer news. */
   private probesExhausted = false
   private pendingControl: "ForcedOpen" | "Disabled" | "Reset" | undefined = undefined
@@ -133,12 +130,8 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
     // mode's closed state, or while Redis was away, however the outage has gone since) is counted
     // for the next flush. What the store does when the call ends does not matter: how it was admitted does.
     if (!counted || state === "HalfOpen" || byStore) return
-    if (this.counts.calls === 0) {
-      this.batchGen = this.gen
-      this.batchStartedAt = this.store.clock.currentTimeMillisUnsafe()
-      this.store.dirty.add(this)
-    }
-    countOutcome(this.counts, outcome === "failure", slow)
+    const now = this.store.clock.currentTimeMillisUnsafe()
+    if (this.pending.count(this.gen, now, outcome === "failure", slow)) this.store.dirty.add(this)
   }
 
   markDue(): void {
@@ -160,10 +153,8 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
   flush(now: number): Effect.Effect<void> {
     // Strict mode's outcomes not sent yet go too (the breaker or the store is closing, say).
     this.strictBatch.sendOutcomesNow()
-    if (this.counts.calls === 0) return Effect.void
-    const counts = this.counts
-    this.counts = emptyCounts()
-    return this.sendBatch(now, this.batchGen, counts)
+    const taken = this.pending.take()
+    return taken === undefined ? Effect.void : this.sendBatch(now, taken.gen, taken.counts)
   }
 
   /** Sends outcomes counted under fleet generation `gen` to be merged into the fleet's window. */
@@ -186,7 +177,7 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
     const control = this.pendingControl
     this.pendingControl = undefined
     const epoch = this.store.epoch
-    const known = this.beforeOutage ?? this.localState(now)
+    const known = this.beforeOutage ?? this.local.read(now)
     // An opening that has ended is no news for the fleet.
     const seed = known.state === "Open" && known.until <= now
       ? { state: "Closed" as const, until: 0, openedAt: 0, consecutiveOpenings: known.consecutiveOpenings }
@@ -227,14 +218,10 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
       // Outcomes seen during the outage are real and join the fleet's window, unless a time window
       // has moved past them: they would all land in the current bucket.
       const window = this.config.window
-      if (
-        this.counts.calls > 0 && window._tag === "TimeWindow" &&
-        now - this.batchStartedAt >= Duration.toMillis(window.duration)
-      ) {
-        this.counts = emptyCounts()
+      if (window._tag === "TimeWindow" && this.pending.dropIfOlder(now, Duration.toMillis(window.duration))) {
         return Effect.void
       }
-      this.batchGen = this.gen
+      this.pending.regenerate(this.gen)
       return this.flush(now)
     })
   }
@@ -262,7 +249,7 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
     this.local.tripsOnOwnWindow(true)
     if (this.store.settings.onUnavailable === "allow") return Effect.void
     return Effect.suspend(() => {
-      const known = this.localState(this.store.clock.currentTimeMillisUnsafe())
+      const known = this.local.read(this.store.clock.currentTimeMillisUnsafe())
       this.beforeOutage ??= known
       return this.local.adopt("ForcedOpen", 0, known.consecutiveOpenings, "StoreUnavailable")
     })
@@ -501,7 +488,7 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
 
   /** Writes this instance's state over a circuit made afresh, as after a Redis restart. */
   private reseed(now: number): Effect.Effect<void> {
-    const known = this.localState(now)
+    const known = this.local.read(now)
     return this.call(
       "sync",
       now,
@@ -519,20 +506,9 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
     return Effect.ignore(this.store.run(call))
   }
 
-  private localState(now: number): LocalState {
-    return this.local.read(now)
-  }
-
   keep(gen: number, older: OutcomeCounts): void {
-    if (this.counts.calls === 0) {
-      this.batchGen = gen
-      this.batchStartedAt = this.store.clock.currentTimeMillisUnsafe()
-      this.store.dirty.add(this)
-    } else if (this.batchGen !== gen) {
-      return
-    }
     // The kept batch is older than what was counted since.
-    mergeOlder(this.counts, older)
+    if (this.pending.keep(gen, this.store.clock.currentTimeMillisUnsafe(), older)) this.store.dirty.add(this)
   }
 
   private rejection(now: number): Effect.Effect<Rejection> {
