@@ -147,6 +147,21 @@ export * as CircuitBreakerRegistry from "./CircuitBreakerRegistry.js"
 export * as Health from "./Health.js"
 
 /**
+ * HTTP answers for the library's errors: RFC 9457 problem documents, 503 +
+ * Retry-After for open circuits.
+ *
+ * @since 0.1.0
+ */
+export * as HttpProblem from "./HttpProblem.js"
+
+/**
+ * Load shedding for incoming requests: a bulkhead in front of routes.
+ *
+ * @since 0.1.0
+ */
+export * as HttpLoadShedding from "./HttpLoadShedding.js"
+
+/**
  * The metrics breakers and policies report.
  *
  * @since 0.1.0
