@@ -162,6 +162,21 @@ export * as HttpProblem from "./HttpProblem.js"
 export * as HttpLoadShedding from "./HttpLoadShedding.js"
 
 /**
+ * Admin routes: list the circuits, force-open, disable and reset them, and
+ * stream their events.
+ *
+ * @since 0.1.0
+ */
+export * as HttpAdmin from "./HttpAdmin.js"
+
+/**
+ * The documents the admin routes answer and the events their stream sends.
+ *
+ * @since 0.1.0
+ */
+export * as HttpAdminEvent from "./HttpAdminEvent.js"
+
+/**
  * The metrics breakers and policies report.
  *
  * @since 0.1.0
