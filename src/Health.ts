@@ -34,8 +34,8 @@
  *
  * @since 0.1.0
  */
-import type { Layer } from "effect"
-import { Context, Duration, Effect, Option, Predicate, Result, Schema } from "effect"
+import type { Context, Layer } from "effect"
+import { Duration, Effect, Predicate, Result, Schema } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import type { CircuitBreaker } from "./CircuitBreaker.js"
@@ -43,11 +43,10 @@ import type { CircuitBreakerRegistry } from "./CircuitBreakerRegistry.js"
 import { FailureSummary, FleetSnapshot, Snapshot } from "./CircuitBreakerSnapshot.js"
 import type { State } from "./CircuitState.js"
 import { ConfigIssue } from "./ConfigIssue.js"
-import { isCircuitBreaker } from "./internal/breaker.js"
-import { decodeOptions, describeValue, unreadable } from "./internal/options.js"
-import { isRegistry } from "./internal/registry.js"
+import type { CircuitSource } from "./internal/circuitSources.js"
+import { resolveSource, snapshotsOf } from "./internal/circuitSources.js"
+import { decodeOptions, unreadable } from "./internal/options.js"
 import { IntBetween } from "./internal/schemas.js"
-import { isEffectValue, isServiceKey } from "./internal/service.js"
 import { PolicyConfigError } from "./PolicyConfigError.js"
 
 const snapshotFields = Snapshot.fields
@@ -247,23 +246,13 @@ const circuitHealth = (snapshot: Snapshot, critical: boolean): CircuitHealth => 
   })
 }
 
-const snapshotsOf = (
-  source: CircuitBreaker | CircuitBreakerRegistry<unknown>
-): Effect.Effect<ReadonlyArray<Snapshot>> =>
-  isCircuitBreaker(source)
-    ? Effect.map(source.snapshot, (snapshot) => [snapshot])
-    : (source as CircuitBreakerRegistry<unknown>).snapshots
-
 interface Resolved {
-  readonly circuits: CircuitBreaker | CircuitBreakerRegistry<unknown>
+  readonly circuits: CircuitSource
   readonly critical: boolean
 }
 
 const sourceRule = "must be a circuit breaker, a circuit breaker registry, the service key of one, " +
   "or Health.critical(...) of one"
-
-const describeSource = (u: unknown): string =>
-  isEffectValue(u) ? "an Effect: yield it to get the breaker or registry" : describeValue(u)
 
 /**
  * The circuits of `source`, a service key resolved from `context` — or the
@@ -277,22 +266,8 @@ const resolve = (
 ): Resolved | { readonly rule: string } => {
   try {
     const critical = isCritical(source)
-    const circuits: unknown = critical ? source.circuits : source
-    let resolved: unknown = circuits
-    if (isServiceKey(circuits)) {
-      const found = Context.getOption(context, circuits)
-      if (Option.isNone(found)) return { rule: `names the service "${circuits.key}", which is not in the context` }
-      resolved = found.value
-      if (!isCircuitBreaker(resolved) && !isRegistry(resolved)) {
-        return {
-          rule: `names the service "${circuits.key}", which is neither a circuit breaker nor a registry ` +
-            `(got ${describeSource(resolved)})`
-        }
-      }
-    } else if (!isCircuitBreaker(resolved) && !isRegistry(resolved)) {
-      return { rule: `${sourceRule} (got ${describeSource(resolved)})` }
-    }
-    return { circuits: resolved, critical: failWhenDegraded || critical }
+    const resolved = resolveSource(critical ? source.circuits : source, context, sourceRule)
+    return "rule" in resolved ? resolved : { circuits: resolved.source, critical: failWhenDegraded || critical }
   } catch (thrown) {
     // A Proxy whose traps throw.
     return { rule: unreadable(thrown) }

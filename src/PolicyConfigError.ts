@@ -1,7 +1,8 @@
 /**
  * The error every policy constructor (retry, retry budget, timeout, bulkhead,
  * fallback, last-known-good cache, hedge, `Policy.make`), the Redis circuit
- * store and the health route fail with when given bad options.
+ * store, the health route and the HTTP server modules (problem documents,
+ * load shedding, admin routes) fail with when given bad options.
  *
  * Options are decoded by an `effect/Schema` when the policy is made. A
  * negative limit, a zero budget ratio, a `NaN` delay, a value past its bound
@@ -31,7 +32,10 @@ export const PolicyKind = Schema.Literals([
   "CircuitBreaker",
   "Wrap",
   "RedisCircuitStore",
-  "Health"
+  "Health",
+  "HttpProblem",
+  "HttpLoadShedding",
+  "HttpAdmin"
 ])
 
 /**

@@ -147,6 +147,36 @@ export * as CircuitBreakerRegistry from "./CircuitBreakerRegistry.js"
 export * as Health from "./Health.js"
 
 /**
+ * HTTP answers for the library's errors: RFC 9457 problem documents, 503 +
+ * Retry-After for open circuits.
+ *
+ * @since 0.1.0
+ */
+export * as HttpProblem from "./HttpProblem.js"
+
+/**
+ * Load shedding for incoming requests: a bulkhead in front of routes.
+ *
+ * @since 0.1.0
+ */
+export * as HttpLoadShedding from "./HttpLoadShedding.js"
+
+/**
+ * Admin routes: list the circuits, force-open, disable and reset them, and
+ * stream their events.
+ *
+ * @since 0.1.0
+ */
+export * as HttpAdmin from "./HttpAdmin.js"
+
+/**
+ * The documents the admin routes answer and the events their stream sends.
+ *
+ * @since 0.1.0
+ */
+export * as HttpAdminEvent from "./HttpAdminEvent.js"
+
+/**
  * The metrics breakers and policies report.
  *
  * @since 0.1.0

@@ -214,6 +214,9 @@ const optionNoun: Record<PolicyKind, string> = {
   Hedge: "hedge",
   RedisCircuitStore: "Redis circuit store",
   Health: "health route",
+  HttpProblem: "problem response",
+  HttpLoadShedding: "load shedding",
+  HttpAdmin: "admin route",
   CircuitBreaker: "circuit breaker",
   Wrap: "policy"
 }

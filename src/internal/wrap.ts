@@ -120,7 +120,10 @@ const expectation: Record<Expected, string> = {
   CircuitBreaker: "a circuit breaker (from CircuitBreaker.make) or its service key",
   Wrap: "a policy",
   RedisCircuitStore: "a Redis circuit store layer",
-  Health: "a health route"
+  Health: "a health route",
+  HttpProblem: "problem responses",
+  HttpLoadShedding: "a load-shedding middleware",
+  HttpAdmin: "admin routes"
 }
 
 const toPart = (value: unknown, expected: Expected): Part | undefined => {

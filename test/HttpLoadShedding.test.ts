@@ -1,0 +1,113 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Layer, Schema } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
+import { Bulkhead, HttpLoadShedding, HttpProblem } from "../src/index.js"
+import { get, send, serve } from "./httpServer.js"
+
+/** A route whose handler counts its starts and waits for `release`; `started` is told of each start. */
+const slowRoute = (
+  path: `/${string}`,
+  counter: { starts: number },
+  started: Deferred.Deferred<void>,
+  release: Deferred.Deferred<void>
+) =>
+  HttpRouter.add(
+    "POST",
+    path,
+    Effect.gen(function*() {
+      counter.starts++
+      yield* Deferred.succeed(started, undefined)
+      yield* Deferred.await(release)
+      return HttpServerResponse.text("done")
+    })
+  )
+
+describe("HttpLoadShedding", () => {
+  it.effect("a full route group answers 503 + Retry-After at once, before its handler starts; a free slot lets the next in", () =>
+    Effect.gen(function*() {
+      const counter = { starts: 0 }
+      const started = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const Group = Layer.mergeAll(
+        slowRoute("/export", counter, started, release),
+        slowRoute("/import", counter, started, release)
+      ).pipe(Layer.provide(HttpLoadShedding.layer({ name: "batch", maxConcurrent: 1 })))
+      yield* Effect.gen(function*() {
+        const first = yield* Effect.forkChild(send("POST", "/export"))
+        yield* Deferred.await(started)
+        // The other route of the group shares the bulkhead: shed without running its handler.
+        const shed = yield* send("POST", "/import")
+        expect(shed.status).toBe(503)
+        expect(shed.headers["retry-after"]).toBe("1")
+        expect(shed.headers["content-type"]).toBe("application/problem+json")
+        expect(Schema.decodeUnknownSync(HttpProblem.BulkheadFullProblem)(shed.body)).toMatchObject({
+          bulkhead: "batch",
+          reason: "QueueFull",
+          retryAfter: 1
+        })
+        expect(counter.starts).toBe(1)
+        yield* Deferred.succeed(release, undefined)
+        expect((yield* Fiber.join(first)).status).toBe(200)
+        expect((yield* send("POST", "/import")).status).toBe(200)
+        expect(counter.starts).toBe(2)
+      }).pipe(Effect.provide(serve(Group)))
+    }))
+
+  it.effect("a bulkhead service and status 429; a BulkheadFullError of the handler's own is not shed but passes on", () =>
+    Effect.gen(function*() {
+      class Checkout extends Bulkhead.Service<Checkout>()("checkout") {}
+      const inner = new Bulkhead.BulkheadFullError({
+        bulkhead: "ledger",
+        reason: "QueueFull",
+        maxConcurrent: 2,
+        maxQueued: 0
+      })
+      const counter = { starts: 0 }
+      const started = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const Routes = Layer.mergeAll(
+        slowRoute("/pay", counter, started, release),
+        HttpRouter.add("GET", "/ledger", Effect.fail(inner))
+      ).pipe(
+        Layer.provide(HttpLoadShedding.layer(Checkout, { status: 429, retryAfter: "1500 millis" })),
+        Layer.provide(Checkout.layer({ maxConcurrent: 1 }))
+      )
+      yield* Effect.gen(function*() {
+        // The handler's own BulkheadFullError is its business: without HttpProblem, the server's 500.
+        expect((yield* get("/ledger")).status).toBe(500)
+        const first = yield* Effect.forkChild(send("POST", "/pay"))
+        yield* Deferred.await(started)
+        const shed = yield* get("/ledger")
+        expect(shed.status).toBe(429)
+        expect(shed.headers["retry-after"]).toBe("2")
+        expect(shed.body).toMatchObject({ title: "Too Many Requests", bulkhead: "checkout" })
+        yield* Deferred.succeed(release, undefined)
+        yield* Fiber.join(first)
+      }).pipe(Effect.provide(serve(Routes)))
+    }))
+
+  it.effect("bad options fail the layer with PolicyConfigError naming the field", () =>
+    Effect.gen(function*() {
+      const build = (layer: Layer.Layer<never, unknown>) =>
+        Effect.exit(
+          Layer.build(serve(HttpRouter.add("GET", "/", HttpServerResponse.empty()).pipe(Layer.provide(layer))))
+        )
+      const cases: ReadonlyArray<readonly [Layer.Layer<never, unknown>, string, RegExp]> = [
+        [HttpLoadShedding.layer({ maxConcurrent: 0 }), "maxConcurrent", /between 1 and 100000/],
+        [HttpLoadShedding.layer({}, { status: 500 as never }), "status", /503 \| 429/],
+        [HttpLoadShedding.layer({}, { retryAfter: "soon" as never }), "retryAfter", /duration/],
+        [HttpLoadShedding.layer(7 as never), "bulkhead", /must be a bulkhead.*\(got 7\)/]
+      ]
+      for (const [layer, field, rule] of cases) {
+        const exit = yield* build(layer)
+        expect(Exit.isFailure(exit)).toBe(true)
+        if (Exit.isSuccess(exit)) continue
+        const error = exit.cause.reasons[0]
+        expect(error?._tag).toBe("Fail")
+        const issues = (error as unknown as { error: { issues: ReadonlyArray<{ field: string; rule: string }> } }).error
+          .issues
+        expect(issues[0]?.field).toBe(field)
+        expect(issues[0]?.rule).toMatch(rule)
+      }
+    }))
+})
