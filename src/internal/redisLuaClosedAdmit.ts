@@ -65,7 +65,8 @@ local function closedAdmit()
     end
     consecutive, failureCount = num(ARGV[19], 0, MAX, true), num(ARGV[20], 0, MAX, true)
     failureRate, slowRate = tonumber(ARGV[21]), tonumber(ARGV[22])
-    minimumCalls, size = num(ARGV[23], 0, MAX, true), num(ARGV[25], 1, MAX, true)
+    -- A window of at most 10^9 calls (the library allows 10^6): its counts print exactly as Lua numbers.
+    minimumCalls, size = num(ARGV[23], 0, MAX, true), num(ARGV[25], 1, 1000000000, true)
     if not consecutive or not failureCount or not minimumCalls or not size
       or not failureRate or not (failureRate == -1 or (failureRate >= 0 and failureRate <= 1))
       or not slowRate or not (slowRate == -1 or (slowRate >= 0 and slowRate <= 1)) then
@@ -76,7 +77,8 @@ local function closedAdmit()
   -- Only what a closed circuit's admission reads: a closed circuit has no opening, probe or lease.
   local raw = redis.pcall("HMGET", KEYS[1], "v", "state", "reason", "gen", "calls", "failures", "slow", "streak",
     "renewed")
-  if raw.err or raw[1] ~= "2" or raw[2] ~= "Closed" or not (${luaSet(TransitionReason.literals)})[raw[3]] then
+  if raw.err or raw[1] ~= "2" or raw[2] ~= "Closed" or type(raw[3]) ~= "string"
+    or not string.find("${" " + TransitionReason.literals.join(" ") + " "}", " " .. raw[3] .. " ", 1, true) then
     return nil
   end
   local gen, calls, failures = num(raw[4], 1, MAX, true), num(raw[5], 0, MAX, true), num(raw[6], 0, MAX, true)
@@ -87,7 +89,9 @@ local function closedAdmit()
 
   if batch then
     -- A batch counted under another generation is stale: the full script drops it.
-    if batchGen ~= genText or calls > size then return nil end
+    -- (A window holds no more failures or slow calls than calls: data that says otherwise is the full
+    -- script's to judge.)
+    if batchGen ~= genText or calls > size or failures > calls or slow > calls then return nil end
     local k = #sequence
     local evict = math.max(0, calls + k - size)
     local evicted
@@ -129,12 +133,11 @@ local function closedAdmit()
     if renewed == nil or now - renewed >= idle / 8 or now < renewed then
       redis.call("PEXPIRE", KEYS[1], idle)
       redis.call("PEXPIRE", KEYS[2], idle)
-      redis.call("HSET", KEYS[1], "calls", int(calls), "failures", int(failures), "slow", int(slow), "streak",
-        int(streak), "renewed", int(now))
+      redis.call("HSET", KEYS[1], "calls", calls, "failures", failures, "slow", slow, "streak", int(streak),
+        "renewed", int(now))
     else
       if length == k then redis.call("PEXPIRE", KEYS[2], idle) end
-      redis.call("HSET", KEYS[1], "calls", int(calls), "failures", int(failures), "slow", int(slow), "streak",
-        int(streak))
+      redis.call("HSET", KEYS[1], "calls", calls, "failures", failures, "slow", slow, "streak", int(streak))
     end
   end
   return { "", "Closed", raw[3], genText, 0, 0, 0, 0, calls, failures, slow, streak, 0, "", "" }
