@@ -149,18 +149,78 @@ export interface CircuitReply {
 
 const decodeReplyArray = Schema.decodeUnknownExit(ReplyArray)
 
+/** A count as the script prints it: the digits of an integer from 0 to 2^53 - 1. */
+const CountText = Schema.String.check(
+  Schema.makeFilter((text) => /^(0|[1-9][0-9]{0,15})$/.test(text) && Number(text) <= Number.MAX_SAFE_INTEGER, {
+    expected: "the digits of an integer from 0 to 2^53 - 1",
+    message: "must be the digits of an integer from 0 to 2^53 - 1"
+  })
+)
+
 /**
- * Decodes a reply of the script: the array is checked field by field by its
- * Schema (a number out of range is an unreadable reply, never a state), then
- * named. What does not decode is a failed `Exit`, never a throw. The names
+ * The reply of a closed admission answered on the script's fast path
+ * (`internal/redisLuaClosedAdmit.ts`), split at its spaces: `Closed`, the
+ * reason, the generation, then calls, failures, slow calls and the streak.
+ */
+const ClosedReplyText = Schema.Tuple([
+  Schema.Literal("Closed"),
+  TransitionReason,
+  Generation,
+  CountText,
+  CountText,
+  CountText,
+  CountText
+])
+
+const decodeClosedReplyText = Schema.decodeUnknownExit(ClosedReplyText)
+
+/**
+ * Decodes a reply of the script (its array, or the fast path's text): every
+ * field is checked by its Schema (a number out of range is an unreadable
+ * reply, never a state), then named. What does not decode is a failed `Exit`, never a throw. The names
  * are given by hand, not by a second Schema: strict mode decodes a reply per
  * call, and a struct's own checks would run every check twice.
  *
  * @internal
  */
 export const decodeReply = (raw: unknown): Exit.Exit<CircuitReply, Schema.SchemaError> =>
-  Exit.map(decodeReplyArray(raw), (
-    [
+  typeof raw === "string"
+    ? Exit.map(decodeClosedReplyText(raw.split(" ", 8)), ([state, reason, gen, calls, failures, slow, streak]) => ({
+      corrupt: "",
+      state,
+      reason,
+      gen,
+      remaining: 0,
+      openings: 0,
+      permits: 0,
+      successes: 0,
+      calls: Number(calls),
+      failures: Number(failures),
+      slow: Number(slow),
+      streak: Number(streak),
+      granted: 0,
+      moved: "",
+      config: ""
+    }))
+    : Exit.map(decodeReplyArray(raw), (
+      [
+        corrupt,
+        state,
+        reason,
+        gen,
+        remaining,
+        openings,
+        permits,
+        successes,
+        calls,
+        failures,
+        slow,
+        streak,
+        granted,
+        moved,
+        config
+      ]
+    ) => ({
       corrupt,
       state,
       reason,
@@ -176,24 +236,7 @@ export const decodeReply = (raw: unknown): Exit.Exit<CircuitReply, Schema.Schema
       granted,
       moved,
       config
-    ]
-  ) => ({
-    corrupt,
-    state,
-    reason,
-    gen,
-    remaining,
-    openings,
-    permits,
-    successes,
-    calls,
-    failures,
-    slow,
-    streak,
-    granted,
-    moved,
-    config
-  }))
+    }))
 
 /**
  * A transition message on the store's channel. Other programs may publish on
