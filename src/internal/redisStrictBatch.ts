@@ -69,6 +69,8 @@ export interface StrictBatchLink {
   readonly closed: () => boolean
 }
 
+const resolved = Promise.resolve()
+
 /** @internal */
 export class StrictBatch {
   private waiters: Array<Waiter> = []
@@ -125,7 +127,9 @@ export class StrictBatch {
   private schedule(): void {
     if (this.scheduled) return
     this.scheduled = true
-    queueMicrotask(() => {
+    // A resolved promise's callback, not queueMicrotask: Node wraps each queueMicrotask callback in
+    // an async resource, a cost strict mode would pay once per call.
+    void resolved.then(() => {
       this.scheduled = false
       if (this.link.closed()) {
         for (const waiter of this.waiters.splice(0)) waiter.resume?.(Effect.succeed("local"))
