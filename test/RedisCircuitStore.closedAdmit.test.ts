@@ -65,8 +65,7 @@ describe.skipIf(!redisAvailable)("strict mode's closed admission, answered on th
         const redis = Context.get(context, Redis.Redis)
         const send = (...args: ReadonlyArray<string>) => redis.send<unknown>(args[0]!, ...args.slice(1))
         yield* send("SCRIPT", "LOAD", circuitLua)
-        const run = (operation: ScriptCall) =>
-          send("EVALSHA", circuitSha, "3", ...scriptArgs(operation))
+        const run = (operation: ScriptCall) => send("EVALSHA", circuitSha, "3", ...scriptArgs(operation))
         /** A reply, named; what an admission and a flush answer differently (the grant) left out. */
         const named = (raw: unknown) => {
           const decoded = decodeReply(raw)
