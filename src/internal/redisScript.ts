@@ -185,58 +185,65 @@ const decodeClosedReplyText = Schema.decodeUnknownExit(ClosedReplyText)
  */
 export const decodeReply = (raw: unknown): Exit.Exit<CircuitReply, Schema.SchemaError> =>
   typeof raw === "string"
-    ? Exit.map(decodeClosedReplyText(raw.split(" ", 8)), ([state, reason, gen, calls, failures, slow, streak]) => ({
-      corrupt: "",
-      state,
-      reason,
-      gen,
-      remaining: 0,
-      openings: 0,
-      permits: 0,
-      successes: 0,
-      calls: Number(calls),
-      failures: Number(failures),
-      slow: Number(slow),
-      streak: Number(streak),
-      granted: 0,
-      moved: "",
-      config: ""
-    }))
-    : Exit.map(decodeReplyArray(raw), (
-      [
-        corrupt,
-        state,
-        reason,
-        gen,
-        remaining,
-        openings,
-        permits,
-        successes,
-        calls,
-        failures,
-        slow,
-        streak,
-        granted,
-        moved,
-        config
-      ]
-    ) => ({
-      corrupt,
-      state,
-      reason,
-      gen,
-      remaining,
-      openings,
-      permits,
-      successes,
-      calls,
-      failures,
-      slow,
-      streak,
-      granted,
-      moved,
-      config
-    }))
+    ? Exit.map(
+      decodeClosedReplyText(raw.split(" ", 8)),
+      ([state, reason, gen, calls, failures, slow, streak]) =>
+        named([
+          "",
+          state,
+          reason,
+          gen,
+          0,
+          0,
+          0,
+          0,
+          Number(calls),
+          Number(failures),
+          Number(slow),
+          Number(streak),
+          0,
+          "",
+          ""
+        ])
+    )
+    : Exit.map(decodeReplyArray(raw), named)
+
+/** The reply's fields, by name. */
+const named = (
+  [
+    corrupt,
+    state,
+    reason,
+    gen,
+    remaining,
+    openings,
+    permits,
+    successes,
+    calls,
+    failures,
+    slow,
+    streak,
+    granted,
+    moved,
+    config
+  ]: typeof ReplyArray.Type
+): CircuitReply => ({
+  corrupt,
+  state,
+  reason,
+  gen,
+  remaining,
+  openings,
+  permits,
+  successes,
+  calls,
+  failures,
+  slow,
+  streak,
+  granted,
+  moved,
+  config
+})
 
 /**
  * A transition message on the store's channel. Other programs may publish on
