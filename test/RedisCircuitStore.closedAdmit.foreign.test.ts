@@ -41,32 +41,36 @@ describe.skipIf(!redisAvailable)("strict mode's closed admission on foreign data
       ["a change time that is not a number", "changed", "-1", "field changed is not a non-negative integer"]
     ] as const
   ) {
-    it.effect(`a closed circuit with ${what} is reported and made afresh, as the full script does`, () =>
-      Effect.gen(function*() {
-        const server = yield* redisServer
-        const context = yield* Layer.build(NodeRedis.layer({ url: server.url }))
-        const redis = Context.get(context, Redis.Redis)
-        const send = (...args: ReadonlyArray<string>) => redis.send<unknown>(args[0]!, ...args.slice(1))
-        yield* send("SCRIPT", "LOAD", circuitLua)
-        const run = (operation: ScriptCall) => send("EVALSHA", circuitSha, "3", ...scriptArgs(operation))
-        const now = 1_000_000
-        const synced = yield* run(call("c", "sync", now, ["", 0, 0, 0, ""])) as ReadonlyArray<unknown>
-        const gen = String(synced[3])
-        // One call recorded, then the circuit's hash tampered with by another program.
-        yield* run(call("c", "admit", now, [1, gen, 1, 0, 0, 0, 0, ...rules, "s"]))
-        yield* send("HSET", "foreign:{c}", field, value)
+    it.effect(
+      `a closed circuit with ${what} is reported and made afresh, as the full script does`,
+      () =>
+        Effect.gen(function*() {
+          const server = yield* redisServer
+          const context = yield* Layer.build(NodeRedis.layer({ url: server.url }))
+          const redis = Context.get(context, Redis.Redis)
+          const send = (...args: ReadonlyArray<string>) => redis.send<unknown>(args[0]!, ...args.slice(1))
+          yield* send("SCRIPT", "LOAD", circuitLua)
+          const run = (operation: ScriptCall) => send("EVALSHA", circuitSha, "3", ...scriptArgs(operation))
+          const now = 1_000_000
+          const synced = (yield* run(call("c", "sync", now, ["", 0, 0, 0, ""]))) as ReadonlyArray<unknown>
+          const gen = String(synced[3])
+          // One call recorded, then the circuit's hash tampered with by another program.
+          yield* run(call("c", "admit", now, [1, gen, 1, 0, 0, 0, 0, ...rules, "s"]))
+          yield* send("HSET", "foreign:{c}", field, value)
 
-        const raw = yield* run(call("c", "admit", now + 1, [1, gen, 1, 1, 0, 1, 1, ...rules, "f"]))
-        const decoded = decodeReply(raw)
-        // The reply reads back, and says what the full script found.
-        expect(Exit.isSuccess(decoded), `reply ${JSON.stringify(raw)}`).toBe(true)
-        const reply = Exit.isSuccess(decoded) ? decoded.value : undefined
-        expect(reply?.corrupt).toContain(report)
-        // The circuit was made afresh: a newer generation, and the stale batch not recorded.
-        expect(Number(reply?.gen)).toBeGreaterThan(Number(gen))
-        expect(reply?.calls).toBe(0)
-        expect(yield* send("HGET", "foreign:{c}", field)).not.toBe(value)
-        expect(yield* send("LLEN", "foreign:{c}:w")).toBe(0)
-      }).pipe(Effect.scoped), 30_000)
+          const raw = yield* run(call("c", "admit", now + 1, [1, gen, 1, 1, 0, 1, 1, ...rules, "f"]))
+          const decoded = decodeReply(raw)
+          // The reply reads back, and says what the full script found.
+          expect(Exit.isSuccess(decoded), `reply ${JSON.stringify(raw)}`).toBe(true)
+          const reply = Exit.isSuccess(decoded) ? decoded.value : undefined
+          expect(reply?.corrupt).toContain(report)
+          // The circuit was made afresh: a newer generation, and the stale batch not recorded.
+          expect(Number(reply?.gen)).toBeGreaterThan(Number(gen))
+          expect(reply?.calls).toBe(0)
+          expect(yield* send("HGET", "foreign:{c}", field)).not.toBe(value)
+          expect(yield* send("LLEN", "foreign:{c}:w")).toBe(0)
+        }).pipe(Effect.scoped),
+      30_000
+    )
   }
 })
