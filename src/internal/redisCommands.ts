@@ -28,6 +28,8 @@ export type CommandExit = Exit.Exit<unknown, Redis.RedisError>
 /** A command a caller waits for, until it answers or its deadline passes. */
 class InFlight {
   settled = false
+  /** The caller left, and what the command took is to be given back once it answers. */
+  left = false
   constructor(
     readonly deadline: number,
     readonly resume: (exit: CommandExit) => void
@@ -91,8 +93,13 @@ export class RedisCommands {
   ): Effect.Effect<unknown, Redis.RedisError> {
     return Effect.callback<unknown, Redis.RedisError>((resume) => {
       const waiting = this.sendScript(call, resume, abandoned)
-      // A caller that leaves stops waiting; the command itself runs to its end.
-      return Effect.sync(() => this.stopWaiting(waiting))
+      // A caller that leaves stops waiting; the command itself runs to its end. What it may take (a
+      // probe lease) is given back when it answers, and the store's close waits for that.
+      return Effect.sync(() => {
+        if (waiting.settled) return
+        if (abandoned === undefined) this.stopWaiting(waiting)
+        else waiting.left = true
+      })
     })
   }
 
@@ -127,11 +134,20 @@ export class RedisCommands {
     })
   }
 
-  /** Commands still waited for: `idle` resolves once none is. */
+  /**
+   * Resolves once no command is in flight, and every answer that came has
+   * been handed on: what an answer starts (a fiber the store waits for, a
+   * lease given back) has started by then.
+   */
   get idle(): Effect.Effect<void> {
     return Effect.callback<void>((resume) => {
       if (this.inFlight.size === 0) return resume(Effect.void)
-      this.onIdle.push(() => resume(Effect.void))
+      const waiter = () => resume(Effect.void)
+      this.onIdle.push(waiter)
+      return Effect.sync(() => {
+        const index = this.onIdle.indexOf(waiter)
+        if (index >= 0) this.onIdle.splice(index, 1)
+      })
     })
   }
 
@@ -153,14 +169,21 @@ export class RedisCommands {
     reply.then(
       (answer) => {
         this.answeredAt = performance.now()
-        if (this.stopWaiting(waiting)) {
+        if (!waiting.settle()) {
+          // Answered after its deadline: what it took goes back.
+          if (abandoned !== undefined) this.forkRoot(Effect.ignore(abandoned(answer)))
+        } else if (waiting.left) {
+          this.forkRoot(Effect.ignore(abandoned!(answer))).addObserver(() => this.release(waiting))
+        } else {
+          // Handed on before the command leaves the set: the store's close then waits for what it starts.
           onExit(Exit.succeed(answer))
-        } else if (abandoned !== undefined) {
-          this.forkRoot(Effect.ignore(abandoned(answer)))
+          this.release(waiting)
         }
       },
       (cause: unknown) => {
-        if (this.stopWaiting(waiting)) onExit(Exit.fail(new Redis.RedisError({ cause })))
+        if (!waiting.settle()) return
+        if (!waiting.left) onExit(Exit.fail(new Redis.RedisError({ cause })))
+        this.release(waiting)
       }
     )
     if (!waiting.settled) this.watch(waiting)
@@ -170,10 +193,15 @@ export class RedisCommands {
   /** Stops waiting for a command; false when nobody waited any more (answered, timed out, or left). */
   private stopWaiting(waiting: InFlight): boolean {
     if (!waiting.settle()) return false
+    this.release(waiting)
+    return true
+  }
+
+  /** The command is no longer in flight: once none is, `idle` resolves. */
+  private release(waiting: InFlight): void {
     if (this.inFlight.delete(waiting) && this.inFlight.size === 0 && this.onIdle.length > 0) {
       for (const resume of this.onIdle.splice(0)) resume()
     }
-    return true
   }
 
   /** Commands waited for, oldest first: they all have the same timeout, so deadlines only grow. */
@@ -205,7 +233,10 @@ export class RedisCommands {
       }
       // Sent at its deadline minus the timeout: a connection that answered nothing since is silent.
       if (this.answeredAt < waiting.deadline - this.timeoutMillis) silent = true
-      if (this.stopWaiting(waiting)) waiting.resume(Exit.fail(timedOut(this.timeoutMillis)))
+      if (waiting.settle()) {
+        if (!waiting.left) waiting.resume(Exit.fail(timedOut(this.timeoutMillis)))
+        this.release(waiting)
+      }
     }
     if (silent) this.onSilence()
   }

@@ -78,17 +78,24 @@ local function closedAdmit()
     end
   end
 
-  -- Only what a closed circuit's admission reads: a closed circuit has no opening, probe or lease.
-  local raw = redis.pcall("HMGET", KEYS[1], "v", "state", "reason", "gen", "calls", "failures", "slow", "streak",
-    "renewed")
-  if raw.err or raw[1] ~= "2" or raw[2] ~= "Closed" or type(raw[3]) ~= "string"
+  -- Every field the full script reads, checked as it checks them: data it would report and replace is
+  -- its to handle.
+  local raw = redis.pcall("HMGET", KEYS[1], "v", "state", "reason", "gen", "until", "waitEnds", "openings", "streak",
+    "permits", "successes", "token", "calls", "failures", "slow", "changed", "renewed")
+  if raw.err or raw[1] ~= "2" or raw[2] ~= "Closed" or type(raw[3]) ~= "string" or not string.find(raw[3], "^%a+$")
     or not string.find("${" " + TransitionReason.literals.join(" ") + " "}", " " .. raw[3] .. " ", 1, true) then
     return nil
   end
-  local gen, calls, failures = num(raw[4], 1, MAX, true), num(raw[5], 0, MAX, true), num(raw[6], 0, MAX, true)
-  local slow, streak = num(raw[7], 0, MAX, true), num(raw[8], 0, MAX, true)
-  -- A caller that knows a newer generation lifts the stored one: the full script does that.
-  if not gen or not calls or not failures or not slow or not streak or gen < knownGen then return nil end
+  local field = {}
+  for i = 4, 15 do
+    field[i] = num(raw[i], 0, MAX, true)
+    if field[i] == nil then return nil end
+  end
+  local gen, streak, calls, failures, slow = field[4], field[8], field[12], field[13], field[14]
+  -- A closed circuit has no opening, permit or probe success to tell (the reply says none): one that
+  -- says otherwise (only foreign data does) is the full script's to answer. A caller that knows a newer
+  -- generation lifts the stored one: the full script does that too.
+  if field[7] ~= 0 or field[9] ~= 0 or field[10] ~= 0 or gen < knownGen then return nil end
   local genText = int(gen)
 
   if batch then
@@ -133,7 +140,7 @@ local function closedAdmit()
     -- Renewed as the full script renews a circuit it writes, but at most every eighth of the idle
     -- time (a circuit in use keeps at least seven eighths of it); a window this push created expires
     -- with the circuit.
-    local renewed = num(raw[9], 0, 9007199254740, true)
+    local renewed = num(raw[16], 0, 9007199254740, true)
     if renewed == nil or now - renewed >= idle / 8 or now < renewed then
       redis.call("PEXPIRE", KEYS[1], idle)
       redis.call("PEXPIRE", KEYS[2], idle)
