@@ -31,7 +31,8 @@ export const PolicyKind = Schema.Literals([
   "CircuitBreaker",
   "Wrap",
   "RedisCircuitStore",
-  "Health"
+  "Health",
+  "HttpClient"
 ])
 
 /**

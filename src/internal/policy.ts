@@ -214,6 +214,7 @@ const optionNoun: Record<PolicyKind, string> = {
   Hedge: "hedge",
   RedisCircuitStore: "Redis circuit store",
   Health: "health route",
+  HttpClient: "resilient HTTP client",
   CircuitBreaker: "circuit breaker",
   Wrap: "policy"
 }

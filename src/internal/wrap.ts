@@ -120,7 +120,8 @@ const expectation: Record<Expected, string> = {
   CircuitBreaker: "a circuit breaker (from CircuitBreaker.make) or its service key",
   Wrap: "a policy",
   RedisCircuitStore: "a Redis circuit store layer",
-  Health: "a health route"
+  Health: "a health route",
+  HttpClient: "a resilient HTTP client"
 }
 
 const toPart = (value: unknown, expected: Expected): Part | undefined => {
