@@ -48,17 +48,23 @@ const defaults = {
   maxRetryAfterWait: Duration.seconds(30)
 }
 
+/** The options of one policy (or, for `bulkhead`, a bulkhead): an object, checked by the policy's own `make`. */
+const PolicyOptions = Schema.declare(
+  (u: unknown): u is object => typeof u === "object" && u !== null && !Array.isArray(u),
+  { expected: "an object of options" }
+)
+
 const OptionsSchema = Schema.Struct({
   name: Schema.optional(Name),
   breaker: Schema.optional(Schema.Unknown),
   key: Schema.optional(FunctionValue<(request: Request) => string>("a function (request) => string")),
   maxBreakers: Schema.optional(Schema.Unknown),
   idleTimeToLive: Schema.optional(Schema.Unknown),
-  retry: Schema.optional(Schema.Unknown),
+  retry: Schema.optional(PolicyOptions),
   timeout: Schema.optional(Schema.Unknown),
   deadline: Schema.optional(Schema.Unknown),
-  bulkhead: Schema.optional(Schema.Unknown),
-  hedge: Schema.optional(Schema.Unknown),
+  bulkhead: Schema.optional(PolicyOptions),
+  hedge: Schema.optional(PolicyOptions),
   isFailure: Schema.optional(FunctionValue<(response: Response) => boolean>("a function (response) => boolean")),
   classifyBody: Schema.optional(
     FunctionValue<(response: Response) => Effect.Effect<boolean, HttpClientError.HttpClientError>>(
