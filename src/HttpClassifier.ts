@@ -106,11 +106,11 @@ export const idempotencyKeyHeader = "idempotency-key"
  * import { HttpClientRequest } from "effect/http"
  * import { HttpClassifier } from "effect-resilience"
  *
+ * const keyed = HttpClientRequest.post("https://example.com").pipe(HttpClientRequest.setHeader("Idempotency-Key", "o-1"))
+ *
  * HttpClassifier.isRetryable(HttpClientRequest.get("https://example.com")) // => true
  * HttpClassifier.isRetryable(HttpClientRequest.post("https://example.com")) // => false
- * HttpClassifier.isRetryable(
- *   HttpClientRequest.post("https://example.com").pipe(HttpClientRequest.setHeader("Idempotency-Key", "o-1"))
- * ) // => true
+ * HttpClassifier.isRetryable(keyed) // => true
  * ```
  *
  * @category classifiers

@@ -21,7 +21,7 @@ const setup = (...answers: ReadonlyArray<Answer>) =>
     return { server, client }
   }).pipe(Effect.provide(FetchHttpClient.layer))
 
-const quickRetry = { retries: 3, baseDelay: "1 millis", jitter: false } as const
+const quickRetry = { retries: 3, baseDelay: "1 millis", jitter: false } as const // real clock: backoff between real requests, 1 ms
 
 describe("a resilient client against a flaky localhost upstream", () => {
   it.live("a burst of 5xx is retried through; the upstream saw every attempt", () =>
