@@ -24,6 +24,7 @@ import type { CircuitOpenError } from "../src/index.js"
 import { processFleet } from "./fleetProcesses.js"
 import type { Case, Measurement } from "./harness.js"
 import { machine, measure, pairedDifference, pairedRatio, retainedBytesPerItem } from "./harness.js"
+import { httpBench, httpConcurrency } from "./http.js"
 import { flushMillis, redisBench } from "./redis.js"
 import { churnCase, measureChurn } from "./registryChurn.js"
 
@@ -162,6 +163,11 @@ const redis = await redisBench(scope, {
 })
 if (redis === undefined) console.log("redis-server not found: the Redis store's cases are skipped")
 
+// The resilient HTTP client next to the bare one, against a localhost server.
+const HTTP_SEQUENTIAL = quick ? 200 : 1_000
+const HTTP_CONCURRENT = quick ? 1_000 : 5_000
+const http = await httpBench(scope, { sequential: HTTP_SEQUENTIAL, concurrent: HTTP_CONCURRENT })
+
 const baseCases: ReadonlyArray<Case> = [
   inFiber("sync: bare effect", syncCall),
   inFiber("sync: minimal exit-observing wrapper (floor)", () => minimalWrapper(syncCall())),
@@ -205,7 +211,7 @@ const baseCases: ReadonlyArray<Case> = [
   promiseCase("promise: cockatiel ConsecutiveBreaker(5)", () => cockatiel.execute(() => Promise.resolve(work()))),
   promiseCase("promise: opossum (defaults)", () => opossum.fire(work()))
 ]
-const cases: ReadonlyArray<Case> = [...baseCases, ...(redis?.cases ?? [])]
+const cases: ReadonlyArray<Case> = [...baseCases, ...http.cases, ...(redis?.cases ?? [])]
 
 /** The Redis store's figures: shared mode next to memory, both modes next to effect/persistence, trip latency. */
 const redisChecks = async (get: (name: string) => Measurement) => {
@@ -501,6 +507,7 @@ const main = async () => {
       target: "<= 4096",
       ok: (v: number) => v <= 4096
     },
+    ...http.checks(get),
     ...(redis === undefined ? [] : await redisChecks(get))
   ].map((check) => ({ ...check, met: check.ok(check.value) }))
 
@@ -602,6 +609,12 @@ shared machine.
   a time and with 64 concurrent callers; and the time from a tripping call on one instance until 16
   other instances, each in a process of its own (\`bench/fleetProcesses.ts\`), have seen the circuit
   open, over trips landing at random points of the flush cycle.
+- **HTTP** cases send \`GET\` requests (reading each body) to a \`node:http\` server on localhost that
+  answers at once, through Effect's fetch client, bare and wrapped by \`ResilientHttpClient\` with a
+  circuit per origin, 2 retries, a 2 s timeout per attempt and a fallback (none of them needed):
+  ${HTTP_SEQUENTIAL.toLocaleString("en")} requests one at a time per round (latency), and
+  ${HTTP_CONCURRENT.toLocaleString("en")} requests ${httpConcurrency} at a time (throughput). The target is
+  the wrapped client within 3% of the bare one on both.
 - **Registry** guards a call with the breaker of one of 100,000 keys — a different key each call (so
   most of the cost is the processor's cache missing 100,000 breakers), or one of 100 hot keys — next to
   the same guarded call on a breaker instance.

@@ -28,10 +28,17 @@
  * `isFailure` ignore a `BulkheadFullError` too; a `classify` function decides
  * for itself.
  *
+ * A `classify` function may also answer `Classifier.failureWithOpenHint(d)`:
+ * a failure that says how long the dependency asked to be left alone (an
+ * HTTP `Retry-After`, say). When the circuit opens on that failure (it trips,
+ * or a half-open probe fails), the opening lasts at least `d`, capped by the
+ * breaker's `maxOpenDuration` (or `Limits.maxDuration`). A hint never
+ * shortens an opening, and a failure that opens nothing forgets its hint.
+ *
  * @since 0.1.0
  */
 import type { Exit, Types } from "effect"
-import { Cause } from "effect"
+import { Cause, Duration, Predicate } from "effect"
 import { isBulkheadFullError } from "./BulkheadFullError.js"
 
 /**
@@ -42,8 +49,81 @@ import { isBulkheadFullError } from "./BulkheadFullError.js"
  */
 export type Outcome = "success" | "failure" | "ignored"
 
+const HintedFailureTypeId = "~effect-resilience/Classifier/HintedFailure"
+
 /**
- * A function that classifies a call's `Exit`.
+ * A failure carrying an open-duration hint: if the circuit opens on it, the
+ * opening lasts at least `openFor` (capped by `maxOpenDuration`). Made with
+ * `Classifier.failureWithOpenHint`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface HintedFailure {
+  readonly [HintedFailureTypeId]: typeof HintedFailureTypeId
+  readonly outcome: "failure"
+  /** The least time the circuit should stay open if it opens on this failure. */
+  readonly openFor: Duration.Duration
+}
+
+/**
+ * What a classifier answers: an outcome, or a failure with an open-duration
+ * hint.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Verdict = Outcome | HintedFailure
+
+/**
+ * A failure with an open-duration hint: should the circuit open on this
+ * call, it stays open at least `openFor` (capped by the breaker's
+ * `maxOpenDuration`, else `Limits.maxDuration`). A negative or non-finite
+ * duration is a classifier bug (the call counts as nothing).
+ *
+ * @example
+ * ```ts
+ * import { Exit } from "effect"
+ * import type { Classifier as C } from "effect-resilience"
+ * import { Classifier } from "effect-resilience"
+ *
+ * interface Response { readonly status: number; readonly retryAfterSeconds?: number }
+ *
+ * // A 503 asking for 30 seconds of quiet keeps the circuit open that long if it trips.
+ * const byStatus: C.Classifier<Response, unknown> = (exit) =>
+ *   Exit.isSuccess(exit) && exit.value.status === 503 && exit.value.retryAfterSeconds !== undefined
+ *     ? Classifier.failureWithOpenHint(`${exit.value.retryAfterSeconds} seconds`)
+ *     : Classifier.defaultClassifier(exit)
+ * ```
+ *
+ * @category classifiers
+ * @since 0.1.0
+ */
+export const failureWithOpenHint = (openFor: Duration.Input): HintedFailure => ({
+  [HintedFailureTypeId]: HintedFailureTypeId,
+  outcome: "failure",
+  openFor: Duration.fromInputUnsafe(openFor)
+})
+
+/**
+ * Whether a value is a `HintedFailure` (made by any copy of the library).
+ *
+ * @example
+ * ```ts
+ * import { Classifier } from "effect-resilience"
+ *
+ * Classifier.isHintedFailure(Classifier.failureWithOpenHint("5 seconds")) // => true
+ * Classifier.isHintedFailure("failure") // => false
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isHintedFailure = (u: unknown): u is HintedFailure => Predicate.hasProperty(u, HintedFailureTypeId)
+
+/**
+ * A function that classifies a call's `Exit`: an `Outcome`, or a
+ * `HintedFailure` (see `failureWithOpenHint`).
  *
  * @example
  * ```ts
@@ -60,7 +140,7 @@ export type Outcome = "success" | "failure" | "ignored"
  * @category models
  * @since 0.1.0
  */
-export type Classifier<A = unknown, E = unknown> = (exit: Exit.Exit<A, E>) => Outcome
+export type Classifier<A = unknown, E = unknown> = (exit: Exit.Exit<A, E>) => Verdict
 
 /**
  * Options that narrow which calls count as failures.
@@ -170,7 +250,7 @@ export type IgnoreFits<E, Ignored extends string> = [Ignored] extends [never] ? 
  * @category classifiers
  * @since 0.1.0
  */
-export const defaultClassifier: Classifier = (exit) =>
+export const defaultClassifier: (exit: Exit.Exit<unknown, unknown>) => Outcome = (exit) =>
   exit._tag === "Success"
     ? "success"
     : Cause.hasInterruptsOnly(exit.cause) || isLocalRejection(exit.cause)

@@ -35,7 +35,8 @@ export const PolicyKind = Schema.Literals([
   "Health",
   "HttpProblem",
   "HttpLoadShedding",
-  "HttpAdmin"
+  "HttpAdmin",
+  "HttpClient"
 ])
 
 /**

@@ -247,6 +247,21 @@ export { CircuitBreakerConfigError } from "./CircuitBreakerConfig.js"
 export { withCircuitBreaker } from "./CircuitBreaker.js"
 
 /**
+ * How HTTP answers are classified: failure statuses, retryable requests, `Retry-After`.
+ *
+ * @since 0.1.0
+ */
+export * as HttpClassifier from "./HttpClassifier.js"
+
+/**
+ * Any Effect `HttpClient`, guarded per request by circuits per origin, retries, timeouts,
+ * a bulkhead, hedging and a fallback.
+ *
+ * @since 0.1.0
+ */
+export * as ResilientHttpClient from "./ResilientHttpClient.js"
+
+/**
  * Circuits shared by every instance of a service, through Redis.
  *
  * @since 0.1.0

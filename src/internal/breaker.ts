@@ -30,7 +30,7 @@ import { defaultClassifier, fromOptions } from "../Classifier.js"
 import { Enabled } from "../Metrics.js"
 import { isTimeoutError } from "../TimeoutError.js"
 import { Circuit } from "./circuit.js"
-import { ClassifierBug, classifySafely } from "./classifySafely.js"
+import { ClassifierBug, classifySafely, openHintOf, outcomeOf } from "./classifySafely.js"
 import { EventHub } from "./events.js"
 import { summarizeFailure } from "./failures.js"
 import { localCircuitOf } from "./localCircuit.js"
@@ -396,8 +396,9 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     startedAt: number,
     span: Tracer.Span | undefined
   ): Effect.Effect<void> {
+    // A store's link judges the outcome itself: an open-duration hint does not reach it.
     const classified = classifySafely(classify, exit)
-    const outcome = classified instanceof ClassifierBug ? "ignored" : classified
+    const outcome = outcomeOf(classified)
     const now = this.clock.currentTimeMillisUnsafe()
     const timedOut = exit._tag === "Failure" && hasTimeout(exit.cause)
     const slow = this.circuit.recordAdmittedByStore(
@@ -461,9 +462,10 @@ export class CircuitBreakerImpl implements CircuitBreaker {
   ): Effect.Effect<void> | undefined {
     const circuit = this.circuit
     const classified = classifySafely(classify, exit)
-    const outcome = classified instanceof ClassifierBug ? "ignored" : classified
+    const outcome = outcomeOf(classified)
     const now = startedAt !== undefined || circuit.needsTime ? this.clock.currentTimeMillisUnsafe() : undefined
-    circuit.complete(admission, outcome, startedAt, now, exit._tag === "Failure" && hasTimeout(exit.cause), exit)
+    const timedOut = exit._tag === "Failure" && hasTimeout(exit.cause)
+    circuit.complete(admission, outcome, startedAt, now, timedOut, exit, openHintOf(classified))
     if (span !== undefined) span.attribute(spanAttributes.outcome, outcome)
     const after = circuit.pendingDeadline === undefined && circuit.unreported.length === 0
       ? undefined

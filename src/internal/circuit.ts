@@ -22,8 +22,10 @@ import { CircuitOpenError } from "../CircuitOpenError.js"
 import type { State } from "../CircuitState.js"
 import type { CircuitObserver as CircuitObserverContract } from "../CircuitStore.js"
 import type { Outcome } from "../Classifier.js"
+import { maxDuration } from "../Limits.js"
 import type { Opening, RecordedFailure } from "./failures.js"
 import { failureValue } from "./failures.js"
+import type { OpenDurations } from "./openDuration.js"
 import type {
   Admission,
   ClosedPhase,
@@ -46,18 +48,6 @@ export type CircuitObserver = CircuitObserverContract
 
 type CallObserver = CircuitObserver & Required<Pick<CircuitObserver, "onCall">>
 type RejectObserver = CircuitObserver & Required<Pick<CircuitObserver, "onReject">>
-
-/**
- * Computes how long the n-th consecutive opening lasts, in milliseconds.
- *
- * @internal
- */
-export interface OpenDurations {
-  next(openings: number, now: number): number
-  /** What `next` would give for the `openings`-th opening of a fresh backoff, leaving this one as it is. */
-  peek(openings: number, now: number): number
-  reset(): void
-}
 
 /**
  * A transition to report: from, to, why, when, and until when (an opening).
@@ -132,6 +122,8 @@ export class Circuit {
   private readonly timeWindow: boolean
   private readonly slowMillis: number | undefined
   private readonly maxWaitMillis: number | undefined
+  /** The longest opening an open-duration hint may ask for: `maxOpenDuration`, else what timers hold. */
+  private readonly maxHintMillis: number
   private readonly slowProbesFail: boolean
   /** Whether a rate rule is set, so that a call that is neither failed nor slow may still trip. */
   private readonly ratesTrip: boolean
@@ -148,6 +140,7 @@ export class Circuit {
     this.timeWindow = config.window._tag === "TimeWindow"
     this.slowMillis = optionalMillis(config.slowCallDuration)
     this.maxWaitMillis = optionalMillis(config.halfOpenMaxWait)
+    this.maxHintMillis = Math.ceil(Duration.toMillis(config.maxOpenDuration ?? maxDuration))
     // When slow calls can trip the circuit, a slow probe is a failed probe:
     // closing on it would only trip again once the window fills.
     this.slowProbesFail = config.slowCallRate !== undefined
@@ -266,7 +259,8 @@ export class Circuit {
   /**
    * Records the outcome of an admitted call that started at `startedAt` and
    * ended at `now` with `exit`; `timedOut` marks it slow whatever its
-   * duration.
+   * duration. `openHint` (milliseconds) is the least opening a failure asks
+   * for, should the circuit open on it.
    */
   complete(
     admission: Admission,
@@ -274,7 +268,8 @@ export class Circuit {
     startedAt: number | undefined,
     now: number | undefined,
     timedOut: boolean,
-    exit: Exit.Exit<unknown, unknown>
+    exit: Exit.Exit<unknown, unknown>,
+    openHint?: number
   ): void {
     let phase = this.current
     // No `now` when the caller did not need the clock: then the call was admitted while Closed or
@@ -292,7 +287,7 @@ export class Circuit {
     const failure = outcome === "failure"
     if (failure) this.recordFailure(exit, now)
     if (admission.probe) {
-      this.completeProbe(phase as HalfOpenPhase, outcome, slow, now)
+      this.completeProbe(phase as HalfOpenPhase, outcome, slow, now, openHint)
       return
     }
     if (outcome === "ignored") return
@@ -305,7 +300,8 @@ export class Circuit {
       const reason = this.tripReason()
       if (reason !== undefined) {
         const at = now ?? this.clock.currentTimeMillisUnsafe()
-        this.toOpen(phase, at, reason, reason === "SlowCallRate" ? undefined : this.lastFailure)
+        const failed = reason !== "SlowCallRate"
+        this.toOpen(phase, at, reason, failed ? this.lastFailure : undefined, failed ? openHint : undefined)
       }
     }
   }
@@ -465,7 +461,8 @@ export class Circuit {
     phase: HalfOpenPhase,
     outcome: Outcome,
     slow: boolean,
-    now: number | undefined
+    now: number | undefined,
+    openHint: number | undefined
   ): void {
     // A probe is admitted outside the fast path, so its outcome is always timed.
     const at = now ?? this.clock.currentTimeMillisUnsafe()
@@ -474,7 +471,8 @@ export class Circuit {
       // An interrupted or ignored probe tells nothing: its permit goes back.
       phase.permitsLeft++
     } else if (this.probeFailed(outcome, slow)) {
-      return void this.toOpen(phase, at, "ProbeFailed", outcome === "failure" ? this.lastFailure : undefined)
+      const failure = outcome === "failure" ? this.lastFailure : undefined
+      return void this.toOpen(phase, at, "ProbeFailed", failure, failure === undefined ? undefined : openHint)
     } else if (++phase.successes >= this.config.successThreshold) {
       this.consecutiveOpenings = 0
       this.durations.reset()
@@ -510,12 +508,14 @@ export class Circuit {
     from: Phase,
     at: number,
     reason: TransitionReason,
-    failure: RecordedFailure | undefined
+    failure: RecordedFailure | undefined,
+    openHint?: number
   ): OpenPhase {
     this.opening = { at, reason, failure }
     const openings = this.consecutiveOpenings + 1
     this.consecutiveOpenings = openings
-    const millis = this.durations.next(openings, at)
+    // A hint lengthens the opening (up to its cap), never shortens it; the backoff steps as always.
+    const millis = Math.max(this.durations.next(openings, at), Math.min(openHint ?? 0, this.maxHintMillis))
     const next: OpenPhase = { _tag: "Open", gen: ++this.gen, openedAt: at, until: at + millis }
     this.clearCounts()
     this.pendingDeadline = next.until

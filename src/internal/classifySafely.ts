@@ -6,7 +6,9 @@
  * @internal
  */
 import type { Exit } from "effect"
-import type { Classifier, Outcome } from "../Classifier.js"
+import { Duration } from "effect"
+import type { Classifier, HintedFailure, Outcome } from "../Classifier.js"
+import { isHintedFailure } from "../Classifier.js"
 import { textOf } from "./failures.js"
 
 /**
@@ -27,7 +29,10 @@ export class ClassifierBug {
  *
  * @internal
  */
-export const classifySafely = <A, E>(classify: Classifier<A, E>, exit: Exit.Exit<A, E>): Outcome | ClassifierBug => {
+export const classifySafely = <A, E>(
+  classify: Classifier<A, E>,
+  exit: Exit.Exit<A, E>
+): Outcome | HintedFailure | ClassifierBug => {
   let outcome: unknown
   try {
     outcome = classify(exit)
@@ -35,7 +40,34 @@ export const classifySafely = <A, E>(classify: Classifier<A, E>, exit: Exit.Exit
     return new ClassifierBug(thrown)
   }
   if (outcome === "success" || outcome === "failure" || outcome === "ignored") return outcome
+  if (isHintedFailure(outcome)) {
+    const openFor: unknown = outcome.openFor
+    if (Duration.isDuration(openFor) && Duration.isFinite(openFor) && !Duration.isNegative(openFor)) return outcome
+    return new ClassifierBug(
+      new TypeError(`a classifier answered a failure whose open hint is ${textOf(openFor)}, not a finite duration`)
+    )
+  }
   return new ClassifierBug(
     new TypeError(`a classifier answered ${textOf(outcome)}, not "success", "failure" or "ignored"`)
   )
 }
+
+/**
+ * The outcome a classification is recorded as: a classifier bug counts as
+ * nothing, a hinted failure as a failure.
+ *
+ * @internal
+ */
+export const outcomeOf = (classified: Outcome | HintedFailure | ClassifierBug): Outcome =>
+  typeof classified === "string" ? classified : classified instanceof ClassifierBug ? "ignored" : "failure"
+
+/**
+ * The open-duration hint of a classification, in whole milliseconds, if it
+ * carries one.
+ *
+ * @internal
+ */
+export const openHintOf = (classified: Outcome | HintedFailure | ClassifierBug): number | undefined =>
+  typeof classified === "string" || classified instanceof ClassifierBug
+    ? undefined
+    : Math.ceil(Duration.toMillis(classified.openFor))

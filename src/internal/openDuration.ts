@@ -20,7 +20,18 @@ import type { Context, Pull } from "effect"
 import { Duration, Effect, Exit, Schedule } from "effect"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
 import { maxDuration } from "../Limits.js"
-import type { OpenDurations } from "./circuit.js"
+
+/**
+ * Computes how long the n-th consecutive opening lasts, in milliseconds.
+ *
+ * @internal
+ */
+export interface OpenDurations {
+  next(openings: number, now: number): number
+  /** What `next` would give for the `openings`-th opening of a fresh backoff, leaving this one as it is. */
+  peek(openings: number, now: number): number
+  reset(): void
+}
 
 /** Backoff schedules reach their cap long before this many openings. */
 const maxPeekSteps = 64

@@ -217,6 +217,7 @@ const optionNoun: Record<PolicyKind, string> = {
   HttpProblem: "problem response",
   HttpLoadShedding: "load shedding",
   HttpAdmin: "admin route",
+  HttpClient: "resilient HTTP client",
   CircuitBreaker: "circuit breaker",
   Wrap: "policy"
 }

@@ -123,7 +123,8 @@ const expectation: Record<Expected, string> = {
   Health: "a health route",
   HttpProblem: "problem responses",
   HttpLoadShedding: "a load-shedding middleware",
-  HttpAdmin: "admin routes"
+  HttpAdmin: "admin routes",
+  HttpClient: "a resilient HTTP client"
 }
 
 const toPart = (value: unknown, expected: Expected): Part | undefined => {

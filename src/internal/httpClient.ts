@@ -1,0 +1,230 @@
+/**
+ * The resilient HTTP client: options checked, policies made once, and the
+ * per-request chain `fallback( breaker[key]( deadline( retry( hedge(
+ * bulkhead( timeout( attempt )))))))` built from them.
+ *
+ * @internal
+ */
+import type { Scope } from "effect"
+import { Context, Duration, Effect, Schedule, Schema } from "effect"
+import type { HttpClientError } from "effect/http"
+import type { HttpClientRequest, HttpClientResponse } from "effect/http"
+import { HttpClient } from "effect/http"
+import type { Bulkhead } from "../Bulkhead.js"
+import { isBulkhead, make as makeBulkhead } from "../Bulkhead.js"
+import type { CircuitBreakerConfigError } from "../CircuitBreakerConfig.js"
+import type { Classifier } from "../Classifier.js"
+import { ConfigIssue } from "../ConfigIssue.js"
+import * as Fallback from "../Fallback.js"
+import { make as makeHedge } from "../Hedge.js"
+import { isFailureStatus, isRetryable, readMethods } from "../HttpClassifier.js"
+import type { Policy } from "../Policy.js"
+import { PolicyConfigError } from "../PolicyConfigError.js"
+import type { Options, RetryOptions } from "../ResilientHttpClient.js"
+import * as Retry from "../Retry.js"
+import { make as makeTimeout } from "../Timeout.js"
+import type { Judge } from "./httpAttempt.js"
+import {
+  breakerClassifier,
+  errorWait,
+  FailedResponse,
+  isRetryableError,
+  judgedAttempt,
+  trackBody,
+  Unreplayable
+} from "./httpAttempt.js"
+import { makeBreakers } from "./httpBreakers.js"
+import { decodeOptions, Name, nameOf } from "./options.js"
+import { durationInput, FunctionValue } from "./schemas.js"
+
+type Response = HttpClientResponse.HttpClientResponse
+type Request = HttpClientRequest.HttpClientRequest
+type AnyPolicy = Policy.Any
+type UserFallback = (error: unknown, request: Request) => Effect.Effect<Response, unknown, unknown>
+
+const defaults = {
+  name: "http",
+  maxRetryAfter: Duration.minutes(5),
+  maxRetryAfterWait: Duration.seconds(30)
+}
+
+/** The options of one policy (or, for `bulkhead`, a bulkhead): an object, checked by the policy's own `make`. */
+const PolicyOptions = Schema.declare(
+  (u: unknown): u is object => typeof u === "object" && u !== null && !Array.isArray(u),
+  { expected: "an object of options" }
+)
+
+const OptionsSchema = Schema.Struct({
+  name: Schema.optional(Name),
+  breaker: Schema.optional(Schema.Unknown),
+  key: Schema.optional(FunctionValue<(request: Request) => string>("a function (request) => string")),
+  maxBreakers: Schema.optional(Schema.Unknown),
+  idleTimeToLive: Schema.optional(Schema.Unknown),
+  retry: Schema.optional(PolicyOptions),
+  timeout: Schema.optional(Schema.Unknown),
+  deadline: Schema.optional(Schema.Unknown),
+  bulkhead: Schema.optional(PolicyOptions),
+  hedge: Schema.optional(PolicyOptions),
+  isFailure: Schema.optional(FunctionValue<(response: Response) => boolean>("a function (response) => boolean")),
+  classifyBody: Schema.optional(
+    FunctionValue<(response: Response) => Effect.Effect<boolean, HttpClientError.HttpClientError>>(
+      "a function (response) => Effect<boolean>"
+    )
+  ),
+  maxRetryAfter: Schema.optional(durationInput({ allowZero: true })),
+  fallback: Schema.optional(FunctionValue<UserFallback>("a function (error, request) => Effect<HttpClientResponse>")),
+  metrics: Schema.optional(Schema.Boolean)
+})
+
+type Decoded = typeof OptionsSchema.Type
+
+const RetryExtras = Schema.Struct({
+  maxRetryAfterWait: Schema.optional(durationInput({ allowZero: true })),
+  nonIdempotent: Schema.optional(Schema.Boolean)
+})
+
+const configError = (name: string, issues: ReadonlyArray<ConfigIssue>) =>
+  new PolicyConfigError({ kind: "HttpClient", policy: name, issues: issues as [ConfigIssue, ...Array<ConfigIssue>] })
+
+/** The request a fallback answers for, provided around the guarded call. */
+const CurrentRequest = Context.Reference<Request | undefined>("effect-resilience/ResilientHttpClient/CurrentRequest", {
+  defaultValue: () => undefined
+})
+
+/**
+ * The retry of a client: the backoff of `options`, each wait at least what
+ * the failed attempt's `Retry-After` asked for, and only the errors worth
+ * another attempt.
+ */
+const makeRetry = (name: string, judge: Judge, options: RetryOptions, metrics: boolean | undefined) =>
+  Effect.gen(function*() {
+    const { budget, maxRetryAfterWait: _w, metrics: retryMetrics, nonIdempotent: _n, ...backoff } = options
+    const extras = decodeOptions(
+      RetryExtras,
+      { maxRetryAfterWait: options.maxRetryAfterWait, nonIdempotent: options.nonIdempotent },
+      "retry option"
+    )
+    if (extras._tag === "Failure") {
+      return yield* configError(
+        name,
+        extras.failure.map((issue) => new ConfigIssue({ field: `retry.${issue.field}`, rule: issue.rule }))
+      )
+    }
+    const maxWaitMillis = Duration.toMillis(extras.success.maxRetryAfterWait ?? defaults.maxRetryAfterWait)
+    const schedule = (yield* Retry.backoff({ ...backoff })).pipe(
+      Schedule.modifyDelay(({ duration, input }) => {
+        const wait = errorWait(judge, input)
+        return Effect.succeed(wait === undefined ? duration : Duration.max(duration, wait))
+      })
+    )
+    const retry = yield* Retry.make({
+      name,
+      schedule,
+      retryOn: (error) => isRetryableError(judge, maxWaitMillis, error),
+      ...(budget === undefined ? {} : { budget }),
+      ...(retryMetrics ?? metrics) === undefined ? {} : { metrics: retryMetrics ?? metrics }
+    })
+    return { retry, nonIdempotent: extras.success.nonIdempotent ?? false }
+  })
+
+/** Makes a client's policies from its options: each fails as its own module's `make` would. */
+const makePolicies = (name: string, decoded: Decoded, options: Options<unknown>, judge: Judge) =>
+  Effect.gen(function*() {
+    const metrics = decoded.metrics === undefined ? {} : { metrics: decoded.metrics }
+    const timeout = options.timeout === undefined
+      ? undefined
+      : yield* makeTimeout({ name: `${name}/timeout`, duration: options.timeout, ...metrics })
+    const deadline = options.deadline === undefined
+      ? undefined
+      : yield* makeTimeout({ name: `${name}/deadline`, duration: options.deadline, ...metrics })
+    const given = options.bulkhead
+    const bulkhead: Bulkhead | undefined = given === undefined
+      ? undefined
+      : isBulkhead(given)
+      ? given
+      : yield* makeBulkhead({ name, ...metrics, ...given })
+    const hedge = options.hedge === undefined ? undefined : yield* makeHedge({ name, ...metrics, ...options.hedge })
+    const retry = options.retry === undefined
+      ? undefined
+      : yield* makeRetry(name, judge, options.retry, decoded.metrics)
+    const fallback = decoded.fallback === undefined ? undefined : yield* makeFallback(name, decoded.fallback, metrics)
+    return { timeout, deadline, bulkhead, hedge, retry, fallback }
+  })
+
+/** The fallback: the `Fallback` module's, handed the request through `CurrentRequest`. */
+const makeFallback = (name: string, fallback: UserFallback, metrics: { readonly metrics?: boolean }) =>
+  Fallback.make({
+    name,
+    ...metrics,
+    orElse: (error: unknown) =>
+      Effect.flatMap(
+        CurrentRequest,
+        (request) => fallback(error instanceof FailedResponse ? error.toStatusCodeError() : error, request as Request)
+      )
+  }) as Effect.Effect<AnyPolicy, PolicyConfigError>
+
+/**
+ * Makes the resilient client: the implementation of
+ * `ResilientHttpClient.make`, whose types it does not repeat.
+ *
+ * @internal
+ */
+export const makeClient = <E, R>(
+  client: HttpClient.HttpClient.With<E, R>,
+  options?: Options<unknown>
+): Effect.Effect<
+  HttpClient.HttpClient.With<unknown, unknown>,
+  PolicyConfigError | CircuitBreakerConfigError,
+  Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const name = nameOf(options, defaults.name)
+    const decodedResult = decodeOptions(OptionsSchema, options, "resilient HTTP client option")
+    if (decodedResult._tag === "Failure") return yield* configError(name, decodedResult.failure)
+    const decoded = decodedResult.success
+    const given = options ?? {}
+    const isFailure = decoded.isFailure ?? ((response: Response) => isFailureStatus(response.status))
+    const judge: Judge = {
+      isFailure,
+      classifyBody: decoded.classifyBody,
+      maxRetryAfter: decoded.maxRetryAfter ?? defaults.maxRetryAfter,
+      clock: yield* Effect.clockWith(Effect.succeed)
+    }
+    const policies = yield* makePolicies(name, decoded, given, judge)
+    const classify: Classifier = breakerClassifier(judge)
+    const breakers = yield* makeBreakers(name, given, classify)
+    const { bulkhead, deadline, fallback, hedge, retry, timeout } = policies
+
+    const guard = (request: Request): Effect.Effect<Response, unknown, unknown> => {
+      const tracked = trackBody(request)
+      const sent = tracked === undefined ? request : tracked.request
+      let call: Effect.Effect<Response, unknown, unknown> = judgedAttempt(
+        judge,
+        client.postprocess(Effect.succeed(sent))
+      )
+      if (timeout !== undefined) call = timeout.apply(call)
+      if (bulkhead !== undefined) call = bulkhead.apply(call)
+      if (tracked !== undefined) {
+        // Once its body was pulled, the request cannot be sent again: its failure goes unretried.
+        call = Effect.mapError(call, (error) => tracked.consumed() ? new Unreplayable(error) : error)
+      } else if (hedge !== undefined && readMethods.has(request.method)) {
+        call = hedge.apply(call)
+      }
+      if (retry !== undefined && isRetryable(request, retry.nonIdempotent)) call = retry.retry.apply(call)
+      if (tracked !== undefined) call = Effect.mapError(call, unwrapUnreplayable)
+      if (deadline !== undefined) call = deadline.apply(call)
+      call = breakers.guard(request, call)
+      if (fallback === undefined) return Effect.catchIf(call, isFailedResponse, toResponse)
+      return Effect.provideService(fallback.apply(call) as typeof call, CurrentRequest, request)
+    }
+    return HttpClient.makeWith(
+      (request: Effect.Effect<Request, E, R>) => Effect.flatMap(request, guard),
+      client.preprocess
+    ) as HttpClient.HttpClient.With<unknown, unknown>
+  })
+
+const isFailedResponse = (error: unknown): error is FailedResponse => error instanceof FailedResponse
+
+const toResponse = (failed: FailedResponse): Effect.Effect<Response> => Effect.succeed(failed.response)
+
+const unwrapUnreplayable = (error: unknown): unknown => error instanceof Unreplayable ? error.error : error

@@ -1,0 +1,284 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Effect, Exit, Fiber, Metric, Option, Stream } from "effect"
+import { HttpBody, HttpClientRequest, HttpClientResponse } from "effect/http"
+import { PrometheusMetrics } from "effect/observability"
+import { TestClock } from "effect/testing"
+import {
+  BulkheadFullError,
+  CircuitBreaker,
+  CircuitBreakerRegistry,
+  CircuitOpenError,
+  ResilientHttpClient,
+  Retry,
+  TimeoutError
+} from "../src/index.js"
+import { series } from "./helpers.js"
+import { scripted } from "./http/scripted.js"
+
+// The policies of the client, against an in-memory client under TestClock.
+
+const A = "http://a.test"
+
+const failure = (exit: Exit.Exit<unknown, unknown>): unknown =>
+  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.findErrorOption(exit.cause)) : undefined
+
+const retry = { retries: 3, baseDelay: 0 } as const
+/** A breaker that never trips here: the tests count calls, not rejections. */
+const patient = { consecutiveFailures: 1000 } as const
+
+describe("retries", () => {
+  it.effect("a GET is retried on 5xx until it succeeds; the breaker sees one outcome", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 }, { status: 502 }, { status: 200 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { retry, breaker: { consecutiveFailures: 2 } })
+      expect((yield* client.get(`${A}/x`)).status).toBe(200)
+      expect(upstream.calls).toHaveLength(3)
+    }).pipe(Effect.scoped))
+
+  it.effect("PUT, DELETE, HEAD and OPTIONS are retried; POST and PATCH are not", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker: patient,
+        retry: { retries: 1, baseDelay: 0 }
+      })
+      const sent = (request: HttpClientRequest.HttpClientRequest) =>
+        Effect.gen(function*() {
+          upstream.calls.length = 0
+          yield* Effect.exit(client.execute(request))
+          return upstream.calls.length
+        })
+      expect(yield* sent(HttpClientRequest.put(`${A}/x`))).toBe(2)
+      expect(yield* sent(HttpClientRequest.delete(`${A}/x`))).toBe(2)
+      expect(yield* sent(HttpClientRequest.head(`${A}/x`))).toBe(2)
+      expect(yield* sent(HttpClientRequest.options(`${A}/x`))).toBe(2)
+      expect(yield* sent(HttpClientRequest.post(`${A}/x`))).toBe(1)
+      expect(yield* sent(HttpClientRequest.patch(`${A}/x`))).toBe(1)
+      const keyed = HttpClientRequest.post(`${A}/x`).pipe(HttpClientRequest.setHeader("Idempotency-Key", "order-1"))
+      expect(yield* sent(keyed)).toBe(2)
+    }).pipe(Effect.scoped))
+
+  it.effect("nonIdempotent: true retries a POST without a key", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 }, { status: 201 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { retry: { ...retry, nonIdempotent: true } })
+      expect((yield* client.post(`${A}/x`)).status).toBe(201)
+    }).pipe(Effect.scoped))
+
+  it.effect.each([400, 404, 409, 501])("a %s is not retried", (status) =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status }, { status: 200 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { retry })
+      expect((yield* client.get(`${A}/x`)).status).toBe(status)
+      expect(upstream.calls).toHaveLength(1)
+    }).pipe(Effect.scoped))
+
+  it.effect.each([408, 429])("a %s is retried", (status) =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status }, { status: 200 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { retry })
+      expect((yield* client.get(`${A}/x`)).status).toBe(200)
+    }).pipe(Effect.scoped))
+
+  it.effect("a transport error is retried; when the retries are used up the last response is returned", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ transport: true }, { status: 503 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { retry: { retries: 2, baseDelay: 0 } })
+      expect((yield* client.get(`${A}/x`)).status).toBe(503)
+      expect(upstream.calls).toHaveLength(3)
+    }).pipe(Effect.scoped))
+
+  it.effect("an open circuit is never retried: the request fails at once, without a wait or a call", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker: { consecutiveFailures: 1 },
+        retry: { retries: 5, baseDelay: "1 second" }
+      })
+      const first = yield* Effect.forkChild(client.get(`${A}/x`))
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(first)
+      upstream.calls.length = 0
+      // No clock moves: a retry (or a wait) would leave this fiber suspended.
+      expect(failure(yield* Effect.exit(client.get(`${A}/x`)))).toBeInstanceOf(CircuitOpenError)
+      expect(upstream.calls).toHaveLength(0)
+    }).pipe(Effect.scoped))
+
+  it.effect("a full bulkhead is never retried", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ hang: true })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        retry,
+        bulkhead: { maxConcurrent: 1, maxQueued: 0 }
+      })
+      yield* Effect.forkChild(client.get(`${A}/hangs`), { startImmediately: true })
+      expect(failure(yield* Effect.exit(client.get(`${A}/x`)))).toBeInstanceOf(BulkheadFullError)
+      expect(upstream.calls).toHaveLength(1)
+    }).pipe(Effect.scoped))
+
+  it.effect("the retry budget caps the retries", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 })
+      const budget = yield* Retry.makeBudget({ ratio: 0.1, minRetriesPerSecond: 0 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { breaker: patient, retry: { ...retry, budget } })
+      for (let i = 0; i < 10; i++) yield* client.get(`${A}/x`)
+      // 10 calls, 10% of them may be retries: 1 retry in all.
+      expect(upstream.calls).toHaveLength(11)
+    }).pipe(Effect.scoped))
+
+  it.effect("a stream body is sent once: once pulled, a failed attempt is not retried", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 }, { status: 200 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { retry })
+      const body = HttpBody.stream(Stream.make(new TextEncoder().encode("order")))
+      const request = HttpClientRequest.put(`${A}/x`).pipe(HttpClientRequest.setBody(body))
+      expect((yield* client.execute(request)).status).toBe(503)
+      expect(upstream.calls).toHaveLength(1)
+    }).pipe(Effect.scoped))
+
+  it.effect("a stream body not yet pulled (the connection failed first) is retried", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ transport: true }, { status: 200 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { retry })
+      const body = HttpBody.stream(Stream.make(new TextEncoder().encode("order")))
+      const request = HttpClientRequest.put(`${A}/x`).pipe(HttpClientRequest.setBody(body))
+      expect((yield* client.execute(request)).status).toBe(200)
+      expect(upstream.calls).toHaveLength(2)
+    }).pipe(Effect.scoped))
+})
+
+describe("timeouts", () => {
+  it.effect("each attempt has its own timeout, and a timed-out attempt is retried", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ hang: true }, { status: 200 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { retry, timeout: "1 second" })
+      const fiber = yield* Effect.forkChild(client.get(`${A}/x`))
+      yield* TestClock.adjust("1 second")
+      expect((yield* Fiber.join(fiber)).status).toBe(200)
+    }).pipe(Effect.scoped))
+
+  it.effect("a timed-out request counts as a failure for the breaker", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ hang: true })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker: { consecutiveFailures: 1 },
+        timeout: "1 second"
+      })
+      const fiber = yield* Effect.forkChild(Effect.exit(client.get(`${A}/x`)))
+      yield* TestClock.adjust("1 second")
+      expect(failure(yield* Fiber.join(fiber))).toBeInstanceOf(TimeoutError)
+      expect(failure(yield* Effect.exit(client.get(`${A}/x`)))).toBeInstanceOf(CircuitOpenError)
+    }).pipe(Effect.scoped))
+
+  it.effect("the deadline bounds the whole call, retries and their waits included", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        retry: { retries: 100, baseDelay: "1 second", jitter: false, factor: 1 },
+        deadline: "3500 millis"
+      })
+      const fiber = yield* Effect.forkChild(Effect.exit(client.get(`${A}/x`)))
+      yield* TestClock.adjust("3500 millis")
+      const error = failure(yield* Fiber.join(fiber)) as TimeoutError
+      expect(error).toBeInstanceOf(TimeoutError)
+      expect(error.policy).toBe("http/deadline")
+      expect(upstream.calls).toHaveLength(4)
+    }).pipe(Effect.scoped))
+})
+
+describe("hedging", () => {
+  it.effect("a slow GET is hedged: the second attempt answers", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ hang: true }, { status: 200 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { hedge: { delay: "100 millis", attempts: 2 } })
+      const fiber = yield* Effect.forkChild(client.get(`${A}/x`))
+      yield* TestClock.adjust("100 millis")
+      expect((yield* Fiber.join(fiber)).status).toBe(200)
+      expect(upstream.calls).toHaveLength(2)
+    }).pipe(Effect.scoped))
+
+  it.effect("a PUT is never hedged", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ after: "1 second", status: 200 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { hedge: { delay: "100 millis", attempts: 2 } })
+      const fiber = yield* Effect.forkChild(client.put(`${A}/x`))
+      yield* TestClock.adjust("1 second")
+      expect((yield* Fiber.join(fiber)).status).toBe(200)
+      expect(upstream.calls).toHaveLength(1)
+    }).pipe(Effect.scoped))
+})
+
+describe("fallback", () => {
+  const cached = (request: HttpClientRequest.HttpClientRequest) =>
+    Effect.succeed(HttpClientResponse.fromWeb(request, Response.json({ stock: 7 }, { headers: { "x-cache": "1" } })))
+
+  it.effect("answers for an open circuit, with the request at hand", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 })
+      const seen: Array<string> = []
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker: { consecutiveFailures: 1 },
+        fallback: (error, request) => {
+          seen.push(`${error._tag} ${request.url}`)
+          return cached(request)
+        }
+      })
+      // The failed response reaches the fallback as Effect's own StatusCodeError.
+      expect((yield* client.get(`${A}/one`)).headers["x-cache"]).toBe("1")
+      expect(yield* Effect.flatMap(client.get(`${A}/two`), (response) => response.json)).toEqual({ stock: 7 })
+      expect(seen).toEqual([`HttpClientError ${A}/one`, `CircuitOpenError ${A}/two`])
+    }).pipe(Effect.scoped))
+
+  it.effect("what the fallback fails with is what the call fails with", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ transport: true })
+      const client = yield* ResilientHttpClient.make(upstream.client, { fallback: (error) => Effect.fail(error) })
+      const error = failure(yield* Effect.exit(client.get(`${A}/x`))) as { _tag: string }
+      expect(error._tag).toBe("HttpClientError")
+    }).pipe(Effect.scoped))
+})
+
+describe("given breakers, spans and metrics", () => {
+  it.effect("one given breaker guards every origin", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 })
+      const breaker = yield* CircuitBreaker.make({ name: "backend", consecutiveFailures: 1 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { breaker })
+      yield* client.get(`${A}/x`)
+      expect(yield* breaker.state).toBe("Open")
+      expect((failure(yield* Effect.exit(client.get("http://b.test/x"))) as CircuitOpenError).breaker).toBe("backend")
+    }).pipe(Effect.scoped))
+
+  it.effect("a registry of your own holds the circuits, one per origin", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 200 })
+      const registry = yield* CircuitBreakerRegistry.make({ config: { consecutiveFailures: 3 } })
+      const client = yield* ResilientHttpClient.make(upstream.client, { breaker: registry })
+      yield* client.get(`${A}/x`)
+      yield* client.get("https://b.test:8443/y")
+      expect([...(yield* registry.keys)].sort()).toEqual([A, "https://b.test:8443"])
+    }).pipe(Effect.scoped))
+
+  it.effect("the request's span is annotated with its circuit, named after the origin", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 200 })
+      const client = yield* ResilientHttpClient.make(upstream.client)
+      const span = yield* Effect.andThen(client.get(`${A}/x`), Effect.currentSpan).pipe(Effect.withSpan("checkout"))
+      expect(Object.fromEntries(span.attributes)).toMatchObject({
+        "resilience.circuit_breaker.name": A,
+        "resilience.circuit_breaker.outcome": "success"
+      })
+    }).pipe(Effect.scoped))
+
+  it.effect("the circuits' metrics are labelled with the origin", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 }, { status: 200 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { breaker: { metrics: true } })
+      yield* client.get(`${A}/x`)
+      yield* client.get(`${A}/x`)
+      const text = yield* PrometheusMetrics.format()
+      const calls = "resilience_circuit_breaker_calls_total"
+      expect(series(text, calls, { breaker: A, outcome: "failure" })).toBe(1)
+      expect(series(text, calls, { breaker: A, outcome: "success" })).toBe(1)
+    }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, new Map())))
+})

@@ -1,0 +1,104 @@
+import { describe, expectTypeOf, it } from "@effect/vitest"
+import type { Scope } from "effect"
+import { Effect } from "effect"
+import type { HttpClient, HttpClientError, HttpClientResponse } from "effect/http"
+import type {
+  BulkheadFullError,
+  CircuitBreakerConfigError,
+  CircuitOpenError,
+  PolicyConfigError,
+  TimeoutError
+} from "../src/index.js"
+import { ResilientHttpClient } from "../src/index.js"
+
+// Checked by `tsc` (part of `npm test`): the client's error type is the wrapped client's plus exactly
+// the errors its policies can add. The values are only declared, so every expression sits in a thunk
+// the type-checker reads and the test never runs.
+declare const client: HttpClient.HttpClient
+declare const fallbackResponse: HttpClientResponse.HttpClientResponse
+
+type Made<E, R = never> = Effect.Effect<
+  HttpClient.HttpClient.With<E, R>,
+  PolicyConfigError | CircuitBreakerConfigError,
+  Scope.Scope
+>
+
+describe("the error type of a resilient client", () => {
+  it("a breaker only: HttpClientError | CircuitOpenError", () => {
+    const _types = () => {
+      expectTypeOf(ResilientHttpClient.make(client)).toEqualTypeOf<
+        Made<HttpClientError.HttpClientError | CircuitOpenError>
+      >()
+      expectTypeOf(ResilientHttpClient.make(client, { retry: { retries: 2 }, hedge: { delay: "100 millis" } }))
+        .toEqualTypeOf<Made<HttpClientError.HttpClientError | CircuitOpenError>>()
+    }
+    expectTypeOf(_types).toBeFunction()
+  })
+
+  it("a timeout or a deadline adds TimeoutError", () => {
+    const _types = () => {
+      expectTypeOf(ResilientHttpClient.make(client, { timeout: "1 second" })).toEqualTypeOf<
+        Made<HttpClientError.HttpClientError | CircuitOpenError | TimeoutError>
+      >()
+      expectTypeOf(ResilientHttpClient.make(client, { deadline: "5 seconds", retry: {} })).toEqualTypeOf<
+        Made<HttpClientError.HttpClientError | CircuitOpenError | TimeoutError>
+      >()
+    }
+    expectTypeOf(_types).toBeFunction()
+  })
+
+  it("a bulkhead adds BulkheadFullError", () => {
+    const _types = () => {
+      expectTypeOf(ResilientHttpClient.make(client, { bulkhead: { maxConcurrent: 4 }, timeout: 100 })).toEqualTypeOf<
+        Made<HttpClientError.HttpClientError | CircuitOpenError | TimeoutError | BulkheadFullError>
+      >()
+    }
+    expectTypeOf(_types).toBeFunction()
+  })
+
+  it("a fallback is handed every error that can occur, and its own errors replace them", () => {
+    const _types = () => {
+      const handled = ResilientHttpClient.make(client, {
+        timeout: "1 second",
+        fallback: (error) => {
+          expectTypeOf(error).toEqualTypeOf<
+            HttpClientError.HttpClientError | CircuitOpenError | TimeoutError | BulkheadFullError
+          >()
+          return Effect.succeed(fallbackResponse)
+        }
+      })
+      expectTypeOf(handled).toEqualTypeOf<Made<never>>()
+      const partly = ResilientHttpClient.make(client, {
+        fallback: (error) => error._tag === "CircuitOpenError" ? Effect.succeed(fallbackResponse) : Effect.fail(error)
+      })
+      expectTypeOf(partly).toEqualTypeOf<
+        Made<HttpClientError.HttpClientError | TimeoutError | BulkheadFullError>
+      >()
+    }
+    expectTypeOf(_types).toBeFunction()
+  })
+
+  it("the layer's service holds every error the policies may add", () => {
+    const _types = () => {
+      expectTypeOf<ResilientHttpClient.ResilientHttpClient["Service"]>().toEqualTypeOf<
+        HttpClient.HttpClient.With<
+          HttpClientError.HttpClientError | CircuitOpenError | TimeoutError | BulkheadFullError
+        >
+      >()
+    }
+    expectTypeOf(_types).toBeFunction()
+  })
+
+  it("callbacks are typed from the options", () => {
+    const _types = () => {
+      ResilientHttpClient.make(client, {
+        isFailure: (response) => {
+          expectTypeOf(response).toEqualTypeOf<HttpClientResponse.HttpClientResponse>()
+          return response.status >= 500
+        },
+        key: (request) => request.url
+      })
+    }
+    expectTypeOf(_types).toBeFunction()
+  })
+})
