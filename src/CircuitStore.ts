@@ -171,7 +171,9 @@ export interface CircuitObserver {
    * unknown (`undefined`) for a call nobody needed timed: an observer that
    * needs it keeps `needsTime` on. `byStore` tells a call the store admitted
    * (whose outcome went to the store through `CircuitLink.done`) from one the
-   * local circuit admitted.
+   * local circuit admitted. `openHintMillis` is a failure's open-duration
+   * hint (`Classifier.failureWithOpenHint`), already capped by
+   * `maxOpenDuration`: an opening this failure causes lasts at least that.
    */
   onCall?(
     state: "Closed" | "HalfOpen" | "Disabled",
@@ -180,7 +182,8 @@ export interface CircuitObserver {
     durationMillis: number,
     counted: boolean,
     at: number | undefined,
-    byStore: boolean
+    byStore: boolean,
+    openHintMillis?: number
   ): void
   /** Hears of every rejection (optional, as `onCall`). */
   onReject?(state: RejectingState, retryAfterMillis: number, at: number): void
@@ -278,9 +281,12 @@ export interface CircuitLink {
    * Takes the outcome of a call the store admitted: once per grant whose call
    * ran as the store's. (A grant outside half-open that finds the local
    * circuit closed, or disabled, by then runs as the local circuit's own
-   * call, and its outcome is heard by the observers instead.)
+   * call, and its outcome is heard by the observers instead.) `openHintMillis`
+   * is a failure's open-duration hint, capped by `maxOpenDuration`: should
+   * the store open the circuit on this failure, the opening lasts at least
+   * that.
    */
-  done(grant: StoreGrant, outcome: Outcome, slow: boolean, now: number): Effect.Effect<void>
+  done(grant: StoreGrant, outcome: Outcome, slow: boolean, now: number, openHintMillis?: number): Effect.Effect<void>
   /** Takes an operator's control call, already applied to the local circuit. */
   control(target: "ForcedOpen" | "Disabled" | "Reset", now: number): Effect.Effect<void>
   /** The fleet's view of the circuit, for a shared store that has read one. */

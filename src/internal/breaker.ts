@@ -396,7 +396,6 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     startedAt: number,
     span: Tracer.Span | undefined
   ): Effect.Effect<void> {
-    // A store's link judges the outcome itself: an open-duration hint does not reach it.
     const classified = classifySafely(classify, exit)
     const outcome = outcomeOf(classified)
     const now = this.clock.currentTimeMillisUnsafe()
@@ -411,7 +410,15 @@ export class CircuitBreakerImpl implements CircuitBreaker {
       exit
     )
     if (span !== undefined) span.attribute(spanAttributes.outcome, outcome)
-    const done = link.done(grant, outcome, slow, now)
+    // An open-duration hint goes to the store, capped as the local circuit caps it: the store opens.
+    const hint = openHintOf(classified)
+    const done = link.done(
+      grant,
+      outcome,
+      slow,
+      now,
+      hint === undefined ? undefined : Math.min(hint, this.circuit.maxHintMillis)
+    )
     if (!(classified instanceof ClassifierBug)) return done
     const report = this.reportBug(classified, exit, now)
     return report === undefined ? done : Effect.andThen(done, report)

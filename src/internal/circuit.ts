@@ -123,7 +123,7 @@ export class Circuit {
   private readonly slowMillis: number | undefined
   private readonly maxWaitMillis: number | undefined
   /** The longest opening an open-duration hint may ask for: `maxOpenDuration`, else what timers hold. */
-  private readonly maxHintMillis: number
+  readonly maxHintMillis: number
   private readonly slowProbesFail: boolean
   /** Whether a rate rule is set, so that a call that is neither failed nor slow may still trip. */
   private readonly ratesTrip: boolean
@@ -280,8 +280,9 @@ export class Circuit {
     const current = phase.gen === admission.gen
     const counted = current && outcome !== "ignored"
     const observers = this.callObservers
+    const hint = openHint === undefined ? undefined : Math.min(openHint, this.maxHintMillis)
     for (let i = 0; i < observers.length; i++) {
-      observers[i]!.onCall(admission.state, outcome, slow, durationMillis, counted, now, false)
+      observers[i]!.onCall(admission.state, outcome, slow, durationMillis, counted, now, false, hint)
     }
     if (!current) return
     const failure = outcome === "failure"

@@ -16,17 +16,27 @@ export interface OutcomeCounts {
   /** Failures since the last success (all of them while none succeeded). */
   trailing: number
   sawSuccess: boolean
+  /** The longest open-duration hint of the failures counted (milliseconds; 0 when none). */
+  openHint: number
 }
 
 /** @internal */
-export const emptyCounts = (): OutcomeCounts => ({ calls: 0, failures: 0, slow: 0, trailing: 0, sawSuccess: false })
+export const emptyCounts = (): OutcomeCounts => ({
+  calls: 0,
+  failures: 0,
+  slow: 0,
+  trailing: 0,
+  sawSuccess: false,
+  openHint: 0
+})
 
-/** Counts one call's outcome. @internal */
-export const countOutcome = (counts: OutcomeCounts, failed: boolean, slow: boolean): void => {
+/** Counts one call's outcome (a failure's open-duration hint, if any, in milliseconds). @internal */
+export const countOutcome = (counts: OutcomeCounts, failed: boolean, slow: boolean, openHint?: number): void => {
   counts.calls++
   if (failed) {
     counts.failures++
     counts.trailing++
+    if (openHint !== undefined && openHint > counts.openHint) counts.openHint = openHint
   } else {
     counts.sawSuccess = true
     counts.trailing = 0
@@ -41,6 +51,7 @@ export const mergeOlder = (counts: OutcomeCounts, older: OutcomeCounts): void =>
   counts.calls += older.calls
   counts.failures += older.failures
   counts.slow += older.slow
+  counts.openHint = Math.max(counts.openHint, older.openHint)
 }
 
 /** The flush arguments of a batch counted under generation `gen`, before the rules and the window. @internal */
@@ -64,15 +75,18 @@ export class PendingOutcomes {
   private gen = 0
   private startedAt = 0
 
+  /** `now` is read when a batch starts only: a closed call in shared mode counts without a clock read. */
+  constructor(private readonly now: () => number) {}
+
   /** Whether nothing is counted. */
   get empty(): boolean {
     return this.counts.calls === 0
   }
 
-  /** Counts an outcome under generation `gen` at `now`; true when it is the first of a batch. */
-  count(gen: number, now: number, failed: boolean, slow: boolean): boolean {
-    const first = this.start(gen, now)
-    countOutcome(this.counts, failed, slow)
+  /** Counts an outcome under generation `gen`; true when it is the first of a batch. */
+  count(gen: number, failed: boolean, slow: boolean, openHint: number | undefined): boolean {
+    const first = this.start(gen)
+    countOutcome(this.counts, failed, slow, openHint)
     return first
   }
 
@@ -81,9 +95,9 @@ export class PendingOutcomes {
    * not record, unless what was counted since belongs to another
    * generation; true when it starts a batch.
    */
-  keep(gen: number, now: number, older: OutcomeCounts): boolean {
+  keep(gen: number, older: OutcomeCounts): boolean {
     if (!this.empty && this.gen !== gen) return false
-    const first = this.start(gen, now)
+    const first = this.start(gen)
     mergeOlder(this.counts, older)
     return first
   }
@@ -108,10 +122,10 @@ export class PendingOutcomes {
     this.gen = gen
   }
 
-  private start(gen: number, now: number): boolean {
+  private start(gen: number): boolean {
     if (!this.empty) return false
     this.gen = gen
-    this.startedAt = now
+    this.startedAt = this.now()
     return true
   }
 }

@@ -20,7 +20,7 @@ import { countArgs, PendingOutcomes } from "./outcomeCounts.js"
 import { CircuitArgs } from "./redisCircuitArgs.js"
 import { notRun } from "./redisErrors.js"
 import type { CircuitReply, ScriptCall } from "./redisScript.js"
-import { decodeReply } from "./redisScript.js"
+import { decodeReply, fleetViewOf } from "./redisScript.js"
 import type { RedisStore } from "./redisStore.js"
 import type { StrictBatchLink } from "./redisStrictBatch.js"
 import { StrictBatch } from "./redisStrictBatch.js"
@@ -42,7 +42,7 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
   /** The fleet's consecutive openings, as last seen. */
   openings = 0
   /** Outcomes the local circuit admitted, counted for the next flush. */
-  private readonly pending = new PendingOutcomes()
+  private readonly pending: PendingOutcomes
   /** Shared mode: the fleet had no probe permit left at the last answer; cleared by any newer news. */
   private probesExhausted = false
   private pendingControl: "ForcedOpen" | "Disabled" | "Reset" | undefined = undefined
@@ -64,6 +64,7 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
 
   constructor(readonly store: RedisStore, readonly local: LocalCircuit) {
     this.config = local.config
+    this.pending = new PendingOutcomes(() => store.clock.currentTimeMillisUnsafe())
     this.args = new CircuitArgs(store.settings, store.channel, store.origin, local)
     this.rules = this.args.rules
     this.fingerprint = this.args.fingerprint
@@ -123,15 +124,15 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
     _d: number,
     counted: boolean,
     _at: number | undefined,
-    byStore: boolean
+    byStore: boolean,
+    openHintMillis?: number
   ): void {
     this.used = true
     // A call Redis admitted reached Redis through `done`; a call the local circuit admitted (in shared
     // mode's closed state, or while Redis was away, however the outage has gone since) is counted
     // for the next flush. What the store does when the call ends does not matter: how it was admitted does.
     if (!counted || state === "HalfOpen" || byStore) return
-    const now = this.store.clock.currentTimeMillisUnsafe()
-    if (this.pending.count(this.gen, now, outcome === "failure", slow)) this.store.dirty.add(this)
+    if (this.pending.count(this.gen, outcome === "failure", slow, openHintMillis)) this.store.dirty.add(this)
   }
 
   markDue(): void {
@@ -159,7 +160,9 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
 
   /** Sends outcomes counted under fleet generation `gen` to be merged into the fleet's window. */
   private sendBatch(now: number, gen: number, counts: OutcomeCounts): Effect.Effect<void> {
-    return this.flushOutcomes(now, gen, [...countArgs(gen, counts), ...this.rules], () => this.keep(gen, counts))
+    // No sequence (shared mode counts calls, not their order), then the batch's open-duration hint.
+    const args = [...countArgs(gen, counts), ...this.rules, "", counts.openHint]
+    return this.flushOutcomes(now, gen, args, () => this.keep(gen, counts))
   }
 
   /** Catches up with the fleet's state. */
@@ -256,16 +259,7 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
   }
 
   fleet(): FleetView | undefined {
-    const reply = this.lastReply
-    return reply === undefined ? undefined : {
-      state: reply.state,
-      calls: reply.calls,
-      failures: reply.failures,
-      slowCalls: reply.slow,
-      consecutiveFailures: reply.streak,
-      consecutiveOpenings: reply.openings,
-      readAt: this.lastReplyAt
-    }
+    return this.lastReply === undefined ? undefined : fleetViewOf(this.lastReply, this.lastReplyAt)
   }
 
   admit(now: number): Effect.Effect<StoreGrant | Rejection | "local"> {
@@ -422,7 +416,9 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
    * after it, and the answer moves the local circuit when it arrives. The
    * store waits for outcomes still on their way before it closes.
    */
-  done(grant: StoreGrant, outcome: Outcome, slow: boolean, now: number): Effect.Effect<void> {
+  done(grant: StoreGrant, outcome: Outcome, slow: boolean, now: number, openHintMillis?: number): Effect.Effect<void> {
+    // A failure's open-duration hint goes with it: the script opens for at least that long.
+    const hint = outcome === "failure" ? openHintMillis ?? 0 : 0
     if (grant.token > 0) {
       // Judged as in memory (a slow probe fails when slow calls can trip the circuit).
       const reported = outcome === "ignored"
@@ -431,18 +427,20 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
         ? "failure"
         : "success"
       // A lost probe report is not retried: the lease expires and another instance probes.
-      return this.store.detach(this.call("probe", now, [String(grant.token), reported, this.config.successThreshold]))
+      const extra = [String(grant.token), reported, this.config.successThreshold, hint]
+      return this.store.detach(this.call("probe", now, extra))
     }
     if (outcome === "ignored") return Effect.void
     const failure = outcome === "failure" ? 1 : 0
-    if (this.store.strict) return this.strictBatch.outcome(Number(grant.version), failure === 1, slow)
+    if (this.store.strict) return this.strictBatch.outcome(Number(grant.version), failure === 1, slow, hint)
     return this.store.detach(
       this.sendBatch(now, Number(grant.version), {
         calls: 1,
         failures: failure,
         slow: slow ? 1 : 0,
         trailing: failure,
-        sawSuccess: failure === 0
+        sawSuccess: failure === 0,
+        openHint: hint
       })
     )
   }
@@ -508,7 +506,7 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
 
   keep(gen: number, older: OutcomeCounts): void {
     // The kept batch is older than what was counted since.
-    if (this.pending.keep(gen, this.store.clock.currentTimeMillisUnsafe(), older)) this.store.dirty.add(this)
+    if (this.pending.keep(gen, older)) this.store.dirty.add(this)
   }
 
   private rejection(now: number): Effect.Effect<Rejection> {

@@ -73,7 +73,8 @@ local knownGen = whole(11, "knownGen", 0, MAX)
 -- A batch of outcomes from ARGV[base] on (a flush's, or the one an admission carries): generation,
 -- calls, failures, slow calls, trailing failures, whether all failed, the trip rules and the window,
 -- and, from strict mode, the calls in the order they ended (f failure, s success, upper case when
--- slow), so that the rules apply call by call.
+-- slow), so that the rules apply call by call; then the longest open-duration hint of its failures
+-- (milliseconds, 0 for none: an opening they cause lasts at least that).
 local function batchArgs(base)
   local b = { gen = ARGV[base] }
   b.calls, b.failures = whole(base + 1, "calls", 0, MAX), whole(base + 2, "failures", 0, MAX)
@@ -94,13 +95,17 @@ local function batchArgs(base)
     end
     b.sequence = sequence
   end
+  b.openHint = 0
+  if ARGV[base + 15] ~= nil and ARGV[base + 15] ~= "" then
+    b.openHint = millis(base + 15, "openHint", 0, MAXDUR, ceil)
+  end
   return b
 end
 
 -- The operation's own arguments, checked here too, before anything is read or written.
 local seed, seedRemaining, seedOpenings, seedOpenedAt, fingerprint
 local batch, admissions
-local token, outcome, successThreshold, target
+local token, outcome, successThreshold, probeHint, target
 if op == "sync" then
   seed = ARGV[12]
   seedRemaining = millis(13, "seed remaining", 0, MAXDUR, ceil)
@@ -121,6 +126,9 @@ elseif op == "probe" then
     refuse("outcome", outcome, "success, failure or ignored")
   end
   successThreshold = whole(14, "successThreshold", 1, MAX)
+  -- A failed probe's open-duration hint (milliseconds, 0 for none).
+  probeHint = 0
+  if ARGV[15] ~= nil and ARGV[15] ~= "" then probeHint = millis(15, "openHint", 0, MAXDUR, ceil) end
 elseif op == "control" then
   target = ARGV[12]
   if target ~= "ForcedOpen" and target ~= "Disabled" and target ~= "Reset" then
@@ -375,6 +383,13 @@ local function tripReason(consecutive, failureCount, failureRate, slowRate, mini
   return nil
 end
 
+-- How long a trip opens the circuit: at least the batch's open-duration hint when failures tripped it
+-- (as the in-memory circuit does; slow calls carry no hint).
+local function openFor(reason, b)
+  if reason == "SlowCallRate" then return openMillis end
+  return math.max(openMillis, b.openHint)
+end
+
 -- Merges a batch of outcomes (see batchArgs) into the fleet's window, and trips the circuit when a
 -- rule holds. False when the batch is stale: counted under another generation, or for a state that
 -- records nothing.
@@ -392,7 +407,7 @@ local function flushBatch(b)
       if s.state == "Closed" then
         local reason = tripReason(b.consecutive, b.failureCount, b.failureRate, b.slowRate, b.minimumCalls)
         if reason then
-          transition("Open", reason, openMillis)
+          transition("Open", reason, openFor(reason, b))
           break
         end
       end
@@ -403,7 +418,7 @@ local function flushBatch(b)
   if b.allFailed then s.streak = sat(s.streak + b.failures) else s.streak = b.trailing end
   if s.state == "Closed" then
     local reason = tripReason(b.consecutive, b.failureCount, b.failureRate, b.slowRate, b.minimumCalls)
-    if reason then transition("Open", reason, openMillis) end
+    if reason then transition("Open", reason, openFor(reason, b)) end
   end
   return true
 end
@@ -461,7 +476,7 @@ elseif op == "probe" then
     if outcome == "ignored" then
       s.permits = s.permits + 1
     elseif outcome == "failure" then
-      transition("Open", "ProbeFailed", openMillis)
+      transition("Open", "ProbeFailed", math.max(openMillis, probeHint))
     else
       s.successes = s.successes + 1
       if s.successes >= successThreshold then transition("Closed", "ProbesSucceeded", 0) end

@@ -31,7 +31,8 @@ export const luaSet = (names: ReadonlyArray<string>): string =>
  * ARGV[11] known generation, ARGV[12] admissions, and the batch from
  * ARGV[13]: generation, calls, failures, slow, trailing, all failed, the
  * rules (consecutive, count, failure rate, slow rate, minimum calls), the
- * window (kind, size, bucket) and the sequence of outcomes.
+ * window (kind, size, bucket), the sequence of outcomes and their
+ * open-duration hint.
  *
  * @internal
  */
@@ -64,7 +65,8 @@ local function closedAdmit()
     -- Strict mode's batch: the calls one by one (a sequence), in a count window.
     if sequence == nil or sequence == "" or ARGV[24] ~= "c" or string.find(sequence, "[^fFsS]")
       or num(ARGV[14], 0, MAX, true) ~= #sequence or not num(ARGV[15], 0, MAX, true) or not num(ARGV[16], 0, MAX, true)
-      or not num(ARGV[17], 0, MAX, true) or not num(ARGV[26], 0, MAXDUR) then
+      or not num(ARGV[17], 0, MAX, true) or not num(ARGV[26], 0, MAXDUR)
+      or (ARGV[28] ~= nil and ARGV[28] ~= "" and not num(ARGV[28], 0, MAXDUR)) then
       return nil
     end
     consecutive, failureCount = num(ARGV[19], 0, MAX, true), num(ARGV[20], 0, MAX, true)

@@ -28,6 +28,7 @@ import { Exit, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { TransitionReason } from "../CircuitBreakerEvent.js"
 import { State } from "../CircuitState.js"
+import type { FleetView } from "../CircuitStore.js"
 import { circuitLua } from "./redisLua.js"
 import { IntBetween } from "./schemas.js"
 
@@ -243,6 +244,17 @@ const named = (
   granted,
   moved,
   config
+})
+
+/** The fleet's view of a circuit, from a reply to an operation sent at `readAt`. @internal */
+export const fleetViewOf = (reply: CircuitReply, readAt: number): FleetView => ({
+  state: reply.state,
+  calls: reply.calls,
+  failures: reply.failures,
+  slowCalls: reply.slow,
+  consecutiveFailures: reply.streak,
+  consecutiveOpenings: reply.openings,
+  readAt
 })
 
 /**

@@ -95,8 +95,12 @@ export class StrictBatch {
     }))
   }
 
-  /** Counts the outcome of a call admitted under fleet generation `gen`, to send with the next operation. */
-  outcome(gen: number, failed: boolean, slow: boolean): Effect.Effect<void> {
+  /**
+   * Counts the outcome of a call admitted under fleet generation `gen`, to
+   * send with the next operation (a failure's open-duration hint with it,
+   * in milliseconds: the batch carries its longest).
+   */
+  outcome(gen: number, failed: boolean, slow: boolean, openHint: number): Effect.Effect<void> {
     return Effect.suspend(() => {
       const pending = this.outcomes
       if (pending !== undefined && pending.gen !== gen) {
@@ -105,7 +109,7 @@ export class StrictBatch {
         this.link.start(this.sendOutcomes(pending))
       }
       const batch = this.outcomes ??= { ...emptyCounts(), gen, sequence: "" }
-      countOutcome(batch, failed, slow)
+      countOutcome(batch, failed, slow, openHint)
       batch.sequence += failed ? (slow ? "F" : "f") : (slow ? "S" : "s")
       this.schedule()
       return Effect.void
@@ -172,7 +176,7 @@ export class StrictBatch {
   }
 
   private argsOf(outcomes: Outcomes): ReadonlyArray<string | number> {
-    return [...countArgs(outcomes.gen, outcomes), ...this.link.rules, outcomes.sequence]
+    return [...countArgs(outcomes.gen, outcomes), ...this.link.rules, outcomes.sequence, outcomes.openHint]
   }
 
   private keepAll(outcomes: Outcomes): void {
