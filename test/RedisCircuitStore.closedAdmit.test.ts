@@ -134,10 +134,14 @@ describe.skipIf(!redisAvailable)("strict mode's closed admission, answered on th
             expect(yield* send("PTTL", "fast:{admitted}:w"), `step ${step}`).toBeGreaterThan(0)
           }
         }
-        // The run took both paths: answers on the fast path (the only one to trim the window with LTRIM,
-        // when a call pushes the oldest out), and trips the full script made.
+        // The run took every path: a single call rotating a full window (RPOPLPUSH, the only command
+        // for it), batches pushing and trimming (LTRIM, only the fast path trims), rotations undone
+        // before a trip (LPOP, only then), and trips the full script made.
         const stats = String(yield* send("INFO", "commandstats"))
-        expect(Number(/cmdstat_ltrim:calls=(\d+)/.exec(stats)?.[1] ?? 0)).toBeGreaterThan(50)
+        const calls = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
+        expect(calls("rpoplpush")).toBeGreaterThan(30)
+        expect(calls("ltrim")).toBeGreaterThan(10)
+        expect(calls("lpop")).toBeGreaterThan(0)
         expect(trips).toBeGreaterThan(3)
       }).pipe(Effect.scoped),
     60_000

@@ -107,10 +107,29 @@ local function closedAdmit()
     if batchGen ~= genText or calls > size or failures > calls or slow > calls then return nil end
     local k = #sequence
     local evict = math.max(0, calls + k - size)
-    local evicted
-    if evict > 0 then
+    local failures0, slow0, streak0 = failures, slow, streak
+    -- One call into a full window, a busy circuit's every call: the oldest entry moves to the head
+    -- (RPOPLPUSH) and becomes the new one (LSET, unless it reads the same already), one or two
+    -- commands where pushing and trimming takes three. Any other batch reads the entries it drops
+    -- (LRANGE), then pushes and trims.
+    local rotated, evicted
+    if k == 1 and evict == 1 then
+      rotated = redis.pcall("RPOPLPUSH", KEYS[2], KEYS[2])
+      -- An error or an empty list: nothing moved.
+      if type(rotated) ~= "string" then return nil end
+      evicted = { rotated }
+    elseif evict > 0 then
       evicted = redis.pcall("LRANGE", KEYS[2], -evict, -1)
       if evicted.err or #evicted ~= evict then return nil end
+    end
+    -- The full script takes over from the window as it was: a rotation is undone (a window of one
+    -- entry rotates onto itself).
+    local function fallThrough()
+      if rotated and size > 1 then
+        redis.call("LPOP", KEYS[2])
+        redis.call("RPUSH", KEYS[2], rotated)
+      end
+      return nil
     end
     local dropped = evict
     -- The calls one by one, as the full script records them: each pushes one entry and, in a full
@@ -125,20 +144,29 @@ local function closedAdmit()
       calls, failures, slow = calls + 1, failures + failed, slow + slowCall
       if calls > size then
         local f, s = string.match(evicted[evict], "^0:1:([01]):([01])$")
-        if not f then return nil end
+        if not f then return fallThrough() end
         evict = evict - 1
         calls, failures, slow = calls - 1, failures - tonumber(f), slow - tonumber(s)
       end
       if failed == 1 then streak = math.min(streak + 1, MAX) else streak = 0 end
-      if (consecutive > 0 and streak >= consecutive) or (failureCount > 0 and failures >= failureCount) then return nil end
+      if (consecutive > 0 and streak >= consecutive) or (failureCount > 0 and failures >= failureCount) then
+        return fallThrough()
+      end
       if calls >= minimumCalls and ((failureRate >= 0 and failures > 0 and failures / calls >= failureRate)
         or (slowRate >= 0 and slow > 0 and slow / calls >= slowRate)) then
-        return nil
+        return fallThrough()
       end
     end
-    local length = redis.pcall("LPUSH", KEYS[2], unpack(entries))
-    if type(length) == "table" then return nil end
-    if dropped > 0 then redis.call("LTRIM", KEYS[2], 0, -dropped - 1) end
+    local length = 0
+    if rotated then
+      if rotated ~= entries[1] then redis.call("LSET", KEYS[2], 0, entries[1]) end
+    else
+      length = redis.pcall("LPUSH", KEYS[2], unpack(entries))
+      if type(length) == "table" then return nil end
+      if dropped > 0 then redis.call("LTRIM", KEYS[2], 0, -dropped - 1) end
+    end
+    -- Counts that did not move are not written again (a success in place of a success).
+    local changed = not rotated or failures ~= failures0 or slow ~= slow0 or streak ~= streak0
     -- Renewed as the full script renews a circuit it writes, but at most every eighth of the idle
     -- time (a circuit in use keeps at least seven eighths of it); a window this push created expires
     -- with the circuit.
@@ -150,7 +178,9 @@ local function closedAdmit()
         "renewed", int(now))
     else
       if length == k then redis.call("PEXPIRE", KEYS[2], idle) end
-      redis.call("HSET", KEYS[1], "calls", calls, "failures", failures, "slow", slow, "streak", int(streak))
+      if changed then
+        redis.call("HSET", KEYS[1], "calls", calls, "failures", failures, "slow", slow, "streak", int(streak))
+      end
     end
   end
   -- One text, not the full script's array: it costs Redis and the client less to pass on (see
