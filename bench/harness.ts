@@ -30,6 +30,11 @@ const median = (values: ReadonlyArray<number>) => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
+/** A few turns of the event loop: callbacks a collection or a finished case queued run now. */
+const settle = async () => {
+  for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve))
+}
+
 export const measure = async (
   cases: ReadonlyArray<Case>,
   options: { readonly rounds: number; readonly warmup: number }
@@ -38,8 +43,10 @@ export const measure = async (
   const gc = (globalThis as { gc?: () => void }).gc
   for (let round = 0; round < options.warmup + options.rounds; round++) {
     for (const c of cases) {
-      // Collect before each case, so none pays for the garbage the one before it left.
+      // Collect before each case, so none pays for the garbage the one before it left, and let what
+      // the collection queued run first (finalizers: undici's, of the HTTP cases' responses, say).
       gc?.()
+      await settle()
       const start = process.hrtime.bigint()
       await c.run(c.ops)
       const nsPerOp = Number(process.hrtime.bigint() - start) / c.ops
