@@ -184,6 +184,31 @@ describe("review: client", () => {
         .toBe("Stale")
     }).pipe(Effect.scoped))
 
+  it.effect.each(
+    [
+      ["a date in the past", "Sun, 06 Nov 1994 08:49:37 GMT", 10],
+      ["64 characters", "0".repeat(63) + "5", 5000],
+      ["0", "0", 10],
+      ["a huge delta, capped at maxRetryAfter (5 min) then past maxRetryAfterWait (30 s)", "9".repeat(40), -1]
+    ] as const
+  )("Retry-After: %s", ([_label, value, waitMillis]) =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.UTC(2026, 0, 1))
+      const upstreamClient = scripted({ status: 503, headers: { "retry-after": value } }, { status: 200 })
+      const client = yield* ResilientHttpClient.make(upstreamClient.client, {
+        retry: { retries: 2, baseDelay: "10 millis", jitter: false }
+      })
+      const fiber = yield* Effect.forkChild(client.get(`${A}/x`))
+      if (waitMillis < 0) {
+        expect((yield* Fiber.join(fiber)).status).toBe(503)
+        return
+      }
+      yield* TestClock.adjust(waitMillis - 1)
+      expect(upstreamClient.calls).toHaveLength(1)
+      yield* TestClock.adjust(1)
+      expect((yield* Fiber.join(fiber)).status).toBe(200)
+    }).pipe(Effect.scoped))
+
   it.effect("options that cannot apply with a given breaker are refused, not silently dropped", () =>
     Effect.gen(function*() {
       const upstreamClient = scripted({ status: 200 })
