@@ -18,16 +18,19 @@
  * - **Retry** (opt-in): idempotent methods only (`GET`, `HEAD`, `OPTIONS`,
  *   `PUT`, `DELETE`; `POST` and `PATCH` with an `Idempotency-Key` header, or
  *   `nonIdempotent: true`), exponential backoff with jitter, a retry budget,
- *   a `Retry-After` on 429/503 honoured as the least wait. Never an open
- *   circuit, a full bulkhead or a 4xx other than 408/429, nor a request
+ *   a `Retry-After` on 429/503 honoured as the least wait (longer than
+ *   `maxRetryAfterWait`, it ends the retries). Never a call an open circuit
+ *   rejected (a call admitted before its circuit opened finishes its own
+ *   retries), a full bulkhead or a 4xx other than 408/429, nor a request
  *   whose stream body was already sent.
  * - **Timeouts**: `timeout` per attempt, `deadline` for the whole call,
  *   retries included.
- * - **Bulkhead** and **hedging** (idempotent reads only), as their modules.
+ * - **Bulkhead** and **hedging** (idempotent reads only), as their modules;
+ *   a failed response ends a hedge as any answer does.
  * - **Fallback**: answers for every error that gets out, and for a response
  *   still classified as a failure when the retries are done.
  * - A `Retry-After` on a response that trips a circuit keeps it open that
- *   long (capped by the breaker's `maxOpenDuration`), and a rejection says
+ *   long (capped by `maxRetryAfter` and the breaker's `maxOpenDuration`), and a rejection says
  *   how long is left (`CircuitOpenError.retryAfter`).
  *
  * The client's error type is the wrapped client's (`HttpClientError`) plus
@@ -133,18 +136,37 @@ export interface Options<E = HttpClientError.HttpClientError> {
   /**
    * The circuit a request belongs to. Default: its origin
    * (`https://api.example.com:8443`). Keys follow the registry's rules (at
-   * most `Limits.maxKeyLength` characters).
+   * most `Limits.maxKeyLength` characters). Refused (a `PolicyConfigError`
+   * naming the field) with a breaker of your own.
    */
   readonly key?: ((request: HttpClientRequest.HttpClientRequest) => string) | undefined
-  /** Circuits kept at most (see `CircuitBreakerRegistry`): 1 to `Limits.maxBreakers`. Default 10,000. */
+  /**
+   * Circuits kept at most (see `CircuitBreakerRegistry`): 1 to
+   * `Limits.maxBreakers`. Default 10,000. Refused (a `PolicyConfigError`
+   * naming the field) with a breaker or a registry of your own.
+   */
   readonly maxBreakers?: number | undefined
-  /** A circuit with no request for this long is evicted (see `CircuitBreakerRegistry`). Default 1 hour. */
+  /**
+   * A circuit with no request for this long is evicted, unless pinned (see
+   * `CircuitBreakerRegistry`): from 1 millisecond to `Limits.maxDuration`.
+   * Default 1 hour. Refused (a `PolicyConfigError` naming the field) with a
+   * breaker or a registry of your own.
+   */
   readonly idleTimeToLive?: Duration.Input | undefined
-  /** Retries; none without this option. */
+  /**
+   * Retries; none without this option. `retry: {}` is the `Retry` default:
+   * 3 retries with exponential backoff.
+   */
   readonly retry?: RetryOptions | undefined
-  /** The time limit of each attempt, until the response (and `classifyBody`) is in. */
+  /**
+   * The time limit of each attempt, until the response (and `classifyBody`)
+   * is in: from 1 millisecond to `Limits.maxDuration`. Default none.
+   */
   readonly timeout?: Duration.Input | undefined
-  /** The time limit of the whole call, retries and their waits included. */
+  /**
+   * The time limit of the whole call, retries and their waits included:
+   * from 1 millisecond to `Limits.maxDuration`. Default none.
+   */
   readonly deadline?: Duration.Input | undefined
   /** A bulkhead shared by the client's requests: options, or a bulkhead of your own. */
   readonly bulkhead?: BulkheadOptions | Bulkhead | undefined
@@ -155,21 +177,23 @@ export interface Options<E = HttpClientError.HttpClientError> {
   /**
    * Reads a response `isFailure` let through, and answers `true` for a
    * failure (a 200 whose body says "degraded"). Its error fails the
-   * attempt. The body stays readable afterwards.
+   * attempt. The body stays readable afterwards through `text`, `json`,
+   * `arrayBuffer` and `urlParamsBody` (read once and kept), not as a `stream`.
    */
   readonly classifyBody?:
     | ((response: HttpClientResponse.HttpClientResponse) => Effect.Effect<boolean, HttpClientError.HttpClientError>)
     | undefined
   /**
-   * The longest wait a `Retry-After` header is believed for (it is
-   * untrusted input): 0 or from 1 millisecond to `Limits.maxDuration`.
-   * Default 5 minutes.
+   * Caps the open-duration hint a `Retry-After` header gives the breaker (it
+   * is untrusted input): 0 or from 1 millisecond to `Limits.maxDuration`.
+   * Default 5 minutes. Retries compare the server's own value with
+   * `retry.maxRetryAfterWait`.
    */
   readonly maxRetryAfter?: Duration.Input | undefined
   /**
    * Answers for every error that gets out of the other policies, and for a
-   * response still classified as a failure (handed over as a
-   * `StatusCodeError`).
+   * response still classified as a failure (handed over as Effect's
+   * `HttpClientError` with a `StatusCodeError` reason).
    */
   readonly fallback?:
     | ((

@@ -264,3 +264,19 @@ const openStreamStatus = Effect.flatMap(HttpClient.HttpClient, (client) =>
     ),
     (response) => response.status
   )).pipe(Effect.scoped)
+
+describe("HttpAdmin: names", () => {
+  it.effect("registry circuits with odd names (/, %, ?, #, spaces, unicode, an origin) are addressed by their encoded name", () =>
+    Effect.gen(function*() {
+      const names = ["a/b", "50%off", "x?y=1", "frag#1", "with space", "ünï", "https://h.example:8443"]
+      const registry = yield* CircuitBreakerRegistry.make({ name: "odd" })
+      for (const name of names) yield* registry.execute(Effect.void, name)
+      yield* Effect.gen(function*() {
+        for (const name of names) {
+          const answer = yield* send("POST", `/admin/resilience/circuits/${encodeURIComponent(name)}/force-open`)
+          expect([name, answer.status]).toEqual([name, 200])
+          expect((answer.body as { breaker: string }).breaker).toBe(name)
+        }
+      }).pipe(Effect.provide(serve(HttpAdmin.layer({ sources: [registry], auth: "none" }))))
+    }).pipe(Effect.scoped))
+})

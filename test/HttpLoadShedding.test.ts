@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Layer, Schema } from "effect"
+import { Data, Deferred, Effect, Exit, Fiber, Layer, Schema } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { Bulkhead, HttpLoadShedding, HttpProblem } from "../src/index.js"
 import { get, send, serve } from "./httpServer.js"
@@ -21,6 +21,8 @@ const slowRoute = (
       return HttpServerResponse.text("done")
     })
   )
+
+class HandlerFailed extends Data.TaggedError("HandlerFailed") {}
 
 describe("HttpLoadShedding", () => {
   it.effect("a full route group answers 503 + Retry-After at once, before its handler starts; a free slot lets the next in", () =>
@@ -109,5 +111,31 @@ describe("HttpLoadShedding", () => {
         expect(issues[0]?.field).toBe(field)
         expect(issues[0]?.rule).toMatch(rule)
       }
+    }))
+
+  it.live("a slot is given back when the handler fails, dies, or its client disconnects", () =>
+    Effect.gen(function*() {
+      const started = yield* Deferred.make<void>()
+      const Group = Layer.mergeAll(
+        HttpRouter.add("GET", "/die", Effect.die("boom")),
+        HttpRouter.add("GET", "/fail", Effect.fail(new HandlerFailed())),
+        HttpRouter.add("GET", "/hang", Effect.andThen(Deferred.succeed(started, undefined), Effect.never)),
+        HttpRouter.add("GET", "/ok", HttpServerResponse.text("ok"))
+      ).pipe(Layer.provide(HttpLoadShedding.layer({ name: "group", maxConcurrent: 1 })))
+      yield* Effect.gen(function*() {
+        expect((yield* get("/die")).status).toBe(500)
+        expect((yield* get("/fail")).status).toBe(500)
+        expect((yield* get("/ok")).status).toBe(200)
+        const hanging = yield* Effect.forkChild(get("/hang"))
+        yield* Deferred.await(started)
+        expect((yield* get("/ok")).status).toBe(503)
+        yield* Fiber.interrupt(hanging)
+        let status = 503
+        for (let attempt = 0; attempt < 50 && status === 503; attempt++) {
+          yield* Effect.sleep("10 millis") // real clock: the server hears of the hang-up through its socket
+          status = (yield* get("/ok")).status
+        }
+        expect(status).toBe(200)
+      }).pipe(Effect.provide(serve(Group)))
     }))
 })

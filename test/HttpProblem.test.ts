@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer, Schema } from "effect"
+import { Cause, Data, Duration, Effect, Exit, Layer, Option, Schema } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { TestClock } from "effect/testing"
 import type { BulkheadFullError, PolicyConfigError, TimeoutError } from "../src/index.js"
@@ -159,6 +159,46 @@ describe("HttpProblem", () => {
       )))
       expect(Exit.isFailure(built)).toBe(true)
     }))
+})
+
+class Leaky extends Data.TaggedError("Leaky")<{ readonly token: string }> {}
+
+const rejectionOf = (exit: Exit.Exit<unknown, unknown>): CircuitOpenError =>
+  (Exit.isFailure(exit) ? Option.getOrUndefined(Cause.findErrorOption(exit.cause)) : undefined) as CircuitOpenError
+
+const documentOf = (error: CircuitOpenError, options?: HttpProblem.ProblemOptions) =>
+  Effect.map(HttpProblem.make(options), (responder) => {
+    const body = responder.toResponse(error).body as unknown as { readonly body: Uint8Array }
+    return new TextDecoder().decode(body.body)
+  })
+
+describe("what a problem document tells the caller", () => {
+  it.effect("the breaker's name and the error's message; no field or stack of the failure that opened it", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ name: "payments", consecutiveFailures: 1 })
+      yield* Effect.exit(breaker.execute(Effect.fail(new Leaky({ token: "hunter2-secret" }))))
+      const rejected = rejectionOf(yield* Effect.exit(breaker.execute(Effect.void)))
+      expect(rejected.lastFailure).toBeDefined()
+      const text = yield* documentOf(rejected)
+      expect(text).not.toContain("hunter2")
+      expect(text).not.toMatch(/\bat .*\.ts:\d+/)
+      expect(JSON.parse(text)).toMatchObject({ breaker: "payments", state: "Open", detail: rejected.message })
+    }).pipe(Effect.scoped))
+
+  it.effect("extend replaces the breaker's name and the message, as docs/http-server.md shows", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ name: "https://payments.internal:8443", consecutiveFailures: 1 })
+      yield* Effect.exit(breaker.execute(Effect.fail(new Leaky({ token: "x" }))))
+      const rejected = rejectionOf(yield* Effect.exit(breaker.execute(Effect.void)))
+      const text = yield* documentOf(rejected, {
+        extend: (problem) => ({
+          detail: "A dependency is unavailable; retry later.",
+          ...("breaker" in problem ? { breaker: "upstream" } : {})
+        })
+      })
+      expect(text).not.toContain("payments.internal")
+      expect(JSON.parse(text)).toMatchObject({ breaker: "upstream", state: "Open", status: 503 })
+    }).pipe(Effect.scoped))
 })
 
 // The error union the mapper answers, as the type says.

@@ -104,6 +104,27 @@ describe("retries", () => {
       expect(upstream.calls).toHaveLength(0)
     }).pipe(Effect.scoped))
 
+  it.effect("a call admitted before its circuit opened finishes its own retries; a new call sends nothing", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker: { consecutiveFailures: 1, openDuration: "1 minute" },
+        retry: { retries: 3, baseDelay: "1 second", factor: 2, jitter: false } // attempts at +0, +1, +3, +7 s
+      })
+      const first = yield* Effect.forkChild(Effect.exit(client.get(`${A}/x`)))
+      yield* TestClock.adjust("500 millis")
+      const second = yield* Effect.forkChild(Effect.exit(client.get(`${A}/x`)))
+      yield* TestClock.adjust("6500 millis") // t = 7 s: the first call's last attempt fails, the circuit opens
+      yield* Fiber.join(first)
+      const opened = upstream.calls.length
+      // A new call is rejected at once, without a request.
+      expect(failure(yield* Effect.exit(client.get(`${A}/x`)))).toBeInstanceOf(CircuitOpenError)
+      expect(upstream.calls).toHaveLength(opened)
+      yield* TestClock.adjust("500 millis") // t = 7.5 s: the second call's last retry is due, and sent
+      expect((yield* Fiber.join(second))._tag).toBe("Success")
+      expect(upstream.calls).toHaveLength(opened + 1)
+    }).pipe(Effect.scoped))
+
   it.effect("a full bulkhead is never retried", () =>
     Effect.gen(function*() {
       const upstream = scripted({ hang: true })
@@ -195,6 +216,30 @@ describe("hedging", () => {
       yield* TestClock.adjust("100 millis")
       expect((yield* Fiber.join(fiber)).status).toBe(200)
       expect(upstream.calls).toHaveLength(2)
+    }).pipe(Effect.scoped))
+
+  it.effect("a hedged GET answered 503 + Retry-After sends no second request at once: the answer ends the hedge", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503, headers: { "retry-after": "60" } })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker: patient,
+        hedge: { delay: "1 second", attempts: 3 }
+      })
+      // No clock moves: the hedge delay is 1 second, and the dependency asked for 60 seconds of quiet.
+      expect((yield* client.get(`${A}/x`)).status).toBe(503)
+      expect(upstream.calls).toHaveLength(1)
+    }).pipe(Effect.scoped))
+
+  it.effect("a hedged GET with retries sends one request per attempt the retries allow, no more", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker: patient,
+        retry: { retries: 2, baseDelay: 0 },
+        hedge: { delay: "1 second", attempts: 3 }
+      })
+      expect((yield* client.get(`${A}/x`)).status).toBe(503)
+      expect(upstream.calls).toHaveLength(3)
     }).pipe(Effect.scoped))
 
   it.effect("a PUT is never hedged", () =>

@@ -2,9 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Fiber, Option } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { TestClock } from "effect/testing"
-import { CircuitOpenError, ResilientHttpClient } from "../src/index.js"
+import { CircuitBreaker, CircuitBreakerRegistry, CircuitOpenError, ResilientHttpClient } from "../src/index.js"
 import type { Step } from "./http/scripted.js"
 import { scripted } from "./http/scripted.js"
+import { capturingLogs } from "./redis/logs.js"
 
 // The client's logic against an in-memory client answering from a script, under TestClock: every
 // wait (backoff, Retry-After, timeouts, open periods) is the test clock's.
@@ -77,6 +78,18 @@ describe("classification", () => {
       expect(yield* response.text).toBe(`{"status":"degraded"}`)
       expect(failure(yield* Effect.exit(client.get(`${A}/x`)))).toBeInstanceOf(CircuitOpenError)
     }).pipe(Effect.scoped))
+
+  it.effect("after classifyBody the body reads again as text, json and arrayBuffer (read once, kept)", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 200, body: `{"status":"fine"}` })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        classifyBody: (response) => Effect.map(response.text, (text) => text.includes("degraded"))
+      })
+      const response = yield* client.get(`${A}/x`)
+      expect(yield* response.text).toBe(`{"status":"fine"}`)
+      expect(yield* response.json).toEqual({ status: "fine" })
+      expect((yield* response.arrayBuffer).byteLength).toBe(17)
+    }).pipe(Effect.scoped))
 })
 
 describe("circuits", () => {
@@ -111,6 +124,68 @@ describe("circuits", () => {
       expect(upstream.calls).toHaveLength(2)
     }).pipe(Effect.scoped))
 
+  it.effect("a key with no circuit of its own logs a warning, at most once a minute", () =>
+    Effect.gen(function*() {
+      const logs = capturingLogs()
+      const isOverflowWarning = (line: { readonly message: string }) => line.message.includes("no circuit of its own")
+      const overflowWarnings = () => logs.matching(isOverflowWarning).length
+      yield* Effect.gen(function*() {
+        const upstream = scripted({ status: 503 })
+        const client = yield* ResilientHttpClient.make(upstream.client, {
+          breaker: { consecutiveFailures: 1, openDuration: "1 hour" },
+          maxBreakers: 1
+        })
+        yield* Effect.exit(client.get(`${A}/x`)) // A's circuit opens: it may not be evicted
+        yield* Effect.exit(client.get(`${B}/x`))
+        yield* Effect.exit(client.get("http://c.test/x"))
+        expect(overflowWarnings()).toBe(1)
+        yield* TestClock.adjust("59 seconds")
+        yield* Effect.exit(client.get("http://d.test/x"))
+        expect(overflowWarnings()).toBe(1)
+        yield* TestClock.adjust("1 second")
+        yield* Effect.exit(client.get("http://e.test/x"))
+        expect(overflowWarnings()).toBe(2)
+        expect(logs.matching(isOverflowWarning)[0]?.level).toBe("Warn")
+      }).pipe(Effect.provide(logs.layer))
+    }).pipe(Effect.scoped))
+
+  it.effect("idleTimeToLive reaches the registry: an idle half-open circuit makes room for a new origin", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker: open1,
+        maxBreakers: 1,
+        idleTimeToLive: "1 minute"
+      })
+      yield* Effect.exit(client.get(`${A}/x`)) // A's circuit opens for 10 seconds
+      yield* TestClock.adjust("11 seconds")
+      upstream.script({ hang: true })
+      yield* Effect.forkChild(client.get(`${A}/x`)) // A's probe never ends: half-open, it cannot be evicted
+      yield* TestClock.adjust("2 minutes")
+      upstream.script({ status: 503 })
+      yield* Effect.exit(client.get(`${B}/x`)) // no room yet; the sweep notes A's last call
+      yield* TestClock.adjust("2 minutes")
+      yield* Effect.exit(client.get("http://c.test/x")) // A idle past 1 minute: evicted, C gets its own circuit
+      const rejected = failure(yield* Effect.exit(client.get("http://c.test/x"))) as CircuitOpenError
+      expect(rejected.breaker).toBe("http://c.test") // with the default (1 hour), the overflow circuit
+    }).pipe(Effect.scoped))
+
+  it.effect("a circuit opened by a 503 says so: HTTP 503 (GET origin/path), without the query string", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 })
+      const registry = yield* CircuitBreakerRegistry.make({ config: { consecutiveFailures: 1 } })
+      const client = yield* ResilientHttpClient.make(upstream.client, { breaker: registry })
+      yield* client.get(`${A}/orders?token=s3cret#frag`)
+      const rejected = failure(yield* Effect.exit(client.get(`${A}/x`))) as CircuitOpenError
+      const [snapshot] = yield* registry.snapshots
+      const said = "HTTP 503 (GET http://a.test/orders)"
+      expect(snapshot?.openedBy?.message).toBe(said)
+      expect(snapshot?.lastFailure?.message).toBe(said)
+      expect((rejected.lastFailure as Error).message).toBe(said)
+      expect((rejected.lastFailure as { _tag: string })._tag).toBe("HttpClientError")
+      expect(JSON.stringify(snapshot)).not.toContain("s3cret")
+    }).pipe(Effect.scoped))
+
   it.effect("a rejection while open reports the time left", () =>
     Effect.gen(function*() {
       const upstream = scripted({ status: 503 })
@@ -123,15 +198,17 @@ describe("circuits", () => {
 })
 
 describe("Retry-After", () => {
-  const retrying = (...steps: ReadonlyArray<Step>) =>
+  const retryingWith = (options: ResilientHttpClient.Options, ...steps: ReadonlyArray<Step>) =>
     Effect.gen(function*() {
       const upstream = scripted(...steps)
       const client = yield* ResilientHttpClient.make(upstream.client, {
+        ...options,
         retry: { retries: 2, baseDelay: "10 millis", jitter: false }
       })
       const fiber = yield* Effect.forkChild(client.get(`${A}/x`))
       return { upstream, fiber }
     })
+  const retrying = (...steps: ReadonlyArray<Step>) => retryingWith({}, ...steps)
 
   it.effect("delta-seconds on a 503 delay the next retry", () =>
     Effect.gen(function*() {
@@ -184,6 +261,76 @@ describe("Retry-After", () => {
       expect(upstream.calls).toHaveLength(1)
     }).pipe(Effect.scoped))
 
+  it.effect("a Retry-After beyond maxRetryAfterWait ends the retries even when maxRetryAfter caps it lower", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503, headers: { "retry-after": "3600" } }, { status: 200 })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker: { consecutiveFailures: 1000 },
+        maxRetryAfter: "10 seconds",
+        retry: { retries: 2, baseDelay: "10 millis", jitter: false } // maxRetryAfterWait: 30 seconds
+      })
+      const fiber = yield* Effect.forkChild(client.get(`${A}/x`))
+      yield* TestClock.adjust("10 seconds")
+      // The server said "come back in an hour": never retried sooner.
+      expect(upstream.calls).toHaveLength(1)
+      expect((yield* Fiber.join(fiber)).status).toBe(503)
+    }).pipe(Effect.scoped))
+
+  it.effect("maxRetryAfter caps only the open-duration hint: the retry waits the Retry-After in full", () =>
+    Effect.gen(function*() {
+      const { fiber, upstream } = yield* retryingWith(
+        { maxRetryAfter: "10 seconds" },
+        { status: 503, headers: { "retry-after": "20" } },
+        { status: 200 }
+      )
+      yield* TestClock.adjust("19999 millis")
+      expect(upstream.calls).toHaveLength(1)
+      yield* TestClock.adjust("1 millis")
+      expect((yield* Fiber.join(fiber)).status).toBe(200)
+    }).pipe(Effect.scoped))
+
+  it.effect("maxRetryAfterWait defaults to 30 seconds: 30 s is waited for, 31 s ends the retries", () =>
+    Effect.gen(function*() {
+      const waited = yield* retryingWith({}, { status: 503, headers: { "retry-after": "30" } }, { status: 200 })
+      yield* TestClock.adjust("30 seconds")
+      expect((yield* Fiber.join(waited.fiber)).status).toBe(200)
+      const ended = yield* retryingWith({}, { status: 503, headers: { "retry-after": "31" } }, { status: 200 })
+      expect((yield* Fiber.join(ended.fiber)).status).toBe(503)
+      expect(ended.upstream.calls).toHaveLength(1)
+    }).pipe(Effect.scoped))
+
+  it.effect("maxRetryAfter defaults to 5 minutes: a trip on Retry-After 3600 opens the circuit for 5 minutes", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503, headers: { "retry-after": "3600" } })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker: { ...open1, maxOpenDuration: "2 hours" }
+      })
+      yield* Effect.exit(client.get(`${A}/x`))
+      const rejected = failure(yield* Effect.exit(client.get(`${A}/x`))) as CircuitOpenError
+      expect(Duration.toMillis(rejected.retryAfter)).toBe(300_000)
+    }).pipe(Effect.scoped))
+
+  it.effect.each(
+    [
+      ["a date in the past: no wait beyond the backoff", "Sun, 06 Nov 1994 08:49:37 GMT", 10],
+      ["64 characters, the longest read", "0".repeat(63) + "5", 5000],
+      ["0: no wait beyond the backoff", "0", 10],
+      ["a huge delta: past maxRetryAfterWait, the retries end", "9".repeat(40), -1]
+    ] as const
+  )("Retry-After of %s", ([_label, value, waitMillis]) =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.UTC(2026, 0, 1))
+      const { fiber, upstream } = yield* retrying({ status: 503, headers: { "retry-after": value } }, { status: 200 })
+      if (waitMillis < 0) {
+        expect((yield* Fiber.join(fiber)).status).toBe(503)
+        return
+      }
+      yield* TestClock.adjust(waitMillis - 1)
+      expect(upstream.calls).toHaveLength(1)
+      yield* TestClock.adjust(1)
+      expect((yield* Fiber.join(fiber)).status).toBe(200)
+    }).pipe(Effect.scoped))
+
   it.effect("a trip on a response with Retry-After keeps the circuit open that long", () =>
     Effect.gen(function*() {
       const upstream = scripted({ status: 503, headers: { "retry-after": "120" } })
@@ -229,6 +376,26 @@ describe("building", () => {
       expect(timeout.message).toContain("duration")
       const breaker = yield* make({ breaker: { consecutiveFailures: 0 } })
       expect(breaker._tag).toBe("CircuitBreakerConfigError")
+    }).pipe(Effect.scoped))
+
+  it.effect("options that cannot apply to a breaker or registry of your own are refused, naming the field", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 200 })
+      const breaker = yield* CircuitBreaker.make({ name: "one" })
+      const registry = yield* CircuitBreakerRegistry.make({ name: "mine" })
+      const refused = (options: ResilientHttpClient.Options) =>
+        Effect.flip(ResilientHttpClient.make(upstream.client, options))
+      for (const [field, value] of [["maxBreakers", 5], ["idleTimeToLive", "1 minute"], ["key", () => "k"]] as const) {
+        const error = yield* refused({ breaker, [field]: value })
+        expect([error._tag, error.issues.map((issue) => issue.field)]).toEqual(["PolicyConfigError", [field]])
+        expect(error.message).toContain("CircuitBreaker of your own")
+      }
+      for (const [field, value] of [["maxBreakers", 5], ["idleTimeToLive", "1 minute"]] as const) {
+        const error = yield* refused({ breaker: registry, [field]: value })
+        expect([error._tag, error.issues.map((issue) => issue.field)]).toEqual(["PolicyConfigError", [field]])
+      }
+      // A key with a registry of your own applies: it picks the registry's circuit.
+      yield* ResilientHttpClient.make(upstream.client, { breaker: registry, key: () => "k" })
     }).pipe(Effect.scoped))
 
   it.effect("a layer provides the guarded client as ResilientHttpClient", () =>

@@ -1,9 +1,18 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Option, Stream } from "effect"
-import { FetchHttpClient, HttpBody, HttpClient, HttpClientRequest } from "effect/http"
-import { CircuitOpenError, ResilientHttpClient, TimeoutError } from "../src/index.js"
+import { Cause, Duration, Effect, Exit, Layer, Option, Schema, Stream } from "effect"
+import { FetchHttpClient, HttpBody, HttpClient, HttpClientRequest, HttpRouter, HttpServerResponse } from "effect/http"
+import {
+  CircuitBreakerRegistry,
+  CircuitOpenError,
+  HttpAdmin,
+  HttpAdminEvent,
+  HttpProblem,
+  ResilientHttpClient,
+  TimeoutError
+} from "../src/index.js"
 import type { Answer } from "./http/upstream.js"
 import { upstream } from "./http/upstream.js"
+import { get, send, serve } from "./httpServer.js"
 
 // Against a real, flaky upstream on a free localhost port, through Effect's fetch client. These run on
 // the real clock: the upstream answers in real time, on real sockets, which no TestClock can move. The
@@ -110,5 +119,59 @@ describe("a resilient client against a flaky localhost upstream", () => {
       )
       expect((yield* guarded.execute(request)).status).toBe(503)
       expect(server.requests).toEqual([{ method: "PUT", path: "/orders/7", bodyBytes: 7 }])
+    }).pipe(Effect.scoped))
+
+  it.live("a new user's program: a guarded fetch client, its circuits answered by HttpProblem and HttpAdmin", () =>
+    Effect.gen(function*() {
+      const { client: bare, server } = yield* setup({ status: 503 }, { status: 502 }, { status: 200, body: "in stock" })
+      const circuits = yield* CircuitBreakerRegistry.make({
+        name: "upstreams",
+        config: { consecutiveFailures: 2, openDuration: "30 seconds", maxOpenDuration: "5 minutes" }
+      })
+      const client = yield* ResilientHttpClient.make(bare, {
+        breaker: circuits,
+        retry: { retries: 2, baseDelay: "1 millis", jitter: false }, // real clock: 1 ms
+        timeout: "2 seconds",
+        deadline: "5 seconds"
+      })
+      expect(yield* (yield* client.get(`${server.url}/stock/42`)).text).toBe("in stock")
+      expect(server.requests).toHaveLength(3)
+
+      // Two calls that fail trip the origin's circuit, kept open as long as Retry-After asks.
+      server.script({ status: 503, headers: { "retry-after": "120" } })
+      const noRetry = yield* ResilientHttpClient.make(bare, { breaker: circuits })
+      expect((yield* noRetry.get(`${server.url}/stock/42`)).status).toBe(503)
+      expect((yield* noRetry.get(`${server.url}/stock/42`)).status).toBe(503)
+      const rejected = failure(yield* Effect.exit(noRetry.get(`${server.url}/stock/42`))) as CircuitOpenError
+      expect(rejected).toBeInstanceOf(CircuitOpenError)
+      expect(rejected.breaker).toBe(server.url)
+      expect(Duration.toSeconds(rejected.retryAfter)).toBeGreaterThan(119)
+
+      const Stock = HttpRouter.add(
+        "GET",
+        "/stock",
+        Effect.map(
+          noRetry.get(`${server.url}/stock/42`),
+          (response) => HttpServerResponse.text(String(response.status))
+        )
+      )
+      const App = Layer.mergeAll(
+        Stock.pipe(Layer.provide(HttpProblem.layer())),
+        HttpAdmin.layer({ sources: [circuits], auth: "none" })
+      )
+      yield* Effect.gen(function*() {
+        const answer = yield* get("/stock")
+        expect(answer.status).toBe(503)
+        expect(answer.headers["retry-after"]).toBe("120")
+        // The document names the circuit, here the upstream's origin (docs/http-server.md: hide it with extend).
+        expect(answer.body).toMatchObject({ breaker: server.url, state: "Open", retryAfter: 120 })
+        const list = Schema.decodeUnknownSync(HttpAdminEvent.CircuitList)(
+          (yield* get("/admin/resilience/circuits")).body
+        )
+        expect(list.circuits.map((c) => [c.breaker, c.state])).toEqual([[server.url, "Open"]])
+        const reset = yield* send("POST", `/admin/resilience/circuits/${encodeURIComponent(server.url)}/reset`)
+        expect(reset.status).toBe(200)
+        expect((reset.body as { state: string }).state).toBe("Closed")
+      }).pipe(Effect.provide(serve(App)))
     }).pipe(Effect.scoped))
 })

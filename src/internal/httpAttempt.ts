@@ -21,25 +21,51 @@ import { retryAfter } from "../HttpClassifier.js"
 import { isTimeoutError } from "../TimeoutError.js"
 
 /**
- * A response classified as a failure, with the wait its `Retry-After`
- * asked for (bounded).
+ * A response classified as a failure: Effect's own `HttpClientError` with a
+ * `StatusCodeError` reason, whose message reads `HTTP 503 (GET
+ * https://origin/path)` (no query string, no fragment: they may carry
+ * secrets), so the breaker's snapshots, health reports and
+ * `CircuitOpenError.lastFailure` say what happened;
+ * with the wait its `Retry-After` asked for (`requested`, as the server
+ * said it) and the open-duration hint drawn from it (`retryAfter`, capped
+ * by `maxRetryAfter`).
  *
  * @internal
  */
-export class FailedResponse {
-  readonly _tag = "FailedResponse"
+export class FailedResponse extends HttpClientError.HttpClientError {
   constructor(
-    readonly response: HttpClientResponse.HttpClientResponse,
-    readonly retryAfter: Duration.Duration | undefined
-  ) {}
-
-  /** What a fallback is handed: the failed response as Effect's own `StatusCodeError`. */
-  toStatusCodeError(): HttpClientError.HttpClientError {
-    return new HttpClientError.HttpClientError({
-      reason: new HttpClientError.StatusCodeError({ request: this.response.request, response: this.response })
+    response: HttpClientResponse.HttpClientResponse,
+    readonly requested: Duration.Duration | undefined,
+    readonly retryAfter: Duration.Duration | undefined,
+    description?: string
+  ) {
+    super({
+      reason: new HttpClientError.StatusCodeError({
+        request: response.request,
+        response,
+        ...(description === undefined ? {} : { description })
+      })
     })
   }
+
+  override get message(): string {
+    const { description, request, response } = this.reason as HttpClientError.StatusCodeError
+    const what = `HTTP ${response.status} (${request.method} ${withoutQuery(request)})`
+    return description === undefined ? what : `${what}: ${description}`
+  }
+
+  /** The response that was classified as a failure. */
+  override get response(): HttpClientResponse.HttpClientResponse {
+    return (this.reason as HttpClientError.StatusCodeError).response
+  }
 }
+
+/** A request's URL without its query string and fragment. */
+const withoutQuery = (request: HttpClientRequest.HttpClientRequest): string =>
+  Option.match(HttpClientRequest.toUrl(request), {
+    onNone: () => request.url.split(/[?#]/, 1)[0] ?? "",
+    onSome: (url) => `${url.origin}${url.pathname}`
+  })
 
 /**
  * An attempt's error once its stream body was consumed: the request cannot
@@ -67,12 +93,21 @@ export interface Judge {
   readonly clock: Clock.Clock
 }
 
-/** The bounded `Retry-After` wait of a response, if it asks for one. @internal */
-export const waitOf = (judge: Judge, response: HttpClientResponse.HttpClientResponse): Duration.Duration | undefined =>
-  Option.getOrUndefined(retryAfter(response, judge.clock.currentTimeMillisUnsafe(), judge.maxRetryAfter))
+/** The `Retry-After` wait a response asks for, as the server said it (uncapped). @internal */
+export const requestedWait = (
+  judge: Judge,
+  response: HttpClientResponse.HttpClientResponse
+): Duration.Duration | undefined =>
+  Option.getOrUndefined(retryAfter(response, judge.clock.currentTimeMillisUnsafe(), Duration.infinity))
 
-const failed = (judge: Judge, response: HttpClientResponse.HttpClientResponse) =>
-  Effect.fail(new FailedResponse(response, waitOf(judge, response)))
+/** The open-duration hint of a wait: capped by `maxRetryAfter`. */
+const hintOf = (judge: Judge, wait: Duration.Duration | undefined): Duration.Duration | undefined =>
+  wait === undefined ? undefined : Duration.min(wait, judge.maxRetryAfter)
+
+const failed = (judge: Judge, response: HttpClientResponse.HttpClientResponse, description?: string) => {
+  const requested = requestedWait(judge, response)
+  return Effect.fail(new FailedResponse(response, requested, hintOf(judge, requested), description))
+}
 
 /**
  * The attempt `send` makes, with the responses `judge` calls failures
@@ -90,7 +125,7 @@ export const judgedAttempt = <E, R>(
     if (classifyBody === undefined) return Effect.succeed(response)
     return Effect.flatMap(
       classifyBody(response),
-      (degraded) => degraded ? failed(judge, response) : Effect.succeed(response)
+      (degraded) => degraded ? failed(judge, response, "the body was classified as degraded") : Effect.succeed(response)
     )
   })
 
@@ -101,16 +136,17 @@ export const judgedAttempt = <E, R>(
  * @internal
  */
 export const errorWait = (judge: Judge, error: unknown): Duration.Duration | undefined => {
-  if (error instanceof FailedResponse) return error.retryAfter
+  if (error instanceof FailedResponse) return error.requested
   if (HttpClientError.isHttpClientError(error) && error.reason._tag === "StatusCodeError") {
-    return waitOf(judge, error.reason.response)
+    return requestedWait(judge, error.reason.response)
   }
   return undefined
 }
 
 /**
  * Whether an attempt's error is worth another attempt: a failed response
- * (unless its `Retry-After` asks for more than `maxWaitMillis`), a transport
+ * (unless its `Retry-After`, as the server said it, asks for more than
+ * `maxWaitMillis`), a transport
  * error, a timeout. Never a full bulkhead, an open circuit, a request that
  * cannot be sent again, a 4xx other than 408/429, or an error the request
  * itself caused (encoding, URL).
@@ -118,12 +154,12 @@ export const errorWait = (judge: Judge, error: unknown): Duration.Duration | und
  * @internal
  */
 export const isRetryableError = (judge: Judge, maxWaitMillis: number, error: unknown): boolean => {
-  if (error instanceof FailedResponse) return waitFits(error.retryAfter, maxWaitMillis)
+  if (error instanceof FailedResponse) return waitFits(error.requested, maxWaitMillis)
   if (HttpClientError.isHttpClientError(error)) {
     const reason = error.reason
     if (reason._tag === "TransportError") return true
     if (reason._tag !== "StatusCodeError" || !judge.isFailure(reason.response)) return false
-    return waitFits(waitOf(judge, reason.response), maxWaitMillis)
+    return waitFits(requestedWait(judge, reason.response), maxWaitMillis)
   }
   return isTimeoutError(error) || Cause.isTimeoutError(error)
 }
@@ -148,7 +184,7 @@ export const errorVerdict = (judge: Judge, error: unknown): Verdict => {
     const reason = error.reason
     if (reason._tag === "TransportError") return "failure"
     if (reason._tag !== "StatusCodeError") return "ignored"
-    return judge.isFailure(reason.response) ? hinted(waitOf(judge, reason.response)) : "success"
+    return judge.isFailure(reason.response) ? hinted(hintOf(judge, requestedWait(judge, reason.response))) : "success"
   }
   if (isBulkheadFullError(error)) return "ignored"
   return "failure"

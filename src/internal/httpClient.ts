@@ -1,7 +1,8 @@
 /**
  * The resilient HTTP client: options checked, policies made once, and the
  * per-request chain `fallback( breaker[key]( deadline( retry( hedge(
- * bulkhead( timeout( attempt )))))))` built from them.
+ * bulkhead( timeout( attempt )))))))` built from them. A failed response
+ * crosses the hedge as a value, so it ends the hedge like any answer.
  *
  * @internal
  */
@@ -12,7 +13,9 @@ import type { HttpClientRequest, HttpClientResponse } from "effect/http"
 import { HttpClient } from "effect/http"
 import type { Bulkhead } from "../Bulkhead.js"
 import { isBulkhead, make as makeBulkhead } from "../Bulkhead.js"
+import { isCircuitBreaker } from "../CircuitBreaker.js"
 import type { CircuitBreakerConfigError } from "../CircuitBreakerConfig.js"
+import { isCircuitBreakerRegistry } from "../CircuitBreakerRegistry.js"
 import type { Classifier } from "../Classifier.js"
 import { ConfigIssue } from "../ConfigIssue.js"
 import * as Fallback from "../Fallback.js"
@@ -85,6 +88,24 @@ const RetryExtras = Schema.Struct({
 
 const configError = (name: string, issues: ReadonlyArray<ConfigIssue>) =>
   new PolicyConfigError({ kind: "HttpClient", policy: name, issues: issues as [ConfigIssue, ...Array<ConfigIssue>] })
+
+/**
+ * The options that cannot apply with the circuits given: a breaker of your
+ * own guards every request alone (no registry, no key); a registry of your
+ * own keeps its own bounds.
+ */
+const inapplicable = (options: Options<unknown>): Array<ConfigIssue> => {
+  const given = options.breaker
+  const fields = isCircuitBreaker(given)
+    ? (["maxBreakers", "idleTimeToLive", "key"] as const)
+    : isCircuitBreakerRegistry(given)
+    ? (["maxBreakers", "idleTimeToLive"] as const)
+    : []
+  const what = isCircuitBreaker(given) ? "a CircuitBreaker" : "a CircuitBreakerRegistry"
+  return fields.filter((field) => options[field] !== undefined).map((field) =>
+    new ConfigIssue({ field, rule: `cannot apply when \`breaker\` is ${what} of your own: leave it out` })
+  )
+}
 
 /** The request a fallback answers for, provided around the guarded call. */
 const CurrentRequest = Context.Reference<Request | undefined>("effect-resilience/ResilientHttpClient/CurrentRequest", {
@@ -159,7 +180,7 @@ const makeFallback = (name: string, fallback: UserFallback, metrics: { readonly 
     orElse: (error: unknown) =>
       Effect.flatMap(
         CurrentRequest,
-        (request) => fallback(error instanceof FailedResponse ? error.toStatusCodeError() : error, request as Request)
+        (request) => fallback(error, request as Request)
       )
   }) as Effect.Effect<AnyPolicy, PolicyConfigError>
 
@@ -183,6 +204,8 @@ export const makeClient = <E, R>(
     if (decodedResult._tag === "Failure") return yield* configError(name, decodedResult.failure)
     const decoded = decodedResult.success
     const given = options ?? {}
+    const refused = inapplicable(given)
+    if (refused.length > 0) return yield* configError(name, refused)
     const isFailure = decoded.isFailure ?? ((response: Response) => isFailureStatus(response.status))
     const judge: Judge = {
       isFailure,
@@ -208,7 +231,12 @@ export const makeClient = <E, R>(
         // Once its body was pulled, the request cannot be sent again: its failure goes unretried.
         call = Effect.mapError(call, (error) => tracked.consumed() ? new Unreplayable(error) : error)
       } else if (hedge !== undefined && readMethods.has(request.method)) {
-        call = hedge.apply(call)
+        // A failed response is an answer, not a slow attempt: it wins the hedge as a value (no other
+        // attempt starts at once against a dependency that said 503 or 429) and fails again outside.
+        call = Effect.flatMap(
+          hedge.apply(Effect.catchIf(call, isFailedResponse, Effect.succeed)),
+          (answer) => answer instanceof FailedResponse ? Effect.fail(answer) : Effect.succeed(answer)
+        )
       }
       if (retry !== undefined && isRetryable(request, retry.nonIdempotent)) call = retry.retry.apply(call)
       if (tracked !== undefined) call = Effect.mapError(call, unwrapUnreplayable)
