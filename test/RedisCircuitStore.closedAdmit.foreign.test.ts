@@ -1,37 +1,16 @@
-import { NodeRedis } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer } from "effect"
-import { Redis } from "effect/persistence"
-import { circuitLua } from "../src/internal/redisLua.js"
+import { Effect, Exit } from "effect"
 import type { ScriptCall } from "../src/internal/redisScript.js"
-import { circuitSha, decodeReply, scriptArgs } from "../src/internal/redisScript.js"
+import { decodeReply } from "../src/internal/redisScript.js"
+import { rules, scriptCall, scriptRunner } from "./redis/script.js"
 import { redisAvailable, redisServer } from "./redis/server.js"
 
 // The closed admission's fast path (`internal/redisLuaClosedAdmit.ts`) must leave to the full script
 // every circuit whose data the full script would not read back whole: foreign data is reported and
 // replaced, never written to nor answered from.
 
-const call = (name: string, op: ScriptCall["op"], now: number, extra: ReadonlyArray<string | number>): ScriptCall => {
-  const key = `foreign:{${name}}`
-  return {
-    keys: [key, `${key}:w`, `${key}:p`],
-    op,
-    now,
-    idleMillis: 8_000,
-    channel: "foreign:transitions",
-    name,
-    permits: 1,
-    openMillis: 5_000,
-    maxWaitMillis: 0,
-    leaseMillis: 30_000,
-    origin: "test",
-    knownGen: 0,
-    extra
-  }
-}
-
-// consecutive 4, no count rule, failure rate 50% and slow-call rate 80% once 6 calls are in a window of 10.
-const rules = [4, 0, 0.5, 0.8, 6, "c", 10, 0]
+const call = (name: string, op: ScriptCall["op"], now: number, extra: ReadonlyArray<string | number>) =>
+  scriptCall("foreign", name, op, now, extra)
 
 describe.skipIf(!redisAvailable)("strict mode's closed admission on foreign data", () => {
   for (
@@ -46,11 +25,7 @@ describe.skipIf(!redisAvailable)("strict mode's closed admission on foreign data
       () =>
         Effect.gen(function*() {
           const server = yield* redisServer
-          const context = yield* Layer.build(NodeRedis.layer({ url: server.url }))
-          const redis = Context.get(context, Redis.Redis)
-          const send = (...args: ReadonlyArray<string>) => redis.send<unknown>(args[0]!, ...args.slice(1))
-          yield* send("SCRIPT", "LOAD", circuitLua)
-          const run = (operation: ScriptCall) => send("EVALSHA", circuitSha, "3", ...scriptArgs(operation))
+          const { run, send } = yield* scriptRunner(server.url)
           const now = 1_000_000
           const synced = (yield* run(call("c", "sync", now, ["", 0, 0, 0, ""]))) as ReadonlyArray<unknown>
           const gen = String(synced[3])

@@ -1,10 +1,8 @@
-import { NodeRedis } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer } from "effect"
-import { Redis } from "effect/persistence"
-import { circuitLua } from "../src/internal/redisLua.js"
+import { Effect, Exit } from "effect"
 import type { ScriptCall } from "../src/internal/redisScript.js"
-import { circuitSha, decodeReply, scriptArgs } from "../src/internal/redisScript.js"
+import { decodeReply } from "../src/internal/redisScript.js"
+import { rules, scriptCall, scriptRunner } from "./redis/script.js"
 import { redisAvailable, redisServer } from "./redis/server.js"
 
 // The script answers strict mode's closed admissions on a fast path (`internal/redisLuaClosedAdmit.ts`),
@@ -33,27 +31,8 @@ const random = (seed: number) => () => {
   return seed / 2147483648
 }
 
-const call = (name: string, op: ScriptCall["op"], now: number, extra: ReadonlyArray<string | number>): ScriptCall => {
-  const key = `fast:{${name}}`
-  return {
-    keys: [key, `${key}:w`, `${key}:p`],
-    op,
-    now,
-    idleMillis: IDLE,
-    channel: "fast:transitions",
-    name,
-    permits: 1,
-    openMillis: 5_000,
-    maxWaitMillis: 0,
-    leaseMillis: 30_000,
-    origin: "test",
-    knownGen: 0,
-    extra
-  }
-}
-
-// consecutive 4, no count rule, failure rate 50% and slow-call rate 80% once 6 calls are in a window of 10.
-const rules = [4, 0, 0.5, 0.8, 6, "c", 10, 0]
+const call = (name: string, op: ScriptCall["op"], now: number, extra: ReadonlyArray<string | number>) =>
+  scriptCall("fast", name, op, now, extra, IDLE)
 
 describe.skipIf(!redisAvailable)("strict mode's closed admission, answered on the script's fast path", () => {
   it.effect(
@@ -61,11 +40,7 @@ describe.skipIf(!redisAvailable)("strict mode's closed admission, answered on th
     () =>
       Effect.gen(function*() {
         const server = yield* redisServer
-        const context = yield* Layer.build(NodeRedis.layer({ url: server.url }))
-        const redis = Context.get(context, Redis.Redis)
-        const send = (...args: ReadonlyArray<string>) => redis.send<unknown>(args[0]!, ...args.slice(1))
-        yield* send("SCRIPT", "LOAD", circuitLua)
-        const run = (operation: ScriptCall) => send("EVALSHA", circuitSha, "3", ...scriptArgs(operation))
+        const { run, send } = yield* scriptRunner(server.url)
         /** A reply, named; what an admission and a flush answer differently (the grant) left out. */
         const named = (raw: unknown) => {
           const decoded = decodeReply(raw)
@@ -152,12 +127,9 @@ describe.skipIf(!redisAvailable)("strict mode's closed admission, answered on th
     () =>
       Effect.gen(function*() {
         const server = yield* redisServer
-        const context = yield* Layer.build(NodeRedis.layer({ url: server.url }))
-        const redis = Context.get(context, Redis.Redis)
-        const send = (...args: ReadonlyArray<string>) => redis.send<unknown>(args[0]!, ...args.slice(1))
-        yield* send("SCRIPT", "LOAD", circuitLua)
-        const run = (operation: ScriptCall) =>
-          send("EVALSHA", circuitSha, "3", ...scriptArgs(operation)) as Effect.Effect<ReadonlyArray<unknown>, unknown>
+        const runner = yield* scriptRunner(server.url)
+        const send = runner.send
+        const run = (operation: ScriptCall) => runner.run(operation) as Effect.Effect<ReadonlyArray<unknown>, unknown>
         let now = 1_000_000
         const sync = yield* run(call("renewed", "sync", now, ["", 0, 0, 0, ""]))
         const admit = () => run(call("renewed", "admit", now, [1, String(sync[3]), 1, 0, 0, 0, 0, ...rules, "s"]))
