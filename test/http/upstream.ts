@@ -46,7 +46,7 @@ export const upstream = (...initial: ReadonlyArray<Answer>): Effect.Effect<Upstr
           res.writeHead(answer.status, { "content-type": "text/plain", ...answer.headers })
           if (answer.bodyDelayMillis === undefined) return void res.end(answer.body ?? "")
           res.flushHeaders()
-          const timer = setTimeout(() => res.end(answer.body ?? ""), answer.bodyDelayMillis)
+          const timer = setTimeout(() => res.end(answer.body ?? ""), answer.bodyDelayMillis) // real clock: a real server's slow body
           timers.add(timer)
         })
       })
