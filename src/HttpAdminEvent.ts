@@ -25,11 +25,10 @@
  *
  * @since 0.1.0
  */
-import { Duration, Schema } from "effect"
+import { Duration, Schema, Struct } from "effect"
 import { CallRecorded, TransitionReason } from "./CircuitBreakerEvent.js"
 import type { CircuitBreakerEvent } from "./CircuitBreakerEvent.js"
-import { FailureSummary, FleetSnapshot } from "./CircuitBreakerSnapshot.js"
-import type { Snapshot } from "./CircuitBreakerSnapshot.js"
+import { Snapshot } from "./CircuitBreakerSnapshot.js"
 import { RejectingState, State } from "./CircuitState.js"
 
 const millisOrNull = (duration: Duration.Duration): number | null =>
@@ -44,24 +43,9 @@ const millisOrNull = (duration: Duration.Duration): number | null =>
  * @since 0.1.0
  */
 export const CircuitView = Schema.Struct({
-  breaker: Schema.String,
-  state: State,
-  calls: Schema.Number,
-  failures: Schema.Number,
-  slowCalls: Schema.Number,
-  failureRate: Schema.Number,
-  slowCallRate: Schema.Number,
-  consecutiveFailures: Schema.Number,
-  consecutiveOpenings: Schema.Number,
-  probesInFlight: Schema.Number,
-  probeSuccesses: Schema.Number,
-  retryAfterMillis: Schema.NullOr(Schema.Number),
-  at: Schema.Number,
-  openedAt: Schema.NullOr(Schema.Number),
-  openReason: Schema.NullOr(TransitionReason),
-  openedBy: Schema.NullOr(FailureSummary),
-  lastFailure: Schema.NullOr(FailureSummary),
-  fleet: Schema.NullOr(FleetSnapshot)
+  // A snapshot's own fields, its retry time as milliseconds: one definition for both.
+  ...Struct.omit(Snapshot.fields, ["retryAfter"]),
+  retryAfterMillis: Schema.NullOr(Schema.Number)
 })
 
 /**
@@ -175,26 +159,10 @@ export type StreamEvent = typeof StreamEvent.Type
  * @category conversions
  * @since 0.1.0
  */
-export const fromSnapshot = (snapshot: Snapshot): CircuitView => ({
-  breaker: snapshot.breaker,
-  state: snapshot.state,
-  calls: snapshot.calls,
-  failures: snapshot.failures,
-  slowCalls: snapshot.slowCalls,
-  failureRate: snapshot.failureRate,
-  slowCallRate: snapshot.slowCallRate,
-  consecutiveFailures: snapshot.consecutiveFailures,
-  consecutiveOpenings: snapshot.consecutiveOpenings,
-  probesInFlight: snapshot.probesInFlight,
-  probeSuccesses: snapshot.probeSuccesses,
-  retryAfterMillis: millisOrNull(snapshot.retryAfter),
-  at: snapshot.at,
-  openedAt: snapshot.openedAt,
-  openReason: snapshot.openReason,
-  openedBy: snapshot.openedBy,
-  lastFailure: snapshot.lastFailure,
-  fleet: snapshot.fleet
-})
+export const fromSnapshot = (snapshot: Snapshot): CircuitView => {
+  const { retryAfter, ...fields } = snapshot
+  return { ...fields, retryAfterMillis: millisOrNull(retryAfter) }
+}
 
 /**
  * The stream payload of a breaker event.

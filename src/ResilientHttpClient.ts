@@ -26,7 +26,7 @@
  * - **Timeouts**: `timeout` per attempt, `deadline` for the whole call,
  *   retries included.
  * - **Bulkhead** and **hedging** (idempotent reads only), as their modules;
- *   a failed response ends a hedge as any answer does.
+ *   a failed response ends a hedge as every other answer does.
  * - **Fallback**: answers for every error that gets out, and for a response
  *   still classified as a failure when the retries are done.
  * - A `Retry-After` on a response that trips a circuit keeps it open that
