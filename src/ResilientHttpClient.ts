@@ -19,10 +19,11 @@
  *   `PUT`, `DELETE`; `POST` and `PATCH` with an `Idempotency-Key` header, or
  *   `nonIdempotent: true`), exponential backoff with jitter, a retry budget,
  *   a `Retry-After` on 429/503 honoured as the least wait (longer than
- *   `maxRetryAfterWait`, it ends the retries). Never a call an open circuit
- *   rejected (a call admitted before its circuit opened finishes its own
- *   retries), a full bulkhead or a 4xx other than 408/429, nor a request
- *   whose stream body was already sent.
+ *   `maxRetryAfterWait`, it ends the retries). Every attempt is a call of
+ *   the breaker: an open circuit refuses a retry like any call, and an
+ *   attempt that fails while its circuit is open ends the retries at once.
+ *   Never a full bulkhead or a 4xx other than 408/429, nor a request whose
+ *   stream body was already sent.
  * - **Timeouts**: `timeout` per attempt, `deadline` for the whole call,
  *   retries included.
  * - **Bulkhead** and **hedging** (idempotent reads only), as their modules;

@@ -27,10 +27,10 @@ const retry = { retries: 3, baseDelay: 0 } as const
 const patient = { consecutiveFailures: 1000 } as const
 
 describe("retries", () => {
-  it.effect("a GET is retried on 5xx until it succeeds; the breaker sees one outcome", () =>
+  it.effect("a GET is retried on 5xx until it succeeds", () =>
     Effect.gen(function*() {
       const upstream = scripted({ status: 503 }, { status: 502 }, { status: 200 })
-      const client = yield* ResilientHttpClient.make(upstream.client, { retry, breaker: { consecutiveFailures: 2 } })
+      const client = yield* ResilientHttpClient.make(upstream.client, { retry, breaker: { consecutiveFailures: 3 } })
       expect((yield* client.get(`${A}/x`)).status).toBe(200)
       expect(upstream.calls).toHaveLength(3)
     }).pipe(Effect.scoped))
@@ -95,34 +95,56 @@ describe("retries", () => {
         breaker: { consecutiveFailures: 1 },
         retry: { retries: 5, baseDelay: "1 second" }
       })
-      const first = yield* Effect.forkChild(client.get(`${A}/x`))
-      yield* TestClock.adjust("1 minute")
-      yield* Fiber.join(first)
+      expect((yield* client.get(`${A}/x`)).status).toBe(503) // its failure opens the circuit
       upstream.calls.length = 0
       // No clock moves: a retry (or a wait) would leave this fiber suspended.
       expect(failure(yield* Effect.exit(client.get(`${A}/x`)))).toBeInstanceOf(CircuitOpenError)
       expect(upstream.calls).toHaveLength(0)
     }).pipe(Effect.scoped))
 
-  it.effect("a call admitted before its circuit opened finishes its own retries; a new call sends nothing", () =>
+  it.effect("a call stops retrying once its own failure opens the circuit: its last answer, no more requests", () =>
     Effect.gen(function*() {
       const upstream = scripted({ status: 503 })
       const client = yield* ResilientHttpClient.make(upstream.client, {
-        breaker: { consecutiveFailures: 1, openDuration: "1 minute" },
-        retry: { retries: 3, baseDelay: "1 second", factor: 2, jitter: false } // attempts at +0, +1, +3, +7 s
+        breaker: { consecutiveFailures: 2, openDuration: "1 minute" },
+        retry: { retries: 3, baseDelay: "1 second", jitter: false }
       })
-      const first = yield* Effect.forkChild(Effect.exit(client.get(`${A}/x`)))
-      yield* TestClock.adjust("500 millis")
-      const second = yield* Effect.forkChild(Effect.exit(client.get(`${A}/x`)))
-      yield* TestClock.adjust("6500 millis") // t = 7 s: the first call's last attempt fails, the circuit opens
-      yield* Fiber.join(first)
-      const opened = upstream.calls.length
+      const call = yield* Effect.forkChild(client.get(`${A}/x`))
+      yield* TestClock.adjust("1 second") // the retry: the second 503 in a row opens the circuit
+      // No wait for a retry the open circuit would refuse: the call ends at once with the answer it got.
+      expect((yield* Fiber.join(call)).status).toBe(503)
+      expect(upstream.calls).toHaveLength(2)
       // A new call is rejected at once, without a request.
       expect(failure(yield* Effect.exit(client.get(`${A}/x`)))).toBeInstanceOf(CircuitOpenError)
-      expect(upstream.calls).toHaveLength(opened)
-      yield* TestClock.adjust("500 millis") // t = 7.5 s: the second call's last retry is due, and sent
-      expect((yield* Fiber.join(second))._tag).toBe("Success")
-      expect(upstream.calls).toHaveLength(opened + 1)
+      expect(upstream.calls).toHaveLength(2)
+    }).pipe(Effect.scoped))
+
+  it.effect("a call whose circuit opened while it waited to retry fails with that circuit's CircuitOpenError", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 })
+      const breaker = yield* CircuitBreaker.make({ name: "inventory", openDuration: "1 minute" })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker,
+        retry: { retries: 3, baseDelay: "1 second", jitter: false }
+      })
+      const call = yield* Effect.forkChild(Effect.exit(client.get(`${A}/x`)))
+      yield* TestClock.adjust("500 millis")
+      yield* breaker.forceOpen // an operator, or other calls, open it during the backoff
+      yield* TestClock.adjust("500 millis") // the retry is due: the circuit refuses it
+      const error = failure(yield* Fiber.join(call))
+      expect(error).toBeInstanceOf(CircuitOpenError)
+      expect((error as CircuitOpenError).breaker).toBe("inventory")
+      expect(upstream.calls).toHaveLength(1)
+    }).pipe(Effect.scoped))
+
+  it.effect("every attempt is a call of the breaker: its window counts the retries", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 }, { status: 502 }, { status: 200 })
+      const breaker = yield* CircuitBreaker.make({ name: "inventory", consecutiveFailures: 5 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { breaker, retry })
+      expect((yield* client.get(`${A}/x`)).status).toBe(200)
+      const snapshot = yield* breaker.snapshot
+      expect({ calls: snapshot.calls, failures: snapshot.failures }).toEqual({ calls: 3, failures: 2 })
     }).pipe(Effect.scoped))
 
   it.effect("a full bulkhead is never retried", () =>

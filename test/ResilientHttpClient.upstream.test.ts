@@ -126,7 +126,7 @@ describe("a resilient client against a flaky localhost upstream", () => {
       const { client: bare, server } = yield* setup({ status: 503 }, { status: 502 }, { status: 200, body: "in stock" })
       const circuits = yield* CircuitBreakerRegistry.make({
         name: "upstreams",
-        config: { consecutiveFailures: 2, openDuration: "30 seconds", maxOpenDuration: "5 minutes" }
+        config: { consecutiveFailures: 3, openDuration: "30 seconds", maxOpenDuration: "5 minutes" }
       })
       const client = yield* ResilientHttpClient.make(bare, {
         breaker: circuits,
@@ -137,9 +137,10 @@ describe("a resilient client against a flaky localhost upstream", () => {
       expect(yield* (yield* client.get(`${server.url}/stock/42`)).text).toBe("in stock")
       expect(server.requests).toHaveLength(3)
 
-      // Two calls that fail trip the origin's circuit, kept open as long as Retry-After asks.
+      // Three calls that fail trip the origin's circuit, kept open as long as Retry-After asks.
       server.script({ status: 503, headers: { "retry-after": "120" } })
       const noRetry = yield* ResilientHttpClient.make(bare, { breaker: circuits })
+      expect((yield* noRetry.get(`${server.url}/stock/42`)).status).toBe(503)
       expect((yield* noRetry.get(`${server.url}/stock/42`)).status).toBe(503)
       expect((yield* noRetry.get(`${server.url}/stock/42`)).status).toBe(503)
       const rejected = failure(yield* Effect.exit(noRetry.get(`${server.url}/stock/42`))) as CircuitOpenError

@@ -18,6 +18,7 @@ import { isCircuitBreaker, make as makeBreaker } from "../CircuitBreaker.js"
 import type { CircuitBreakerConfig, CircuitBreakerConfigError } from "../CircuitBreakerConfig.js"
 import type { CircuitBreakerRegistry } from "../CircuitBreakerRegistry.js"
 import { isCircuitBreakerRegistry, make as makeRegistry } from "../CircuitBreakerRegistry.js"
+import { isCircuitOpenError } from "../CircuitOpenError.js"
 import type { Classifier } from "../Classifier.js"
 import type { Options } from "../ResilientHttpClient.js"
 import { LogThrottle } from "./logThrottle.js"
@@ -26,12 +27,48 @@ import { errorTag } from "./policy.js"
 type Request = HttpClientRequest.HttpClientRequest
 
 /**
- * Guards one request's call with its circuit.
+ * Guards one attempt of a request with its circuit. With `stopWhenOpen`, an
+ * attempt that fails while its circuit is open (its own failure opened it,
+ * or another call's did) fails as `CircuitOpened`, which no retry retries.
  *
  * @internal
  */
 export interface Breakers {
-  readonly guard: <A, E, R>(request: Request, call: Effect.Effect<A, E, R>) => Effect.Effect<A, unknown, R>
+  readonly guard: <A, E, R>(
+    request: Request,
+    call: Effect.Effect<A, E, R>,
+    stopWhenOpen: boolean
+  ) => Effect.Effect<A, unknown, R>
+}
+
+/**
+ * An attempt's error when its circuit is open once it failed: the attempt
+ * that opened it, or one that ended after it opened. Retrying would only
+ * meet the open circuit, so the call ends with this error at once.
+ *
+ * @internal
+ */
+export class CircuitOpened {
+  readonly _tag = "CircuitOpened"
+  constructor(readonly error: unknown) {}
+}
+
+const isOpen = (state: string): boolean => state === "Open" || state === "ForcedOpen"
+
+/** Runs one attempt through `breaker`, its failure marked when it leaves the circuit open. */
+const execute = <A, E, R>(
+  breaker: CircuitBreaker,
+  call: Effect.Effect<A, E, R>,
+  options: { readonly classify: Classifier },
+  stopWhenOpen: boolean
+): Effect.Effect<A, unknown, R> => {
+  const guarded = breaker.execute(call, options)
+  if (!stopWhenOpen) return guarded
+  return Effect.catch(guarded, (error: unknown) =>
+    Effect.flatMap(
+      breaker.state,
+      (state) => Effect.fail(isOpen(state) && !isCircuitOpenError(error) ? new CircuitOpened(error) : error)
+    ))
 }
 
 /**
@@ -55,7 +92,9 @@ export const makeBreakers = (
     const given = options.breaker
     const guardOptions = { classify }
     if (isCircuitBreaker(given)) {
-      return { guard: (_request, call) => given.execute(call, guardOptions) } satisfies Breakers
+      return {
+        guard: (_request, call, stopWhenOpen) => execute(given, call, guardOptions, stopWhenOpen)
+      } satisfies Breakers
     }
     const registry: CircuitBreakerRegistry<unknown> = isCircuitBreakerRegistry(given)
       ? given
@@ -81,7 +120,7 @@ export const makeBreakers = (
           overflow
         ))
     return {
-      guard: (request, call) =>
-        Effect.flatMap(breakerOf(keyOf(request)), (breaker) => breaker.execute(call, guardOptions))
+      guard: (request, call, stopWhenOpen) =>
+        Effect.flatMap(breakerOf(keyOf(request)), (breaker) => execute(breaker, call, guardOptions, stopWhenOpen))
     } satisfies Breakers
   })

@@ -1,6 +1,6 @@
 /**
  * The resilient HTTP client: options checked, policies made once, and the
- * per-request chain `fallback( breaker[key]( deadline( retry( hedge(
+ * per-request chain `fallback( deadline( retry( breaker[key]( hedge(
  * bulkhead( timeout( attempt )))))))` built from them. A failed response
  * crosses the hedge as a value, so it ends the hedge like any answer.
  *
@@ -36,7 +36,7 @@ import {
   trackBody,
   Unreplayable
 } from "./httpAttempt.js"
-import { makeBreakers } from "./httpBreakers.js"
+import { CircuitOpened, makeBreakers } from "./httpBreakers.js"
 import { decodeOptions, Name, nameOf } from "./options.js"
 import { durationInput, FunctionValue } from "./schemas.js"
 
@@ -238,10 +238,13 @@ export const makeClient = <E, R>(
           (answer) => answer instanceof FailedResponse ? Effect.fail(answer) : Effect.succeed(answer)
         )
       }
-      if (retry !== undefined && isRetryable(request, retry.nonIdempotent)) call = retry.retry.apply(call)
+      // Every attempt is a call of the breaker (Resilience4j's and Polly's order): an open circuit
+      // refuses a retry like any call, and an attempt that leaves it open ends the retries at once.
+      const retried = retry !== undefined && isRetryable(request, retry.nonIdempotent)
+      call = breakers.guard(request, call, retried)
+      if (retried) call = Effect.mapError(retry.retry.apply(call), unwrapCircuitOpened)
       if (tracked !== undefined) call = Effect.mapError(call, unwrapUnreplayable)
       if (deadline !== undefined) call = deadline.apply(call)
-      call = breakers.guard(request, call)
       if (fallback === undefined) return Effect.catchIf(call, isFailedResponse, toResponse)
       return Effect.provideService(fallback.apply(call) as typeof call, CurrentRequest, request)
     }
@@ -254,5 +257,7 @@ export const makeClient = <E, R>(
 const isFailedResponse = (error: unknown): error is FailedResponse => error instanceof FailedResponse
 
 const toResponse = (failed: FailedResponse): Effect.Effect<Response> => Effect.succeed(failed.response)
+
+const unwrapCircuitOpened = (error: unknown): unknown => error instanceof CircuitOpened ? error.error : error
 
 const unwrapUnreplayable = (error: unknown): unknown => error instanceof Unreplayable ? error.error : error
