@@ -8,11 +8,13 @@
  *   closes it);
  * - `BulkheadFullError` → 503, or 429 with `bulkheadStatus: 429`, with
  *   `Retry-After` (`bulkheadRetryAfter`, default 1 second);
- * - `TimeoutError` (the `Timeout` policy's) → 504.
+ * - `TimeoutError` (the `Timeout` policy's) → 504;
+ * - `RateLimitExceededError` → 429 with `Retry-After` in whole seconds,
+ *   rounded up and at least 1.
  *
  * Every other error passes through untouched, in the type and at run time.
  * The body names the breaker, its state and `retryAfter` (seconds, as the
- * header), or the bulkhead or the timeout policy. Provide `layer()` to your
+ * header), or the bulkhead, the timeout policy or the rate limit. Provide `layer()` to your
  * routes:
  *
  * ```ts
@@ -44,6 +46,8 @@ import { decodeOptions } from "./internal/options.js"
 import { durationInput, FunctionValue } from "./internal/schemas.js"
 import { PolicyConfigError } from "./PolicyConfigError.js"
 import { BulkheadRejectionReason } from "./PolicyEvent.js"
+import type { RateLimitExceededError } from "./RateLimitExceededError.js"
+import { isRateLimitExceededError } from "./RateLimitExceededError.js"
 import type { TimeoutError } from "./TimeoutError.js"
 import { isTimeoutError } from "./TimeoutError.js"
 
@@ -54,7 +58,7 @@ import { isTimeoutError } from "./TimeoutError.js"
  * @category models
  * @since 0.1.0
  */
-export type Mapped = CircuitOpenError | BulkheadFullError | TimeoutError
+export type Mapped = CircuitOpenError | BulkheadFullError | TimeoutError | RateLimitExceededError
 
 /**
  * Whether an error is one this module answers (checked by type id, so errors
@@ -73,7 +77,7 @@ export type Mapped = CircuitOpenError | BulkheadFullError | TimeoutError
  * @since 0.1.0
  */
 export const isMapped = (u: unknown): u is Mapped =>
-  isCircuitOpenError(u) || isBulkheadFullError(u) || isTimeoutError(u)
+  isCircuitOpenError(u) || isBulkheadFullError(u) || isTimeoutError(u) || isRateLimitExceededError(u)
 
 /**
  * The problem document of a call an open circuit rejected (503).
@@ -127,6 +131,23 @@ export const TimeoutProblem = Schema.Struct({
 })
 
 /**
+ * The problem document of a call a rate limit turned away (429):
+ * `retryAfter` in seconds, as the header; `policy` and `key` name the limit.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const RateLimitProblem = Schema.Struct({
+  type: Schema.String,
+  title: Schema.String,
+  status: Schema.Literal(429),
+  detail: Schema.String,
+  policy: Schema.String,
+  key: Schema.String,
+  retryAfter: Schema.Int
+})
+
+/**
  * Any problem document this module writes. A client decodes a response body
  * with it (members added by `extend` are dropped by the decoding).
  *
@@ -144,7 +165,7 @@ export const TimeoutProblem = Schema.Struct({
  * @category schemas
  * @since 0.1.0
  */
-export const Problem = Schema.Union([CircuitOpenProblem, BulkheadFullProblem, TimeoutProblem])
+export const Problem = Schema.Union([CircuitOpenProblem, BulkheadFullProblem, TimeoutProblem, RateLimitProblem])
 
 /**
  * @category models
@@ -244,6 +265,17 @@ const problemOf = (error: Mapped, bulkheadStatus: 503 | 429, bulkheadRetryAfter:
       bulkhead: error.bulkhead,
       reason: error.reason,
       retryAfter: bulkheadRetryAfter
+    }
+  }
+  if (isRateLimitExceededError(error)) {
+    return {
+      type: ProblemDetails.blankType,
+      title: titles[429],
+      status: 429,
+      detail: error.message,
+      policy: error.policy,
+      key: error.key,
+      retryAfter: wholeSeconds(error.retryAfter)
     }
   }
   return {
@@ -386,7 +418,8 @@ export const layer = (
 ): Layer.Layer<
   | HttpRouter.Request<"Error", CircuitOpenError>
   | HttpRouter.Request<"Error", BulkheadFullError>
-  | HttpRouter.Request<"Error", TimeoutError>,
+  | HttpRouter.Request<"Error", TimeoutError>
+  | HttpRouter.Request<"Error", RateLimitExceededError>,
   PolicyConfigError
 > =>
   HttpRouter.middleware<{ handles: Mapped }>()(

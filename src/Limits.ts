@@ -27,6 +27,7 @@
  * | {@link maxRedisUrlLength} | 4,096 | the Redis store's `url` and each of its `cluster.nodes` |
  * | {@link maxClusterNodes} | 64 | the Redis store's `cluster.nodes` |
  * | {@link maxPemLength} | 1,048,576 | each PEM text of the Redis store's `tls` (`ca`, `cert`, `key`) |
+ * | {@link maxRateLimit} | 1,000,000,000 | a rate limit's `limit` and `tokens` |
  * | {@link maxNameLength} | 256 | every `name` (breakers, registries, policies), and a configuration's environment prefix |
  * | {@link maxKeyLength} | 256 | a registry's keys |
  *
@@ -241,6 +242,22 @@ export const maxMinRetriesPerSecond = 1_000_000
  * @since 0.1.0
  */
 export const maxConcurrent = 100_000
+
+/**
+ * The most calls a rate limit allows per window (`limit`), and the most
+ * tokens one call spends (`tokens`): 1,000,000,000.
+ *
+ * @example
+ * ```ts
+ * import { Limits } from "effect-resilience"
+ *
+ * Limits.maxRateLimit // 1000000000
+ * ```
+ *
+ * @category policies
+ * @since 0.1.0
+ */
+export const maxRateLimit = 1_000_000_000
 
 /**
  * The most calls a bulkhead queues (`maxQueued`): 100,000. Each waiting

@@ -218,5 +218,13 @@ export const policies = {
     "Calls answered with a value from a last-known-good cache"
   ),
   hedges: counter("resilience_hedges_total", "Hedged attempts started (beyond the first)"),
-  hedgeWins: counter("resilience_hedge_wins_total", "Hedged calls by the attempt that answered: first or hedge")
+  hedgeWins: counter("resilience_hedge_wins_total", "Hedged calls by the attempt that answered: first or hedge"),
+  rateLimited: counter(
+    "resilience_rate_limited_total",
+    "Calls a rate limit turned away, by reason: Exceeded, Cooldown"
+  ),
+  rateLimitStoreErrors: counter(
+    "resilience_rate_limit_store_errors_total",
+    "Calls whose rate-limit store failed (let through, or failed with onStoreError: fail)"
+  )
 } as const

@@ -26,6 +26,7 @@ export const PolicyKind = Schema.Literals([
   "RetryBudget",
   "Timeout",
   "Bulkhead",
+  "RateLimit",
   "Fallback",
   "LastKnownGood",
   "Hedge",

@@ -1,7 +1,7 @@
 /**
  * Events the policies beside the circuit breaker report: retries scheduled
  * and given up, timeouts, bulkhead rejections, fallbacks used, stale values
- * served, hedged attempts started and won.
+ * served, hedged attempts started and won, calls a rate limit turned away.
  *
  * Like `CircuitBreakerEvent`s they are `effect/Schema` classes, so they can be
  * counted, logged, or encoded to JSON. Every event names its `policy` and
@@ -161,6 +161,37 @@ export class HedgeSucceeded extends Schema.TaggedClass<HedgeSucceeded>()("HedgeS
 }) {}
 
 /**
+ * Why a rate limit turned a call away: `Exceeded`, its tokens ran out;
+ * `Cooldown`, an adaptive limit is cooling down after the dependency's
+ * `429` + `Retry-After`.
+ *
+ * @category events
+ * @since 0.1.0
+ */
+export const RateLimitReason = Schema.Literals(["Exceeded", "Cooldown"])
+
+/**
+ * @category events
+ * @since 0.1.0
+ */
+export type RateLimitReason = typeof RateLimitReason.Type
+
+/**
+ * A rate limit turned a call under `key` away; a call would be let through
+ * in `retryAfter`.
+ *
+ * @category events
+ * @since 0.1.0
+ */
+export class RateLimited extends Schema.TaggedClass<RateLimited>()("RateLimited", {
+  policy: Schema.String,
+  key: Schema.String,
+  reason: RateLimitReason,
+  retryAfter: Schema.Duration,
+  at: Schema.Number
+}) {}
+
+/**
  * Any policy event, as a schema (to decode events read back) and a type.
  *
  * @example
@@ -182,7 +213,8 @@ export const PolicyEvent = Schema.Union([
   FallbackUsed,
   StaleValueServed,
   HedgeStarted,
-  HedgeSucceeded
+  HedgeSucceeded,
+  RateLimited
 ])
 
 /**
@@ -198,3 +230,4 @@ export type PolicyEvent =
   | StaleValueServed
   | HedgeStarted
   | HedgeSucceeded
+  | RateLimited

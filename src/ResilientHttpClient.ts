@@ -3,7 +3,7 @@
  * policies, per request:
  *
  * ```
- * fallback( breaker[origin]( deadline( retry( hedge( bulkhead( timeout( request )))))))
+ * fallback( deadline( retry( rateLimit[origin]( breaker[origin]( hedge( bulkhead( timeout( request ))))))))
  * ```
  *
  * - **Circuits per origin** by default, kept in a `CircuitBreakerRegistry`
@@ -26,6 +26,9 @@
  *   stream body was already sent.
  * - **Timeouts**: `timeout` per attempt, `deadline` for the whole call,
  *   retries included.
+ * - **Rate limit** (a `RateLimit` of yours): a permit per attempt, per
+ *   circuit key, taken outside the breaker; an adaptive limit learns from
+ *   `429` + `Retry-After`.
  * - **Bulkhead** and **hedging** (idempotent reads only), as their modules;
  *   a failed response ends a hedge as every other answer does.
  * - **Fallback**: answers for every error that gets out, and for a response
@@ -37,13 +40,15 @@
  * The client's error type is the wrapped client's (`HttpClientError`) plus
  * exactly the errors its policies can add: `CircuitOpenError` always,
  * `TimeoutError` with a `timeout` or a `deadline`, `BulkheadFullError` with a
- * `bulkhead`; with a `fallback`, what the fallback fails with. A response
+ * `bulkhead`, `RateLimitExceededError` with a `rateLimit` (and Effect's
+ * `RateLimiterError` when it fails on store errors); with a `fallback`, what the fallback fails with. A response
  * classified as a failure is still a response: without a fallback, the last
  * one is returned as the bare client would return it.
  *
  * ```ts
  * import { Effect } from "effect"
  * import { HttpClient } from "effect/http"
+import type { RateLimiter } from "effect/persistence"
  * import { ResilientHttpClient } from "effect-resilience"
  *
  * const program = Effect.gen(function*() {
@@ -63,6 +68,7 @@ import type { Duration, Scope } from "effect"
 import { Context, Effect, Layer } from "effect"
 import type { HttpClientError, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { HttpClient } from "effect/http"
+import type { RateLimiter } from "effect/persistence"
 import type { Bulkhead, BulkheadOptions } from "./Bulkhead.js"
 import type { BulkheadFullError } from "./BulkheadFullError.js"
 import type { CircuitBreaker } from "./CircuitBreaker.js"
@@ -72,6 +78,7 @@ import type { CircuitOpenError } from "./CircuitOpenError.js"
 import type { HedgeOptions } from "./Hedge.js"
 import { makeClient } from "./internal/httpClient.js"
 import type { PolicyConfigError } from "./PolicyConfigError.js"
+import type { RateLimit, RateLimitExceededError } from "./RateLimit.js"
 import type { BackoffOptions, RetryBudget } from "./Retry.js"
 import type { TimeoutError } from "./TimeoutError.js"
 
@@ -105,7 +112,12 @@ export interface RetryOptions extends BackoffOptions {
  * @category models
  * @since 0.1.0
  */
-export type PolicyError = CircuitOpenError | TimeoutError | BulkheadFullError
+export type PolicyError =
+  | CircuitOpenError
+  | TimeoutError
+  | BulkheadFullError
+  | RateLimitExceededError
+  | RateLimiter.RateLimiterError
 
 /**
  * The options of `ResilientHttpClient.make`, for a client failing with `E`.
@@ -173,6 +185,14 @@ export interface Options<E = HttpClientError.HttpClientError> {
   readonly bulkhead?: BulkheadOptions | Bulkhead | undefined
   /** Hedged attempts, for `GET`, `HEAD` and `OPTIONS` requests without a stream body. */
   readonly hedge?: HedgeOptions | undefined
+  /**
+   * A rate limit (from `RateLimit.make`) every attempt takes a permit of,
+   * counted per circuit key (the origin by default), outside the breaker: a
+   * call it turns away fails with `RateLimitExceededError`, unretried and
+   * unseen by the breaker. An adaptive limit learns from the `429` +
+   * `Retry-After` answers.
+   */
+  readonly rateLimit?: RateLimit<unknown> | undefined
   /** Which responses are failures. Default: `HttpClassifier.isFailureStatus(response.status)`. */
   readonly isFailure?: ((response: HttpClientResponse.HttpClientResponse) => boolean) | undefined
   /**
@@ -219,6 +239,7 @@ export type Added<O> =
   | CircuitOpenError
   | (Given<O, "timeout"> | Given<O, "deadline"> extends false ? never : TimeoutError)
   | (Given<O, "bulkhead"> extends true ? BulkheadFullError : never)
+  | (O extends { readonly rateLimit: RateLimit<infer StoreError> } ? RateLimitExceededError | StoreError : never)
 
 /**
  * The error type of a client failing with `E`, guarded with options `O`.

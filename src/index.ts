@@ -105,6 +105,14 @@ export * as Timeout from "./Timeout.js"
 export * as Bulkhead from "./Bulkhead.js"
 
 /**
+ * Rate limits over Effect's own `RateLimiter` (memory or Redis stores),
+ * with a typed `RateLimitExceededError` and an adaptive mode.
+ *
+ * @since 0.1.0
+ */
+export * as RateLimit from "./RateLimit.js"
+
+/**
  * Fallbacks on chosen errors, and the last-known-good cache.
  *
  * @since 0.1.0
@@ -217,6 +225,13 @@ export { isTimeoutError, TimeoutError } from "./TimeoutError.js"
  * @since 0.1.0
  */
 export { BulkheadFullError, isBulkheadFullError } from "./BulkheadFullError.js"
+
+/**
+ * The error of a call a rate limit turned away.
+ *
+ * @since 0.1.0
+ */
+export { isRateLimitExceededError, RateLimitExceededError } from "./RateLimitExceededError.js"
 
 /**
  * Guards an effect with a bulkhead.

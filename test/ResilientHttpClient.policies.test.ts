@@ -1,13 +1,17 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Metric, Option, Stream } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Stream } from "effect"
 import { HttpBody, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
+import { RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
+import type { PolicyConfigError } from "../src/index.js"
 import {
   BulkheadFullError,
   CircuitBreaker,
   CircuitBreakerRegistry,
   CircuitOpenError,
+  RateLimit,
+  RateLimitExceededError,
   ResilientHttpClient,
   Retry,
   TimeoutError
@@ -272,6 +276,51 @@ describe("hedging", () => {
       yield* TestClock.adjust("1 second")
       expect((yield* Fiber.join(fiber)).status).toBe(200)
       expect(upstream.calls).toHaveLength(1)
+    }).pipe(Effect.scoped))
+})
+
+describe("rate limit", () => {
+  const MemoryLimiter = RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory))
+
+  it.effect("every attempt takes a permit of its origin's: one turned away is not sent, not retried, not counted", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 })
+      const rateLimit = yield* RateLimit.make({ name: "partner", limit: 2, window: "1 minute" })
+      const breaker = yield* CircuitBreaker.make({ name: "partner", consecutiveFailures: 3 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { breaker, rateLimit, retry })
+      // Two attempts get a permit; the third is turned away: the retries end with its error.
+      const error = failure(yield* Effect.exit(client.get(`${A}/x`)))
+      expect(error).toBeInstanceOf(RateLimitExceededError)
+      expect((error as RateLimitExceededError).key).toBe(A)
+      expect(upstream.calls).toHaveLength(2)
+      // The breaker counted the two failed attempts, not the rejection.
+      expect((yield* breaker.snapshot).calls).toBe(2)
+      // Another origin has permits of its own.
+      upstream.script({ status: 200 })
+      expect((yield* client.get(`http://b.test/x`)).status).toBe(200)
+    }).pipe(Effect.scoped, Effect.provide(MemoryLimiter)))
+
+  it.effect("an adaptive limit cools an origin down for the Retry-After of its 429", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 429, headers: { "retry-after": "30" } }, { status: 200 })
+      const rateLimit = yield* RateLimit.make({ name: "partner", limit: 100, window: "1 second", adaptive: true })
+      const client = yield* ResilientHttpClient.make(upstream.client, { breaker: patient, rateLimit })
+      expect((yield* client.get(`${A}/x`)).status).toBe(429)
+      const error = failure(yield* Effect.exit(client.get(`${A}/x`))) as RateLimitExceededError
+      expect(error).toBeInstanceOf(RateLimitExceededError)
+      expect(Duration.toSeconds(error.retryAfter)).toBe(30)
+      expect(upstream.calls).toHaveLength(1)
+      yield* TestClock.adjust("30 seconds")
+      expect((yield* client.get(`${A}/x`)).status).toBe(200)
+    }).pipe(Effect.scoped, Effect.provide(MemoryLimiter)))
+
+  it.effect("a value that is not a RateLimit is refused, naming the field", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 200 })
+      const error = failure(
+        yield* Effect.exit(ResilientHttpClient.make(upstream.client, { rateLimit: { limit: 1 } as never }))
+      ) as PolicyConfigError
+      expect(error.issues.map((issue) => issue.field)).toEqual(["rateLimit"])
     }).pipe(Effect.scoped))
 })
 

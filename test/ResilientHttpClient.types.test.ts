@@ -2,11 +2,14 @@ import { describe, expectTypeOf, it } from "@effect/vitest"
 import type { Scope } from "effect"
 import { Effect } from "effect"
 import type { HttpClient, HttpClientError, HttpClientResponse } from "effect/http"
+import type { RateLimiter } from "effect/persistence"
 import type {
   BulkheadFullError,
   CircuitBreakerConfigError,
   CircuitOpenError,
   PolicyConfigError,
+  RateLimit,
+  RateLimitExceededError,
   TimeoutError
 } from "../src/index.js"
 import { ResilientHttpClient } from "../src/index.js"
@@ -16,6 +19,17 @@ import { ResilientHttpClient } from "../src/index.js"
 // the type-checker reads and the test never runs.
 declare const client: HttpClient.HttpClient
 declare const fallbackResponse: HttpClientResponse.HttpClientResponse
+declare const rateLimit: RateLimit.RateLimit
+declare const strictRateLimit: RateLimit.RateLimit<RateLimiter.RateLimiterError>
+
+/** What a fallback is handed beside the wrapped client's errors: whatever any policy may add. */
+type Handed =
+  | HttpClientError.HttpClientError
+  | CircuitOpenError
+  | TimeoutError
+  | BulkheadFullError
+  | RateLimitExceededError
+  | RateLimiter.RateLimiterError
 
 type Made<E, R = never> = Effect.Effect<
   HttpClient.HttpClient.With<E, R>,
@@ -56,14 +70,24 @@ describe("the error type of a resilient client", () => {
     expectTypeOf(_types).toBeFunction()
   })
 
-  it("a fallback is handed every error that can occur, and its own errors replace them", () => {
+  it("a rate limit adds RateLimitExceededError, and its store error when it fails on one", () => {
+    const _types = () => {
+      expectTypeOf(ResilientHttpClient.make(client, { rateLimit })).toEqualTypeOf<
+        Made<HttpClientError.HttpClientError | CircuitOpenError | RateLimitExceededError>
+      >()
+      expectTypeOf(ResilientHttpClient.make(client, { rateLimit: strictRateLimit })).toEqualTypeOf<
+        Made<HttpClientError.HttpClientError | CircuitOpenError | RateLimitExceededError | RateLimiter.RateLimiterError>
+      >()
+    }
+    expectTypeOf(_types).toBeFunction()
+  })
+
+  it("a fallback is handed every error a policy may add, and its own errors replace them", () => {
     const _types = () => {
       const handled = ResilientHttpClient.make(client, {
         timeout: "1 second",
         fallback: (error) => {
-          expectTypeOf(error).toEqualTypeOf<
-            HttpClientError.HttpClientError | CircuitOpenError | TimeoutError | BulkheadFullError
-          >()
+          expectTypeOf(error).toEqualTypeOf<Handed>()
           return Effect.succeed(fallbackResponse)
         }
       })
@@ -71,9 +95,7 @@ describe("the error type of a resilient client", () => {
       const partly = ResilientHttpClient.make(client, {
         fallback: (error) => error._tag === "CircuitOpenError" ? Effect.succeed(fallbackResponse) : Effect.fail(error)
       })
-      expectTypeOf(partly).toEqualTypeOf<
-        Made<HttpClientError.HttpClientError | TimeoutError | BulkheadFullError>
-      >()
+      expectTypeOf(partly).toEqualTypeOf<Made<Exclude<Handed, CircuitOpenError>>>()
     }
     expectTypeOf(_types).toBeFunction()
   })
@@ -81,9 +103,7 @@ describe("the error type of a resilient client", () => {
   it("the layer's service holds every error the policies may add", () => {
     const _types = () => {
       expectTypeOf<ResilientHttpClient.ResilientHttpClient["Service"]>().toEqualTypeOf<
-        HttpClient.HttpClient.With<
-          HttpClientError.HttpClientError | CircuitOpenError | TimeoutError | BulkheadFullError
-        >
+        HttpClient.HttpClient.With<Handed>
       >()
     }
     expectTypeOf(_types).toBeFunction()

@@ -1,13 +1,13 @@
 /**
  * The resilient HTTP client: options checked, policies made once, and the
- * per-request chain `fallback( deadline( retry( breaker[key]( hedge(
- * bulkhead( timeout( attempt )))))))` built from them. A failed response
+ * per-request chain `fallback( deadline( retry( rateLimit[key]( breaker[key](
+ * hedge( bulkhead( timeout( attempt ))))))))` built from them. A failed response
  * crosses the hedge as a value, so it ends the hedge like any answer.
  *
  * @internal
  */
 import type { Scope } from "effect"
-import { Context, Duration, Effect, Schedule, Schema } from "effect"
+import { Cause, Context, Duration, Effect, Schedule, Schema } from "effect"
 import type { HttpClientError } from "effect/http"
 import type { HttpClientRequest, HttpClientResponse } from "effect/http"
 import { HttpClient } from "effect/http"
@@ -23,6 +23,7 @@ import { make as makeHedge } from "../Hedge.js"
 import { isFailureStatus, isRetryable, readMethods } from "../HttpClassifier.js"
 import type { Policy } from "../Policy.js"
 import { PolicyConfigError } from "../PolicyConfigError.js"
+import type { Permit, RateLimit } from "../RateLimit.js"
 import type { Options, RetryOptions } from "../ResilientHttpClient.js"
 import * as Retry from "../Retry.js"
 import { make as makeTimeout } from "../Timeout.js"
@@ -33,12 +34,14 @@ import {
   FailedResponse,
   isRetryableError,
   judgedAttempt,
+  requestedWait,
   trackBody,
   Unreplayable
 } from "./httpAttempt.js"
-import { CircuitOpened, makeBreakers } from "./httpBreakers.js"
+import { CircuitOpened, makeBreakers, originOf } from "./httpBreakers.js"
 import { decodeOptions, Name, nameOf } from "./options.js"
-import { durationInput, FunctionValue } from "./schemas.js"
+import { isPolicy } from "./policy.js"
+import { durationInput, FunctionValue, InstanceValue } from "./schemas.js"
 
 type Response = HttpClientResponse.HttpClientResponse
 type Request = HttpClientRequest.HttpClientRequest
@@ -68,6 +71,7 @@ const OptionsSchema = Schema.Struct({
   deadline: Schema.optional(Schema.Unknown),
   bulkhead: Schema.optional(PolicyOptions),
   hedge: Schema.optional(PolicyOptions),
+  rateLimit: Schema.optional(InstanceValue(isRateLimit, "a RateLimit (from RateLimit.make)")),
   isFailure: Schema.optional(FunctionValue<(response: Response) => boolean>("a function (response) => boolean")),
   classifyBody: Schema.optional(
     FunctionValue<(response: Response) => Effect.Effect<boolean, HttpClientError.HttpClientError>>(
@@ -217,6 +221,8 @@ export const makeClient = <E, R>(
     const classify: Classifier = breakerClassifier(judge)
     const breakers = yield* makeBreakers(name, given, classify)
     const { bulkhead, deadline, fallback, hedge, retry, timeout } = policies
+    const rateLimit = decoded.rateLimit
+    const keyOf = given.key ?? originOf
 
     const guard = (request: Request): Effect.Effect<Response, unknown, unknown> => {
       const tracked = trackBody(request)
@@ -242,6 +248,7 @@ export const makeClient = <E, R>(
       // refuses a retry like any call, and an attempt that leaves it open ends the retries at once.
       const retried = retry !== undefined && isRetryable(request, retry.nonIdempotent)
       call = breakers.guard(request, call, retried)
+      if (rateLimit !== undefined) call = rateLimited(judge, rateLimit, keyOf(request), call)
       if (retried) call = Effect.mapError(retry.retry.apply(call), unwrapCircuitOpened)
       if (tracked !== undefined) call = Effect.mapError(call, unwrapUnreplayable)
       if (deadline !== undefined) call = deadline.apply(call)
@@ -255,6 +262,35 @@ export const makeClient = <E, R>(
   })
 
 const isFailedResponse = (error: unknown): error is FailedResponse => error instanceof FailedResponse
+
+function isRateLimit(u: unknown): u is RateLimit<unknown> {
+  return isPolicy(u) && u.kind === "RateLimit"
+}
+
+/**
+ * One attempt under a rate limit: a permit for the request's key first, and
+ * a `429` answer (with its `Retry-After`) handed to the permit, for an
+ * adaptive limit to learn from.
+ */
+const rateLimited = (
+  judge: Judge,
+  rateLimit: RateLimit<unknown>,
+  key: string,
+  call: Effect.Effect<Response, unknown, unknown>
+): Effect.Effect<Response, unknown, unknown> =>
+  Effect.flatMap(rateLimit.acquire(key), (permit) =>
+    Effect.onExit(call, (exit) => {
+      const answer = exit._tag === "Success" ? exit.value : failedResponseOf(exit.cause)
+      return answer === undefined || answer.status !== 429 ? Effect.void : feedback(judge, permit, answer)
+    }))
+
+const failedResponseOf = (cause: Cause.Cause<unknown>): Response | undefined => {
+  const error = Cause.findErrorOption(cause)
+  return error._tag === "Some" && error.value instanceof FailedResponse ? error.value.response : undefined
+}
+
+const feedback = (judge: Judge, permit: Permit, response: Response): Effect.Effect<void> =>
+  permit.feedback({ status: response.status, retryAfter: requestedWait(judge, response) })
 
 const toResponse = (failed: FailedResponse): Effect.Effect<Response> => Effect.succeed(failed.response)
 

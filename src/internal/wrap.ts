@@ -114,6 +114,7 @@ const expectation: Record<Expected, string> = {
   RetryBudget: "a retry budget",
   Timeout: "a Timeout policy (from Timeout.make)",
   Bulkhead: "a bulkhead (from Bulkhead.make) or its service key",
+  RateLimit: "a RateLimit policy (from RateLimit.make)",
   Fallback: "a Fallback policy (from Fallback.make)",
   LastKnownGood: "a last-known-good cache",
   Hedge: "a Hedge policy (from Hedge.make)",
