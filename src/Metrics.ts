@@ -223,6 +223,7 @@ export const policies = {
     "resilience_rate_limited_total",
     "Calls a rate limit turned away, by reason: Exceeded, Cooldown"
   ),
+  faultsInjected: counter("resilience_faults_injected_total", "Faults a Chaos policy injected, by fault"),
   rateLimitStoreErrors: counter(
     "resilience_rate_limit_store_errors_total",
     "Calls whose rate-limit store failed (let through, or failed with onStoreError: fail)"

@@ -27,6 +27,7 @@ export const PolicyKind = Schema.Literals([
   "Timeout",
   "Bulkhead",
   "RateLimit",
+  "Chaos",
   "Fallback",
   "LastKnownGood",
   "Hedge",

@@ -1,7 +1,8 @@
 /**
  * Events the policies beside the circuit breaker report: retries scheduled
  * and given up, timeouts, bulkhead rejections, fallbacks used, stale values
- * served, hedged attempts started and won, calls a rate limit turned away.
+ * served, hedged attempts started and won, calls a rate limit turned away,
+ * faults injected.
  *
  * Like `CircuitBreakerEvent`s they are `effect/Schema` classes, so they can be
  * counted, logged, or encoded to JSON. Every event names its `policy` and
@@ -192,6 +193,33 @@ export class RateLimited extends Schema.TaggedClass<RateLimited>()("RateLimited"
 }) {}
 
 /**
+ * A fault a `Chaos` policy injects: `fail`, `die`, `latency`, `hang`,
+ * `interrupt`.
+ *
+ * @category events
+ * @since 0.1.0
+ */
+export const FaultKind = Schema.Literals(["fail", "die", "latency", "hang", "interrupt"])
+
+/**
+ * @category events
+ * @since 0.1.0
+ */
+export type FaultKind = typeof FaultKind.Type
+
+/**
+ * A `Chaos` policy injected `fault` into a call.
+ *
+ * @category events
+ * @since 0.1.0
+ */
+export class FaultInjected extends Schema.TaggedClass<FaultInjected>()("FaultInjected", {
+  policy: Schema.String,
+  fault: FaultKind,
+  at: Schema.Number
+}) {}
+
+/**
  * Any policy event, as a schema (to decode events read back) and a type.
  *
  * @example
@@ -214,7 +242,8 @@ export const PolicyEvent = Schema.Union([
   StaleValueServed,
   HedgeStarted,
   HedgeSucceeded,
-  RateLimited
+  RateLimited,
+  FaultInjected
 ])
 
 /**
@@ -231,3 +260,4 @@ export type PolicyEvent =
   | HedgeStarted
   | HedgeSucceeded
   | RateLimited
+  | FaultInjected

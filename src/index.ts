@@ -113,6 +113,14 @@ export * as Bulkhead from "./Bulkhead.js"
 export * as RateLimit from "./RateLimit.js"
 
 /**
+ * Fault injection: typed failures, defects, latency, hangs and
+ * interruptions at chosen rates, off unless switched on.
+ *
+ * @since 0.1.0
+ */
+export * as Chaos from "./Chaos.js"
+
+/**
  * Fallbacks on chosen errors, and the last-known-good cache.
  *
  * @since 0.1.0

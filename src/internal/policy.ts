@@ -210,6 +210,7 @@ const optionNoun: Record<PolicyKind, string> = {
   Timeout: "timeout",
   Bulkhead: "bulkhead",
   RateLimit: "rate limit",
+  Chaos: "fault injection",
   Fallback: "fallback",
   LastKnownGood: "last-known-good cache",
   Hedge: "hedge",

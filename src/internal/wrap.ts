@@ -115,6 +115,7 @@ const expectation: Record<Expected, string> = {
   Timeout: "a Timeout policy (from Timeout.make)",
   Bulkhead: "a bulkhead (from Bulkhead.make) or its service key",
   RateLimit: "a RateLimit policy (from RateLimit.make)",
+  Chaos: "a Chaos policy (from Chaos.make)",
   Fallback: "a Fallback policy (from Fallback.make)",
   LastKnownGood: "a last-known-good cache",
   Hedge: "a Hedge policy (from Hedge.make)",
