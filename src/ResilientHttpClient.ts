@@ -177,12 +177,23 @@ export interface Options<E = HttpClientError.HttpClientError> {
   /**
    * Reads a response `isFailure` let through, and answers `true` for a
    * failure (a 200 whose body says "degraded"). Its error fails the
-   * attempt. The body stays readable afterwards through `text`, `json`,
-   * `arrayBuffer` and `urlParamsBody` (read once and kept), not as a `stream`.
+   * attempt. The body is read into memory first (at most
+   * `classifyBodyLimit` bytes), so the hook and the caller each get a
+   * whole response: `stream`, `text`, `json`, `arrayBuffer`, the
+   * upstream's status and headers.
    */
   readonly classifyBody?:
     | ((response: HttpClientResponse.HttpClientResponse) => Effect.Effect<boolean, HttpClientError.HttpClientError>)
     | undefined
+  /**
+   * The most bytes of a body `classifyBody` reads into memory: an integer
+   * from 1 to 67,108,864 (64 MiB). Default 1,048,576 (1 MiB). A larger
+   * body (by its `Content-Length`, or found while reading) fails the
+   * attempt with an `HttpClientError` (a `DecodeError` naming the limit),
+   * unclassified: the breaker counts it as nothing and it is not retried.
+   * Refused (a `PolicyConfigError` naming the field) without `classifyBody`.
+   */
+  readonly classifyBodyLimit?: number | undefined
   /**
    * Caps the open-duration hint a `Retry-After` header gives the breaker (it
    * is untrusted input): 0 or from 1 millisecond to `Limits.maxDuration`.

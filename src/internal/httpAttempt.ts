@@ -12,8 +12,7 @@
  */
 import type { Clock, Exit } from "effect"
 import { Cause, Duration, Effect, Option, Stream } from "effect"
-import type { HttpClientResponse } from "effect/http"
-import { HttpBody, HttpClientError, HttpClientRequest } from "effect/http"
+import { HttpBody, HttpClientError, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { isBulkheadFullError } from "../BulkheadFullError.js"
 import type { Verdict } from "../Classifier.js"
 import { failureWithOpenHint } from "../Classifier.js"
@@ -89,6 +88,8 @@ export interface Judge {
   readonly classifyBody:
     | ((response: HttpClientResponse.HttpClientResponse) => Effect.Effect<boolean, HttpClientError.HttpClientError>)
     | undefined
+  /** The most bytes of a body `classifyBody` reads into memory. */
+  readonly classifyBodyLimit: number
   readonly maxRetryAfter: Duration.Duration
   readonly clock: Clock.Clock
 }
@@ -123,9 +124,87 @@ export const judgedAttempt = <E, R>(
     if (judge.isFailure(response)) return failed(judge, response)
     const classifyBody = judge.classifyBody
     if (classifyBody === undefined) return Effect.succeed(response)
+    // Read once into memory: the hook and the caller each get a response of their own over the
+    // bytes, so the caller reads it as any response, its stream included. (A status no Web
+    // response can carry, outside 200-599, is classified as it came.)
+    const status = response.status
+    if (status < 200 || status > 599) return classified(judge, classifyBody, response, () => response)
     return Effect.flatMap(
-      classifyBody(response),
-      (degraded) => degraded ? failed(judge, response, "the body was classified as degraded") : Effect.succeed(response)
+      bufferBody(response, judge.classifyBodyLimit),
+      (copy) => classified(judge, classifyBody, copy(), copy)
+    )
+  })
+
+const classified = (
+  judge: Judge,
+  classifyBody: (
+    response: HttpClientResponse.HttpClientResponse
+  ) => Effect.Effect<boolean, HttpClientError.HttpClientError>,
+  read: HttpClientResponse.HttpClientResponse,
+  handOn: () => HttpClientResponse.HttpClientResponse
+) =>
+  Effect.flatMap(classifyBody(read), (degraded) => {
+    const response = handOn()
+    return degraded ? failed(judge, response, "the body was classified as degraded") : Effect.succeed(response)
+  })
+
+/** Statuses whose responses have no body (the Fetch standard's null body statuses). */
+const nullBodyStatuses = new Set([101, 103, 204, 205, 304])
+
+/**
+ * Reads a response's body into memory, at most `limit` bytes, and gives
+ * what makes fresh copies of the response: the upstream's status and
+ * headers (its own `Headers` when it is a Web response, so every
+ * `Set-Cookie` stays) and the bytes, each copy readable once as any
+ * response (`stream`, or `text`/`json`/`arrayBuffer` as often as asked).
+ * A larger body (announced by `Content-Length`, or found while reading)
+ * fails with a `DecodeError` naming the limit; the stream read so far is
+ * cancelled, which releases the connection.
+ */
+const bufferBody = (
+  response: HttpClientResponse.HttpClientResponse,
+  limit: number
+): Effect.Effect<() => HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
+  Effect.suspend(() => {
+    const tooLarge = (size: string) =>
+      new HttpClientError.HttpClientError({
+        reason: new HttpClientError.DecodeError({
+          request: response.request,
+          response,
+          description: `the body (${size}) is larger than classifyBodyLimit (${limit} bytes): not classified`
+        })
+      })
+    const announced = Number(response.headers["content-length"])
+    if (announced > limit) return Effect.fail(tooLarge(`${announced} bytes`))
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    const read = Stream.runForEach(response.stream, (chunk) => {
+      size += chunk.length
+      if (size > limit) return Effect.fail(tooLarge(`more than ${limit} bytes`))
+      chunks.push(chunk)
+      return Effect.void
+    })
+    return Effect.map(
+      // No body at all (a HEAD, a 204) reads as an empty one.
+      Effect.catchIf(read, (error) => error.reason._tag === "EmptyBodyError", () => Effect.void),
+      () => {
+        const body = new Uint8Array(size)
+        let offset = 0
+        for (const chunk of chunks) {
+          body.set(chunk, offset)
+          offset += chunk.length
+        }
+        const status = response.status
+        const headers = Option.match(HttpClientResponse.toWeb(response), {
+          onNone: () => new globalThis.Headers(Object.entries(response.headers)),
+          onSome: (web) => web.headers
+        })
+        return () =>
+          HttpClientResponse.fromWeb(
+            response.request,
+            new Response(nullBodyStatuses.has(status) ? null : body, { status, headers })
+          )
+      }
     )
   })
 

@@ -38,7 +38,7 @@ import {
 } from "./httpAttempt.js"
 import { makeBreakers } from "./httpBreakers.js"
 import { decodeOptions, Name, nameOf } from "./options.js"
-import { durationInput, FunctionValue } from "./schemas.js"
+import { durationInput, FunctionValue, IntBetween } from "./schemas.js"
 
 type Response = HttpClientResponse.HttpClientResponse
 type Request = HttpClientRequest.HttpClientRequest
@@ -47,9 +47,13 @@ type UserFallback = (error: unknown, request: Request) => Effect.Effect<Response
 
 const defaults = {
   name: "http",
+  classifyBodyLimit: 1024 * 1024,
   maxRetryAfter: Duration.minutes(5),
   maxRetryAfterWait: Duration.seconds(30)
 }
+
+/** The largest `classifyBodyLimit`: 64 MiB. */
+const maxClassifyBodyLimit = 64 * 1024 * 1024
 
 /** The options of one policy (or, for `bulkhead`, a bulkhead): an object, checked by the policy's own `make`. */
 const PolicyOptions = Schema.declare(
@@ -74,6 +78,7 @@ const OptionsSchema = Schema.Struct({
       "a function (response) => Effect<boolean>"
     )
   ),
+  classifyBodyLimit: Schema.optional(IntBetween(1, maxClassifyBodyLimit)),
   maxRetryAfter: Schema.optional(durationInput({ allowZero: true })),
   fallback: Schema.optional(FunctionValue<UserFallback>("a function (error, request) => Effect<HttpClientResponse>")),
   metrics: Schema.optional(Schema.Boolean)
@@ -102,9 +107,18 @@ const inapplicable = (options: Options<unknown>): Array<ConfigIssue> => {
     ? (["maxBreakers", "idleTimeToLive"] as const)
     : []
   const what = isCircuitBreaker(given) ? "a CircuitBreaker" : "a CircuitBreakerRegistry"
-  return fields.filter((field) => options[field] !== undefined).map((field) =>
+  const refused = fields.filter((field) => options[field] !== undefined).map((field) =>
     new ConfigIssue({ field, rule: `cannot apply when \`breaker\` is ${what} of your own: leave it out` })
   )
+  if (options.classifyBodyLimit !== undefined && options.classifyBody === undefined) {
+    refused.push(
+      new ConfigIssue({
+        field: "classifyBodyLimit",
+        rule: "applies only with classifyBody: leave it out, or give classifyBody"
+      })
+    )
+  }
+  return refused
 }
 
 /** The request a fallback answers for, provided around the guarded call. */
@@ -210,6 +224,7 @@ export const makeClient = <E, R>(
     const judge: Judge = {
       isFailure,
       classifyBody: decoded.classifyBody,
+      classifyBodyLimit: decoded.classifyBodyLimit ?? defaults.classifyBodyLimit,
       maxRetryAfter: decoded.maxRetryAfter ?? defaults.maxRetryAfter,
       clock: yield* Effect.clockWith(Effect.succeed)
     }
