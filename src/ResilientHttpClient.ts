@@ -10,7 +10,9 @@
  *   (bounded by `maxBreakers`, idle circuits evicted after
  *   `idleTimeToLive`); or per a `key` function; or one given breaker, or a
  *   registry of your own. Each circuit is named after its key, so its
- *   metrics and span attributes say which origin it guards.
+ *   metrics and span attributes say which origin it guards. A key the
+ *   registry has no room for shares the registry's overflow circuit
+ *   (`CircuitBreakerRegistry.overflow`), listed with the others.
  * - **Classification** (see `HttpClassifier`): 5xx but 501, 408, 429,
  *   transport errors and timeouts are failures; other answers are
  *   successes. `isFailure` replaces the status rule, `classifyBody` reads

@@ -1,11 +1,19 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Exit, Layer, Queue, Schema, Scope, Stream } from "effect"
+import { ConfigProvider, Context, Effect, Exit, Layer, Queue, Schema, Scope, Stream } from "effect"
 import { Sse } from "effect/encoding"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { TestClock } from "effect/testing"
-import type { PolicyConfigError } from "../src/index.js"
-import { CircuitBreaker, CircuitBreakerRegistry, HttpAdmin, HttpAdminEvent } from "../src/index.js"
+import type { CircuitOpenError, PolicyConfigError } from "../src/index.js"
+import {
+  CircuitBreaker,
+  CircuitBreakerRegistry,
+  Health,
+  HttpAdmin,
+  HttpAdminEvent,
+  ResilientHttpClient
+} from "../src/index.js"
 import { boom } from "./helpers.js"
+import { scripted } from "./http/scripted.js"
 import { get, send, serve } from "./httpServer.js"
 import { failure } from "./policyHelpers.js"
 
@@ -279,4 +287,50 @@ describe("HttpAdmin: names", () => {
         }
       }).pipe(Effect.provide(serve(HttpAdmin.layer({ sources: [registry], auth: "none" }))))
     }).pipe(Effect.scoped))
+})
+
+describe("HttpAdmin and Health: the overflow circuit of a resilient client", () => {
+  class Upstreams extends Context.Service<Upstreams, CircuitBreakerRegistry.CircuitBreakerRegistry>()("Upstreams") {}
+  const control = { "x-resilience-admin": "1" }
+
+  it.effect("is listed by the registry it lives in, shown by Health, and reset through the admin routes", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { breaker: yield* Upstreams })
+      yield* Effect.exit(client.get("http://a.test/x")) // a's circuit opens: it may not be evicted
+      yield* Effect.exit(client.get("http://b.test/x")) // no room for b: the overflow circuit opens
+      const rejected = failure(yield* Effect.exit(client.get("http://c.test/x"))) as CircuitOpenError
+      expect(rejected.breaker).toBe("upstreams/(overflow)")
+
+      const listed = Schema.decodeUnknownSync(HttpAdminEvent.CircuitList)(
+        (yield* get("/admin/resilience/circuits")).body
+      )
+      expect(listed.circuits.map((circuit) => [circuit.breaker, circuit.state])).toEqual([
+        ["http://a.test", "Open"],
+        ["upstreams/(overflow)", "Open"]
+      ])
+      const health = (yield* get("/health/circuits")).body as { circuits: ReadonlyArray<{ breaker: string }> }
+      expect(health.circuits.map((circuit) => circuit.breaker)).toContain("upstreams/(overflow)")
+
+      const reset = yield* send(
+        "POST",
+        `/admin/resilience/circuits/${encodeURIComponent(rejected.breaker)}/reset`,
+        control
+      )
+      expect([reset.status, view(reset.body).state]).toEqual([200, "Closed"])
+      upstream.script({ status: 200 })
+      expect((yield* client.get("http://c.test/x")).status).toBe(200)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        serve(Layer.mergeAll(
+          HttpAdmin.layer({ sources: [Upstreams], auth: "none" }),
+          Health.layerHttp({ sources: [Upstreams] })
+        )).pipe(Layer.provideMerge(CircuitBreakerRegistry.layerAs(Upstreams, {
+          name: "upstreams",
+          config: { consecutiveFailures: 1, openDuration: "1 hour" },
+          maxBreakers: 1
+        })))
+      )
+    ))
 })
