@@ -11,7 +11,7 @@
  * @internal
  */
 import type { Clock, Exit } from "effect"
-import { Cause, Duration, Effect, Option, Stream } from "effect"
+import { Cause, Context, Duration, Effect, Option, Stream } from "effect"
 import { HttpBody, HttpClientError, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { isBulkheadFullError } from "../BulkheadFullError.js"
 import type { Verdict } from "../Classifier.js"
@@ -110,13 +110,134 @@ const failed = (judge: Judge, response: HttpClientResponse.HttpClientResponse, d
   return Effect.fail(new FailedResponse(response, requested, hintOf(judge, requested), description))
 }
 
+/** How much of a superseded response's body is read to release its connection: 256 KiB, in 100 ms. */
+const drainBytes = 256 * 1024
+const drainTime = Duration.millis(100)
+
+/**
+ * Releases a response nobody will read: its body is drained — at most
+ * `drainBytes`, for at most `drainTime` — so that a keep-alive pool reuses
+ * its connection, or else its stream is cancelled, which closes the
+ * connection (Effect's clients abort the request when its body stream ends
+ * early). A body already read, or none, is left as it is; whatever happens
+ * is swallowed: releasing is housekeeping.
+ */
+const release = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    let drained = 0
+    return Stream.runForEach(response.stream, (chunk) => {
+      drained += chunk.length
+      return drained > drainBytes ? Effect.fail("too large" as const) : Effect.void
+    })
+  }).pipe(Effect.timeoutOption(drainTime), Effect.exit, Effect.asVoid)
+
+/**
+ * The responses the attempts of one request received, so that the ones
+ * superseded are released (see `release`) rather than holding their
+ * connections until they are garbage collected: when the retry decides to
+ * send the request again, every response so far is superseded; when the call ends,
+ * every response but those the caller can still reach (its answer, or the
+ * response an error carries) is (a hedge's loser, a failed response the
+ * fallback replaced).
+ *
+ * @internal
+ */
+export class AttemptResponses {
+  private held: Array<HttpClientResponse.HttpClientResponse> = []
+
+  add(response: HttpClientResponse.HttpClientResponse): void {
+    this.held.push(response)
+  }
+
+  /** Releases every response received so far: the retry's next attempt supersedes them. */
+  get supersede(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.held.length === 0) return Effect.void
+      const superseded = this.held
+      this.held = []
+      return Effect.forEach(superseded, release, { discard: true })
+    })
+  }
+
+  /** Releases every response the call's `exit` does not hand to the caller. */
+  settle(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const held = this.held
+      if (held.length === 0 || (held.length === 1 && exit._tag === "Success" && exit.value === held[0])) {
+        return Effect.void
+      }
+      this.held = []
+      const kept = reachable(exit)
+      return Effect.forEach(held.filter((response) => !kept.has(response)), release, { discard: true })
+    })
+  }
+}
+
+/** The responses a call's exit hands to the caller: its value, and those its typed errors carry. */
+const reachable = (exit: Exit.Exit<unknown, unknown>): Set<unknown> => {
+  if (exit._tag === "Success") return new Set([exit.value])
+  const kept = new Set<unknown>()
+  for (const reason of exit.cause.reasons) {
+    if (reason._tag === "Fail" && HttpClientError.isHttpClientError(reason.error)) {
+      kept.add(reason.error.response)
+    }
+  }
+  return kept
+}
+
+/**
+ * The responses of the request in flight, provided around the guarded call
+ * by the client (and inherited by the hedge's attempts).
+ *
+ * @internal
+ */
+export const CurrentAttempts = Context.Reference<AttemptResponses | undefined>(
+  "effect-resilience/ResilientHttpClient/CurrentAttempts",
+  { defaultValue: () => undefined }
+)
+
+/** The response an attempt's error carries (a client with `filterStatusOk`), if any. */
+const carried = (error: unknown): HttpClientResponse.HttpClientResponse | undefined =>
+  HttpClientError.isHttpClientError(error) ? error.response : undefined
+
 /**
  * The attempt `send` makes, with the responses `judge` calls failures
- * turned into `FailedResponse`.
+ * turned into `FailedResponse`; the responses it receives are noted (see
+ * `AttemptResponses`).
  *
  * @internal
  */
 export const judgedAttempt = <E, R>(
+  judge: Judge,
+  send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
+): Effect.Effect<HttpClientResponse.HttpClientResponse, E | FailedResponse | HttpClientError.HttpClientError, R> =>
+  Effect.flatMap(CurrentAttempts, (attempts) =>
+    attempts === undefined ? judged(judge, send) : judged(
+      judge,
+      send.pipe(
+        Effect.tap((response) => Effect.sync(() => attempts.add(response))),
+        Effect.tapError((error) =>
+          Effect.sync(() => {
+            const response = carried(error)
+            if (response !== undefined) attempts.add(response)
+          })
+        )
+      )
+    ))
+
+/**
+ * Releases the responses of the request in flight: its retry calls this
+ * once it decided to send the request again, before the wait, so that
+ * their connections serve others meanwhile.
+ *
+ * @internal
+ */
+export const supersedeAttempts: Effect.Effect<void> = Effect.flatMap(
+  CurrentAttempts,
+  (attempts) => attempts === undefined ? Effect.void : attempts.supersede
+)
+
+const judged = <E, R>(
   judge: Judge,
   send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | FailedResponse | HttpClientError.HttpClientError, R> =>

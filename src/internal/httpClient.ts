@@ -28,11 +28,14 @@ import * as Retry from "../Retry.js"
 import { make as makeTimeout } from "../Timeout.js"
 import type { Judge } from "./httpAttempt.js"
 import {
+  AttemptResponses,
   breakerClassifier,
+  CurrentAttempts,
   errorWait,
   FailedResponse,
   isRetryableError,
   judgedAttempt,
+  supersedeAttempts,
   trackBody,
   Unreplayable
 } from "./httpAttempt.js"
@@ -156,6 +159,7 @@ const makeRetry = (name: string, judge: Judge, options: RetryOptions, metrics: b
       name,
       schedule,
       retryOn: (error) => isRetryableError(judge, maxWaitMillis, error),
+      onRetry: () => supersedeAttempts,
       ...(budget === undefined ? {} : { budget }),
       ...(retryMetrics ?? metrics) === undefined ? {} : { metrics: retryMetrics ?? metrics }
     })
@@ -261,9 +265,26 @@ export const makeClient = <E, R>(
       return Effect.provideService(fallback.apply(call) as typeof call, CurrentRequest, request)
     }
     return HttpClient.makeWith(
-      (request: Effect.Effect<Request, E, R>) => Effect.flatMap(request, guard),
+      (request: Effect.Effect<Request, E, R>) => Effect.flatMap(request, (sent) => settled(guard, sent)),
       client.preprocess
     ) as HttpClient.HttpClient.With<unknown, unknown>
+  })
+
+/**
+ * The guarded call of `request`, noting the responses its attempts receive:
+ * a superseded one is released when the next attempt starts, and the ones
+ * the caller does not get when the call ends (see `AttemptResponses`).
+ */
+const settled = (
+  guard: (request: Request) => Effect.Effect<Response, unknown, unknown>,
+  request: Request
+): Effect.Effect<Response, unknown, unknown> =>
+  Effect.suspend(() => {
+    const attempts = new AttemptResponses()
+    return guard(request).pipe(
+      Effect.onExit((exit) => attempts.settle(exit)),
+      Effect.provideService(CurrentAttempts, attempts)
+    )
   })
 
 const isFailedResponse = (error: unknown): error is FailedResponse => error instanceof FailedResponse
