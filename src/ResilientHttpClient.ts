@@ -119,9 +119,14 @@ export type PolicyError = CircuitOpenError | TimeoutError | BulkheadFullError
  */
 export interface Options<E = HttpClientError.HttpClientError> {
   /**
-   * Names the client's policies in events and errors (`name/timeout`,
-   * `name/deadline`, ...): a non-blank string of at most
-   * `Limits.maxNameLength` characters. Default `"http"`.
+   * Names the client's policies in events, errors and metric series
+   * (`name/timeout`, `name/deadline`, ...) and its registry of circuits: a
+   * non-blank string of at most `Limits.maxNameLength` characters. Default
+   * `"http"`. While its metrics are on (`metrics`, or `Metrics.layer` in
+   * the context), a client holds its name in the context's metric registry
+   * until its scope closes: a second live client of the same name is
+   * refused (a `PolicyConfigError` naming `name`), since both would report
+   * into the same series. Give each client its own name.
    */
   readonly name?: string | undefined
   /**

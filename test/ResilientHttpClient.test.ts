@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Fiber, Option, Stream } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Metric, Option, Scope, Stream } from "effect"
 import type { HttpClientError } from "effect/http"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { TestClock } from "effect/testing"
-import { CircuitBreaker, CircuitBreakerRegistry, CircuitOpenError, ResilientHttpClient } from "../src/index.js"
+import { CircuitBreaker, CircuitBreakerRegistry, CircuitOpenError, Metrics, ResilientHttpClient } from "../src/index.js"
 import type { Step } from "./http/scripted.js"
 import { scripted } from "./http/scripted.js"
 import { capturingLogs } from "./redis/logs.js"
@@ -452,6 +452,28 @@ describe("building", () => {
       // A key with a registry of your own applies: it picks the registry's circuit.
       yield* ResilientHttpClient.make(upstream.client, { breaker: registry, key: () => "k" })
     }).pipe(Effect.scoped))
+
+  it.effect("a second live client reporting metrics under the same name is refused, naming the field name", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 200 })
+      const policies = { retry: {}, timeout: "1 second" } as const
+      const first = yield* Scope.make()
+      yield* ResilientHttpClient.make(upstream.client, policies).pipe(Scope.provide(first))
+      const second = yield* Effect.flip(ResilientHttpClient.make(upstream.client, policies))
+      expect(second._tag).toBe("PolicyConfigError")
+      expect(second.issues.map((issue) => issue.field)).toEqual(["name"])
+      expect(second.message).toContain(`"http"`)
+      // Another name is another set of series; metrics off claim nothing.
+      yield* ResilientHttpClient.make(upstream.client, { ...policies, name: "inventory" })
+      yield* ResilientHttpClient.make(upstream.client, { ...policies, metrics: false })
+      // The name is free again once the first client's scope closed.
+      yield* Scope.close(first, Exit.void)
+      yield* ResilientHttpClient.make(upstream.client, policies)
+      // Another metric registry has its own names.
+      yield* ResilientHttpClient.make(upstream.client, policies).pipe(
+        Effect.provideService(Metric.MetricRegistry, new Map())
+      )
+    }).pipe(Effect.scoped, Effect.provide(Metrics.layer), Effect.provideService(Metric.MetricRegistry, new Map())))
 
   it.effect("a layer provides the guarded client as ResilientHttpClient", () =>
     Effect.gen(function*() {

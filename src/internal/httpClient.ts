@@ -21,6 +21,7 @@ import { ConfigIssue } from "../ConfigIssue.js"
 import * as Fallback from "../Fallback.js"
 import { make as makeHedge } from "../Hedge.js"
 import { isFailureStatus, isRetryable, readMethods } from "../HttpClassifier.js"
+import { Enabled } from "../Metrics.js"
 import type { Policy } from "../Policy.js"
 import { PolicyConfigError } from "../PolicyConfigError.js"
 import type { Options, RetryOptions } from "../ResilientHttpClient.js"
@@ -40,6 +41,7 @@ import {
   Unreplayable
 } from "./httpAttempt.js"
 import { makeBreakers } from "./httpBreakers.js"
+import { claimName } from "./metrics.js"
 import { decodeOptions, Name, nameOf } from "./options.js"
 import { durationInput, FunctionValue, IntBetween } from "./schemas.js"
 
@@ -236,6 +238,7 @@ export const makeClient = <E, R>(
     const classify: Classifier = breakerClassifier(judge)
     const breakers = yield* makeBreakers(name, given, classify)
     const { bulkhead, deadline, fallback, hedge, retry, timeout } = policies
+    yield* claimClientName(name, decoded.metrics)
 
     const guard = (request: Request): Effect.Effect<Response, unknown, unknown> => {
       const tracked = trackBody(request)
@@ -268,6 +271,30 @@ export const makeClient = <E, R>(
       (request: Effect.Effect<Request, E, R>) => Effect.flatMap(request, (sent) => settled(guard, sent)),
       client.preprocess
     ) as HttpClient.HttpClient.With<unknown, unknown>
+  })
+
+/**
+ * Claims the client's name for its series, while its metrics are on: two
+ * live clients of one name would report into the same series (their
+ * policies' counters added up, a bulkhead's gauges overwritten), so the
+ * second is refused, naming the field. Released when the client's scope
+ * closes.
+ */
+const claimClientName = (name: string, metrics: boolean | undefined) =>
+  Effect.gen(function*() {
+    const context = yield* Effect.context<never>()
+    if (!(metrics ?? Context.get(context, Enabled))) return
+    const release = claimName(context, "ResilientHttpClient", name)
+    if (release === undefined) {
+      return yield* configError(name, [
+        new ConfigIssue({
+          field: "name",
+          rule: `is taken: another live resilient HTTP client reports metrics as "${name}" in this metric registry; ` +
+            `give each client a name of its own (e.g. name: "payments")`
+        })
+      ])
+    }
+    yield* Effect.addFinalizer(() => Effect.sync(release))
   })
 
 /**
