@@ -248,6 +248,35 @@ export interface CircuitBreakerRegistry<out E = never> {
   readonly snapshots: Effect.Effect<ReadonlyArray<Snapshot>>
   /** Drops the breaker of `key` (closing its scope); whether there was one. */
   readonly remove: (key: string) => Effect.Effect<boolean>
+  /**
+   * The registry's overflow breaker, named `name/(overflow)`: one breaker
+   * for the calls whose key gets none of its own (`get` failed: the
+   * registry is full, or the key breaks the key rules) and that must still
+   * be guarded; `ResilientHttpClient` sends such requests there. Made on
+   * first use, with the shared configuration (the breaker defaults beside
+   * a per-key function); never evicted; closed with the registry. Once
+   * made it is listed by `breakers` and `snapshots`, so health reports and
+   * admin routes show and control it; it is no key (`size`, `keys` and
+   * `remove` leave it out). Fails with `RegistryKeyError` only when the
+   * circuit store refuses its configuration.
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { CircuitBreakerRegistry } from "effect-resilience"
+   *
+   * declare const callHost: (host: string) => Effect.Effect<string, Error>
+   *
+   * const guarded = (host: string) =>
+   *   Effect.gen(function*() {
+   *     const registry = yield* CircuitBreakerRegistry.CircuitBreakerRegistry
+   *     // A host with no breaker of its own (the registry is full) shares the overflow breaker.
+   *     const breaker = yield* registry.get(host).pipe(Effect.catch(() => registry.overflow))
+   *     return yield* breaker.execute(callHost(host))
+   *   })
+   * ```
+   */
+  readonly overflow: Effect.Effect<CircuitBreaker, RegistryKeyError>
 }
 
 const RegistryOptionsSchema = Schema.Struct({
@@ -351,13 +380,18 @@ export const make: {
       // Every key's breaker has a name of its own: the key, after the configuration's name if it has one.
       configFor = (key) => Effect.succeed(forKey(resolved, userNamed ? `${resolved.name}/${key}` : key))
     }
+    // The overflow breaker: the shared configuration, or the breaker defaults beside a per-key function.
+    const overflowBase = shared === undefined
+      ? yield* decode(undefined)
+      : (shared as Result.Success<ResolvedConfig, never>).success
     return new RegistryImpl(
       name,
       configFor,
       decoded.success.maxBreakers ?? defaults.maxBreakers,
       decoded.success.idleTimeToLive ?? defaults.idleTimeToLive,
       yield* Effect.scope,
-      yield* Effect.context<never>()
+      yield* Effect.context<never>(),
+      forKey(overflowBase, `${name}/(overflow)`)
     ) as CircuitBreakerRegistry<CircuitBreakerConfigError>
   })) as never
 

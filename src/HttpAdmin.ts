@@ -7,13 +7,26 @@
  * | --- | --- |
  * | `GET {path}/circuits` | `{ circuits: [CircuitView, ...] }` |
  * | `GET {path}/circuits/:name` | `CircuitView` |
- * | `POST {path}/circuits/:name/force-open` (`disable`, `reset`) | the `CircuitView` after the change |
+ * | `POST {path}/circuits/:name/force-open` (`disable`, `reset`), with `X-Resilience-Admin: 1` | the `CircuitView` after the change |
  * | `GET {path}/events?events=StateChanged,CallRejected` | `text/event-stream` of `HttpAdminEvent.StreamEvent` |
  *
  * The routes refuse to mount without a bearer token read from `Config`
  * (`RESILIENCE_ADMIN_TOKEN` by default) unless you say `auth: "none"`.
  * Every request then needs `Authorization: Bearer <token>`, compared in
- * constant time; without it the answer is 401. Every input is validated
+ * constant time; without it the answer is 401.
+ *
+ * **Control routes need a header.** Every `POST` (force-open, disable,
+ * reset) must carry `X-Resilience-Admin` with a non-empty value (send
+ * `X-Resilience-Admin: 1`; the name is `HttpAdmin.controlHeader`), with a
+ * token or with `auth: "none"`; without it the answer is 403 with a
+ * problem document naming the header, and nothing changes. A cross-site
+ * form cannot send the header, and a cross-origin `fetch` that sets it
+ * needs a CORS preflight the routes do not answer: so a page on another
+ * site cannot trigger a control route (CSRF). A dashboard calls them with
+ * `fetch(url, { method: "POST", headers: { "X-Resilience-Admin": "1",
+ * authorization: "Bearer ..." } })`. Reading (`GET`) needs no header.
+ *
+ * Every input is validated
  * with a Schema: a bad breaker name or action, or an unknown event tag, is
  * a 400; an unknown breaker a 404; a name two breakers share a 409 — each
  * with an RFC 9457 problem document. At most `maxStreams` event streams run
@@ -168,6 +181,40 @@ const badRequest = (issue: SchemaIssue.Issue) => {
   return problem(400, "Bad Request", issues.map(({ field, rule }) => `${field}: ${rule}`).join("; "), { issues })
 }
 
+/**
+ * The header a control route (force-open, disable, reset) needs, with any
+ * non-empty value. A cross-site form or a simple request cannot carry it,
+ * and a cross-origin `fetch` that sets it needs a CORS preflight, which the
+ * admin routes do not answer: a page on another site cannot trigger a
+ * control route, with or without a token.
+ *
+ * @example
+ * ```ts
+ * import { HttpAdmin } from "effect-resilience"
+ *
+ * // From a dashboard page on the same origin:
+ * const reset = (name: string, token: string) =>
+ *   fetch(`/admin/resilience/circuits/${encodeURIComponent(name)}/reset`, {
+ *     method: "POST",
+ *     headers: { authorization: `Bearer ${token}`, [HttpAdmin.controlHeader]: "1" }
+ *   })
+ * ```
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const controlHeader = "X-Resilience-Admin"
+
+const controlHeaderKey = controlHeader.toLowerCase()
+
+const forbidden = problem(
+  403,
+  "Forbidden",
+  `A control route needs the header ${controlHeader} (any non-empty value, e.g. "${controlHeader}: 1"): ` +
+    `a cross-site form cannot send it.`,
+  { header: controlHeader }
+)
+
 const json = (body: unknown) => HttpServerResponse.jsonUnsafe(body, { headers: { "cache-control": "no-store" } })
 
 const unauthorized = (verdict: Exclude<Verdict, "ok">) =>
@@ -286,6 +333,13 @@ export const layer = <const Sources extends ReadonlyArray<Circuits>>(
           return verdict === "ok" ? handler : Effect.succeed(unauthorized(verdict))
         })
 
+      /** A control route: authenticated first (401), then the header only a script can set (403). */
+      const controlled = (handler: Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpRouter.Provided>) =>
+        guarded(Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+          const marker = request.headers[controlHeaderKey]
+          return marker === undefined || marker === "" ? Effect.succeed(forbidden) : handler
+        }))
+
       const breakersNamed = (name: string) =>
         Effect.map(Effect.forEach(sources, breakersOf), (lists) => [
           ...new Set(lists.flat().filter((breaker) => breaker.name === name))
@@ -368,7 +422,7 @@ export const layer = <const Sources extends ReadonlyArray<Circuits>>(
 
       yield* router.add("GET", `${path}/circuits` as HttpRouter.PathInput, guarded(list))
       yield* router.add("GET", `${path}/circuits/:name` as HttpRouter.PathInput, guarded(one))
-      yield* router.add("POST", `${path}/circuits/:name/:action` as HttpRouter.PathInput, guarded(control))
+      yield* router.add("POST", `${path}/circuits/:name/:action` as HttpRouter.PathInput, controlled(control))
       yield* router.add("GET", `${path}/events` as HttpRouter.PathInput, guarded(events))
     })
   ) as Layer.Layer<never, PolicyConfigError, HttpRouter.HttpRouter | Services<Sources[number]>>

@@ -10,7 +10,9 @@
  *   (bounded by `maxBreakers`, idle circuits evicted after
  *   `idleTimeToLive`); or per a `key` function; or one given breaker, or a
  *   registry of your own. Each circuit is named after its key, so its
- *   metrics and span attributes say which origin it guards.
+ *   metrics and span attributes say which origin it guards. A key the
+ *   registry has no room for shares the registry's overflow circuit
+ *   (`CircuitBreakerRegistry.overflow`), listed with the others.
  * - **Classification** (see `HttpClassifier`): 5xx but 501, 408, 429,
  *   transport errors and timeouts are failures; other answers are
  *   successes. `isFailure` replaces the status rule, `classifyBody` reads
@@ -130,9 +132,14 @@ export type PolicyError =
  */
 export interface Options<E = HttpClientError.HttpClientError> {
   /**
-   * Names the client's policies in events and errors (`name/timeout`,
-   * `name/deadline`, ...): a non-blank string of at most
-   * `Limits.maxNameLength` characters. Default `"http"`.
+   * Names the client's policies in events, errors and metric series
+   * (`name/timeout`, `name/deadline`, ...) and its registry of circuits: a
+   * non-blank string of at most `Limits.maxNameLength` characters. Default
+   * `"http"`. While its metrics are on (`metrics`, or `Metrics.layer` in
+   * the context), a client holds its name in the context's metric registry
+   * until its scope closes: a second live client of the same name is
+   * refused (a `PolicyConfigError` naming `name`), since both would report
+   * into the same series. Give each client its own name.
    */
   readonly name?: string | undefined
   /**
@@ -198,12 +205,23 @@ export interface Options<E = HttpClientError.HttpClientError> {
   /**
    * Reads a response `isFailure` let through, and answers `true` for a
    * failure (a 200 whose body says "degraded"). Its error fails the
-   * attempt. The body stays readable afterwards through `text`, `json`,
-   * `arrayBuffer` and `urlParamsBody` (read once and kept), not as a `stream`.
+   * attempt. The body is read into memory first (at most
+   * `classifyBodyLimit` bytes), so the hook and the caller each get a
+   * whole response: `stream`, `text`, `json`, `arrayBuffer`, the
+   * upstream's status and headers.
    */
   readonly classifyBody?:
     | ((response: HttpClientResponse.HttpClientResponse) => Effect.Effect<boolean, HttpClientError.HttpClientError>)
     | undefined
+  /**
+   * The most bytes of a body `classifyBody` reads into memory: an integer
+   * from 1 to 67,108,864 (64 MiB). Default 1,048,576 (1 MiB). A larger
+   * body (by its `Content-Length`, or found while reading) fails the
+   * attempt with an `HttpClientError` (a `DecodeError` naming the limit),
+   * unclassified: the breaker counts it as nothing and it is not retried.
+   * Refused (a `PolicyConfigError` naming the field) without `classifyBody`.
+   */
+  readonly classifyBodyLimit?: number | undefined
   /**
    * Caps the open-duration hint a `Retry-After` header gives the breaker (it
    * is untrusted input): 0 or from 1 millisecond to `Limits.maxDuration`.

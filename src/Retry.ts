@@ -175,6 +175,14 @@ export interface RetryOptions extends BackoffOptions {
   readonly maxCircuitWait?: Duration.Input | undefined
   /** A budget shared by the calls to one dependency; see `Retry.makeBudget`. */
   readonly budget?: RetryBudget | undefined
+  /**
+   * Runs once a retry is decided (retryable, schedule not done, budget
+   * granted), before its wait, with the error of the attempt it replaces:
+   * the place to release what that attempt holds (an HTTP response's body,
+   * say). Never run for the attempt whose error the call ends with.
+   * Default: nothing.
+   */
+  readonly onRetry?: ((error: unknown) => Effect.Effect<void>) | undefined
   /** Report this policy's metrics (see the `Metrics` module). Default: as the context says (`Metrics.layer`). */
   readonly metrics?: boolean | undefined
 }
@@ -361,7 +369,8 @@ export const make = (options?: RetryOptions): Effect.Effect<Retry, PolicyConfigE
         decoded.retryOn,
         decoded.waitForOpenCircuit ?? false,
         decoded.maxCircuitWait === undefined ? Infinity : Duration.toMillis(decoded.maxCircuitWait),
-        decoded.budget
+        decoded.budget,
+        decoded.onRetry
       ),
     checkRetry
   )
@@ -401,6 +410,9 @@ const RetryOptionsSchema = Schema.Struct({
   waitForOpenCircuit: Schema.optional(Schema.Boolean),
   maxCircuitWait: Schema.optional(durationInput({ allowZero: true })),
   budget: Schema.optional(InstanceValue(isRetryBudget, "a RetryBudget (from Retry.makeBudget)")),
+  onRetry: Schema.optional(
+    FunctionValue<(error: unknown) => Effect.Effect<void>>("a function (error) => Effect<void>")
+  ),
   ...metricsOption
 })
 
@@ -457,7 +469,8 @@ class RetryImpl extends PolicyBase<never, never, never, never, RetryScheduled | 
     private readonly retryOn: ((error: unknown) => boolean) | undefined,
     private readonly waitForOpenCircuit: boolean,
     private readonly maxCircuitWaitMillis: number,
-    readonly budget: (RetryBudget & RetryBudgetLedger) | undefined
+    readonly budget: (RetryBudget & RetryBudgetLedger) | undefined,
+    private readonly onRetry: ((error: unknown) => Effect.Effect<void>) | undefined
   ) {
     super(setup)
     this.retries = this.counter(policyMetrics.retries)
@@ -519,6 +532,7 @@ class RetryImpl extends PolicyBase<never, never, never, never, RetryScheduled | 
           return yield* Effect.failCause(cause)
         }
         this.scheduled(attempts, delay, error)
+        if (this.onRetry !== undefined) yield* this.onRetry(error)
         yield* Effect.sleep(delay)
         const exit = yield* Effect.exit(self)
         attempts++

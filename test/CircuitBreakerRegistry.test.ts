@@ -137,6 +137,32 @@ describe("CircuitBreakerRegistry", () => {
       expect(exits.filter(Exit.isSuccess).length).toBeGreaterThan(0)
     }).pipe(Effect.scoped, isolatedMetrics))
 
+  it.effect("the overflow breaker: made once on first use, shared configuration, listed but no key, never evicted", () =>
+    Effect.gen(function*() {
+      const registry = yield* CircuitBreakerRegistry.make({
+        name: "hosts",
+        config: { consecutiveFailures: 1 },
+        maxBreakers: 1,
+        idleTimeToLive: "1 minute"
+      })
+      expect(yield* registry.snapshots).toEqual([])
+      const [first, second] = yield* Effect.all([registry.overflow, registry.overflow], { concurrency: "unbounded" })
+      expect(first).toBe(second)
+      expect(first?.name).toBe("hosts/(overflow)")
+      yield* Effect.exit(first!.execute(boom))
+      expect(yield* first!.state).toBe("Open") // the shared configuration: one failure opens it
+      yield* registry.execute(ok, "a")
+      yield* TestClock.adjust("1 hour")
+      expect((yield* registry.snapshots).map((s) => s.breaker)).toEqual(["hosts/(overflow)"]) // "a" was idle
+      expect([yield* registry.size, yield* registry.keys]).toEqual([0, []])
+      expect(yield* registry.overflow).toBe(first)
+      // Beside a per-key function, the breaker defaults.
+      const perKey = yield* CircuitBreakerRegistry.make({ config: () => ({ consecutiveFailures: 1 }) })
+      const overflow = yield* perKey.overflow
+      yield* Effect.exit(overflow.execute(boom))
+      expect([overflow.name, yield* overflow.state]).toEqual(["default/(overflow)", "Closed"])
+    }).pipe(Effect.scoped, isolatedMetrics))
+
   it.effect("a key whose configuration is invalid evicts nothing to make room", () =>
     Effect.gen(function*() {
       const registry = yield* CircuitBreakerRegistry.make({

@@ -1,16 +1,26 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Exit, Layer, Queue, Schema, Scope, Stream } from "effect"
+import { ConfigProvider, Context, Effect, Exit, Layer, Queue, Schema, Scope, Stream } from "effect"
 import { Sse } from "effect/encoding"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { TestClock } from "effect/testing"
-import type { PolicyConfigError } from "../src/index.js"
-import { CircuitBreaker, CircuitBreakerRegistry, HttpAdmin, HttpAdminEvent } from "../src/index.js"
+import type { CircuitOpenError, PolicyConfigError } from "../src/index.js"
+import {
+  CircuitBreaker,
+  CircuitBreakerRegistry,
+  Health,
+  HttpAdmin,
+  HttpAdminEvent,
+  ResilientHttpClient
+} from "../src/index.js"
 import { boom } from "./helpers.js"
+import { scripted } from "./http/scripted.js"
 import { get, send, serve } from "./httpServer.js"
 import { failure } from "./policyHelpers.js"
 
 const token = "s3cret-admin-token-0123456789"
 const auth = { authorization: `Bearer ${token}` }
+/** What a control route needs beside the token: the header a cross-site form cannot send. */
+const controlAuth = { ...auth, "x-resilience-admin": "1" }
 
 class Payments extends CircuitBreaker.Service<Payments>()("payments") {}
 class Duplicate extends CircuitBreaker.Service<Duplicate>()("acme") {}
@@ -148,15 +158,17 @@ describe("HttpAdmin: routes", () => {
   it.effect("force-open, disable and reset a breaker by name (a registry's too), answering its view after", () =>
     Effect.gen(function*() {
       const payments = yield* Payments
-      const forced = yield* send("POST", "/admin/resilience/circuits/payments/force-open", auth)
+      const forced = yield* send("POST", "/admin/resilience/circuits/payments/force-open", controlAuth)
       expect(forced.status).toBe(200)
       expect(view(forced.body)).toMatchObject({ breaker: "payments", state: "ForcedOpen", retryAfterMillis: null })
       expect(yield* payments.state).toBe("ForcedOpen")
-      expect(view((yield* send("POST", "/admin/resilience/circuits/payments/disable", auth)).body).state).toBe(
+      expect(view((yield* send("POST", "/admin/resilience/circuits/payments/disable", controlAuth)).body).state).toBe(
         "Disabled"
       )
       expect(yield* payments.state).toBe("Disabled")
-      expect(view((yield* send("POST", "/admin/resilience/circuits/payments/reset", auth)).body).state).toBe("Closed")
+      expect(view((yield* send("POST", "/admin/resilience/circuits/payments/reset", controlAuth)).body).state).toBe(
+        "Closed"
+      )
       expect(yield* payments.state).toBe("Closed")
       // A registry's breaker is found by its name, even one made from a URL.
       const tenants = yield* Tenants
@@ -164,21 +176,55 @@ describe("HttpAdmin: routes", () => {
       const one = yield* send(
         "POST",
         `/admin/resilience/circuits/${encodeURIComponent("https://api.example.com")}/force-open`,
-        auth
+        controlAuth
       )
       expect(view(one.body).state).toBe("ForcedOpen")
       expect(yield* (yield* tenants.get("https://api.example.com")).state).toBe("ForcedOpen")
       expect(view((yield* get("/admin/resilience/circuits/payments", auth)).body).state).toBe("Closed")
     }).pipe(Effect.provide(admin())))
 
+  it.effect("a control route without the X-Resilience-Admin header is refused with 403 and changes nothing", () =>
+    Effect.gen(function*() {
+      const payments = yield* Payments
+      for (const action of ["force-open", "disable", "reset"]) {
+        // With the token but not the header: refused (a proxy that adds the token to every request
+        // would otherwise let a cross-site form through).
+        const refused = yield* send("POST", `/admin/resilience/circuits/payments/${action}`, auth)
+        expect(refused.status).toBe(403)
+        expect(refused.headers["content-type"]).toBe("application/problem+json")
+        expect(refused.body).toMatchObject({ status: 403, title: "Forbidden", header: "X-Resilience-Admin" })
+        expect((refused.body as { detail: string }).detail).toMatch(/X-Resilience-Admin/)
+        const empty = yield* send("POST", `/admin/resilience/circuits/payments/${action}`, {
+          ...auth,
+          "x-resilience-admin": ""
+        })
+        expect(empty.status).toBe(403)
+      }
+      expect(yield* payments.state).toBe("Closed")
+      // Without the token it is still a 401 first: nothing is said to a caller who is not authenticated.
+      expect((yield* send("POST", "/admin/resilience/circuits/payments/reset")).status).toBe(401)
+      // Reading needs no header.
+      expect((yield* get("/admin/resilience/circuits/payments", auth)).status).toBe(200)
+    }).pipe(Effect.provide(admin())))
+
+  it.effect("with auth: \"none\" a control route needs the X-Resilience-Admin header too", () =>
+    Effect.gen(function*() {
+      const refused = yield* send("POST", "/admin/resilience/circuits/payments/force-open")
+      expect(refused.status).toBe(403)
+      expect(yield* (yield* Payments).state).toBe("Closed")
+      const done = yield* send("POST", "/admin/resilience/circuits/payments/force-open", { "x-resilience-admin": "1" })
+      expect(done.status).toBe(200)
+      expect(yield* (yield* Payments).state).toBe("ForcedOpen")
+    }).pipe(Effect.provide(admin({ auth: "none" }))))
+
   it.effect("an unknown name is a 404, a bad name or action a 400, a shared name a 409: problem documents, never a crash", () =>
     Effect.gen(function*() {
-      const unknown = yield* send("POST", "/admin/resilience/circuits/nope/reset", auth)
+      const unknown = yield* send("POST", "/admin/resilience/circuits/nope/reset", controlAuth)
       expect(unknown.status).toBe(404)
       expect(unknown.headers["content-type"]).toBe("application/problem+json")
       expect(unknown.body).toMatchObject({ status: 404, title: "Not Found", breaker: "nope" })
       expect((yield* get("/admin/resilience/circuits/nope", auth)).status).toBe(404)
-      const action = yield* send("POST", "/admin/resilience/circuits/payments/explode", auth)
+      const action = yield* send("POST", "/admin/resilience/circuits/payments/explode", controlAuth)
       expect(action.status).toBe(400)
       expect(action.body).toMatchObject({ status: 400, issues: [{ field: "action" }] })
       const name = yield* get(`/admin/resilience/circuits/${encodeURIComponent("pay\nments")}`, auth)
@@ -189,7 +235,7 @@ describe("HttpAdmin: routes", () => {
       expect((yield* get("/admin/resilience/circuits/%20", auth)).status).toBe(400)
       // A registry key and a breaker service both named "acme".
       yield* (yield* Tenants).execute(Effect.void, "acme")
-      const shared = yield* send("POST", "/admin/resilience/circuits/acme/force-open", auth)
+      const shared = yield* send("POST", "/admin/resilience/circuits/acme/force-open", controlAuth)
       expect(shared.status).toBe(409)
       expect(shared.body).toMatchObject({ breaker: "acme" })
       expect(yield* (yield* Duplicate).state).toBe("Closed")
@@ -273,10 +319,58 @@ describe("HttpAdmin: names", () => {
       for (const name of names) yield* registry.execute(Effect.void, name)
       yield* Effect.gen(function*() {
         for (const name of names) {
-          const answer = yield* send("POST", `/admin/resilience/circuits/${encodeURIComponent(name)}/force-open`)
+          const answer = yield* send("POST", `/admin/resilience/circuits/${encodeURIComponent(name)}/force-open`, {
+            "x-resilience-admin": "1"
+          })
           expect([name, answer.status]).toEqual([name, 200])
           expect((answer.body as { breaker: string }).breaker).toBe(name)
         }
       }).pipe(Effect.provide(serve(HttpAdmin.layer({ sources: [registry], auth: "none" }))))
     }).pipe(Effect.scoped))
+})
+
+describe("HttpAdmin and Health: the overflow circuit of a resilient client", () => {
+  class Upstreams extends Context.Service<Upstreams, CircuitBreakerRegistry.CircuitBreakerRegistry>()("Upstreams") {}
+  const control = { "x-resilience-admin": "1" }
+
+  it.effect("is listed by the registry it lives in, shown by Health, and reset through the admin routes", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 503 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { breaker: yield* Upstreams })
+      yield* Effect.exit(client.get("http://a.test/x")) // a's circuit opens: it may not be evicted
+      yield* Effect.exit(client.get("http://b.test/x")) // no room for b: the overflow circuit opens
+      const rejected = failure(yield* Effect.exit(client.get("http://c.test/x"))) as CircuitOpenError
+      expect(rejected.breaker).toBe("upstreams/(overflow)")
+
+      const listed = Schema.decodeUnknownSync(HttpAdminEvent.CircuitList)(
+        (yield* get("/admin/resilience/circuits")).body
+      )
+      expect(listed.circuits.map((circuit) => [circuit.breaker, circuit.state])).toEqual([
+        ["http://a.test", "Open"],
+        ["upstreams/(overflow)", "Open"]
+      ])
+      const health = (yield* get("/health/circuits")).body as { circuits: ReadonlyArray<{ breaker: string }> }
+      expect(health.circuits.map((circuit) => circuit.breaker)).toContain("upstreams/(overflow)")
+
+      const reset = yield* send(
+        "POST",
+        `/admin/resilience/circuits/${encodeURIComponent(rejected.breaker)}/reset`,
+        control
+      )
+      expect([reset.status, view(reset.body).state]).toEqual([200, "Closed"])
+      upstream.script({ status: 200 })
+      expect((yield* client.get("http://c.test/x")).status).toBe(200)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        serve(Layer.mergeAll(
+          HttpAdmin.layer({ sources: [Upstreams], auth: "none" }),
+          Health.layerHttp({ sources: [Upstreams] })
+        )).pipe(Layer.provideMerge(CircuitBreakerRegistry.layerAs(Upstreams, {
+          name: "upstreams",
+          config: { consecutiveFailures: 1, openDuration: "1 hour" },
+          maxBreakers: 1
+        })))
+      )
+    ))
 })

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Fiber, Option } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Metric, Option, Scope, Stream } from "effect"
+import type { HttpClientError } from "effect/http"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { TestClock } from "effect/testing"
-import { CircuitBreaker, CircuitBreakerRegistry, CircuitOpenError, ResilientHttpClient } from "../src/index.js"
+import { CircuitBreaker, CircuitBreakerRegistry, CircuitOpenError, Metrics, ResilientHttpClient } from "../src/index.js"
 import type { Step } from "./http/scripted.js"
 import { scripted } from "./http/scripted.js"
 import { capturingLogs } from "./redis/logs.js"
@@ -89,6 +90,60 @@ describe("classification", () => {
       expect(yield* response.text).toBe(`{"status":"fine"}`)
       expect(yield* response.json).toEqual({ status: "fine" })
       expect((yield* response.arrayBuffer).byteLength).toBe(17)
+    }).pipe(Effect.scoped))
+
+  it.effect("after classifyBody the response is whole: its stream, status and headers are the upstream's", () =>
+    Effect.gen(function*() {
+      const body = `{"items":[${Array.from({ length: 500 }, (_, i) => i).join(",")}]}`
+      const upstream = scripted({ status: 200, body, headers: { "x-request-id": "r-1" } })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        classifyBody: (response) => Effect.map(response.text, (text) => text.includes("degraded"))
+      })
+      const response = yield* client.get(`${A}/x`)
+      const bytes = yield* Stream.runFold(response.stream, () => 0, (n, chunk) => n + chunk.length)
+      expect(bytes).toBe(new TextEncoder().encode(body).length)
+      expect([response.status, response.headers["x-request-id"]]).toEqual([200, "r-1"])
+      // A failed response handed back after classifyBody streams too.
+      upstream.script({ status: 200, body: "degraded" })
+      const failed = yield* client.get(`${A}/y`)
+      expect(yield* Stream.mkString(Stream.decodeText(failed.stream))).toBe("degraded")
+    }).pipe(Effect.scoped))
+
+  it.effect("classifyBody reads at most classifyBodyLimit bytes: a larger body fails the attempt, unclassified", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 200, body: "x".repeat(2048) })
+      let classified = 0
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker: open1,
+        classifyBodyLimit: 1024,
+        classifyBody: () => Effect.sync(() => ++classified > 0)
+      })
+      const tooLarge = failure(yield* Effect.exit(client.get(`${A}/x`))) as HttpClientError.HttpClientError
+      expect(tooLarge.reason._tag).toBe("DecodeError")
+      expect(tooLarge.message).toContain("classifyBodyLimit")
+      expect(classified).toBe(0)
+      // Not the dependency's fault: the circuit counts nothing and stays closed.
+      upstream.script({ status: 200, body: "x".repeat(1024) })
+      expect(statusOf(yield* Effect.exit(client.get(`${A}/x`)))).toBe(200)
+      expect(classified).toBe(1)
+    }).pipe(Effect.scoped))
+
+  it.effect("classifyBodyLimit is checked: 1 byte to 64 MiB, and only with classifyBody", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 200 })
+      const refused = (options: unknown) =>
+        Effect.flip(ResilientHttpClient.make(upstream.client, options as ResilientHttpClient.Options))
+      const classifyBody = () => Effect.succeed(false)
+      for (const limit of [0, 1.5, 64 * 1024 * 1024 + 1, "1 MiB"]) {
+        const error = yield* refused({ classifyBody, classifyBodyLimit: limit })
+        expect(error.issues.map((issue) => issue.field)).toEqual(["classifyBodyLimit"])
+      }
+      const alone = yield* refused({ classifyBodyLimit: 1024 })
+      expect(alone.issues.map((issue) => [issue.field, issue.rule])).toEqual([[
+        "classifyBodyLimit",
+        "applies only with classifyBody: leave it out, or give classifyBody"
+      ]])
+      yield* ResilientHttpClient.make(upstream.client, { classifyBody, classifyBodyLimit: 64 * 1024 * 1024 })
     }).pipe(Effect.scoped))
 })
 
@@ -397,6 +452,28 @@ describe("building", () => {
       // A key with a registry of your own applies: it picks the registry's circuit.
       yield* ResilientHttpClient.make(upstream.client, { breaker: registry, key: () => "k" })
     }).pipe(Effect.scoped))
+
+  it.effect("a second live client reporting metrics under the same name is refused, naming the field name", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 200 })
+      const policies = { retry: {}, timeout: "1 second" } as const
+      const first = yield* Scope.make()
+      yield* ResilientHttpClient.make(upstream.client, policies).pipe(Scope.provide(first))
+      const second = yield* Effect.flip(ResilientHttpClient.make(upstream.client, policies))
+      expect(second._tag).toBe("PolicyConfigError")
+      expect(second.issues.map((issue) => issue.field)).toEqual(["name"])
+      expect(second.message).toContain(`"http"`)
+      // Another name is another set of series; metrics off claim nothing.
+      yield* ResilientHttpClient.make(upstream.client, { ...policies, name: "inventory" })
+      yield* ResilientHttpClient.make(upstream.client, { ...policies, metrics: false })
+      // The name is free again once the first client's scope closed.
+      yield* Scope.close(first, Exit.void)
+      yield* ResilientHttpClient.make(upstream.client, policies)
+      // Another metric registry has its own names.
+      yield* ResilientHttpClient.make(upstream.client, policies).pipe(
+        Effect.provideService(Metric.MetricRegistry, new Map())
+      )
+    }).pipe(Effect.scoped, Effect.provide(Metrics.layer), Effect.provideService(Metric.MetricRegistry, new Map())))
 
   it.effect("a layer provides the guarded client as ResilientHttpClient", () =>
     Effect.gen(function*() {

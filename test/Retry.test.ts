@@ -100,6 +100,35 @@ describe("Retry", () => {
       expect(runs).toBe(1)
     }))
 
+  it.effect("onRetry runs once per decided retry, before its wait, with the replaced attempt's error; never for the last", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const { effect, state } = flaky()
+      const retry = yield* Retry.make({
+        retries: 2,
+        baseDelay: "1 second",
+        jitter: false,
+        onRetry: (error) => Effect.sync(() => seen.push(`${(error as Boom).n}@${state.runs}`))
+      })
+      const fiber = yield* Effect.forkChild(retry.apply(effect))
+      yield* Effect.yieldNow
+      expect(seen).toEqual(["1@1"]) // before the 1 s wait
+      yield* TestClock.adjust("3 seconds")
+      expect((failure(yield* Fiber.await(fiber)) as Boom).n).toBe(3)
+      expect(seen).toEqual(["1@1", "2@2"]) // not for the third, whose error the call ends with
+      // Not when the budget refuses the retry.
+      const budget = yield* Retry.makeBudget({ name: "none", ratio: 0.01, minRetriesPerSecond: 0 })
+      const refused: Array<unknown> = []
+      const budgeted = yield* Retry.make({
+        baseDelay: 0,
+        budget,
+        onRetry: (error) => Effect.sync(() => refused.push(error))
+      })
+      yield* Effect.exit(budgeted.apply(boom))
+      expect(refused).toEqual([])
+      yield* expectConfigIssue(Retry.make({ onRetry: "log" as never }), "onRetry", /a function/)
+    }))
+
   it.effect("a schedule replaces the backoff: its delays are the waits, its end is the last retry", () =>
     Effect.gen(function*() {
       const retry = yield* Retry.make({ schedule: Schedule.spaced("1 second").pipe(Schedule.upTo({ times: 2 })) })

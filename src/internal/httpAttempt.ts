@@ -11,9 +11,8 @@
  * @internal
  */
 import type { Clock, Exit } from "effect"
-import { Cause, Duration, Effect, Option, Stream } from "effect"
-import type { HttpClientResponse } from "effect/http"
-import { HttpBody, HttpClientError, HttpClientRequest } from "effect/http"
+import { Cause, Context, Duration, Effect, Option, Stream } from "effect"
+import { HttpBody, HttpClientError, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { isBulkheadFullError } from "../BulkheadFullError.js"
 import type { Verdict } from "../Classifier.js"
 import { failureWithOpenHint } from "../Classifier.js"
@@ -89,6 +88,8 @@ export interface Judge {
   readonly classifyBody:
     | ((response: HttpClientResponse.HttpClientResponse) => Effect.Effect<boolean, HttpClientError.HttpClientError>)
     | undefined
+  /** The most bytes of a body `classifyBody` reads into memory. */
+  readonly classifyBodyLimit: number
   readonly maxRetryAfter: Duration.Duration
   readonly clock: Clock.Clock
 }
@@ -109,9 +110,100 @@ const failed = (judge: Judge, response: HttpClientResponse.HttpClientResponse, d
   return Effect.fail(new FailedResponse(response, requested, hintOf(judge, requested), description))
 }
 
+/** How much of a superseded response's body is read to release its connection: 256 KiB, in 100 ms. */
+const drainBytes = 256 * 1024
+const drainTime = Duration.millis(100)
+
+/**
+ * Releases a response nobody will read: its body is drained — at most
+ * `drainBytes`, for at most `drainTime` — so that a keep-alive pool reuses
+ * its connection, or else its stream is cancelled, which closes the
+ * connection (Effect's clients abort the request when its body stream ends
+ * early). A body already read, or none, is left as it is; whatever happens
+ * is swallowed: releasing is housekeeping.
+ */
+const release = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    let drained = 0
+    return Stream.runForEach(response.stream, (chunk) => {
+      drained += chunk.length
+      return drained > drainBytes ? Effect.fail("too large" as const) : Effect.void
+    })
+  }).pipe(Effect.timeoutOption(drainTime), Effect.exit, Effect.asVoid)
+
+/**
+ * The responses the attempts of one request received, so that the ones
+ * superseded are released (see `release`) rather than holding their
+ * connections until they are garbage collected: when the retry decides to
+ * send the request again, every response so far is superseded; when the call ends,
+ * every response but those the caller can still reach (its answer, or the
+ * response an error carries) is (a hedge's loser, a failed response the
+ * fallback replaced).
+ *
+ * @internal
+ */
+export class AttemptResponses {
+  private held: Array<HttpClientResponse.HttpClientResponse> = []
+
+  add(response: HttpClientResponse.HttpClientResponse): void {
+    this.held.push(response)
+  }
+
+  /** Releases every response received so far: the retry's next attempt supersedes them. */
+  get supersede(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.held.length === 0) return Effect.void
+      const superseded = this.held
+      this.held = []
+      return Effect.forEach(superseded, release, { discard: true })
+    })
+  }
+
+  /** Releases every response the call's `exit` does not hand to the caller. */
+  settle(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const held = this.held
+      if (held.length === 0 || (held.length === 1 && exit._tag === "Success" && exit.value === held[0])) {
+        return Effect.void
+      }
+      this.held = []
+      const kept = reachable(exit)
+      return Effect.forEach(held.filter((response) => !kept.has(response)), release, { discard: true })
+    })
+  }
+}
+
+/** The responses a call's exit hands to the caller: its value, and those its typed errors carry. */
+const reachable = (exit: Exit.Exit<unknown, unknown>): Set<unknown> => {
+  if (exit._tag === "Success") return new Set([exit.value])
+  const kept = new Set<unknown>()
+  for (const reason of exit.cause.reasons) {
+    if (reason._tag === "Fail" && HttpClientError.isHttpClientError(reason.error)) {
+      kept.add(reason.error.response)
+    }
+  }
+  return kept
+}
+
+/**
+ * The responses of the request in flight, provided around the guarded call
+ * by the client (and inherited by the hedge's attempts).
+ *
+ * @internal
+ */
+export const CurrentAttempts = Context.Reference<AttemptResponses | undefined>(
+  "effect-resilience/ResilientHttpClient/CurrentAttempts",
+  { defaultValue: () => undefined }
+)
+
+/** The response an attempt's error carries (a client with `filterStatusOk`), if any. */
+const carried = (error: unknown): HttpClientResponse.HttpClientResponse | undefined =>
+  HttpClientError.isHttpClientError(error) ? error.response : undefined
+
 /**
  * The attempt `send` makes, with the responses `judge` calls failures
- * turned into `FailedResponse`.
+ * turned into `FailedResponse`; the responses it receives are noted (see
+ * `AttemptResponses`).
  *
  * @internal
  */
@@ -119,13 +211,121 @@ export const judgedAttempt = <E, R>(
   judge: Judge,
   send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | FailedResponse | HttpClientError.HttpClientError, R> =>
+  Effect.flatMap(CurrentAttempts, (attempts) =>
+    attempts === undefined ? judged(judge, send) : judged(
+      judge,
+      send.pipe(
+        Effect.tap((response) => Effect.sync(() => attempts.add(response))),
+        Effect.tapError((error) =>
+          Effect.sync(() => {
+            const response = carried(error)
+            if (response !== undefined) attempts.add(response)
+          })
+        )
+      )
+    ))
+
+/**
+ * Releases the responses of the request in flight: its retry calls this
+ * once it decided to send the request again, before the wait, so that
+ * their connections serve others meanwhile.
+ *
+ * @internal
+ */
+export const supersedeAttempts: Effect.Effect<void> = Effect.flatMap(
+  CurrentAttempts,
+  (attempts) => attempts === undefined ? Effect.void : attempts.supersede
+)
+
+const judged = <E, R>(
+  judge: Judge,
+  send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
+): Effect.Effect<HttpClientResponse.HttpClientResponse, E | FailedResponse | HttpClientError.HttpClientError, R> =>
   Effect.flatMap(send, (response) => {
     if (judge.isFailure(response)) return failed(judge, response)
     const classifyBody = judge.classifyBody
     if (classifyBody === undefined) return Effect.succeed(response)
+    // Read once into memory: the hook and the caller each get a response of their own over the
+    // bytes, so the caller reads it as any response, its stream included. (A status no Web
+    // response can carry, outside 200-599, is classified as it came.)
+    const status = response.status
+    if (status < 200 || status > 599) return classified(judge, classifyBody, response, () => response)
     return Effect.flatMap(
-      classifyBody(response),
-      (degraded) => degraded ? failed(judge, response, "the body was classified as degraded") : Effect.succeed(response)
+      bufferBody(response, judge.classifyBodyLimit),
+      (copy) => classified(judge, classifyBody, copy(), copy)
+    )
+  })
+
+const classified = (
+  judge: Judge,
+  classifyBody: (
+    response: HttpClientResponse.HttpClientResponse
+  ) => Effect.Effect<boolean, HttpClientError.HttpClientError>,
+  read: HttpClientResponse.HttpClientResponse,
+  handOn: () => HttpClientResponse.HttpClientResponse
+) =>
+  Effect.flatMap(classifyBody(read), (degraded) => {
+    const response = handOn()
+    return degraded ? failed(judge, response, "the body was classified as degraded") : Effect.succeed(response)
+  })
+
+/** Statuses whose responses have no body (the Fetch standard's null body statuses). */
+const nullBodyStatuses = new Set([101, 103, 204, 205, 304])
+
+/**
+ * Reads a response's body into memory, at most `limit` bytes, and gives
+ * what makes fresh copies of the response: the upstream's status and
+ * headers (its own `Headers` when it is a Web response, so every
+ * `Set-Cookie` stays) and the bytes, each copy readable once as any
+ * response (`stream`, or `text`/`json`/`arrayBuffer` as often as asked).
+ * A larger body (announced by `Content-Length`, or found while reading)
+ * fails with a `DecodeError` naming the limit; the stream read so far is
+ * cancelled, which releases the connection.
+ */
+const bufferBody = (
+  response: HttpClientResponse.HttpClientResponse,
+  limit: number
+): Effect.Effect<() => HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
+  Effect.suspend(() => {
+    const tooLarge = (size: string) =>
+      new HttpClientError.HttpClientError({
+        reason: new HttpClientError.DecodeError({
+          request: response.request,
+          response,
+          description: `the body (${size}) is larger than classifyBodyLimit (${limit} bytes): not classified`
+        })
+      })
+    const announced = Number(response.headers["content-length"])
+    if (announced > limit) return Effect.fail(tooLarge(`${announced} bytes`))
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    const read = Stream.runForEach(response.stream, (chunk) => {
+      size += chunk.length
+      if (size > limit) return Effect.fail(tooLarge(`more than ${limit} bytes`))
+      chunks.push(chunk)
+      return Effect.void
+    })
+    return Effect.map(
+      // No body at all (a HEAD, a 204) reads as an empty one.
+      Effect.catchIf(read, (error) => error.reason._tag === "EmptyBodyError", () => Effect.void),
+      () => {
+        const body = new Uint8Array(size)
+        let offset = 0
+        for (const chunk of chunks) {
+          body.set(chunk, offset)
+          offset += chunk.length
+        }
+        const status = response.status
+        const headers = Option.match(HttpClientResponse.toWeb(response), {
+          onNone: () => new globalThis.Headers(Object.entries(response.headers)),
+          onSome: (web) => web.headers
+        })
+        return () =>
+          HttpClientResponse.fromWeb(
+            response.request,
+            new Response(nullBodyStatuses.has(status) ? null : body, { status, headers })
+          )
+      }
     )
   })
 

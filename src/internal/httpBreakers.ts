@@ -4,9 +4,10 @@
  *
  * When the registry cannot give a key a circuit (it is full of circuits it
  * may not evict, or the key breaks the key rules), the request is guarded by
- * one overflow circuit shared by every such key, and a warning is logged at
- * most once a minute: requests stay protected, and the number of circuits
- * (and of metric series) stays bounded.
+ * the registry's overflow circuit (`name/(overflow)`), shared by every such
+ * key, and a warning is logged at most once a minute: requests stay
+ * protected, the number of circuits (and of metric series) stays bounded,
+ * and the registry lists the overflow circuit with the others.
  *
  * @internal
  */
@@ -14,12 +15,14 @@ import type { Scope } from "effect"
 import { Effect, Option } from "effect"
 import { HttpClientRequest } from "effect/http"
 import type { CircuitBreaker } from "../CircuitBreaker.js"
-import { isCircuitBreaker, make as makeBreaker } from "../CircuitBreaker.js"
-import type { CircuitBreakerConfig, CircuitBreakerConfigError } from "../CircuitBreakerConfig.js"
+import { isCircuitBreaker } from "../CircuitBreaker.js"
+import type { CircuitBreakerConfig } from "../CircuitBreakerConfig.js"
+import { CircuitBreakerConfigError } from "../CircuitBreakerConfig.js"
 import type { CircuitBreakerRegistry } from "../CircuitBreakerRegistry.js"
 import { isCircuitBreakerRegistry, make as makeRegistry } from "../CircuitBreakerRegistry.js"
 import { isCircuitOpenError } from "../CircuitOpenError.js"
 import type { Classifier } from "../Classifier.js"
+import { ConfigIssue } from "../ConfigIssue.js"
 import type { Options } from "../ResilientHttpClient.js"
 import { LogThrottle } from "./logThrottle.js"
 import { errorTag } from "./policy.js"
@@ -104,10 +107,13 @@ export const makeBreakers = (
         ...(options.maxBreakers === undefined ? {} : { maxBreakers: options.maxBreakers }),
         ...(options.idleTimeToLive === undefined ? {} : { idleTimeToLive: options.idleTimeToLive })
       })
-    const overflowConfig = isCircuitBreakerRegistry(given) || given === undefined
-      ? {}
-      : given as CircuitBreakerConfig
-    const overflow = yield* makeBreaker({ ...overflowConfig, name: `${name}/(overflow)` })
+    // The registry's own overflow circuit, made now: listed by the registry (health reports and
+    // admin routes see and control it), and a store refusing it fails the client's making.
+    const overflow = yield* Effect.mapError(registry.overflow, (error) =>
+      new CircuitBreakerConfigError({
+        breaker: `${registry.name}/(overflow)`,
+        issues: [new ConfigIssue({ field: "breaker", rule: error.rule })]
+      }))
     const clock = yield* Effect.clockWith(Effect.succeed)
     const warnings = new LogThrottle(overflowWarningMillis)
     const keyOf = options.key ?? originOf

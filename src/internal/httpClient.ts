@@ -21,6 +21,7 @@ import { ConfigIssue } from "../ConfigIssue.js"
 import * as Fallback from "../Fallback.js"
 import { make as makeHedge } from "../Hedge.js"
 import { isFailureStatus, isRetryable, readMethods } from "../HttpClassifier.js"
+import { Enabled } from "../Metrics.js"
 import type { Policy } from "../Policy.js"
 import { PolicyConfigError } from "../PolicyConfigError.js"
 import type { Permit, RateLimit } from "../RateLimit.js"
@@ -29,19 +30,23 @@ import * as Retry from "../Retry.js"
 import { make as makeTimeout } from "../Timeout.js"
 import type { Judge } from "./httpAttempt.js"
 import {
+  AttemptResponses,
   breakerClassifier,
+  CurrentAttempts,
   errorWait,
   FailedResponse,
   isRetryableError,
   judgedAttempt,
   requestedWait,
+  supersedeAttempts,
   trackBody,
   Unreplayable
 } from "./httpAttempt.js"
 import { CircuitOpened, makeBreakers, originOf } from "./httpBreakers.js"
+import { claimName } from "./metrics.js"
 import { decodeOptions, Name, nameOf } from "./options.js"
 import { isPolicy } from "./policy.js"
-import { durationInput, FunctionValue, InstanceValue } from "./schemas.js"
+import { durationInput, FunctionValue, InstanceValue, IntBetween } from "./schemas.js"
 
 type Response = HttpClientResponse.HttpClientResponse
 type Request = HttpClientRequest.HttpClientRequest
@@ -50,9 +55,13 @@ type UserFallback = (error: unknown, request: Request) => Effect.Effect<Response
 
 const defaults = {
   name: "http",
+  classifyBodyLimit: 1024 * 1024,
   maxRetryAfter: Duration.minutes(5),
   maxRetryAfterWait: Duration.seconds(30)
 }
+
+/** The largest `classifyBodyLimit`: 64 MiB. */
+const maxClassifyBodyLimit = 64 * 1024 * 1024
 
 /** The options of one policy (or, for `bulkhead`, a bulkhead): an object, checked by the policy's own `make`. */
 const PolicyOptions = Schema.declare(
@@ -78,6 +87,7 @@ const OptionsSchema = Schema.Struct({
       "a function (response) => Effect<boolean>"
     )
   ),
+  classifyBodyLimit: Schema.optional(IntBetween(1, maxClassifyBodyLimit)),
   maxRetryAfter: Schema.optional(durationInput({ allowZero: true })),
   fallback: Schema.optional(FunctionValue<UserFallback>("a function (error, request) => Effect<HttpClientResponse>")),
   metrics: Schema.optional(Schema.Boolean)
@@ -106,9 +116,18 @@ const inapplicable = (options: Options<unknown>): Array<ConfigIssue> => {
     ? (["maxBreakers", "idleTimeToLive"] as const)
     : []
   const what = isCircuitBreaker(given) ? "a CircuitBreaker" : "a CircuitBreakerRegistry"
-  return fields.filter((field) => options[field] !== undefined).map((field) =>
+  const refused = fields.filter((field) => options[field] !== undefined).map((field) =>
     new ConfigIssue({ field, rule: `cannot apply when \`breaker\` is ${what} of your own: leave it out` })
   )
+  if (options.classifyBodyLimit !== undefined && options.classifyBody === undefined) {
+    refused.push(
+      new ConfigIssue({
+        field: "classifyBodyLimit",
+        rule: "applies only with classifyBody: leave it out, or give classifyBody"
+      })
+    )
+  }
+  return refused
 }
 
 /** The request a fallback answers for, provided around the guarded call. */
@@ -146,6 +165,7 @@ const makeRetry = (name: string, judge: Judge, options: RetryOptions, metrics: b
       name,
       schedule,
       retryOn: (error) => isRetryableError(judge, maxWaitMillis, error),
+      onRetry: () => supersedeAttempts,
       ...(budget === undefined ? {} : { budget }),
       ...(retryMetrics ?? metrics) === undefined ? {} : { metrics: retryMetrics ?? metrics }
     })
@@ -214,6 +234,7 @@ export const makeClient = <E, R>(
     const judge: Judge = {
       isFailure,
       classifyBody: decoded.classifyBody,
+      classifyBodyLimit: decoded.classifyBodyLimit ?? defaults.classifyBodyLimit,
       maxRetryAfter: decoded.maxRetryAfter ?? defaults.maxRetryAfter,
       clock: yield* Effect.clockWith(Effect.succeed)
     }
@@ -223,6 +244,7 @@ export const makeClient = <E, R>(
     const { bulkhead, deadline, fallback, hedge, retry, timeout } = policies
     const rateLimit = decoded.rateLimit
     const keyOf = given.key ?? originOf
+    yield* claimClientName(name, decoded.metrics)
 
     const guard = (request: Request): Effect.Effect<Response, unknown, unknown> => {
       const tracked = trackBody(request)
@@ -256,9 +278,50 @@ export const makeClient = <E, R>(
       return Effect.provideService(fallback.apply(call) as typeof call, CurrentRequest, request)
     }
     return HttpClient.makeWith(
-      (request: Effect.Effect<Request, E, R>) => Effect.flatMap(request, guard),
+      (request: Effect.Effect<Request, E, R>) => Effect.flatMap(request, (sent) => settled(guard, sent)),
       client.preprocess
     ) as HttpClient.HttpClient.With<unknown, unknown>
+  })
+
+/**
+ * Claims the client's name for its series, while its metrics are on: two
+ * live clients of one name would report into the same series (their
+ * policies' counters added up, a bulkhead's gauges overwritten), so the
+ * second is refused, naming the field. Released when the client's scope
+ * closes.
+ */
+const claimClientName = (name: string, metrics: boolean | undefined) =>
+  Effect.gen(function*() {
+    const context = yield* Effect.context<never>()
+    if (!(metrics ?? Context.get(context, Enabled))) return
+    const release = claimName(context, "ResilientHttpClient", name)
+    if (release === undefined) {
+      return yield* configError(name, [
+        new ConfigIssue({
+          field: "name",
+          rule: `is taken: another live resilient HTTP client reports metrics as "${name}" in this metric registry; ` +
+            `give each client a name of its own (e.g. name: "payments")`
+        })
+      ])
+    }
+    yield* Effect.addFinalizer(() => Effect.sync(release))
+  })
+
+/**
+ * The guarded call of `request`, noting the responses its attempts receive:
+ * a superseded one is released when the next attempt starts, and the ones
+ * the caller does not get when the call ends (see `AttemptResponses`).
+ */
+const settled = (
+  guard: (request: Request) => Effect.Effect<Response, unknown, unknown>,
+  request: Request
+): Effect.Effect<Response, unknown, unknown> =>
+  Effect.suspend(() => {
+    const attempts = new AttemptResponses()
+    return guard(request).pipe(
+      Effect.onExit((exit) => attempts.settle(exit)),
+      Effect.provideService(CurrentAttempts, attempts)
+    )
   })
 
 const isFailedResponse = (error: unknown): error is FailedResponse => error instanceof FailedResponse

@@ -84,28 +84,46 @@ export class HistogramCells {
   }
 }
 
-const namesByRegistry = new WeakMap<object, Set<string>>()
+const namesByRegistry = new WeakMap<object, Map<string, Set<string>>>()
 
 /**
- * Claims a breaker name's series in the context's registry: only one live
- * breaker reports under a name, since two would overwrite each other's
- * series. Returns what releases the claim, or `undefined` when another
- * breaker holds the name.
+ * Claims a name of `kind` in the context's metric registry: only one live
+ * owner reports under a name, since two would write into each other's
+ * series. Returns what releases the claim, or `undefined` when the name is
+ * taken.
  *
  * @internal
  */
-export const claimBreakerName = (context: Context.Context<never>, name: string): (() => void) | undefined => {
+export const claimName = (
+  context: Context.Context<never>,
+  kind: string,
+  name: string
+): (() => void) | undefined => {
   const registry = Context.get(context, Metric.MetricRegistry)
-  let names = namesByRegistry.get(registry)
+  let kinds = namesByRegistry.get(registry)
+  if (kinds === undefined) {
+    kinds = new Map()
+    namesByRegistry.set(registry, kinds)
+  }
+  let names = kinds.get(kind)
   if (names === undefined) {
     names = new Set()
-    namesByRegistry.set(registry, names)
+    kinds.set(kind, names)
   }
   if (names.has(name)) return undefined
   names.add(name)
   const claimed = names
   return () => void claimed.delete(name)
 }
+
+/**
+ * Claims a breaker name's series in the context's registry (see
+ * `claimName`).
+ *
+ * @internal
+ */
+export const claimBreakerName = (context: Context.Context<never>, name: string): (() => void) | undefined =>
+  claimName(context, "CircuitBreaker", name)
 
 /**
  * A circuit breaker's metrics: an observer of its circuit that counts calls,

@@ -90,6 +90,12 @@ export const isRegistry = (u: unknown): u is CircuitBreakerRegistry<unknown> => 
  */
 const keyProblem = (key: unknown): string | undefined => nameProblem(key, maxKeyLength)
 
+/** The rules a breaker's configuration broke, or what its making failed with. */
+const errorRule = (error: unknown): string =>
+  typeof error === "object" && error !== null && "issues" in error && Array.isArray(error.issues)
+    ? error.issues.map((issue: { readonly rule: string }) => issue.rule).join("; ")
+    : String(error)
+
 /** @internal */
 export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
   private readonly entries = new Map<string, Entry>()
@@ -102,7 +108,8 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
     readonly maxBreakers: number,
     readonly idleTimeToLive: Duration.Duration,
     private readonly scope: Scope.Scope,
-    private readonly context: Context.Context<never>
+    private readonly context: Context.Context<never>,
+    private readonly overflowConfig: ResolvedConfig
   ) {
     this.eviction = new Eviction(Duration.toMillis(idleTimeToLive))
     this.clock = Context.get(context, Clock.Clock)
@@ -144,8 +151,43 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
   get breakers(): Effect.Effect<ReadonlyArray<CircuitBreaker>> {
     return Effect.andThen(
       this.sweep(0),
-      Effect.sync(() => [...this.entries.values()].map((entry) => entry.breaker as CircuitBreaker))
+      Effect.sync(() => {
+        const held: Array<CircuitBreaker> = [...this.entries.values()].map((entry) => entry.breaker)
+        if (this.overflowBreaker !== undefined) held.push(this.overflowBreaker)
+        return held
+      })
     )
+  }
+
+  /** The overflow breaker once made; `overflowMade` while it is being made. */
+  private overflowBreaker: CircuitBreaker | undefined = undefined
+  private overflowMade: Deferred.Deferred<CircuitBreaker, RegistryKeyError> | undefined = undefined
+
+  get overflow(): Effect.Effect<CircuitBreaker, RegistryKeyError> {
+    return Effect.suspend(() => {
+      if (this.overflowBreaker !== undefined) return Effect.succeed(this.overflowBreaker)
+      if (this.overflowMade !== undefined) return Deferred.await(this.overflowMade)
+      // Claimed before anything can yield: made once however many fibers ask at the same time.
+      const made = Deferred.makeUnsafe<CircuitBreaker, RegistryKeyError>()
+      this.overflowMade = made
+      const name = this.overflowConfig.name
+      // Its own scope, forked from the registry's: never evicted, closed with the registry.
+      return Effect.flatMap(Scope.fork(this.scope), (scope) =>
+        makeBreaker(this.overflowConfig).pipe(
+          Scope.provide(scope),
+          Effect.provideContext(this.context),
+          // A store that refuses the configuration makes the overflow unusable, as it would a key.
+          Effect.mapError((error) => new RegistryKeyError({ registry: this.name, key: name, rule: errorRule(error) })),
+          Effect.onExit((exit) =>
+            Effect.suspend(() => {
+              if (Exit.isSuccess(exit)) this.overflowBreaker = exit.value
+              else this.overflowMade = undefined
+              Deferred.doneUnsafe(made, exit)
+              return Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit)
+            })
+          )
+        ))
+    })
   }
 
   get snapshots(): Effect.Effect<ReadonlyArray<Snapshot>> {

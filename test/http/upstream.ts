@@ -25,6 +25,10 @@ export interface Upstream {
   readonly requests: Array<{ readonly method: string; readonly path: string; readonly bodyBytes: number }>
   /** Replaces the script; the last answer repeats once the script is used up. */
   readonly script: (...answers: ReadonlyArray<Answer>) => void
+  /** Connections accepted so far: a client that reuses its connection opens one. */
+  readonly connections: () => number
+  /** Connections open now. */
+  readonly openConnections: () => number
 }
 
 /** Starts an upstream for the current scope; it closes, hanging connections included, with the scope. */
@@ -34,6 +38,7 @@ export const upstream = (...initial: ReadonlyArray<Answer>): Effect.Effect<Upstr
       let answers = [...initial]
       const requests: Upstream["requests"] = []
       const sockets = new Set<Socket>()
+      let accepted = 0
       const timers = new Set<ReturnType<typeof setTimeout>>()
       const server = createServer((req, res) => {
         const chunks: Array<Buffer> = []
@@ -52,6 +57,7 @@ export const upstream = (...initial: ReadonlyArray<Answer>): Effect.Effect<Upstr
       })
       server.on("connection", (socket) => {
         sockets.add(socket)
+        accepted++
         socket.on("close", () => sockets.delete(socket))
       })
       server.listen(0, "127.0.0.1", () => {
@@ -60,7 +66,9 @@ export const upstream = (...initial: ReadonlyArray<Answer>): Effect.Effect<Upstr
           upstream: {
             url: `http://127.0.0.1:${port}`,
             requests,
-            script: (...next) => void (answers = [...next])
+            script: (...next) => void (answers = [...next]),
+            connections: () => accepted,
+            openConnections: () => sockets.size
           },
           close: () =>
             new Promise<void>((done) => {
