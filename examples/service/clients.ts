@@ -112,7 +112,7 @@ export const makeClients = (
       name: "catalog",
       consecutiveFailures: 5,
       openDuration: Schedule.exponential(storyTime(1_000, pace)),
-      maxOpenDuration: storyTime(3_000, pace)
+      maxOpenDuration: storyTime(2_000, pace)
     })
     const searchBreaker = yield* CircuitBreaker.make({
       ...common,
