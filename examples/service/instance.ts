@@ -8,7 +8,7 @@ import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import type { Scope } from "effect"
 import { Effect, Layer, Metric } from "effect"
 import type { CircuitBreakerConfigError, PolicyConfigError } from "effect-resilience"
-import { Bulkhead } from "effect-resilience"
+import { Bulkhead, Metrics } from "effect-resilience"
 import { HttpRouter, HttpServer } from "effect/http"
 import type { HttpServerError } from "effect/http"
 import { createServer } from "node:http"
@@ -76,7 +76,11 @@ export const startInstance = (
     const httpClient = yield* Layer.build(NodeHttpClient.layerUndici)
     const clients = yield* makeClients(options.upstreams, options.pace).pipe(Effect.provideContext(httpClient))
     const storefront = yield* Bulkhead.make({ name: "storefront", maxConcurrent: 16 })
-    const routes = operatorRoutes({ breakers: clients.breakers, policies: clients.policies }, options.admin)
+    const { inventoryBudget, productCache, searchBulkhead } = clients.policies
+    const routes = operatorRoutes({
+      breakers: clients.breakers,
+      policies: [inventoryBudget, searchBulkhead, productCache, storefront]
+    }, options.admin)
     const server = yield* listen(options.port)
     yield* Layer.build(
       HttpRouter.serve(Layer.mergeAll(apiRoutes(clients, storefront), operatorLayer(routes)), {
@@ -91,4 +95,8 @@ export const startInstance = (
       storefront,
       operatorRoutes: routes
     }
-  }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
+  }).pipe(
+    // Every breaker and policy reports its metrics (to this instance's registry).
+    Effect.provide(Metrics.layer),
+    Effect.provideService(Metric.MetricRegistry, new Map())
+  )

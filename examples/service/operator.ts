@@ -8,10 +8,10 @@
  * in the start banner: another operator page is one more entry here.
  */
 import { Config, Layer, Redacted } from "effect"
-import type { CircuitBreaker, PolicyConfigError } from "effect-resilience"
+import type { Bulkhead, CircuitBreaker, LastKnownGood, PolicyConfigError, RetryBudget } from "effect-resilience"
 import { Health, HttpAdmin } from "effect-resilience"
 import type { HttpRouter } from "effect/http"
-import type { Clients } from "./clients.js"
+import type { Product } from "./clients.js"
 
 /** Where the admin routes live. */
 export const adminPath = "/admin/resilience"
@@ -30,10 +30,16 @@ export interface OperatorRoute {
   readonly layer: Layer.Layer<never, PolicyConfigError, HttpRouter.HttpRouter>
 }
 
-/** What the operator routes show of one instance. */
+/** A policy with state of its own, beside the breakers. */
+export type ObservedPolicy =
+  | RetryBudget.RetryBudget
+  | Bulkhead.Bulkhead
+  | LastKnownGood.LastKnownGood<Product, unknown>
+
+/** What the operator routes show of one instance: its breakers, and its policies with state of their own. */
 export interface Observed {
   readonly breakers: ReadonlyArray<CircuitBreaker.CircuitBreaker>
-  readonly policies: Clients["policies"]
+  readonly policies: ReadonlyArray<ObservedPolicy>
 }
 
 /** The operator routes of an instance whose circuits and policies are `observed`. */

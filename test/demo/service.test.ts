@@ -102,27 +102,32 @@ describe("the demo service, end to end", () => {
             const names = (health as { circuits: ReadonlyArray<{ breaker: string }> }).circuits.map((c) => c.breaker)
             expect(names).toEqual(["inventory", "catalog", "search"])
 
-            // The burst trips the inventory's circuit; checkout then answers 503 with Retry-After.
-            yield* waitForState(inventory!, "Open", 3)
-            const rejected = yield* until(
-              HttpClientRequest.post(`${url}/checkout?sku=sku-1`),
-              (status, headers) => status === 503 && headers["retry-after"] !== undefined,
-              1.5
-            )
-            expect(Number(rejected.headers["retry-after"])).toBeGreaterThanOrEqual(1)
-            expect(yield* rejected.body).toMatchObject({ status: 503, breaker: "inventory" })
+            // The burst trips the inventory's circuit; checkout then answers 503 with Retry-After. After the
+            // burst, the probes succeed and the circuit closes.
+            const inventoryStory = Effect.gen(function*() {
+              yield* waitForState(inventory!, "Open", 3)
+              const rejected = yield* until(
+                HttpClientRequest.post(`${url}/checkout?sku=sku-1`),
+                (status, headers) => status === 503 && headers["retry-after"] !== undefined,
+                1.5
+              )
+              expect(Number(rejected.headers["retry-after"])).toBeGreaterThanOrEqual(1)
+              expect(yield* rejected.body).toMatchObject({ status: 503, breaker: "inventory" })
+              yield* waitForState(inventory!, "Closed", 3)
+            })
 
-            // The hanging catalog trips its circuit; products come from the last-known-good cache meanwhile.
-            yield* waitForState(catalog!, "Open", 3)
-            const cached = yield* until(
-              HttpClientRequest.get(`${url}/products/p-1`),
-              (status, headers) => status === 200 && headers["x-served-from"] === "cache",
-              1.5
-            )
-            expect(yield* cached.body).toMatchObject({ id: "p-1", name: "Product p-1" })
+            // Meanwhile the hanging catalog trips its circuit; products come from the last-known-good cache.
+            const catalogStory = Effect.gen(function*() {
+              yield* waitForState(catalog!, "Open", 3)
+              const cached = yield* until(
+                HttpClientRequest.get(`${url}/products/p-1`),
+                (status, headers) => status === 200 && headers["x-served-from"] === "cache",
+                1.5
+              )
+              expect(yield* cached.body).toMatchObject({ id: "p-1", name: "Product p-1" })
+            })
 
-            // After the burst, the probes succeed and the circuit closes.
-            yield* waitForState(inventory!, "Closed", 3)
+            yield* Effect.all([inventoryStory, catalogStory], { concurrency: 2 })
             return { upstreamRequests: yield* running.upstreams.inventory.requests }
           }))
 
@@ -138,7 +143,8 @@ describe("the demo service, end to end", () => {
 
         expect(lines.some((line) => line.includes("circuit inventory: Closed -> Open"))).toBe(true)
         expect(lines.some((line) => line.includes("circuit inventory: HalfOpen -> Closed"))).toBe(true)
-        expect(lines).toContain("Summary after 4.5s:")
+        // The run's own clock: 4.5 s and the few milliseconds the machine took to start it.
+        expect(lines.some((line) => /^Summary after 4\.[5-9]s:$/.test(line))).toBe(true)
       }),
     20_000
   )
@@ -173,7 +179,7 @@ describe("npm start as a process", () => {
         expect(stdout).toMatch(/health\s+http:\/\/127\.0\.0\.1:\d+\/health\/circuits/)
         expect(stdout).toMatch(/admin token\s+\S{32}\s+\(generated/)
         expect(stdout).toContain("Fault script (from the start, repeating every 30.0s):")
-        expect(stdout).toContain("Summary after 2.0s:")
+        expect(stdout).toMatch(/^Summary after 2\.\ds:$/m)
         expect(stdout).toMatch(/inventory\s+0\s+Closed/)
       }),
     40_000
