@@ -43,7 +43,7 @@ const units: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000
 const forRule =
   "must be a duration from 1s to 24h written as a number and a unit (ms, s, m or h), such as 20s, 5m or 1h"
 
-/** Milliseconds of a `--for` value, or the rule it breaks. */
+/** Milliseconds of a `--for` value, or `undefined` when it is not a duration from 1 s to 24 h. */
 export const parseDuration = (text: string): number | undefined => {
   const match = /^(\d{1,9}(?:\.\d{1,3})?)(ms|s|m|h)$/.exec(text.trim())
   if (match === null) return undefined
