@@ -1,5 +1,5 @@
 /**
- * `npm start`: a flaky inventory service called in a loop through a policy:
+ * `npm run demo:terminal`: a flaky inventory service called in a loop through a policy:
  * a circuit breaker, with a retry and a timeout inside it, and a
  * last-known-good cache outside it.
  *
