@@ -38,7 +38,8 @@ const admin = (url: string, name: string, action: "force-open" | "reset") =>
   Effect.flatMap(HttpClient.HttpClient, (client) =>
     client.execute(
       HttpClientRequest.post(`${url}/admin/resilience/circuits/${name}/${action}`).pipe(
-        HttpClientRequest.bearerToken(token)
+        HttpClientRequest.bearerToken(token),
+        HttpClientRequest.setHeader("X-Resilience-Admin", "1")
       )
     ))
 
