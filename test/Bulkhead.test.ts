@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer, Random, Schema } from "effect"
 import { TestClock } from "effect/testing"
-import { Bulkhead, BulkheadFullError, CircuitBreaker, withCircuitBreaker } from "../src/index.js"
+import { Bulkhead, BulkheadFullError, Chaos, CircuitBreaker, withCircuitBreaker } from "../src/index.js"
 import { collectEvents, expectConfigIssue, failure, withSleepCounter } from "./policyHelpers.js"
 
 /** Counts how many calls run at once, and the most that ever did. */
@@ -232,17 +232,23 @@ describe("Bulkhead", () => {
         const limit = 16
         const bulkhead = yield* Bulkhead.make({ maxConcurrent: limit, maxQueued: 10_000, maxQueueWait: "30 seconds" })
         const { state, track } = gauge()
+        // Calls of 1 to 49 ms, a seventh failing, an eleventh dying: the library's own fault injection.
+        const chaos = yield* Chaos.make({
+          enabled: true,
+          seed: 7,
+          faults: [
+            { kind: "latency", rate: 1, delay: 1 },
+            { kind: "latency", rate: 0.5, delay: 16 },
+            { kind: "latency", rate: 0.5, delay: 32 },
+            { kind: "fail", rate: 1 / 7, error: () => "failed" },
+            { kind: "die", rate: 1 / 11 }
+          ]
+        })
         const fibers = yield* Effect.forEach(Array.from({ length: 10_000 }, (_, i) => i), (i) =>
-          Effect.gen(function*() {
-            const millis = yield* Random.nextIntBetween(1, 50)
-            const outcome = i % 7 === 0 ? Effect.fail("failed") : i % 11 === 0 ? Effect.die("defect") : Effect.void
-            return yield* Effect.forkChild(
-              Effect.exit(
-                track(i, Effect.sleep(millis).pipe(Effect.andThen(outcome))).pipe(Bulkhead.withBulkhead(bulkhead))
-              ),
-              { startImmediately: true }
-            )
-          }))
+          Effect.forkChild(
+            Effect.exit(track(i, Effect.void.pipe(Chaos.inject(chaos))).pipe(Bulkhead.withBulkhead(bulkhead))),
+            { startImmediately: true }
+          ))
         expect(yield* bulkhead.snapshot).toMatchObject({ running: limit, queued: 10_000 - limit })
         // Interrupt random fibers, queued and running, while the clock moves.
         for (let round = 0; round < 100; round++) {
