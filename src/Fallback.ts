@@ -40,6 +40,7 @@ import type { BulkheadFullError } from "./BulkheadFullError.js"
 import type { CircuitBreakerConfigError } from "./CircuitBreakerConfig.js"
 import type { RegistryFullError, RegistryKeyError } from "./CircuitBreakerRegistry.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
+import type { ConcurrencyLimitExceededError } from "./ConcurrencyLimitExceededError.js"
 import { ConfigIssue } from "./ConfigIssue.js"
 import type { ErrorFilter } from "./internal/errorSelector.js"
 import { matches, OnSchema, toFilter } from "./internal/errorSelector.js"
@@ -225,6 +226,7 @@ export interface LibraryErrors {
   readonly CircuitOpenError: CircuitOpenError
   readonly TimeoutError: TimeoutError | EffectTimeoutError
   readonly BulkheadFullError: BulkheadFullError
+  readonly ConcurrencyLimitExceededError: ConcurrencyLimitExceededError
   readonly RegistryFullError: RegistryFullError
   readonly RegistryKeyError: RegistryKeyError
   readonly CircuitBreakerConfigError: CircuitBreakerConfigError

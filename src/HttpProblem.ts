@@ -8,11 +8,14 @@
  *   closes it);
  * - `BulkheadFullError` → 503, or 429 with `bulkheadStatus: 429`, with
  *   `Retry-After` (`bulkheadRetryAfter`, default 1 second);
+ * - `ConcurrencyLimitExceededError` (an `AdaptiveLimit` shedding load) → 503
+ *   with `Retry-After` from the error's hint, in whole seconds, rounded up
+ *   and at least 1;
  * - `TimeoutError` (the `Timeout` policy's) → 504.
  *
  * Every other error passes through untouched, in the type and at run time.
  * The body names the breaker, its state and `retryAfter` (seconds, as the
- * header), or the bulkhead or the timeout policy. Provide `layer()` to your
+ * header), or the bulkhead, the adaptive limit or the timeout policy. Provide `layer()` to your
  * routes:
  *
  * ```ts
@@ -39,6 +42,8 @@ import { isBulkheadFullError } from "./BulkheadFullError.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
 import { isCircuitOpenError } from "./CircuitOpenError.js"
 import { RejectingState } from "./CircuitState.js"
+import type { ConcurrencyLimitExceededError } from "./ConcurrencyLimitExceededError.js"
+import { isConcurrencyLimitExceededError } from "./ConcurrencyLimitExceededError.js"
 import type { ConfigIssue } from "./ConfigIssue.js"
 import { decodeOptions } from "./internal/options.js"
 import { durationInput, FunctionValue } from "./internal/schemas.js"
@@ -54,7 +59,7 @@ import { isTimeoutError } from "./TimeoutError.js"
  * @category models
  * @since 0.1.0
  */
-export type Mapped = CircuitOpenError | BulkheadFullError | TimeoutError
+export type Mapped = CircuitOpenError | BulkheadFullError | ConcurrencyLimitExceededError | TimeoutError
 
 /**
  * Whether an error is one this module answers (checked by type id, so errors
@@ -73,7 +78,7 @@ export type Mapped = CircuitOpenError | BulkheadFullError | TimeoutError
  * @since 0.1.0
  */
 export const isMapped = (u: unknown): u is Mapped =>
-  isCircuitOpenError(u) || isBulkheadFullError(u) || isTimeoutError(u)
+  isCircuitOpenError(u) || isBulkheadFullError(u) || isConcurrencyLimitExceededError(u) || isTimeoutError(u)
 
 /**
  * The problem document of a call an open circuit rejected (503).
@@ -111,6 +116,25 @@ export const BulkheadFullProblem = Schema.Struct({
 })
 
 /**
+ * The problem document of a call an adaptive concurrency limit turned away
+ * (503): the limiter's `policy` name, its `limit` and the calls `inFlight`
+ * then, and `retryAfter` in seconds, as the header.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const ConcurrencyLimitProblem = Schema.Struct({
+  type: Schema.String,
+  title: Schema.String,
+  status: Schema.Literal(503),
+  detail: Schema.String,
+  policy: Schema.String,
+  limit: Schema.Number,
+  inFlight: Schema.Number,
+  retryAfter: Schema.Int
+})
+
+/**
  * The problem document of a call that ran past its timeout (504):
  * `timeout` is the limit, in seconds.
  *
@@ -144,7 +168,7 @@ export const TimeoutProblem = Schema.Struct({
  * @category schemas
  * @since 0.1.0
  */
-export const Problem = Schema.Union([CircuitOpenProblem, BulkheadFullProblem, TimeoutProblem])
+export const Problem = Schema.Union([CircuitOpenProblem, BulkheadFullProblem, ConcurrencyLimitProblem, TimeoutProblem])
 
 /**
  * @category models
@@ -244,6 +268,18 @@ const problemOf = (error: Mapped, bulkheadStatus: 503 | 429, bulkheadRetryAfter:
       bulkhead: error.bulkhead,
       reason: error.reason,
       retryAfter: bulkheadRetryAfter
+    }
+  }
+  if (isConcurrencyLimitExceededError(error)) {
+    return {
+      type: ProblemDetails.blankType,
+      title: titles[503],
+      status: 503,
+      detail: error.message,
+      policy: error.policy,
+      limit: error.limit,
+      inFlight: error.inFlight,
+      retryAfter: Duration.isFinite(error.retryAfter) ? wholeSeconds(error.retryAfter) : 1
     }
   }
   return {
@@ -386,6 +422,7 @@ export const layer = (
 ): Layer.Layer<
   | HttpRouter.Request<"Error", CircuitOpenError>
   | HttpRouter.Request<"Error", BulkheadFullError>
+  | HttpRouter.Request<"Error", ConcurrencyLimitExceededError>
   | HttpRouter.Request<"Error", TimeoutError>,
   PolicyConfigError
 > =>

@@ -1,7 +1,7 @@
 /**
  * Events the policies beside the circuit breaker report: retries scheduled
  * and given up, timeouts, bulkhead rejections, fallbacks used, stale values
- * served, hedged attempts started and won.
+ * served, hedged attempts started and won, adaptive limits moved.
  *
  * Like `CircuitBreakerEvent`s they are `effect/Schema` classes, so they can be
  * counted, logged, or encoded to JSON. Every event names its `policy` and
@@ -35,7 +35,8 @@ export class RetryScheduled extends Schema.TaggedClass<RetryScheduled>()("RetryS
  * - `ScheduleExhausted`: the schedule allows no more retries.
  * - `BudgetExhausted`: the retry budget is spent.
  * - `NotRetryable`: the error is not one the policy retries (by default
- *   `CircuitOpenError` and `BulkheadFullError`, and whatever `retryOn` rejects).
+ *   `CircuitOpenError`, `BulkheadFullError` and `ConcurrencyLimitExceededError`,
+ *   and whatever `retryOn` rejects).
  * - `CircuitOpenTooLong`: waiting out the open circuit would take longer than
  *   the policy allows, or it was forced open.
  *
@@ -161,6 +162,23 @@ export class HedgeSucceeded extends Schema.TaggedClass<HedgeSucceeded>()("HedgeS
 }) {}
 
 /**
+ * An adaptive concurrency limit moved from `from` to `to`. Coalesced: at most
+ * one event per `eventInterval` of the limiter, `changes` counting the moves
+ * it sums up; `inFlight` is the calls running when it was reported.
+ *
+ * @category events
+ * @since 0.1.0
+ */
+export class LimitChanged extends Schema.TaggedClass<LimitChanged>()("LimitChanged", {
+  policy: Schema.String,
+  from: Schema.Number,
+  to: Schema.Number,
+  changes: Schema.Number,
+  inFlight: Schema.Number,
+  at: Schema.Number
+}) {}
+
+/**
  * Any policy event, as a schema (to decode events read back) and a type.
  *
  * @example
@@ -182,7 +200,8 @@ export const PolicyEvent = Schema.Union([
   FallbackUsed,
   StaleValueServed,
   HedgeStarted,
-  HedgeSucceeded
+  HedgeSucceeded,
+  LimitChanged
 ])
 
 /**
@@ -198,3 +217,4 @@ export type PolicyEvent =
   | StaleValueServed
   | HedgeStarted
   | HedgeSucceeded
+  | LimitChanged

@@ -209,6 +209,7 @@ const optionNoun: Record<PolicyKind, string> = {
   RetryBudget: "retry budget",
   Timeout: "timeout",
   Bulkhead: "bulkhead",
+  AdaptiveLimit: "concurrency limit",
   Fallback: "fallback",
   LastKnownGood: "last-known-good cache",
   Hedge: "hedge",

@@ -114,6 +114,7 @@ const expectation: Record<Expected, string> = {
   RetryBudget: "a retry budget",
   Timeout: "a Timeout policy (from Timeout.make)",
   Bulkhead: "a bulkhead (from Bulkhead.make) or its service key",
+  AdaptiveLimit: "an adaptive limit (from AdaptiveLimit.make)",
   Fallback: "a Fallback policy (from Fallback.make)",
   LastKnownGood: "a last-known-good cache",
   Hedge: "a Hedge policy (from Hedge.make)",
@@ -200,6 +201,7 @@ const order: ReadonlyArray<readonly [keyof PolicyOptions, Expected]> = [
   ["breaker", "CircuitBreaker"],
   ["retry", "Retry"],
   ["hedge", "Hedge"],
+  ["limit", "AdaptiveLimit"],
   ["bulkhead", "Bulkhead"],
   ["timeout", "Timeout"]
 ]
