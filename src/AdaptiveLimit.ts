@@ -258,7 +258,7 @@ export interface AdaptiveLimitOptions {
  * What an adaptive limit knows now: its `limit` and bounds, the calls
  * `inFlight`, the short-term average round trip of its good calls
  * (`recentRtt`) and the algorithm's reference (`baselineRtt`: Vegas's no-load
- * round trip, Gradient2's long-term average; `null` for AIMD, or before any
+ * round trip, Gradient2's long-term average; `null` for AIMD, or before the first
  * sample), and how many calls it counted by outcome.
  *
  * @category models

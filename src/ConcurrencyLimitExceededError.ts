@@ -23,7 +23,7 @@ const TypeId = "~effect-resilience/ConcurrencyLimitExceededError"
  * - `limit`: its limit when the call arrived.
  * - `inFlight`: the calls it was running then.
  * - `retryAfter`: a hint of when a slot may free: the limiter's short-term
- *   average round trip (one second before it has measured any).
+ *   average round trip (one second until it has measured one).
  *
  * @example
  * ```ts
@@ -59,8 +59,8 @@ export class ConcurrencyLimitExceededError extends Schema.TaggedError<Concurrenc
 Object.defineProperty(ConcurrencyLimitExceededError.prototype, TypeId, { value: TypeId })
 
 /**
- * Whether a value is a `ConcurrencyLimitExceededError`, made by any copy of the
- * library: the check is a type id, not `instanceof`.
+ * Whether a value is a `ConcurrencyLimitExceededError`, made by this or another
+ * copy of the library: the check is a type id, not `instanceof`.
  *
  * @example
  * ```ts

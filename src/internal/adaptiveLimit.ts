@@ -7,7 +7,7 @@
  * no fiber, no `Ref`, no allocation beyond the call's own record and the
  * finaliser that sees its exit. The finaliser is installed *before* the call
  * takes a slot and is not interruptible, so whatever ends the call (success,
- * failure, defect, interruption at any point) gives back exactly what it took.
+ * failure, defect, interruption wherever it lands) gives back exactly what it took.
  *
  * @internal
  */
@@ -147,7 +147,7 @@ class LimitedCall {
 /** The weight of each good call's round trip in `recentRtt`: about the last 20 calls. */
 const recentWeight = 0.1
 
-/** The `retryAfter` of a rejection before any round trip was measured. */
+/** The `retryAfter` of a rejection before a first round trip was measured. */
 const unmeasuredRetryAfterMillis = 1_000
 
 /** @internal */

@@ -218,8 +218,8 @@ export class Vegas implements LimitAlgorithm {
 /**
  * Averages `size` samples into one before the algorithm sees them (Netflix's
  * `WindowedLimit`, counted in samples rather than time): the mean round trip
- * of the window's good calls, the most calls in flight any of them saw, and
- * whether any was a drop. An average of ten round trips varies a third as
+ * of the window's good calls, the most calls in flight one of them saw, and
+ * whether one was a drop. An average of ten round trips varies a third as
  * much as one, so the algorithm reads queueing rather than noise; a burst of
  * drops backs off once, not once per call.
  *
