@@ -10,6 +10,7 @@ import { CircuitBreaker as EffectCircuitBreaker } from "effect/persistence"
 import { writeFileSync } from "node:fs"
 import OpossumBreaker from "opossum"
 import {
+  AdaptiveLimit,
   Bulkhead,
   CircuitBreaker,
   CircuitBreakerRegistry,
@@ -115,6 +116,7 @@ const budget = Effect.runSync(Retry.makeBudget({ name: "bench" }))
 const retryWithBudget = Effect.runSync(Retry.make({ name: "bench", budget }))
 const timeout = Effect.runSync(Timeout.make({ name: "bench", duration: "10 seconds" }))
 const bulkhead = Effect.runSync(Bulkhead.make({ name: "bench", maxConcurrent: 10 }))
+const adaptiveLimit = Effect.runSync(AdaptiveLimit.make({ name: "bench" }))
 const fallback = Effect.runSync(Fallback.make({ name: "bench", on: ["CircuitOpenError"], value: -1 }))
 const lastKnownGood = Effect.runSync(Fallback.lastKnownGood<number>()({ name: "bench" }))
 const hedge = Effect.runSync(Hedge.make({ name: "bench", delay: "10 seconds" }))
@@ -200,6 +202,7 @@ const baseCases: ReadonlyArray<Case> = [
   inFiber("policy: timeout", () => Timeout.timeout(asyncCall(), timeout)),
   inFiber("policy: Effect.timeout (Effect's own, for scale)", () => Effect.timeout(asyncCall(), "10 seconds")),
   inFiber("policy: bulkhead (a slot is free)", () => Bulkhead.withBulkhead(asyncCall(), bulkhead)),
+  inFiber("policy: adaptive limit (a slot is free)", () => AdaptiveLimit.withLimit(asyncCall(), adaptiveLimit)),
   inFiber("policy: fallback (not needed)", () => Fallback.fallback(guardedCall(), fallback)),
   inFiber("policy: last-known-good cache (stores the value)", () => lastKnownGood.serve(asyncCall(), "key")),
   inFiber("policy: hedge (answered before the delay)", () => Hedge.hedge(asyncCall(), hedge)),
@@ -422,6 +425,7 @@ const main = async () => {
       "policy: timeout",
       "policy: Effect.timeout (Effect's own, for scale)",
       "policy: bulkhead (a slot is free)",
+      "policy: adaptive limit (a slot is free)",
       "policy: fallback (not needed)",
       "policy: last-known-good cache (stores the value)",
       "policy: hedge (answered before the delay)",

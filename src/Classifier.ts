@@ -9,9 +9,10 @@
  *   back).
  *
  * By default a success is a success, a typed failure or a defect is a failure,
- * and an interruption is ignored — and so is a `BulkheadFullError`: a full
- * bulkhead is the caller's own back-pressure, and says nothing about the
- * dependency's health. Narrow what counts per breaker (config) or per call
+ * and an interruption is ignored — and so is a `BulkheadFullError`, a
+ * `ConcurrencyLimitExceededError` or a `RateLimitExceededError`: a full
+ * bulkhead, an adaptive limit reached or a rate limit exhausted is the
+ * caller's own back-pressure, and says nothing about the dependency's health. Narrow what counts per breaker (config) or per call
  * (options of `withCircuitBreaker`, `breaker.execute` or `Policy.apply`):
  *
  * - `ignore`: error tags that count as nothing (e.g. a validation error that
@@ -25,7 +26,7 @@
  *
  * An exit made only of interruptions is always ignored, whatever the options
  * say: an interrupted call tells nothing about the dependency. `ignore` and
- * `isFailure` ignore a `BulkheadFullError` too; a `classify` function decides
+ * `isFailure` ignore these local rejections too; a `classify` function decides
  * for itself.
  *
  * A `classify` function may also answer `Classifier.failureWithOpenHint(d)`:
@@ -39,7 +40,7 @@
  */
 import type { Exit, Types } from "effect"
 import { Cause, Duration, Predicate } from "effect"
-import { isBulkheadFullError } from "./BulkheadFullError.js"
+import { isLocalRejection as isLocalRejectionError } from "./internal/localRejection.js"
 
 /**
  * The outcome a finished call is recorded as.
@@ -236,7 +237,8 @@ export type IgnoreFits<E, Ignored extends string> = [Ignored] extends [never] ? 
 
 /**
  * The default classification: success, failure (typed error or defect), or
- * ignored (interruption only, or a bulkhead's rejection).
+ * ignored (interruption only, or a bulkhead's, an adaptive limit's or a rate
+ * limit's rejection).
  *
  * @example
  * ```ts
@@ -257,12 +259,12 @@ export const defaultClassifier: (exit: Exit.Exit<unknown, unknown>) => Outcome =
     ? "ignored"
     : "failure"
 
-/** A bulkhead turned the call away: a typed `BulkheadFullError` and no defect. */
+/** A bulkhead, an adaptive limit or a rate limit turned the call away: its typed rejection and no defect. */
 const isLocalRejection = (cause: Cause.Cause<unknown>): boolean => {
   let rejected = false
   for (const reason of cause.reasons) {
     if (reason._tag === "Die") return false
-    if (reason._tag === "Fail" && isBulkheadFullError(reason.error)) rejected = true
+    if (reason._tag === "Fail" && isLocalRejectionError(reason.error)) rejected = true
   }
   return rejected
 }

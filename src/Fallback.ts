@@ -40,6 +40,7 @@ import type { BulkheadFullError } from "./BulkheadFullError.js"
 import type { CircuitBreakerConfigError } from "./CircuitBreakerConfig.js"
 import type { RegistryFullError, RegistryKeyError } from "./CircuitBreakerRegistry.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
+import type { ConcurrencyLimitExceededError } from "./ConcurrencyLimitExceededError.js"
 import { ConfigIssue } from "./ConfigIssue.js"
 import type { ErrorFilter } from "./internal/errorSelector.js"
 import { matches, OnSchema, toFilter } from "./internal/errorSelector.js"
@@ -52,6 +53,7 @@ import { policies as policyMetrics } from "./Metrics.js"
 import type { Fits, Handler, Inferring, Policy } from "./Policy.js"
 import type { PolicyConfigError } from "./PolicyConfigError.js"
 import { FallbackUsed } from "./PolicyEvent.js"
+import type { RateLimitExceededError } from "./RateLimitExceededError.js"
 import type { TimeoutError } from "./TimeoutError.js"
 
 export {
@@ -225,6 +227,8 @@ export interface LibraryErrors {
   readonly CircuitOpenError: CircuitOpenError
   readonly TimeoutError: TimeoutError | EffectTimeoutError
   readonly BulkheadFullError: BulkheadFullError
+  readonly ConcurrencyLimitExceededError: ConcurrencyLimitExceededError
+  readonly RateLimitExceededError: RateLimitExceededError
   readonly RegistryFullError: RegistryFullError
   readonly RegistryKeyError: RegistryKeyError
   readonly CircuitBreakerConfigError: CircuitBreakerConfigError

@@ -31,8 +31,8 @@
  */
 import type { Cause, Context, Scope, Stream } from "effect"
 import { Duration, Effect, Exit, Fiber, Schema } from "effect"
-import { isBulkheadFullError } from "./BulkheadFullError.js"
 import { isCircuitOpenError } from "./CircuitOpenError.js"
+import { isLocalRejection } from "./internal/localRejection.js"
 import type { Cell } from "./internal/metrics.js"
 import { Name } from "./internal/options.js"
 import type { Setup } from "./internal/policy.js"
@@ -230,8 +230,9 @@ class HedgedCall<A, E> {
     // Defects and interruptions pass through, as everywhere in the library: no hedge hides a bug.
     if (failed === undefined) return this.finish(exit)
     this.lastFailure = exit.cause
-    // A rejection by a breaker or a bulkhead would only be repeated by another attempt started now.
-    const rejected = isCircuitOpenError(failed.error) || isBulkheadFullError(failed.error)
+    // A rejection by a breaker, a bulkhead, an adaptive limit or a rate limit would only be repeated
+    // by another attempt started now.
+    const rejected = isCircuitOpenError(failed.error) || isLocalRejection(failed.error)
     if (!rejected && this.started < this.policy.attempts) {
       this.launch()
     } else if (this.finished === this.started) {

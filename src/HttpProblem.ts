@@ -8,13 +8,16 @@
  *   closes it);
  * - `BulkheadFullError` → 503, or 429 with `bulkheadStatus: 429`, with
  *   `Retry-After` (`bulkheadRetryAfter`, default 1 second);
+ * - `ConcurrencyLimitExceededError` (an `AdaptiveLimit` shedding load) → 503
+ *   with `Retry-After` from the error's hint, in whole seconds, rounded up
+ *   and at least 1;
  * - `TimeoutError` (the `Timeout` policy's) → 504;
  * - `RateLimitExceededError` → 429 with `Retry-After` in whole seconds,
  *   rounded up and at least 1.
  *
  * Every other error passes through untouched, in the type and at run time.
  * The body names the breaker, its state and `retryAfter` (seconds, as the
- * header), or the bulkhead, the timeout policy or the rate limit. Provide `layer()` to your
+ * header), or the bulkhead, the adaptive limit, the timeout policy or the rate limit. Provide `layer()` to your
  * routes:
  *
  * ```ts
@@ -41,6 +44,8 @@ import { isBulkheadFullError } from "./BulkheadFullError.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
 import { isCircuitOpenError } from "./CircuitOpenError.js"
 import { RejectingState } from "./CircuitState.js"
+import type { ConcurrencyLimitExceededError } from "./ConcurrencyLimitExceededError.js"
+import { isConcurrencyLimitExceededError } from "./ConcurrencyLimitExceededError.js"
 import type { ConfigIssue } from "./ConfigIssue.js"
 import { decodeOptions } from "./internal/options.js"
 import { durationInput, FunctionValue } from "./internal/schemas.js"
@@ -58,7 +63,12 @@ import { isTimeoutError } from "./TimeoutError.js"
  * @category models
  * @since 0.1.0
  */
-export type Mapped = CircuitOpenError | BulkheadFullError | TimeoutError | RateLimitExceededError
+export type Mapped =
+  | CircuitOpenError
+  | BulkheadFullError
+  | ConcurrencyLimitExceededError
+  | TimeoutError
+  | RateLimitExceededError
 
 /**
  * Whether an error is one this module answers (checked by type id, so errors
@@ -77,7 +87,8 @@ export type Mapped = CircuitOpenError | BulkheadFullError | TimeoutError | RateL
  * @since 0.1.0
  */
 export const isMapped = (u: unknown): u is Mapped =>
-  isCircuitOpenError(u) || isBulkheadFullError(u) || isTimeoutError(u) || isRateLimitExceededError(u)
+  isCircuitOpenError(u) || isBulkheadFullError(u) || isConcurrencyLimitExceededError(u) || isTimeoutError(u) ||
+  isRateLimitExceededError(u)
 
 /**
  * The problem document of a call an open circuit rejected (503).
@@ -111,6 +122,25 @@ export const BulkheadFullProblem = Schema.Struct({
   detail: Schema.String,
   bulkhead: Schema.String,
   reason: BulkheadRejectionReason,
+  retryAfter: Schema.Int
+})
+
+/**
+ * The problem document of a call an adaptive concurrency limit turned away
+ * (503): the limiter's `policy` name, its `limit` and the calls `inFlight`
+ * then, and `retryAfter` in seconds, as the header.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const ConcurrencyLimitProblem = Schema.Struct({
+  type: Schema.String,
+  title: Schema.String,
+  status: Schema.Literal(503),
+  detail: Schema.String,
+  policy: Schema.String,
+  limit: Schema.Number,
+  inFlight: Schema.Number,
   retryAfter: Schema.Int
 })
 
@@ -165,7 +195,13 @@ export const RateLimitProblem = Schema.Struct({
  * @category schemas
  * @since 0.1.0
  */
-export const Problem = Schema.Union([CircuitOpenProblem, BulkheadFullProblem, TimeoutProblem, RateLimitProblem])
+export const Problem = Schema.Union([
+  CircuitOpenProblem,
+  BulkheadFullProblem,
+  ConcurrencyLimitProblem,
+  TimeoutProblem,
+  RateLimitProblem
+])
 
 /**
  * @category models
@@ -276,6 +312,18 @@ const problemOf = (error: Mapped, bulkheadStatus: 503 | 429, bulkheadRetryAfter:
       policy: error.policy,
       key: error.key,
       retryAfter: wholeSeconds(error.retryAfter)
+    }
+  }
+  if (isConcurrencyLimitExceededError(error)) {
+    return {
+      type: ProblemDetails.blankType,
+      title: titles[503],
+      status: 503,
+      detail: error.message,
+      policy: error.policy,
+      limit: error.limit,
+      inFlight: error.inFlight,
+      retryAfter: Duration.isFinite(error.retryAfter) ? wholeSeconds(error.retryAfter) : 1
     }
   }
   return {
@@ -418,6 +466,7 @@ export const layer = (
 ): Layer.Layer<
   | HttpRouter.Request<"Error", CircuitOpenError>
   | HttpRouter.Request<"Error", BulkheadFullError>
+  | HttpRouter.Request<"Error", ConcurrencyLimitExceededError>
   | HttpRouter.Request<"Error", TimeoutError>
   | HttpRouter.Request<"Error", RateLimitExceededError>,
   PolicyConfigError

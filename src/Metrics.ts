@@ -20,8 +20,9 @@
  * an outcome, state or reason from a fixed list — never a per-call value.
  * (A registry's breakers are named after their keys: `maxBreakers` bounds how
  * many such names are live at once.) Policies of one name share their
- * counters; a bulkhead's gauges are those of the last bulkhead made under
- * its name, so give bulkheads names of their own.
+ * counters; a bulkhead's (or an adaptive limit's) gauges are those of the
+ * last one made under its name, so give bulkheads and limits names of their
+ * own.
  *
  * | metric | type | labels |
  * |---|---|---|
@@ -43,6 +44,9 @@
  * | `resilience_stale_values_served_total` | counter | `policy` |
  * | `resilience_hedges_total` | counter | `policy` |
  * | `resilience_hedge_wins_total` | counter | `policy`, `attempt` (first, hedge) |
+ * | `resilience_concurrency_limit` | gauge | `policy` (an adaptive limit's current limit) |
+ * | `resilience_concurrency_limit_in_flight` | gauge | `policy` |
+ * | `resilience_concurrency_limit_calls_total` | counter | `policy`, `outcome` (success, dropped, ignored, rejected) |
  *
  * @since 0.1.0
  */
@@ -227,5 +231,15 @@ export const policies = {
   rateLimitStoreErrors: counter(
     "resilience_rate_limit_store_errors_total",
     "Calls whose rate-limit store failed (let through, or failed with onStoreError: fail)"
+  ),
+  concurrencyLimit: Metric.gauge("resilience_concurrency_limit", {
+    description: "An adaptive concurrency limit's current limit"
+  }),
+  concurrencyLimitInFlight: Metric.gauge("resilience_concurrency_limit_in_flight", {
+    description: "Calls running under an adaptive concurrency limit"
+  }),
+  concurrencyLimitCalls: counter(
+    "resilience_concurrency_limit_calls_total",
+    "Calls through an adaptive concurrency limit, by outcome: success, dropped, ignored, rejected"
   )
 } as const

@@ -1,13 +1,14 @@
 /**
  * Policies, and how to put them together.
  *
- * A `Policy` transforms a call: a retry, a timeout, a bulkhead, a fallback,
- * a hedge, or a circuit breaker turned into a policy. Every policy of the
+ * A `Policy` transforms a call: a retry, a timeout, a bulkhead, an adaptive
+ * concurrency limit, a fallback, a hedge, or a circuit breaker turned into a
+ * policy. Every policy of the
  * library is a `Policy` value; `Policy.wrap` nests several (outermost first)
  * into one, and `Policy.make` nests them in the recommended order:
  *
  * ```
- * fallback( breaker( retry( hedge( bulkhead( timeout( call ))))))
+ * fallback( breaker( retry( hedge( limit( bulkhead( timeout( call )))))))
  * ```
  *
  * - the **fallback** is outermost, so it answers for every error that gets
@@ -15,6 +16,11 @@
  * - the **breaker** sees one outcome per logical call: retries and hedged
  *   attempts happen inside it, and nothing is retried while it is open;
  * - the **retry** wraps hedging, so a hedged round is one attempt;
+ * - the adaptive **limit** is inside the hedge and the retry, so it measures
+ *   the round trip of one attempt (not the retries' waits), and every hedged
+ *   attempt needs a slot; outside the timeout, so a timed-out attempt counts
+ *   as a drop; and inside the breaker, which ignores its rejections (local
+ *   back-pressure, like a full bulkhead's);
  * - the **bulkhead** is inside the hedge, so every hedged attempt needs a
  *   permit of its own;
  * - the **timeout** is innermost: each attempt has its own time limit, and
@@ -22,7 +28,7 @@
  *
  * The error type of the result lists exactly the errors still possible: each
  * policy adds its own (`TimeoutError`, `BulkheadFullError`,
- * `CircuitOpenError`) and a fallback removes those it handles, including
+ * `ConcurrencyLimitExceededError`, `CircuitOpenError`) and a fallback removes those it handles, including
  * errors added by the policies inside it.
  *
  * The types also check what a policy is applied to, with the rules of
@@ -37,6 +43,7 @@
  */
 import type { Context, Effect, Types } from "effect"
 import type { Pipeable } from "effect/Pipeable"
+import type { AdaptiveLimit } from "./AdaptiveLimit.js"
 import type { Bulkhead } from "./Bulkhead.js"
 import type { BulkheadFullError } from "./BulkheadFullError.js"
 import type { CircuitBreaker } from "./CircuitBreaker.js"
@@ -415,6 +422,8 @@ export interface PolicyOptions {
   readonly retry?: Retry | undefined
   /** A hedged round is one attempt of the retry. */
   readonly hedge?: Hedge | undefined
+  /** Every attempt needs a slot of the adaptive limit; a timed-out attempt is a drop. */
+  readonly limit?: AdaptiveLimit | undefined
   /** Every attempt needs a permit. */
   readonly bulkhead?: Bulkhead | Context.Key<unknown, Bulkhead> | undefined
   /** Innermost: the time limit of each attempt. */
@@ -435,6 +444,7 @@ export type Made<O extends PolicyOptions> = Wrapped<
     AsPolicy<Layer<O, "breaker">>,
     AsPolicy<Layer<O, "retry">>,
     AsPolicy<Layer<O, "hedge">>,
+    AsPolicy<Layer<O, "limit">>,
     AsPolicy<Layer<O, "bulkhead">>,
     AsPolicy<Layer<O, "timeout">>
   ]
@@ -442,7 +452,7 @@ export type Made<O extends PolicyOptions> = Wrapped<
 
 /**
  * Builds a policy from its layers in the recommended order:
- * `fallback( breaker( retry( hedge( bulkhead( timeout( call ))))))`. For
+ * `fallback( breaker( retry( hedge( limit( bulkhead( timeout( call )))))))`. For
  * another order, use `Policy.wrap`.
  *
  * @example

@@ -1,6 +1,6 @@
 /**
  * The error every policy constructor (retry, retry budget, timeout, bulkhead,
- * fallback, last-known-good cache, hedge, `Policy.make`), the Redis circuit
+ * adaptive limit, fallback, last-known-good cache, hedge, `Policy.make`), the Redis circuit
  * store, the health route and the HTTP server modules (problem documents,
  * load shedding, admin routes) fail with when given bad options.
  *
@@ -28,6 +28,7 @@ export const PolicyKind = Schema.Literals([
   "Bulkhead",
   "RateLimit",
   "Chaos",
+  "AdaptiveLimit",
   "Fallback",
   "LastKnownGood",
   "Hedge",

@@ -2,7 +2,7 @@
  * Events the policies beside the circuit breaker report: retries scheduled
  * and given up, timeouts, bulkhead rejections, fallbacks used, stale values
  * served, hedged attempts started and won, calls a rate limit turned away,
- * faults injected.
+ * faults injected, adaptive limits moved.
  *
  * Like `CircuitBreakerEvent`s they are `effect/Schema` classes, so they can be
  * counted, logged, or encoded to JSON. Every event names its `policy` and
@@ -36,7 +36,8 @@ export class RetryScheduled extends Schema.TaggedClass<RetryScheduled>()("RetryS
  * - `ScheduleExhausted`: the schedule allows no more retries.
  * - `BudgetExhausted`: the retry budget is spent.
  * - `NotRetryable`: the error is not one the policy retries (by default
- *   `CircuitOpenError` and `BulkheadFullError`, and whatever `retryOn` rejects).
+ *   `CircuitOpenError`, `BulkheadFullError` and `ConcurrencyLimitExceededError`,
+ *   and whatever `retryOn` rejects).
  * - `CircuitOpenTooLong`: waiting out the open circuit would take longer than
  *   the policy allows, or it was forced open.
  *
@@ -220,6 +221,23 @@ export class FaultInjected extends Schema.TaggedClass<FaultInjected>()("FaultInj
 }) {}
 
 /**
+ * An adaptive concurrency limit moved from `from` to `to`. Coalesced: at most
+ * one event per `eventInterval` of the limiter, `changes` counting the moves
+ * it sums up; `inFlight` is the calls running when it was reported.
+ *
+ * @category events
+ * @since 0.1.0
+ */
+export class LimitChanged extends Schema.TaggedClass<LimitChanged>()("LimitChanged", {
+  policy: Schema.String,
+  from: Schema.Number,
+  to: Schema.Number,
+  changes: Schema.Number,
+  inFlight: Schema.Number,
+  at: Schema.Number
+}) {}
+
+/**
  * Any policy event, as a schema (to decode events read back) and a type.
  *
  * @example
@@ -243,7 +261,8 @@ export const PolicyEvent = Schema.Union([
   HedgeStarted,
   HedgeSucceeded,
   RateLimited,
-  FaultInjected
+  FaultInjected,
+  LimitChanged
 ])
 
 /**
@@ -261,3 +280,4 @@ export type PolicyEvent =
   | HedgeSucceeded
   | RateLimited
   | FaultInjected
+  | LimitChanged

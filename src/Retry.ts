@@ -10,8 +10,9 @@
  *   only hammers it. With `waitForOpenCircuit: true` the policy waits out the
  *   open period instead, honouring the error's `retryAfter`.
  * - `BulkheadFullError` is not retried by default: waiting for a slot is the
- *   bulkhead queue's job (`maxQueued`, `maxQueueWait`). A `retryOn` that
- *   returns `true` for it retries it.
+ *   bulkhead queue's job (`maxQueued`, `maxQueueWait`). Nor is an adaptive
+ *   limit's `ConcurrencyLimitExceededError` or a rate limit's
+ *   `RateLimitExceededError`: they shed load that a retry would add back. A `retryOn` that returns `true` for them retries them.
  * - When the retries are used up, the budget is spent, or the error is not
  *   retryable, the call fails with its last error, unchanged.
  *
@@ -39,9 +40,9 @@
  */
 import type { Cause, Scope, Stream } from "effect"
 import { Clock, Duration, Effect, Exit, Random, Schedule, Schema } from "effect"
-import { isBulkheadFullError } from "./BulkheadFullError.js"
 import { isCircuitOpenError } from "./CircuitOpenError.js"
 import { ConfigIssue } from "./ConfigIssue.js"
+import { isLocalRejection } from "./internal/localRejection.js"
 import type { Cell } from "./internal/metrics.js"
 import type { CheckRelations } from "./internal/options.js"
 import { Name } from "./internal/options.js"
@@ -161,8 +162,9 @@ export interface RetryOptions extends BackoffOptions {
   readonly schedule?: Schedule.Schedule<unknown> | undefined
   /**
    * Typed errors for which this returns `false` are not retried. Default:
-   * every typed error but `BulkheadFullError` (and `CircuitOpenError`, which
-   * only `waitForOpenCircuit` retries).
+   * every typed error but `BulkheadFullError`, `ConcurrencyLimitExceededError`,
+   * `RateLimitExceededError` (and `CircuitOpenError`, which only
+   * `waitForOpenCircuit` retries).
    */
   readonly retryOn?: ((error: unknown) => boolean) | undefined
   /** Wait out an open circuit (`CircuitOpenError.retryAfter`) instead of giving up at once. Default `false`. */
@@ -554,9 +556,11 @@ class RetryImpl extends PolicyBase<never, never, never, never, RetryScheduled | 
       if (!Number.isFinite(retryAfter) || retryAfter > this.maxCircuitWaitMillis) return "CircuitOpenTooLong"
       return { minDelayMillis: retryAfter }
     }
-    // A full bulkhead is local back-pressure: waiting for a slot is the bulkhead queue's job,
-    // unless `retryOn` explicitly asks for it.
-    if (this.retryOn === undefined) return isBulkheadFullError(error) ? "NotRetryable" : retryNow
+    // A full bulkhead or a reached adaptive limit is local back-pressure: retrying at once only
+    // adds load (waiting for a slot is the bulkhead queue's job), unless `retryOn` asks for it.
+    if (this.retryOn === undefined) {
+      return isLocalRejection(error) ? "NotRetryable" : retryNow
+    }
     return this.retryOn(error) ? retryNow : "NotRetryable"
   }
 

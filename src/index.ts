@@ -121,6 +121,14 @@ export * as RateLimit from "./RateLimit.js"
 export * as Chaos from "./Chaos.js"
 
 /**
+ * Adaptive concurrency limits: a limit that moves with the dependency's latency and
+ * drops (AIMD, Gradient2, Vegas).
+ *
+ * @since 0.1.0
+ */
+export * as AdaptiveLimit from "./AdaptiveLimit.js"
+
+/**
  * Fallbacks on chosen errors, and the last-known-good cache.
  *
  * @since 0.1.0
@@ -247,6 +255,13 @@ export { isRateLimitExceededError, RateLimitExceededError } from "./RateLimitExc
  * @since 0.1.0
  */
 export { withBulkhead } from "./Bulkhead.js"
+
+/**
+ * The error of a call an adaptive concurrency limit turned away.
+ *
+ * @since 0.1.0
+ */
+export { ConcurrencyLimitExceededError, isConcurrencyLimitExceededError } from "./ConcurrencyLimitExceededError.js"
 
 /**
  * The error of a call rejected by an open circuit.

@@ -2,8 +2,16 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Data, Duration, Effect, Exit, Layer, Option, Schema } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { TestClock } from "effect/testing"
-import type { BulkheadFullError, PolicyConfigError, TimeoutError } from "../src/index.js"
-import { Bulkhead, CircuitBreaker, CircuitOpenError, HttpProblem, Timeout, withCircuitBreaker } from "../src/index.js"
+import type { BulkheadFullError, ConcurrencyLimitExceededError, PolicyConfigError, TimeoutError } from "../src/index.js"
+import {
+  AdaptiveLimit,
+  Bulkhead,
+  CircuitBreaker,
+  CircuitOpenError,
+  HttpProblem,
+  Timeout,
+  withCircuitBreaker
+} from "../src/index.js"
 import { Boom } from "./helpers.js"
 import { get, serve } from "./httpServer.js"
 
@@ -22,12 +30,19 @@ const bulkheadFull = new Bulkhead.BulkheadFullError({
   maxQueued: 0
 })
 const timedOut = new Timeout.TimeoutError({ policy: "search", duration: Duration.millis(2_500) })
+const shed = new AdaptiveLimit.ConcurrencyLimitExceededError({
+  policy: "orders",
+  limit: 12,
+  inFlight: 12,
+  retryAfter: Duration.millis(1_500)
+})
 
 const Routes = Layer.mergeAll(
   HttpRouter.add("POST", "/charge", charge(false)),
   HttpRouter.add("GET", "/charge-failing", charge(true)),
   HttpRouter.add("GET", "/reports", Effect.fail(bulkheadFull)),
   HttpRouter.add("GET", "/search", Effect.fail(timedOut)),
+  HttpRouter.add("GET", "/orders", Effect.fail(shed)),
   HttpRouter.add("GET", "/boom", Effect.fail(new Boom({})))
 )
 
@@ -85,6 +100,23 @@ describe("HttpProblem", () => {
       expect(slow.headers["retry-after"]).toBeUndefined()
       expect(slow.headers["content-type"]).toBe("application/problem+json")
       expect(problemOf(slow.body)).toMatchObject({ title: "Gateway Timeout", policy: "search", timeout: 2.5 })
+    }).pipe(Effect.provide(Server)))
+
+  it.effect("an adaptive limit shedding load answers 503 with its retry hint as Retry-After, rounded up", () =>
+    Effect.gen(function*() {
+      const response = yield* get("/orders")
+      expect(response.status).toBe(503)
+      expect(response.headers["retry-after"]).toBe("2")
+      expect(response.headers["content-type"]).toBe("application/problem+json")
+      expect(problemOf(response.body)).toMatchObject({
+        title: "Service Unavailable",
+        status: 503,
+        policy: "orders",
+        limit: 12,
+        inFlight: 12,
+        retryAfter: 2
+      })
+      expect(HttpProblem.isMapped(shed)).toBe(true)
     }).pipe(Effect.provide(Server)))
 
   it.effect("other errors pass through untouched: no problem document, the server's own answer", () =>
@@ -202,4 +234,5 @@ describe("what a problem document tells the caller", () => {
 })
 
 // The error union the mapper answers, as the type says.
-export type _Mapped = [HttpProblem.Mapped] extends [CircuitOpenError | BulkheadFullError | TimeoutError] ? true : never
+export type _Mapped = [HttpProblem.Mapped] extends
+  [CircuitOpenError | BulkheadFullError | ConcurrencyLimitExceededError | TimeoutError] ? true : never

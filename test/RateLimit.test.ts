@@ -4,7 +4,16 @@ import { Cause, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Stream } f
 import { HttpClientError, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
-import { HttpProblem, Metrics, PolicyConfigError, RateLimit, RateLimitExceededError } from "../src/index.js"
+import {
+  CircuitBreaker,
+  HttpProblem,
+  Metrics,
+  PolicyConfigError,
+  RateLimit,
+  RateLimitExceededError,
+  Retry,
+  withCircuitBreaker
+} from "../src/index.js"
 import { capturingLogs } from "./redis/logs.js"
 import { redisAvailable, redisServer } from "./redis/server.js"
 
@@ -143,6 +152,22 @@ describe("RateLimit", () => {
       )
       expect(rejected.count).toBe(1)
     }).pipe(Effect.scoped, Effect.provide(MemoryLimiter)))
+})
+
+describe("RateLimit beside the other policies", () => {
+  it.effect("inside a breaker its rejections count as nothing; a retry does not repeat them", () =>
+    Effect.gen(function*() {
+      const limit = yield* RateLimit.make({ limit: 1, window: "1 minute" })
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1 })
+      const retry = yield* Retry.make({ retries: 3, baseDelay: 0 })
+      const { call, runs } = counted()
+      const guarded = call.pipe(RateLimit.rateLimit(limit), withCircuitBreaker(breaker), Retry.retry(retry))
+      yield* guarded
+      expect(failure(yield* Effect.exit(guarded))).toBeInstanceOf(RateLimitExceededError)
+      expect(runs.count).toBe(1)
+      expect(yield* breaker.state).toBe("Closed")
+      expect((yield* breaker.snapshot).calls).toBe(1)
+    }).pipe(Effect.provide(MemoryLimiter)))
 })
 
 describe("RateLimit when its store fails", () => {

@@ -13,11 +13,11 @@
 import type { Clock, Exit } from "effect"
 import { Cause, Context, Duration, Effect, Option, Stream } from "effect"
 import { HttpBody, HttpClientError, HttpClientRequest, HttpClientResponse } from "effect/http"
-import { isBulkheadFullError } from "../BulkheadFullError.js"
 import type { Verdict } from "../Classifier.js"
 import { failureWithOpenHint } from "../Classifier.js"
 import { retryAfter } from "../HttpClassifier.js"
 import { isTimeoutError } from "../TimeoutError.js"
+import { isLocalRejection } from "./localRejection.js"
 
 /**
  * A response classified as a failure: Effect's own `HttpClientError` with a
@@ -386,7 +386,7 @@ export const errorVerdict = (judge: Judge, error: unknown): Verdict => {
     if (reason._tag !== "StatusCodeError") return "ignored"
     return judge.isFailure(reason.response) ? hinted(hintOf(judge, requestedWait(judge, reason.response))) : "success"
   }
-  if (isBulkheadFullError(error)) return "ignored"
+  if (isLocalRejection(error)) return "ignored"
   return "failure"
 }
 

@@ -211,6 +211,7 @@ const optionNoun: Record<PolicyKind, string> = {
   Bulkhead: "bulkhead",
   RateLimit: "rate limit",
   Chaos: "fault injection",
+  AdaptiveLimit: "concurrency limit",
   Fallback: "fallback",
   LastKnownGood: "last-known-good cache",
   Hedge: "hedge",

@@ -116,6 +116,7 @@ const expectation: Record<Expected, string> = {
   Bulkhead: "a bulkhead (from Bulkhead.make) or its service key",
   RateLimit: "a RateLimit policy (from RateLimit.make)",
   Chaos: "a Chaos policy (from Chaos.make)",
+  AdaptiveLimit: "an adaptive limit (from AdaptiveLimit.make)",
   Fallback: "a Fallback policy (from Fallback.make)",
   LastKnownGood: "a last-known-good cache",
   Hedge: "a Hedge policy (from Hedge.make)",
@@ -202,6 +203,7 @@ const order: ReadonlyArray<readonly [keyof PolicyOptions, Expected]> = [
   ["breaker", "CircuitBreaker"],
   ["retry", "Retry"],
   ["hedge", "Hedge"],
+  ["limit", "AdaptiveLimit"],
   ["bulkhead", "Bulkhead"],
   ["timeout", "Timeout"]
 ]

@@ -1,0 +1,265 @@
+/**
+ * The three ways an adaptive concurrency limit moves, after Netflix's
+ * concurrency-limits (AIMDLimit, Gradient2Limit, VegasLimit): plain,
+ * synchronous state machines fed one sample per finished call — its round
+ * trip, the calls in flight when it started, and whether it was a drop.
+ *
+ * Where this code departs from Netflix's, it says so: drops never enter the
+ * latency estimates (a rejection's round trip is near zero, and would read as
+ * a dependency with no load at all), and a round trip the clock could not
+ * measure (zero) moves nothing but AIMD.
+ *
+ * @internal
+ */
+
+/** @internal */
+export interface LimitAlgorithm {
+  /** The current limit: an integer in [minLimit, maxLimit]. */
+  readonly limit: number
+  /** The algorithm's reference round trip in nanoseconds (Vegas: no-load; Gradient2: long-term average), or 0. */
+  readonly baselineNanos: number
+  /** Feeds one finished call. */
+  sample(rttNanos: number, inFlight: number, dropped: boolean): void
+}
+
+/** The bounds every algorithm keeps its limit in. @internal */
+export interface Bounds {
+  readonly initialLimit: number
+  readonly minLimit: number
+  readonly maxLimit: number
+}
+
+const clamp = (value: number, bounds: Bounds): number => Math.min(bounds.maxLimit, Math.max(bounds.minLimit, value))
+
+/** `max(1, floor(log10(n)))`: Netflix's `Log10RootIntFunction`, the step Vegas scales with. @internal */
+export const log10Step = (n: number): number => Math.max(1, Math.floor(Math.log10(Math.max(1, n))))
+
+/**
+ * AIMD: one more slot after each good call made while at least half the limit
+ * was in use; the limit times `backoffRatio` after a drop or a call slower
+ * than `slowNanos`.
+ *
+ * @internal
+ */
+export class Aimd implements LimitAlgorithm {
+  limit: number
+  readonly baselineNanos = 0
+
+  constructor(
+    private readonly bounds: Bounds,
+    private readonly backoffRatio: number,
+    private readonly slowNanos: number
+  ) {
+    this.limit = bounds.initialLimit
+  }
+
+  sample(rttNanos: number, inFlight: number, dropped: boolean): void {
+    const limit = this.limit
+    if (dropped || rttNanos >= this.slowNanos) {
+      this.limit = clamp(Math.floor(limit * this.backoffRatio), this.bounds)
+    } else if (inFlight * 2 >= limit) {
+      this.limit = clamp(limit + 1, this.bounds)
+    }
+  }
+}
+
+/**
+ * An exponential average over about `window` samples, the plain mean of the
+ * first `warmup` (Netflix's `ExpAvgMeasurement`).
+ */
+class ExpAverage {
+  value = 0
+  private count = 0
+  private readonly factor: number
+
+  constructor(window: number, private readonly warmup: number) {
+    this.factor = 2 / (window + 1)
+  }
+
+  add(sample: number): number {
+    if (this.count < this.warmup) {
+      this.count++
+      this.value += (sample - this.value) / this.count
+    } else {
+      this.value = this.value * (1 - this.factor) + sample * this.factor
+    }
+    return this.value
+  }
+}
+
+/**
+ * Gradient2: compares each round trip (short term) with a long-term
+ * exponential average. `gradient = clamp(tolerance × long / short, 0.5, 1)`;
+ * the new limit is `limit × gradient + queueSize`, smoothed:
+ * `limit × (1 − smoothing) + new × smoothing`. The limit does not grow while
+ * fewer than half of it are in flight. A drop counts as the largest decrease
+ * a sample may make (gradient 0.5); Netflix's ignores drops.
+ *
+ * @internal
+ */
+export class Gradient2 implements LimitAlgorithm {
+  private estimate: number
+  private readonly longRtt: ExpAverage
+
+  constructor(
+    private readonly bounds: Bounds,
+    private readonly tolerance: number,
+    private readonly smoothing: number,
+    private readonly queueSize: number,
+    longWindow: number
+  ) {
+    this.estimate = bounds.initialLimit
+    this.longRtt = new ExpAverage(longWindow, 10)
+  }
+
+  get limit(): number {
+    return Math.floor(this.estimate)
+  }
+
+  get baselineNanos(): number {
+    return this.longRtt.value
+  }
+
+  sample(rttNanos: number, inFlight: number, dropped: boolean): void {
+    const estimate = this.estimate
+    let gradient: number
+    if (dropped) {
+      gradient = 0.5
+    } else {
+      if (rttNanos <= 0) return
+      const long = this.longRtt.add(rttNanos)
+      // Back from a long overload the long average is far above the short one: bring it down faster.
+      if (long / rttNanos > 2) this.longRtt.value = long * 0.95
+      // Application-limited: too few calls to learn anything about more.
+      if (inFlight < estimate / 2) return
+      gradient = Math.max(0.5, Math.min(1, this.tolerance * long / rttNanos))
+    }
+    const target = estimate * gradient + this.queueSize
+    this.estimate = clamp(estimate * (1 - this.smoothing) + target * this.smoothing, this.bounds)
+  }
+}
+
+/**
+ * Vegas: estimates the calls queued at the dependency as
+ * `limit × (1 − rttNoLoad / rtt)`, `rttNoLoad` being the least round trip
+ * seen since the last probe. Queue at most `log10(limit)`: grow by `beta`;
+ * below `alpha`: grow by `log10(limit)`; above `beta`: shrink by
+ * `log10(limit)`; in between: stay. A drop shrinks by `log10(limit)`. Every
+ * `probeMultiplier × limit` samples (with jitter) the next round trip becomes
+ * the new `rttNoLoad`, so that a dependency that got slower for good is
+ * relearned.
+ *
+ * @internal
+ */
+export class Vegas implements LimitAlgorithm {
+  private estimate: number
+  private rttNoLoad = 0
+  private probeCount = 0
+  private probeJitter: number
+
+  constructor(
+    private readonly bounds: Bounds,
+    /** Fixed alpha and beta, or `undefined` for Netflix's `3 × log10(limit)` and `6 × log10(limit)`. */
+    private readonly alpha: number | undefined,
+    private readonly beta: number | undefined,
+    private readonly smoothing: number,
+    private readonly probeMultiplier: number,
+    /** A number in [0, 1): the jitter of the probe period. */
+    private readonly random: () => number
+  ) {
+    this.estimate = bounds.initialLimit
+    this.probeJitter = this.nextJitter()
+  }
+
+  get limit(): number {
+    return Math.floor(this.estimate)
+  }
+
+  get baselineNanos(): number {
+    return this.rttNoLoad
+  }
+
+  private nextJitter(): number {
+    return 0.5 + this.random() / 2
+  }
+
+  sample(rttNanos: number, inFlight: number, dropped: boolean): void {
+    const estimate = this.estimate
+    const step = log10Step(estimate)
+    if (dropped) return this.move(estimate - step)
+    if (rttNanos <= 0) return
+    this.probeCount++
+    if (this.probeJitter * this.probeMultiplier * estimate <= this.probeCount) {
+      this.probeJitter = this.nextJitter()
+      this.probeCount = 0
+      this.rttNoLoad = rttNanos
+      return
+    }
+    if (this.rttNoLoad === 0 || rttNanos < this.rttNoLoad) {
+      this.rttNoLoad = rttNanos
+      return
+    }
+    // Not near the limit: the round trips say nothing about more concurrency.
+    if (inFlight * 2 < estimate) return
+    const queue = Math.ceil(estimate * (1 - this.rttNoLoad / rttNanos))
+    const alpha = this.alpha ?? 3 * step
+    const beta = this.beta ?? 6 * step
+    if (queue <= step) this.move(estimate + beta)
+    else if (queue < alpha) this.move(estimate + step)
+    else if (queue > beta) this.move(estimate - step)
+  }
+
+  private move(target: number): void {
+    const bounded = clamp(target, this.bounds)
+    this.estimate = clamp((1 - this.smoothing) * this.estimate + this.smoothing * bounded, this.bounds)
+  }
+}
+
+/**
+ * Averages `size` samples into one before the algorithm sees them (Netflix's
+ * `WindowedLimit`, counted in samples rather than time): the mean round trip
+ * of the window's good calls, the most calls in flight one of them saw, and
+ * whether one was a drop. An average of ten round trips varies a third as
+ * much as one, so the algorithm reads queueing rather than noise; a burst of
+ * drops backs off once, not once per call.
+ *
+ * @internal
+ */
+export class Windowed implements LimitAlgorithm {
+  private count = 0
+  private good = 0
+  private rttSum = 0
+  private maxInFlight = 0
+  private dropped = false
+
+  constructor(private readonly algorithm: LimitAlgorithm, private readonly size: number) {}
+
+  get limit(): number {
+    return this.algorithm.limit
+  }
+
+  get baselineNanos(): number {
+    return this.algorithm.baselineNanos
+  }
+
+  sample(rttNanos: number, inFlight: number, dropped: boolean): void {
+    this.count++
+    if (dropped) {
+      this.dropped = true
+    } else if (rttNanos > 0) {
+      this.good++
+      this.rttSum += rttNanos
+    }
+    if (inFlight > this.maxInFlight) this.maxInFlight = inFlight
+    if (this.count < this.size) return
+    const rtt = this.good === 0 ? 0 : this.rttSum / this.good
+    const maxInFlight = this.maxInFlight
+    const anyDrop = this.dropped
+    this.count = 0
+    this.good = 0
+    this.rttSum = 0
+    this.maxInFlight = 0
+    this.dropped = false
+    this.algorithm.sample(rtt, maxInFlight, anyDrop)
+  }
+}
