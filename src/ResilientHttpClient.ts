@@ -3,7 +3,7 @@
  * policies, per request:
  *
  * ```
- * fallback( deadline( retry( rateLimit[origin]( breaker[origin]( hedge( bulkhead( timeout( request ))))))))
+ * fallback( deadline( retry( rateLimit[origin]( limit( breaker[origin]( hedge( bulkhead( timeout( request )))))))))
  * ```
  *
  * - **Circuits per origin** by default, kept in a `CircuitBreakerRegistry`
@@ -31,6 +31,8 @@
  * - **Rate limit** (a `RateLimit` of yours): a permit per attempt, per
  *   circuit key, taken outside the breaker; an adaptive limit learns from
  *   `429` + `Retry-After`.
+ * - **Adaptive concurrency limit** (an `AdaptiveLimit` of yours): every
+ *   attempt runs under it, outside the breaker.
  * - **Bulkhead** and **hedging** (idempotent reads only), as their modules;
  *   a failed response ends a hedge as every other answer does.
  * - **Fallback**: answers for every error that gets out, and for a response
@@ -42,7 +44,7 @@
  * The client's error type is the wrapped client's (`HttpClientError`) plus
  * exactly the errors its policies can add: `CircuitOpenError` always,
  * `TimeoutError` with a `timeout` or a `deadline`, `BulkheadFullError` with a
- * `bulkhead`, `RateLimitExceededError` with a `rateLimit` (and Effect's
+ * `bulkhead`, `ConcurrencyLimitExceededError` with a `limit`, `RateLimitExceededError` with a `rateLimit` (and Effect's
  * `RateLimiterError` when it fails on store errors); with a `fallback`, what the fallback fails with. A response
  * classified as a failure is still a response: without a fallback, the last
  * one is returned as the bare client would return it.
@@ -71,12 +73,14 @@ import { Context, Effect, Layer } from "effect"
 import type { HttpClientError, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { HttpClient } from "effect/http"
 import type { RateLimiter } from "effect/persistence"
+import type { AdaptiveLimit } from "./AdaptiveLimit.js"
 import type { Bulkhead, BulkheadOptions } from "./Bulkhead.js"
 import type { BulkheadFullError } from "./BulkheadFullError.js"
 import type { CircuitBreaker } from "./CircuitBreaker.js"
 import type { CircuitBreakerConfig, CircuitBreakerConfigError } from "./CircuitBreakerConfig.js"
 import type { CircuitBreakerRegistry } from "./CircuitBreakerRegistry.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
+import type { ConcurrencyLimitExceededError } from "./ConcurrencyLimitExceededError.js"
 import type { HedgeOptions } from "./Hedge.js"
 import { makeClient } from "./internal/httpClient.js"
 import type { PolicyConfigError } from "./PolicyConfigError.js"
@@ -118,6 +122,7 @@ export type PolicyError =
   | CircuitOpenError
   | TimeoutError
   | BulkheadFullError
+  | ConcurrencyLimitExceededError
   | RateLimitExceededError
   | RateLimiter.RateLimiterError
 
@@ -200,6 +205,15 @@ export interface Options<E = HttpClientError.HttpClientError> {
    * `Retry-After` answers.
    */
   readonly rateLimit?: RateLimit<unknown> | undefined
+  /**
+   * An adaptive concurrency limit (from `AdaptiveLimit.make`) every attempt
+   * runs under, outside the breaker: its round trip is one attempt's, an
+   * open circuit's rejections count as drops (the limit shrinks while the
+   * dependency is unhealthy), and its own rejections
+   * (`ConcurrencyLimitExceededError`) are neither retried nor seen by the
+   * breaker.
+   */
+  readonly limit?: AdaptiveLimit | undefined
   /** Which responses are failures. Default: `HttpClassifier.isFailureStatus(response.status)`. */
   readonly isFailure?: ((response: HttpClientResponse.HttpClientResponse) => boolean) | undefined
   /**
@@ -258,6 +272,7 @@ export type Added<O> =
   | (Given<O, "timeout"> | Given<O, "deadline"> extends false ? never : TimeoutError)
   | (Given<O, "bulkhead"> extends true ? BulkheadFullError : never)
   | (O extends { readonly rateLimit: RateLimit<infer StoreError> } ? RateLimitExceededError | StoreError : never)
+  | (Given<O, "limit"> extends true ? ConcurrencyLimitExceededError : never)
 
 /**
  * The error type of a client failing with `E`, guarded with options `O`.

@@ -6,10 +6,12 @@ import { RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import type { PolicyConfigError } from "../src/index.js"
 import {
+  AdaptiveLimit,
   BulkheadFullError,
   CircuitBreaker,
   CircuitBreakerRegistry,
   CircuitOpenError,
+  ConcurrencyLimitExceededError,
   RateLimit,
   RateLimitExceededError,
   ResilientHttpClient,
@@ -321,6 +323,21 @@ describe("rate limit", () => {
         yield* Effect.exit(ResilientHttpClient.make(upstream.client, { rateLimit: { limit: 1 } as never }))
       ) as PolicyConfigError
       expect(error.issues.map((issue) => issue.field)).toEqual(["rateLimit"])
+    }).pipe(Effect.scoped))
+})
+
+describe("adaptive concurrency limit", () => {
+  it.effect("every attempt runs under it; its rejection is not sent, not retried, not counted by the breaker", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ hang: true })
+      const limit = yield* AdaptiveLimit.make({ algorithm: AdaptiveLimit.aimd(), initialLimit: 1, minLimit: 1 })
+      const breaker = yield* CircuitBreaker.make({ name: "inventory", consecutiveFailures: 1 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { breaker, limit, retry })
+      yield* Effect.forkChild(client.get(`${A}/slow`), { startImmediately: true })
+      const error = failure(yield* Effect.exit(client.get(`${A}/x`)))
+      expect(error).toBeInstanceOf(ConcurrencyLimitExceededError)
+      expect(upstream.calls).toHaveLength(1)
+      expect(yield* breaker.state).toBe("Closed")
     }).pipe(Effect.scoped))
 })
 

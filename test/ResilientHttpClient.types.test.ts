@@ -4,9 +4,11 @@ import { Effect } from "effect"
 import type { HttpClient, HttpClientError, HttpClientResponse } from "effect/http"
 import type { RateLimiter } from "effect/persistence"
 import type {
+  AdaptiveLimit,
   BulkheadFullError,
   CircuitBreakerConfigError,
   CircuitOpenError,
+  ConcurrencyLimitExceededError,
   PolicyConfigError,
   RateLimit,
   RateLimitExceededError,
@@ -20,6 +22,7 @@ import { ResilientHttpClient } from "../src/index.js"
 declare const client: HttpClient.HttpClient
 declare const fallbackResponse: HttpClientResponse.HttpClientResponse
 declare const rateLimit: RateLimit.RateLimit
+declare const limit: AdaptiveLimit.AdaptiveLimit
 declare const strictRateLimit: RateLimit.RateLimit<RateLimiter.RateLimiterError>
 
 /** What a fallback is handed beside the wrapped client's errors: whatever any policy may add. */
@@ -28,6 +31,7 @@ type Handed =
   | CircuitOpenError
   | TimeoutError
   | BulkheadFullError
+  | ConcurrencyLimitExceededError
   | RateLimitExceededError
   | RateLimiter.RateLimiterError
 
@@ -77,6 +81,15 @@ describe("the error type of a resilient client", () => {
       >()
       expectTypeOf(ResilientHttpClient.make(client, { rateLimit: strictRateLimit })).toEqualTypeOf<
         Made<HttpClientError.HttpClientError | CircuitOpenError | RateLimitExceededError | RateLimiter.RateLimiterError>
+      >()
+    }
+    expectTypeOf(_types).toBeFunction()
+  })
+
+  it("an adaptive limit adds ConcurrencyLimitExceededError", () => {
+    const _types = () => {
+      expectTypeOf(ResilientHttpClient.make(client, { limit })).toEqualTypeOf<
+        Made<HttpClientError.HttpClientError | CircuitOpenError | ConcurrencyLimitExceededError>
       >()
     }
     expectTypeOf(_types).toBeFunction()

@@ -1,7 +1,7 @@
 /**
  * The resilient HTTP client: options checked, policies made once, and the
- * per-request chain `fallback( deadline( retry( rateLimit[key]( breaker[key](
- * hedge( bulkhead( timeout( attempt ))))))))` built from them. A failed response
+ * per-request chain `fallback( deadline( retry( rateLimit[key]( limit(
+ * breaker[key]( hedge( bulkhead( timeout( attempt )))))))))` built from them. A failed response
  * crosses the hedge as a value, so it ends the hedge like any answer.
  *
  * @internal
@@ -11,6 +11,7 @@ import { Cause, Context, Duration, Effect, Schedule, Schema } from "effect"
 import type { HttpClientError } from "effect/http"
 import type { HttpClientRequest, HttpClientResponse } from "effect/http"
 import { HttpClient } from "effect/http"
+import type { AdaptiveLimit } from "../AdaptiveLimit.js"
 import type { Bulkhead } from "../Bulkhead.js"
 import { isBulkhead, make as makeBulkhead } from "../Bulkhead.js"
 import { isCircuitBreaker } from "../CircuitBreaker.js"
@@ -81,6 +82,7 @@ const OptionsSchema = Schema.Struct({
   bulkhead: Schema.optional(PolicyOptions),
   hedge: Schema.optional(PolicyOptions),
   rateLimit: Schema.optional(InstanceValue(isRateLimit, "a RateLimit (from RateLimit.make)")),
+  limit: Schema.optional(InstanceValue(isAdaptiveLimit, "an AdaptiveLimit (from AdaptiveLimit.make)")),
   isFailure: Schema.optional(FunctionValue<(response: Response) => boolean>("a function (response) => boolean")),
   classifyBody: Schema.optional(
     FunctionValue<(response: Response) => Effect.Effect<boolean, HttpClientError.HttpClientError>>(
@@ -243,6 +245,7 @@ export const makeClient = <E, R>(
     const breakers = yield* makeBreakers(name, given, classify)
     const { bulkhead, deadline, fallback, hedge, retry, timeout } = policies
     const rateLimit = decoded.rateLimit
+    const limit = decoded.limit
     const keyOf = given.key ?? originOf
     yield* claimClientName(name, decoded.metrics)
 
@@ -270,6 +273,7 @@ export const makeClient = <E, R>(
       // refuses a retry like any call, and an attempt that leaves it open ends the retries at once.
       const retried = retry !== undefined && isRetryable(request, retry.nonIdempotent)
       call = breakers.guard(request, call, retried)
+      if (limit !== undefined) call = limit.apply(call)
       if (rateLimit !== undefined) call = rateLimited(judge, rateLimit, keyOf(request), call)
       if (retried) call = Effect.mapError(retry.retry.apply(call), unwrapCircuitOpened)
       if (tracked !== undefined) call = Effect.mapError(call, unwrapUnreplayable)
@@ -328,6 +332,10 @@ const isFailedResponse = (error: unknown): error is FailedResponse => error inst
 
 function isRateLimit(u: unknown): u is RateLimit<unknown> {
   return isPolicy(u) && u.kind === "RateLimit"
+}
+
+function isAdaptiveLimit(u: unknown): u is AdaptiveLimit {
+  return isPolicy(u) && u.kind === "AdaptiveLimit"
 }
 
 /**
