@@ -36,7 +36,8 @@ export const PolicyKind = Schema.Literals([
   "HttpProblem",
   "HttpLoadShedding",
   "HttpAdmin",
-  "HttpClient"
+  "HttpClient",
+  "Dashboard"
 ])
 
 /**
