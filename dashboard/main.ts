@@ -1,6 +1,6 @@
 /**
- * The dashboard page: connects to the stream (the browser's EventSource
- * reconnects by itself; every `Init` rebuilds the model), renders the
+ * The dashboard page: connects to the stream (and again a second after it
+ * breaks; every `Init` rebuilds the model), renders the
  * circuits most severe first in a virtual list (only the rows in view exist,
  * so a thousand circuits cost what thirty do), and runs the operator's
  * actions through the admin routes with a token kept in sessionStorage.
@@ -305,11 +305,11 @@ const connect = () => {
   source = new EventSource(`${base}/stream`)
   source.addEventListener("open", () => setStatus("live", "live"))
   source.addEventListener("error", () => {
-    if (source?.readyState === EventSource.CLOSED) {
-      // Refused (a 503 when too many dashboards are open): try again later ourselves.
-      setStatus("disconnected: retrying", "down")
-      setTimeout(connect, 3000)
-    } else setStatus("reconnecting…", "down")
+    // The stream broke (a server restart) or was refused (a 503 when too many dashboards are open):
+    // reconnect after a second, rather than after the browser's own delay; the next Init rebuilds the page.
+    source?.close()
+    setStatus("reconnecting…", "down")
+    setTimeout(connect, 1000)
   })
   source.addEventListener("Init", (e) => {
     performance.clearMarks("dashboard:init")

@@ -34,8 +34,9 @@ const hubCapacity = 64
 const encodeEvent = Schema.encodeSync(Schema.toCodecJson(DashboardEvent))
 const utf8 = new TextEncoder()
 
-/** Asks the browser to reconnect one second after the stream breaks (a server restart), not three. */
-const reconnectAfter = utf8.encode("retry: 1000\n\n")
+/** A defect in one round (a breaker of another copy that misbehaves) is logged; the next round runs. */
+const survive = (what: string) => <A>(round: Effect.Effect<A>) =>
+  Effect.catchCause(round, (cause) => Effect.logError(`Dashboard: ${what} failed`, cause))
 
 /** @internal */
 export interface FeedSettings {
@@ -86,11 +87,13 @@ export class Feed {
       yield* feed.sample
       yield* Effect.sleep(settings.interval).pipe(
         Effect.andThen(feed.sample),
+        survive("a sample"),
         Effect.forever,
         Effect.forkIn(scope)
       )
       yield* Queue.takeAll(feed.changes).pipe(
         Effect.flatMap((watches) => feed.sendChanges(watches)),
+        survive("sending a transition"),
         Effect.forever,
         Effect.forkIn(scope)
       )
@@ -238,7 +241,7 @@ export class Feed {
   get stream(): Stream.Stream<Uint8Array> {
     return Stream.unwrap(
       Effect.map(PubSub.subscribe(this.hub), (subscription) =>
-        Stream.make(reconnectAfter, this.initEvent()).pipe(
+        Stream.make(this.initEvent()).pipe(
           Stream.concat(Stream.fromSubscription(subscription))
         ))
     )
