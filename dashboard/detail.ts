@@ -257,9 +257,14 @@ export class Detail {
     const bar = document.createElement("div")
     bar.className = "timeline"
     bar.setAttribute("role", "img")
-    let state = transitions.find((t) => t.at >= start)?.from ?? circuit.state
+    let state: Circuit["state"] | "unknown" = transitions.find((t) => t.at >= start)?.from ?? circuit.state
     let from = start
-    const segments: Array<[Circuit["state"], number, number]> = []
+    const segments: Array<[Circuit["state"] | "unknown", number, number]> = []
+    // Before the first transition the dashboard heard of, the state is known only since `since`.
+    if (transitions.length === 0 && circuit.since > start) {
+      segments.push(["unknown", start, circuit.since])
+      from = circuit.since
+    }
     for (const t of transitions) {
       if (t.at < start) {
         state = t.to
@@ -277,7 +282,7 @@ export class Detail {
       const part = document.createElement("span")
       part.className = `s-${s}`
       part.style.width = `${(100 * (b - a)) / total}%`
-      part.title = `${stateLabel[s]} for ${formatDuration(b - a)}`
+      part.title = `${s === "unknown" ? "Not watched" : stateLabel[s]} for ${formatDuration(b - a)}`
       described.push(part.title)
       bar.append(part)
     }
