@@ -19,7 +19,7 @@
  * import { Schema } from "effect"
  * import { DashboardEvent } from "effect-resilience"
  *
- * // The `data` of any event of the stream:
+ * // The `data` of each event of the stream:
  * const decodeData = Schema.decodeUnknownSync(Schema.fromJsonString(DashboardEvent.DashboardEvent))
  * ```
  *
@@ -275,7 +275,7 @@ export const Changed = Schema.TaggedStruct("Changed", {
 })
 
 /**
- * Any payload of the stream; its `_tag` is the SSE event name.
+ * A payload of the stream, whichever it is; its `_tag` is the SSE event name.
  *
  * @category schemas
  * @since 0.1.0

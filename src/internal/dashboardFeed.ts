@@ -10,7 +10,7 @@
  * fixed ring of history and at most `timelineLength` transitions; the hub is
  * a sliding buffer, so a reader that falls behind loses its oldest events
  * (every tenth tick carries every circuit, so it catches up), never slows the
- * sampler or the breakers. The guarded calls never wait for any of this.
+ * sampler or the breakers. The guarded calls never wait for it.
  *
  * @internal
  */

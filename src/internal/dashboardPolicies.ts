@@ -71,7 +71,7 @@ export class PolicyWatch {
     }
   }
 
-  /** Subscribes to the policy's events (when its kind has any) for as long as `scope` is open. */
+  /** Subscribes to the policy's events (for the kinds that have events) for as long as `scope` is open. */
   start(scope: Scope.Scope): Effect.Effect<void> {
     const policy = this.policy
     if (!("subscribe" in policy)) return Effect.void
