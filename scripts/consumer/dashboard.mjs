@@ -46,7 +46,7 @@ while (!text.includes("\n\n")) {
   text += new TextDecoder().decode(value)
 }
 controller.abort()
-if (!text.startsWith("event: Init") || !text.includes(`"name":"consumer-circuit"`)) {
+if (!/^(id: \d+\n)?event: Init\n/.test(text) || !text.includes(`"name":"consumer-circuit"`)) {
   fail(`the stream began ${text.slice(0, 80)}`)
 }
 await Effect.runPromise(Scope.close(scope, Exit.void))
