@@ -22,6 +22,7 @@ import {
   withCircuitBreaker
 } from "../src/index.js"
 import type { CircuitOpenError } from "../src/index.js"
+import { dashboardBench, dashboardStreams } from "./dashboard.js"
 import { processFleet } from "./fleetProcesses.js"
 import type { Case, Measurement } from "./harness.js"
 import { machine, measure, pairedDifference, pairedRatio, retainedBytesPerItem } from "./harness.js"
@@ -170,6 +171,9 @@ const HTTP_SEQUENTIAL = quick ? 200 : 1_000
 const HTTP_CONCURRENT = quick ? 1_000 : 5_000
 const http = await httpBench(scope, { sequential: HTTP_SEQUENTIAL, concurrent: HTTP_CONCURRENT })
 
+// A breaker shown on a dashboard with five streams open, next to one shown nowhere.
+const dashboard = await dashboardBench(scope, IN_FIBER_OPS)
+
 const baseCases: ReadonlyArray<Case> = [
   inFiber("sync: bare effect", syncCall),
   inFiber("sync: minimal exit-observing wrapper (floor)", () => minimalWrapper(syncCall())),
@@ -214,7 +218,7 @@ const baseCases: ReadonlyArray<Case> = [
   promiseCase("promise: cockatiel ConsecutiveBreaker(5)", () => cockatiel.execute(() => Promise.resolve(work()))),
   promiseCase("promise: opossum (defaults)", () => opossum.fire(work()))
 ]
-const cases: ReadonlyArray<Case> = [...baseCases, ...http.cases, ...(redis?.cases ?? [])]
+const cases: ReadonlyArray<Case> = [...baseCases, ...dashboard.cases, ...http.cases, ...(redis?.cases ?? [])]
 
 /** The Redis store's figures: shared mode next to memory, both modes next to effect/persistence, trip latency. */
 const redisChecks = async (get: (name: string) => Measurement) => {
@@ -511,6 +515,7 @@ const main = async () => {
       target: "<= 4096",
       ok: (v: number) => v <= 4096
     },
+    ...dashboard.checks(get),
     ...http.checks(get),
     ...(redis === undefined ? [] : await redisChecks(get))
   ].map((check) => ({ ...check, met: check.ok(check.value) }))
@@ -557,6 +562,7 @@ const main = async () => {
   } else {
     console.log("wrote bench/results.json (quick run: docs/benchmarks.md left as it was)")
   }
+  dashboard.stop()
   await Effect.runPromise(Scope.close(scope, Exit.void))
   opossum.shutdown()
 }
@@ -619,6 +625,10 @@ shared machine.
   ${HTTP_SEQUENTIAL.toLocaleString("en")} requests one at a time per round (latency), and
   ${HTTP_CONCURRENT.toLocaleString("en")} requests ${httpConcurrency} at a time (throughput). The target is
   the wrapped client within 3% of the bare one on both.
+- **Dashboard** guards the asynchronous call with a breaker shown on a \`Dashboard\` whose
+  ${dashboardStreams} streams are open and read to the end (five browsers' worth), next to a breaker shown
+  nowhere: the dashboard observes its breakers without timing their calls, and one sampler serves every
+  stream. The target is 1.1x.
 - **Registry** guards a call with the breaker of one of 100,000 keys — a different key each call (so
   most of the cost is the processor's cache missing 100,000 breakers), or one of 100 hot keys — next to
   the same guarded call on a breaker instance.

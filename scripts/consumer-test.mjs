@@ -150,14 +150,16 @@ const node = (args, options = {}) =>
 
 // Each loads the package its own way; check.mjs is what the runnable examples' checks import.
 const loaders = ["require.cjs", "import.mjs", "two-copies.mjs"]
+// The dashboard's page and assets, served from the installed package, loaded both ways.
+const dashboards = [["dashboard.mjs", "esm"], ["dashboard.mjs", "cjs"]]
 write("entries.json", JSON.stringify(reference.map(({ specifier, values }) => ({ specifier, values }))))
-for (const script of [...loaders, "check.mjs"]) write(script, readFileSync(join(here, script), "utf8"))
-await step("require (CJS), import (ESM), and both builds in one process", async () => {
-  for (const script of loaders) {
-    const { code, output, signal } = await node([script, "entries.json"])
+for (const script of [...loaders, "dashboard.mjs", "check.mjs"]) write(script, readFileSync(join(here, script), "utf8"))
+await step("require (CJS), import (ESM), both builds in one process, and the dashboard served", async () => {
+  for (const args of [...loaders.map((script) => [script, "entries.json"]), ...dashboards]) {
+    const { code, output, signal } = await node(args)
     if (code !== 0) {
       problems.push({
-        where: `scripts/consumer/${script}`,
+        where: `scripts/consumer/${args.join(" ")}`,
         message: `failed (${signal ?? `exit code ${code}`}):\n${output}`
       })
     }

@@ -46,6 +46,7 @@ import type { CircuitBreakerEvent } from "./CircuitBreakerEvent.js"
 import type { Snapshot } from "./CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
 import type { State } from "./CircuitState.js"
+import type { CircuitObserver } from "./CircuitStore.js"
 import type { Classifier, ClassifyOptions, GuardOptions, IgnorableTag, IgnoreFits } from "./Classifier.js"
 import { fromOptions } from "./Classifier.js"
 import { guardIn, isCircuitBreaker as isCircuitBreakerInternal, TypeId as TypeIdInternal } from "./internal/breaker.js"
@@ -99,6 +100,9 @@ export type TypeId = "~effect-resilience/CircuitBreaker"
  * - `events` is a stream of transitions and call outcomes (it subscribes when
  *   run); `subscribe` subscribes at once, for callers that must not miss the
  *   events of the very next call;
+ * - `observe` hands what the circuit does to synchronous callbacks, with no
+ *   event built and no stream in between: an observer of transitions and
+ *   rejections costs the closed calls nothing (see `CircuitStore.CircuitObserver`);
  * - `forceOpen`, `disable` and `reset` are the operator's controls.
  *
  * @example
@@ -142,6 +146,15 @@ export interface CircuitBreaker {
   readonly events: Stream.Stream<CircuitBreakerEvent>
   /** Subscribes now and returns the stream of events from this moment on. */
   readonly subscribe: Effect.Effect<Stream.Stream<CircuitBreakerEvent>, never, Scope.Scope>
+  /**
+   * Calls `observer` synchronously, inside the circuit's atomic section, for
+   * what the circuit does from now until the scope closes. It must not block
+   * or throw. Without `onCall` it hears only transitions and rejections, and
+   * costs the closed calls nothing; with `onCall` and `needsTime: false`, it
+   * hears every call at the price of a function call (durations are known
+   * only for calls the breaker times anyway: `at` is then defined).
+   */
+  readonly observe: (observer: CircuitObserver) => Effect.Effect<void, never, Scope.Scope>
   /** Rejects every call until `reset`. */
   readonly forceOpen: Effect.Effect<void>
   /** Runs and records every call but never trips, until `reset`. */

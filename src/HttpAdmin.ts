@@ -60,8 +60,8 @@ import { bearerCheck, tokenProblem } from "./internal/bearerToken.js"
 import type { Verdict } from "./internal/bearerToken.js"
 import type { CircuitSource } from "./internal/circuitSources.js"
 import { breakersOf, resolveSource, snapshotsOf } from "./internal/circuitSources.js"
-import { decodeOptions, fieldValue, hasControlCharacter, nameProblem, unreadable } from "./internal/options.js"
-import { durationInput, IntBetween } from "./internal/schemas.js"
+import { decodeOptions, fieldValue, nameProblem, unreadable } from "./internal/options.js"
+import { durationInput, IntBetween, PathPrefix } from "./internal/schemas.js"
 import { maxNameLength } from "./Limits.js"
 import { PolicyConfigError } from "./PolicyConfigError.js"
 
@@ -112,13 +112,6 @@ export interface AdminOptions<Sources extends ReadonlyArray<Circuits>> {
  * @since 0.1.0
  */
 export const defaultTokenVariable = "RESILIENCE_ADMIN_TOKEN"
-
-const PathPrefix = Schema.String.check(Schema.makeFilter(
-  (path: string) =>
-    path.startsWith("/") && !path.endsWith("/") && !/[:*\s]/.test(path) && path.length <= 256 &&
-    !hasControlCharacter(path),
-  { expected: `a path starting with "/", without a trailing "/", ":", "*" or spaces, of at most 256 characters` }
-))
 
 const AdminOptionsSchema = Schema.Struct({
   sources: Schema.Array(Schema.Unknown), // each checked by resolveSource

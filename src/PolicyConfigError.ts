@@ -2,7 +2,8 @@
  * The error every policy constructor (retry, retry budget, timeout, bulkhead,
  * adaptive limit, fallback, last-known-good cache, hedge, `Policy.make`), the Redis circuit
  * store, the health route and the HTTP server modules (problem documents,
- * load shedding, admin routes) fail with when given bad options.
+ * load shedding, admin routes) and the dashboard fail with when given bad
+ * options.
  *
  * Options are decoded by an `effect/Schema` when the policy is made. A
  * negative limit, a zero budget ratio, a `NaN` delay, a value past its bound
@@ -39,7 +40,8 @@ export const PolicyKind = Schema.Literals([
   "HttpProblem",
   "HttpLoadShedding",
   "HttpAdmin",
-  "HttpClient"
+  "HttpClient",
+  "Dashboard"
 ])
 
 /**

@@ -201,6 +201,21 @@ export * as HttpAdmin from "./HttpAdmin.js"
 export * as HttpAdminEvent from "./HttpAdminEvent.js"
 
 /**
+ * A live dashboard of circuits, served on your router: the page, its assets
+ * and its event stream.
+ *
+ * @since 0.1.0
+ */
+export * as Dashboard from "./Dashboard.js"
+
+/**
+ * The events the dashboard's stream sends.
+ *
+ * @since 0.1.0
+ */
+export * as DashboardEvent from "./DashboardEvent.js"
+
+/**
  * The metrics breakers and policies report.
  *
  * @since 0.1.0

@@ -191,6 +191,7 @@ describe("breakers and policies of another copy, or written against the interfac
         snapshot: real.snapshot,
         events: real.events,
         subscribe: real.subscribe,
+        observe: (observer) => real.observe(observer),
         forceOpen: real.forceOpen,
         disable: real.disable,
         reset: real.reset,

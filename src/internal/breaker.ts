@@ -23,7 +23,7 @@ import type { CircuitBreakerEvent } from "../CircuitBreakerEvent.js"
 import { FleetSnapshot, Snapshot } from "../CircuitBreakerSnapshot.js"
 import type { CircuitOpenError } from "../CircuitOpenError.js"
 import type { State } from "../CircuitState.js"
-import type { CircuitLink, CircuitStore, FleetView, StoreGrant } from "../CircuitStore.js"
+import type { CircuitLink, CircuitObserver, CircuitStore, FleetView, StoreGrant } from "../CircuitStore.js"
 import { localOnlyLink } from "../CircuitStore.js"
 import type { Classifier, ClassifyOptions } from "../Classifier.js"
 import { defaultClassifier, fromOptions } from "../Classifier.js"
@@ -236,6 +236,13 @@ export class CircuitBreakerImpl implements CircuitBreaker {
 
   get subscribe(): Effect.Effect<Stream.Stream<CircuitBreakerEvent>, never, Scope.Scope> {
     return Effect.flatMap(this.eventHub, (hub) => hub.subscribe)
+  }
+
+  observe(observer: CircuitObserver): Effect.Effect<void, never, Scope.Scope> {
+    return Effect.acquireRelease(
+      Effect.sync(() => this.circuit.addObserver(observer)),
+      (detach) => Effect.sync(detach)
+    ).pipe(Effect.asVoid)
   }
 
   get events(): Stream.Stream<CircuitBreakerEvent> {

@@ -221,6 +221,7 @@ const optionNoun: Record<PolicyKind, string> = {
   HttpLoadShedding: "load shedding",
   HttpAdmin: "admin route",
   HttpClient: "resilient HTTP client",
+  Dashboard: "dashboard",
   CircuitBreaker: "circuit breaker",
   Wrap: "policy"
 }

@@ -8,7 +8,7 @@
 import { Duration, Effect, Option, Schedule, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import { maxDuration, minDuration } from "../Limits.js"
 import { durationForms, parseDurationText } from "./durationText.js"
-import { unreadable } from "./options.js"
+import { hasControlCharacter, unreadable } from "./options.js"
 
 /** A number that satisfies `ok`, described as `what` ("an integer between 1 and 1000") in errors. */
 const numberRule = (ok: (n: number) => boolean, what: string) =>
@@ -174,3 +174,16 @@ export const ScheduleValue = Schema.declare(
 /** A value of a class, checked with `isValue`. @internal */
 export const InstanceValue = <A>(isValue: (u: unknown) => u is A, expected: string) =>
   Schema.declare(isValue, { expected })
+
+/**
+ * Where a module's routes live: a path starting with `/`, without a trailing
+ * `/`, `:`, `*`, spaces or control characters, of at most 256 characters.
+ *
+ * @internal
+ */
+export const PathPrefix = Schema.String.check(Schema.makeFilter(
+  (path: string) =>
+    path.startsWith("/") && !path.endsWith("/") && !/[:*\s]/.test(path) && path.length <= 256 &&
+    !hasControlCharacter(path),
+  { expected: `a path starting with "/", without a trailing "/", ":", "*" or spaces, of at most 256 characters` }
+))

@@ -127,7 +127,8 @@ const expectation: Record<Expected, string> = {
   HttpProblem: "problem responses",
   HttpLoadShedding: "a load-shedding middleware",
   HttpAdmin: "admin routes",
-  HttpClient: "a resilient HTTP client"
+  HttpClient: "a resilient HTTP client",
+  Dashboard: "a dashboard"
 }
 
 const toPart = (value: unknown, expected: Expected): Part | undefined => {

@@ -12,20 +12,14 @@
  */
 import type { Scope } from "effect"
 import { Effect } from "effect"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { inCI, which } from "../machine.js"
 
-/** The path of a program on the `PATH`, if the machine has it. */
-export const which = (program: string): string | undefined => {
-  try {
-    return execFileSync("sh", ["-c", `command -v ${program}`], { encoding: "utf8" }).trim() || undefined
-  } catch {
-    return undefined
-  }
-}
+export { inCI, which } from "../machine.js"
 
 /** The `redis-server` binary, if the machine has one. */
 export const redisServerBinary = which("redis-server")
@@ -34,9 +28,6 @@ export const redisServerBinary = which("redis-server")
 export const redisAvailable = redisServerBinary !== undefined
 
 const installHint = "install it with `apt-get install redis-server` (Debian), or run `.ci/run`, which installs it"
-
-/** Whether `CI` is set: a missing program fails the run there, instead of skipping suites. */
-export const inCI = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false"
 
 if (!redisAvailable) {
   if (inCI) {
