@@ -102,7 +102,8 @@ const actions: Actions = {
       if (token === undefined) return
       const response = await fetch(`${admin}/circuits/${encodeURIComponent(circuit.name)}/${action}`, {
         method: "POST",
-        headers: { authorization: `Bearer ${token}` }
+        // The header HttpAdmin requires on control routes: a cross-site form cannot send it.
+        headers: { authorization: `Bearer ${token}`, "x-resilience-admin": "1" }
       }).catch(() => undefined)
       if (response === undefined) detail.message = "The server could not be reached."
       else if (response.status === 401) {

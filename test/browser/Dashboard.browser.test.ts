@@ -70,7 +70,7 @@ describe.skipIf(!chromiumAvailable)("Dashboard in Chromium", () => {
     const started = Date.now()
     const response = await fetch(`${service.url}/admin/circuits/search/force-open`, {
       method: "POST",
-      headers: { authorization: `Bearer ${adminToken}` }
+      headers: { authorization: `Bearer ${adminToken}`, "x-resilience-admin": "1" }
     })
     expect(response.status).toBe(200)
     await page.waitForFunction(
@@ -90,7 +90,7 @@ describe.skipIf(!chromiumAvailable)("Dashboard in Chromium", () => {
     }
     await fetch(`${service.url}/admin/circuits/search/reset`, {
       method: "POST",
-      headers: { authorization: `Bearer ${adminToken}` }
+      headers: { authorization: `Bearer ${adminToken}`, "x-resilience-admin": "1" }
     })
     expect(errors).toEqual([])
     await close()
@@ -170,7 +170,7 @@ describe.skipIf(!chromiumAvailable)("Dashboard in Chromium", () => {
     expect(await page.evaluate(() => sessionStorage.getItem("effect-resilience:admin-token"))).toBe(adminToken)
     await fetch(`${service.url}/admin/circuits/payments/reset`, {
       method: "POST",
-      headers: { authorization: `Bearer ${adminToken}` }
+      headers: { authorization: `Bearer ${adminToken}`, "x-resilience-admin": "1" }
     })
     expect(errors).toEqual([])
     await close()
