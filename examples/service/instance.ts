@@ -79,7 +79,12 @@ export const startInstance = (
     const { inventoryBudget, productCache, searchBulkhead } = clients.policies
     const routes = operatorRoutes({
       breakers: clients.breakers,
-      policies: [inventoryBudget, searchBulkhead, productCache, storefront]
+      policies: {
+        inventory: [inventoryBudget],
+        catalog: [productCache],
+        search: [searchBulkhead],
+        storefront: [storefront]
+      }
     }, options.admin)
     const server = yield* listen(options.port)
     yield* Layer.build(

@@ -1,17 +1,16 @@
 /**
  * The routes for operators, mounted on every instance beside the API: the
- * circuits' health (`/health/circuits`), the metrics in Prometheus text
- * (`/metrics`) and the admin routes behind a bearer token
- * (`/admin/resilience/...`).
+ * live dashboard (`/dashboard`), the circuits' health (`/health/circuits`),
+ * the metrics in Prometheus text (`/metrics`) and the admin routes behind a
+ * bearer token (`/admin/resilience/...`).
  *
  * Each is one entry of `operatorRoutes`, which both mounts it and names it
  * in the start banner: another operator page is one more entry here.
  */
 import { Config, Layer, Redacted } from "effect"
-import type { Bulkhead, CircuitBreaker, LastKnownGood, PolicyConfigError, RetryBudget } from "effect-resilience"
-import { Health, HttpAdmin } from "effect-resilience"
+import type { CircuitBreaker, PolicyConfigError } from "effect-resilience"
+import { Dashboard, Health, HttpAdmin } from "effect-resilience"
 import type { HttpRouter } from "effect/http"
-import type { Product } from "./clients.js"
 
 /** Where the admin routes live. */
 export const adminPath = "/admin/resilience"
@@ -30,22 +29,30 @@ export interface OperatorRoute {
   readonly layer: Layer.Layer<never, PolicyConfigError, HttpRouter.HttpRouter>
 }
 
-/** A policy with state of its own, beside the breakers. */
-export type ObservedPolicy =
-  | RetryBudget.RetryBudget
-  | Bulkhead.Bulkhead
-  | LastKnownGood.LastKnownGood<Product, unknown>
-
-/** What the operator routes show of one instance: its breakers, and its policies with state of their own. */
+/**
+ * What the operator routes show of one instance: its breakers, and its
+ * policies with state of their own by the circuit they stand beside (the
+ * dashboard shows them there).
+ */
 export interface Observed {
   readonly breakers: ReadonlyArray<CircuitBreaker.CircuitBreaker>
-  readonly policies: ReadonlyArray<ObservedPolicy>
+  readonly policies: Readonly<Record<string, ReadonlyArray<Dashboard.ShownPolicy>>>
 }
 
 /** The operator routes of an instance whose circuits and policies are `observed`. */
 export const operatorRoutes = (observed: Observed, admin: AdminToken): ReadonlyArray<OperatorRoute> => {
   const sources = observed.breakers
   return [
+    {
+      label: "dashboard",
+      path: "/dashboard",
+      layer: Dashboard.layer({
+        sources,
+        policies: observed.policies,
+        admin: { path: adminPath },
+        title: "effect-resilience demo"
+      })
+    },
     { label: "health", path: "/health/circuits", layer: Health.layerHttp({ sources }) },
     { label: "metrics", path: "/metrics", layer: Health.layerMetricsHttp() },
     {
