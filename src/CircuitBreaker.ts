@@ -38,12 +38,14 @@
  *
  * @since 0.1.0
  */
-import type { Scope, Stream } from "effect"
+import type { Duration, Scope, Stream } from "effect"
 import { Context, Effect, Layer } from "effect"
 import type { CircuitBreakerConfig, CircuitBreakerConfigError, ResolvedConfig } from "./CircuitBreakerConfig.js"
 import { decode, fromConfig } from "./CircuitBreakerConfig.js"
 import type { CircuitBreakerEvent } from "./CircuitBreakerEvent.js"
 import type { Snapshot } from "./CircuitBreakerSnapshot.js"
+import type { CircuitControlError } from "./CircuitControlError.js"
+import type { CircuitDocument } from "./CircuitDocument.js"
 import type { CircuitOpenError } from "./CircuitOpenError.js"
 import type { State } from "./CircuitState.js"
 import type { CircuitObserver } from "./CircuitStore.js"
@@ -103,7 +105,12 @@ export type TypeId = "~effect-resilience/CircuitBreaker"
  * - `observe` hands what the circuit does to synchronous callbacks, with no
  *   event built and no stream in between: an observer of transitions and
  *   rejections costs the closed calls nothing (see `CircuitStore.CircuitObserver`);
- * - `forceOpen`, `disable` and `reset` are the operator's controls.
+ * - `forceOpen`, `disable` and `reset` are the operator's controls;
+ *   `openFor` / `openUntil` open the circuit for a while (an ordinary
+ *   opening that half-opens when it ends), `halfOpen` lets probes through
+ *   now;
+ * - `export` writes the circuit's state as a `CircuitDocument`, and
+ *   `restore` reads one back (a serverless function, a restart).
  *
  * @example
  * ```ts
@@ -161,6 +168,42 @@ export interface CircuitBreaker {
   readonly disable: Effect.Effect<void>
   /** Closes the circuit and forgets every measurement. */
   readonly reset: Effect.Effect<void>
+  /**
+   * Opens the circuit for `duration` (1 ms to `Limits.maxDuration`; a
+   * `Duration.Input` or text such as `"30s"`), whatever its state: calls
+   * are rejected with the time left, then the circuit half-opens as after
+   * any opening (reason `ManualOpen`). Not capped by `maxOpenDuration`, and
+   * no consecutive opening: the backoff does not step. A duration out of
+   * range fails with `CircuitControlError` (field `duration`) and changes
+   * nothing. Pybreaker's `open()`, Resilience4j's `transitionToOpenStateFor`.
+   */
+  readonly openFor: (duration: Duration.Input | string) => Effect.Effect<void, CircuitControlError>
+  /**
+   * Opens the circuit until `instant` (epoch milliseconds of the breaker's
+   * clock, or a `Date`): after now, and at most `Limits.maxDuration` from
+   * now, else `CircuitControlError` (field `until`). As `openFor`
+   * otherwise. Resilience4j's `transitionToOpenStateUntil`.
+   */
+  readonly openUntil: (instant: number | Date) => Effect.Effect<void, CircuitControlError>
+  /**
+   * Starts a half-open period now, whatever the state (reason
+   * `ManualHalfOpen`): `halfOpenPermits` probes decide as usual. A
+   * half-open circuit keeps its period. Pybreaker's `half_open()`,
+   * Resilience4j's `transitionToHalfOpenState`.
+   */
+  readonly halfOpen: Effect.Effect<void>
+  /** The circuit's state as a document (see `CircuitDocument`), to `restore` later or elsewhere. */
+  readonly export: Effect.Effect<CircuitDocument>
+  /**
+   * Replaces the circuit's state with a document's (reason `Restore`): an
+   * untrusted value (parsed JSON), validated with its Schema and against
+   * this breaker — its name, its kind of window, a known `version`, counts
+   * that are non-negative integers, no time after now — or the call fails
+   * with `CircuitControlError` naming every broken field, and changes
+   * nothing. With a shared store the shared circuit stays the record (see
+   * `RedisCircuitStore`).
+   */
+  readonly restore: (document: unknown) => Effect.Effect<void, CircuitControlError>
 }
 
 /**

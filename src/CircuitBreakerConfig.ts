@@ -25,6 +25,7 @@
  * | `maxOpenDuration` | none | |
  * | `halfOpenPermits` | 1 | pybreaker, opossum, cockatiel |
  * | `successThreshold` | `halfOpenPermits` (every probe must succeed) | |
+ * | `halfOpenFailureRate` | none (any failed probe reopens) | Resilience4j (`failureRateThreshold` in half-open) |
  * | `halfOpenMaxWait` | none (wait for the probes) | Resilience4j (`0`: no limit) |
  * | `metrics` | off, unless `Metrics.layer` switches them on | |
  * | `logTransitions` | `true` | |
@@ -39,7 +40,7 @@ import { configFromEnv } from "./internal/configFromEnv.js"
 import type { CheckRelations } from "./internal/options.js"
 import { decodeOptions, Name, nameOf, readField } from "./internal/options.js"
 import { markValidated } from "./internal/resolved.js"
-import { durationInput, durationOrSchedule, FunctionValue, IntBetween, Rate } from "./internal/schemas.js"
+import { durationInput, durationOrSchedule, FunctionValue, IntBetween, PositiveRate, Rate } from "./internal/schemas.js"
 import { maxCount, maxEventBufferSize, maxHalfOpenPermits } from "./Limits.js"
 import type { ResolvedWindow, WindowSpec } from "./SlidingWindow.js"
 import { countWindow, WindowSpecSchema } from "./SlidingWindow.js"
@@ -110,6 +111,18 @@ export interface CircuitBreakerConfig {
   /** Successful probes that close the circuit. Default `halfOpenPermits`. */
   readonly successThreshold?: number | undefined
   /**
+   * Decide a half-open period by the failure rate over its probes, as
+   * Resilience4j does, instead of "any failed probe reopens": the circuit
+   * waits for all `halfOpenPermits` probes to finish, then reopens when
+   * `failed / probes` is at or above this fraction (reason
+   * `ProbeFailureRate`) and closes otherwise. A number greater than 0 and at
+   * most 1; needs `halfOpenPermits` of at least 2, and excludes
+   * `successThreshold` (the rate decides). A slow probe counts as failed
+   * when `slowCallRate` is set; an interrupted or ignored probe gives its
+   * permit back and counts as nothing. Default: none.
+   */
+  readonly halfOpenFailureRate?: number | undefined
+  /**
    * Probes that have not decided within this time reopen the circuit: 1 ms to
    * `Limits.maxDuration`. The wait counts from the admission of a probe made
    * while no other was running (the period's first, or the first after every
@@ -168,6 +181,8 @@ export interface ResolvedConfig {
   readonly maxOpenDuration: Duration.Duration | undefined
   readonly halfOpenPermits: number
   readonly successThreshold: number
+  /** When set, the failure rate over a period's probes decides it (see `CircuitBreakerConfig.halfOpenFailureRate`). */
+  readonly halfOpenFailureRate: number | undefined
   readonly halfOpenMaxWait: Duration.Duration | undefined
   readonly classify: Classifier | undefined
   readonly eventBufferSize: number
@@ -281,6 +296,7 @@ export const CircuitBreakerConfigSchema = Schema.Struct({
   maxOpenDuration: Schema.optional(durationInput({ allowZero: false })),
   halfOpenPermits: Schema.optional(IntBetween(1, maxHalfOpenPermits)),
   successThreshold: Schema.optional(IntBetween(1, maxHalfOpenPermits)),
+  halfOpenFailureRate: Schema.optional(PositiveRate),
   halfOpenMaxWait: Schema.optional(durationInput({ allowZero: false })),
   classify: Schema.optional(FunctionValue<Classifier>("a function (exit) => Outcome")),
   eventBufferSize: Schema.optional(IntBetween(1, maxEventBufferSize)),
@@ -319,7 +335,7 @@ export const decode = (
       input,
       "circuit breaker option",
       "(config)",
-      checkRelations
+      checkInput
     )
     const breaker = nameOf(input, "default")
     if (Result.isFailure(decoded)) return fail(breaker, decoded.failure)
@@ -344,6 +360,7 @@ export const decode = (
       maxOpenDuration: config.maxOpenDuration,
       halfOpenPermits,
       successThreshold: config.successThreshold ?? halfOpenPermits,
+      halfOpenFailureRate: config.halfOpenFailureRate,
       halfOpenMaxWait: config.halfOpenMaxWait,
       classify: config.classify,
       eventBufferSize: config.eventBufferSize ?? defaultEventBufferSize,
@@ -366,6 +383,18 @@ const checkRelations: CheckRelations<typeof CircuitBreakerConfigSchema.Type> = (
         })
       )
     }
+  }
+  if (
+    config.halfOpenFailureRate !== undefined && !invalid.has("halfOpenPermits") && (config.halfOpenPermits ?? 1) < 2
+  ) {
+    issues.push(
+      new ConfigIssue({
+        field: "halfOpenPermits",
+        rule: `must be at least 2 with halfOpenFailureRate (a rate over one probe is "any failed probe reopens"), got ${
+          config.halfOpenPermits ?? 1
+        }`
+      })
+    )
   }
   if (invalid.has("window")) return issues
   const window = config.window ?? defaultWindow
@@ -394,6 +423,24 @@ const checkRelations: CheckRelations<typeof CircuitBreakerConfigSchema.Type> = (
   return issues
 }
 
+/**
+ * The rules of a configuration as written: its relations, and one that only
+ * the input can break (a resolved configuration always holds a
+ * `successThreshold`).
+ */
+const checkInput: CheckRelations<typeof CircuitBreakerConfigSchema.Type> = (config, invalid) => {
+  const issues = [...checkRelations(config, invalid)]
+  if (config.halfOpenFailureRate !== undefined && config.successThreshold !== undefined) {
+    issues.push(
+      new ConfigIssue({
+        field: "successThreshold",
+        rule: "must not be set with halfOpenFailureRate: the failure rate over the probes decides the half-open period"
+      })
+    )
+  }
+  return issues
+}
+
 const fields = CircuitBreakerConfigSchema.fields
 
 /**
@@ -410,6 +457,7 @@ const ResolvedBounds = Schema.Struct({
   minimumCalls: fields.minimumCalls,
   halfOpenPermits: fields.halfOpenPermits,
   successThreshold: fields.successThreshold,
+  halfOpenFailureRate: fields.halfOpenFailureRate,
   eventBufferSize: fields.eventBufferSize,
   slowCallDuration: fields.slowCallDuration,
   openDuration: fields.openDuration,
@@ -460,6 +508,7 @@ export const checkResolved = (config: ResolvedConfig): ReadonlyArray<ConfigIssue
  * | `PREFIX_FAILURE_RATE`, `PREFIX_SLOW_CALL_RATE` | rates |
  * | `PREFIX_SLOW_CALL_DURATION`, `PREFIX_OPEN_DURATION`, `PREFIX_MAX_OPEN_DURATION`, `PREFIX_HALF_OPEN_MAX_WAIT` | durations: `30s`, `1m30s`, `250ms`, `PT30S`, `"30 seconds"`, or milliseconds |
  * | `PREFIX_HALF_OPEN_PERMITS`, `PREFIX_SUCCESS_THRESHOLD`, `PREFIX_EVENT_BUFFER_SIZE` | counts |
+ * | `PREFIX_HALF_OPEN_FAILURE_RATE` | a rate |
  * | `PREFIX_METRICS`, `PREFIX_LOG_TRANSITIONS` | `true` or `false` |
  * | `PREFIX_WINDOW_SIZE` | a count window of that size |
  * | `PREFIX_WINDOW_DURATION`, `PREFIX_WINDOW_BUCKETS` | a time window |

@@ -19,8 +19,13 @@ import { RejectingState, State } from "./CircuitState.js"
  *   trip rule that opened a closed circuit;
  * - `OpenDurationElapsed`: the open period ended (Open -> HalfOpen);
  * - `ProbeFailed`, `ProbesSucceeded`: a half-open decision;
+ * - `ProbeFailureRate`: a half-open period decided by the failure rate over
+ *   its probes (`halfOpenFailureRate`) reopened the circuit;
  * - `HalfOpenMaxWait`: a half-open period did not decide in time and reopened;
- * - `ForceOpen`, `Disable`, `Reset`: an operator's control call.
+ * - `ForceOpen`, `Disable`, `Reset`: an operator's control call;
+ * - `ManualOpen`, `ManualHalfOpen`: an operator's timed opening (`openFor`,
+ *   `openUntil`) or half-opening (`halfOpen`);
+ * - `Restore`: the state of an exported document was restored (`restore`);
  * - `StoreSync`: a shared store (`RedisCircuitStore`) showed that the fleet's
  *   circuit is in another state, and this instance caught up with it;
  * - `StoreUnavailable`: the shared store became unreachable and the store
@@ -40,10 +45,14 @@ export const TransitionReason = Schema.Literals([
   "OpenDurationElapsed",
   "ProbeFailed",
   "ProbesSucceeded",
+  "ProbeFailureRate",
   "HalfOpenMaxWait",
   "ForceOpen",
   "Disable",
   "Reset",
+  "ManualOpen",
+  "ManualHalfOpen",
+  "Restore",
   "StoreSync",
   "StoreUnavailable"
 ])

@@ -287,11 +287,54 @@ export interface CircuitLink {
    * that.
    */
   done(grant: StoreGrant, outcome: Outcome, slow: boolean, now: number, openHintMillis?: number): Effect.Effect<void>
-  /** Takes an operator's control call, already applied to the local circuit. */
-  control(target: "ForcedOpen" | "Disabled" | "Reset", now: number): Effect.Effect<void>
+  /**
+   * Takes an operator's control call, already applied to the local circuit
+   * (see `ControlTarget`). A store that shares the circuit applies it to
+   * the shared circuit too.
+   */
+  control(target: ControlTarget, now: number): Effect.Effect<void>
   /** The fleet's view of the circuit, for a shared store that has read one. */
   fleet(): FleetView | undefined
 }
+
+/**
+ * An operator's control call, as the breaker hands it to its store once the
+ * local circuit has applied it:
+ *
+ * - `"ForcedOpen"`, `"Disabled"`, `"Reset"`: `forceOpen`, `disable`, `reset`;
+ * - `"HalfOpen"`: `halfOpen`, a half-open period starting now;
+ * - `{ _tag: "OpenUntil", until }`: `openFor` / `openUntil`, an ordinary
+ *   opening that ends at `until` (epoch millis of the breaker's clock) and
+ *   steps no backoff;
+ * - `{ _tag: "Restored", state }`: `restore`, the state of a document
+ *   restored into the local circuit (an opening with its end even when it
+ *   has passed, a half-open circuit as an opening that ended now). A
+ *   shared store offers it to the
+ *   shared circuit as news from an instance that rejoins, which the shared
+ *   circuit takes only where it has not moved since (see
+ *   `RedisCircuitStore`); the local circuit then follows the shared one.
+ *
+ * The three strings were the whole type before the others were added: a
+ * store written for them reads a target it does not know as nothing to do.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitStore } from "effect-resilience"
+ *
+ * const describe = (target: CircuitStore.ControlTarget): string =>
+ *   typeof target === "string" ? target : target._tag === "OpenUntil" ? `open until ${target.until}` : "restored"
+ * ```
+ *
+ * @category contract
+ * @since 0.1.0
+ */
+export type ControlTarget =
+  | "ForcedOpen"
+  | "Disabled"
+  | "Reset"
+  | "HalfOpen"
+  | { readonly _tag: "OpenUntil"; readonly until: number }
+  | { readonly _tag: "Restored"; readonly state: LocalState }
 
 /** The memory store's link, the same for every breaker: the local circuit decides everything. */
 const localOnly: CircuitLink = {

@@ -7,7 +7,8 @@
  * | --- | --- |
  * | `GET {path}/circuits` | `{ circuits: [CircuitView, ...] }` |
  * | `GET {path}/circuits/:name` | `CircuitView` |
- * | `POST {path}/circuits/:name/force-open` (`disable`, `reset`), with `X-Resilience-Admin: 1` | the `CircuitView` after the change |
+ * | `POST {path}/circuits/:name/force-open` (`disable`, `reset`, `half-open`), with `X-Resilience-Admin: 1` | the `CircuitView` after the change |
+ * | `POST {path}/circuits/:name/open?for=30s` (or `?until=<epoch millis or ISO date>`, or a JSON body `{ "for": "30s" }` / `{ "until": ... }`), with the header | the `CircuitView` after the change |
  * | `GET {path}/events?events=StateChanged,CallRejected` | `text/event-stream` of `HttpAdminEvent.StreamEvent` |
  *
  * The routes refuse to mount without a bearer token read from `Config`
@@ -16,7 +17,7 @@
  * constant time; without it the answer is 401.
  *
  * **Control routes need a header.** Every `POST` (force-open, disable,
- * reset) must carry `X-Resilience-Admin` with a non-empty value (send
+ * reset, half-open, open) must carry `X-Resilience-Admin` with a non-empty value (send
  * `X-Resilience-Admin: 1`; the name is `HttpAdmin.controlHeader`), with a
  * token or with `auth: "none"`; without it the answer is 403 with a
  * problem document naming the header, and nothing changes. A cross-site
@@ -27,8 +28,10 @@
  * authorization: "Bearer ..." } })`. Reading (`GET`) needs no header.
  *
  * Every input is validated
- * with a Schema: a bad breaker name or action, or an unknown event tag, is
- * a 400; an unknown breaker a 404; a name two breakers share a 409 — each
+ * with a Schema: a bad breaker name or action, an unknown event tag, or an
+ * opening's `for` / `until` that is missing, given twice or out of range
+ * (as `openFor` / `openUntil` check it; a body of at most 4 KiB), is a
+ * 400; an unknown breaker a 404; a name two breakers share a 409 — each
  * with an RFC 9457 problem document. At most `maxStreams` event streams run
  * at once (Hystrix's default, 5); one more is answered 503.
  *
@@ -54,6 +57,7 @@ import type { CircuitBreaker } from "./CircuitBreaker.js"
 import { ConfigIssue } from "./ConfigIssue.js"
 import type { Circuits, Services } from "./Health.js"
 import { CircuitList, CircuitView, fromSnapshot } from "./HttpAdminEvent.js"
+import { openRequest } from "./internal/adminOpen.js"
 import type { BreakerEventTag } from "./internal/adminStream.js"
 import { eventStream } from "./internal/adminStream.js"
 import { bearerCheck, tokenProblem } from "./internal/bearerToken.js"
@@ -131,7 +135,10 @@ const sourceRule = "must be a circuit breaker, a circuit breaker registry, or th
 
 const BreakerName = Schema.String.check(Schema.makeFilter((name: string) => nameProblem(name, maxNameLength) ?? true))
 const NameParams = Schema.Struct({ name: BreakerName })
-const ControlParams = Schema.Struct({ name: BreakerName, action: Schema.Literals(["force-open", "disable", "reset"]) })
+const ControlParams = Schema.Struct({
+  name: BreakerName,
+  action: Schema.Literals(["force-open", "disable", "reset", "half-open", "open"])
+})
 const eventTags: ReadonlyArray<BreakerEventTag> = ["StateChanged", "CallRecorded", "CallRejected"]
 const EventsQuery = Schema.Struct({
   events: Schema.optional(
@@ -173,6 +180,12 @@ const badRequest = (issue: SchemaIssue.Issue) => {
   }))
   return problem(400, "Bad Request", issues.map(({ field, rule }) => `${field}: ${rule}`).join("; "), { issues })
 }
+
+/** A 400 answer listing broken rules, each with its field (as `badRequest` does for a schema issue). */
+const issuesResponse = (issues: ReadonlyArray<ConfigIssue>) =>
+  problem(400, "Bad Request", issues.map(({ field, rule }) => `${field}: ${rule}`).join("; "), {
+    issues: issues.map(({ field, rule }) => ({ field, rule }))
+  })
 
 /**
  * The header a control route (force-open, disable, reset) needs, with any
@@ -372,13 +385,30 @@ export const layer = <const Sources extends ReadonlyArray<Circuits>>(
           return Effect.succeed(badRequest(decoded.failure.issue))
         }
         const { action, name } = decoded.success
+        const after = (breaker: CircuitBreaker) =>
+          Effect.map(breaker.snapshot, (snapshot) =>
+            json(encodeView(fromSnapshot(snapshot))))
+        if (action === "open") {
+          return Effect.flatMap(openRequest, (request) =>
+            "issues" in request ?
+              Effect.succeed(issuesResponse(request.issues)) :
+              withBreaker(name, (breaker) =>
+                (request.for !== undefined ? breaker.openFor(request.for) : breaker.openUntil(request.until)).pipe(
+                  Effect.andThen(after(breaker)),
+                  Effect.catchTag("CircuitControlError", (error) =>
+                    Effect.succeed(issuesResponse(error.issues.map((issue) =>
+                      issue.field === "duration" ? new ConfigIssue({ field: "for", rule: issue.rule }) : issue
+                    ))))
+                )))
+        }
         return withBreaker(name, (breaker) =>
-          (action === "force-open" ? breaker.forceOpen : action === "disable" ? breaker.disable : breaker.reset).pipe(
-            Effect.andThen(breaker.snapshot),
-            Effect.map((snapshot) =>
-              json(encodeView(fromSnapshot(snapshot)))
-            )
-          ))
+          (action === "force-open"
+            ? breaker.forceOpen
+            : action === "disable"
+            ? breaker.disable
+            : action === "half-open"
+            ? breaker.halfOpen
+            : breaker.reset).pipe(Effect.andThen(after(breaker))))
       })
 
       const events = Effect.flatMap(HttpServerRequest.ParsedSearchParams, (query) => {
@@ -400,9 +430,7 @@ export const layer = <const Sources extends ReadonlyArray<Circuits>>(
           }
           // Held until the request's scope closes: when the stream ends or its reader goes.
           return Effect.acquireRelease(
-            Effect.sync(() =>
-              streams++
-            ),
+            Effect.sync(() => streams++),
             () => Effect.sync(() => streams--)
           ).pipe(
             Effect.as(HttpServerResponse.stream(eventStream(sources, heartbeat, tags), {

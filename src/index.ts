@@ -41,6 +41,13 @@ export * as CircuitBreakerEvent from "./CircuitBreakerEvent.js"
 export * as CircuitBreakerSnapshot from "./CircuitBreakerSnapshot.js"
 
 /**
+ * A breaker's state as a Schema-encoded document, to export and restore.
+ *
+ * @since 0.1.0
+ */
+export * as CircuitDocument from "./CircuitDocument.js"
+
+/**
  * The states a circuit can be in.
  *
  * @since 0.1.0
@@ -284,6 +291,13 @@ export { ConcurrencyLimitExceededError, isConcurrencyLimitExceededError } from "
  * @since 0.1.0
  */
 export { CircuitOpenError, isCircuitOpenError } from "./CircuitOpenError.js"
+
+/**
+ * An operator's call the breaker refused (`openFor`, `openUntil`, `restore`), naming each broken field.
+ *
+ * @since 0.1.0
+ */
+export { CircuitControlError, ControlOperation } from "./CircuitControlError.js"
 
 /**
  * The configuration error of a circuit breaker.

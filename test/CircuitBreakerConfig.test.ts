@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Schedule, Schema } from "effect"
+import { ConfigProvider, Duration, Effect, Exit, Schedule, Schema } from "effect"
 import type { CircuitBreakerConfig as Config } from "../src/index.js"
 import { CircuitBreaker, CircuitBreakerConfig, CircuitBreakerConfigError } from "../src/index.js"
 
@@ -68,7 +68,31 @@ const invalid: ReadonlyArray<readonly [string, unknown, string, RegExp]> = [
   ["unknown option", { failurRate: 0.5 }, "failurRate", /not a circuit breaker option/],
   ["classifier not a function", { classify: "yes" }, "classify", /function/],
   ["window of another kind", { window: { _tag: "Sliding", size: 3 } }, "window", /./],
-  ["zero event buffer", { eventBufferSize: 0 }, "eventBufferSize", /integer between 1 and/]
+  ["zero event buffer", { eventBufferSize: 0 }, "eventBufferSize", /integer between 1 and/],
+  [
+    "zero half-open failure rate",
+    { halfOpenPermits: 4, halfOpenFailureRate: 0 },
+    "halfOpenFailureRate",
+    /greater than 0 and at most 1.*got 0/
+  ],
+  [
+    "half-open failure rate above 1",
+    { halfOpenPermits: 4, halfOpenFailureRate: 1.5 },
+    "halfOpenFailureRate",
+    /greater than 0/
+  ],
+  [
+    "half-open failure rate over one probe",
+    { halfOpenFailureRate: 0.5 },
+    "halfOpenPermits",
+    /at least 2 with halfOpenFailureRate.*got 1/
+  ],
+  [
+    "half-open failure rate with a success threshold",
+    { halfOpenPermits: 4, halfOpenFailureRate: 0.5, successThreshold: 2 },
+    "successThreshold",
+    /must not be set with halfOpenFailureRate/
+  ]
 ]
 
 describe("invalid configuration", () => {
@@ -165,5 +189,28 @@ describe("defaults", () => {
       expect(Duration.toMillis(config.openDuration as Duration.Duration)).toBe(2000)
       expect(Duration.toMillis(config.halfOpenMaxWait!)).toBe(3000)
       expect(config.window).toMatchObject({ _tag: "TimeWindow", buckets: 10 })
+    }))
+})
+
+describe("halfOpenFailureRate", () => {
+  it.effect("resolves with successThreshold at halfOpenPermits, from code or a variable", () =>
+    Effect.gen(function*() {
+      const config = yield* CircuitBreakerConfig.decode({ halfOpenPermits: 4, halfOpenFailureRate: 0.5 })
+      expect([config.halfOpenFailureRate, config.successThreshold]).toEqual([0.5, 4])
+      expect((yield* CircuitBreakerConfig.decode({})).halfOpenFailureRate).toBeUndefined()
+      const fromEnv = yield* CircuitBreakerConfig.fromConfig("PROBES", { halfOpenPermits: 3 }).pipe(
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { PROBES_HALF_OPEN_FAILURE_RATE: "0.34" } })))
+      )
+      expect(fromEnv.halfOpenFailureRate).toBe(0.34)
+    }))
+
+  it.effect("a resolved configuration changed by hand to one probe is refused by makeResolved", () =>
+    Effect.gen(function*() {
+      const config = yield* CircuitBreakerConfig.decode({ halfOpenPermits: 4, halfOpenFailureRate: 0.5 })
+      const exit = yield* Effect.exit(
+        CircuitBreaker.makeResolved({ ...config, halfOpenPermits: 1, successThreshold: 1 }).pipe(Effect.scoped)
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect(JSON.stringify(exit)).toContain("at least 2 with halfOpenFailureRate")
     }))
 })

@@ -16,29 +16,36 @@
  * @internal
  */
 import type { Fiber, Tracer } from "effect"
-import { Cause, Clock, Context, Duration, Effect, Exit, Scope, Stream } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, Result, Scope, Stream } from "effect"
 import type { CircuitBreaker } from "../CircuitBreaker.js"
 import type { CircuitBreakerConfigError, ResolvedConfig } from "../CircuitBreakerConfig.js"
 import type { CircuitBreakerEvent } from "../CircuitBreakerEvent.js"
-import { FleetSnapshot, Snapshot } from "../CircuitBreakerSnapshot.js"
+import type { Snapshot } from "../CircuitBreakerSnapshot.js"
+import { CircuitControlError } from "../CircuitControlError.js"
+import type { CircuitDocument } from "../CircuitDocument.js"
 import type { CircuitOpenError } from "../CircuitOpenError.js"
 import type { State } from "../CircuitState.js"
-import type { CircuitLink, CircuitObserver, CircuitStore, FleetView, StoreGrant } from "../CircuitStore.js"
+import type { CircuitLink, CircuitObserver, CircuitStore, ControlTarget, StoreGrant } from "../CircuitStore.js"
 import { localOnlyLink } from "../CircuitStore.js"
 import type { Classifier, ClassifyOptions } from "../Classifier.js"
 import { defaultClassifier, fromOptions } from "../Classifier.js"
+import type { ConfigIssue } from "../ConfigIssue.js"
 import { Enabled } from "../Metrics.js"
 import { isTimeoutError } from "../TimeoutError.js"
 import { Circuit } from "./circuit.js"
+import { disable, forceOpen, halfOpen, openUntil, reset } from "./circuitControl.js"
+import { decodeDocument, exportDocument, restoreDocument } from "./circuitDocument.js"
 import { ClassifierBug, classifySafely, openHintOf, outcomeOf } from "./classifySafely.js"
+import { openForMillis, openUntilMillis } from "./controlInput.js"
 import { EventHub } from "./events.js"
-import { summarizeFailure } from "./failures.js"
 import { localCircuitOf } from "./localCircuit.js"
 import { LogThrottle } from "./logThrottle.js"
 import { BreakerMetrics, claimBreakerName } from "./metrics.js"
 import { makeOpenDurations } from "./openDuration.js"
 import type { Admission, Phase } from "./phase.js"
 import { hasTypeId, isEffectValue } from "./service.js"
+import { snapshotOf } from "./snapshotOf.js"
+import { spanAttributes, tracedSpan, traceRejection } from "./spans.js"
 import { transitionLog } from "./transitionLog.js"
 
 /** @internal */
@@ -55,12 +62,6 @@ const hasTimeout = (cause: Cause.Cause<unknown>): boolean => {
   return false
 }
 
-/** The span of a fiber, when it has one that is still open. */
-const tracedSpan = (fiber: Fiber.Fiber<unknown, unknown>): Tracer.Span | undefined => {
-  const span = fiber.cache.span
-  return span !== undefined && span._tag === "Span" && span.status._tag !== "Ended" ? span : undefined
-}
-
 /** A classifier bug is logged at most this often per breaker: a bug on every call must not flood the logs. */
 const bugReportMillis = 60_000
 
@@ -70,28 +71,6 @@ const bugReportMillis = 60_000
  * failure into a defect (a failing finaliser would), nor leak a probe permit.
  */
 const neverFails = (effect: Effect.Effect<void>): Effect.Effect<void> => Effect.catchCause(effect, () => Effect.void)
-
-/** Attribute and event names a guarded call puts on its span. @internal */
-export const spanAttributes = {
-  name: "resilience.circuit_breaker.name",
-  state: "resilience.circuit_breaker.state",
-  outcome: "resilience.circuit_breaker.outcome",
-  retryAfter: "resilience.circuit_breaker.retry_after_ms",
-  rejectedEvent: "resilience.circuit_breaker.rejected"
-} as const
-
-const fleetSnapshot = (view: FleetView | undefined): FleetSnapshot | null =>
-  view === undefined ? null : new FleetSnapshot({
-    state: view.state,
-    calls: view.calls,
-    failures: view.failures,
-    slowCalls: view.slowCalls,
-    failureRate: view.calls === 0 ? 0 : view.failures / view.calls,
-    slowCallRate: view.calls === 0 ? 0 : view.slowCalls / view.calls,
-    consecutiveFailures: view.consecutiveFailures,
-    consecutiveOpenings: view.consecutiveOpenings,
-    readAt: view.readAt
-  })
 
 /** @internal */
 export const isCircuitBreaker = (u: unknown): u is CircuitBreaker => hasTypeId(u, TypeId)
@@ -174,51 +153,80 @@ export class CircuitBreakerImpl implements CircuitBreaker {
   }
 
   get snapshot(): Effect.Effect<Snapshot> {
-    return this.read((now) => {
-      const data = this.circuit.snapshot(now)
-      return new Snapshot({
-        breaker: this.name,
-        state: data.state,
-        calls: data.calls,
-        failures: data.failures,
-        slowCalls: data.slowCalls,
-        failureRate: data.calls === 0 ? 0 : data.failures / data.calls,
-        slowCallRate: data.calls === 0 ? 0 : data.slowCalls / data.calls,
-        consecutiveFailures: data.consecutiveFailures,
-        consecutiveOpenings: data.consecutiveOpenings,
-        retryAfter: data.retryAfterMillis === Infinity ? Duration.infinity : Duration.millis(data.retryAfterMillis),
-        probesInFlight: data.probesInFlight,
-        probeSuccesses: data.probeSuccesses,
-        at: now,
-        openedAt: data.opening === undefined ? null : data.opening.at,
-        openReason: data.opening === undefined ? null : data.opening.reason,
-        openedBy: data.opening?.failure === undefined ? null : summarizeFailure(data.opening.failure),
-        lastFailure: data.lastFailure === undefined ? null : summarizeFailure(data.lastFailure),
-        fleet: fleetSnapshot(this.link.fleet())
-      })
-    })
+    return this.read((now) => snapshotOf(this.name, this.circuit.snapshot(now), now, this.link.fleet()))
   }
 
   get forceOpen(): Effect.Effect<void> {
-    return this.control("ForcedOpen", (now) => this.circuit.forceOpen(now))
+    return this.control((now) => forceOpen(this.circuit, now))
   }
 
   get disable(): Effect.Effect<void> {
-    return this.control("Disabled", (now) => this.circuit.disable(now))
+    return this.control((now) => disable(this.circuit, now))
   }
 
   get reset(): Effect.Effect<void> {
-    return this.control("Reset", (now) => this.circuit.reset(now))
+    return this.control((now) => reset(this.circuit, now))
   }
 
-  /** An operator's control call: applied here at once, then given to the store. */
-  private control(target: "ForcedOpen" | "Disabled" | "Reset", apply: (now: number) => void): Effect.Effect<void> {
-    const local = this.read(apply)
-    return Effect.suspend(() => {
+  get halfOpen(): Effect.Effect<void> {
+    return this.control((now) => halfOpen(this.circuit, now))
+  }
+
+  get openFor(): CircuitBreaker["openFor"] {
+    return (duration) =>
+      this.control((now) => {
+        const millis = openForMillis(duration)
+        return typeof millis === "number"
+          ? openUntil(this.circuit, now + millis, now)
+          : this.refuse("openFor", [millis])
+      })
+  }
+
+  get openUntil(): CircuitBreaker["openUntil"] {
+    return (instant) =>
+      this.control((now) => {
+        const until = openUntilMillis(instant, now)
+        return typeof until === "number" ? openUntil(this.circuit, until, now) : this.refuse("openUntil", [until])
+      })
+  }
+
+  get export(): Effect.Effect<CircuitDocument> {
+    return this.read((now) => exportDocument(this.circuit, this.name, now))
+  }
+
+  get restore(): CircuitBreaker["restore"] {
+    return (document) =>
+      this.control((now) => {
+        const decoded = decodeDocument(document, this.circuit, this.name, now)
+        return Result.isSuccess(decoded)
+          ? restoreDocument(this.circuit, decoded.success, now)
+          : this.refuse("restore", decoded.failure)
+      })
+  }
+
+  private refuse(operation: CircuitControlError["operation"], issues: ReadonlyArray<ConfigIssue>) {
+    return new CircuitControlError({
+      breaker: this.name,
+      operation,
+      issues: issues as [ConfigIssue, ...Array<ConfigIssue>]
+    })
+  }
+
+  /**
+   * An operator's control call: applied here at once (or refused, leaving
+   * the circuit as it was), then given to the store.
+   */
+  private control(apply: (now: number) => ControlTarget): Effect.Effect<void>
+  private control(
+    apply: (now: number) => ControlTarget | CircuitControlError
+  ): Effect.Effect<void, CircuitControlError>
+  private control(
+    apply: (now: number) => ControlTarget | CircuitControlError
+  ): Effect.Effect<void, CircuitControlError> {
+    return Effect.flatMap(this.read(apply), (target) => {
+      if (target instanceof CircuitControlError) return Effect.fail(target)
       const link = this.link
-      return link === localOnlyLink
-        ? local
-        : Effect.andThen(local, link.control(target, this.clock.currentTimeMillisUnsafe()))
+      return link === localOnlyLink ? Effect.void : link.control(target, this.clock.currentTimeMillisUnsafe())
     })
   }
 
@@ -432,16 +440,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
   }
 
   private traceRejection(span: Tracer.Span, rejection: Exit.Exit<never, CircuitOpenError>): void {
-    span.attribute(spanAttributes.outcome, "rejected")
-    if (rejection._tag !== "Failure") return
-    const error = rejection.cause.reasons[0]
-    if (error?._tag !== "Fail") return
-    span.attribute(spanAttributes.state, error.error.state)
-    span.event(spanAttributes.rejectedEvent, this.clock.currentTimeNanosUnsafe(), {
-      [spanAttributes.name]: this.name,
-      [spanAttributes.state]: error.error.state,
-      [spanAttributes.retryAfter]: Duration.toMillis(error.error.retryAfter)
-    })
+    traceRejection(span, rejection, this.name, this.clock.currentTimeNanosUnsafe())
   }
 
   // The finaliser of an untimed call depends only on the admission and the

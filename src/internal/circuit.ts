@@ -25,6 +25,7 @@ import type { Outcome } from "../Classifier.js"
 import { maxDuration } from "../Limits.js"
 import type { Opening, RecordedFailure } from "./failures.js"
 import { failureValue } from "./failures.js"
+import { probeVerdict } from "./halfOpenDecision.js"
 import type { OpenDurations } from "./openDuration.js"
 import type {
   Admission,
@@ -133,7 +134,7 @@ export class Circuit {
 
   constructor(
     readonly config: ResolvedConfig,
-    private readonly durations: OpenDurations,
+    readonly durations: OpenDurations,
     private readonly clock: Clock.Clock
   ) {
     this.window = makeWindow(config)
@@ -307,30 +308,6 @@ export class Circuit {
     }
   }
 
-  forceOpen(now: number): void {
-    const phase = this.advance(now)
-    if (phase._tag === "ForcedOpen") return
-    this.clearCounts()
-    this.opening = { at: now, reason: "ForceOpen", failure: undefined }
-    this.set(phase, { _tag: "ForcedOpen", gen: ++this.gen }, "ForceOpen", now)
-  }
-
-  disable(now: number): void {
-    const phase = this.advance(now)
-    if (phase._tag === "Disabled") return
-    this.clearCounts()
-    this.set(phase, this.disabledPhase(), "Disable", now)
-  }
-
-  reset(now: number): void {
-    const phase = this.advance(now)
-    this.clearCounts()
-    this.consecutiveOpenings = 0
-    this.lastFailure = undefined
-    this.durations.reset()
-    this.set(phase, this.closedPhase(), "Reset", now)
-  }
-
   snapshot(now: number): SnapshotData {
     const phase = this.advance(now)
     this.window.expire(now)
@@ -350,41 +327,6 @@ export class Circuit {
       probeSuccesses: phase._tag === "HalfOpen" ? phase.successes : 0,
       opening: this.opening,
       lastFailure: this.lastFailure
-    }
-  }
-
-  /**
-   * Moves this circuit to a state its store decided: `until` is when
-   * an Open circuit's opening ends, and `openings` the store's count of
-   * consecutive openings. Nothing happens when the circuit is already there,
-   * so applying the same news twice reports one transition.
-   */
-  adopt(state: State, until: number, openings: number, reason: TransitionReason, now: number): void {
-    const phase = this.advance(now)
-    // News of an opening that has ended by now (an answer to an operation sent before its end) finds
-    // this circuit half-open already, as the store's will be at its next operation: nothing to undo.
-    if (state === "Open" && until <= now && phase._tag === "HalfOpen") return
-    this.consecutiveOpenings = openings
-    if (phase._tag === state && (state !== "Open" || Math.abs((phase as OpenPhase).until - until) <= 1)) return
-    this.clearCounts()
-    switch (state) {
-      case "Closed":
-        this.durations.reset()
-        return this.set(phase, this.closedPhase(), reason, now)
-      case "Disabled":
-        return this.set(phase, this.disabledPhase(), reason, now)
-      case "ForcedOpen":
-        this.opening = { at: now, reason, failure: undefined }
-        return this.set(phase, { _tag: "ForcedOpen", gen: ++this.gen }, reason, now)
-      case "HalfOpen":
-        return this.set(phase, this.halfOpenPhase(), reason, now)
-      case "Open": {
-        // The store's opening: this circuit does not know the failure that caused it.
-        this.opening = { at: now, reason, failure: undefined }
-        const next: OpenPhase = { _tag: "Open", gen: ++this.gen, openedAt: now, until }
-        this.pendingDeadline = next.until
-        return this.set(phase, next, reason, now)
-      }
     }
   }
 
@@ -444,7 +386,10 @@ export class Circuit {
     if (state === "HalfOpen") {
       if (phase._tag === "HalfOpen") {
         phase.inFlight--
-        if (outcome !== "ignored" && !this.probeFailed(outcome, slow)) phase.successes++
+        if (outcome !== "ignored") {
+          if (this.probeFailed(outcome, slow)) phase.failures++
+          else phase.successes++
+        }
       }
     } else if (counted) {
       this.window.record(now, failure, slow)
@@ -471,13 +416,27 @@ export class Circuit {
     if (outcome === "ignored") {
       // An interrupted or ignored probe tells nothing: its permit goes back.
       phase.permitsLeft++
-    } else if (this.probeFailed(outcome, slow)) {
-      const failure = outcome === "failure" ? this.lastFailure : undefined
-      return void this.toOpen(phase, at, "ProbeFailed", failure, failure === undefined ? undefined : openHint)
-    } else if (++phase.successes >= this.config.successThreshold) {
-      this.consecutiveOpenings = 0
-      this.durations.reset()
-      return this.set(phase, this.closedPhase(), "ProbesSucceeded", at)
+    } else {
+      if (this.probeFailed(outcome, slow)) {
+        phase.failures++
+        if (outcome === "failure") {
+          // A slow success is a failed probe with no failure to show, nor a hint.
+          phase.probeFailure = this.lastFailure
+          if (openHint !== undefined) phase.openHint = Math.max(phase.openHint ?? 0, openHint)
+        }
+      } else {
+        phase.successes++
+      }
+      const verdict = probeVerdict(this.config, phase.successes, phase.failures)
+      if (verdict === "Close") {
+        this.consecutiveOpenings = 0
+        this.durations.reset()
+        return this.set(phase, this.closedPhase(), "ProbesSucceeded", at)
+      }
+      if (verdict !== undefined) {
+        const failure = phase.probeFailure
+        return void this.toOpen(phase, at, verdict, failure, failure === undefined ? undefined : phase.openHint)
+      }
     }
     // No probe left running: nothing is undecided, and the next probe starts a new wait.
     if (phase.inFlight === 0) phase.waitingSince = undefined
@@ -530,7 +489,8 @@ export class Circuit {
     return next
   }
 
-  private halfOpenPhase(): HalfOpenPhase {
+  /** A fresh half-open period (control transitions make one too). */
+  halfOpenPhase(): HalfOpenPhase {
     const gen = ++this.gen
     return {
       _tag: "HalfOpen",
@@ -539,21 +499,24 @@ export class Circuit {
       permitsLeft: this.config.halfOpenPermits,
       inFlight: 0,
       successes: 0,
+      failures: 0,
+      probeFailure: undefined,
+      openHint: undefined,
       waitingSince: undefined
     }
   }
 
-  private closedPhase(): ClosedPhase {
+  closedPhase(): ClosedPhase {
     const gen = ++this.gen
     return { _tag: "Closed", gen, admission: { gen, probe: false, state: "Closed" } }
   }
 
-  private disabledPhase(): DisabledPhase {
+  disabledPhase(): DisabledPhase {
     const gen = ++this.gen
     return { _tag: "Disabled", gen, admission: { gen, probe: false, state: "Disabled" } }
   }
 
-  private clearCounts(): void {
+  clearCounts(): void {
     this.window.clear()
     this.consecutiveFailures = 0
   }
@@ -572,7 +535,13 @@ export class Circuit {
     this.lastFailure = { at: now ?? this.clock.currentTimeMillisUnsafe(), exit }
   }
 
-  private set(from: Phase, to: Phase, reason: TransitionReason, at: number): void {
+  /** The generation of a phase made now: outcomes of calls admitted before it are stale. */
+  nextGen(): number {
+    return ++this.gen
+  }
+
+  /** Replaces the phase `from` with `to`, and reports the transition (when the state changes). */
+  set(from: Phase, to: Phase, reason: TransitionReason, at: number): void {
     MutableRef.set(this.phase.ref, to)
     if (to._tag === "Closed" || to._tag === "Disabled") this.opening = undefined
     if (from._tag === to._tag) return

@@ -31,7 +31,9 @@ export const configFingerprint = (config: ResolvedConfig): string => {
     millis(config.maxOpenDuration),
     config.halfOpenPermits,
     config.successThreshold,
-    millis(config.halfOpenMaxWait)
+    millis(config.halfOpenMaxWait),
+    // Added after the rest: a breaker without it keeps the fingerprint it had before the option existed.
+    ...(config.halfOpenFailureRate === undefined ? [] : [["halfOpenFailureRate", config.halfOpenFailureRate]])
   ]
   return (Hash.string(JSON.stringify(shape)) >>> 0).toString(36)
 }

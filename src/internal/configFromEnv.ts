@@ -33,6 +33,7 @@ const fields: ReadonlyArray<readonly [keyof CircuitBreakerConfig, Kind]> = [
   ["maxOpenDuration", "duration"],
   ["halfOpenPermits", "integer"],
   ["successThreshold", "integer"],
+  ["halfOpenFailureRate", "number"],
   ["halfOpenMaxWait", "duration"],
   ["eventBufferSize", "integer"],
   ["metrics", "boolean"],

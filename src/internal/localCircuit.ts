@@ -12,6 +12,7 @@ import type { TransitionReason } from "../CircuitBreakerEvent.js"
 import type { State } from "../CircuitState.js"
 import type { LocalCircuit } from "../CircuitStore.js"
 import type { Circuit } from "./circuit.js"
+import { adopt } from "./circuitControl.js"
 
 /**
  * The face of `circuit`; `read` runs a synchronous step on it at the
@@ -37,7 +38,7 @@ export const localCircuitOf = (
       : { state: phase._tag, until: 0, openedAt: 0, consecutiveOpenings }
   },
   adopt: (state: State, until: number, openings: number, reason: TransitionReason) =>
-    read((now) => circuit.adopt(state, until, openings, reason, now)),
+    read((now) => adopt(circuit, state, until, openings, reason, now)),
   tripsOnOwnWindow: (trips) => {
     circuit.tripsOnOwnWindow = trips
   },

@@ -31,6 +31,8 @@ export interface OpenDurations {
   /** What `next` would give for the `openings`-th opening of a fresh backoff, leaving this one as it is. */
   peek(openings: number, now: number): number
   reset(): void
+  /** Restarts the backoff as if `openings` consecutive openings had happened (a restored circuit's). */
+  resume(openings: number, now: number): void
 }
 
 /** Backoff schedules reach their cap long before this many openings. */
@@ -52,13 +54,13 @@ export const makeOpenDurations = (config: ResolvedConfig, context: Context.Conte
   const openDuration = config.openDuration
   if (!Schedule.isSchedule(openDuration)) {
     const millis = Math.min(toWholeMillis(openDuration), cap)
-    return { next: () => millis, peek: () => millis, reset: () => {} }
+    return { next: () => millis, peek: () => millis, reset: () => {}, resume: () => {} }
   }
   const schedule = openDuration as Schedule.Schedule<unknown, number>
   let step: Step | undefined
   let simulatedNow = 0
   let last = 0
-  return {
+  const durations: OpenDurations = {
     next(openings, now) {
       const run = Effect.runSyncExitWith(context)
       if (step === undefined) {
@@ -83,8 +85,13 @@ export const makeOpenDurations = (config: ResolvedConfig, context: Context.Conte
     },
     reset() {
       step = undefined
+    },
+    resume(openings, now) {
+      step = undefined
+      for (let n = 1; n <= Math.min(openings, maxPeekSteps); n++) durations.next(n, now)
     }
   }
+  return durations
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import type { Exit } from "effect"
 import type { CircuitOpenError } from "../CircuitOpenError.js"
+import type { RecordedFailure } from "./failures.js"
 
 /**
  * The right to run one call, and to record its outcome against the phase it
@@ -58,6 +59,12 @@ export interface HalfOpenPhase {
   permitsLeft: number
   inFlight: number
   successes: number
+  /** Probes that failed in this period (only `halfOpenFailureRate` lets a period go on after one). */
+  failures: number
+  /** The failure of the period's last failed probe: the reason shown should the period reopen. */
+  probeFailure: RecordedFailure | undefined
+  /** The longest open-duration hint of the period's failed probes, in milliseconds. */
+  openHint: number | undefined
   /**
    * When the wait for undecided probes started: the admission of a probe
    * made while no other was running; `undefined` while none is.

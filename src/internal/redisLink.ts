@@ -13,12 +13,21 @@ import type * as Redis from "effect/persistence/Redis"
 import type { ResolvedConfig } from "../CircuitBreakerConfig.js"
 import type { TransitionReason } from "../CircuitBreakerEvent.js"
 import type { CircuitOpenError } from "../CircuitOpenError.js"
-import type { CircuitLink, CircuitObserver, FleetView, LocalCircuit, LocalState, StoreGrant } from "../CircuitStore.js"
+import type {
+  CircuitLink,
+  CircuitObserver,
+  ControlTarget,
+  FleetView,
+  LocalCircuit,
+  StoreGrant
+} from "../CircuitStore.js"
 import type { Outcome } from "../Classifier.js"
 import type { OutcomeCounts } from "./outcomeCounts.js"
 import { countArgs, PendingOutcomes } from "./outcomeCounts.js"
 import { CircuitArgs } from "./redisCircuitArgs.js"
+import { OperatorControls, seedArgs } from "./redisControl.js"
 import { notRun } from "./redisErrors.js"
+import { LocalDuringOutage } from "./redisOutage.js"
 import type { CircuitReply, ScriptCall } from "./redisScript.js"
 import { decodeReply, fleetViewOf } from "./redisScript.js"
 import type { RedisStore } from "./redisStore.js"
@@ -45,15 +54,18 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
   private readonly pending: PendingOutcomes
   /** Shared mode: the fleet had no probe permit left at the last answer; cleared by any newer news. */
   private probesExhausted = false
-  private pendingControl: "ForcedOpen" | "Disabled" | "Reset" | undefined = undefined
+  /** The operator's control calls, sent to the fleet or waiting for it. */
+  private readonly controls: OperatorControls
   private used = false
   /** A transition was announced while the store was not up: re-read once it is. */
   missedNews = false
-  /** The state before the store forced the circuit open for an outage (`onUnavailable: "reject"`). */
-  private beforeOutage: LocalState | undefined = undefined
+  /** What the local circuit does while Redis cannot be reached. */
+  private readonly outage: LocalDuringOutage
   private readonly config: ResolvedConfig
   /** The trip rules and the window, as the script reads them: the same for every flush. */
   readonly rules: ReadonlyArray<string | number>
+  /** `halfOpenFailureRate` as a probe report sends it: empty when not set. */
+  private readonly probeRate: number | ""
   /** The last reply applied and when its operation was sent: the fleet's view, built when asked for. */
   private lastReply: CircuitReply | undefined = undefined
   private lastReplyAt = 0
@@ -67,8 +79,19 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
     this.pending = new PendingOutcomes(() => store.clock.currentTimeMillisUnsafe())
     this.args = new CircuitArgs(store.settings, store.channel, store.origin, local)
     this.rules = this.args.rules
+    this.probeRate = this.config.halfOpenFailureRate ?? ""
     this.fingerprint = this.args.fingerprint
     this.strictBatch = new StrictBatch(this)
+    this.outage = new LocalDuringOutage(local, store.settings.onUnavailable)
+    this.controls = new OperatorControls({
+      fingerprint: this.fingerprint,
+      up: () => store.up,
+      // A restored state's sync is the operator's too: answers sent before it are stale.
+      run: (op, now, extra, onError) =>
+        this.call(op, now, extra, onError, op === "sync" ? "StoreSync" : undefined, true),
+      lost: (error) => store.lost(error),
+      restoredDuringOutage: (state) => this.outage.restored(state)
+    })
   }
 
   /** What every script call of this circuit sends. */
@@ -177,38 +200,17 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
    * that has recorded nothing, such as one lost by a Redis restart.
    */
   rejoin(now: number): Effect.Effect<void> {
-    const control = this.pendingControl
-    this.pendingControl = undefined
+    const control = this.controls.take()
     const epoch = this.store.epoch
-    const known = this.beforeOutage ?? this.local.read(now)
-    // An opening that has ended is no news for the fleet.
-    const seed = known.state === "Open" && known.until <= now
-      ? { state: "Closed" as const, until: 0, openedAt: 0, consecutiveOpenings: known.consecutiveOpenings }
-      : known
-    const first = control === undefined ?
-      Effect.void :
-      this.call("control", now, [control], (error) =>
-        Effect.suspend(() => {
-          this.pendingControl ??= control
-          return this.store.lost(error)
-        }))
-    const sync = this.call(
-      "sync",
-      now,
-      [seed.state, Math.max(0, seed.until - now), seed.consecutiveOpenings, seed.openedAt, this.fingerprint],
-      undefined,
-      "StoreSync"
-    )
+    const known = this.outage.known(now)
+    const first = control === undefined ? Effect.void : this.controls.sendTaken(control, now)
+    const sync = this.call("sync", now, seedArgs(known, now, this.fingerprint), undefined, "StoreSync")
     const flush = Effect.suspend(() => {
       if (this.store.epoch !== epoch) return Effect.void
-      // The fleet has this instance's state now: what the outage made of the breaker is history.
-      this.beforeOutage = undefined
+      this.outage.caughtUp()
       // An operator's control call made while this catch-up ran goes to the fleet now.
-      const late = this.pendingControl
-      if (late !== undefined) {
-        this.pendingControl = undefined
-        return Effect.andThen(this.call("control", now, [late]), this.flushKept(now, epoch))
-      }
+      const late = this.controls.take()
+      if (late !== undefined) return Effect.andThen(this.controls.send(late, now), this.flushKept(now, epoch))
       return this.flushKept(now, epoch)
     })
     return Effect.andThen(Effect.andThen(first, sync), flush)
@@ -231,31 +233,15 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
 
   /** The store closes: this breaker goes on with its local circuit, as it was before any outage. */
   get leave(): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      this.local.tripsOnOwnWindow(true)
-      const before = this.beforeOutage
-      this.beforeOutage = undefined
-      if (before === undefined) return Effect.void
-      // An opening that ended meanwhile ends here too: the circuit half-opens on its next read.
-      return this.local.adopt(before.state, before.until, this.openings, "StoreSync")
-    })
+    return Effect.suspend(() => this.outage.leave(this.openings))
   }
 
-  /** Redis is reachable and this circuit caught up: the fleet's merged window decides trips. */
   storeUp(): void {
-    this.local.tripsOnOwnWindow(false)
+    this.outage.storeUp()
   }
 
-  /** Redis is unreachable: the local circuit decides alone, or rejects every call. */
   goLocal(): Effect.Effect<void> {
-    if (this.store.isClosed) return Effect.void
-    this.local.tripsOnOwnWindow(true)
-    if (this.store.settings.onUnavailable === "allow") return Effect.void
-    return Effect.suspend(() => {
-      const known = this.local.read(this.store.clock.currentTimeMillisUnsafe())
-      this.beforeOutage ??= known
-      return this.local.adopt("ForcedOpen", 0, known.consecutiveOpenings, "StoreUnavailable")
-    })
+    return this.store.isClosed ? Effect.void : this.outage.goLocal()
   }
 
   fleet(): FleetView | undefined {
@@ -427,7 +413,7 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
         ? "failure"
         : "success"
       // A lost probe report is not retried: the lease expires and another instance probes.
-      const extra = [String(grant.token), reported, this.config.successThreshold, hint]
+      const extra = [String(grant.token), reported, this.config.successThreshold, hint, this.probeRate]
       return this.store.detach(this.call("probe", now, extra))
     }
     if (outcome === "ignored") return Effect.void
@@ -445,16 +431,8 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
     )
   }
 
-  control(target: "ForcedOpen" | "Disabled" | "Reset", now: number): Effect.Effect<void> {
-    if (!this.store.up) {
-      this.pendingControl = target
-      return Effect.void
-    }
-    return this.call("control", now, [target], (error) =>
-      Effect.suspend(() => {
-        this.pendingControl = target
-        return this.store.lost(error)
-      }))
+  control(target: ControlTarget, now: number): Effect.Effect<void> {
+    return this.controls.control(target, now)
   }
 
   /**
@@ -486,14 +464,7 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
 
   /** Writes this instance's state over a circuit made afresh, as after a Redis restart. */
   private reseed(now: number): Effect.Effect<void> {
-    const known = this.local.read(now)
-    return this.call(
-      "sync",
-      now,
-      [known.state, Math.max(0, known.until - now), known.consecutiveOpenings, known.openedAt, this.fingerprint],
-      undefined,
-      "StoreSync"
-    )
+    return this.call("sync", now, seedArgs(this.local.read(now), now, this.fingerprint), undefined, "StoreSync")
   }
 
   /** Gives back the probe lease an admission answer carries, when nobody will use it. */
@@ -522,20 +493,25 @@ export class RedisLink implements CircuitObserver, CircuitLink, StrictBatchLink 
     return this.args.call(op, now, extra, this.gen, this.openings)
   }
 
-  /** Runs an operation and applies its reply; a failure marks Redis unreachable (or runs `onError`). */
+  /**
+   * Runs an operation and applies its reply; a failure marks Redis
+   * unreachable (or runs `onError`). An `operator`'s operation makes older
+   * answers stale (see `apply`).
+   */
   private call(
     op: ScriptCall["op"],
     now: number,
     extra: ReadonlyArray<string | number>,
     onError?: (error: Redis.RedisError) => Effect.Effect<void>,
-    reason?: TransitionReason
+    reason?: TransitionReason,
+    operator = op === "control"
   ): Effect.Effect<void> {
     return Effect.suspend(() => {
       // Strict mode's outcomes not sent yet go first: Redis records them before this operation.
       if (op !== "flush") this.strictBatch.sendOutcomesNow()
       const epoch = this.store.epoch
       const sent = ++this.operations
-      if (op === "control") this.lastControl = sent
+      if (operator) this.lastControl = sent
       return this.store.run(this.scriptCall(op, now, extra)).pipe(
         Effect.flatMap((raw) => this.apply(raw, op, now, reason, epoch, sent)),
         Effect.asVoid,

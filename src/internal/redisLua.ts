@@ -105,7 +105,7 @@ end
 -- The operation's own arguments, checked here too, before anything is read or written.
 local seed, seedRemaining, seedOpenings, seedOpenedAt, fingerprint
 local batch, admissions
-local token, outcome, successThreshold, probeHint, target
+local token, outcome, successThreshold, probeHint, probeRate, target, targetMillis
 if op == "sync" then
   seed = ARGV[12]
   seedRemaining = millis(13, "seed remaining", 0, MAXDUR, ceil)
@@ -129,17 +129,30 @@ elseif op == "probe" then
   -- A failed probe's open-duration hint (milliseconds, 0 for none).
   probeHint = 0
   if ARGV[15] ~= nil and ARGV[15] ~= "" then probeHint = millis(15, "openHint", 0, MAXDUR, ceil) end
+  -- halfOpenFailureRate: the period waits for all its probes and decides by their failure rate (-1: not set).
+  probeRate = -1
+  if ARGV[16] ~= nil and ARGV[16] ~= "" then
+    probeRate = tonumber(ARGV[16])
+    if not probeRate or not (probeRate > 0 and probeRate <= 1) then
+      refuse("halfOpenFailureRate", ARGV[16], "a number greater than 0 and at most 1")
+    end
+  end
 elseif op == "control" then
   target = ARGV[12]
-  if target ~= "ForcedOpen" and target ~= "Disabled" and target ~= "Reset" then
-    refuse("target", target, "ForcedOpen, Disabled or Reset")
+  if target ~= "ForcedOpen" and target ~= "Disabled" and target ~= "Reset" and target ~= "Open" and target ~= "HalfOpen" then
+    refuse("target", target, "ForcedOpen, Disabled, Reset, Open or HalfOpen")
   end
+  -- An operator's timed opening: how long it lasts from now.
+  if target == "Open" then targetMillis = millis(13, "open millis", 1, MAXDUR, ceil) end
 end
 
 local STATES = ${luaSet(State.literals)}
 local REASONS = ${luaSet(TransitionReason.literals)}
 local FIELDS = { "gen", "until", "waitEnds", "openings", "streak", "permits", "successes", "token", "calls", "failures", "slow",
   "changed" }
+-- Fields added after format 2 was first written: a circuit written without them reads them as 0. A half-open period
+-- decided by its failure rate keeps its failed probes (pfails) and their longest open-duration hint (phint).
+local LATER = { "pfails", "phint" }
 local corrupt = ""
 local created = false
 local moved = ""
@@ -165,6 +178,7 @@ local function quote(v) return string.sub(tostring(v), 1, 64) end
 local function fresh()
   local s = { state = "Closed", reason = "Reset" }
   for _, f in ipairs(FIELDS) do s[f] = 0 end
+  for _, f in ipairs(LATER) do s[f] = 0 end
   s.gen = sat(math.max(now, knownGen + 1, 1))
   return s
 end
@@ -191,6 +205,15 @@ local function load()
       local s = { state = f.state, reason = f.reason }
       for _, n in ipairs(FIELDS) do
         local v = count(f[n])
+        if v == nil then
+          corrupt = "key " .. key .. " field " .. n .. " is not a non-negative integer: " .. quote(f[n])
+          break
+        end
+        s[n] = v
+      end
+      for _, n in ipairs(LATER) do
+        local v = 0
+        if f[n] ~= nil then v = count(f[n]) end
         if v == nil then
           corrupt = "key " .. key .. " field " .. n .. " is not a non-negative integer: " .. quote(f[n])
           break
@@ -246,18 +269,19 @@ end
 
 -- A transition that happened at \`at\` (default now): a time-driven one found late (the first operation
 -- after a half-open wait ran out) is dated when it was due, as the in-memory circuit dates it.
-local function transition(to, reason, openFor, at)
+-- An operator's timed opening (manual) is no consecutive opening: the backoff does not step.
+local function transition(to, reason, openFor, at, manual)
   at = at or now
   local from = s.state
   s.state = to
   s.reason = reason
   s.gen = sat(math.max(s.gen + 1, now))
   s.changed = at
-  s.successes, s.permits, s.waitEnds, s["until"] = 0, 0, 0, 0
+  s.successes, s.permits, s.waitEnds, s["until"], s.pfails, s.phint = 0, 0, 0, 0, 0, 0
   clearWindow()
   redis.call("DEL", lkey)
   if to == "Open" then
-    s.openings = sat(s.openings + 1)
+    if not manual then s.openings = sat(s.openings + 1) end
     s["until"] = at + openFor
   elseif to == "HalfOpen" then
     -- No probe yet, so nothing to wait for: a period that no caller reached is no evidence of failure.
@@ -475,6 +499,22 @@ elseif op == "probe" then
     dirty = true
     if outcome == "ignored" then
       s.permits = s.permits + 1
+    elseif probeRate > 0 then
+      -- As internal/halfOpenDecision.ts: once every permitted probe decided, the failure rate over them does.
+      if outcome == "failure" then
+        s.pfails = s.pfails + 1
+        s.phint = math.max(s.phint, probeHint)
+      else
+        s.successes = s.successes + 1
+      end
+      local probes = s.successes + s.pfails
+      if probes >= permitsArg then
+        if s.pfails / probes >= probeRate then
+          transition("Open", "ProbeFailureRate", math.max(openMillis, s.phint))
+        else
+          transition("Closed", "ProbesSucceeded", 0)
+        end
+      end
     elseif outcome == "failure" then
       transition("Open", "ProbeFailed", math.max(openMillis, probeHint))
     else
@@ -489,12 +529,16 @@ elseif op == "probe" then
 elseif op == "control" then
   if target == "Reset" then
     transition("Closed", "Reset", 0)
+  elseif target == "Open" then
+    transition("Open", "ManualOpen", targetMillis, nil, true)
   elseif target ~= s.state then
-    transition(target, target == "ForcedOpen" and "ForceOpen" or "Disable", 0)
+    local reasons = { ForcedOpen = "ForceOpen", Disabled = "Disable", HalfOpen = "ManualHalfOpen" }
+    transition(target, reasons[target], 0)
   end
 end
 
 for _, f in ipairs(FIELDS) do if s[f] > MAX then s[f] = MAX end end
+for _, f in ipairs(LATER) do table.insert(FIELDS, f) end
 if dirty then
   local fields = {}
   if created then

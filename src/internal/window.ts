@@ -10,6 +10,8 @@
 
 const FAILURE = 1
 const SLOW = 2
+/** An outcome's flags as a letter (`s`, `f`, `S`, `F`), for a count window's export. */
+const outcomeLetters = ["s", "f", "S", "F"] as const
 
 /** @internal */
 export interface WindowCounts {
@@ -62,6 +64,23 @@ export class CountWindowImpl implements WindowImpl {
   }
 
   expire(_now: number): void {}
+
+  /** The outcomes held, oldest first: `s` success, `f` failure, upper case when slow. */
+  outcomes(): string {
+    const letters: Array<string> = []
+    const start = this.calls < this.size ? 0 : this.next
+    for (let i = 0; i < this.calls; i++) letters.push(outcomeLetters[this.slots[(start + i) % this.size]!]!)
+    return letters.join("")
+  }
+
+  /** Replaces what the window holds with `outcomes` (as `outcomes()` writes them), keeping the newest `size`. */
+  restore(outcomes: string): void {
+    this.clear()
+    for (let i = Math.max(0, outcomes.length - this.size); i < outcomes.length; i++) {
+      const letter = outcomes[i]!
+      this.record(0, letter === "f" || letter === "F", letter === "S" || letter === "F")
+    }
+  }
 
   clear(): void {
     this.calls = 0
@@ -140,6 +159,43 @@ export class TimeWindowImpl implements WindowImpl {
   clear(): void {
     this.clearBuckets()
     this.head = -Infinity
+  }
+
+  /** The non-empty buckets still in the window at `now`, oldest first, each with its start time. */
+  bucketsAt(now: number): Array<{ at: number; calls: number; failures: number; slowCalls: number }> {
+    this.expire(now)
+    const buckets: Array<{ at: number; calls: number; failures: number; slowCalls: number }> = []
+    for (let epoch = this.head - this.buckets + 1; epoch <= this.head; epoch++) {
+      const index = this.indexOf(epoch)
+      const calls = this.bucketCalls[index]!
+      if (calls === 0) continue
+      // Rounded up, the start time reads back into the same bucket (a bucket is at least 1 ms wide).
+      buckets.push({
+        at: Math.max(0, Math.ceil(epoch * this.width)),
+        calls,
+        failures: this.bucketFailures[index]!,
+        slowCalls: this.bucketSlow[index]!
+      })
+    }
+    return buckets
+  }
+
+  /**
+   * Adds a bucket's counts to the bucket that holds `at` at `now`, when it
+   * is still in the window (a bucket of another width lands in the one
+   * holding its start).
+   */
+  restoreBucket(at: number, calls: number, failures: number, slowCalls: number, now: number): void {
+    this.expire(now)
+    const epoch = Math.min(Math.floor(at / this.width), this.head)
+    if (epoch <= this.head - this.buckets) return
+    const index = this.indexOf(epoch)
+    this.bucketCalls[index]! += calls
+    this.bucketFailures[index]! += failures
+    this.bucketSlow[index]! += slowCalls
+    this.calls += calls
+    this.failures += failures
+    this.slowCalls += slowCalls
   }
 
   private clearBuckets(): void {

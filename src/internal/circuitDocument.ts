@@ -1,0 +1,202 @@
+/**
+ * A circuit written to a `CircuitDocument` and read back: what the
+ * document holds is described in the public `CircuitDocument` module; this
+ * module takes it from the state machine, checks an untrusted document
+ * against the breaker that restores it (its name, its window, times that
+ * are not in the future and openings no longer than `Limits.maxDuration`),
+ * and applies it in one synchronous step.
+ *
+ * @internal
+ */
+import { Duration, Exit, Result } from "effect"
+import { CircuitDocument, currentVersion } from "../CircuitDocument.js"
+import type { DocumentFailure } from "../CircuitDocument.js"
+import type { ControlTarget } from "../CircuitStore.js"
+import { ConfigIssue } from "../ConfigIssue.js"
+import { maxDuration } from "../Limits.js"
+import type { Circuit } from "./circuit.js"
+import type { RecordedFailure } from "./failures.js"
+import { summarizeFailure } from "./failures.js"
+import { decodeOptions, describeValue } from "./options.js"
+import type { Phase } from "./phase.js"
+import { CountWindowImpl, TimeWindowImpl } from "./window.js"
+
+const maxMillis = Duration.toMillis(maxDuration)
+
+const summaryOf = (failure: RecordedFailure | undefined): typeof DocumentFailure.Type | null => {
+  if (failure === undefined) return null
+  const summary = summarizeFailure(failure)
+  return { at: summary.at, tag: summary.tag === null ? null : summary.tag.slice(0, 256), message: summary.message }
+}
+
+/**
+ * A failure read back from a document: what a report shows of it (its tag
+ * and message), the value a rejection's `lastFailure` carries.
+ */
+const recordedOf = (failure: typeof DocumentFailure.Type | null): RecordedFailure | undefined =>
+  failure === null ? undefined : {
+    at: failure.at,
+    exit: Exit.fail(
+      failure.tag === null ? { message: failure.message } : { _tag: failure.tag, message: failure.message }
+    )
+  }
+
+/**
+ * The circuit's state at `now`, as a document of the breaker `name`.
+ *
+ * @internal
+ */
+export const exportDocument = (circuit: Circuit, name: string, now: number): CircuitDocument => {
+  const phase = circuit.advance(now)
+  const window = circuit.window
+  const opening = phase._tag === "Closed" || phase._tag === "Disabled" ? undefined : circuit.opening
+  return new CircuitDocument({
+    version: currentVersion,
+    breaker: name,
+    exportedAt: now,
+    state: phase._tag,
+    openedAt: opening === undefined ? null : opening.at,
+    openReason: opening === undefined ? null : opening.reason,
+    openUntil: phase._tag === "Open" ? phase.until : null,
+    openedBy: summaryOf(opening?.failure),
+    consecutiveOpenings: circuit.consecutiveOpenings,
+    consecutiveFailures: circuit.consecutiveFailures,
+    lastFailure: summaryOf(circuit.lastFailure),
+    window: window instanceof CountWindowImpl
+      ? { _tag: "CountWindow", outcomes: window.outcomes() }
+      : { _tag: "TimeWindow", buckets: (window as TimeWindowImpl).bucketsAt(now) }
+  })
+}
+
+const opened = (state: CircuitDocument["state"]): boolean =>
+  state === "Open" || state === "HalfOpen" || state === "ForcedOpen"
+
+/**
+ * The rules a decoded document breaks for the breaker `name` whose window
+ * is of kind `windowTag`, read at `now`.
+ */
+const documentIssues = (
+  doc: CircuitDocument,
+  name: string,
+  windowTag: "CountWindow" | "TimeWindow",
+  now: number
+): Array<ConfigIssue> => {
+  const issues: Array<ConfigIssue> = []
+  const issue = (field: string, rule: string) => issues.push(new ConfigIssue({ field, rule }))
+  if (doc.breaker !== name) {
+    issue("breaker", `must be this breaker's name ${describeValue(name)} (got ${describeValue(doc.breaker)})`)
+  }
+  if (doc.exportedAt > now) issue("exportedAt", `must not be in the future (now is ${now}, got ${doc.exportedAt})`)
+  const notAfterExport = (field: string, at: number) => {
+    if (at > doc.exportedAt) issue(field, `must not be after exportedAt (${doc.exportedAt}), got ${at}`)
+  }
+  if (opened(doc.state)) {
+    if (doc.openedAt === null) issue("openedAt", `must be set for a ${doc.state} circuit`)
+    else notAfterExport("openedAt", doc.openedAt)
+    if (doc.openReason === null) issue("openReason", `must be set for a ${doc.state} circuit`)
+  } else {
+    if (doc.openedAt !== null) issue("openedAt", `must be null for a ${doc.state} circuit`)
+    if (doc.openReason !== null) issue("openReason", `must be null for a ${doc.state} circuit`)
+    if (doc.openedBy !== null) issue("openedBy", `must be null for a ${doc.state} circuit`)
+  }
+  if (doc.state === "Open") {
+    if (doc.openUntil === null) issue("openUntil", "must be set for an Open circuit")
+    else if (doc.openedAt !== null && (doc.openUntil < doc.openedAt || doc.openUntil - doc.openedAt > maxMillis)) {
+      issue("openUntil", `must be from openedAt to ${maxMillis} milliseconds after it, got ${doc.openUntil}`)
+    }
+  } else if (doc.openUntil !== null) {
+    issue("openUntil", `must be null for a ${doc.state} circuit`)
+  }
+  if (doc.openedBy !== null) notAfterExport("openedBy.at", doc.openedBy.at)
+  if (doc.lastFailure !== null) notAfterExport("lastFailure.at", doc.lastFailure.at)
+  if (doc.window._tag !== windowTag) {
+    issue("window._tag", `must be ${windowTag}, the kind of this breaker's window (got ${doc.window._tag})`)
+  } else if (doc.window._tag === "TimeWindow") {
+    doc.window.buckets.forEach((bucket, i) => {
+      notAfterExport(`window.buckets.${i}.at`, bucket.at)
+      if (bucket.failures > bucket.calls) issue(`window.buckets.${i}.failures`, "must be at most calls")
+      if (bucket.slowCalls > bucket.calls) issue(`window.buckets.${i}.slowCalls`, "must be at most calls")
+    })
+  }
+  return issues
+}
+
+/**
+ * Decodes an untrusted document for the breaker of `circuit`, named `name`,
+ * at `now`: the document, or every broken rule.
+ *
+ * @internal
+ */
+export const decodeDocument = (
+  input: unknown,
+  circuit: Circuit,
+  name: string,
+  now: number
+): Result.Result<CircuitDocument, ReadonlyArray<ConfigIssue>> => {
+  const decoded = decodeOptions(CircuitDocument, input, "circuit document field", "(document)")
+  if (Result.isFailure(decoded)) return decoded
+  const issues = documentIssues(decoded.success, name, circuit.config.window._tag, now)
+  return issues.length === 0 ? decoded : Result.fail(issues)
+}
+
+/**
+ * Replaces the circuit's state with the document's, at `now` (the breaker's
+ * transition reason is `Restore`), and returns what the store is handed.
+ * Every phase is new, so calls admitted before are stale; an opening that
+ * ended by now half-opens at once.
+ *
+ * @internal
+ */
+export const restoreDocument = (circuit: Circuit, doc: CircuitDocument, now: number): ControlTarget => {
+  const from = circuit.advance(now)
+  circuit.clearCounts()
+  circuit.consecutiveOpenings = doc.consecutiveOpenings
+  circuit.lastFailure = recordedOf(doc.lastFailure)
+  circuit.durations.resume(doc.consecutiveOpenings, now)
+  let next: Phase
+  switch (doc.state) {
+    case "Closed":
+      next = circuit.closedPhase()
+      break
+    case "Disabled":
+      next = circuit.disabledPhase()
+      break
+    case "HalfOpen":
+      next = circuit.halfOpenPhase()
+      break
+    case "ForcedOpen":
+      next = { _tag: "ForcedOpen", gen: circuit.nextGen() }
+      break
+    case "Open":
+      next = { _tag: "Open", gen: circuit.nextGen(), openedAt: doc.openedAt!, until: doc.openUntil! }
+      circuit.pendingDeadline = doc.openUntil!
+      break
+  }
+  circuit.opening = doc.openedAt === null
+    ? undefined
+    : { at: doc.openedAt, reason: doc.openReason ?? "Restore", failure: recordedOf(doc.openedBy) }
+  circuit.set(from, next, "Restore", now)
+  if (next._tag === "Closed" || next._tag === "Disabled") {
+    circuit.consecutiveFailures = doc.consecutiveFailures
+    const window = circuit.window
+    if (doc.window._tag === "CountWindow" && window instanceof CountWindowImpl) {
+      window.restore(doc.window.outcomes)
+    } else if (doc.window._tag === "TimeWindow" && window instanceof TimeWindowImpl) {
+      for (const bucket of doc.window.buckets) {
+        window.restoreBucket(bucket.at, bucket.calls, bucket.failures, bucket.slowCalls, now)
+      }
+    }
+  }
+  circuit.advance(now)
+  // An opening goes to the store with its end, passed or not; a half-open circuit as an opening that ended now.
+  const opening = doc.state === "Open" || doc.state === "HalfOpen"
+  return {
+    _tag: "Restored",
+    state: {
+      state: opening ? "Open" : doc.state,
+      until: doc.state === "Open" ? doc.openUntil! : opening ? now : 0,
+      openedAt: opening ? doc.openedAt! : 0,
+      consecutiveOpenings: circuit.consecutiveOpenings
+    }
+  }
+}
