@@ -616,7 +616,7 @@ describe("every public constructor, fuzzed", () => {
           fc.string({ minLength: 1, maxLength: 12 }).filter((key) =>
             !(key in target.fields) && !(key in (target.base ?? {})) && key !== "__proto__" && key !== "config" &&
             key !== "value" && key !== "orElse" && key !== "on" && key !== "classify" && key !== "schedule" &&
-            key !== "retryOn" && key !== "budget" && key !== "breaker"
+            key !== "retryOn" && key !== "budget" && key !== "breaker" && key !== "name" && key !== "metrics"
           ),
           fc.anything(),
           (key, value) => {
