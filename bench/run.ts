@@ -5,18 +5,20 @@
  * them.
  */
 import { circuitBreaker as cockatielBreaker, ConsecutiveBreaker, handleAll } from "cockatiel"
-import { Context, Effect, Exit, Scope } from "effect"
-import { CircuitBreaker as EffectCircuitBreaker } from "effect/persistence"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { CircuitBreaker as EffectCircuitBreaker, RateLimiter } from "effect/persistence"
 import { writeFileSync } from "node:fs"
 import OpossumBreaker from "opossum"
 import {
   AdaptiveLimit,
   Bulkhead,
+  Chaos,
   CircuitBreaker,
   CircuitBreakerRegistry,
   Fallback,
   Hedge,
   Policy,
+  RateLimit,
   Retry,
   Timeout,
   withCircuitBreaker
@@ -118,6 +120,16 @@ const retryWithBudget = Effect.runSync(Retry.make({ name: "bench", budget }))
 const timeout = Effect.runSync(Timeout.make({ name: "bench", duration: "10 seconds" }))
 const bulkhead = Effect.runSync(Bulkhead.make({ name: "bench", maxConcurrent: 10 }))
 const adaptiveLimit = Effect.runSync(AdaptiveLimit.make({ name: "bench" }))
+// A rate limit over Effect's memory store that never runs out: the cost of counting a call.
+const rateLimit = Effect.runSync(
+  RateLimit.make({ name: "bench", limit: 1_000_000_000, window: "1 second" }).pipe(
+    Effect.provide(RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)))
+  )
+)
+const chaosOff = Effect.runSync(Chaos.make({ name: "bench", enabled: false, faults: [{ kind: "hang", rate: 1 }] }))
+const chaosOn = Effect.runSync(
+  Chaos.make({ name: "bench", enabled: true, seed: 1, faults: [{ kind: "hang", rate: 0 }] })
+)
 const fallback = Effect.runSync(Fallback.make({ name: "bench", on: ["CircuitOpenError"], value: -1 }))
 const lastKnownGood = Effect.runSync(Fallback.lastKnownGood<number>()({ name: "bench" }))
 const hedge = Effect.runSync(Hedge.make({ name: "bench", delay: "10 seconds" }))
@@ -207,6 +219,12 @@ const baseCases: ReadonlyArray<Case> = [
   inFiber("policy: Effect.timeout (Effect's own, for scale)", () => Effect.timeout(asyncCall(), "10 seconds")),
   inFiber("policy: bulkhead (a slot is free)", () => Bulkhead.withBulkhead(asyncCall(), bulkhead)),
   inFiber("policy: adaptive limit (a slot is free)", () => AdaptiveLimit.withLimit(asyncCall(), adaptiveLimit)),
+  inFiber(
+    "policy: rate limit (Effect's memory store, a token is free)",
+    () => RateLimit.rateLimit(asyncCall(), rateLimit)
+  ),
+  inFiber("policy: fault injection switched off", () => Chaos.inject(asyncCall(), chaosOff)),
+  inFiber("policy: fault injection on, no fault drawn", () => Chaos.inject(asyncCall(), chaosOn)),
   inFiber("policy: fallback (not needed)", () => Fallback.fallback(guardedCall(), fallback)),
   inFiber("policy: last-known-good cache (stores the value)", () => lastKnownGood.serve(asyncCall(), "key")),
   inFiber("policy: hedge (answered before the delay)", () => Hedge.hedge(asyncCall(), hedge)),
@@ -430,6 +448,9 @@ const main = async () => {
       "policy: Effect.timeout (Effect's own, for scale)",
       "policy: bulkhead (a slot is free)",
       "policy: adaptive limit (a slot is free)",
+      "policy: rate limit (Effect's memory store, a token is free)",
+      "policy: fault injection switched off",
+      "policy: fault injection on, no fault drawn",
       "policy: fallback (not needed)",
       "policy: last-known-good cache (stores the value)",
       "policy: hedge (answered before the delay)",
