@@ -11,10 +11,7 @@
 import { Effect } from "effect"
 import { writeFileSync } from "node:fs"
 import type { Guard, Result } from "./adaptiveSimulation.js"
-import { capacity, defaultModel, guards, loads, simulate, unloadedLatency } from "./adaptiveSimulation.js"
-
-const percent = (x: number) => `${(100 * x).toFixed(1)}%`
-const millis = (x: number) => (Number.isNaN(x) ? "—" : `${x.toFixed(0)} ms`)
+import { defaultModel, guards, loads, simulateAll, simulationTable, unloadedLatency } from "./adaptiveSimulation.js"
 
 const workersArgument = process.argv.find((arg) => arg.startsWith("--workers="))
 const model = workersArgument === undefined
@@ -22,25 +19,8 @@ const model = workersArgument === undefined
   : { ...defaultModel, workers: Number(workersArgument.slice("--workers=".length)) }
 const simulatedLoads = workersArgument === undefined ? loads : [3]
 
-const results: Array<Result> = []
-for (const load of simulatedLoads) {
-  for (const guard of guards) results.push(await Effect.runPromise(simulate(guard, load, model)))
-}
-
-console.log(
-  `Dependency: ${model.workers} workers, service ${model.serviceMillis} ms ±${100 * model.spread}%, ` +
-    `capacity ${capacity(model)} calls/s, caller timeout ${model.timeoutMillis} ms; ` +
-    `${model.durationMillis / 1000} s of arrivals, the first ${model.warmupMillis / 1000} s not measured. ` +
-    `Target at 3x: goodput >= 90%, p99 <= ${2 * unloadedLatency(model)} ms.\n`
-)
-console.log("| load | configuration | goodput (of capacity) | p99 latency | rejected | timed out | final limit |")
-console.log("|---:|---|---:|---:|---:|---:|---:|")
-for (const r of results) {
-  console.log(
-    `| ${r.load}x | ${r.guard} | ${percent(r.goodput)} | ${millis(r.p99)} | ${percent(r.rejected)} | ` +
-      `${percent(r.timedOut)} | ${r.finalLimit ?? ""} |`
-  )
-}
+const results = await Effect.runPromise(simulateAll(model, simulatedLoads))
+console.log(simulationTable(model, results))
 
 if (workersArgument !== undefined) process.exit(0)
 

@@ -201,3 +201,32 @@ export const simulate = (
       finalLimit
     }
   })).pipe(Random.withSeed(seed), Effect.provide(TestClock.layer()))
+
+/** Every configuration at each of `loads`, one after another. */
+export const simulateAll = (model: Model, atLoads: ReadonlyArray<number> = loads): Effect.Effect<Array<Result>> =>
+  Effect.gen(function*() {
+    const results: Array<Result> = []
+    for (const load of atLoads) {
+      for (const guard of guards) results.push(yield* simulate(guard, load, model))
+    }
+    return results
+  })
+
+const percent = (x: number) => `${(100 * x).toFixed(1)}%`
+const millis = (x: number) => (Number.isNaN(x) ? "—" : `${x.toFixed(0)} ms`)
+
+/** The model in a sentence, then the results as a Markdown table (docs/adaptive-concurrency.md, docs/benchmarks.md). */
+export const simulationTable = (model: Model, results: ReadonlyArray<Result>): string =>
+  [
+    `Dependency: ${model.workers} workers, service ${model.serviceMillis} ms ±${100 * model.spread}%, ` +
+    `capacity ${capacity(model)} calls/s, caller timeout ${model.timeoutMillis} ms; ` +
+    `${model.durationMillis / 1000} s of arrivals, the first ${model.warmupMillis / 1000} s not measured. ` +
+    `Target at 3x: goodput >= 90%, p99 <= ${2 * unloadedLatency(model)} ms.`,
+    "",
+    "| load | configuration | goodput (of capacity) | p99 latency | rejected | timed out | final limit |",
+    "|---:|---|---:|---:|---:|---:|---:|",
+    ...results.map((r) =>
+      `| ${r.load}x | ${r.guard} | ${percent(r.goodput)} | ${millis(r.p99)} | ${percent(r.rejected)} | ` +
+      `${percent(r.timedOut)} | ${r.finalLimit ?? ""} |`
+    )
+  ].join("\n")

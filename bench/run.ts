@@ -24,6 +24,7 @@ import {
   withCircuitBreaker
 } from "../src/index.js"
 import type { CircuitOpenError } from "../src/index.js"
+import { defaultModel, simulateAll, simulationTable } from "./adaptiveSimulation.js"
 import { dashboardBench, dashboardStreams } from "./dashboard.js"
 import { processFleet } from "./fleetProcesses.js"
 import type { Case, Measurement } from "./harness.js"
@@ -575,9 +576,11 @@ const main = async () => {
     ) + "\n"
   )
   if (!quick) {
+    // Simulated time (TestClock): the same figures on every machine and every run.
+    const simulation = simulationTable(defaultModel, await Effect.runPromise(simulateAll(defaultModel)))
     writeFileSync(
       new URL("../docs/benchmarks.md", import.meta.url),
-      benchmarksPage(date, info, table, targets, churnRuns)
+      benchmarksPage(date, info, table, targets, churnRuns, simulation)
     )
     console.log("wrote docs/benchmarks.md and bench/results.json")
   } else {
@@ -593,7 +596,8 @@ const benchmarksPage = (
   info: ReturnType<typeof machine>,
   table: string,
   targets: string,
-  churnRuns: number
+  churnRuns: number,
+  simulation: string
 ) =>
   `# Benchmarks
 
@@ -646,6 +650,10 @@ shared machine.
   ${HTTP_SEQUENTIAL.toLocaleString("en")} requests one at a time per round (latency), and
   ${HTTP_CONCURRENT.toLocaleString("en")} requests ${httpConcurrency} at a time (throughput). The target is
   the wrapped client within 3% of the bare one on both.
+- **policy: rate limit** counts the call in Effect's memory store (\`RateLimit\` over
+  \`effect/persistence\`'s \`RateLimiter\`) with tokens to spare; **fault injection** is \`Chaos\`
+  switched off (what production pays when it is compiled in but off) and switched on with no fault
+  drawn (one random draw per fault).
 - **Dashboard** guards the asynchronous call with a breaker shown on a \`Dashboard\` whose
   ${dashboardStreams} streams are open and read to the end (five browsers' worth), next to a breaker shown
   nowhere: the dashboard observes its breakers without timing their calls, and one sampler serves every
@@ -676,6 +684,16 @@ observes every exit, on the synchronous no-op and on the asynchronous call. Next
 the guarded asynchronous call stays within 2x; on a synchronous no-op no wrapper can, in Effect 4: the
 floor row shows that the two primitives any exit-observing wrapper needs already cost more than the
 no-op itself; the breaker adds its admission, classification and window update on top of that floor.
+
+## Adaptive concurrency: the simulation
+
+A simulated dependency whose latency grows with its queue, driven at 0.5x to 10x its capacity, with
+no limit, a bulkhead sized right, a bulkhead sized 2x too big, and each algorithm of \`AdaptiveLimit\`
+(\`bench/adaptiveSimulation.ts\`, under \`TestClock\`; the model, the chart and what the figures mean
+are in [adaptive-concurrency.md](adaptive-concurrency.md)). Each row gives the goodput as a share of
+capacity, the p99 latency of the calls that succeeded, and the share of calls rejected or timed out.
+
+${simulation}
 `
 
 void main()
