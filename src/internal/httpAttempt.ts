@@ -296,10 +296,12 @@ const bufferBody = (
         })
       })
     const announced = Number(response.headers["content-length"])
-    if (announced > limit) return Effect.fail(tooLarge(`${announced} bytes`))
     const chunks: Array<Uint8Array> = []
     let size = 0
+    // A body announced too large fails at its first chunk: the stream is started and cancelled, which
+    // releases the connection (a body never read would hold it until garbage collected).
     const read = Stream.runForEach(response.stream, (chunk) => {
+      if (announced > limit) return Effect.fail(tooLarge(`${announced} bytes`))
       size += chunk.length
       if (size > limit) return Effect.fail(tooLarge(`more than ${limit} bytes`))
       chunks.push(chunk)
