@@ -128,6 +128,19 @@ describe("classification", () => {
       expect(classified).toBe(1)
     }).pipe(Effect.scoped))
 
+  it.effect("a HEAD whose Content-Length announces more than classifyBodyLimit has no body: it is classified", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 200, headers: { "content-length": String(10 * 1024 * 1024) } })
+      const seen: Array<string> = []
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker: open1,
+        classifyBodyLimit: 1024,
+        classifyBody: (response) => Effect.map(response.text, (text) => (seen.push(text), false))
+      })
+      expect(statusOf(yield* Effect.exit(client.head(`${A}/big-file`)))).toBe(200)
+      expect(seen).toEqual([""])
+    }).pipe(Effect.scoped))
+
   it.effect("classifyBodyLimit is checked: 1 byte to 64 MiB, and only with classifyBody", () =>
     Effect.gen(function*() {
       const upstream = scripted({ status: 200 })
