@@ -257,20 +257,37 @@ export type Added<O> =
   | CircuitOpenError
   | (Given<O, "timeout"> | Given<O, "deadline"> extends false ? never : TimeoutError)
   | (Given<O, "bulkhead"> extends true ? BulkheadFullError : never)
-  | (O extends { readonly rateLimit: RateLimit<infer StoreError> } ? RateLimitExceededError | StoreError : never)
+  | RateLimitAdded<Present<O, "rateLimit">>
+
+/** What a rate limit adds (distributed over `L`: nothing when no rate limit is given). */
+type RateLimitAdded<L> = L extends RateLimit<infer StoreError> ? RateLimitExceededError | StoreError : never
+
+/** The value of option `K` when it is given: never when `O` has no such option (or only `undefined`). */
+type Present<O, K extends string> = K extends keyof O ? Exclude<O[K], undefined> : never
+
+/** The fallback `O` may give (its type without `undefined`), or never. */
+type FallbackOf<O> = Present<O, "fallback">
+
+/** Whether `O` may leave the fallback out: an optional option, or one that may be `undefined`. */
+type MayLackFallback<O> = "fallback" extends keyof O ? undefined extends O["fallback" & keyof O] ? true : false
+  : true
 
 /**
- * The error type of a client failing with `E`, guarded with options `O`.
+ * The error type of a client failing with `E`, guarded with options `O`:
+ * what its fallback fails with when it has one; `E` and the policies'
+ * errors (`Added`) when it has none; both when it may or may not (an
+ * option that may be `undefined`, or options typed as `Options`).
  *
  * @category type-level
  * @since 0.1.0
  */
-export type ErrorOf<E, O> = O extends {
-  readonly fallback: (
+export type ErrorOf<E, O> = [FallbackOf<O>] extends [never] ? E | Added<O>
+  : FallbackOf<O> extends (
     error: never,
     request: never
-  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, infer FE, infer _>
-} ? FE
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, infer FE, infer _> ? // A fallback that may be absent (`cond ? f : undefined`, or options typed as `Options`) leaves
+    // the policies' errors possible beside its own.
+    MayLackFallback<O> extends true ? FE | E | Added<O> : FE
   : E | Added<O>
 
 /**
@@ -280,12 +297,11 @@ export type ErrorOf<E, O> = O extends {
  * @category type-level
  * @since 0.1.0
  */
-export type RequiresOf<O> = O extends {
-  readonly fallback: (
+export type RequiresOf<O> = [FallbackOf<O>] extends [never] ? never
+  : FallbackOf<O> extends (
     error: never,
     request: never
-  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, infer _, infer FR>
-} ? FR
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, infer _, infer FR> ? FR
   : never
 
 /**

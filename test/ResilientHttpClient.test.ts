@@ -266,7 +266,7 @@ describe("circuits", () => {
 })
 
 describe("Retry-After", () => {
-  const retryingWith = (options: ResilientHttpClient.Options, ...steps: ReadonlyArray<Step>) =>
+  const retryingWith = (options: Omit<ResilientHttpClient.Options, "fallback">, ...steps: ReadonlyArray<Step>) =>
     Effect.gen(function*() {
       const upstream = scripted(...steps)
       const client = yield* ResilientHttpClient.make(upstream.client, {
