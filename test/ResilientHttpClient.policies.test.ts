@@ -314,6 +314,25 @@ describe("rate limit", () => {
       expect((yield* client.get(`${A}/x`)).status).toBe(200)
     }).pipe(Effect.scoped, Effect.provide(MemoryLimiter)))
 
+  it.effect("a 429 that opens its circuit mid-retries still cools the adaptive limit down", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 429, headers: { "retry-after": "30" } }, { status: 200 })
+      const rateLimit = yield* RateLimit.make({ name: "partner", limit: 100, window: "1 second", adaptive: true })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker: { consecutiveFailures: 1, openDuration: "1 second" },
+        maxRetryAfter: 0, // the circuit opens for its own second, the limit learns the 30 seconds
+        rateLimit,
+        retry
+      })
+      // The 429 opens the circuit: the retries end at once with it.
+      expect((yield* client.get(`${A}/x`)).status).toBe(429)
+      yield* TestClock.adjust("2 seconds")
+      // The circuit would let a probe in; the limit, told to wait 30 seconds, does not.
+      const error = failure(yield* Effect.exit(client.get(`${A}/x`)))
+      expect(error).toBeInstanceOf(RateLimitExceededError)
+      expect(upstream.calls).toHaveLength(1)
+    }).pipe(Effect.scoped, Effect.provide(MemoryLimiter)))
+
   it.effect("a value that is not a RateLimit is refused, naming the field", () =>
     Effect.gen(function*() {
       const upstream = scripted({ status: 200 })

@@ -349,7 +349,10 @@ const rateLimited = (
 
 const failedResponseOf = (cause: Cause.Cause<unknown>): Response | undefined => {
   const error = Cause.findErrorOption(cause)
-  return error._tag === "Some" && error.value instanceof FailedResponse ? error.value.response : undefined
+  if (error._tag === "None") return undefined
+  // The answer that opened its circuit (or failed while it was open) comes marked: it counts too.
+  const answer = unwrapCircuitOpened(error.value)
+  return answer instanceof FailedResponse ? answer.response : undefined
 }
 
 const feedback = (judge: Judge, permit: Permit, response: Response): Effect.Effect<void> =>
