@@ -50,7 +50,6 @@
  * ```ts
  * import { Effect } from "effect"
  * import { HttpClient } from "effect/http"
-import type { RateLimiter } from "effect/persistence"
  * import { ResilientHttpClient } from "effect-resilience"
  *
  * const program = Effect.gen(function*() {
