@@ -199,7 +199,12 @@ export interface Options<E = HttpClientError.HttpClientError> {
    * `Retry-After` answers.
    */
   readonly rateLimit?: RateLimit<unknown> | undefined
-  /** Which responses are failures. Default: `HttpClassifier.isFailureStatus(response.status)`. */
+  /**
+   * Which responses are failures for the breaker. Default:
+   * `HttpClassifier.isFailureStatus(response.status)`. A failure is retried
+   * unless it is a 4xx other than 408 and 429: a 404 made a failure here
+   * counts for the breaker but is not sent again.
+   */
   readonly isFailure?: ((response: HttpClientResponse.HttpClientResponse) => boolean) | undefined
   /**
    * Reads a response `isFailure` let through, and answers `true` for a

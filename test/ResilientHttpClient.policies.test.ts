@@ -62,6 +62,20 @@ describe("retries", () => {
       expect(yield* sent(keyed)).toBe(2)
     }).pipe(Effect.scoped))
 
+  it.effect("a 4xx other than 408/429 is never retried, even when isFailure makes it a failure for the breaker", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 404 }, { status: 200 })
+      const breaker = yield* CircuitBreaker.make({ name: "search", consecutiveFailures: 5 })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker,
+        retry,
+        isFailure: (response) => response.status >= 500 || response.status === 404
+      })
+      expect((yield* client.get(`${A}/x`)).status).toBe(404)
+      expect(upstream.calls).toHaveLength(1)
+      expect((yield* breaker.snapshot).failures).toBe(1)
+    }).pipe(Effect.scoped))
+
   it.effect("nonIdempotent: true retries a POST without a key", () =>
     Effect.gen(function*() {
       const upstream = scripted({ status: 503 }, { status: 201 })

@@ -350,21 +350,29 @@ export const errorWait = (judge: Judge, error: unknown): Duration.Duration | und
  * (unless its `Retry-After`, as the server said it, asks for more than
  * `maxWaitMillis`), a transport
  * error, a timeout. Never a full bulkhead, an open circuit, a request that
- * cannot be sent again, a 4xx other than 408/429, or an error the request
- * itself caused (encoding, URL).
+ * cannot be sent again, a 4xx other than 408/429 (whatever `isFailure`
+ * says of it), or an error the request itself caused (encoding, URL).
  *
  * @internal
  */
 export const isRetryableError = (judge: Judge, maxWaitMillis: number, error: unknown): boolean => {
-  if (error instanceof FailedResponse) return waitFits(error.requested, maxWaitMillis)
+  if (error instanceof FailedResponse) {
+    return isRetryableStatus(error.response.status) && waitFits(error.requested, maxWaitMillis)
+  }
   if (HttpClientError.isHttpClientError(error)) {
     const reason = error.reason
     if (reason._tag === "TransportError") return true
     if (reason._tag !== "StatusCodeError" || !judge.isFailure(reason.response)) return false
-    return waitFits(requestedWait(judge, reason.response), maxWaitMillis)
+    return isRetryableStatus(reason.response.status) && waitFits(requestedWait(judge, reason.response), maxWaitMillis)
   }
   return isTimeoutError(error) || Cause.isTimeoutError(error)
 }
+
+/**
+ * A 4xx other than 408 and 429 is the request's own fault: sent again, it fails again. Never
+ * retried, even when `isFailure` makes it a failure for the breaker.
+ */
+const isRetryableStatus = (status: number): boolean => status < 400 || status > 499 || status === 408 || status === 429
 
 const waitFits = (wait: Duration.Duration | undefined, maxWaitMillis: number): boolean =>
   wait === undefined || Duration.toMillis(wait) <= maxWaitMillis
