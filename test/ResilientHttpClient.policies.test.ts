@@ -347,6 +347,19 @@ describe("rate limit", () => {
       expect(upstream.calls).toHaveLength(1)
     }).pipe(Effect.scoped, Effect.provide(MemoryLimiter)))
 
+  it.effect("a 429 to a streamed upload (never sent again) still cools the adaptive limit down", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 429, headers: { "retry-after": "30" } }, { status: 200 })
+      const rateLimit = yield* RateLimit.make({ name: "partner", limit: 100, window: "1 second", adaptive: true })
+      const client = yield* ResilientHttpClient.make(upstream.client, { breaker: patient, rateLimit, retry })
+      const upload = HttpClientRequest.put(`${A}/files/1`).pipe(
+        HttpClientRequest.bodyStream(Stream.make(new TextEncoder().encode("payload")))
+      )
+      expect((yield* client.execute(upload)).status).toBe(429)
+      expect(failure(yield* Effect.exit(client.get(`${A}/x`)))).toBeInstanceOf(RateLimitExceededError)
+      expect(upstream.calls).toHaveLength(1)
+    }).pipe(Effect.scoped, Effect.provide(MemoryLimiter)))
+
   it.effect("a value that is not a RateLimit is refused, naming the field", () =>
     Effect.gen(function*() {
       const upstream = scripted({ status: 200 })

@@ -350,8 +350,9 @@ const rateLimited = (
 const failedResponseOf = (cause: Cause.Cause<unknown>): Response | undefined => {
   const error = Cause.findErrorOption(cause)
   if (error._tag === "None") return undefined
-  // The answer that opened its circuit (or failed while it was open) comes marked: it counts too.
-  const answer = unwrapCircuitOpened(error.value)
+  // The answer that opened its circuit (or failed while it was open), or that of a request that
+  // cannot be sent again, comes marked: it counts too.
+  const answer = unwrapUnreplayable(unwrapCircuitOpened(error.value))
   return answer instanceof FailedResponse ? answer.response : undefined
 }
 
