@@ -446,6 +446,21 @@ describe("building", () => {
       expect(breaker._tag).toBe("CircuitBreakerConfigError")
     }).pipe(Effect.scoped))
 
+  it.effect("a bad backoff option names the client and the field under retry, as retry.maxRetryAfterWait does", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 200 })
+      const error = yield* Effect.flip(
+        ResilientHttpClient.make(upstream.client, {
+          name: "inventory",
+          retry: { retries: -1, baseDelay: "soon" as never }
+        })
+      )
+      expect(error._tag).toBe("PolicyConfigError")
+      if (error._tag !== "PolicyConfigError") return
+      expect([error.kind, error.policy]).toEqual(["HttpClient", "inventory"])
+      expect(error.issues.map((issue) => issue.field)).toEqual(["retry.retries", "retry.baseDelay"])
+    }).pipe(Effect.scoped))
+
   it.effect("options that cannot apply to a breaker or registry of your own are refused, naming the field", () =>
     Effect.gen(function*() {
       const upstream = scripted({ status: 200 })

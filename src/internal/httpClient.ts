@@ -155,7 +155,13 @@ const makeRetry = (name: string, judge: Judge, options: RetryOptions, metrics: b
       )
     }
     const maxWaitMillis = Duration.toMillis(extras.success.maxRetryAfterWait ?? defaults.maxRetryAfterWait)
-    const schedule = (yield* Retry.backoff({ ...backoff })).pipe(
+    // The backoff's own errors, named as the client's other retry options are: retry.<field>.
+    const backoffSchedule = yield* Effect.mapError(Retry.backoff({ ...backoff }), (error) =>
+      configError(
+        name,
+        error.issues.map((issue) => new ConfigIssue({ field: `retry.${issue.field}`, rule: issue.rule }))
+      ))
+    const schedule = backoffSchedule.pipe(
       Schedule.modifyDelay(({ duration, input }) => {
         const wait = errorWait(judge, input)
         return Effect.succeed(wait === undefined ? duration : Duration.max(duration, wait))
