@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Stream } from "effect"
-import { HttpBody, HttpClientRequest, HttpClientResponse } from "effect/http"
+import { HttpBody, HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import { RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
@@ -373,6 +373,25 @@ describe("rate limit", () => {
 describe("fallback", () => {
   const cached = (request: HttpClientRequest.HttpClientRequest) =>
     Effect.succeed(HttpClientResponse.fromWeb(request, Response.json({ stock: 7 }, { headers: { "x-cache": "1" } })))
+
+  it.effect("answers at once: the failed response it replaces is released in the background", () =>
+    Effect.gen(function*() {
+      // A 503 whose body never ends (an overloaded proxy): draining it takes the drain's whole 100 ms.
+      const trickling = HttpClient.make((request) =>
+        Effect.succeed(HttpClientResponse.fromWeb(
+          request,
+          new Response(new ReadableStream({ start: (body) => body.enqueue(new TextEncoder().encode("busy")) }), {
+            status: 503
+          })
+        ))
+      )
+      const client = yield* ResilientHttpClient.make(trickling, { fallback: (_error, request) => cached(request) })
+      const fiber = yield* Effect.forkChild(client.get(`${A}/x`))
+      // No time passes: the caller gets the fallback's answer without waiting for the drain.
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      const answer = fiber.pollUnsafe()
+      expect(answer !== undefined && Exit.isSuccess(answer) && answer.value.headers["x-cache"]).toBe("1")
+    }).pipe(Effect.scoped))
 
   it.effect("answers for an open circuit, with the request at hand", () =>
     Effect.gen(function*() {

@@ -251,6 +251,7 @@ export const makeClient = <E, R>(
     const rateLimit = decoded.rateLimit
     const keyOf = given.key ?? originOf
     yield* claimClientName(name, decoded.metrics)
+    const scope = yield* Effect.scope
 
     const guard = (request: Request): Effect.Effect<Response, unknown, unknown> => {
       const tracked = trackBody(request)
@@ -284,7 +285,7 @@ export const makeClient = <E, R>(
       return Effect.provideService(fallback.apply(call) as typeof call, CurrentRequest, request)
     }
     return HttpClient.makeWith(
-      (request: Effect.Effect<Request, E, R>) => Effect.flatMap(request, (sent) => settled(guard, sent)),
+      (request: Effect.Effect<Request, E, R>) => Effect.flatMap(request, (sent) => settled(guard, sent, scope)),
       client.preprocess
     ) as HttpClient.HttpClient.With<unknown, unknown>
   })
@@ -320,12 +321,15 @@ const claimClientName = (name: string, metrics: boolean | undefined) =>
  */
 const settled = (
   guard: (request: Request) => Effect.Effect<Response, unknown, unknown>,
-  request: Request
+  request: Request,
+  scope: Scope.Scope
 ): Effect.Effect<Response, unknown, unknown> =>
   Effect.suspend(() => {
     const attempts = new AttemptResponses()
     return guard(request).pipe(
-      Effect.onExit((exit) => attempts.settle(exit)),
+      // In the background, in the client's scope: the caller gets its answer (a fallback's, say)
+      // without waiting up to the drain's 100 ms for a response it will never read.
+      Effect.onExit((exit) => Effect.asVoid(Effect.forkIn(attempts.settle(exit), scope))),
       Effect.provideService(CurrentAttempts, attempts)
     )
   })
