@@ -159,17 +159,20 @@ export class AttemptResponses {
     })
   }
 
-  /** Releases every response the call's `exit` does not hand to the caller. */
-  settle(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const held = this.held
-      if (held.length === 0 || (held.length === 1 && exit._tag === "Success" && exit.value === held[0])) {
-        return Effect.void
-      }
-      this.held = []
-      const kept = reachable(exit)
-      return Effect.forEach(held.filter((response) => !kept.has(response)), release, { discard: true })
-    })
+  /**
+   * What releases every response the call's `exit` does not hand to the
+   * caller, or `undefined` when there is none (the common case: no effect to
+   * run, nothing to fork).
+   */
+  settle(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> | undefined {
+    const held = this.held
+    if (held.length === 0 || (held.length === 1 && exit._tag === "Success" && exit.value === held[0])) {
+      return undefined
+    }
+    this.held = []
+    const kept = reachable(exit)
+    const left = held.filter((response) => !kept.has(response))
+    return left.length === 0 ? undefined : Effect.forEach(left, release, { discard: true })
   }
 }
 

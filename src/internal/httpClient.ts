@@ -329,7 +329,10 @@ const settled = (
     return guard(request).pipe(
       // In the background, in the client's scope: the caller gets its answer (a fallback's, say)
       // without waiting up to the drain's 100 ms for a response it will never read.
-      Effect.onExit((exit) => Effect.asVoid(Effect.forkIn(attempts.settle(exit), scope))),
+      Effect.onExit((exit) => {
+        const release = attempts.settle(exit)
+        return release === undefined ? Effect.void : Effect.asVoid(Effect.forkIn(release, scope))
+      }),
       Effect.provideService(CurrentAttempts, attempts)
     )
   })
