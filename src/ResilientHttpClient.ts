@@ -52,7 +52,6 @@
  * ```ts
  * import { Effect } from "effect"
  * import { HttpClient } from "effect/http"
-import type { RateLimiter } from "effect/persistence"
  * import { ResilientHttpClient } from "effect-resilience"
  *
  * const program = Effect.gen(function*() {
@@ -214,7 +213,12 @@ export interface Options<E = HttpClientError.HttpClientError> {
    * breaker.
    */
   readonly limit?: AdaptiveLimit | undefined
-  /** Which responses are failures. Default: `HttpClassifier.isFailureStatus(response.status)`. */
+  /**
+   * Which responses are failures for the breaker. Default:
+   * `HttpClassifier.isFailureStatus(response.status)`. A failure is retried
+   * unless it is a 4xx other than 408 and 429: a 404 made a failure here
+   * counts for the breaker but is not sent again.
+   */
   readonly isFailure?: ((response: HttpClientResponse.HttpClientResponse) => boolean) | undefined
   /**
    * Reads a response `isFailure` let through, and answers `true` for a
@@ -271,21 +275,38 @@ export type Added<O> =
   | CircuitOpenError
   | (Given<O, "timeout"> | Given<O, "deadline"> extends false ? never : TimeoutError)
   | (Given<O, "bulkhead"> extends true ? BulkheadFullError : never)
-  | (O extends { readonly rateLimit: RateLimit<infer StoreError> } ? RateLimitExceededError | StoreError : never)
+  | RateLimitAdded<Present<O, "rateLimit">>
   | (Given<O, "limit"> extends true ? ConcurrencyLimitExceededError : never)
 
+/** What a rate limit adds (distributed over `L`: nothing when no rate limit is given). */
+type RateLimitAdded<L> = L extends RateLimit<infer StoreError> ? RateLimitExceededError | StoreError : never
+
+/** The value of option `K` when it is given: never when `O` has no such option (or only `undefined`). */
+type Present<O, K extends string> = K extends keyof O ? Exclude<O[K], undefined> : never
+
+/** The fallback `O` may give (its type without `undefined`), or never. */
+type FallbackOf<O> = Present<O, "fallback">
+
+/** Whether `O` may leave the fallback out: an optional option, or one that may be `undefined`. */
+type MayLackFallback<O> = "fallback" extends keyof O ? undefined extends O["fallback" & keyof O] ? true : false
+  : true
+
 /**
- * The error type of a client failing with `E`, guarded with options `O`.
+ * The error type of a client failing with `E`, guarded with options `O`:
+ * what its fallback fails with when it has one; `E` and the policies'
+ * errors (`Added`) when it has none; both when it may or may not (an
+ * option that may be `undefined`, or options typed as `Options`).
  *
  * @category type-level
  * @since 0.1.0
  */
-export type ErrorOf<E, O> = O extends {
-  readonly fallback: (
+export type ErrorOf<E, O> = [FallbackOf<O>] extends [never] ? E | Added<O>
+  : FallbackOf<O> extends (
     error: never,
     request: never
-  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, infer FE, infer _>
-} ? FE
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, infer FE, infer _> ? // A fallback that may be absent (`cond ? f : undefined`, or options typed as `Options`) leaves
+    // the policies' errors possible beside its own.
+    MayLackFallback<O> extends true ? FE | E | Added<O> : FE
   : E | Added<O>
 
 /**
@@ -295,12 +316,11 @@ export type ErrorOf<E, O> = O extends {
  * @category type-level
  * @since 0.1.0
  */
-export type RequiresOf<O> = O extends {
-  readonly fallback: (
+export type RequiresOf<O> = [FallbackOf<O>] extends [never] ? never
+  : FallbackOf<O> extends (
     error: never,
     request: never
-  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, infer _, infer FR>
-} ? FR
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, infer _, infer FR> ? FR
   : never
 
 /**

@@ -50,6 +50,23 @@ describe("a resilient client releases the bodies of the responses it supersedes"
       expect(yield* settlesAtMost(server.openConnections, 1)).toBeLessThanOrEqual(1)
     }).pipe(Effect.scoped))
 
+  it.live("a body over classifyBodyLimit announced by its Content-Length is cancelled: its connection closes", () =>
+    Effect.gen(function*() {
+      const size = 4 * 1024 * 1024
+      const large = { status: 200, headers: { "content-length": String(size) }, body: "x".repeat(size) }
+      const { client, server } = yield* setup(large)
+      const guarded = yield* ResilientHttpClient.make(client, {
+        classifyBody: (response) => Effect.map(response.text, (text) => text === "degraded")
+      })
+      for (let i = 0; i < 3; i++) {
+        const error = yield* Effect.flip(guarded.get(`${server.url}/x`))
+        expect(error._tag === "HttpClientError" && error.reason._tag).toBe("DecodeError")
+      }
+      expect(server.requests).toHaveLength(3)
+      // Never read, never cancelled, each body would hold its connection until garbage collected.
+      expect(yield* settlesAtMost(server.openConnections, 0)).toBe(0)
+    }).pipe(Effect.scoped))
+
   it.live("a failed response the fallback replaces is drained: the next request reuses its connection", () =>
     Effect.gen(function*() {
       const { client, server } = yield* setup({ status: 503, body: "x".repeat(100_000) }, { status: 200, body: "up" })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Stream } from "effect"
-import { HttpBody, HttpClientRequest, HttpClientResponse } from "effect/http"
+import { HttpBody, HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import { RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
@@ -62,6 +62,20 @@ describe("retries", () => {
       expect(yield* sent(HttpClientRequest.patch(`${A}/x`))).toBe(1)
       const keyed = HttpClientRequest.post(`${A}/x`).pipe(HttpClientRequest.setHeader("Idempotency-Key", "order-1"))
       expect(yield* sent(keyed)).toBe(2)
+    }).pipe(Effect.scoped))
+
+  it.effect("a 4xx other than 408/429 is never retried, even when isFailure makes it a failure for the breaker", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 404 }, { status: 200 })
+      const breaker = yield* CircuitBreaker.make({ name: "search", consecutiveFailures: 5 })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker,
+        retry,
+        isFailure: (response) => response.status >= 500 || response.status === 404
+      })
+      expect((yield* client.get(`${A}/x`)).status).toBe(404)
+      expect(upstream.calls).toHaveLength(1)
+      expect((yield* breaker.snapshot).failures).toBe(1)
     }).pipe(Effect.scoped))
 
   it.effect("nonIdempotent: true retries a POST without a key", () =>
@@ -316,6 +330,38 @@ describe("rate limit", () => {
       expect((yield* client.get(`${A}/x`)).status).toBe(200)
     }).pipe(Effect.scoped, Effect.provide(MemoryLimiter)))
 
+  it.effect("a 429 that opens its circuit mid-retries still cools the adaptive limit down", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 429, headers: { "retry-after": "30" } }, { status: 200 })
+      const rateLimit = yield* RateLimit.make({ name: "partner", limit: 100, window: "1 second", adaptive: true })
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker: { consecutiveFailures: 1, openDuration: "1 second" },
+        maxRetryAfter: 0, // the circuit opens for its own second, the limit learns the 30 seconds
+        rateLimit,
+        retry
+      })
+      // The 429 opens the circuit: the retries end at once with it.
+      expect((yield* client.get(`${A}/x`)).status).toBe(429)
+      yield* TestClock.adjust("2 seconds")
+      // The circuit would let a probe in; the limit, told to wait 30 seconds, does not.
+      const error = failure(yield* Effect.exit(client.get(`${A}/x`)))
+      expect(error).toBeInstanceOf(RateLimitExceededError)
+      expect(upstream.calls).toHaveLength(1)
+    }).pipe(Effect.scoped, Effect.provide(MemoryLimiter)))
+
+  it.effect("a 429 to a streamed upload (never sent again) still cools the adaptive limit down", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 429, headers: { "retry-after": "30" } }, { status: 200 })
+      const rateLimit = yield* RateLimit.make({ name: "partner", limit: 100, window: "1 second", adaptive: true })
+      const client = yield* ResilientHttpClient.make(upstream.client, { breaker: patient, rateLimit, retry })
+      const upload = HttpClientRequest.put(`${A}/files/1`).pipe(
+        HttpClientRequest.bodyStream(Stream.make(new TextEncoder().encode("payload")))
+      )
+      expect((yield* client.execute(upload)).status).toBe(429)
+      expect(failure(yield* Effect.exit(client.get(`${A}/x`)))).toBeInstanceOf(RateLimitExceededError)
+      expect(upstream.calls).toHaveLength(1)
+    }).pipe(Effect.scoped, Effect.provide(MemoryLimiter)))
+
   it.effect("a value that is not a RateLimit is refused, naming the field", () =>
     Effect.gen(function*() {
       const upstream = scripted({ status: 200 })
@@ -344,6 +390,25 @@ describe("adaptive concurrency limit", () => {
 describe("fallback", () => {
   const cached = (request: HttpClientRequest.HttpClientRequest) =>
     Effect.succeed(HttpClientResponse.fromWeb(request, Response.json({ stock: 7 }, { headers: { "x-cache": "1" } })))
+
+  it.effect("answers at once: the failed response it replaces is released in the background", () =>
+    Effect.gen(function*() {
+      // A 503 whose body never ends (an overloaded proxy): draining it takes the drain's whole 100 ms.
+      const trickling = HttpClient.make((request) =>
+        Effect.succeed(HttpClientResponse.fromWeb(
+          request,
+          new Response(new ReadableStream({ start: (body) => body.enqueue(new TextEncoder().encode("busy")) }), {
+            status: 503
+          })
+        ))
+      )
+      const client = yield* ResilientHttpClient.make(trickling, { fallback: (_error, request) => cached(request) })
+      const fiber = yield* Effect.forkChild(client.get(`${A}/x`))
+      // No time passes: the caller gets the fallback's answer without waiting for the drain.
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      const answer = fiber.pollUnsafe()
+      expect(answer !== undefined && Exit.isSuccess(answer) && answer.value.headers["x-cache"]).toBe("1")
+    }).pipe(Effect.scoped))
 
   it.effect("answers for an open circuit, with the request at hand", () =>
     Effect.gen(function*() {

@@ -128,6 +128,19 @@ describe("classification", () => {
       expect(classified).toBe(1)
     }).pipe(Effect.scoped))
 
+  it.effect("a HEAD whose Content-Length announces more than classifyBodyLimit has no body: it is classified", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 200, headers: { "content-length": String(10 * 1024 * 1024) } })
+      const seen: Array<string> = []
+      const client = yield* ResilientHttpClient.make(upstream.client, {
+        breaker: open1,
+        classifyBodyLimit: 1024,
+        classifyBody: (response) => Effect.map(response.text, (text) => (seen.push(text), false))
+      })
+      expect(statusOf(yield* Effect.exit(client.head(`${A}/big-file`)))).toBe(200)
+      expect(seen).toEqual([""])
+    }).pipe(Effect.scoped))
+
   it.effect("classifyBodyLimit is checked: 1 byte to 64 MiB, and only with classifyBody", () =>
     Effect.gen(function*() {
       const upstream = scripted({ status: 200 })
@@ -253,7 +266,7 @@ describe("circuits", () => {
 })
 
 describe("Retry-After", () => {
-  const retryingWith = (options: ResilientHttpClient.Options, ...steps: ReadonlyArray<Step>) =>
+  const retryingWith = (options: Omit<ResilientHttpClient.Options, "fallback">, ...steps: ReadonlyArray<Step>) =>
     Effect.gen(function*() {
       const upstream = scripted(...steps)
       const client = yield* ResilientHttpClient.make(upstream.client, {
@@ -431,6 +444,21 @@ describe("building", () => {
       expect(timeout.message).toContain("duration")
       const breaker = yield* make({ breaker: { consecutiveFailures: 0 } })
       expect(breaker._tag).toBe("CircuitBreakerConfigError")
+    }).pipe(Effect.scoped))
+
+  it.effect("a bad backoff option names the client and the field under retry, as retry.maxRetryAfterWait does", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 200 })
+      const error = yield* Effect.flip(
+        ResilientHttpClient.make(upstream.client, {
+          name: "inventory",
+          retry: { retries: -1, baseDelay: "soon" as never }
+        })
+      )
+      expect(error._tag).toBe("PolicyConfigError")
+      if (error._tag !== "PolicyConfigError") return
+      expect([error.kind, error.policy]).toEqual(["HttpClient", "inventory"])
+      expect(error.issues.map((issue) => issue.field)).toEqual(["retry.retries", "retry.baseDelay"])
     }).pipe(Effect.scoped))
 
   it.effect("options that cannot apply to a breaker or registry of your own are refused, naming the field", () =>

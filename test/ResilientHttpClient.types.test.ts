@@ -24,6 +24,13 @@ declare const fallbackResponse: HttpClientResponse.HttpClientResponse
 declare const rateLimit: RateLimit.RateLimit
 declare const limit: AdaptiveLimit.AdaptiveLimit
 declare const strictRateLimit: RateLimit.RateLimit<RateLimiter.RateLimiterError>
+declare const maybe: boolean
+declare class Unavailable {
+  readonly _tag: "Unavailable"
+}
+declare class Cache {
+  readonly _tag: "Cache"
+}
 
 /** What a fallback is handed beside the wrapped client's errors: whatever any policy may add. */
 type Handed =
@@ -109,6 +116,26 @@ describe("the error type of a resilient client", () => {
         fallback: (error) => error._tag === "CircuitOpenError" ? Effect.succeed(fallbackResponse) : Effect.fail(error)
       })
       expectTypeOf(partly).toEqualTypeOf<Made<Exclude<Handed, CircuitOpenError>>>()
+    }
+    expectTypeOf(_types).toBeFunction()
+  })
+
+  it("a rate limit or a fallback that may be absent keeps the errors (and services) it may bring", () => {
+    const _types = () => {
+      expectTypeOf(ResilientHttpClient.make(client, { rateLimit: maybe ? rateLimit : undefined })).toEqualTypeOf<
+        Made<HttpClientError.HttpClientError | CircuitOpenError | RateLimitExceededError>
+      >()
+      // Absent, the policies' errors get out; present, the fallback's own (and its services) may.
+      const fallback = (): Effect.Effect<HttpClientResponse.HttpClientResponse, Unavailable, Cache> =>
+        Effect.fail(new Unavailable())
+      expectTypeOf(ResilientHttpClient.make(client, { timeout: "1 second", fallback: maybe ? fallback : undefined }))
+        .toEqualTypeOf<
+          Made<HttpClientError.HttpClientError | CircuitOpenError | TimeoutError | Unavailable, Cache>
+        >()
+      expectTypeOf(
+        ResilientHttpClient.make(client, { fallback: maybe ? () => Effect.succeed(fallbackResponse) : undefined })
+      )
+        .toEqualTypeOf<Made<HttpClientError.HttpClientError | CircuitOpenError>>()
     }
     expectTypeOf(_types).toBeFunction()
   })

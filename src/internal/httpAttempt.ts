@@ -159,17 +159,20 @@ export class AttemptResponses {
     })
   }
 
-  /** Releases every response the call's `exit` does not hand to the caller. */
-  settle(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const held = this.held
-      if (held.length === 0 || (held.length === 1 && exit._tag === "Success" && exit.value === held[0])) {
-        return Effect.void
-      }
-      this.held = []
-      const kept = reachable(exit)
-      return Effect.forEach(held.filter((response) => !kept.has(response)), release, { discard: true })
-    })
+  /**
+   * What releases every response the call's `exit` does not hand to the
+   * caller, or `undefined` when there is none (the common case: no effect to
+   * run, nothing to fork).
+   */
+  settle(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> | undefined {
+    const held = this.held
+    if (held.length === 0 || (held.length === 1 && exit._tag === "Success" && exit.value === held[0])) {
+      return undefined
+    }
+    this.held = []
+    const kept = reachable(exit)
+    const left = held.filter((response) => !kept.has(response))
+    return left.length === 0 ? undefined : Effect.forEach(left, release, { discard: true })
   }
 }
 
@@ -296,10 +299,12 @@ const bufferBody = (
         })
       })
     const announced = Number(response.headers["content-length"])
-    if (announced > limit) return Effect.fail(tooLarge(`${announced} bytes`))
     const chunks: Array<Uint8Array> = []
     let size = 0
+    // A body announced too large fails at its first chunk: the stream is started and cancelled, which
+    // releases the connection (a body never read would hold it until garbage collected).
     const read = Stream.runForEach(response.stream, (chunk) => {
+      if (announced > limit) return Effect.fail(tooLarge(`${announced} bytes`))
       size += chunk.length
       if (size > limit) return Effect.fail(tooLarge(`more than ${limit} bytes`))
       chunks.push(chunk)
@@ -348,21 +353,29 @@ export const errorWait = (judge: Judge, error: unknown): Duration.Duration | und
  * (unless its `Retry-After`, as the server said it, asks for more than
  * `maxWaitMillis`), a transport
  * error, a timeout. Never a full bulkhead, an open circuit, a request that
- * cannot be sent again, a 4xx other than 408/429, or an error the request
- * itself caused (encoding, URL).
+ * cannot be sent again, a 4xx other than 408/429 (whatever `isFailure`
+ * says of it), or an error the request itself caused (encoding, URL).
  *
  * @internal
  */
 export const isRetryableError = (judge: Judge, maxWaitMillis: number, error: unknown): boolean => {
-  if (error instanceof FailedResponse) return waitFits(error.requested, maxWaitMillis)
+  if (error instanceof FailedResponse) {
+    return isRetryableStatus(error.response.status) && waitFits(error.requested, maxWaitMillis)
+  }
   if (HttpClientError.isHttpClientError(error)) {
     const reason = error.reason
     if (reason._tag === "TransportError") return true
     if (reason._tag !== "StatusCodeError" || !judge.isFailure(reason.response)) return false
-    return waitFits(requestedWait(judge, reason.response), maxWaitMillis)
+    return isRetryableStatus(reason.response.status) && waitFits(requestedWait(judge, reason.response), maxWaitMillis)
   }
   return isTimeoutError(error) || Cause.isTimeoutError(error)
 }
+
+/**
+ * A 4xx other than 408 and 429 is the request's own fault: sent again, it fails again. Never
+ * retried, even when `isFailure` makes it a failure for the breaker.
+ */
+const isRetryableStatus = (status: number): boolean => status < 400 || status > 499 || status === 408 || status === 429
 
 const waitFits = (wait: Duration.Duration | undefined, maxWaitMillis: number): boolean =>
   wait === undefined || Duration.toMillis(wait) <= maxWaitMillis

@@ -157,7 +157,13 @@ const makeRetry = (name: string, judge: Judge, options: RetryOptions, metrics: b
       )
     }
     const maxWaitMillis = Duration.toMillis(extras.success.maxRetryAfterWait ?? defaults.maxRetryAfterWait)
-    const schedule = (yield* Retry.backoff({ ...backoff })).pipe(
+    // The backoff's own errors, named as the client's other retry options are: retry.<field>.
+    const backoffSchedule = yield* Effect.mapError(Retry.backoff({ ...backoff }), (error) =>
+      configError(
+        name,
+        error.issues.map((issue) => new ConfigIssue({ field: `retry.${issue.field}`, rule: issue.rule }))
+      ))
+    const schedule = backoffSchedule.pipe(
       Schedule.modifyDelay(({ duration, input }) => {
         const wait = errorWait(judge, input)
         return Effect.succeed(wait === undefined ? duration : Duration.max(duration, wait))
@@ -248,6 +254,7 @@ export const makeClient = <E, R>(
     const limit = decoded.limit
     const keyOf = given.key ?? originOf
     yield* claimClientName(name, decoded.metrics)
+    const scope = yield* Effect.scope
 
     const guard = (request: Request): Effect.Effect<Response, unknown, unknown> => {
       const tracked = trackBody(request)
@@ -282,7 +289,7 @@ export const makeClient = <E, R>(
       return Effect.provideService(fallback.apply(call) as typeof call, CurrentRequest, request)
     }
     return HttpClient.makeWith(
-      (request: Effect.Effect<Request, E, R>) => Effect.flatMap(request, (sent) => settled(guard, sent)),
+      (request: Effect.Effect<Request, E, R>) => Effect.flatMap(request, (sent) => settled(guard, sent, scope)),
       client.preprocess
     ) as HttpClient.HttpClient.With<unknown, unknown>
   })
@@ -318,12 +325,18 @@ const claimClientName = (name: string, metrics: boolean | undefined) =>
  */
 const settled = (
   guard: (request: Request) => Effect.Effect<Response, unknown, unknown>,
-  request: Request
+  request: Request,
+  scope: Scope.Scope
 ): Effect.Effect<Response, unknown, unknown> =>
   Effect.suspend(() => {
     const attempts = new AttemptResponses()
     return guard(request).pipe(
-      Effect.onExit((exit) => attempts.settle(exit)),
+      // In the background, in the client's scope: the caller gets its answer (a fallback's, say)
+      // without waiting up to the drain's 100 ms for a response it will never read.
+      Effect.onExit((exit) => {
+        const release = attempts.settle(exit)
+        return release === undefined ? Effect.void : Effect.asVoid(Effect.forkIn(release, scope))
+      }),
       Effect.provideService(CurrentAttempts, attempts)
     )
   })
@@ -357,7 +370,11 @@ const rateLimited = (
 
 const failedResponseOf = (cause: Cause.Cause<unknown>): Response | undefined => {
   const error = Cause.findErrorOption(cause)
-  return error._tag === "Some" && error.value instanceof FailedResponse ? error.value.response : undefined
+  if (error._tag === "None") return undefined
+  // The answer that opened its circuit (or failed while it was open), or that of a request that
+  // cannot be sent again, comes marked: it counts too.
+  const answer = unwrapUnreplayable(unwrapCircuitOpened(error.value))
+  return answer instanceof FailedResponse ? answer.response : undefined
 }
 
 const feedback = (judge: Judge, permit: Permit, response: Response): Effect.Effect<void> =>
