@@ -17,8 +17,9 @@
  *   fleet-wide, and a probe whose instance dies gives its lease back when it
  *   expires.
  * - `"strict"`: every admission and every outcome is decided atomically in
- *   Redis (one Lua script each), so every instance sees exactly one circuit,
- *   at the price of two round trips per call.
+ *   Redis by one Lua script, so every instance sees exactly one circuit, at
+ *   the price of one awaited round trip per call (its outcome rides in the
+ *   circuit's next script call; callers arriving together share one).
  *
  * When Redis cannot be reached (at start, or later), breakers keep protecting
  * with their local circuits (`onUnavailable: "allow"`, the default) or reject
