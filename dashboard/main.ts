@@ -12,7 +12,7 @@ import type uPlot from "uplot"
 import type { Actions } from "./detail.js"
 import { chartData, Detail, makeSparkline } from "./detail.js"
 import type { Circuit } from "./state.js"
-import { formatDuration, formatLatency, formatPercent, Model, stateLabel } from "./state.js"
+import { formatDuration, formatLatency, formatPercent, isFleetOnly, Model, stateLabel } from "./state.js"
 
 const rowHeight = 34
 const overscan = 6
@@ -156,6 +156,8 @@ const makeRow = (): RowView => {
 }
 
 const select = (id: number) => {
+  // A fleet-only circuit has no breaker here: nothing to detail, no action to take.
+  if (id < 0) return
   selected = id
   detail.message = ""
   schedule()
@@ -185,7 +187,30 @@ const onRowKey = (e: KeyboardEvent, view: RowView) => {
   e.preventDefault()
 }
 
+/** A circuit only other instances have: the fleet's state, calls and rates; nothing local. */
+const fillFleetRow = (view: RowView, circuit: Circuit) => {
+  view.id = circuit.id
+  view.element.classList.remove("selected")
+  view.element.classList.add("fleet-only")
+  view.badge.className = `badge s-${circuit.state}`
+  view.badge.textContent = stateLabel[circuit.state]
+  view.name.textContent = `${circuit.name} (fleet)`
+  view.name.setAttribute("aria-label", `${circuit.name}, ${stateLabel[circuit.state]}, known only from the fleet`)
+  view.name.setAttribute("aria-pressed", "false")
+  const c = view.cells
+  for (const cell of c) cell.textContent = "—"
+  c[1]!.textContent = String(circuit.calls)
+  c[2]!.textContent = formatPercent(circuit.failureRate)
+  c[2]!.classList.toggle("bad", circuit.failureRate > 0)
+  c[3]!.textContent = formatPercent(circuit.slowCallRate)
+  c[8]!.textContent = "fleet only: no breaker of this name on this instance"
+  c[8]!.title = c[8]!.textContent
+  view.spark.setData(chartData([], 0, model.settings?.intervalMillis ?? 1000))
+}
+
 const fillRow = (view: RowView, circuit: Circuit, now: number) => {
+  if (isFleetOnly(circuit)) return fillFleetRow(view, circuit)
+  view.element.classList.remove("fleet-only")
   view.id = circuit.id
   view.element.classList.toggle("selected", circuit.id === selected)
   view.badge.className = `badge s-${circuit.state}`
@@ -259,7 +284,17 @@ const renderSummary = () => {
     .filter((s) => counts[s] !== undefined)
     .map((s) => `${counts[s]} ${stateLabel[s].toLowerCase()}`)
   if (model.unwatched > 0) parts.push(`${model.unwatched} not shown (maxCircuits)`)
-  if (shared > 0) {
+  const fleet = model.fleet
+  if (fleet !== null) {
+    const t = fleet.totals
+    parts.push(
+      `fleet: ${
+        fleet.instances === null ? "" : `${fleet.instances} instance${fleet.instances === 1 ? "" : "s"}, `
+      }${t.circuits} circuits${fleet.complete ? "" : "+"}, ${t.notClosed} not closed, ${t.calls} calls, ${
+        t.calls === 0 ? 0 : formatPercent(t.failures / t.calls)
+      } % failing${fleet.error === null ? "" : " (stale: the fleet could not be listed)"}`
+    )
+  } else if (shared > 0) {
     parts.push(
       `fleet: ${shared} shared, ${fleetOpen} not closed, ${fleetCalls} calls, ${
         fleetCalls === 0 ? 0 : formatPercent(fleetFailures / fleetCalls)

@@ -3,9 +3,49 @@
  * timeline, rebuilt from each `Init` (so a reconnect after a server restart
  * starts clean) and updated by `Tick` and `Changed`. No DOM here.
  */
-import type { Circuit, DashboardEvent, Point, Policy, Settings, Transition } from "../src/DashboardEvent.js"
+import type {
+  Circuit,
+  DashboardEvent,
+  FleetCircuit,
+  FleetListing,
+  Point,
+  Policy,
+  Settings,
+  Transition
+} from "../src/DashboardEvent.js"
 
-export type { Circuit, Point, Policy, Settings, Transition }
+export type { Circuit, FleetListing, Point, Policy, Settings, Transition }
+
+/**
+ * A circuit known only from the fleet, as a row: negative ids (the feed's
+ * are positive), the fleet's figures, no local ones (the fleet's `fleet` view
+ * is itself).
+ */
+const fleetRow = (circuit: FleetCircuit, index: number): Circuit => ({
+  id: -1 - index,
+  name: circuit.name,
+  state: circuit.state,
+  since: Number.NaN,
+  sinceExact: false,
+  calls: circuit.calls,
+  failures: circuit.failures,
+  slowCalls: circuit.slowCalls,
+  failureRate: circuit.failureRate,
+  slowCallRate: circuit.slowCallRate,
+  consecutiveFailures: 0,
+  consecutiveOpenings: circuit.consecutiveOpenings,
+  probesInFlight: 0,
+  nextProbeAt: null,
+  openReason: null,
+  openedBy: null,
+  lastFailure: null,
+  rejected: 0,
+  latency: null,
+  fleet: null
+})
+
+/** Whether a row is a circuit known only from the fleet. */
+export const isFleetOnly = (circuit: Circuit): boolean => circuit.id < 0
 
 type Init = Extract<DashboardEvent, { readonly _tag: "Init" }>
 type Tick = Extract<DashboardEvent, { readonly _tag: "Tick" }>
@@ -27,6 +67,9 @@ export class Model {
   readonly timelines = new Map<number, Array<Transition>>()
   policies: ReadonlyArray<Policy> = []
   unwatched = 0
+  /** The fleet's last listing (`fleet` option), and its circuits only other instances have, as rows. */
+  fleet: FleetListing | null = null
+  fleetRows: Array<Circuit> = []
   tick = 0
   /** The server's clock minus this one's, from the last event. */
   offset = 0
@@ -47,6 +90,7 @@ export class Model {
     for (const [id, transitions] of Object.entries(event.timelines)) this.timelines.set(Number(id), [...transitions])
     this.policies = event.policies
     this.unwatched = event.unwatched
+    this.setFleet(event.fleet)
     this.tick = event.tick
     this.clock(event.at)
   }
@@ -74,6 +118,7 @@ export class Model {
     }
     this.policies = event.policies
     this.unwatched = event.unwatched
+    if (event.fleet !== null) this.setFleet(event.fleet)
     this.clock(event.at)
     this.lastTickAt = Date.now()
     return true
@@ -93,6 +138,11 @@ export class Model {
     this.clock(event.at)
   }
 
+  private setFleet(fleet: FleetListing | null): void {
+    this.fleet = fleet
+    this.fleetRows = fleet === null ? [] : fleet.circuits.map(fleetRow)
+  }
+
   private clock(serverNow: number): void {
     this.offset = serverNow - Date.now()
   }
@@ -101,7 +151,14 @@ export class Model {
   visible(filter: string): Array<Circuit> {
     const needle = filter.trim().toLowerCase()
     const list: Array<Circuit> = []
+    const local = new Set<string>()
     for (const circuit of this.circuits.values()) {
+      local.add(circuit.name)
+      if (needle === "" || circuit.name.toLowerCase().includes(needle)) list.push(circuit)
+    }
+    for (const circuit of this.fleetRows) {
+      // A circuit this instance has watched since the listing shows once, with its own figures.
+      if (local.has(circuit.name)) continue
       if (needle === "" || circuit.name.toLowerCase().includes(needle)) list.push(circuit)
     }
     return list.sort((a, b) =>

@@ -14,7 +14,8 @@
  * calls, failure and slow-call rates; latency percentiles; rejections;
  * probes in flight and the time until the next probe; the last failure; a
  * sparkline of the last minutes and the state timeline; the fleet's view of
- * a circuit shared through Redis; and the policies you list beside it.
+ * a circuit shared through Redis (with `fleet`, every circuit of the fleet,
+ * its totals and live instances); and the policies you list beside it.
  * Circuits are sorted by severity (open first) and filtered by name. With
  * `admin` (where `HttpAdmin.layer` is mounted), the page offers force open,
  * disable and reset, sending the operator's bearer token.
@@ -44,8 +45,8 @@
  *
  * @since 0.1.0
  */
-import type { Context, Layer } from "effect"
-import { Duration, Effect, Result, Schema } from "effect"
+import type { Layer } from "effect"
+import { Context, Duration, Effect, Result, Schema } from "effect"
 import { HttpRouter, HttpServerResponse, ProblemDetails } from "effect/http"
 import { ConfigIssue } from "./ConfigIssue.js"
 import type { Circuits, Services } from "./Health.js"
@@ -59,6 +60,7 @@ import { decodeOptions, nameProblem, unreadable } from "./internal/options.js"
 import { durationInput, IntBetween, PathPrefix } from "./internal/schemas.js"
 import { maxNameLength } from "./Limits.js"
 import { PolicyConfigError } from "./PolicyConfigError.js"
+import * as RedisCircuitStore from "./RedisCircuitStore.js"
 
 /**
  * A policy the dashboard can show beside a circuit: a retry, a retry
@@ -69,6 +71,26 @@ import { PolicyConfigError } from "./PolicyConfigError.js"
  * @since 0.1.0
  */
 export type ShownPolicy = WatchedPolicy
+
+/**
+ * Where the dashboard lists the fleet's circuits: the Redis store's service
+ * key (the store then comes from the layer's context) or the service itself.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type FleetSource = typeof RedisCircuitStore.RedisCircuitStore | RedisCircuitStore.RedisCircuitStore["Service"]
+
+/**
+ * The service a `fleet` option needs from the context: the Redis store when
+ * given by its key, nothing when given as the service.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type FleetServices<Fleet> = [Fleet] extends [typeof RedisCircuitStore.RedisCircuitStore]
+  ? RedisCircuitStore.RedisCircuitStore
+  : never
 
 /**
  * The options of `layer`, with their defaults and ranges.
@@ -116,6 +138,15 @@ export interface DashboardOptions<Sources extends ReadonlyArray<Circuits>> {
   readonly title?: string | undefined
   /** This instance's name, shown beside the fleet's figures: at most 256 characters. Default `"this instance"`. */
   readonly instance?: string | undefined
+  /**
+   * The Redis store whose fleet the page shows (its service key, or the
+   * service): the circuits only other instances have, as rows marked
+   * "fleet", and the fleet's totals and live instances in the header. Read
+   * with `fleetCircuits` (at most `maxCircuits`) every 5 seconds, or every
+   * `interval` when longer, by one poller whatever the number of streams.
+   * Default: this instance's circuits only.
+   */
+  readonly fleet?: FleetSource | undefined
 }
 
 /**
@@ -174,8 +205,33 @@ const OptionsSchema = Schema.Struct({
   timeCalls: Schema.optional(Schema.Boolean),
   maxCircuits: Schema.optional(IntBetween(1, 10_000)),
   title: Schema.optional(textOf(100)),
-  instance: Schema.optional(textOf(maxNameLength))
+  instance: Schema.optional(textOf(maxNameLength)),
+  fleet: Schema.optional(Schema.Unknown) // checked by fleetOf
 })
+
+/** How often the fleet is listed at least: every 5 seconds, or every interval when longer. */
+const fleetPeriodMillis = 5000
+
+const fleetRule = "must be the RedisCircuitStore service or its key (RedisCircuitStore.RedisCircuitStore)"
+
+/** The fleet option: the store's service, or the rule it breaks. */
+const fleetOf = (
+  input: unknown,
+  context: Context.Context<never>
+): { readonly store: RedisCircuitStore.RedisCircuitStore["Service"] } | { readonly rule: string } | undefined => {
+  if (input === undefined) return undefined
+  if (input === RedisCircuitStore.RedisCircuitStore) {
+    const found = Context.getOption(context, RedisCircuitStore.RedisCircuitStore)
+    return found._tag === "Some"
+      ? { store: found.value }
+      : { rule: "names the RedisCircuitStore service, which the layer's context does not provide" }
+  }
+  if (
+    typeof input === "object" && input !== null && "fleetCircuits" in input &&
+    typeof input.fleetCircuits === "function"
+  ) return { store: input as RedisCircuitStore.RedisCircuitStore["Service"] }
+  return { rule: `${fleetRule} (got ${describeSource(input)})` }
+}
 
 const sourceRule = "must be a circuit breaker, a circuit breaker registry, or the service key of one"
 const policyRule = "must be a retry, retry budget, timeout, bulkhead, fallback, last-known-good cache or hedge"
@@ -227,6 +283,7 @@ const policiesOf = (input: unknown): { readonly watches: Array<PolicyWatch>; rea
 const settingsOf = (options: unknown, context: Context.Context<never>) => {
   const sources: Array<CircuitSource> = []
   let policies: Array<PolicyWatch> = []
+  let fleet = undefined as RedisCircuitStore.RedisCircuitStore["Service"] | undefined
   const decoded = decodeOptions(OptionsSchema, options, "dashboard option", "(options)", (valid, invalid) => {
     const found: Array<ConfigIssue> = []
     if (!invalid.has("sources") && valid.sources !== undefined) {
@@ -244,6 +301,16 @@ const settingsOf = (options: unknown, context: Context.Context<never>) => {
       const checked = policiesOf(valid.policies)
       policies = checked.watches
       found.push(...checked.issues)
+    }
+    if (!invalid.has("fleet")) {
+      try {
+        const checked = fleetOf(valid.fleet, context)
+        if (checked !== undefined && "rule" in checked) {
+          found.push(new ConfigIssue({ field: "fleet", rule: checked.rule }))
+        } else fleet = checked?.store
+      } catch (thrown) {
+        found.push(new ConfigIssue({ field: "fleet", rule: unreadable(thrown) }))
+      }
     }
     if (!invalid.has("interval") && !invalid.has("history")) {
       const interval = valid.interval ?? Duration.fromInputUnsafe(dashboardDefaults.interval)
@@ -283,7 +350,8 @@ const settingsOf = (options: unknown, context: Context.Context<never>) => {
     timeCalls: valid.timeCalls ?? false,
     maxCircuits: valid.maxCircuits ?? dashboardDefaults.maxCircuits,
     title: valid.title ?? dashboardDefaults.title,
-    instance: valid.instance ?? dashboardDefaults.instance
+    instance: valid.instance ?? dashboardDefaults.instance,
+    fleet
   })
 }
 
@@ -330,9 +398,16 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
  * @category layers
  * @since 0.1.0
  */
-export const layer = <const Sources extends ReadonlyArray<Circuits>>(
-  options: DashboardOptions<Sources>
-): Layer.Layer<never, PolicyConfigError, HttpRouter.HttpRouter | Services<Sources[number]>> =>
+export const layer = <
+  const Sources extends ReadonlyArray<Circuits>,
+  const Fleet extends FleetSource | undefined = undefined
+>(
+  options: DashboardOptions<Sources> & { readonly fleet?: Fleet }
+): Layer.Layer<
+  never,
+  PolicyConfigError,
+  HttpRouter.HttpRouter | Services<Sources[number]> | FleetServices<Fleet>
+> =>
   HttpRouter.use((router) =>
     Effect.gen(function*() {
       const settings = yield* settingsOf(options, yield* Effect.context<never>())
@@ -344,6 +419,10 @@ export const layer = <const Sources extends ReadonlyArray<Circuits>>(
         historyPoints: settings.historyPoints,
         timeCalls: settings.timeCalls,
         maxCircuits: settings.maxCircuits,
+        fleet: settings.fleet === undefined ? undefined : {
+          list: settings.fleet.fleetCircuits({ maxCircuits: settings.maxCircuits }),
+          period: Duration.max(settings.interval, Duration.millis(fleetPeriodMillis))
+        },
         page: {
           intervalMillis: Duration.toMillis(settings.interval),
           historyPoints: settings.historyPoints,
@@ -399,4 +478,8 @@ export const layer = <const Sources extends ReadonlyArray<Circuits>>(
       yield* router.add("GET", `${path}/assets/:name` as HttpRouter.PathInput, asset)
       yield* router.add("GET", `${path}/stream` as HttpRouter.PathInput, stream)
     })
-  ) as Layer.Layer<never, PolicyConfigError, HttpRouter.HttpRouter | Services<Sources[number]>>
+  ) as Layer.Layer<
+    never,
+    PolicyConfigError,
+    HttpRouter.HttpRouter | Services<Sources[number]> | FleetServices<Fleet>
+  >

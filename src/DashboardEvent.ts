@@ -91,6 +91,70 @@ export const Fleet = Schema.Struct({
 export type Fleet = typeof Fleet.Type
 
 /**
+ * A circuit known only from the fleet (see `Dashboard`'s `fleet` option): a
+ * circuit under the Redis store's prefix that no breaker of this instance
+ * has, with the fleet's state and merged window. There are no local figures.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const FleetCircuit = Schema.Struct({
+  name: Schema.String,
+  state: State,
+  calls: Schema.Number,
+  failures: Schema.Number,
+  slowCalls: Schema.Number,
+  failureRate: Schema.Number,
+  slowCallRate: Schema.Number,
+  consecutiveOpenings: Schema.Number
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type FleetCircuit = typeof FleetCircuit.Type
+
+/**
+ * The fleet's listing, read from the Redis store every few intervals:
+ *
+ * - `circuits`: the circuits only other instances have (this instance's own
+ *   carry their `fleet` view already);
+ * - `totals`: over every circuit of the fleet, this instance's included: how
+ *   many, how many not closed, and the merged windows' calls, failures and
+ *   slow calls;
+ * - `instances`: the store instances alive (`null` when Redis would not count them);
+ * - `skipped`: keys under the prefix that are no circuit of the store's;
+ * - `complete`: `false` when the listing stopped at `maxCircuits`;
+ * - `error`: why the last listing failed (Redis did not answer), `null` when
+ *   it succeeded; the figures are then the last ones read, as of `readAt`.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const FleetListing = Schema.Struct({
+  readAt: Schema.Number,
+  instances: Schema.NullOr(Schema.Number),
+  circuits: Schema.Array(FleetCircuit),
+  totals: Schema.Struct({
+    circuits: Schema.Number,
+    notClosed: Schema.Number,
+    calls: Schema.Number,
+    failures: Schema.Number,
+    slowCalls: Schema.Number
+  }),
+  skipped: Schema.Number,
+  complete: Schema.Boolean,
+  error: Schema.NullOr(Schema.String)
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type FleetListing = typeof FleetListing.Type
+
+/**
  * One circuit's figures.
  *
  * - `id`: the sampler's number for the breaker (two breakers may share a name);
@@ -227,7 +291,9 @@ export type Settings = typeof Settings.Type
 /**
  * The first event of a stream. `history` and `timelines` are keyed by
  * circuit id; `tick` is the number of the last tick (later ticks count on
- * from it); `unwatched` counts the circuits past `maxCircuits`.
+ * from it); `unwatched` counts the circuits past `maxCircuits`; `fleet` is
+ * the fleet's last listing (`null` without the `fleet` option, or before
+ * the first).
  *
  * @category schemas
  * @since 0.1.0
@@ -240,13 +306,16 @@ export const Init = Schema.TaggedStruct("Init", {
   history: Schema.Record(Schema.String, Schema.Array(Point)),
   timelines: Schema.Record(Schema.String, Schema.Array(Transition)),
   policies: Schema.Array(Policy),
-  unwatched: Schema.Number
+  unwatched: Schema.Number,
+  fleet: Schema.NullOr(FleetListing)
 })
 
 /**
  * Sent every interval: `points` is keyed by circuit id (every watched
  * circuit), `circuits` holds the circuits whose figures changed (all of
- * them when `full`), `removed` the ids of circuits no longer watched.
+ * them when `full`), `removed` the ids of circuits no longer watched,
+ * `fleet` the fleet's listing when a new one was read since the last tick
+ * (`null` otherwise).
  *
  * @category schemas
  * @since 0.1.0
@@ -259,7 +328,8 @@ export const Tick = Schema.TaggedStruct("Tick", {
   points: Schema.Record(Schema.String, Point),
   removed: Schema.Array(Schema.Number),
   policies: Schema.Array(Policy),
-  unwatched: Schema.Number
+  unwatched: Schema.Number,
+  fleet: Schema.NullOr(FleetListing)
 })
 
 /**

@@ -31,6 +31,8 @@
  */
 import type { Stream } from "effect"
 import { Clock, Context, Duration, Effect, Layer, Result, Schema, SubscriptionRef } from "effect"
+import type * as Redis from "effect/persistence/Redis"
+import type { FleetSnapshot } from "./CircuitBreakerSnapshot.js"
 import { CircuitStore } from "./CircuitStore.js"
 import { ConfigIssue } from "./ConfigIssue.js"
 import { readVariable, renameIssues } from "./internal/configFromEnv.js"
@@ -43,6 +45,7 @@ import {
   TlsOption,
   UrlOption
 } from "./internal/redisConnectionOptions.js"
+import { heartbeat, listFleet } from "./internal/redisFleet.js"
 import type { RedisStoreSettings } from "./internal/redisStore.js"
 import { RedisStore } from "./internal/redisStore.js"
 import { durationInput } from "./internal/schemas.js"
@@ -259,8 +262,78 @@ const checkTimes: CheckRelations<typeof OptionsSchema.Type> = (o, invalid) => {
 }
 
 /**
- * The Redis store as a service: its mode, whether Redis is reachable, and a
- * way to push and pull every circuit now.
+ * A circuit of the fleet, as Redis keeps it: its name and the fleet's view
+ * of it (state, merged window, streak, openings; `readAt` is when it was
+ * listed).
+ *
+ * @example
+ * ```ts
+ * import type { RedisCircuitStore } from "effect-resilience"
+ *
+ * const describe = (circuit: RedisCircuitStore.FleetCircuit) =>
+ *   `${circuit.name}: ${circuit.fleet.state}, ${circuit.fleet.calls} calls`
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface FleetCircuit {
+  readonly name: string
+  readonly fleet: FleetSnapshot
+}
+
+/**
+ * What `fleetCircuits` found under the store's prefix.
+ *
+ * - `circuits`: the fleet's circuits, by name, whichever instance uses them;
+ * - `skipped`: keys that looked like circuits but hold data this store did
+ *   not write (another format, another program's): left out, never an error;
+ * - `complete`: `false` when the listing stopped at `maxCircuits`, or after
+ *   1,000 `SCAN` calls in a keyspace holding many other keys;
+ * - `instances`: the store instances alive now (each renews its entry every
+ *   `resyncInterval`, and counts for three of them after its last renewal),
+ *   or `null` when Redis would not count them (an ACL rule without the
+ *   sorted-set commands);
+ * - `readAt`: when it was listed (epoch milliseconds of the store's clock).
+ *
+ * @example
+ * ```ts
+ * import type { RedisCircuitStore } from "effect-resilience"
+ *
+ * const open = (listing: RedisCircuitStore.FleetCircuits) =>
+ *   listing.circuits.filter((circuit) => circuit.fleet.state === "Open").length
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface FleetCircuits {
+  readonly circuits: ReadonlyArray<FleetCircuit>
+  readonly skipped: number
+  readonly complete: boolean
+  readonly instances: number | null
+  readonly readAt: number
+}
+
+/**
+ * The default and the range of `fleetCircuits`'s `maxCircuits`.
+ *
+ * @example
+ * ```ts
+ * import { RedisCircuitStore } from "effect-resilience"
+ *
+ * RedisCircuitStore.fleetCircuitsLimits.maxCircuits // => 1000
+ * ```
+ *
+ * @category defaults
+ * @since 0.1.0
+ */
+export const fleetCircuitsLimits = { maxCircuits: 1000, minimum: 1, maximum: 10_000 } as const
+
+/**
+ * The Redis store as a service: its mode, whether Redis is reachable, a
+ * way to push and pull every circuit now, and the list of the fleet's
+ * circuits.
  *
  * @example
  * ```ts
@@ -288,7 +361,34 @@ export class RedisCircuitStore extends Context.Service<RedisCircuitStore, {
    * shutdown, or a test).
    */
   readonly sync: Effect.Effect<void>
+  /**
+   * Lists the circuits of every instance under this store's prefix, with
+   * the fleet's view of each, and counts the live instances (see
+   * `FleetCircuits`). It walks the keys with `SCAN` (never `KEYS`), 500 at
+   * a time, on every node that holds keys, and stops at `maxCircuits` (1 to
+   * 10,000; default 1,000): a value out of range fails with a
+   * `PolicyConfigError` naming it. Fails with a `RedisError` when Redis does
+   * not answer within the command timeout.
+   */
+  readonly fleetCircuits: (
+    options?: { readonly maxCircuits?: number | undefined }
+  ) => Effect.Effect<FleetCircuits, Redis.RedisError | PolicyConfigError>
 }>()("effect-resilience/RedisCircuitStore") {}
+
+const maxCircuitsIssue = (maxCircuits: unknown): PolicyConfigError | undefined =>
+  maxCircuits === undefined || (Number.isSafeInteger(maxCircuits) && (maxCircuits as number) >= 1 &&
+      (maxCircuits as number) <= fleetCircuitsLimits.maximum)
+    ? undefined
+    : new PolicyConfigError({
+      kind: "RedisCircuitStore",
+      policy: "redis",
+      issues: [
+        new ConfigIssue({
+          field: "maxCircuits",
+          rule: `must be an integer from 1 to ${fleetCircuitsLimits.maximum} (got ${String(maxCircuits).slice(0, 40)})`
+        })
+      ]
+    })
 
 const make = (settings: RedisStoreSettings) =>
   Effect.gen(function*() {
@@ -301,7 +401,14 @@ const make = (settings: RedisStoreSettings) =>
       mode: settings.mode,
       connected: SubscriptionRef.get(status),
       connectedChanges: SubscriptionRef.changes(status),
-      sync: Effect.andThen(store.flushAll, store.resync(true))
+      sync: Effect.andThen(store.flushAll, store.resync(true)).pipe(Effect.andThen(heartbeat(store))),
+      fleetCircuits: (options) =>
+        Effect.suspend((): Effect.Effect<FleetCircuits, Redis.RedisError | PolicyConfigError> => {
+          const maxCircuits = options?.maxCircuits
+          const issue = maxCircuitsIssue(maxCircuits)
+          if (issue !== undefined) return Effect.fail(issue)
+          return listFleet(store, maxCircuits ?? fleetCircuitsLimits.maxCircuits)
+        })
     })
     return Context.make(RedisCircuitStore, service).pipe(Context.add(CircuitStore, store))
   })

@@ -58,6 +58,7 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore when Redis hangs", () => {
         commands.use({
           redis: Context.get(context, Redis.Redis),
           send: (args) => client.sendCommand([...args]),
+          nodes: () => [(args) => client.sendCommand([...args])],
           onReady: () => {},
           destroy: () => {}
         })

@@ -134,7 +134,12 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore with an ACL user", () => {
           yield* Fiber.join(closed)
           for (const i of instances) yield* i.store.sync
           expect(yield* Effect.forEach(instances, (i) => i.store.connected)).toEqual([true, true])
+          // The fleet's listing (SCAN, HMGET) and its count of instances (the sorted-set commands) are granted.
+          const listing = yield* instances[0]!.store.fleetCircuits()
+          expect(listing.circuits.map((c) => c.name)).toContain(name)
+          expect(listing.instances).toBeGreaterThanOrEqual(2)
         }
+        expect(captured.lines.join("\n")).not.toContain("count of instances is unknown")
         // Its keys and channel are the default prefix's: under another prefix, every script is refused.
         const outsider = yield* instance(url, config, { prefix: "other:" }, false)
         yield* Effect.exit(outsider.breaker.execute(failing))

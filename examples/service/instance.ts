@@ -6,9 +6,9 @@
  */
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import type { Scope } from "effect"
-import { Effect, Layer, Metric } from "effect"
+import { Effect, Layer, Metric, Option } from "effect"
 import type { CircuitBreakerConfigError, PolicyConfigError } from "effect-resilience"
-import { Bulkhead, Metrics } from "effect-resilience"
+import { Bulkhead, Metrics, RedisCircuitStore } from "effect-resilience"
 import { HttpRouter, HttpServer } from "effect/http"
 import type { HttpServerError } from "effect/http"
 import { createServer } from "node:http"
@@ -84,7 +84,9 @@ export const startInstance = (
         catalog: [productCache],
         search: [searchBulkhead],
         storefront: [storefront]
-      }
+      },
+      // With REDIS_URL, the dashboard lists the fleet's circuits through the instance's store.
+      fleet: Option.getOrUndefined(yield* Effect.serviceOption(RedisCircuitStore.RedisCircuitStore))
     }, options.admin)
     const server = yield* listen(options.port)
     yield* Layer.build(

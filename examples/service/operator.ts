@@ -8,7 +8,7 @@
  * in the start banner: another operator page is one more entry here.
  */
 import { Config, Layer, Redacted } from "effect"
-import type { CircuitBreaker, PolicyConfigError } from "effect-resilience"
+import type { CircuitBreaker, PolicyConfigError, RedisCircuitStore } from "effect-resilience"
 import { Dashboard, Health, HttpAdmin } from "effect-resilience"
 import type { HttpRouter } from "effect/http"
 
@@ -37,6 +37,8 @@ export interface OperatorRoute {
 export interface Observed {
   readonly breakers: ReadonlyArray<CircuitBreaker.CircuitBreaker>
   readonly policies: Readonly<Record<string, ReadonlyArray<Dashboard.ShownPolicy>>>
+  /** The Redis store the circuits are shared through, if any: the dashboard shows its whole fleet. */
+  readonly fleet?: RedisCircuitStore.RedisCircuitStore["Service"] | undefined
 }
 
 /** The operator routes of an instance whose circuits and policies are `observed`. */
@@ -50,7 +52,8 @@ export const operatorRoutes = (observed: Observed, admin: AdminToken): ReadonlyA
         sources,
         policies: observed.policies,
         admin: { path: adminPath },
-        title: "effect-resilience demo"
+        title: "effect-resilience demo",
+        fleet: observed.fleet
       })
     },
     { label: "health", path: "/health/circuits", layer: Health.layerHttp({ sources }) },

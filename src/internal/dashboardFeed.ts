@@ -22,6 +22,8 @@ import type { Circuit, Point, Policy, Settings, Transition } from "../DashboardE
 import { DashboardEvent } from "../DashboardEvent.js"
 import type { CircuitSource } from "./circuitSources.js"
 import { breakersOf } from "./circuitSources.js"
+import type { ListFleet } from "./dashboardFleet.js"
+import { FleetPoller } from "./dashboardFleet.js"
 import type { PolicyWatch } from "./dashboardPolicies.js"
 import { CircuitWatch } from "./dashboardWatch.js"
 
@@ -47,6 +49,8 @@ export interface FeedSettings {
   readonly timeCalls: boolean
   readonly maxCircuits: number
   readonly page: Settings
+  /** The fleet's listing and how often to read it, with the `fleet` option. */
+  readonly fleet: { readonly list: ListFleet; readonly period: Duration.Duration } | undefined
 }
 
 /** @internal */
@@ -61,6 +65,7 @@ export class Feed {
   private unwatched = 0
   private policies: ReadonlyArray<Policy> = []
   private transitions: Array<Transition> = []
+  private readonly fleet: FleetPoller | undefined
 
   private constructor(
     private readonly settings: FeedSettings,
@@ -68,7 +73,13 @@ export class Feed {
     private readonly clock: Clock.Clock,
     private readonly changes: Queue.Queue<CircuitWatch>,
     private readonly hub: PubSub.PubSub<Uint8Array>
-  ) {}
+  ) {
+    this.fleet = settings.fleet === undefined ? undefined : new FleetPoller(settings.fleet.list, () => {
+      const names = new Set<string>()
+      for (const breaker of this.watches.keys()) names.add(breaker.name)
+      return names
+    })
+  }
 
   /**
    * Starts the feed in `scope`: a first sample at once (so the first reader
@@ -84,6 +95,7 @@ export class Feed {
       const feed = new Feed(settings, scope, yield* Clock.Clock, changes, hub)
       yield* Effect.forEach(settings.policies, (policy) => policy.start(scope), { discard: true })
       yield* Scope.addFinalizer(scope, PubSub.shutdown(feed.hub))
+      if (feed.fleet !== undefined) yield* feed.fleet.start(settings.fleet!.period, scope)
       yield* feed.sample
       yield* Effect.sleep(settings.interval).pipe(
         Effect.andThen(feed.sample),
@@ -173,7 +185,8 @@ export class Feed {
         points,
         removed,
         policies: this.policies,
-        unwatched: this.unwatched
+        unwatched: this.unwatched,
+        fleet: this.fleet?.take() ?? null
       })
     })
   }
@@ -230,7 +243,8 @@ export class Feed {
       history,
       timelines,
       policies: this.policies,
-      unwatched: this.unwatched
+      unwatched: this.unwatched,
+      fleet: this.fleet?.listing ?? null
     })
   }
 

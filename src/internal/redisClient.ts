@@ -39,6 +39,11 @@ export interface RedisConnection {
    * lookup per command (strict mode sends one per call).
    */
   readonly send: (args: ReadonlyArray<string>) => Promise<unknown>
+  /**
+   * A `send` per node that holds keys (the server; a cluster's masters), for
+   * the commands that read one node's keyspace (`SCAN`).
+   */
+  readonly nodes: () => ReadonlyArray<(args: ReadonlyArray<string>) => Promise<unknown>>
   /** Calls `f` each time a connection to Redis becomes ready (after a reconnection, say). */
   readonly onReady: (f: () => void) => void
   /**
@@ -155,6 +160,7 @@ const single = (
     return {
       redis: Context.get(context, Redis.Redis),
       send: (args) => ready.sendCommand(args as Array<string>),
+      nodes: () => [(args) => ready.sendCommand(args as Array<string>)],
       onReady: (f) => void ready.on("ready", f),
       destroy: () => {
         if (ready.isOpen) ready.destroy()
@@ -215,6 +221,10 @@ const cluster = (
         return {
           redis: connection.redis,
           send: connection.send,
+          nodes: () =>
+            connection.cluster.masters.map((master) => (args: ReadonlyArray<string>) =>
+              connection.cluster.nodeClient(master).then((client) => client.sendCommand(args as Array<string>))
+            ),
           onReady: (f) => void connection.cluster.on("node-ready", f),
           destroy: () => {
             if (connection.cluster.isOpen) connection.cluster.destroy()

@@ -51,6 +51,7 @@ class InFlight {
  */
 export class RedisCommands {
   private send: RedisConnection["send"] | undefined = undefined
+  private nodes: RedisConnection["nodes"] | undefined = undefined
 
   /** When a command last got an answer (`performance.now()`). */
   private answeredAt = -Infinity
@@ -70,11 +71,31 @@ export class RedisCommands {
   /** Sends the commands that follow on `connection`. */
   use(connection: RedisConnection): void {
     this.send = connection.send
+    this.nodes = connection.nodes
   }
 
   /** Commands that follow fail at once (the store is closing). */
   drop(): void {
     this.send = undefined
+    this.nodes = undefined
+  }
+
+  /** The nodes that hold keys, now (the server; a cluster's masters): none without a connection. */
+  keyNodes(): ReadonlyArray<RedisConnection["send"]> {
+    return this.nodes?.() ?? []
+  }
+
+  /**
+   * Sends one command that is not the script, on `node` (one of `keyNodes`)
+   * or routed by the client, and waits for it at most the command timeout.
+   */
+  command(args: ReadonlyArray<string>, node?: RedisConnection["send"]): Effect.Effect<unknown, Redis.RedisError> {
+    return Effect.callback<unknown, Redis.RedisError>((resume) => {
+      const send = node ?? this.send
+      if (send === undefined || this.send === undefined) return resume(Effect.fail(notConnected))
+      const waiting = this.timed(() => send(args), (exit) => resume(exit), undefined)
+      return Effect.sync(() => this.stopWaiting(waiting))
+    })
   }
 
   /** Runs one script operation; a failure means Redis is unreachable. */

@@ -246,6 +246,76 @@ const named = (
   config
 })
 
+/**
+ * The fields of a circuit hash read for the fleet's listing (`HMGET`), in
+ * this order: the format version, then what a reply carries.
+ *
+ * @internal
+ */
+export const circuitHashFields = [
+  "v",
+  "state",
+  "reason",
+  "gen",
+  "until",
+  "openings",
+  "permits",
+  "successes",
+  "calls",
+  "failures",
+  "slow",
+  "streak"
+] as const
+
+/** A circuit hash as `HMGET circuitHashFields` answers it: every field checked, as the script checks it. */
+const CircuitHash = Schema.Tuple([
+  Schema.Literal("2"),
+  State,
+  TransitionReason,
+  Generation,
+  CountText,
+  CountText,
+  CountText,
+  CountText,
+  CountText,
+  CountText,
+  CountText,
+  CountText
+])
+
+const decodeCircuitHash = Schema.decodeUnknownExit(CircuitHash)
+
+/**
+ * Decodes a circuit hash read without the script (the fleet's listing), as
+ * the reply the script would give at `now` without moving the circuit:
+ * what does not decode (another format, another program's data) is a
+ * failed `Exit`, never a throw.
+ *
+ * @internal
+ */
+export const decodeHash = (raw: unknown, now: number): Exit.Exit<CircuitReply, Schema.SchemaError> =>
+  Exit.map(
+    decodeCircuitHash(raw),
+    ([, state, reason, gen, until, openings, permits, successes, calls, failures, slow, streak]) =>
+      named([
+        "",
+        state,
+        reason,
+        gen,
+        state === "Open" ? Math.max(0, Number(until) - now) : 0,
+        Number(openings),
+        Number(permits),
+        Number(successes),
+        Number(calls),
+        Number(failures),
+        Number(slow),
+        Number(streak),
+        0,
+        "",
+        ""
+      ])
+  )
+
 /** The fleet's view of a circuit, from a reply to an operation sent at `readAt`. @internal */
 export const fleetViewOf = (reply: CircuitReply, readAt: number): FleetView => ({
   state: reply.state,

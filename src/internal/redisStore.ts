@@ -31,6 +31,7 @@ import { RedisCommands } from "./redisCommands.js"
 import { RedisConnection } from "./redisConnection.js"
 import type { RedisConnectionSettings } from "./redisConnectionOptions.js"
 import { describe } from "./redisErrors.js"
+import { heartbeat, leave } from "./redisFleet.js"
 import { Hints } from "./redisHints.js"
 import { RedisLink } from "./redisLink.js"
 import type { CircuitReply, ScriptCall } from "./redisScript.js"
@@ -429,6 +430,8 @@ export class RedisStore implements CircuitStore {
         this.every(this.settings.resyncMillis, Effect.suspend(() => this.up ? this.resync(false) : this.recover)),
         scope
       )
+      // Counted among the fleet's live instances while it renews its entry (internal/redisFleet.ts).
+      yield* Effect.forkIn(this.every(this.settings.resyncMillis, heartbeat(this)), scope)
       // The layer is ready once the first connection attempt succeeded or failed: never blocked on Redis.
       yield* firstAttempt
     })
@@ -470,7 +473,10 @@ export class RedisStore implements CircuitStore {
     return Effect.andThen(
       Effect.suspend(() => {
         // Strict mode's outcomes waiting for the end of the tick go now, while the connection stands.
-        if (this.up) { for (const link of this.allAttachments()) link.sendOutcomesNow() }
+        if (this.up) {
+          for (const link of this.allAttachments()) link.sendOutcomesNow()
+          this.startDetached(leave(this))
+        }
         // Commands sent from outside a fiber first: what their answers start joins the detached fibers.
         return Effect.andThen(this.commands.idle, Effect.suspend(() => Fiber.awaitAll([...this.detached])))
       }),

@@ -10,7 +10,8 @@ import type { FleetView } from "../CircuitStore.js"
 import type { SnapshotData } from "./circuit.js"
 import { summarizeFailure } from "./failures.js"
 
-const fleetSnapshot = (view: FleetView | undefined): FleetSnapshot | null =>
+/** @internal */
+export const fleetSnapshot = (view: FleetView | undefined): FleetSnapshot | null =>
   view === undefined ? null : new FleetSnapshot({
     state: view.state,
     calls: view.calls,

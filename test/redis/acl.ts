@@ -8,7 +8,7 @@
 
 /** The commands of a user on one server. */
 export const aclCommands =
-  "-@all +evalsha +script|load +ping +subscribe +hgetall +hget +hmget +hlen +hset +hdel +del +type +lindex +lrange +lpush +lpop +lset +ltrim +rpop +rpush +rpoplpush +llen +pexpire +publish"
+  "-@all +evalsha +script|load +ping +subscribe +hgetall +hget +hmget +hlen +hset +hdel +del +type +lindex +lrange +lpush +lpop +lset +ltrim +rpop +rpush +rpoplpush +llen +pexpire +publish +scan +zadd +zremrangebyscore +zcount +zrem"
 
 /** What a cluster's user needs more: the slot map (`CLUSTER SLOTS`), and `ASKING` while a slot moves. */
 export const aclClusterCommands = "+cluster|slots +asking"
