@@ -89,6 +89,38 @@ describe.skipIf(!clusterAvailable)("RedisCircuitStore on a Redis Cluster", () =>
     30_000
   )
 
+  it.effect(
+    "fleetCircuits lists the circuits of every master, each with the fleet's figures",
+    () =>
+      Effect.gen(function*() {
+        // One circuit name per master: the listing must scan each of them.
+        const names: Array<string> = []
+        const owners = new Set<number>()
+        for (let i = 0; owners.size < cluster.masters.length && i < 200; i++) {
+          const name = `cluster-listed-${i}`
+          const { owner } = yield* home(name)
+          if (!owners.has(owner.port)) {
+            owners.add(owner.port)
+            names.push(name)
+          }
+        }
+        expect(names).toHaveLength(cluster.masters.length)
+        const instances = yield* Effect.forEach(names, (name) => instance(onCluster(), { name, minimumCalls: 100 }))
+        for (const each of instances) {
+          yield* each.breaker.execute(Effect.void)
+          yield* Effect.exit(each.breaker.execute(failing))
+        }
+        yield* TestClock.adjust("100 millis")
+        yield* Effect.forEach(instances, (each) => each.store.sync, { discard: true })
+        const listing = yield* instances[0]!.store.fleetCircuits()
+        const listed = listing.circuits.filter((circuit) => names.includes(circuit.name))
+        expect(listed.map((circuit) => circuit.name)).toEqual([...names].sort())
+        for (const circuit of listed) expect(circuit.fleet).toMatchObject({ calls: 2, failures: 1 })
+        expect(listing.complete).toBe(true)
+      }).pipe(Effect.scoped),
+    30_000
+  )
+
   it.effect("strict mode: a trip on one instance rejects the very next call on another", () =>
     Effect.gen(function*() {
       const [a, b] = yield* fleet(2, onCluster(), { name: "cluster-strict", consecutiveFailures: 1 }, {
