@@ -51,7 +51,7 @@ import { HttpRouter, HttpServerResponse, ProblemDetails } from "effect/http"
 import { ConfigIssue } from "./ConfigIssue.js"
 import type { Circuits, Services } from "./Health.js"
 import type { CircuitSource } from "./internal/circuitSources.js"
-import { describeSource, resolveSource } from "./internal/circuitSources.js"
+import { describeSource, resolveSources } from "./internal/circuitSources.js"
 import { assets, pageTemplate } from "./internal/dashboardAssets.js"
 import { Feed } from "./internal/dashboardFeed.js"
 import type { WatchedPolicy } from "./internal/dashboardPolicies.js"
@@ -287,15 +287,7 @@ const settingsOf = (options: unknown, context: Context.Context<never>) => {
   const decoded = decodeOptions(OptionsSchema, options, "dashboard option", "(options)", (valid, invalid) => {
     const found: Array<ConfigIssue> = []
     if (!invalid.has("sources") && valid.sources !== undefined) {
-      valid.sources.forEach((source, i) => {
-        try {
-          const resolved = resolveSource(source, context, sourceRule)
-          if ("rule" in resolved) found.push(new ConfigIssue({ field: `sources.${i}`, rule: resolved.rule }))
-          else sources.push(resolved.source)
-        } catch (thrown) {
-          found.push(new ConfigIssue({ field: `sources.${i}`, rule: unreadable(thrown) }))
-        }
-      })
+      found.push(...resolveSources(valid.sources, context, sourceRule, sources))
     }
     if (!invalid.has("policies")) {
       const checked = policiesOf(valid.policies)

@@ -25,8 +25,9 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Schema, Struct } from "effect"
 import { TransitionReason } from "./CircuitBreakerEvent.js"
+import { Snapshot } from "./CircuitBreakerSnapshot.js"
 import { State } from "./CircuitState.js"
 
 /**
@@ -177,14 +178,17 @@ export const Circuit = Schema.Struct({
   state: State,
   since: Schema.Number,
   sinceExact: Schema.Boolean,
-  calls: Schema.Number,
-  failures: Schema.Number,
-  slowCalls: Schema.Number,
-  failureRate: Schema.Number,
-  slowCallRate: Schema.Number,
-  consecutiveFailures: Schema.Number,
-  consecutiveOpenings: Schema.Number,
-  probesInFlight: Schema.Number,
+  // The window's figures as a snapshot has them: one definition for both.
+  ...Struct.pick(Snapshot.fields, [
+    "calls",
+    "failures",
+    "slowCalls",
+    "failureRate",
+    "slowCallRate",
+    "consecutiveFailures",
+    "consecutiveOpenings",
+    "probesInFlight"
+  ]),
   nextProbeAt: Schema.NullOr(Schema.Number),
   openReason: Schema.NullOr(TransitionReason),
   openedBy: Schema.NullOr(Failure),

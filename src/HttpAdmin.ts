@@ -63,8 +63,8 @@ import { eventStream } from "./internal/adminStream.js"
 import { bearerCheck, tokenProblem } from "./internal/bearerToken.js"
 import type { Verdict } from "./internal/bearerToken.js"
 import type { CircuitSource } from "./internal/circuitSources.js"
-import { breakersOf, resolveSource, snapshotsOf } from "./internal/circuitSources.js"
-import { decodeOptions, fieldValue, nameProblem, unreadable } from "./internal/options.js"
+import { breakersOf, resolveSources, snapshotsOf } from "./internal/circuitSources.js"
+import { decodeOptions, fieldValue, nameProblem } from "./internal/options.js"
 import { durationInput, IntBetween, PathPrefix } from "./internal/schemas.js"
 import { maxNameLength } from "./Limits.js"
 import { PolicyConfigError } from "./PolicyConfigError.js"
@@ -243,17 +243,7 @@ const settingsOf = (options: unknown, context: Context.Context<never>) =>
     const issues: Array<ConfigIssue> = []
     const decoded = decodeOptions(AdminOptionsSchema, options, "admin route option", "(options)", (valid, invalid) => {
       if (invalid.has("sources") || valid.sources === undefined) return []
-      const found: Array<ConfigIssue> = []
-      valid.sources.forEach((source, i) => {
-        try {
-          const resolved = resolveSource(source, context, sourceRule)
-          if ("rule" in resolved) found.push(new ConfigIssue({ field: `sources.${i}`, rule: resolved.rule }))
-          else sources.push(resolved.source)
-        } catch (thrown) {
-          found.push(new ConfigIssue({ field: `sources.${i}`, rule: unreadable(thrown) }))
-        }
-      })
-      return found
+      return resolveSources(valid.sources, context, sourceRule, sources)
     })
     if (Result.isFailure(decoded)) issues.push(...decoded.failure)
     // Checked whatever the other options are: every broken rule is reported at once.

@@ -9,8 +9,9 @@ import { Context, Effect, Option } from "effect"
 import type { CircuitBreaker } from "../CircuitBreaker.js"
 import type { CircuitBreakerRegistry } from "../CircuitBreakerRegistry.js"
 import type { Snapshot } from "../CircuitBreakerSnapshot.js"
+import { ConfigIssue } from "../ConfigIssue.js"
 import { isCircuitBreaker } from "./breaker.js"
-import { describeValue } from "./options.js"
+import { describeValue, unreadable } from "./options.js"
 import { isRegistry } from "./registry.js"
 import { isEffectValue, isServiceKey } from "./service.js"
 
@@ -48,6 +49,32 @@ export const resolveSource = (
   }
   if (!isCircuitBreaker(source) && !isRegistry(source)) return { rule: `${what} (got ${describeSource(source)})` }
   return { source }
+}
+
+/**
+ * Resolves the `sources` option of a route layer into `into`: the rule each
+ * entry breaks, named `sources.<i>` (an entry that cannot be read included),
+ * or nothing when every entry is a breaker or a registry.
+ *
+ * @internal
+ */
+export const resolveSources = (
+  sources: ReadonlyArray<unknown>,
+  context: Context.Context<never>,
+  what: string,
+  into: Array<CircuitSource>
+): Array<ConfigIssue> => {
+  const found: Array<ConfigIssue> = []
+  sources.forEach((source, i) => {
+    try {
+      const resolved = resolveSource(source, context, what)
+      if ("rule" in resolved) found.push(new ConfigIssue({ field: `sources.${i}`, rule: resolved.rule }))
+      else into.push(resolved.source)
+    } catch (thrown) {
+      found.push(new ConfigIssue({ field: `sources.${i}`, rule: unreadable(thrown) }))
+    }
+  })
+  return found
 }
 
 /** The snapshot of every circuit of a source. @internal */

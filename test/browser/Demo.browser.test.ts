@@ -6,42 +6,21 @@
  * upstreams and service answer on real sockets, which no TestClock moves.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Redacted } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import type { Page } from "playwright-core"
-import type { DemoConfig, Running } from "../../examples/service/demo.js"
+import type { Running } from "../../examples/service/demo.js"
 import { runDemo } from "../../examples/service/demo.js"
-import type { FaultScript } from "../../examples/service/faultScript.js"
+import { quickConfig } from "../demo/quickScript.js"
 import { chromiumAvailable, launch } from "./chromium.js"
 
 /** Screenshots for the docs are rewritten only on request, so a normal run leaves the tree alone. */
 const updateScreenshots = process.env.UPDATE_SCREENSHOTS === "1"
 
-const quickScript: FaultScript = {
-  cycleMillis: 60_000,
-  phases: [
-    {
-      upstream: "inventory",
-      fromMillis: 1_000,
-      untilMillis: 2_200,
-      fault: { _tag: "Failing", share: 1, status: 500 },
-      handledBy: "the inventory circuit trips"
-    },
-    { upstream: "catalog", fromMillis: 1_000, untilMillis: 2_200, fault: { _tag: "Hanging" }, handledBy: "cache" }
-  ]
-}
-
-const config: DemoConfig = {
-  script: quickScript,
-  pace: 0.25,
+const config = quickConfig([], {
   forMillis: 6_000, // real clock: long enough for a trip and a recovery
-  port: 0,
-  store: { _tag: "Memory" },
-  admin: { token: Redacted.make("test-admin-token-0123456789"), generated: true },
-  ratePerSecond: 100,
-  maxInFlight: 64,
   statusEvery: "10 seconds",
   print: () => Effect.void
-}
+})
 
 const stateOf = (page: Page, name: string) =>
   page.$eval(

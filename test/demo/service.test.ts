@@ -6,42 +6,13 @@
  * each wait is marked where it is.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Redacted, Schedule } from "effect"
+import { Deferred, Effect, Fiber, Schedule } from "effect"
 import type { CircuitBreaker, CircuitState } from "effect-resilience"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import { spawn } from "node:child_process"
-import type { DemoConfig, Running } from "../../examples/service/demo.js"
+import type { Running } from "../../examples/service/demo.js"
 import { runDemo } from "../../examples/service/demo.js"
-import type { FaultScript } from "../../examples/service/faultScript.js"
-
-/** A burst of 500s at the inventory and a hanging catalog, from 1 s to 2.2 s; healthy otherwise. */
-const quickScript: FaultScript = {
-  cycleMillis: 60_000,
-  phases: [
-    {
-      upstream: "inventory",
-      fromMillis: 1_000,
-      untilMillis: 2_200,
-      fault: { _tag: "Failing", share: 1, status: 500 },
-      handledBy: "the inventory circuit trips"
-    },
-    { upstream: "catalog", fromMillis: 1_000, untilMillis: 2_200, fault: { _tag: "Hanging" }, handledBy: "cache" }
-  ]
-}
-
-const config = (lines: Array<string>, overrides: Partial<DemoConfig> = {}): DemoConfig => ({
-  script: quickScript,
-  pace: 0.25,
-  forMillis: 4_500, // real clock: the run's length, long enough for a trip and a recovery
-  port: 0,
-  store: { _tag: "Memory" },
-  admin: { token: Redacted.make("test-admin-token-0123456789"), generated: true },
-  ratePerSecond: 100,
-  maxInFlight: 64,
-  statusEvery: "1 second", // real clock: a status line a second
-  print: (line) => Effect.sync(() => void lines.push(line)),
-  ...overrides
-})
+import { quickConfig } from "./quickScript.js"
 
 /** Polls `breaker`'s state until `wanted` holds, for at most `seconds`. */
 const waitForState = (breaker: CircuitBreaker.CircuitBreaker, wanted: CircuitState.State, seconds: number) =>
@@ -70,7 +41,10 @@ const until = (
 const withDemo = <A, E>(lines: Array<string>, look: (running: Running) => Effect.Effect<A, E, HttpClient.HttpClient>) =>
   Effect.gen(function*() {
     const started = yield* Deferred.make<Running>()
-    const fiber = yield* runDemo(config(lines), (running) => Deferred.succeed(started, running).pipe(Effect.asVoid))
+    const fiber = yield* runDemo(
+      quickConfig(lines),
+      (running) => Deferred.succeed(started, running).pipe(Effect.asVoid)
+    )
       .pipe(Effect.forkChild)
     const seen = yield* look(yield* Deferred.await(started))
     return { seen, result: yield* Fiber.join(fiber) }
