@@ -92,6 +92,12 @@ const policyText = (kind: string, f: Readonly<Record<string, number>>): string =
       return `stale values served ${v("staleServed")} (total ${v("staleServedTotal")}), ${v("entries")} cached`
     case "Hedge":
       return `hedges ${v("hedges")}, won by a hedge ${v("hedgeWins")} (total ${v("hedgesTotal")})`
+    case "AdaptiveLimit":
+      return `limit ${v("limit")} (${v("minLimit")}–${v("maxLimit")}), in flight ${v("inFlight")}, drops ${
+        v("drops")
+      } (total ${v("dropsTotal")}), rejected ${v("rejected")} (total ${v("rejectedTotal")})` +
+        (f["recentRttMillis"] === undefined ? "" : `, round trip ${formatDuration(v("recentRttMillis"))}`) +
+        (f["baselineRttMillis"] === undefined ? "" : ` (baseline ${formatDuration(v("baselineRttMillis"))})`)
     default:
       return ""
   }

@@ -64,8 +64,8 @@ import * as RedisCircuitStore from "./RedisCircuitStore.js"
 
 /**
  * A policy the dashboard can show beside a circuit: a retry, a retry
- * budget, a timeout, a bulkhead, a fallback, a last-known-good cache or a
- * hedge (the instances their `make` returns).
+ * budget, a timeout, a bulkhead, a fallback, a last-known-good cache, a
+ * hedge or an adaptive limit (the instances their `make` returns).
  *
  * @category models
  * @since 0.1.0

@@ -258,7 +258,16 @@ export type Transition = typeof Transition.Type
  */
 export const Policy = Schema.Struct({
   circuit: Schema.String,
-  kind: Schema.Literals(["Retry", "RetryBudget", "Timeout", "Bulkhead", "Fallback", "LastKnownGood", "Hedge"]),
+  kind: Schema.Literals([
+    "Retry",
+    "RetryBudget",
+    "Timeout",
+    "Bulkhead",
+    "Fallback",
+    "LastKnownGood",
+    "Hedge",
+    "AdaptiveLimit"
+  ]),
   name: Schema.String,
   figures: Schema.Record(Schema.String, Schema.Number)
 })

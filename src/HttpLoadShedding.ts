@@ -8,10 +8,13 @@
  * of them time out.
  *
  * The bulkhead is the library's own (`Bulkhead`): give its options, an
- * instance, or its service key. The routes the layer is provided to share
- * one bulkhead; provide another layer to another group for a limit of its
- * own. A request holds its slot until its handler returns the response: a
- * streamed body is sent after the slot is given back.
+ * instance, or its service key. Or give an `AdaptiveLimit` (or its service
+ * key): the number of requests let in then moves with the handlers' round
+ * trips and drops, and a rejected request is answered 503 with the
+ * `Retry-After` of the limit's own hint. The routes the layer is provided to
+ * share one bulkhead or limit; provide another layer to another group for a
+ * limit of its own. A request holds its slot until its handler returns the
+ * response: a streamed body is sent after the slot is given back.
  *
  * ```ts
  * import { Layer } from "effect"
@@ -26,22 +29,28 @@
  * @since 0.1.0
  */
 import type { Context, Duration, Layer, Types } from "effect"
-import { Effect, Result, Schema } from "effect"
+import { Data, Effect, Result, Schema } from "effect"
 import type { HttpServerResponse } from "effect/http"
 import { HttpRouter } from "effect/http"
+import type { AdaptiveLimit } from "./AdaptiveLimit.js"
 import type { Bulkhead, BulkheadOptions } from "./Bulkhead.js"
 import { isBulkhead, make as makeBulkhead } from "./Bulkhead.js"
 import { isBulkheadFullError } from "./BulkheadFullError.js"
+import { isConcurrencyLimitExceededError } from "./ConcurrencyLimitExceededError.js"
 import { ConfigIssue } from "./ConfigIssue.js"
 import type { Responder } from "./HttpProblem.js"
 import { make as makeProblems } from "./HttpProblem.js"
 import { decodeOptions, describeValue, fieldValue, unreadable } from "./internal/options.js"
+import { isPolicy } from "./internal/policy.js"
 import { durationInput } from "./internal/schemas.js"
 import { isServiceKey } from "./internal/service.js"
 import { PolicyConfigError } from "./PolicyConfigError.js"
 
 /**
- * How a shed request is answered.
+ * How a request shed by a bulkhead is answered. A request shed by an
+ * adaptive limit is always answered 503 with the limit's own hint as
+ * `Retry-After`: with a limit, `status: 429` and `retryAfter` fail the layer
+ * with `PolicyConfigError`.
  *
  * @category models
  * @since 0.1.0
@@ -55,6 +64,41 @@ export interface SheddingOptions {
    */
   readonly retryAfter?: Duration.Input | undefined
 }
+
+/**
+ * What an adaptive limit shedding load sees when a handler answered with a
+ * 5xx response: the handler's call ends, for the limit's `classify`, as a
+ * failure with this error, so that the default classifier counts it as a
+ * drop. The client still gets the handler's response, unchanged; this error
+ * never leaves the middleware.
+ *
+ * @example
+ * ```ts
+ * import { Exit } from "effect"
+ * import { AdaptiveLimit, Classifier, HttpLoadShedding } from "effect-resilience"
+ *
+ * // A 501 Not Implemented says nothing about load: not a drop.
+ * const limit = AdaptiveLimit.make({
+ *   name: "api",
+ *   classify: (exit) =>
+ *     Exit.isFailure(exit) && exit.cause.reasons.some((reason) =>
+ *         reason._tag === "Fail" && reason.error instanceof HttpLoadShedding.ServerErrorResponse &&
+ *         reason.error.status === 501
+ *       )
+ *       ? "ignored"
+ *       : Classifier.defaultClassifier(exit)
+ * })
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class ServerErrorResponse extends Data.TaggedError("ServerErrorResponse")<{
+  /** The response's status, from 500 to 599. */
+  readonly status: number
+  /** The response the handler answered with, sent to the client as it is. */
+  readonly response: HttpServerResponse.HttpServerResponse
+}> {}
 
 const SheddingOptionsSchema = Schema.Struct({
   status: Schema.optional(Schema.Literals([503, 429])),
@@ -70,18 +114,33 @@ const SheddingOptionsSchema = Schema.Struct({
  *   full bulkhead answers at once — with `maxQueued` and `maxQueueWait`
  *   requests may wait that long first);
  * - `layer(bulkhead, options?)` uses a bulkhead you made;
- * - `layer(BulkheadService, options?)` uses a bulkhead service.
+ * - `layer(BulkheadService, options?)` uses a bulkhead service;
+ * - `layer(adaptiveLimit)` or `layer(LimitService)` sheds with an
+ *   `AdaptiveLimit`: a request beyond its current limit is answered 503
+ *   with `Retry-After` from the rejection's hint (the limit's recent round
+ *   trip in whole seconds, at least 1) and the `ConcurrencyLimitProblem`
+ *   document of `HttpProblem`.
  *
- * Only the shedding bulkhead's own rejections are answered here: a
- * `BulkheadFullError` the handler itself fails with (a bulkhead it calls
- * through) passes through, to `HttpProblem.layer` or your own handling.
- * Bad options fail the layer with `PolicyConfigError`.
+ * With an adaptive limit, each admitted request is one call of the limit,
+ * ending as exactly one outcome. A **drop** is a handler that answers a 5xx
+ * response (seen by the limit's `classify` as a `ServerErrorResponse`
+ * failure), fails or dies (the server answers 500) — as the limit's
+ * `classify` says; by default all of these are drops. Every other response,
+ * 4xx included, is a success: its round trip (until the handler returned
+ * the response) feeds the algorithm. A client that disconnects interrupts
+ * the handler: its slot is given back and the limit does not move.
+ *
+ * Only the shedding bulkhead's or limit's own rejections are answered here:
+ * a `BulkheadFullError` or `ConcurrencyLimitExceededError` the handler itself
+ * fails with (a policy it calls through) passes through, to
+ * `HttpProblem.layer` or your own handling. Bad options fail the layer with
+ * `PolicyConfigError`.
  *
  * @example
  * ```ts
- * import { Layer } from "effect"
+ * import { Context, Layer } from "effect"
  * import { HttpRouter, HttpServerResponse } from "effect/http"
- * import { Bulkhead, HttpLoadShedding } from "effect-resilience"
+ * import { AdaptiveLimit, Bulkhead, HttpLoadShedding } from "effect-resilience"
  *
  * class Checkout extends Bulkhead.Service<Checkout>()("checkout") {}
  *
@@ -92,25 +151,35 @@ const SheddingOptionsSchema = Schema.Struct({
  *   Layer.provide(HttpLoadShedding.layer(Checkout, { status: 429, retryAfter: "2 seconds" })),
  *   Layer.provide(Checkout.layer({ maxConcurrent: 32 }))
  * )
+ *
+ * // An adaptive limit in front of the search route: as many requests as it serves without slowing down.
+ * class SearchLimit extends Context.Service<SearchLimit, AdaptiveLimit.AdaptiveLimit>()("app/SearchLimit") {}
+ * const Search = HttpRouter.add("GET", "/search", HttpServerResponse.text("results")).pipe(
+ *   Layer.provide(HttpLoadShedding.layer(SearchLimit)),
+ *   Layer.provide(AdaptiveLimit.layerAs(SearchLimit, { name: "search", algorithm: AdaptiveLimit.gradient2() }))
+ * )
  * ```
  *
  * @category layers
  * @since 0.1.0
  */
 export const layer: {
-  <I>(bulkhead: Context.Key<I, Bulkhead>, options?: SheddingOptions): Layer.Layer<never, PolicyConfigError, I>
-  (bulkhead: Bulkhead | BulkheadOptions, options?: SheddingOptions): Layer.Layer<never, PolicyConfigError>
+  <I>(
+    guard: Context.Key<I, Bulkhead> | Context.Key<I, AdaptiveLimit>,
+    options?: SheddingOptions
+  ): Layer.Layer<never, PolicyConfigError, I>
+  (guard: Bulkhead | BulkheadOptions | AdaptiveLimit, options?: SheddingOptions): Layer.Layer<never, PolicyConfigError>
 } = (
-  bulkhead: Bulkhead | BulkheadOptions | Context.Key<unknown, Bulkhead> | undefined,
+  given: Bulkhead | BulkheadOptions | AdaptiveLimit | Context.Key<unknown, Bulkhead | AdaptiveLimit> | undefined,
   options?: SheddingOptions
 ): Layer.Layer<never, PolicyConfigError, never> =>
   HttpRouter.middleware()(
     Effect.gen(function*() {
-      const problems = yield* responderFor(options)
       // The service key's requirement is in the signature.
-      const guard = yield* (bulkheadOf(bulkhead) as Effect.Effect<Bulkhead, PolicyConfigError>)
+      const guard = yield* (guardOf(given) as Effect.Effect<Bulkhead | AdaptiveLimit, PolicyConfigError>)
+      const problems = yield* responderFor(options, isAdaptiveLimit(guard))
       return (httpEffect: Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled>) =>
-        shed(guard, problems, httpEffect)
+        isAdaptiveLimit(guard) ? shedByLimit(guard, problems, httpEffect) : shed(guard, problems, httpEffect)
     }) as Effect.Effect<
       (
         httpEffect: Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled>
@@ -126,17 +195,27 @@ const configError = (field: string, rule: string) =>
     issues: [new ConfigIssue({ field, rule })]
   })
 
-const bulkheadRule = "must be a bulkhead, the service key of one, or bulkhead options"
+const bulkheadRule = "must be a bulkhead, an adaptive limit, the service key of one, or bulkhead options"
 
-/** The bulkhead `given` is, names or describes: made here from options (named "http" unless they name it). */
-const bulkheadOf = (given: unknown): Effect.Effect<Bulkhead, PolicyConfigError, unknown> =>
-  Effect.suspend((): Effect.Effect<Bulkhead, PolicyConfigError, unknown> => {
-    if (isBulkhead(given)) return Effect.succeed(given)
+const isAdaptiveLimit = (u: unknown): u is AdaptiveLimit => isPolicy(u) && u.kind === "AdaptiveLimit"
+
+/**
+ * The bulkhead or adaptive limit `given` is or names, or the bulkhead it
+ * describes: made here from options (named "http" unless they name it).
+ */
+const guardOf = (given: unknown): Effect.Effect<Bulkhead | AdaptiveLimit, PolicyConfigError, unknown> =>
+  Effect.suspend((): Effect.Effect<Bulkhead | AdaptiveLimit, PolicyConfigError, unknown> => {
+    if (isBulkhead(given) || isAdaptiveLimit(given)) return Effect.succeed(given)
     if (isServiceKey(given)) {
       return Effect.flatMap(given, (found) =>
-        isBulkhead(found)
+        isBulkhead(found) || isAdaptiveLimit(found)
           ? Effect.succeed(found)
-          : Effect.fail(configError("bulkhead", `names the service "${given.key}", which is not a bulkhead`)))
+          : Effect.fail(
+            configError("bulkhead", `names the service "${given.key}", which is not a bulkhead or an adaptive limit`)
+          ))
+    }
+    if (isPolicy(given)) {
+      return Effect.fail(configError("bulkhead", `${bulkheadRule} (got a ${given.kind} policy)`))
     }
     if (given === undefined) return makeBulkhead({ name: "http" })
     if (typeof given !== "object" || given === null || Array.isArray(given)) {
@@ -151,7 +230,10 @@ const bulkheadOf = (given: unknown): Effect.Effect<Bulkhead, PolicyConfigError, 
     return makeBulkhead(options)
   })
 
-const responderFor = (options: SheddingOptions | undefined): Effect.Effect<Responder, PolicyConfigError> => {
+const responderFor = (
+  options: SheddingOptions | undefined,
+  byLimit: boolean
+): Effect.Effect<Responder, PolicyConfigError> => {
   const decoded = decodeOptions(SheddingOptionsSchema, options, "load shedding option")
   if (Result.isFailure(decoded)) {
     return Effect.fail(
@@ -160,6 +242,14 @@ const responderFor = (options: SheddingOptions | undefined): Effect.Effect<Respo
         policy: "shedding",
         issues: decoded.failure as [ConfigIssue, ...Array<ConfigIssue>]
       })
+    )
+  }
+  if (byLimit && decoded.success.status === 429) {
+    return Effect.fail(configError("status", "must be 503 with an adaptive limit, which answers 503, got 429"))
+  }
+  if (byLimit && decoded.success.retryAfter !== undefined) {
+    return Effect.fail(
+      configError("retryAfter", "must be absent with an adaptive limit: Retry-After is the limit's own hint")
     )
   }
   return makeProblems({
@@ -188,5 +278,35 @@ const shed = (
       bulkhead.apply(admitted),
       (error) => !started && isBulkheadFullError(error),
       (error) => Effect.sync(() => problems.toResponse(error as never))
+    ) as Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled>
+  })
+
+/**
+ * Runs the handler as one call of the adaptive limit. A rejection of this
+ * limit (before the handler started) is answered with a problem; a 5xx
+ * response reaches the limit as a `ServerErrorResponse` failure, so that its
+ * classifier sees a drop, and is then sent as it is.
+ */
+const shedByLimit = (
+  limit: AdaptiveLimit,
+  problems: Responder,
+  handler: Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled> =>
+  Effect.suspend(() => {
+    let started = false
+    // This request's own 5xx, told apart by identity from an error the handler itself fails with.
+    let serverError: ServerErrorResponse | undefined
+    const admitted = Effect.suspend(() => {
+      started = true
+      return Effect.flatMap(handler, (response) => {
+        if (response.status < 500) return Effect.succeed(response)
+        serverError = new ServerErrorResponse({ status: response.status, response })
+        return Effect.fail(serverError)
+      })
+    })
+    return Effect.catchIf(
+      limit.apply(admitted),
+      (error) => serverError !== undefined ? error === serverError : !started && isConcurrencyLimitExceededError(error),
+      (error) => Effect.sync(() => error === serverError ? serverError.response : problems.toResponse(error as never))
     ) as Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled>
   })

@@ -4,7 +4,15 @@ import { Sse } from "effect/encoding"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { TestClock } from "effect/testing"
 import type { PolicyConfigError } from "../src/index.js"
-import { Bulkhead, CircuitBreaker, CircuitBreakerRegistry, Dashboard, DashboardEvent, Retry } from "../src/index.js"
+import {
+  AdaptiveLimit,
+  Bulkhead,
+  CircuitBreaker,
+  CircuitBreakerRegistry,
+  Dashboard,
+  DashboardEvent,
+  Retry
+} from "../src/index.js"
 import { assets } from "../src/internal/dashboardAssets.js"
 import { boom } from "./helpers.js"
 import { get, serve } from "./httpServer.js"
@@ -191,10 +199,11 @@ describe("Dashboard: the stream", () => {
       yield* second.close
     }).pipe(Effect.provide(dashboard({ maxStreams: 2 }))))
 
-  it.effect("shows the policies beside their circuit: retries, bulkhead occupancy and rejections", () =>
+  it.effect("shows the policies beside their circuit: retries, bulkhead occupancy and rejections, an adaptive limit", () =>
     Effect.gen(function*() {
       const retry = yield* Retry.make({ name: "payments", retries: 2, baseDelay: "10 millis", jitter: false })
       const bulkhead = yield* Bulkhead.make({ name: "payments", maxConcurrent: 1 })
+      const limit = yield* AdaptiveLimit.make({ name: "payments", initialLimit: 1, minLimit: 1, maxLimit: 4 })
       const body = Effect.gen(function*() {
         const stream = yield* openStream()
         yield* next(stream.events, "Init")
@@ -205,15 +214,52 @@ describe("Dashboard: the stream", () => {
           Effect.forkChild({ startImmediately: true })
         )
         yield* Effect.exit(Bulkhead.withBulkhead(Effect.void, bulkhead))
+        // The limit: a 40 ms good call, a drop, then one call held while another is rejected.
+        yield* AdaptiveLimit.withLimit(Effect.sleep("40 millis"), limit).pipe(
+          Effect.forkChild({ startImmediately: true })
+        )
+        yield* TestClock.adjust("40 millis")
+        yield* Effect.exit(AdaptiveLimit.withLimit(Effect.fail("down"), limit))
+        const limited = yield* AdaptiveLimit.withLimit(Effect.never, limit).pipe(
+          Effect.forkChild({ startImmediately: true })
+        )
+        yield* Effect.exit(AdaptiveLimit.withLimit(Effect.void, limit))
         yield* TestClock.adjust("1 second")
         const tick = yield* next(stream.events, "Tick")
         const shown = new Map(tick.policies.map((p) => [p.kind, p]))
         expect(shown.get("Retry")).toMatchObject({ circuit: "payments", figures: { retries: 2, gaveUp: 1 } })
         expect(shown.get("Bulkhead")?.figures).toMatchObject({ running: 1, maxConcurrent: 1, rejected: 1 })
+        expect(shown.get("AdaptiveLimit")).toMatchObject({
+          circuit: "payments",
+          name: "payments",
+          figures: {
+            limit: 1,
+            inFlight: 1,
+            minLimit: 1,
+            maxLimit: 4,
+            drops: 1,
+            dropsTotal: 1,
+            rejected: 1,
+            rejectedTotal: 1,
+            successesTotal: 1,
+            recentRttMillis: 40
+          }
+        })
+        // The next interval counts afresh; the totals stay.
+        yield* Effect.exit(AdaptiveLimit.withLimit(Effect.void, limit))
+        yield* TestClock.adjust("1 second")
+        const later = yield* next(stream.events, "Tick")
+        expect(later.policies.find((p) => p.kind === "AdaptiveLimit")?.figures).toMatchObject({
+          drops: 0,
+          dropsTotal: 1,
+          rejected: 1,
+          rejectedTotal: 2
+        })
         yield* Fiber.interrupt(held)
+        yield* Fiber.interrupt(limited)
         yield* stream.close
       })
-      yield* body.pipe(Effect.provide(dashboard({ policies: { payments: [retry, bulkhead] } })))
+      yield* body.pipe(Effect.provide(dashboard({ policies: { payments: [retry, bulkhead, limit] } })))
     }))
 
   it.effect("timeCalls: every watched breaker times its calls, so latency shows for all", () =>

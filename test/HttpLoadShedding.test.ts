@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Deferred, Effect, Exit, Fiber, Layer, Schema } from "effect"
+import { Context, Data, Deferred, Duration, Effect, Exit, Fiber, Layer, Schema } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
-import { Bulkhead, HttpLoadShedding, HttpProblem } from "../src/index.js"
+import { TestClock } from "effect/testing"
+import { AdaptiveLimit, Bulkhead, HttpLoadShedding, HttpProblem } from "../src/index.js"
 import { get, send, serve } from "./httpServer.js"
 
 /** A route whose handler counts its starts and waits for `release`; `started` is told of each start. */
@@ -137,5 +138,130 @@ describe("HttpLoadShedding", () => {
         }
         expect(status).toBe(200)
       }).pipe(Effect.provide(serve(Group)))
+    }))
+
+  it.effect("an adaptive limit sheds at once 503 + Retry-After from its hint, before the handler starts; a slot frees for the next", () =>
+    Effect.gen(function*() {
+      // A limit held at 1, so that the second request in flight is beyond it.
+      const limit = yield* AdaptiveLimit.make({ name: "orders", initialLimit: 1, minLimit: 1, maxLimit: 1, window: 1 })
+      const counter = { starts: 0 }
+      let started = yield* Deferred.make<void>()
+      let release = yield* Deferred.make<void>()
+      const Routes = HttpRouter.add(
+        "POST",
+        "/orders",
+        Effect.gen(function*() {
+          counter.starts++
+          yield* Deferred.succeed(started, undefined)
+          yield* Deferred.await(release)
+          return HttpServerResponse.text("done")
+        })
+      ).pipe(Layer.provide(HttpLoadShedding.layer(limit)))
+      yield* Effect.gen(function*() {
+        const first = yield* Effect.forkChild(send("POST", "/orders"))
+        yield* Deferred.await(started)
+        const shed = yield* send("POST", "/orders")
+        expect(shed.status).toBe(503)
+        // No round trip measured yet: the hint is one second.
+        expect(shed.headers["retry-after"]).toBe("1")
+        expect(shed.headers["content-type"]).toBe("application/problem+json")
+        expect(Schema.decodeUnknownSync(HttpProblem.ConcurrencyLimitProblem)(shed.body)).toMatchObject({
+          policy: "orders",
+          limit: 1,
+          inFlight: 1,
+          retryAfter: 1
+        })
+        expect(counter.starts).toBe(1)
+        // The first request takes 2.5 simulated seconds: the limit's hint becomes its round trip.
+        yield* TestClock.adjust("2500 millis")
+        yield* Deferred.succeed(release, undefined)
+        expect((yield* Fiber.join(first)).status).toBe(200)
+        started = yield* Deferred.make<void>()
+        release = yield* Deferred.make<void>()
+        const second = yield* Effect.forkChild(send("POST", "/orders"))
+        yield* Deferred.await(started)
+        const hinted = yield* send("POST", "/orders")
+        expect(hinted.status).toBe(503)
+        expect(hinted.headers["retry-after"]).toBe("3")
+        expect(counter.starts).toBe(2)
+        yield* Deferred.succeed(release, undefined)
+        expect((yield* Fiber.join(second)).status).toBe(200)
+        expect(yield* limit.snapshot).toMatchObject({ inFlight: 0, successes: 2, drops: 0, rejections: 2 })
+      }).pipe(Effect.provide(serve(Routes)))
+    }))
+
+  it.live("with an adaptive limit a 5xx response, a failure or a defect is one drop, a 4xx a success, a disconnect nothing; each gives its slot back", () =>
+    Effect.gen(function*() {
+      const limit = yield* AdaptiveLimit.make({ name: "api", initialLimit: 1, minLimit: 1, maxLimit: 1 })
+      const started = yield* Deferred.make<void>()
+      const Routes = Layer.mergeAll(
+        HttpRouter.add("GET", "/unavailable", HttpServerResponse.text("down", { status: 503 })),
+        HttpRouter.add("GET", "/fail", Effect.fail(new HandlerFailed())),
+        HttpRouter.add("GET", "/die", Effect.die("boom")),
+        HttpRouter.add("GET", "/missing", HttpServerResponse.text("no such order", { status: 404 })),
+        HttpRouter.add("GET", "/hang", Effect.andThen(Deferred.succeed(started, undefined), Effect.never)),
+        HttpRouter.add("GET", "/ok", HttpServerResponse.text("ok"))
+      ).pipe(Layer.provide(HttpLoadShedding.layer(limit)))
+      yield* Effect.gen(function*() {
+        const unavailable = yield* get("/unavailable")
+        // The handler's own response reaches the client unchanged.
+        expect(unavailable.status).toBe(503)
+        expect(unavailable.body).toBe("down")
+        expect(yield* limit.snapshot).toMatchObject({ drops: 1, successes: 0, inFlight: 0 })
+        expect((yield* get("/fail")).status).toBe(500)
+        expect((yield* get("/die")).status).toBe(500)
+        expect(yield* limit.snapshot).toMatchObject({ drops: 3, successes: 0, inFlight: 0 })
+        expect((yield* get("/missing")).status).toBe(404)
+        expect((yield* get("/ok")).status).toBe(200)
+        expect(yield* limit.snapshot).toMatchObject({ drops: 3, successes: 2, ignored: 0, inFlight: 0 })
+        const hanging = yield* Effect.forkChild(get("/hang"))
+        yield* Deferred.await(started)
+        expect((yield* get("/ok")).status).toBe(503)
+        yield* Fiber.interrupt(hanging)
+        let snapshot = yield* limit.snapshot
+        for (let attempt = 0; attempt < 50 && snapshot.inFlight > 0; attempt++) {
+          yield* Effect.sleep("10 millis") // real clock: the server hears of the hang-up through its socket
+          snapshot = yield* limit.snapshot
+        }
+        expect(snapshot).toMatchObject({ inFlight: 0, drops: 3, successes: 2, ignored: 1, rejections: 1 })
+        expect((yield* get("/ok")).status).toBe(200)
+      }).pipe(Effect.provide(serve(Routes)))
+    }))
+
+  it.effect("an adaptive limit by its service key; the handler's own limit rejection passes on; options it cannot honour fail the layer", () =>
+    Effect.gen(function*() {
+      class OrdersLimit extends Context.Service<OrdersLimit, AdaptiveLimit.AdaptiveLimit>()("test/OrdersLimit") {}
+      const inner = new AdaptiveLimit.ConcurrencyLimitExceededError({
+        policy: "inventory",
+        limit: 4,
+        inFlight: 4,
+        retryAfter: Duration.seconds(2)
+      })
+      const Routes = HttpRouter.add("GET", "/stock", Effect.fail(inner)).pipe(
+        Layer.provide(HttpLoadShedding.layer(OrdersLimit)),
+        Layer.provide(AdaptiveLimit.layerAs(OrdersLimit, { name: "orders" }))
+      )
+      yield* Effect.gen(function*() {
+        // Not this layer's rejection: without HttpProblem, the server's 500.
+        expect((yield* get("/stock")).status).toBe(500)
+      }).pipe(Effect.provide(serve(Routes)))
+
+      const limit = yield* AdaptiveLimit.make({ name: "orders" })
+      const cases = [
+        [HttpLoadShedding.layer(limit, { status: 429 }), "status", /must be 503 with an adaptive limit/],
+        [HttpLoadShedding.layer(limit, { retryAfter: "2 seconds" }), "retryAfter", /the limit's own hint/]
+      ] as const
+      for (const [layer, field, rule] of cases) {
+        const exit = yield* Effect.exit(
+          Layer.build(serve(HttpRouter.add("GET", "/", HttpServerResponse.empty()).pipe(Layer.provide(layer))))
+        )
+        expect(Exit.isFailure(exit)).toBe(true)
+        if (Exit.isSuccess(exit)) continue
+        const error = exit.cause.reasons[0] as unknown as {
+          error: { issues: ReadonlyArray<{ field: string; rule: string }> }
+        }
+        expect(error.error.issues[0]?.field).toBe(field)
+        expect(error.error.issues[0]?.rule).toMatch(rule)
+      }
     }))
 })

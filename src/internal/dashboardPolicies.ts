@@ -3,13 +3,15 @@
  * a value is recognised as one (by type id, so values of another copy of the
  * library count too), and how its figures are read — from its own snapshot
  * (bulkhead occupancy, retry budget) and from its events, counted by a fiber
- * subscribed through its public `subscribe`. Events are built only on the
+ * subscribed through its public `subscribe` (an adaptive limit's drops and
+ * rejections per interval are differences of its snapshot's totals). Events are built only on the
  * paths where a policy acts (a retry, a timeout, a fallback served, a
  * rejection, a hedge), so watching costs the calls that go well nothing.
  *
  * @internal
  */
-import { Effect, Scope, Stream } from "effect"
+import { Duration, Effect, Scope, Stream } from "effect"
+import type { AdaptiveLimit } from "../AdaptiveLimit.js"
 import type { Bulkhead } from "../Bulkhead.js"
 import type { Policy as PolicyFigures } from "../DashboardEvent.js"
 import type { Fallback } from "../Fallback.js"
@@ -36,9 +38,17 @@ export type WatchedPolicy =
   | Pick<Fallback<never, never, never, never>, "kind" | "name" | "subscribe">
   | Pick<LastKnownGood<unknown>, "kind" | "name" | "size" | "subscribe">
   | Pick<Hedge, "kind" | "name" | "subscribe">
+  | Pick<AdaptiveLimit, "kind" | "name" | "snapshot">
 
 const lastKnownGoodTypeId = "~effect-resilience/LastKnownGood"
-const policyKinds: ReadonlySet<string> = new Set(["Retry", "Timeout", "Bulkhead", "Fallback", "Hedge"])
+const policyKinds: ReadonlySet<string> = new Set([
+  "Retry",
+  "Timeout",
+  "Bulkhead",
+  "Fallback",
+  "Hedge",
+  "AdaptiveLimit"
+])
 
 /** Whether `u` is a policy the dashboard can show. @internal */
 export const isWatchedPolicy = (u: unknown): u is WatchedPolicy =>
@@ -63,6 +73,9 @@ const counted: Readonly<Record<string, Readonly<Record<string, string>>>> = {
 export class PolicyWatch {
   private readonly interval: Record<string, number> = {}
   private readonly totals: Record<string, number> = {}
+  /** An adaptive limit's totals at the previous sample, to count the interval's drops and rejections. */
+  private previousDrops = 0
+  private previousRejections = 0
 
   constructor(readonly circuit: string, readonly policy: WatchedPolicy) {
     for (const figure of Object.values(counted[policy.kind] ?? {})) {
@@ -74,8 +87,9 @@ export class PolicyWatch {
   /** Subscribes to the policy's events (for the kinds that have events) for as long as `scope` is open. */
   start(scope: Scope.Scope): Effect.Effect<void> {
     const policy = this.policy
-    if (!("subscribe" in policy)) return Effect.void
-    const figures = counted[policy.kind] ?? {}
+    const figures = counted[policy.kind]
+    // Kinds read from their snapshot alone (an adaptive limit has events too, none counted here).
+    if (!("subscribe" in policy) || figures === undefined) return Effect.void
     const subscribe: Effect.Effect<Stream.Stream<{ readonly _tag: string }>, never, Scope.Scope> = policy.subscribe
     const interval = this.interval
     const totals = this.totals
@@ -133,6 +147,26 @@ export class PolicyWatch {
           }))
       case "LastKnownGood":
         return Effect.map(policy.size, (entries) => ({ entries }))
+      case "AdaptiveLimit":
+        return Effect.map(policy.snapshot, (s) => {
+          const figures: Record<string, number> = {
+            limit: s.limit,
+            inFlight: s.inFlight,
+            minLimit: s.minLimit,
+            maxLimit: s.maxLimit,
+            drops: s.drops - this.previousDrops,
+            dropsTotal: s.drops,
+            rejected: s.rejections - this.previousRejections,
+            rejectedTotal: s.rejections,
+            successesTotal: s.successes
+          }
+          this.previousDrops = s.drops
+          this.previousRejections = s.rejections
+          // Round trips are shown once measured.
+          if (s.recentRtt !== null) figures.recentRttMillis = Duration.toMillis(s.recentRtt)
+          if (s.baselineRtt !== null) figures.baselineRttMillis = Duration.toMillis(s.baselineRtt)
+          return figures
+        })
       default:
         return Effect.succeed({})
     }

@@ -64,6 +64,21 @@ describe.skipIf(!chromiumAvailable)("Dashboard in Chromium", () => {
     await close()
   })
 
+  it("shows the policies beside the selected circuit, an adaptive limit's figures among them", async () => {
+    const { close, errors, page } = await open(browser, `${service.url}/dashboard`)
+    await page.click(`.name[aria-label^="payments,"]`)
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll(".detail .policies li")].some((li) =>
+          li.textContent?.startsWith(`AdaptiveLimit "payments": limit 12 (1–50), in flight 0, drops 0`)
+        ),
+      undefined,
+      { timeout: 2_000 }
+    )
+    expect(errors).toEqual([])
+    await close()
+  })
+
   it("shows a transition forced through the admin route within 1 s", async () => {
     const { close, errors, page } = await open(browser, `${service.url}/dashboard`)
     expect(await stateOf(page, "search")).toBe("Closed")

@@ -7,7 +7,15 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { ConfigProvider, Effect, Exit, Layer, Scope } from "effect"
 import { HttpRouter } from "effect/http"
 import { createServer } from "node:http"
-import { Bulkhead, CircuitBreaker, CircuitBreakerRegistry, Dashboard, HttpAdmin, Retry } from "../../src/index.js"
+import {
+  AdaptiveLimit,
+  Bulkhead,
+  CircuitBreaker,
+  CircuitBreakerRegistry,
+  Dashboard,
+  HttpAdmin,
+  Retry
+} from "../../src/index.js"
 
 export const adminToken = "browser-test-admin-token-0123456789"
 
@@ -70,11 +78,12 @@ export const startService = async (options: ServiceOptions): Promise<Service> =>
     }
     const retry = yield* Retry.make({ name: breakers[0]?.name ?? "retry", retries: 2 })
     const bulkhead = yield* Bulkhead.make({ name: breakers[0]?.name ?? "bulkhead", maxConcurrent: 10 })
+    const limit = yield* AdaptiveLimit.make({ name: breakers[0]?.name ?? "limit", initialLimit: 12, maxLimit: 50 })
     const sources = [...breakers, registry]
     return Layer.mergeAll(
       Dashboard.layer({
         sources,
-        policies: breakers.length > 0 ? { [breakers[0]!.name]: [retry, bulkhead] } : {},
+        policies: breakers.length > 0 ? { [breakers[0]!.name]: [retry, bulkhead, limit] } : {},
         admin: { path: "/admin" },
         interval: "200 millis",
         history: "1 minute",
