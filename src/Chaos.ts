@@ -39,10 +39,12 @@
  * @since 0.1.0
  */
 import type { Scope, Stream } from "effect"
+import type { Fiber } from "effect"
 import { Config, Duration, Effect, Random, Schema } from "effect"
 import { ConfigIssue } from "./ConfigIssue.js"
+import { LogThrottle } from "./internal/logThrottle.js"
 import type { Cell } from "./internal/metrics.js"
-import { Name } from "./internal/options.js"
+import { Name, nameOf } from "./internal/options.js"
 import type { Setup } from "./internal/policy.js"
 import { applyPolicy, makePolicy, metricsOption, PolicyBase } from "./internal/policy.js"
 import { durationInput, FunctionValue, IntBetween, Rate } from "./internal/schemas.js"
@@ -86,6 +88,15 @@ export interface ChaosOptions<E> {
    * is `false`, an unreadable one fails `make` with `PolicyConfigError`.
    */
   readonly enabled: boolean | Config.Config<boolean>
+  /**
+   * With a `Config` as `enabled`: read it again on the first call after
+   * each `recheck` (from 1 millisecond to `Limits.maxDuration`), from that
+   * call's context, so that flipping the configuration switches the
+   * injection on or off at run time. A value that cannot be read then
+   * switches it off (with a warning at most once a minute). `enable` and
+   * `disable` last until the next read. Default: read once, when made.
+   */
+  readonly recheck?: Duration.Input | undefined
   /** The faults, drawn in this order for each call: 1 to 16 of them. */
   readonly faults: ReadonlyArray<Fault<E>>
   /**
@@ -140,13 +151,37 @@ export interface Chaos<E = never> extends Policy<never, E> {
  * @since 0.1.0
  */
 export const make = <E = never>(options: ChaosOptions<E>): Effect.Effect<Chaos<E>, PolicyConfigError> =>
-  Effect.flatMap(readEnabled(options), (enabled) =>
-    makePolicy(
+  Effect.flatMap(readEnabled(options), (enabled) => {
+    const config = fieldOf(options, "enabled")
+    if (fieldOf(options, "recheck") !== undefined && !Config.isConfig(config)) {
+      return Effect.fail(
+        new PolicyConfigError({
+          kind: "Chaos",
+          policy: nameOf(options, "default"),
+          issues: [
+            new ConfigIssue({
+              field: "recheck",
+              rule: "applies only when `enabled` is a Config: a boolean never changes"
+            })
+          ]
+        })
+      )
+    }
+    return makePolicy(
       "Chaos",
       ChaosOptionsSchema,
       { ...options, enabled },
-      (decoded, setup) => new ChaosImpl<E>(setup, decoded as Decoded<E>)
-    ))
+      (decoded, setup) =>
+        new ChaosImpl<E>(
+          setup,
+          decoded as Decoded<E>,
+          Config.isConfig(config) ? config as Config.Config<unknown> : undefined
+        )
+    )
+  })
+
+const fieldOf = (options: unknown, field: string): unknown =>
+  typeof options === "object" && options !== null ? (options as Record<string, unknown>)[field] : undefined
 
 /**
  * The switch read from the environment variable (or `ConfigProvider` key)
@@ -209,7 +244,7 @@ const readEnabled = <E>(options: ChaosOptions<E>): Effect.Effect<unknown, Policy
     (error) =>
       new PolicyConfigError({
         kind: "Chaos",
-        policy: typeof options.name === "string" ? options.name : "default",
+        policy: nameOf(options, "default"),
         issues: [new ConfigIssue({ field: "enabled", rule: `could not be read from its Config: ${error.message}` })]
       })
   )
@@ -234,6 +269,7 @@ const FaultSchema = Schema.Union([
 const ChaosOptionsSchema = Schema.Struct({
   name: Schema.optional(Name),
   enabled: Schema.Boolean,
+  recheck: Schema.optional(durationInput({ allowZero: false })),
   faults: Schema.Array(FaultSchema).check(Schema.isMinLength(1), Schema.isMaxLength(maxFaults)),
   seed: Schema.optional(IntBetween(0, 2 ** 32 - 1)),
   ...metricsOption
@@ -260,10 +296,16 @@ class ChaosImpl<E> extends PolicyBase<never, E, never, never, FaultInjected> imp
   private readonly faults: ReadonlyArray<DecodedFault<E>>
   private readonly random: Random.Random | undefined
   private readonly injected: Record<FaultKind, Cell>
+  /** When the switch is a `Config` read again: its period, and when the next read is due. */
+  private readonly recheckMillis: number | undefined
+  private nextRead: number
+  private readonly readWarnings = new LogThrottle(60_000)
 
-  constructor(setup: Setup, options: Decoded<E>) {
+  constructor(setup: Setup, options: Decoded<E>, private readonly config: Config.Config<unknown> | undefined) {
     super(setup)
     this.on = options.enabled
+    this.recheckMillis = options.recheck === undefined ? undefined : Duration.toMillis(options.recheck)
+    this.nextRead = this.recheckMillis === undefined ? Infinity : this.now() + this.recheckMillis
     this.faults = options.faults
     this.random = options.seed === undefined ? undefined : seeded(options.seed)
     const cell = (fault: FaultKind) => this.counter(policyMetrics.faultsInjected, { fault })
@@ -294,20 +336,55 @@ class ChaosImpl<E> extends PolicyBase<never, E, never, never, FaultInjected> imp
 
   readonly apply = <A, X, R>(self: Effect.Effect<A, X, R>): Effect.Effect<A, X | E, R> =>
     Effect.withFiber((fiber): Effect.Effect<A, X | E, R> => {
-      if (!this.on) return self
-      const random = this.random ?? fiber.getRef(Random.Random)
-      let delayMillis = 0
-      for (const fault of this.faults) {
-        if (!(random.nextDoubleUnsafe() < fault.rate)) continue
-        this.report(fault.kind)
-        if (fault.kind === "latency") {
-          delayMillis += Duration.toMillis(fault.delay)
-          continue
-        }
-        return Effect.andThen(this.wait(delayMillis), this.outcome(fault))
+      // A switch read from Config is read again, from this call's context, once it is due.
+      if (this.recheckMillis !== undefined && this.now() >= this.nextRead) {
+        this.nextRead = this.now() + this.recheckMillis
+        return Effect.andThen(this.reread(), Effect.suspend(() => this.inject(fiber, self)))
       }
-      return delayMillis === 0 ? self : Effect.andThen(this.wait(delayMillis), self)
+      return this.inject(fiber, self)
     })
+
+  /** Reads the switch again: an unreadable value switches the injection off. */
+  private reread(): Effect.Effect<void> {
+    const config = this.config!
+    return Effect.matchEffect(
+      Effect.gen(function*() {
+        return yield* Config.withDefault(config, false)
+      }),
+      {
+        onSuccess: (value) =>
+          Effect.sync(() => {
+            this.on = value === true
+          }),
+        onFailure: (error) => {
+          this.on = false
+          return this.readWarnings.warn(
+            this.now(),
+            () => `Chaos "${this.name}": its switch could not be read (${error.message}); injection is off`
+          )
+        }
+      }
+    )
+  }
+
+  private inject<A, X, R>(
+    fiber: Fiber.Fiber<unknown, unknown>,
+    self: Effect.Effect<A, X, R>
+  ): Effect.Effect<A, X | E, R> {
+    if (!this.on) return self
+    const random = this.random ?? fiber.getRef(Random.Random)
+    let delayMillis = 0
+    for (const fault of this.faults) {
+      if (!(random.nextDoubleUnsafe() < fault.rate)) continue
+      this.report(fault.kind)
+      if (fault.kind === "latency") {
+        delayMillis += Duration.toMillis(fault.delay)
+        continue
+      }
+      return Effect.andThen(this.wait(delayMillis), this.outcome(fault))
+    }
+    return delayMillis === 0 ? self : Effect.andThen(this.wait(delayMillis), self)
+  }
 
   private wait(millis: number): Effect.Effect<void> {
     return millis === 0 ? Effect.void : Effect.sleep(Duration.millis(millis))

@@ -111,6 +111,32 @@ describe("Chaos", () => {
       expect(yield* failuresOf(unset, 10)).toBe(10)
     }))
 
+  it.effect("with recheck, the Config is read again at run time: flipping it switches the injection", () => {
+    // A provider over a record the test changes, as a configuration service or a file would change.
+    const env: Record<string, string> = {}
+    return Effect.gen(function*() {
+      const faults = [{ kind: "fail", rate: 1, error: () => new Unavailable() }] as const
+      const chaos = yield* Chaos.make<Unavailable>({
+        enabled: Chaos.enabledFrom("CHAOS"),
+        recheck: "10 seconds",
+        faults
+      })
+      expect(yield* failuresOf(chaos, 5)).toBe(0)
+      env.CHAOS = "true"
+      expect(yield* failuresOf(chaos, 5)).toBe(0) // not due yet: read again after 10 seconds
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* failuresOf(chaos, 5)).toBe(5)
+      env.CHAOS = "maybe" // unreadable: off, never on by accident
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* failuresOf(chaos, 5)).toBe(0)
+      env.CHAOS = "false"
+      yield* chaos.enable // lasts until the next read
+      expect(yield* failuresOf(chaos, 5)).toBe(5)
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* failuresOf(chaos, 5)).toBe(0)
+    }).pipe(Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env }))))
+  })
+
   it.effect("a Config that cannot be read, and bad faults, fail make with PolicyConfigError naming the field", () =>
     Effect.gen(function*() {
       const unreadable = failure(
@@ -134,6 +160,10 @@ describe("Chaos", () => {
       expect(bad.issues.map((issue) => issue.field).sort()).toEqual(["faults.0.delay", "faults.0.rate", "seed"])
       const none = failure(yield* Effect.exit(Chaos.make({ enabled: true, faults: [] }))) as PolicyConfigError
       expect(none.issues.map((issue) => issue.field)).toEqual(["faults"])
+      const recheck = failure(
+        yield* Effect.exit(Chaos.make({ enabled: true, recheck: "1 second", faults: [{ kind: "hang", rate: 1 }] }))
+      ) as PolicyConfigError
+      expect(recheck.issues.map((issue) => issue.field)).toEqual(["recheck"])
     }))
 
   it.effect("every injection is an event and a metric", () =>
