@@ -172,7 +172,7 @@ export interface CircuitBreaker {
    * Opens the circuit for `duration` (1 ms to `Limits.maxDuration`; a
    * `Duration.Input` or text such as `"30s"`), whatever its state: calls
    * are rejected with the time left, then the circuit half-opens as after
-   * any opening (reason `ManualOpen`). Not capped by `maxOpenDuration`, and
+   * every other opening (reason `ManualOpen`). Not capped by `maxOpenDuration`, and
    * no consecutive opening: the backoff does not step. A duration out of
    * range fails with `CircuitControlError` (field `duration`) and changes
    * nothing. Pybreaker's `open()`, Resilience4j's `transitionToOpenStateFor`.

@@ -25,7 +25,7 @@
  * | `maxOpenDuration` | none | |
  * | `halfOpenPermits` | 1 | pybreaker, opossum, cockatiel |
  * | `successThreshold` | `halfOpenPermits` (every probe must succeed) | |
- * | `halfOpenFailureRate` | none (any failed probe reopens) | Resilience4j (`failureRateThreshold` in half-open) |
+ * | `halfOpenFailureRate` | none (one failed probe reopens) | Resilience4j (`failureRateThreshold` in half-open) |
  * | `halfOpenMaxWait` | none (wait for the probes) | Resilience4j (`0`: no limit) |
  * | `metrics` | off, unless `Metrics.layer` switches them on | |
  * | `logTransitions` | `true` | |
@@ -112,7 +112,7 @@ export interface CircuitBreakerConfig {
   readonly successThreshold?: number | undefined
   /**
    * Decide a half-open period by the failure rate over its probes, as
-   * Resilience4j does, instead of "any failed probe reopens": the circuit
+   * Resilience4j does, instead of "one failed probe reopens": the circuit
    * waits for all `halfOpenPermits` probes to finish, then reopens when
    * `failed / probes` is at or above this fraction (reason
    * `ProbeFailureRate`) and closes otherwise. A number greater than 0 and at
@@ -390,7 +390,7 @@ const checkRelations: CheckRelations<typeof CircuitBreakerConfigSchema.Type> = (
     issues.push(
       new ConfigIssue({
         field: "halfOpenPermits",
-        rule: `must be at least 2 with halfOpenFailureRate (a rate over one probe is "any failed probe reopens"), got ${
+        rule: `must be at least 2 with halfOpenFailureRate (a rate over one probe is "one failed probe reopens"), got ${
           config.halfOpenPermits ?? 1
         }`
       })

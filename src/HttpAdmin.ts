@@ -188,7 +188,7 @@ const issuesResponse = (issues: ReadonlyArray<ConfigIssue>) =>
   })
 
 /**
- * The header a control route (force-open, disable, reset) needs, with any
+ * The header a control route (force-open, disable, reset) needs, with a
  * non-empty value. A cross-site form or a simple request cannot carry it,
  * and a cross-origin `fetch` that sets it needs a CORS preflight, which the
  * admin routes do not answer: a page on another site cannot trigger a
@@ -216,7 +216,7 @@ const controlHeaderKey = controlHeader.toLowerCase()
 const forbidden = problem(
   403,
   "Forbidden",
-  `A control route needs the header ${controlHeader} (any non-empty value, e.g. "${controlHeader}: 1"): ` +
+  `A control route needs the header ${controlHeader} (a non-empty value, e.g. "${controlHeader}: 1"): ` +
     `a cross-site form cannot send it.`,
   { header: controlHeader }
 )

@@ -56,7 +56,7 @@ export class RateLimitExceededError extends Schema.TaggedError<RateLimitExceeded
 Object.defineProperty(RateLimitExceededError.prototype, TypeId, { value: TypeId })
 
 /**
- * Whether a value is a `RateLimitExceededError`, made by any copy of the
+ * Whether a value is a `RateLimitExceededError`, made by whichever copy of the
  * library: the check is a type id, not `instanceof`.
  *
  * @example

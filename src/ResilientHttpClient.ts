@@ -22,7 +22,7 @@
  *   `nonIdempotent: true`), exponential backoff with jitter, a retry budget,
  *   a `Retry-After` on 429/503 honoured as the least wait (longer than
  *   `maxRetryAfterWait`, it ends the retries). Every attempt is a call of
- *   the breaker: an open circuit refuses a retry like any call, and an
+ *   the breaker: an open circuit refuses a retry as it refuses a call, and an
  *   attempt that fails while its circuit is open ends the retries at once.
  *   Never a full bulkhead or a 4xx other than 408/429, nor a request whose
  *   stream body was already sent.
