@@ -47,6 +47,9 @@
  * | `resilience_concurrency_limit` | gauge | `policy` (an adaptive limit's current limit) |
  * | `resilience_concurrency_limit_in_flight` | gauge | `policy` |
  * | `resilience_concurrency_limit_calls_total` | counter | `policy`, `outcome` (success, dropped, ignored, rejected) |
+ * | `resilience_rate_limited_total` | counter | `policy`, `reason` (Exceeded, Cooldown) |
+ * | `resilience_rate_limit_store_errors_total` | counter | `policy` |
+ * | `resilience_faults_injected_total` | counter | `policy`, `fault` (fail, die, latency, hang, interrupt) |
  *
  * @since 0.1.0
  */
