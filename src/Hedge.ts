@@ -6,12 +6,12 @@
  * The call starts; if it has not answered after `delay`, a second attempt
  * starts beside it, and so on up to `attempts` in all. An attempt that fails
  * with a typed error starts the next one at once (unless it was rejected by
- * an open circuit or a full bulkhead, which another attempt now would only
- * repeat). The first success wins and the other attempts are interrupted;
- * when every attempt has failed, the call fails with the last failure, so
- * hedging adds no error to the call's type. A defect or an interruption ends
- * the call at once. Delays use the fiber's `Clock`: `TestClock` drives them
- * in tests.
+ * an open circuit, a full bulkhead, an adaptive limit or a rate limit, which
+ * another attempt now would only repeat). The first success wins and the
+ * other attempts are interrupted; when every attempt has failed, the call
+ * fails with the last failure, so hedging adds no error to the call's type.
+ * A defect or an interruption ends the call at once. Delays use the fiber's
+ * `Clock`: `TestClock` drives them in tests.
  *
  * Only hedge calls that are safe to repeat.
  *

@@ -1,7 +1,15 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Duration, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { CircuitBreaker, CircuitOpenError, Hedge, withCircuitBreaker } from "../src/index.js"
+import {
+  BulkheadFullError,
+  CircuitBreaker,
+  CircuitOpenError,
+  ConcurrencyLimitExceededError,
+  Hedge,
+  RateLimitExceededError,
+  withCircuitBreaker
+} from "../src/index.js"
 import { Boom } from "./helpers.js"
 import { collectEvents, expectConfigIssue, failure, withSleepCounter } from "./policyHelpers.js"
 
@@ -132,6 +140,34 @@ describe("Hedge", () => {
       )
       expect(failure(exit)).toBeInstanceOf(CircuitOpenError)
       expect(started).toBe(0)
+    }))
+
+  it.effect("a rejection by a full bulkhead, an adaptive limit or a rate limit does not start another attempt", () =>
+    Effect.gen(function*() {
+      const hedge = yield* Hedge.make({ delay: "100 millis", attempts: 3 })
+      const rejections = [
+        new BulkheadFullError({ bulkhead: "inventory", reason: "QueueFull", maxConcurrent: 1, maxQueued: 0 }),
+        new ConcurrencyLimitExceededError({
+          policy: "inventory",
+          limit: 4,
+          inFlight: 4,
+          retryAfter: Duration.millis(50)
+        }),
+        new RateLimitExceededError({
+          policy: "inventory",
+          key: "inventory",
+          limit: 10,
+          retryAfter: Duration.seconds(1)
+        })
+      ]
+      for (const rejection of rejections) {
+        let started = 0
+        const exit = yield* Effect.exit(
+          Effect.suspend(() => (++started, Effect.fail(rejection))).pipe(Hedge.hedge(hedge))
+        )
+        expect(failure(exit)).toBe(rejection)
+        expect(started).toBe(1)
+      }
     }))
 
   it.effect("leaves no attempt and no timer behind", () =>
