@@ -17,7 +17,8 @@
  *   `ResilientHttpClient`, or by `apply` in a call's `HttpClientError`),
  *   calls under that key cool down for the time asked, then the limiter
  *   learns how many calls the dependency takes per window and paces them.
- * - A store that fails (Redis down) lets calls through by default
+ * - A store that fails (Redis down), or does not answer within
+ *   `storeTimeout` (1 second), lets calls through by default
  *   (`onStoreError: "allow"`, a warning logged at most once a minute);
  *   `"fail"` fails them with Effect's `RateLimiterError`.
  *
@@ -121,6 +122,13 @@ export interface RateLimitOptions {
    * it with Effect's `RateLimiterError`.
    */
   readonly onStoreError?: "allow" | "fail" | undefined
+  /**
+   * The longest wait for the store's answer (Redis stalled, a network that
+   * drops packets): from 1 millisecond to `Limits.maxDuration`. A store that
+   * has not answered by then has failed, and `onStoreError` decides.
+   * Default 1 second.
+   */
+  readonly storeTimeout?: Duration.Input | undefined
   /** The limiter to count with. Default: the `RateLimiter` service of the context `make` runs in. */
   readonly limiter?: RateLimiter.RateLimiter | undefined
   /** Report this policy's metrics (see the `Metrics` module). Default: as the context says (`Metrics.layer`). */
@@ -278,6 +286,7 @@ const RateLimitOptionsSchema = Schema.Struct({
   tokens: Schema.optional(IntBetween(1, maxRateLimit)),
   adaptive: Schema.optional(Schema.Boolean),
   onStoreError: Schema.optional(Schema.Literals(["allow", "fail"])),
+  storeTimeout: Schema.optional(durationInput({ allowZero: false })),
   limiter: Schema.optional(InstanceValue(isRateLimiter, "a RateLimiter from effect/persistence")),
   ...metricsOption
 })
@@ -295,6 +304,9 @@ const checkRelations = (options: Decoded) => [
 
 const storeWarningMillis = 60_000
 
+/** The longest wait for the store by default: a rate limit must not hold a call up longer than its work. */
+const defaultStoreTimeout = Duration.seconds(1)
+
 class RateLimitImpl<StoreError>
   extends PolicyBase<never, RateLimitExceededError | StoreError, never, never, RateLimited>
   implements RateLimit<StoreError>
@@ -309,6 +321,7 @@ class RateLimitImpl<StoreError>
   private readonly tokens: number
   private readonly maxDelayMillis: number
   private readonly failOnStoreError: boolean
+  private readonly storeTimeout: Duration.Duration
   private readonly rejected: Record<RateLimitReason, Cell>
   private readonly storeErrors: Cell
   private readonly storeWarnings = new LogThrottle(storeWarningMillis)
@@ -327,6 +340,7 @@ class RateLimitImpl<StoreError>
     this.tokens = options.tokens ?? 1
     this.maxDelayMillis = Duration.toMillis(options.maxDelay ?? options.window)
     this.failOnStoreError = options.onStoreError === "fail"
+    this.storeTimeout = options.storeTimeout ?? defaultStoreTimeout
     this.rejected = {
       Exceeded: this.counter(policyMetrics.rateLimited, { reason: "Exceeded" }),
       Cooldown: this.counter(policyMetrics.rateLimited, { reason: "Cooldown" })
@@ -370,14 +384,14 @@ class RateLimitImpl<StoreError>
   private consume(
     key: string
   ): Effect.Effect<Duration.Duration | undefined, RateLimitExceededError | RateLimiter.RateLimiterError> {
-    const consumed = this.limiter.consume({
+    const consumed = this.bounded(this.limiter.consume({
       algorithm: this.algorithm,
       onExceeded: this.onExceeded,
       window: this.window,
       limit: this.limit,
       key,
       tokens: this.tokens
-    })
+    }))
     return Effect.matchEffect(consumed, {
       onSuccess: ({ delay }) => this.waitOrReject(key, delay, "Exceeded"),
       onFailure: (error): Effect.Effect<never, RateLimitExceededError | RateLimiter.RateLimiterError> =>
@@ -412,7 +426,9 @@ class RateLimitImpl<StoreError>
     if (!this.adaptive) return Effect.succeed(key === this.key ? this.plainPermit : { ...this.plainPermit, key })
     const fallbackWindow = this.window
     const adaptive: Effect.Effect<Permit, RateLimitExceededError | RateLimiter.RateLimiterError> = Effect.flatMap(
-      this.limiter.adaptiveConsume({ key, tokens: this.tokens, fallbackLimit: this.limit, fallbackWindow }),
+      this.bounded(
+        this.limiter.adaptiveConsume({ key, tokens: this.tokens, fallbackLimit: this.limit, fallbackWindow })
+      ),
       (result) =>
         Effect.flatMap(
           this.waitOrReject(key, result.delay, result.phase === "cooldown" ? "Cooldown" : "Exceeded"),
@@ -434,17 +450,34 @@ class RateLimitImpl<StoreError>
         answer.status !== 429 || answer.retryAfter === undefined
           ? Effect.void
           : Effect.catchTag(
-            this.limiter.adaptiveFeedback({
+            this.bounded(this.limiter.adaptiveFeedback({
               key,
               epoch,
               tokens: this.tokens,
               status: answer.status,
               retryAfter: answer.retryAfter
-            }),
+            })),
             "RateLimiterError",
             (error) => Effect.asVoid(Effect.ignore(this.storeFailed(error, key)))
           )
     }
+  }
+
+  /** A store's answer, waited for at most `storeTimeout`: one that does not come is the store's failure. */
+  private bounded<A>(
+    asked: Effect.Effect<A, RateLimiter.RateLimiterError>
+  ): Effect.Effect<A, RateLimiter.RateLimiterError> {
+    return Effect.timeoutOrElse(asked, {
+      duration: this.storeTimeout,
+      orElse: () =>
+        Effect.fail(
+          new RateLimiter.RateLimiterError({
+            reason: new RateLimiter.RateLimitStoreError({
+              message: `no answer within ${Duration.format(this.storeTimeout)}`
+            })
+          })
+        )
+    })
   }
 
   /** A store that failed: the call goes through (with a throttled warning), or fails with the store's error. */

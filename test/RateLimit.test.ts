@@ -192,6 +192,38 @@ describe("RateLimit when its store fails", () => {
     }).pipe(Effect.provide(logs.layer))
   })
 
+  it.effect("a store that never answers has failed after storeTimeout: the call goes through, never hangs", () => {
+    const logs = capturingLogs()
+    const hung: RateLimiter.RateLimiter = {
+      [RateLimiter.TypeId]: RateLimiter.TypeId,
+      consume: () => Effect.never,
+      adaptiveConsume: () => Effect.never,
+      adaptiveFeedback: () => Effect.never
+    }
+    return Effect.gen(function*() {
+      const limit = yield* RateLimit.make({ name: "sms", limit: 1, window: "1 second", limiter: hung, adaptive: true })
+      const { call, runs } = counted()
+      const waiting = yield* Effect.forkChild(call.pipe(RateLimit.rateLimit(limit)))
+      yield* TestClock.adjust("999 millis")
+      expect(runs.count).toBe(0)
+      yield* TestClock.adjust("1 millis") // the default storeTimeout, 1 second
+      expect(yield* Fiber.join(waiting)).toBe(1)
+      expect(logs.matching((line) => line.message.includes("no answer within 1s"))).toHaveLength(1)
+      const strict = yield* RateLimit.make({
+        limit: 1,
+        window: "1 second",
+        limiter: hung,
+        onStoreError: "fail",
+        storeTimeout: "50 millis"
+      })
+      const failed = yield* Effect.forkChild(Effect.exit(call.pipe(RateLimit.rateLimit(strict))))
+      yield* TestClock.adjust("50 millis")
+      const error = failure(yield* Fiber.join(failed))
+      expect(error).toBeInstanceOf(RateLimiter.RateLimiterError)
+      expect(runs.count).toBe(1)
+    }).pipe(Effect.provide(logs.layer))
+  })
+
   it.effect("with onStoreError: fail, fails the call with Effect's RateLimiterError", () =>
     Effect.gen(function*() {
       const limit = yield* RateLimit.make({ limit: 1, window: "1 second", limiter: broken, onStoreError: "fail" })
