@@ -27,7 +27,7 @@
  */
 import { Schema, Struct } from "effect"
 import { TransitionReason } from "./CircuitBreakerEvent.js"
-import { Snapshot } from "./CircuitBreakerSnapshot.js"
+import { FleetSnapshot, Snapshot } from "./CircuitBreakerSnapshot.js"
 import { State } from "./CircuitState.js"
 
 /**
@@ -74,16 +74,19 @@ export type Failure = typeof Failure.Type
  * @category schemas
  * @since 0.1.0
  */
-export const Fleet = Schema.Struct({
-  state: State,
-  calls: Schema.Number,
-  failures: Schema.Number,
-  slowCalls: Schema.Number,
-  failureRate: Schema.Number,
-  slowCallRate: Schema.Number,
-  consecutiveOpenings: Schema.Number,
-  readAt: Schema.Number
-})
+export const Fleet = Schema.Struct(
+  // The store's fleet snapshot, as it defines it: one definition for both.
+  Struct.pick(FleetSnapshot.fields, [
+    "state",
+    "calls",
+    "failures",
+    "slowCalls",
+    "failureRate",
+    "slowCallRate",
+    "consecutiveOpenings",
+    "readAt"
+  ])
+)
 
 /**
  * @category models
