@@ -223,13 +223,14 @@ export interface AdaptiveLimitOptions {
   readonly name?: string | undefined
   /** How the limit moves: `vegas()`, `gradient2()` or `aimd()`. Default `vegas()`. */
   readonly algorithm?: Algorithm | undefined
-  /** The limit to start from: an integer from `minLimit` to `maxLimit`. Default 20 (as Netflix's). */
+  /** The limit to start from: an integer from `minLimit` to `maxLimit`. Default 20 (as Netflix's), kept within `[minLimit, maxLimit]`. */
   readonly initialLimit?: number | undefined
   /** The least the limit goes down to: an integer from 1 to `Limits.maxConcurrent` (100,000). Default 1. */
   readonly minLimit?: number | undefined
   /**
    * The most the limit goes up to: an integer from `minLimit` to `Limits.maxConcurrent` (100,000).
-   * Default 200 (as Netflix's AIMD and Gradient2).
+   * Default 200 (as Netflix's AIMD and Gradient2), or `minLimit` when that
+   * is larger.
    */
   readonly maxLimit?: number | undefined
   /**
