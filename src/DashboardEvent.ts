@@ -104,13 +104,15 @@ export type Fleet = typeof Fleet.Type
  */
 export const FleetCircuit = Schema.Struct({
   name: Schema.String,
-  state: State,
-  calls: Schema.Number,
-  failures: Schema.Number,
-  slowCalls: Schema.Number,
-  failureRate: Schema.Number,
-  slowCallRate: Schema.Number,
-  consecutiveOpenings: Schema.Number
+  ...Struct.pick(FleetSnapshot.fields, [
+    "state",
+    "calls",
+    "failures",
+    "slowCalls",
+    "failureRate",
+    "slowCallRate",
+    "consecutiveOpenings"
+  ])
 })
 
 /**
