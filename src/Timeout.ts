@@ -26,8 +26,10 @@
  *
  * @since 0.1.0
  */
-import type { Context, Scope, Stream } from "effect"
-import { Duration, Effect, Exit, Fiber, Schema } from "effect"
+import type { Scope, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Fiber, Schema } from "effect"
+import type { Deadline, Expirable } from "./internal/deadlines.js"
+import { Deadlines } from "./internal/deadlines.js"
 import type { Cell } from "./internal/metrics.js"
 import { Name } from "./internal/options.js"
 import type { Setup } from "./internal/policy.js"
@@ -150,21 +152,28 @@ const TimeoutOptionsSchema = Schema.Struct({
   ...metricsOption
 })
 
+/** The clock of a context that provides none: the live one, whose time is the process's own. */
+const liveClock = Context.get(Context.empty(), Clock.Clock)
+
 /**
- * One call in flight under a timeout. The call runs in a fiber of its own
- * beside a timer fiber, both forked in the caller's context (its services,
- * its `Clock`); the caller waits on one callback. Whichever ends first
- * decides: the call's exit, or — when the timer fires — the call is
- * interrupted and, once it has stopped, the caller fails with the policy's
- * `TimeoutError`. The exit finaliser around the wait stops both fibers
- * however the wait ends.
+ * One call in flight under a timeout. The call runs in a fiber of its own,
+ * forked in the caller's context (its services, its `Clock`); the caller
+ * waits on one callback. Its deadline is kept by the policy's `Deadlines`
+ * (one native timer for all its calls) under the live clock, or else by a
+ * timer fiber sleeping on the caller's clock (a `TestClock` decides when
+ * that one wakes). Whichever ends first decides: the call's exit, or — when
+ * the deadline passes — the call is interrupted and, once it has stopped,
+ * the caller fails with the policy's `TimeoutError`. The exit finaliser
+ * around the wait stops the call and its timer however the wait ends.
  *
  * This is what `Effect.timeout` does, with one callback instead of a race
- * combinator, an `Option` and a `flatMap` on top: about a third less per call.
+ * combinator, an `Option` and a `flatMap` on top, and under the live clock
+ * without a second fiber: about a third of its cost per call.
  */
-class TimedCall<A, E> {
+class TimedCall<A, E> implements Expirable {
   private work: Fiber.Fiber<A, E> | undefined = undefined
   private timer: Fiber.Fiber<void> | undefined = undefined
+  private deadline: Deadline | undefined = undefined
   /** Whether the outcome is decided: by the call's exit, the timer, or the caller leaving. */
   private decided = false
   /** Whether the timer decided it: the caller fails with the timeout once the call has stopped. */
@@ -173,24 +182,32 @@ class TimedCall<A, E> {
   constructor(
     private readonly policy: TimeoutImpl,
     private readonly self: Effect.Effect<A, E, unknown>,
-    private readonly context: Context.Context<never>
+    private readonly context: Context.Context<never>,
+    /** The policy's deadlines when the caller's clock is the live one. */
+    private readonly deadlines: Deadlines | undefined
   ) {}
 
   begin(resume: (effect: Effect.Effect<A, E | TimeoutError>) => void): void {
     const policy = this.policy
-    const startedAt = policy.clockMillis()
+    const deadlines = this.deadlines
+    const startedAt = deadlines === undefined ? policy.clockMillis() : deadlines.now()
     const work = Effect.runForkWith(this.context)(this.self as Effect.Effect<A, E>)
     this.work = work
     work.addObserver((exit) => {
       if (!this.decided) {
         this.decided = true
-        this.timer?.interruptUnsafe()
+        this.stopTimer()
         resume(exit)
       } else if (this.timedOut) {
         resume(this.policy.failure)
       }
     })
     if (this.decided) return
+    if (deadlines !== undefined) {
+      // The time the call ran synchronously until it first waited counts against its limit.
+      this.deadline = deadlines.add(startedAt, this)
+      return
+    }
     // The call ran synchronously until it first waited: that time counts against its limit.
     const elapsed = policy.clockMillis() - startedAt
     const limit = elapsed > 0
@@ -199,19 +216,28 @@ class TimedCall<A, E> {
     const timer = Effect.runForkWith(this.context)(Effect.sleep(limit))
     this.timer = timer
     timer.addObserver((exit) => {
-      if (Exit.isSuccess(exit) && !this.decided) {
-        this.decided = true
-        this.timedOut = true
-        policy.reportTimedOut()
-        work.interruptUnsafe()
-      }
+      if (Exit.isSuccess(exit)) this.expire()
     })
   }
 
-  /** Stops both fibers; the effect awaits the call's end. */
+  /** The deadline passed: the call is interrupted, and its caller fails once it has stopped. */
+  expire(): void {
+    if (this.decided) return
+    this.decided = true
+    this.timedOut = true
+    this.policy.reportTimedOut()
+    this.work?.interruptUnsafe()
+  }
+
+  private stopTimer(): void {
+    if (this.deadline !== undefined) this.deadlines?.remove(this.deadline)
+    this.timer?.interruptUnsafe()
+  }
+
+  /** Stops the call and its timer; the effect awaits the call's end. */
   stop(): Effect.Effect<void> | undefined {
     this.decided = true
-    this.timer?.interruptUnsafe()
+    this.stopTimer()
     const work = this.work
     if (work === undefined || work.pollUnsafe() !== undefined) return undefined
     work.interruptUnsafe()
@@ -225,16 +251,19 @@ class TimeoutImpl extends PolicyBase<never, TimeoutError, never, never, TimedOut
   readonly failure: Exit.Exit<never, TimeoutError>
 
   private readonly timeouts: Cell
+  private readonly deadlines: Deadlines
 
   constructor(setup: Setup, readonly duration: Duration.Duration) {
     super(setup)
     this.failure = Exit.fail(new TimeoutError({ policy: setup.name, duration }))
     this.timeouts = this.counter(policyMetrics.timeouts)
+    this.deadlines = new Deadlines(Duration.toMillis(duration))
   }
 
   readonly apply = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | TimeoutError, R> =>
     Effect.withFiber((fiber) => {
-      const call = new TimedCall<A, E>(this, self, fiber.context)
+      const live = fiber.getRef(Clock.Clock) === liveClock
+      const call = new TimedCall<A, E>(this, self, fiber.context, live ? this.deadlines : undefined)
       return Effect.onExitPrimitive(
         Effect.callback<A, E | TimeoutError>((resume) => call.begin(resume)),
         () => call.stop()

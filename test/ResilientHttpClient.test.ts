@@ -172,6 +172,40 @@ describe("circuits", () => {
       expect(statusOf(yield* Effect.exit(client.get(`${B}/one`)))).toBe(200)
     }).pipe(Effect.scoped))
 
+  it.effect("requests are keyed by their URL's origin as the URL standard reads it, however often each is seen", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 200 })
+      const registry = yield* CircuitBreakerRegistry.make({ name: "origins", config: open1 })
+      const client = yield* ResilientHttpClient.make(upstream.client, { breaker: registry })
+      const urls = [
+        "http://a.test/one",
+        "HTTP://A.TEST:80/two?x=/y",
+        "http://a.test?q=//b.test/",
+        "http://a.test:8080/three",
+        "https://a.test:443/four#/frag",
+        "https://a.test/five",
+        "http://b.test\\six",
+        "http://user:secret@c.test/seven",
+        "http://127.1:9/eight"
+      ]
+      // Twice, in both orders: the second time each key comes from what the client remembered.
+      for (const url of [...urls, ...[...urls].reverse()]) {
+        yield* client.get(url)
+        const keys = yield* registry.keys
+        expect(keys).toContain(new URL(url).origin)
+      }
+      expect([...(yield* registry.keys)].sort()).toEqual(
+        [
+          "http://127.0.0.1:9",
+          "http://a.test",
+          "http://a.test:8080",
+          "http://b.test",
+          "http://c.test",
+          "https://a.test"
+        ]
+      )
+    }).pipe(Effect.scoped))
+
   it.effect("a key function groups requests into circuits", () =>
     Effect.gen(function*() {
       const upstream = scripted({ status: 503 })

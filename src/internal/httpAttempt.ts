@@ -11,7 +11,7 @@
  * @internal
  */
 import type { Clock, Exit } from "effect"
-import { Cause, Context, Duration, Effect, Option, Stream } from "effect"
+import { Cause, Duration, Effect, Option, Stream } from "effect"
 import { HttpBody, HttpClientError, HttpClientRequest, HttpClientResponse } from "effect/http"
 import type { Verdict } from "../Classifier.js"
 import { failureWithOpenHint } from "../Classifier.js"
@@ -105,9 +105,26 @@ export const requestedWait = (
 const hintOf = (judge: Judge, wait: Duration.Duration | undefined): Duration.Duration | undefined =>
   wait === undefined ? undefined : Duration.min(wait, judge.maxRetryAfter)
 
-const failed = (judge: Judge, response: HttpClientResponse.HttpClientResponse, description?: string) => {
+/**
+ * The responses of the request an error came from, by the error: an
+ * attempt that failed with a response notes it here, so that the retry,
+ * made once per client, releases that request's responses when it decides
+ * to send it again (see `supersedeAttempts`). Only errors made for one
+ * request are noted (a failed response, a client's `StatusCodeError`),
+ * never a value shared by calls.
+ */
+const owners = new WeakMap<object, AttemptResponses>()
+
+const failed = (
+  judge: Judge,
+  response: HttpClientResponse.HttpClientResponse,
+  attempts: AttemptResponses,
+  description?: string
+) => {
   const requested = requestedWait(judge, response)
-  return Effect.fail(new FailedResponse(response, requested, hintOf(judge, requested), description))
+  const error = new FailedResponse(response, requested, hintOf(judge, requested), description)
+  owners.set(error, attempts)
+  return Effect.fail(error)
 }
 
 /** How much of a superseded response's body is read to release its connection: 256 KiB, in 100 ms. */
@@ -188,76 +205,70 @@ const reachable = (exit: Exit.Exit<unknown, unknown>): Set<unknown> => {
   return kept
 }
 
-/**
- * The responses of the request in flight, provided around the guarded call
- * by the client (and inherited by the hedge's attempts).
- *
- * @internal
- */
-export const CurrentAttempts = Context.Reference<AttemptResponses | undefined>(
-  "effect-resilience/ResilientHttpClient/CurrentAttempts",
-  { defaultValue: () => undefined }
-)
-
 /** The response an attempt's error carries (a client with `filterStatusOk`), if any. */
 const carried = (error: unknown): HttpClientResponse.HttpClientResponse | undefined =>
   HttpClientError.isHttpClientError(error) ? error.response : undefined
 
 /**
  * The attempt `send` makes, with the responses `judge` calls failures
- * turned into `FailedResponse`; the responses it receives are noted (see
- * `AttemptResponses`).
+ * turned into `FailedResponse`; the responses it receives are noted in
+ * `attempts` (see `AttemptResponses`). One `matchEffect` for both: every
+ * request pays for this wrapper.
  *
  * @internal
  */
 export const judgedAttempt = <E, R>(
   judge: Judge,
-  send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
+  send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+  attempts: AttemptResponses
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | FailedResponse | HttpClientError.HttpClientError, R> =>
-  Effect.flatMap(CurrentAttempts, (attempts) =>
-    attempts === undefined ? judged(judge, send) : judged(
-      judge,
-      send.pipe(
-        Effect.tap((response) => Effect.sync(() => attempts.add(response))),
-        Effect.tapError((error) =>
-          Effect.sync(() => {
-            const response = carried(error)
-            if (response !== undefined) attempts.add(response)
-          })
-        )
-      )
-    ))
+  Effect.matchEffect(send, {
+    onFailure: (error) => {
+      const response = carried(error)
+      if (response !== undefined) {
+        attempts.add(response)
+        owners.set(error as object, attempts)
+      }
+      return Effect.fail(error)
+    },
+    onSuccess: (response) => {
+      attempts.add(response)
+      return judged(judge, response, attempts)
+    }
+  })
 
 /**
- * Releases the responses of the request in flight: its retry calls this
- * once it decided to send the request again, before the wait, so that
- * their connections serve others meanwhile.
+ * Releases the responses of the request an attempt failed for: its retry
+ * calls this with the attempt's error once it decided to send the request
+ * again, before the wait, so that their connections serve others
+ * meanwhile. An error that carries no response leaves nothing to release
+ * that the end of the call would not (see `AttemptResponses.settle`).
  *
  * @internal
  */
-export const supersedeAttempts: Effect.Effect<void> = Effect.flatMap(
-  CurrentAttempts,
-  (attempts) => attempts === undefined ? Effect.void : attempts.supersede
-)
+export const supersedeAttempts = (error: unknown): Effect.Effect<void> => {
+  const attempts = typeof error === "object" && error !== null ? owners.get(error) : undefined
+  return attempts === undefined ? Effect.void : attempts.supersede
+}
 
-const judged = <E, R>(
+const judged = (
   judge: Judge,
-  send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
-): Effect.Effect<HttpClientResponse.HttpClientResponse, E | FailedResponse | HttpClientError.HttpClientError, R> =>
-  Effect.flatMap(send, (response) => {
-    if (judge.isFailure(response)) return failed(judge, response)
-    const classifyBody = judge.classifyBody
-    if (classifyBody === undefined) return Effect.succeed(response)
-    // Read once into memory: the hook and the caller each get a response of their own over the
-    // bytes, so the caller reads it as any response, its stream included. (A status no Web
-    // response can carry, outside 200-599, is classified as it came.)
-    const status = response.status
-    if (status < 200 || status > 599) return classified(judge, classifyBody, response, () => response)
-    return Effect.flatMap(
-      bufferBody(response, judge.classifyBodyLimit),
-      (copy) => classified(judge, classifyBody, copy(), copy)
-    )
-  })
+  response: HttpClientResponse.HttpClientResponse,
+  attempts: AttemptResponses
+): Effect.Effect<HttpClientResponse.HttpClientResponse, FailedResponse | HttpClientError.HttpClientError> => {
+  if (judge.isFailure(response)) return failed(judge, response, attempts)
+  const classifyBody = judge.classifyBody
+  if (classifyBody === undefined) return Effect.succeed(response)
+  // Read once into memory: the hook and the caller each get a response of their own over the
+  // bytes, so the caller reads it as any response, its stream included. (A status no Web
+  // response can carry, outside 200-599, is classified as it came.)
+  const status = response.status
+  if (status < 200 || status > 599) return classified(judge, classifyBody, response, () => response, attempts)
+  return Effect.flatMap(
+    bufferBody(response, judge.classifyBodyLimit),
+    (copy) => classified(judge, classifyBody, copy(), copy, attempts)
+  )
+}
 
 const classified = (
   judge: Judge,
@@ -265,11 +276,14 @@ const classified = (
     response: HttpClientResponse.HttpClientResponse
   ) => Effect.Effect<boolean, HttpClientError.HttpClientError>,
   read: HttpClientResponse.HttpClientResponse,
-  handOn: () => HttpClientResponse.HttpClientResponse
+  handOn: () => HttpClientResponse.HttpClientResponse,
+  attempts: AttemptResponses
 ) =>
   Effect.flatMap(classifyBody(read), (degraded) => {
     const response = handOn()
-    return degraded ? failed(judge, response, "the body was classified as degraded") : Effect.succeed(response)
+    return degraded
+      ? failed(judge, response, attempts, "the body was classified as degraded")
+      : Effect.succeed(response)
   })
 
 /** Statuses whose responses have no body (the Fetch standard's null body statuses). */

@@ -77,11 +77,47 @@ const execute = <A, E, R>(
 /**
  * The origin of a request's URL (`https://api.example.com:8443`), or its
  * URL as written when it does not parse.
+ */
+const parsedOrigin = (request: Request): string =>
+  Option.match(HttpClientRequest.toUrl(request), { onNone: () => request.url, onSome: (url) => url.origin })
+
+/** How many origins one client remembers before it forgets them all and starts again. */
+const maxRememberedOrigins = 1024
+
+/**
+ * Makes what keys a client's requests by origin (see `parsedOrigin`).
+ * Parsing a URL costs more than the rest of finding a request's circuit,
+ * and a client calls few origins: each is remembered by the text of the
+ * URL up to the end of its authority (the first `/`, `?`, `#` or `\`
+ * after `//`), which alone decides the origin, so two URLs with the same
+ * text there have the same origin. Text with credentials in it is never
+ * kept.
  *
  * @internal
  */
-export const originOf = (request: Request): string =>
-  Option.match(HttpClientRequest.toUrl(request), { onNone: () => request.url, onSome: (url) => url.origin })
+export const makeOriginOf = (): (request: Request) => string => {
+  const remembered = new Map<string, string>()
+  return (request) => {
+    const url = request.url
+    const authority = url.indexOf("//")
+    if (authority < 0) return parsedOrigin(request)
+    let end = authority + 2
+    while (end < url.length) {
+      const char = url.charCodeAt(end)
+      // "/", "?", "#", "\\"
+      if (char === 47 || char === 63 || char === 35 || char === 92) break
+      end++
+    }
+    const prefix = end === url.length ? url : url.slice(0, end)
+    const known = remembered.get(prefix)
+    if (known !== undefined) return known
+    const origin = parsedOrigin(request)
+    if (prefix.includes("@")) return origin
+    if (remembered.size >= maxRememberedOrigins) remembered.clear()
+    remembered.set(prefix, origin)
+    return origin
+  }
+}
 
 const overflowWarningMillis = 60_000
 
@@ -89,7 +125,8 @@ const overflowWarningMillis = 60_000
 export const makeBreakers = (
   name: string,
   options: Options<unknown>,
-  classify: Classifier
+  classify: Classifier,
+  keyOf: (request: Request) => string
 ): Effect.Effect<Breakers, CircuitBreakerConfigError, Scope.Scope> =>
   Effect.gen(function*() {
     const given = options.breaker
@@ -116,17 +153,19 @@ export const makeBreakers = (
       }))
     const clock = yield* Effect.clockWith(Effect.succeed)
     const warnings = new LogThrottle(overflowWarningMillis)
-    const keyOf = options.key ?? originOf
-    const breakerOf = (key: string): Effect.Effect<CircuitBreaker> =>
-      Effect.catch(registry.get(key), (error) =>
-        Effect.as(
-          warnings.warn(clock.currentTimeMillisUnsafe(), () =>
-            `Resilient HTTP client "${name}": no circuit of its own for a key (${errorTag(error)}); ` +
-            `its requests share the circuit "${overflow.name}"`),
-          overflow
-        ))
+    const warnRefused = (error: unknown) =>
+      warnings.warn(clock.currentTimeMillisUnsafe(), () =>
+        `Resilient HTTP client "${name}": no circuit of its own for a key (${errorTag(error)}); ` +
+        `its requests share the circuit "${overflow.name}"`)
     return {
+      // One `matchEffect` for the lookup and its refusal: every request pays for this step.
       guard: (request, call, stopWhenOpen) =>
-        Effect.flatMap(breakerOf(keyOf(request)), (breaker) => execute(breaker, call, guardOptions, stopWhenOpen))
+        Effect.matchEffect(registry.get(keyOf(request)), {
+          // No circuit of its own for the key: the overflow circuit guards the request.
+          onFailure: (error) =>
+            Effect.andThen(warnRefused(error), execute(overflow, call, guardOptions, stopWhenOpen)),
+          onSuccess: (breaker) =>
+            execute(breaker, call, guardOptions, stopWhenOpen)
+        })
     } satisfies Breakers
   })

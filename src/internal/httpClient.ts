@@ -33,7 +33,6 @@ import type { Judge } from "./httpAttempt.js"
 import {
   AttemptResponses,
   breakerClassifier,
-  CurrentAttempts,
   errorWait,
   FailedResponse,
   isRetryableError,
@@ -43,7 +42,7 @@ import {
   trackBody,
   Unreplayable
 } from "./httpAttempt.js"
-import { CircuitOpened, makeBreakers, originOf } from "./httpBreakers.js"
+import { CircuitOpened, makeBreakers, makeOriginOf } from "./httpBreakers.js"
 import { claimName } from "./metrics.js"
 import { decodeOptions, Name, nameOf } from "./options.js"
 import { isPolicy } from "./policy.js"
@@ -132,11 +131,6 @@ const inapplicable = (options: Options<unknown>): Array<ConfigIssue> => {
   return refused
 }
 
-/** The request a fallback answers for, provided around the guarded call. */
-const CurrentRequest = Context.Reference<Request | undefined>("effect-resilience/ResilientHttpClient/CurrentRequest", {
-  defaultValue: () => undefined
-})
-
 /**
  * The retry of a client: the backoff of `options`, each wait at least what
  * the failed attempt's `Retry-After` asked for, and only the errors worth
@@ -173,7 +167,7 @@ const makeRetry = (name: string, judge: Judge, options: RetryOptions, metrics: b
       name,
       schedule,
       retryOn: (error) => isRetryableError(judge, maxWaitMillis, error),
-      onRetry: () => supersedeAttempts,
+      onRetry: supersedeAttempts,
       ...(budget === undefined ? {} : { budget }),
       ...(retryMetrics ?? metrics) === undefined ? {} : { metrics: retryMetrics ?? metrics }
     })
@@ -203,6 +197,14 @@ const makePolicies = (name: string, decoded: Decoded, options: Options<unknown>,
     const fallback = decoded.fallback === undefined ? undefined : yield* makeFallback(name, decoded.fallback, metrics)
     return { timeout, deadline, bulkhead, hedge, retry, fallback }
   })
+
+/**
+ * The request a fallback answers for: provided to the fallback policy
+ * (made once per client) when a call failed, and only then.
+ */
+const CurrentRequest = Context.Reference<Request | undefined>("effect-resilience/ResilientHttpClient/CurrentRequest", {
+  defaultValue: () => undefined
+})
 
 /** The fallback: the `Fallback` module's, handed the request through `CurrentRequest`. */
 const makeFallback = (name: string, fallback: UserFallback, metrics: { readonly metrics?: boolean }) =>
@@ -248,20 +250,21 @@ export const makeClient = <E, R>(
     }
     const policies = yield* makePolicies(name, decoded, given, judge)
     const classify: Classifier = breakerClassifier(judge)
-    const breakers = yield* makeBreakers(name, given, classify)
+    const keyOf = given.key ?? makeOriginOf()
+    const breakers = yield* makeBreakers(name, given, classify, keyOf)
     const { bulkhead, deadline, fallback, hedge, retry, timeout } = policies
     const rateLimit = decoded.rateLimit
     const limit = decoded.limit
-    const keyOf = given.key ?? originOf
     yield* claimClientName(name, decoded.metrics)
     const scope = yield* Effect.scope
 
-    const guard = (request: Request): Effect.Effect<Response, unknown, unknown> => {
+    const guard = (request: Request, attempts: AttemptResponses): Effect.Effect<Response, unknown, unknown> => {
       const tracked = trackBody(request)
       const sent = tracked === undefined ? request : tracked.request
       let call: Effect.Effect<Response, unknown, unknown> = judgedAttempt(
         judge,
-        client.postprocess(Effect.succeed(sent))
+        client.postprocess(Effect.succeed(sent)),
+        attempts
       )
       if (timeout !== undefined) call = timeout.apply(call)
       if (bulkhead !== undefined) call = bulkhead.apply(call)
@@ -286,7 +289,13 @@ export const makeClient = <E, R>(
       if (tracked !== undefined) call = Effect.mapError(call, unwrapUnreplayable)
       if (deadline !== undefined) call = deadline.apply(call)
       if (fallback === undefined) return Effect.catchIf(call, isFailedResponse, toResponse)
-      return Effect.provideService(fallback.apply(call) as typeof call, CurrentRequest, request)
+      // A fallback replaces failures only: the request reaches it through the context on that
+      // path alone, and a call that succeeds pays for no context of its own.
+      return Effect.catchCause(
+        call,
+        (cause) =>
+          Effect.provideService(fallback.apply(Effect.failCause(cause)) as typeof call, CurrentRequest, request)
+      )
     }
     return HttpClient.makeWith(
       (request: Effect.Effect<Request, E, R>) => Effect.flatMap(request, (sent) => settled(guard, sent, scope)),
@@ -319,27 +328,24 @@ const claimClientName = (name: string, metrics: boolean | undefined) =>
   })
 
 /**
- * The guarded call of `request`, noting the responses its attempts receive:
- * a superseded one is released when the next attempt starts, and the ones
- * the caller does not get when the call ends (see `AttemptResponses`).
+ * The guarded call of `request`, noting the responses its attempts
+ * receive: a superseded one is released when the retry sends the request
+ * again, and the ones the caller does not get when the call ends (see
+ * `AttemptResponses`). Built anew each time the request is executed.
  */
 const settled = (
-  guard: (request: Request) => Effect.Effect<Response, unknown, unknown>,
+  guard: (request: Request, attempts: AttemptResponses) => Effect.Effect<Response, unknown, unknown>,
   request: Request,
   scope: Scope.Scope
-): Effect.Effect<Response, unknown, unknown> =>
-  Effect.suspend(() => {
-    const attempts = new AttemptResponses()
-    return guard(request).pipe(
-      // In the background, in the client's scope: the caller gets its answer (a fallback's, say)
-      // without waiting up to the drain's 100 ms for a response it will never read.
-      Effect.onExit((exit) => {
-        const release = attempts.settle(exit)
-        return release === undefined ? Effect.void : Effect.asVoid(Effect.forkIn(release, scope))
-      }),
-      Effect.provideService(CurrentAttempts, attempts)
-    )
+): Effect.Effect<Response, unknown, unknown> => {
+  const attempts = new AttemptResponses()
+  return Effect.onExit(guard(request, attempts), (exit) => {
+    // In the background, in the client's scope: the caller gets its answer (a fallback's, say)
+    // without waiting up to the drain's 100 ms for a response it will never read.
+    const release = attempts.settle(exit)
+    return release === undefined ? Effect.void : Effect.asVoid(Effect.forkIn(release, scope))
   })
+}
 
 const isFailedResponse = (error: unknown): error is FailedResponse => error instanceof FailedResponse
 
