@@ -15,11 +15,10 @@
  * never end (a breaker's timers never fire): every read of a breaker applies
  * what time has done, and the registry reads `Open` periods by their end.
  *
- * Run alone: `node --expose-gc --import tsx bench/registryChurn.ts`.
+ * Run alone: `node --expose-gc --import tsx bench/registry-churn.ts`.
  */
 import type { Duration } from "effect"
 import { Clock, Effect, Exit } from "effect"
-import { pathToFileURL } from "node:url"
 import { CircuitBreakerRegistry } from "../src/index.js"
 
 export interface ChurnOptions {
@@ -123,17 +122,4 @@ export const measureChurn = async (options: ChurnOptions, runs: number) => {
     unexpected: Math.max(...results.map((r) => r.unexpected)),
     size: Math.max(...results.map((r) => r.size))
   }
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const runs = Number(process.argv[2] ?? 1)
-  const result = await measureChurn(churnCase, runs)
-  const segment = churnCase.segment.toLocaleString("en")
-  result.nsPerKey.forEach((ns, i) =>
-    console.log(`keys ${i * churnCase.segment + 1}.. (${segment}): ${ns.toFixed(0)} ns/key`)
-  )
-  console.log(
-    `last/first ${(result.nsPerKey.at(-1)! / result.nsPerKey[0]!).toFixed(2)}, ` +
-      `refused ${result.refused}, unexpected ${result.unexpected}, size ${result.size}`
-  )
 }
