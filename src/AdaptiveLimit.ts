@@ -11,8 +11,9 @@
  * - `vegas()` (the default): estimates the calls queued at the dependency as
  *   `limit × (1 − rttNoLoad / rtt)` and keeps that queue between `alpha` and
  *   `beta`;
- * - `gradient2()`: compares each round trip with a long-term average, and
- *   shrinks the limit when they drift apart by more than `rttTolerance`;
+ * - `gradient2()`: compares each round trip with a long-term average of the
+ *   dependency's latency, and shrinks the limit when they drift apart by more
+ *   than `rttTolerance`;
  * - `aimd()`: one more slot per good call, the limit times `backoffRatio`
  *   after a drop (loss-based, as TCP Reno).
  *
@@ -112,14 +113,20 @@ export interface Gradient2Options {
   /**
    * How much slower than the long-term average a round trip may be before
    * the limit shrinks: a number from 1 to 10 (2 means twice as slow is
-   * fine). Default 1.5.
+   * fine). Default 1.25 (Netflix's is 1.5, which lets the p99 reach about
+   * twice the unloaded latency).
    */
   readonly rttTolerance?: number | undefined
   /** How much of each new estimate the limit takes: a number greater than 0 and at most 1. Default 0.2. */
   readonly smoothing?: number | undefined
   /** Calls the limit may grow by per sample while round trips stay low: an integer from 0 to 1,000. Default 4. */
   readonly queueSize?: number | undefined
-  /** Samples the long-term average spans: an integer from 10 to 1,000,000. Default 600. */
+  /**
+   * Samples the long-term average spans: an integer from 10 to 1,000,000.
+   * Default 600. While the limit is full, every `longWindow / 10` samples the
+   * average refused, the limit is halved for a moment to measure the
+   * dependency with its queue drained.
+   */
   readonly longWindow?: number | undefined
 }
 
@@ -179,7 +186,12 @@ export const aimd = (options?: AimdOptions): Algorithm => ({ _tag: "Aimd", ...op
 
 /**
  * Gradient2: the limit follows `limit × clamp(rttTolerance × longRtt / rtt,
- * 0.5, 1) + queueSize`, smoothed by `smoothing`.
+ * 0.5, 1) + queueSize`, smoothed by `smoothing`. `longRtt` is a long-term
+ * average of the dependency's latency that, unlike Netflix's, does not learn
+ * the queue its own limit lets build: a sample taken with the limit full may
+ * lower it but not raise it, and now and then, while the limit stays full,
+ * the limit is halved until a sample of calls started at that level measures
+ * the dependency afresh (see docs/adaptive-concurrency.md).
  *
  * @example
  * ```ts

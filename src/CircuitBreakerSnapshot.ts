@@ -94,7 +94,8 @@ export class FleetSnapshot extends Schema.Class<FleetSnapshot>("CircuitBreakerFl
  *   `0` while the window is empty;
  * - `consecutiveFailures`: the current failure streak;
  * - `consecutiveOpenings`: openings since the circuit last closed (the step of
- *   an `openDuration` schedule);
+ *   an `openDuration` schedule); both counts stop at
+ *   `Limits.maxConsecutiveCount` (the fleet's, in `fleet`, may go further);
  * - `retryAfter`: time until a probe is admitted: the rest of the open period
  *   when `Open`, infinite when `ForcedOpen`, zero otherwise;
  * - `probesInFlight`, `probeSuccesses`: the current half-open period's probes;

@@ -12,10 +12,21 @@
  * - `state`, and the current opening: `openedAt`, `openReason`, `openUntil`
  *   (an `Open` circuit's end) and `openedBy` (the failure that opened it);
  * - `consecutiveOpenings` (the backoff resumes at the next step),
- *   `consecutiveFailures` (the streak) and `lastFailure`;
+ *   `consecutiveFailures` (the streak) and `lastFailure`; both counts are at
+ *   most `Limits.maxConsecutiveCount`, where a circuit stops counting;
  * - `window`: the outcomes of the sliding window — a count window's
  *   outcomes oldest first (`s` success, `f` failure, upper case when slow),
  *   or a time window's non-empty buckets, each with its start time.
+ *
+ * A restore refuses, naming each field and the rule, a document the
+ * breaker could not have written: another breaker's name, another kind of
+ * window, times after `exportedAt` or in the future, opening fields its
+ * state contradicts, an opening longer than `Limits.maxDuration`; a count
+ * window with more outcomes than its size, or
+ * a streak its outcomes contradict (a success resets it); a time window
+ * whose buckets are out of order, hold more failures or slow calls than
+ * calls, or more calls than `Limits.maxCallsPerMillisecond` allows for a
+ * bucket's width or the window's duration.
  *
  * Failures are kept as reports show them (tag and message, the message cut
  * to `CircuitBreakerSnapshot.maxFailureMessageLength`): after a restore, a
@@ -34,7 +45,7 @@ import { TransitionReason } from "./CircuitBreakerEvent.js"
 import { maxFailureMessageLength } from "./CircuitBreakerSnapshot.js"
 import { State } from "./CircuitState.js"
 import { IntBetween, NumberBetween } from "./internal/schemas.js"
-import { maxCountWindowSize, maxNameLength, maxTimeWindowBuckets } from "./Limits.js"
+import { maxConsecutiveCount, maxCountWindowSize, maxNameLength, maxTimeWindowBuckets } from "./Limits.js"
 
 /**
  * The version of the documents this library writes and reads.
@@ -46,6 +57,8 @@ export const currentVersion = 1
 
 const Millis = NumberBetween(0, Number.MAX_SAFE_INTEGER)
 const Count = IntBetween(0, Number.MAX_SAFE_INTEGER)
+/** A circuit counts its consecutive openings and failures up to `Limits.maxConsecutiveCount`, and no further. */
+const ConsecutiveCount = IntBetween(0, maxConsecutiveCount)
 
 const boundedString = (max: number) =>
   Schema.String.check(Schema.makeFilter((text: string) => text.length <= max, {
@@ -140,8 +153,8 @@ export class CircuitDocument extends Schema.Class<CircuitDocument>("CircuitDocum
   openReason: Schema.NullOr(TransitionReason),
   openUntil: Schema.NullOr(Millis),
   openedBy: Schema.NullOr(DocumentFailure),
-  consecutiveOpenings: Count,
-  consecutiveFailures: Count,
+  consecutiveOpenings: ConsecutiveCount,
+  consecutiveFailures: ConsecutiveCount,
   lastFailure: Schema.NullOr(DocumentFailure),
   window: Schema.Union([CountWindowOutcomes, TimeWindowBuckets])
 }) {}

@@ -11,6 +11,8 @@
  * | {@link maxCountWindowSize} | 1,000,000 | `countWindow(size)` |
  * | {@link maxTimeWindowBuckets} | 10,000 | `timeWindow(duration, buckets)` |
  * | {@link maxCount} | 1,000,000 | `consecutiveFailures`, `failureCount`, `minimumCalls` |
+ * | {@link maxConsecutiveCount} | 1,000,000,000 | a circuit's count of consecutive openings and of consecutive failures (counting stops there), and a `CircuitDocument`'s |
+ * | {@link maxCallsPerMillisecond} | 1,000,000 | the calls a restored `CircuitDocument`'s time-window bucket, and its whole window, may hold per millisecond of width |
  * | {@link maxHalfOpenPermits} | 1,000 | `halfOpenPermits`, `successThreshold` |
  * | {@link maxEventBufferSize} | 100,000 | `eventBufferSize` |
  * | {@link maxBreakers} | 1,000,000 | a registry's `maxBreakers` |
@@ -127,6 +129,47 @@ export const maxTimeWindowBuckets = 10_000
  * @since 0.1.0
  */
 export const maxCount = 1_000_000
+
+/**
+ * The most consecutive openings, and the longest failure streak, a circuit
+ * counts: 1,000,000,000. Counting stops there rather than growing past
+ * what a `CircuitDocument` holds: a circuit at the bound stays at it (the
+ * `openDuration` backoff is long at its cap by then), its export restores,
+ * and a document past it is refused. A billion openings in a row is
+ * decades of one-second openings.
+ *
+ * @example
+ * ```ts
+ * import { Limits } from "effect-resilience"
+ *
+ * Limits.maxConsecutiveCount // 1000000000
+ * ```
+ *
+ * @category breaker
+ * @since 0.1.0
+ */
+export const maxConsecutiveCount = 1_000_000_000
+
+/**
+ * The most calls a restored `CircuitDocument`'s time window may hold per
+ * millisecond: 1,000,000 (a billion calls a second, far past what one
+ * process records). A bucket holds at most this many per millisecond of the
+ * breaker's bucket width, the window at most this many per millisecond of
+ * its duration; this keeps a forged flood of successes from diluting the
+ * failure rate, and the window's totals exact (even the longest window's
+ * bound stays under 2^53).
+ *
+ * @example
+ * ```ts
+ * import { Limits } from "effect-resilience"
+ *
+ * Limits.maxCallsPerMillisecond // 1000000
+ * ```
+ *
+ * @category breaker
+ * @since 0.1.0
+ */
+export const maxCallsPerMillisecond = 1_000_000
 
 /**
  * The most probe calls one half-open period admits (`halfOpenPermits`, and

@@ -206,6 +206,54 @@ describe("AdaptiveLimit", () => {
       expect(yield* limitOf(limit)).toBeGreaterThan(shrunk)
     }))
 
+  // Four calls at once in a window of four: every sample holds a call that took the last free slot.
+  const fullLimit = AdaptiveLimit.make({
+    initialLimit: 4,
+    maxLimit: 4,
+    algorithm: AdaptiveLimit.gradient2({ longWindow: 100 }), // a probe after 10 refused samples
+    window: 4
+  })
+  const baselineOf = (limit: AdaptiveLimit.AdaptiveLimit) =>
+    Effect.map(limit.snapshot, (s) => Duration.toMillis(s.baselineRtt!))
+
+  it.effect("Gradient2: round trips of calls that found the limit full do not raise the long-term average", () =>
+    Effect.gen(function*() {
+      const limit = yield* fullLimit
+      yield* batch(limit, 4, 100)
+      expect(yield* baselineOf(limit)).toBe(100)
+      // Three times slower with every slot in use: what the limit let queue, not the dependency's latency.
+      for (let i = 0; i < 9; i++) yield* batch(limit, 4, 300)
+      expect(yield* baselineOf(limit)).toBe(100)
+      expect(yield* limitOf(limit)).toBe(4)
+    }))
+
+  it.effect("Gradient2: a probe at half the limit learns a dependency that got slower for good, then the limit returns", () =>
+    Effect.gen(function*() {
+      const limit = yield* fullLimit
+      yield* batch(limit, 4, 100)
+      for (let i = 0; i < 10; i++) yield* batch(limit, 4, 300)
+      // The tenth refused sample starts a probe: half the limit, until a window of calls started with at most that many.
+      expect(yield* limitOf(limit)).toBe(2)
+      expect(yield* baselineOf(limit)).toBe(100)
+      yield* batch(limit, 2, 300)
+      yield* batch(limit, 2, 300)
+      // Still 300 ms with half as many in flight: no queue. The baseline is the new latency, the limit back.
+      expect(yield* baselineOf(limit)).toBe(300)
+      expect(yield* limitOf(limit)).toBe(4)
+    }))
+
+  it.effect("Gradient2: a probe whose round trip is below the long-term average lowers it (the average held a queue)", () =>
+    Effect.gen(function*() {
+      const limit = yield* fullLimit
+      yield* batch(limit, 4, 200)
+      for (let i = 0; i < 10; i++) yield* batch(limit, 4, 300)
+      expect(yield* limitOf(limit)).toBe(2)
+      yield* batch(limit, 2, 120)
+      yield* batch(limit, 2, 120)
+      expect(yield* baselineOf(limit)).toBe(120)
+      expect(yield* limitOf(limit)).toBe(4)
+    }))
+
   it.effect("a window averages its calls into one sample: a burst of drops backs off once", () =>
     Effect.gen(function*() {
       const limit = yield* AdaptiveLimit.make({

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Schedule, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { CircuitBreaker, CircuitDocument } from "../src/index.js"
+import { CircuitBreaker, CircuitDocument, Limits } from "../src/index.js"
 import { attempt, Boom, expectRejected, failTimes, ok, rejection, succeedTimes } from "./helpers.js"
 
 const travelled = (document: CircuitDocument.CircuitDocument): unknown =>
@@ -95,4 +95,136 @@ describe("CircuitDocument", () => {
       ])
       expect(rejection(yield* attempt(source, ok)).state).toBe("ForcedOpen")
     }).pipe(Effect.scoped))
+
+  describe("a document the breaker could never have written is refused, naming the field and the rule", () => {
+    /** The issues a refused restore names, as `field: rule`. */
+    const refusal = (breaker: CircuitBreaker.CircuitBreaker, document: unknown) =>
+      Effect.map(Effect.flip(breaker.restore(document)), (error) => {
+        expect(error).toMatchObject({ _tag: "CircuitControlError", operation: "restore" })
+        return error.issues.map((issue) => `${issue.field}: ${issue.rule}`)
+      })
+
+    it.effect("consecutive openings or failures past Limits.maxConsecutiveCount", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({ name: "counts" })
+        const good = travelled(yield* breaker.export) as Record<string, unknown>
+        for (const field of ["consecutiveOpenings", "consecutiveFailures"]) {
+          const issues = yield* refusal(breaker, { ...good, [field]: Number.MAX_SAFE_INTEGER })
+          expect(issues).toHaveLength(1)
+          expect(issues[0]).toMatch(new RegExp(`^${field}: .*between 0 and ${Limits.maxConsecutiveCount}`))
+        }
+        expect(yield* breaker.snapshot).toMatchObject({ state: "Closed", consecutiveOpenings: 0 })
+      }).pipe(Effect.scoped))
+
+    it.effect("restored at the bound, the next opening saturates there: the breaker still exports and restores", () =>
+      Effect.gen(function*() {
+        const config = {
+          name: "saturated",
+          consecutiveFailures: 1,
+          openDuration: Schedule.exponential("1 second"),
+          maxOpenDuration: "1 minute"
+        } as const
+        const source = yield* CircuitBreaker.make(config)
+        yield* failTimes(source, 1)
+        const open = travelled(yield* source.export) as Record<string, unknown>
+        const breaker = yield* CircuitBreaker.make(config)
+        yield* breaker.restore({ ...open, consecutiveOpenings: Limits.maxConsecutiveCount })
+        yield* TestClock.adjust("1 second")
+        yield* failTimes(breaker, 1)
+        const snapshot = yield* breaker.snapshot
+        expect(snapshot).toMatchObject({ state: "Open", consecutiveOpenings: Limits.maxConsecutiveCount })
+        // The backoff is at its cap, and the document round-trips.
+        expect(Duration.toMillis(snapshot.retryAfter)).toBe(60_000)
+        const document = travelled(yield* breaker.export)
+        expect(document).toMatchObject({ consecutiveOpenings: Limits.maxConsecutiveCount })
+        const after = yield* CircuitBreaker.make(config)
+        yield* after.restore(document)
+        expect(yield* after.snapshot).toMatchObject({ state: "Open", consecutiveOpenings: Limits.maxConsecutiveCount })
+      }).pipe(Effect.scoped))
+
+    it.effect("a failure streak restored at the bound saturates there", () =>
+      Effect.gen(function*() {
+        // Failures trip nothing here: only slow calls do.
+        const config = {
+          name: "streak",
+          slowCallRate: 0.5,
+          slowCallDuration: "1 second",
+          window: CircuitBreaker.countWindow(4)
+        } as const
+        const breaker = yield* CircuitBreaker.make(config)
+        const good = travelled(yield* breaker.export) as Record<string, unknown>
+        yield* breaker.restore({
+          ...good,
+          consecutiveFailures: Limits.maxConsecutiveCount,
+          window: { _tag: "CountWindow", outcomes: "ffff" }
+        })
+        yield* failTimes(breaker, 1)
+        expect(yield* breaker.snapshot).toMatchObject({
+          state: "Closed",
+          consecutiveFailures: Limits.maxConsecutiveCount
+        })
+        yield* breaker.restore(travelled(yield* breaker.export))
+      }).pipe(Effect.scoped))
+
+    it.effect("a count window: more outcomes than its size, or a streak its outcomes contradict", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({ name: "count", window: CircuitBreaker.countWindow(4) })
+        const good = travelled(yield* breaker.export) as Record<string, unknown>
+        const withWindow = (outcomes: string, consecutiveFailures: number) =>
+          refusal(breaker, { ...good, consecutiveFailures, window: { _tag: "CountWindow", outcomes } })
+        expect(yield* withWindow("sssss", 0)).toEqual([
+          "window.outcomes: must hold at most 4 outcomes, the size of this breaker's count window (got 5)"
+        ])
+        // A success resets the streak: after "sff" it is 2.
+        expect(yield* withWindow("sff", 3)).toEqual([
+          "consecutiveFailures: must be 2, the failures after the window's last success (got 3)"
+        ])
+        expect(yield* withWindow("ffs", 1)).toEqual([
+          "consecutiveFailures: must be 0, the failures after the window's last success (got 1)"
+        ])
+        expect(yield* withWindow("Ff", 1)).toEqual([
+          "consecutiveFailures: must be at least 2, the window's outcomes, all failures (got 1)"
+        ])
+        // What the breaker can write is accepted: a streak longer than a window of failures.
+        yield* breaker.restore({ ...good, consecutiveFailures: 9, window: { _tag: "CountWindow", outcomes: "ffFf" } })
+        expect(yield* breaker.snapshot).toMatchObject({ calls: 4, failures: 4, slowCalls: 1, consecutiveFailures: 9 })
+      }).pipe(Effect.scoped))
+
+    it.effect("a time window: a bucket past what its width can hold, buckets out of order, a total past the window's", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: "time",
+          window: CircuitBreaker.timeWindow("10 seconds", 10)
+        })
+        yield* TestClock.adjust("20 seconds")
+        const good = travelled(yield* breaker.export) as Record<string, unknown>
+        const withBuckets = (buckets: ReadonlyArray<{ at: number; calls: number; failures?: number }>) =>
+          refusal(breaker, {
+            ...good,
+            window: { _tag: "TimeWindow", buckets: buckets.map((b) => ({ failures: 0, slowCalls: 0, ...b })) }
+          })
+        const perBucket = 1000 * Limits.maxCallsPerMillisecond // a bucket is 1 second wide
+        // A forged flood of successes that would keep any failure rate from tripping.
+        expect(yield* withBuckets([{ at: 15_000, calls: 1e12 }])).toEqual([
+          `window.buckets.0.calls: must be at most ${perBucket} (Limits.maxCallsPerMillisecond for each of the bucket's 1000 milliseconds), got 1000000000000`
+        ])
+        expect(yield* withBuckets([{ at: 15_000, calls: 1 }, { at: 15_000, calls: 1 }])).toEqual([
+          "window.buckets.1.at: must be after the previous bucket's (15000), got 15000"
+        ])
+        // Narrow buckets each within a bucket's bound, too many calls for the whole window.
+        const many = Array.from({ length: 100 }, (_, i) => ({ at: 15_000 + i, calls: perBucket }))
+        expect(yield* withBuckets(many)).toEqual([
+          `window.buckets: must hold at most ${
+            10_000 * Limits.maxCallsPerMillisecond
+          } calls in all (Limits.maxCallsPerMillisecond for each of the window's 10000 milliseconds), got ${
+            100 * perBucket
+          }`
+        ])
+        yield* breaker.restore({
+          ...good,
+          window: { _tag: "TimeWindow", buckets: [{ at: 15_000, calls: perBucket, failures: 1, slowCalls: 0 }] }
+        })
+        expect(yield* breaker.snapshot).toMatchObject({ calls: perBucket, failures: 1 })
+      }).pipe(Effect.scoped))
+  })
 })

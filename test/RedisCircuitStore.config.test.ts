@@ -4,6 +4,7 @@ import { TestClock } from "effect/testing"
 import {
   CircuitBreaker,
   CircuitBreakerRegistry,
+  CircuitDocument,
   CircuitStore,
   Limits,
   PolicyConfigError,
@@ -205,5 +206,25 @@ describe("a circuit moved by a shared store", () => {
         "Open",
         "ProbeFailed"
       ])
+    }).pipe(Effect.scoped))
+
+  it.effect("a store's count of openings past Limits.maxConsecutiveCount stops at the bound: the circuit still exports", () =>
+    Effect.gen(function*() {
+      const store = capturingStore()
+      const config = { name: "counted-far", consecutiveFailures: 1, openDuration: "10 seconds" } as const
+      const breaker = yield* CircuitBreaker.make(config).pipe(Effect.provide(store.layer))
+      const local = store.linked[0]!
+      const now = yield* Clock.currentTimeMillis
+      // Redis's script counts up to 2^53 - 1.
+      yield* local.adopt("Open", now + 5_000, Number.MAX_SAFE_INTEGER, "ProbeFailed")
+      expect(local.read(now).consecutiveOpenings).toBe(Limits.maxConsecutiveCount)
+      const document = yield* breaker.export
+      expect(document.consecutiveOpenings).toBe(Limits.maxConsecutiveCount)
+      const elsewhere = yield* CircuitBreaker.make(config)
+      yield* elsewhere.restore(CircuitDocument.toJson(document))
+      expect(yield* elsewhere.snapshot).toMatchObject({
+        state: "Open",
+        consecutiveOpenings: Limits.maxConsecutiveCount
+      })
     }).pipe(Effect.scoped))
 })

@@ -37,7 +37,7 @@ export const defaults = {
   eventInterval: Duration.seconds(1),
   window: 10,
   aimd: { backoffRatio: 0.9, slowCallDuration: Duration.seconds(5) },
-  gradient2: { rttTolerance: 1.5, smoothing: 0.2, queueSize: 4, longWindow: 600 },
+  gradient2: { rttTolerance: 1.25, smoothing: 0.2, queueSize: 4, longWindow: 600 },
   vegas: { smoothing: 1, probeMultiplier: 30 }
 } as const
 
@@ -77,6 +77,14 @@ export interface Resolved {
 
 const nanosPerMilli = 1_000_000
 
+/**
+ * How many samples taken at the limit Gradient2's long-term average refuses
+ * before it probes: ten probes per span of the average.
+ *
+ * @internal
+ */
+export const gradient2ProbeEvery = (longWindow: number): number => Math.max(1, Math.round(longWindow / 10))
+
 const makeAlgorithm = (algorithm: DecodedAlgorithm, bounds: Bounds, random: Random.Random): LimitAlgorithm => {
   switch (algorithm._tag) {
     case "Aimd":
@@ -85,14 +93,17 @@ const makeAlgorithm = (algorithm: DecodedAlgorithm, bounds: Bounds, random: Rand
         algorithm.backoffRatio ?? defaults.aimd.backoffRatio,
         Duration.toMillis(algorithm.slowCallDuration ?? defaults.aimd.slowCallDuration) * nanosPerMilli
       )
-    case "Gradient2":
+    case "Gradient2": {
+      const longWindow = algorithm.longWindow ?? defaults.gradient2.longWindow
       return new Gradient2(
         bounds,
         algorithm.rttTolerance ?? defaults.gradient2.rttTolerance,
         algorithm.smoothing ?? defaults.gradient2.smoothing,
         algorithm.queueSize ?? defaults.gradient2.queueSize,
-        algorithm.longWindow ?? defaults.gradient2.longWindow
+        longWindow,
+        gradient2ProbeEvery(longWindow)
       )
+    }
     case "Vegas":
       return new Vegas(
         bounds,
@@ -137,11 +148,15 @@ const verdictOf = (exit: Exit.Exit<unknown, unknown>, classify: Classifier): Ver
 /** The fields of a snapshot. */
 type SnapshotFields = ConstructorParameters<typeof AdaptiveLimitSnapshot>[0]
 
-/** One run of a guarded call: whether it holds a slot, since when, and how many were in flight then. */
+/**
+ * One run of a guarded call: whether it holds a slot, since when, how many
+ * were in flight then, and whether it took the last free one.
+ */
 class LimitedCall {
   admitted = false
   startNanos = 0
   inFlightAtStart = 0
+  tookLastSlot = false
 }
 
 /** The weight of each good call's round trip in `recentRtt`: about the last 20 calls. */
@@ -247,6 +262,7 @@ export class AdaptiveLimitImpl extends PolicyBase<never, ConcurrencyLimitExceede
     if (this.inFlight >= this.limit) return this.reject()
     call.admitted = true
     call.inFlightAtStart = ++this.inFlight
+    call.tookLastSlot = this.inFlight >= this.limit
     call.startNanos = this.nowNanos()
     return self
   }
@@ -273,7 +289,7 @@ export class AdaptiveLimitImpl extends PolicyBase<never, ConcurrencyLimitExceede
         this.drops++
         this.cells.dropped.count++
       }
-      this.limiter.sample(rtt, call.inFlightAtStart, verdict === DROP)
+      this.limiter.sample(rtt, call.inFlightAtStart, verdict === DROP, call.tookLastSlot)
       const limit = this.limiter.limit
       if (limit !== this.limit) {
         this.limit = limit

@@ -22,7 +22,7 @@ import { CircuitOpenError } from "../CircuitOpenError.js"
 import type { State } from "../CircuitState.js"
 import type { CircuitObserver as CircuitObserverContract } from "../CircuitStore.js"
 import type { Outcome } from "../Classifier.js"
-import { maxDuration } from "../Limits.js"
+import { maxConsecutiveCount, maxDuration } from "../Limits.js"
 import type { Opening, RecordedFailure } from "./failures.js"
 import { failureValue } from "./failures.js"
 import { probeVerdict } from "./halfOpenDecision.js"
@@ -79,6 +79,9 @@ export interface SnapshotData {
 }
 
 const noObservers: ReadonlyArray<CircuitObserver> = []
+
+/** One more failure in a row, up to `Limits.maxConsecutiveCount` (where counting stops). */
+const nextStreak = (streak: number): number => streak < maxConsecutiveCount ? streak + 1 : streak
 
 const makeWindow = (config: ResolvedConfig): WindowImpl =>
   config.window._tag === "CountWindow"
@@ -295,7 +298,7 @@ export class Circuit {
     if (outcome === "ignored") return
     // Untimed only with a count window, which does not read the time.
     this.window.record(now ?? 0, failure, slow)
-    this.consecutiveFailures = failure ? this.consecutiveFailures + 1 : 0
+    this.consecutiveFailures = failure ? nextStreak(this.consecutiveFailures) : 0
     // A fast success trips nothing, unless a rate rule is set: it may be the call that brings the
     // window to `minimumCalls`, over a rate that was already past its threshold.
     if (phase._tag === "Closed" && this.tripsOnOwnWindow && (failure || slow || this.ratesTrip)) {
@@ -393,7 +396,7 @@ export class Circuit {
       }
     } else if (counted) {
       this.window.record(now, failure, slow)
-      this.consecutiveFailures = failure ? this.consecutiveFailures + 1 : 0
+      this.consecutiveFailures = failure ? nextStreak(this.consecutiveFailures) : 0
     }
     return slow
   }
@@ -472,7 +475,7 @@ export class Circuit {
     openHint?: number
   ): OpenPhase {
     this.opening = { at, reason, failure }
-    const openings = this.consecutiveOpenings + 1
+    const openings = Math.min(this.consecutiveOpenings + 1, maxConsecutiveCount)
     this.consecutiveOpenings = openings
     // A hint lengthens the opening (up to its cap), never shortens it; the backoff steps as always.
     const millis = Math.max(this.durations.next(openings, at), Math.min(openHint ?? 0, this.maxHintMillis))

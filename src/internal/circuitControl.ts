@@ -14,6 +14,7 @@
 import type { TransitionReason } from "../CircuitBreakerEvent.js"
 import type { State } from "../CircuitState.js"
 import type { ControlTarget } from "../CircuitStore.js"
+import { maxConsecutiveCount } from "../Limits.js"
 import type { Circuit } from "./circuit.js"
 import type { OpenPhase } from "./phase.js"
 
@@ -101,7 +102,8 @@ export const adopt = (
   // News of an opening that has ended by now (an answer to an operation sent before its end) finds
   // this circuit half-open already, as the store's will be at its next operation: nothing to undo.
   if (state === "Open" && until <= now && phase._tag === "HalfOpen") return
-  circuit.consecutiveOpenings = openings
+  // The store may count further (Redis saturates at 2^53 - 1); the circuit stops where its own count does.
+  circuit.consecutiveOpenings = Math.min(openings, maxConsecutiveCount)
   if (phase._tag === state && (state !== "Open" || Math.abs((phase as OpenPhase).until - until) <= 1)) return
   circuit.clearCounts()
   switch (state) {

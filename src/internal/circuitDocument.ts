@@ -2,23 +2,24 @@
  * A circuit written to a `CircuitDocument` and read back: what the
  * document holds is described in the public `CircuitDocument` module; this
  * module takes it from the state machine, checks an untrusted document
- * against the breaker that restores it (its name, its window, times that
- * are not in the future and openings no longer than `Limits.maxDuration`),
- * and applies it in one synchronous step.
+ * against the breaker that restores it (its name, its window and what that
+ * window can hold, times that are not in the future and openings no longer
+ * than `Limits.maxDuration`), and applies it in one synchronous step.
  *
  * @internal
  */
 import { Duration, Exit, Result } from "effect"
 import { CircuitDocument, currentVersion } from "../CircuitDocument.js"
-import type { DocumentFailure } from "../CircuitDocument.js"
+import type { DocumentFailure, WindowBucket } from "../CircuitDocument.js"
 import type { ControlTarget } from "../CircuitStore.js"
 import { ConfigIssue } from "../ConfigIssue.js"
-import { maxDuration } from "../Limits.js"
+import { maxCallsPerMillisecond, maxDuration } from "../Limits.js"
 import type { Circuit } from "./circuit.js"
 import type { RecordedFailure } from "./failures.js"
 import { summarizeFailure } from "./failures.js"
 import { decodeOptions, describeValue } from "./options.js"
 import type { Phase } from "./phase.js"
+import type { WindowImpl } from "./window.js"
 import { CountWindowImpl, TimeWindowImpl } from "./window.js"
 
 const maxMillis = Duration.toMillis(maxDuration)
@@ -72,13 +73,91 @@ const opened = (state: CircuitDocument["state"]): boolean =>
   state === "Open" || state === "HalfOpen" || state === "ForcedOpen"
 
 /**
+ * The rules a count window's outcomes and the failure streak break: the
+ * window holds at most its size, and a success resets the streak, so the
+ * streak is the failures after the last success — or, when every outcome
+ * is a failure, at least as many as the window holds (it may have begun
+ * before the window's oldest outcome).
+ */
+const countWindowIssues = (
+  outcomes: string,
+  streak: number,
+  window: CountWindowImpl,
+  issue: (field: string, rule: string) => void
+): void => {
+  if (outcomes.length > window.size) {
+    issue(
+      "window.outcomes",
+      `must hold at most ${window.size} outcomes, the size of this breaker's count window (got ${outcomes.length})`
+    )
+    return
+  }
+  const lastSuccess = Math.max(outcomes.lastIndexOf("s"), outcomes.lastIndexOf("S"))
+  const trailing = outcomes.length - lastSuccess - 1
+  if (lastSuccess >= 0 && streak !== trailing) {
+    issue("consecutiveFailures", `must be ${trailing}, the failures after the window's last success (got ${streak})`)
+  } else if (lastSuccess < 0 && streak < outcomes.length) {
+    issue(
+      "consecutiveFailures",
+      `must be at least ${outcomes.length}, the window's outcomes, all failures (got ${streak})`
+    )
+  }
+}
+
+/**
+ * The rules a time window's buckets break: oldest first, each in the
+ * window's past, failures and slow calls among its calls, and no more calls
+ * than `Limits.maxCallsPerMillisecond` allows for this window's bucket
+ * width, nor, all buckets together, for its duration.
+ */
+const timeWindowIssues = (
+  buckets: ReadonlyArray<typeof WindowBucket.Type>,
+  exportedAt: number,
+  window: TimeWindowImpl,
+  issue: (field: string, rule: string) => void
+): void => {
+  const bucketMillis = Math.ceil(window.durationMillis / window.buckets)
+  const perBucket = bucketMillis * maxCallsPerMillisecond
+  let overfull = false
+  let total = 0
+  for (let i = 0; i < buckets.length; i++) {
+    const bucket = buckets[i]!
+    const field = `window.buckets.${i}`
+    if (bucket.at > exportedAt) issue(`${field}.at`, `must not be after exportedAt (${exportedAt}), got ${bucket.at}`)
+    const previous = buckets[i - 1]
+    if (previous !== undefined && bucket.at <= previous.at) {
+      issue(`${field}.at`, `must be after the previous bucket's (${previous.at}), got ${bucket.at}`)
+    }
+    if (bucket.calls > perBucket) {
+      overfull = true
+      issue(
+        `${field}.calls`,
+        `must be at most ${perBucket} (Limits.maxCallsPerMillisecond for each of the bucket's ${bucketMillis} ` +
+          `milliseconds), got ${bucket.calls}`
+      )
+    }
+    if (bucket.failures > bucket.calls) issue(`${field}.failures`, "must be at most calls")
+    if (bucket.slowCalls > bucket.calls) issue(`${field}.slowCalls`, "must be at most calls")
+    total += bucket.calls
+  }
+  const perWindow = window.durationMillis * maxCallsPerMillisecond
+  if (!overfull && total > perWindow) {
+    issue(
+      "window.buckets",
+      `must hold at most ${perWindow} calls in all (Limits.maxCallsPerMillisecond for each of the window's ` +
+        `${window.durationMillis} milliseconds), got ${total}`
+    )
+  }
+}
+
+/**
  * The rules a decoded document breaks for the breaker `name` whose window
- * is of kind `windowTag`, read at `now`.
+ * is `window`, read at `now`.
  */
 const documentIssues = (
   doc: CircuitDocument,
   name: string,
-  windowTag: "CountWindow" | "TimeWindow",
+  window: WindowImpl,
   now: number
 ): Array<ConfigIssue> => {
   const issues: Array<ConfigIssue> = []
@@ -109,14 +188,13 @@ const documentIssues = (
   }
   if (doc.openedBy !== null) notAfterExport("openedBy.at", doc.openedBy.at)
   if (doc.lastFailure !== null) notAfterExport("lastFailure.at", doc.lastFailure.at)
-  if (doc.window._tag !== windowTag) {
-    issue("window._tag", `must be ${windowTag}, the kind of this breaker's window (got ${doc.window._tag})`)
-  } else if (doc.window._tag === "TimeWindow") {
-    doc.window.buckets.forEach((bucket, i) => {
-      notAfterExport(`window.buckets.${i}.at`, bucket.at)
-      if (bucket.failures > bucket.calls) issue(`window.buckets.${i}.failures`, "must be at most calls")
-      if (bucket.slowCalls > bucket.calls) issue(`window.buckets.${i}.slowCalls`, "must be at most calls")
-    })
+  if (doc.window._tag === "CountWindow" && window instanceof CountWindowImpl) {
+    countWindowIssues(doc.window.outcomes, doc.consecutiveFailures, window, issue)
+  } else if (doc.window._tag === "TimeWindow" && window instanceof TimeWindowImpl) {
+    timeWindowIssues(doc.window.buckets, doc.exportedAt, window, issue)
+  } else {
+    const kind = window instanceof CountWindowImpl ? "CountWindow" : "TimeWindow"
+    issue("window._tag", `must be ${kind}, the kind of this breaker's window (got ${doc.window._tag})`)
   }
   return issues
 }
@@ -135,7 +213,7 @@ export const decodeDocument = (
 ): Result.Result<CircuitDocument, ReadonlyArray<ConfigIssue>> => {
   const decoded = decodeOptions(CircuitDocument, input, "circuit document field", "(document)")
   if (Result.isFailure(decoded)) return decoded
-  const issues = documentIssues(decoded.success, name, circuit.config.window._tag, now)
+  const issues = documentIssues(decoded.success, name, circuit.window, now)
   return issues.length === 0 ? decoded : Result.fail(issues)
 }
 

@@ -6,8 +6,9 @@
  *
  * Where this code departs from Netflix's, it says so: drops never enter the
  * latency estimates (a rejection's round trip is near zero, and would read as
- * a dependency with no load at all), and a round trip the clock could not
- * measure (zero) moves nothing but AIMD.
+ * a dependency with no load at all), a round trip the clock could not
+ * measure (zero) moves nothing but AIMD, and Gradient2's long-term average
+ * does not learn the queue its own limit lets build (see `Gradient2`).
  *
  * @internal
  */
@@ -18,8 +19,12 @@ export interface LimitAlgorithm {
   readonly limit: number
   /** The algorithm's reference round trip in nanoseconds (Vegas: no-load; Gradient2: long-term average), or 0. */
   readonly baselineNanos: number
-  /** Feeds one finished call. */
-  sample(rttNanos: number, inFlight: number, dropped: boolean): void
+  /**
+   * Feeds one finished call: its round trip, the calls in flight when it
+   * started (itself included), whether it was a drop, and whether it took
+   * the last free slot (the limit was reached when it started).
+   */
+  sample(rttNanos: number, inFlight: number, dropped: boolean, limited: boolean): void
 }
 
 /** The bounds every algorithm keeps its limit in. @internal */
@@ -63,26 +68,17 @@ export class Aimd implements LimitAlgorithm {
   }
 }
 
-/**
- * An exponential average over about `window` samples, the plain mean of the
- * first `warmup` (Netflix's `ExpAvgMeasurement`).
- */
+/** An exponential average over about `window` samples, starting at the first (0 before it). */
 class ExpAverage {
   value = 0
-  private count = 0
   private readonly factor: number
 
-  constructor(window: number, private readonly warmup: number) {
+  constructor(window: number) {
     this.factor = 2 / (window + 1)
   }
 
   add(sample: number): number {
-    if (this.count < this.warmup) {
-      this.count++
-      this.value += (sample - this.value) / this.count
-    } else {
-      this.value = this.value * (1 - this.factor) + sample * this.factor
-    }
+    this.value = this.value === 0 ? sample : this.value * (1 - this.factor) + sample * this.factor
     return this.value
   }
 }
@@ -95,21 +91,45 @@ class ExpAverage {
  * fewer than half of it are in flight. A drop counts as the largest decrease
  * a sample may make (gradient 0.5); Netflix's ignores drops.
  *
+ * The long-term average is the dependency's latency, not the queue the limit
+ * lets build, and Netflix's learns both: in a sustained overload it follows
+ * the round trips that `tolerance` and `queueSize` allow, which lets the limit
+ * grow, the queue too, and the average after them, until callers time out.
+ * So, departing from Netflix's:
+ *
+ * - a sample taken at the limit (a call of it took the last free slot) may
+ *   lower the long-term average but not raise it: its round trip holds what
+ *   the limit let queue;
+ * - the average starts at the first sample, not at the mean of the first
+ *   ten: a limit that starts too high has a queue within its first samples;
+ * - every `probeEvery` samples refused so, the limit is halved (not below
+ *   `minLimit`; as Netflix's GradientLimit does when it probes) until a sample arrives whose calls all
+ *   started with at most that many in flight, and then goes back to where it
+ *   was. The probe's round trip, with the queue drained, corrects the average
+ *   when it lies below it (the average held a queue) or above `tolerance`
+ *   times it (the dependency got slower for good: a limit that only shrank
+ *   would never learn it while every slot stays in use).
+ *
  * @internal
  */
 export class Gradient2 implements LimitAlgorithm {
   private estimate: number
   private readonly longRtt: ExpAverage
+  /** Samples taken at the limit whose round trip the long-term average refused since the last probe. */
+  private refused = 0
+  /** While probing: the limit to return to, and the lower limit the probe runs at. */
+  private probe: { readonly resume: number; readonly limit: number } | undefined = undefined
 
   constructor(
     private readonly bounds: Bounds,
     private readonly tolerance: number,
     private readonly smoothing: number,
     private readonly queueSize: number,
-    longWindow: number
+    longWindow: number,
+    private readonly probeEvery: number
   ) {
     this.estimate = bounds.initialLimit
-    this.longRtt = new ExpAverage(longWindow, 10)
+    this.longRtt = new ExpAverage(longWindow)
   }
 
   get limit(): number {
@@ -120,14 +140,30 @@ export class Gradient2 implements LimitAlgorithm {
     return this.longRtt.value
   }
 
-  sample(rttNanos: number, inFlight: number, dropped: boolean): void {
+  sample(rttNanos: number, inFlight: number, dropped: boolean, limited: boolean): void {
+    const probe = this.probe
+    if (probe !== undefined) {
+      if (dropped) {
+        this.probe = undefined
+        this.estimate = probe.resume
+      } else {
+        // Calls that started before the limit was lowered still carry the queue.
+        if (rttNanos <= 0 || inFlight > probe.limit) return
+        return this.endProbe(probe, rttNanos)
+      }
+    }
     const estimate = this.estimate
     let gradient: number
     if (dropped) {
       gradient = 0.5
     } else {
       if (rttNanos <= 0) return
-      const long = this.longRtt.add(rttNanos)
+      let long = this.longRtt.value
+      if (limited && long > 0 && rttNanos > long) {
+        if (++this.refused >= this.probeEvery) return this.startProbe(estimate)
+      } else {
+        long = this.longRtt.add(rttNanos)
+      }
       // Back from a long overload the long average is far above the short one: bring it down faster.
       if (long / rttNanos > 2) this.longRtt.value = long * 0.95
       // Application-limited: too few calls to learn anything about more.
@@ -136,6 +172,20 @@ export class Gradient2 implements LimitAlgorithm {
     }
     const target = estimate * gradient + this.queueSize
     this.estimate = clamp(estimate * (1 - this.smoothing) + target * this.smoothing, this.bounds)
+  }
+
+  private startProbe(estimate: number): void {
+    this.refused = 0
+    const limit = Math.max(this.bounds.minLimit, Math.floor(estimate / 2))
+    this.probe = { resume: estimate, limit }
+    this.estimate = limit
+  }
+
+  private endProbe(probe: { readonly resume: number }, rttNanos: number): void {
+    this.probe = undefined
+    this.estimate = probe.resume
+    const long = this.longRtt.value
+    if (rttNanos < long || rttNanos > this.tolerance * long) this.longRtt.value = rttNanos
   }
 }
 
@@ -218,10 +268,11 @@ export class Vegas implements LimitAlgorithm {
 /**
  * Averages `size` samples into one before the algorithm sees them (Netflix's
  * `WindowedLimit`, counted in samples rather than time): the mean round trip
- * of the window's good calls, the most calls in flight one of them saw, and
- * whether one was a drop. An average of ten round trips varies a third as
- * much as one, so the algorithm reads queueing rather than noise; a burst of
- * drops backs off once, not once per call.
+ * of the window's good calls, the most calls in flight one of them saw,
+ * whether one was a drop, and whether one took the last free slot. An
+ * average of ten round trips varies a third as much as one, so the algorithm
+ * reads queueing rather than noise; a burst of drops backs off once, not
+ * once per call.
  *
  * @internal
  */
@@ -231,6 +282,7 @@ export class Windowed implements LimitAlgorithm {
   private rttSum = 0
   private maxInFlight = 0
   private dropped = false
+  private limited = false
 
   constructor(private readonly algorithm: LimitAlgorithm, private readonly size: number) {}
 
@@ -242,8 +294,9 @@ export class Windowed implements LimitAlgorithm {
     return this.algorithm.baselineNanos
   }
 
-  sample(rttNanos: number, inFlight: number, dropped: boolean): void {
+  sample(rttNanos: number, inFlight: number, dropped: boolean, limited: boolean): void {
     this.count++
+    if (limited) this.limited = true
     if (dropped) {
       this.dropped = true
     } else if (rttNanos > 0) {
@@ -255,11 +308,13 @@ export class Windowed implements LimitAlgorithm {
     const rtt = this.good === 0 ? 0 : this.rttSum / this.good
     const maxInFlight = this.maxInFlight
     const anyDrop = this.dropped
+    const anyLimited = this.limited
     this.count = 0
     this.good = 0
     this.rttSum = 0
     this.maxInFlight = 0
     this.dropped = false
-    this.algorithm.sample(rtt, maxInFlight, anyDrop)
+    this.limited = false
+    this.algorithm.sample(rtt, maxInFlight, anyDrop, anyLimited)
   }
 }
