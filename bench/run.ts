@@ -1,6 +1,7 @@
 /**
- * `npm run bench` (bundled and run by scripts/bench.mjs): the circuit breaker's cost per call, measured in one run,
- * in one process, next to its baselines. Writes docs/benchmarks.md and
+ * `npm run bench` (bundled and run by scripts/bench.mjs): the circuit
+ * breaker's cost per call, measured in one run, in one process, next to its
+ * baselines. Writes docs/benchmarks.md and
  * bench/results.json. Numbers, not pass/fail: the targets are shown beside
  * them.
  */
