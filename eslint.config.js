@@ -5,7 +5,16 @@ import tseslint from "typescript-eslint"
 
 export default tseslint.config(
   // dashboardAssets.ts is generated (scripts/dashboard-assets.mjs) and checked by its own test.
-  { ignores: ["dist/", "node_modules/", "coverage/", ".doc-examples/", "src/internal/dashboardAssets.ts"] },
+  {
+    ignores: [
+      "dist/",
+      "node_modules/",
+      "coverage/",
+      ".doc-examples/",
+      "src/internal/dashboardAssets.ts",
+      "bench/.run.mjs"
+    ]
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   // The formatter: dprint through Effect's own ESLint plugin, with Effect's repository settings.
