@@ -38,17 +38,13 @@ export interface HttpBench {
   }>
 }
 
-/** Starts the server and both clients in `scope`. */
-export const httpBench = async (
-  scope: Scope.Scope,
-  ops: { readonly sequential: number; readonly concurrent: number }
-): Promise<HttpBench> => {
+/** Starts a server that answers every request at once with `ok`, closed with `scope`; its URL. */
+const startServer = async (scope: Scope.Scope): Promise<string> => {
   const server = createServer({ keepAlive: true }, (_req, res) => {
     res.writeHead(200, { "content-type": "text/plain", "content-length": "2" })
     res.end("ok")
   })
   await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/stock/42`
   await Effect.runPromise(Scope.addFinalizer(
     scope,
     Effect.promise(() =>
@@ -58,6 +54,18 @@ export const httpBench = async (
       })
     )
   ))
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/stock/42`
+}
+
+/** Starts the servers and both clients in `scope`. */
+export const httpBench = async (
+  scope: Scope.Scope,
+  ops: { readonly sequential: number; readonly concurrent: number }
+): Promise<HttpBench> => {
+  // A server of its own for each client: each client's connections are then its own pool (undici
+  // keeps one per origin), so neither case finds the sockets the other left open or closing.
+  const bareUrl = await startServer(scope)
+  const guardedUrl = await startServer(scope)
   const { bare, guarded } = await Effect.runPromise(Scope.provide(
     Effect.gen(function*() {
       const bare = yield* HttpClient.HttpClient
@@ -72,7 +80,8 @@ export const httpBench = async (
     scope
   ))
   // Each request reads its body, as a program does: the connection goes back to the pool only then.
-  const request = (client: Getter) => Effect.flatMap(client.get(url), (response) => response.text)
+  const request = (client: Getter) =>
+    Effect.flatMap(client.get(client === bare ? bareUrl : guardedUrl), (response) => response.text)
   const sequential = (name: string, client: Getter): Case => ({
     name,
     ops: ops.sequential,
