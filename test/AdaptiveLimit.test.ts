@@ -254,6 +254,34 @@ describe("AdaptiveLimit", () => {
       expect(yield* limitOf(limit)).toBe(4)
     }))
 
+  it.effect("Gradient2: a drop during a probe never raises the limit; the limit returns to where the drop left it", () =>
+    Effect.gen(function*() {
+      const limit = yield* fullLimit
+      yield* batch(limit, 4, 100)
+      for (let i = 0; i < 10; i++) yield* batch(limit, 4, 300)
+      expect(yield* limitOf(limit)).toBe(2)
+      // A window of failures while probing: the limit stays at the probe's.
+      for (let i = 0; i < 4; i++) yield* Effect.exit(AdaptiveLimit.withLimit(Effect.fail(new Boom()), limit))
+      expect(yield* limitOf(limit)).toBe(2)
+      // The probe ends with a window of calls started at its level, and the limit returns, backed off by the drop.
+      yield* batch(limit, 2, 300)
+      yield* batch(limit, 2, 300)
+      expect(yield* baselineOf(limit)).toBe(300)
+      expect(yield* limitOf(limit)).toBe(3)
+    }))
+
+  it.effect("Gradient2: drops shrink a small limit too (queueSize does not outweigh them)", () =>
+    Effect.gen(function*() {
+      const limit = yield* AdaptiveLimit.make({ initialLimit: 4, algorithm: AdaptiveLimit.gradient2(), window: 1 })
+      const limits: Array<number> = []
+      for (let i = 0; i < 10; i++) {
+        yield* Effect.exit(AdaptiveLimit.withLimit(Effect.fail(new Boom()), limit))
+        limits.push(yield* limitOf(limit))
+      }
+      limits.forEach((after, i) => expect(after).toBeLessThanOrEqual(i === 0 ? 4 : limits[i - 1]!))
+      expect(limits[9]).toBeLessThan(4)
+    }))
+
   it.effect("a window averages its calls into one sample: a burst of drops backs off once", () =>
     Effect.gen(function*() {
       const limit = yield* AdaptiveLimit.make({

@@ -89,7 +89,8 @@ class ExpAverage {
  * the new limit is `limit × gradient + queueSize`, smoothed:
  * `limit × (1 − smoothing) + new × smoothing`. The limit does not grow while
  * fewer than half of it are in flight. A drop counts as the largest decrease
- * a sample may make (gradient 0.5); Netflix's ignores drops.
+ * a sample may make (gradient 0.5, without `queueSize`: the limit times
+ * `1 − smoothing / 2`); Netflix's ignores drops.
  *
  * The long-term average is the dependency's latency, not the queue the limit
  * lets build, and Netflix's learns both: in a sustained overload it follows
@@ -105,7 +106,8 @@ class ExpAverage {
  * - every `probeEvery` samples refused so, the limit is halved (not below
  *   `minLimit`; as Netflix's GradientLimit does when it probes) until a sample arrives whose calls all
  *   started with at most that many in flight, and then goes back to where it
- *   was. The probe's round trip, with the queue drained, corrects the average
+ *   was (a drop meanwhile backs off where it goes back to, and keeps the
+ *   probe's limit at most that). The probe's round trip, with the queue drained, corrects the average
  *   when it lies below it (the average held a queue) or above `tolerance`
  *   times it (the dependency got slower for good: a limit that only shrank
  *   would never learn it while every slot stays in use).
@@ -144,34 +146,44 @@ export class Gradient2 implements LimitAlgorithm {
     const probe = this.probe
     if (probe !== undefined) {
       if (dropped) {
-        this.probe = undefined
-        this.estimate = probe.resume
-      } else {
-        // Calls that started before the limit was lowered still carry the queue.
-        if (rttNanos <= 0 || inFlight > probe.limit) return
-        return this.endProbe(probe, rttNanos)
+        // The drop backs off the limit the probe returns to; the probe goes on, never above it.
+        const resume = this.backOff(probe.resume)
+        const limit = Math.min(probe.limit, Math.floor(resume))
+        this.probe = { resume, limit }
+        this.estimate = limit
+        return
       }
+      // Calls that started before the limit was lowered still carry the queue.
+      if (rttNanos <= 0 || inFlight > probe.limit) return
+      return this.endProbe(probe, rttNanos)
     }
     const estimate = this.estimate
-    let gradient: number
     if (dropped) {
-      gradient = 0.5
-    } else {
-      if (rttNanos <= 0) return
-      let long = this.longRtt.value
-      if (limited && long > 0 && rttNanos > long) {
-        if (++this.refused >= this.probeEvery) return this.startProbe(estimate)
-      } else {
-        long = this.longRtt.add(rttNanos)
-      }
-      // Back from a long overload the long average is far above the short one: bring it down faster.
-      if (long / rttNanos > 2) this.longRtt.value = long * 0.95
-      // Application-limited: too few calls to learn anything about more.
-      if (inFlight < estimate / 2) return
-      gradient = Math.max(0.5, Math.min(1, this.tolerance * long / rttNanos))
+      this.estimate = this.backOff(estimate)
+      return
     }
+    if (rttNanos <= 0) return
+    let long = this.longRtt.value
+    if (limited && long > 0 && rttNanos > long) {
+      if (++this.refused >= this.probeEvery) return this.startProbe(estimate)
+    } else {
+      long = this.longRtt.add(rttNanos)
+    }
+    // Back from a long overload the long average is far above the short one: bring it down faster.
+    if (long / rttNanos > 2) this.longRtt.value = long * 0.95
+    // Application-limited: too few calls to learn anything about more.
+    if (inFlight < estimate / 2) return
+    const gradient = Math.max(0.5, Math.min(1, this.tolerance * long / rttNanos))
     const target = estimate * gradient + this.queueSize
     this.estimate = clamp(estimate * (1 - this.smoothing) + target * this.smoothing, this.bounds)
+  }
+
+  /**
+   * A drop's move: gradient 0.5 without `queueSize`, which would outweigh it
+   * below `2 × queueSize` and let drops raise a small limit.
+   */
+  private backOff(estimate: number): number {
+    return clamp(estimate * (1 - this.smoothing / 2), this.bounds)
   }
 
   private startProbe(estimate: number): void {
