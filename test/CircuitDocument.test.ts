@@ -48,6 +48,25 @@ describe("CircuitDocument", () => {
       expect(yield* after.snapshot).toMatchObject({ calls: 3, failures: 0 })
     }).pipe(Effect.scoped))
 
+  it.effect("a time window of buckets a fraction of a millisecond wide exports buckets it restores", () =>
+    Effect.gen(function*() {
+      // 7 ms in 3 buckets: 7/3 is not exact in floating point, and 429000 × 7/3 lands just past 1001000.
+      const config = { name: "narrow", window: CircuitBreaker.timeWindow("7 millis", 3), failureCount: 10 } as const
+      yield* TestClock.setTime(1_001_000)
+      const before = yield* CircuitBreaker.make(config)
+      yield* succeedTimes(before, 1)
+      yield* failTimes(before, 1)
+      const document = travelled(yield* before.export)
+      expect(document).toMatchObject({
+        exportedAt: 1_001_000,
+        window: { _tag: "TimeWindow", buckets: [{ at: 1_001_000, calls: 2, failures: 1 }] }
+      })
+      const after = yield* CircuitBreaker.make(config)
+      yield* after.restore(document)
+      expect(yield* after.snapshot).toMatchObject({ calls: 2, failures: 1 })
+      expect(travelled(yield* after.export)).toEqual(document)
+    }).pipe(Effect.scoped))
+
   it.effect("the backoff resumes at the next step; the rejection's lastFailure is the failure's summary", () =>
     Effect.gen(function*() {
       const config = { name: "backoff", consecutiveFailures: 1, openDuration: Schedule.exponential("1 second") }

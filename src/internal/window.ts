@@ -169,9 +169,8 @@ export class TimeWindowImpl implements WindowImpl {
       const index = this.indexOf(epoch)
       const calls = this.bucketCalls[index]!
       if (calls === 0) continue
-      // Rounded up, the start time reads back into the same bucket (a bucket is at least 1 ms wide).
       buckets.push({
-        at: Math.max(0, Math.ceil(epoch * this.width)),
+        at: this.startOf(epoch),
         calls,
         failures: this.bucketFailures[index]!,
         slowCalls: this.bucketSlow[index]!
@@ -196,6 +195,20 @@ export class TimeWindowImpl implements WindowImpl {
     this.calls += calls
     this.failures += failures
     this.slowCalls += slowCalls
+  }
+
+  /**
+   * The first whole millisecond `floor(t / width)` puts in bucket `epoch`:
+   * no later than any time recorded in it (so never after the export's
+   * `now`), and read back into the same bucket. `epoch × width` rounded up is
+   * near it (a bucket is at least 1 ms wide), but floating point may push it
+   * a millisecond past (`429000 × 7/3` is 1001000.0000000001).
+   */
+  private startOf(epoch: number): number {
+    let at = Math.max(0, Math.ceil(epoch * this.width))
+    while (at > 0 && Math.floor((at - 1) / this.width) >= epoch) at--
+    while (Math.floor(at / this.width) < epoch) at++
+    return at
   }
 
   private clearBuckets(): void {
