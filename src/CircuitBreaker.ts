@@ -199,8 +199,8 @@ export interface CircuitBreaker {
    * untrusted value (parsed JSON), validated with its Schema and against
    * this breaker — its name, its kind of window, a known `version`, counts
    * that are non-negative integers, no time after now — or the call fails
-   * with `CircuitControlError` naming every broken field, and changes
-   * nothing. With a shared store the shared circuit stays the record (see
+   * with `CircuitControlError` naming every broken field (the first 20,
+   * and a count of the rest), and changes nothing. With a shared store the shared circuit stays the record (see
    * `RedisCircuitStore`).
    */
   readonly restore: (document: unknown) => Effect.Effect<void, CircuitControlError>

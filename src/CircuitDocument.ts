@@ -26,7 +26,8 @@
  * a streak its outcomes contradict (a success resets it); a time window
  * whose buckets are out of order, hold more failures or slow calls than
  * calls, or more calls than `Limits.maxCallsPerMillisecond` allows for a
- * bucket's width or the window's duration.
+ * bucket's width or the window's duration. The first 20 broken rules are
+ * listed, and one more issue counts the rest.
  *
  * Failures are kept as reports show them (tag and message, the message cut
  * to `CircuitBreakerSnapshot.maxFailureMessageLength`): after a restore, a

@@ -245,5 +245,34 @@ describe("CircuitDocument", () => {
         })
         expect(yield* breaker.snapshot).toMatchObject({ calls: perBucket, failures: 1 })
       }).pipe(Effect.scoped))
+
+    it.effect("a document broken everywhere makes a short error: the first 20 issues, and a count of the rest", () =>
+      Effect.gen(function*() {
+        const breaker = yield* CircuitBreaker.make({
+          name: "flood",
+          window: CircuitBreaker.timeWindow("10 seconds", 10)
+        })
+        yield* TestClock.adjust("20 seconds")
+        const good = travelled(yield* breaker.export) as Record<string, unknown>
+        const withBuckets = (buckets: ReadonlyArray<unknown>) =>
+          refusal(breaker, { ...good, window: { _tag: "TimeWindow", buckets } })
+        // As many buckets as a document may hold, each breaking three rules: 29,999 issues in all.
+        const broken = Array.from(
+          { length: Limits.maxTimeWindowBuckets },
+          () => ({ at: 15_000, calls: 1, failures: 2, slowCalls: 2 })
+        )
+        const listed = yield* withBuckets(broken)
+        expect(listed).toHaveLength(21)
+        expect(listed[0]).toBe("window.buckets.0.failures: must be at most calls")
+        expect(listed[20]).toBe("(document): 29979 more issues (the first 20 are listed)")
+        // Past the bound, the buckets are not read one by one: one issue.
+        const tooMany = Array.from({ length: 10 * Limits.maxTimeWindowBuckets }, () => ({ at: -1, calls: -1 }))
+        expect(yield* withBuckets(tooMany)).toEqual([
+          `window.buckets: must hold at most ${Limits.maxTimeWindowBuckets} buckets (got ${
+            10 * Limits.maxTimeWindowBuckets
+          })`
+        ])
+        expect(yield* breaker.snapshot).toMatchObject({ state: "Closed", calls: 0 })
+      }).pipe(Effect.scoped))
   })
 })

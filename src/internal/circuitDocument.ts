@@ -13,7 +13,7 @@ import { CircuitDocument, currentVersion } from "../CircuitDocument.js"
 import type { DocumentFailure, WindowBucket } from "../CircuitDocument.js"
 import type { ControlTarget } from "../CircuitStore.js"
 import { ConfigIssue } from "../ConfigIssue.js"
-import { maxCallsPerMillisecond, maxDuration } from "../Limits.js"
+import { maxCallsPerMillisecond, maxDuration, maxTimeWindowBuckets } from "../Limits.js"
 import type { Circuit } from "./circuit.js"
 import type { RecordedFailure } from "./failures.js"
 import { summarizeFailure } from "./failures.js"
@@ -211,11 +211,51 @@ export const decodeDocument = (
   name: string,
   now: number
 ): Result.Result<CircuitDocument, ReadonlyArray<ConfigIssue>> => {
+  const buckets = bucketCount(input)
+  if (buckets > maxTimeWindowBuckets) {
+    return Result.fail([
+      new ConfigIssue({
+        field: "window.buckets",
+        rule: `must hold at most ${maxTimeWindowBuckets} buckets (got ${buckets})`
+      })
+    ])
+  }
   const decoded = decodeOptions(CircuitDocument, input, "circuit document field", "(document)")
-  if (Result.isFailure(decoded)) return decoded
+  if (Result.isFailure(decoded)) return Result.fail(listed(decoded.failure))
   const issues = documentIssues(decoded.success, name, circuit.window, now)
-  return issues.length === 0 ? decoded : Result.fail(issues)
+  return issues.length === 0 ? decoded : Result.fail(listed(issues))
 }
+
+/**
+ * How many buckets the input's time window holds, read before the Schema
+ * reads each of them: a forged document of a million buckets is refused
+ * at once, not after a million times a bucket's issues. 0 when it holds
+ * none or cannot be read (the Schema then says why).
+ */
+const bucketCount = (input: unknown): number => {
+  try {
+    const window = typeof input === "object" && input !== null ? (input as { window?: unknown }).window : undefined
+    const buckets = typeof window === "object" && window !== null
+      ? (window as { buckets?: unknown }).buckets
+      : undefined
+    return Array.isArray(buckets) ? buckets.length : 0
+  } catch {
+    return 0
+  }
+}
+
+/** Issues listed one by one at most; one more counts the others. */
+const maxListed = 20
+
+/** The first `maxListed` issues, and one counting the rest: a document broken everywhere makes a short error. */
+const listed = (issues: ReadonlyArray<ConfigIssue>): ReadonlyArray<ConfigIssue> =>
+  issues.length <= maxListed + 1 ? issues : [
+    ...issues.slice(0, maxListed),
+    new ConfigIssue({
+      field: "(document)",
+      rule: `${issues.length - maxListed} more issues (the first ${maxListed} are listed)`
+    })
+  ]
 
 /**
  * Replaces the circuit's state with the document's, at `now` (the breaker's
