@@ -202,7 +202,17 @@ describe("CircuitDocument", () => {
           "consecutiveFailures: must be 0, the failures after the window's last success (got 1)"
         ])
         expect(yield* withWindow("Ff", 1)).toEqual([
-          "consecutiveFailures: must be at least 2, the window's outcomes, all failures (got 1)"
+          "consecutiveFailures: must be 2, the window's outcomes, all failures, none evicted yet (got 1)"
+        ])
+        // A window not yet full has lost no outcome: the streak is no longer than its failures.
+        expect(yield* withWindow("", 7)).toEqual([
+          "consecutiveFailures: must be 0, the window's outcomes, all failures, none evicted yet (got 7)"
+        ])
+        expect(yield* withWindow("ff", 5)).toEqual([
+          "consecutiveFailures: must be 2, the window's outcomes, all failures, none evicted yet (got 5)"
+        ])
+        expect(yield* withWindow("ffff", 3)).toEqual([
+          "consecutiveFailures: must be at least 4, the window's outcomes, all failures (got 3)"
         ])
         // What the breaker can write is accepted: a streak longer than a window of failures.
         yield* breaker.restore({ ...good, consecutiveFailures: 9, window: { _tag: "CountWindow", outcomes: "ffFf" } })

@@ -76,8 +76,9 @@ const opened = (state: CircuitDocument["state"]): boolean =>
  * The rules a count window's outcomes and the failure streak break: the
  * window holds at most its size, and a success resets the streak, so the
  * streak is the failures after the last success — or, when every outcome
- * is a failure, at least as many as the window holds (it may have begun
- * before the window's oldest outcome).
+ * is a failure, as many as the window holds, and more only in a full window
+ * (the streak may have begun with an outcome the window evicted; a window
+ * not yet full has evicted none, and an empty one holds no streak).
  */
 const countWindowIssues = (
   outcomes: string,
@@ -96,6 +97,11 @@ const countWindowIssues = (
   const trailing = outcomes.length - lastSuccess - 1
   if (lastSuccess >= 0 && streak !== trailing) {
     issue("consecutiveFailures", `must be ${trailing}, the failures after the window's last success (got ${streak})`)
+  } else if (lastSuccess < 0 && outcomes.length < window.size && streak !== outcomes.length) {
+    issue(
+      "consecutiveFailures",
+      `must be ${outcomes.length}, the window's outcomes, all failures, none evicted yet (got ${streak})`
+    )
   } else if (lastSuccess < 0 && streak < outcomes.length) {
     issue(
       "consecutiveFailures",
