@@ -67,6 +67,26 @@ describe("CircuitDocument", () => {
       expect(travelled(yield* after.export)).toEqual(document)
     }).pipe(Effect.scoped))
 
+  // Known bug, no fix yet: the breaker's clock is the wall clock, which may step back (an NTP
+  // correction; the time window already reads such a time as "still now"). A failure recorded just
+  // before the step, or a time-window bucket, then lies after the export's `exportedAt`, and restore
+  // refuses the breaker's own document ("lastFailure.at: must not be after exportedAt"). A restore on
+  // another host whose clock is a few milliseconds behind refuses a fresh document the same way
+  // ("exportedAt: must not be in the future"), and the opening it carried is lost. The rules need a
+  // bounded tolerance for times slightly ahead (read as now), or the export a single time base.
+  it.effect("a document exported just after the clock stepped back restores into the same configuration", () =>
+    Effect.gen(function*() {
+      const config = { name: "stepped", window: CircuitBreaker.timeWindow("10 seconds", 10) } as const
+      yield* TestClock.setTime(1_000_000)
+      const before = yield* CircuitBreaker.make(config)
+      yield* failTimes(before, 1)
+      yield* TestClock.setTime(999_999)
+      const document = travelled(yield* before.export)
+      const after = yield* CircuitBreaker.make(config)
+      yield* after.restore(document)
+      expect(yield* after.snapshot).toMatchObject({ calls: 1, failures: 1, consecutiveFailures: 1 })
+    }).pipe(Effect.scoped))
+
   it.effect("the backoff resumes at the next step; the rejection's lastFailure is the failure's summary", () =>
     Effect.gen(function*() {
       const config = { name: "backoff", consecutiveFailures: 1, openDuration: Schedule.exponential("1 second") }
