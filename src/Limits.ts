@@ -13,6 +13,7 @@
  * | {@link maxCount} | 1,000,000 | `consecutiveFailures`, `failureCount`, `minimumCalls` |
  * | {@link maxConsecutiveCount} | 1,000,000,000 | a circuit's count of consecutive openings and of consecutive failures (counting stops there), and a `CircuitDocument`'s |
  * | {@link maxCallsPerMillisecond} | 1,000,000 | the calls a restored `CircuitDocument`'s time-window bucket, and its whole window, may hold per millisecond of width |
+ * | {@link maxClockSkewMillis} | 60,000 | how far in the future a restored `CircuitDocument`'s `exportedAt` may lie (the exporting host's clock ahead of this one's) |
  * | {@link maxHalfOpenPermits} | 1,000 | `halfOpenPermits`, `successThreshold` |
  * | {@link maxEventBufferSize} | 100,000 | `eventBufferSize` |
  * | {@link maxBreakers} | 1,000,000 | a registry's `maxBreakers` |
@@ -495,3 +496,22 @@ export const maxNameLength = 256
  * @since 0.1.0
  */
 export const maxKeyLength = 256
+
+/**
+ * How far in the future, in milliseconds, a restored `CircuitDocument`'s
+ * `exportedAt` may lie: 60,000. Hosts' clocks disagree (and a clock may step
+ * back), so a fresh document from a host whose clock is ahead is read as
+ * exported now rather than refused; one further ahead is refused, naming
+ * `exportedAt`.
+ *
+ * @example
+ * ```ts
+ * import { Limits } from "effect-resilience"
+ *
+ * Limits.maxClockSkewMillis // 60000
+ * ```
+ *
+ * @category breaker
+ * @since 0.1.0
+ */
+export const maxClockSkewMillis = 60_000

@@ -282,12 +282,10 @@ describe("AdaptiveLimit", () => {
       expect(limits[9]).toBeLessThan(4)
     }))
 
-  // Known bug, no fix yet: a probe that cannot admit a call never ends. Its limit is half the limit; when
-  // calls that started before it (long polls, streams, calls without a timeout) hold at least that many
-  // slots, every new call is rejected, no call of the probe's ever finishes, and the probe lasts as long
-  // as they do: here a minute, with the dependency barely slower (110 ms for 100). Before the probe
-  // (43ca768) the limit stayed at 8 and the short calls went on. A probe needs a way out that does not
-  // wait for one of its own samples (a deadline of a few long-term round trips, or the rejections it causes).
+  // A probe that cannot admit a call would never end: its limit is half the limit, and when calls
+  // that started before it (long polls, streams, calls without a timeout) hold that many slots, every
+  // new call is refused and no call of the probe's finishes. Here the long calls last a minute, with
+  // the dependency barely slower (110 ms for 100): the probe gives up after its refusals.
   it.effect("Gradient2: a probe does not lock new calls out while older, longer calls hold its slots", () =>
     Effect.gen(function*() {
       const limit = yield* AdaptiveLimit.make({

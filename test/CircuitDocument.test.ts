@@ -67,13 +67,9 @@ describe("CircuitDocument", () => {
       expect(travelled(yield* after.export)).toEqual(document)
     }).pipe(Effect.scoped))
 
-  // Known bug, no fix yet: the breaker's clock is the wall clock, which may step back (an NTP
-  // correction; the time window already reads such a time as "still now"). A failure recorded just
-  // before the step, or a time-window bucket, then lies after the export's `exportedAt`, and restore
-  // refuses the breaker's own document ("lastFailure.at: must not be after exportedAt"). A restore on
-  // another host whose clock is a few milliseconds behind refuses a fresh document the same way
-  // ("exportedAt: must not be in the future"), and the opening it carried is lost. The rules need a
-  // bounded tolerance for times slightly ahead (read as now), or the export a single time base.
+  // The breaker's clock is the wall clock, which may step back (an NTP correction; the time window
+  // reads such a time as "still now"): a failure recorded just before the step, or a bucket, lies
+  // after the moment of the export, which exports at the latest time its document carries.
   it.effect("a document exported just after the clock stepped back restores into the same configuration", () =>
     Effect.gen(function*() {
       const config = { name: "stepped", window: CircuitBreaker.timeWindow("10 seconds", 10) } as const
@@ -85,6 +81,23 @@ describe("CircuitDocument", () => {
       const after = yield* CircuitBreaker.make(config)
       yield* after.restore(document)
       expect(yield* after.snapshot).toMatchObject({ calls: 1, failures: 1, consecutiveFailures: 1 })
+    }).pipe(Effect.scoped))
+
+  it.effect("a document from a host whose clock is ahead restores, up to Limits.maxClockSkewMillis", () =>
+    Effect.gen(function*() {
+      const config = { name: "skewed", consecutiveFailures: 1, openDuration: "30 seconds" } as const
+      yield* TestClock.setTime(1_000_000 + Limits.maxClockSkewMillis)
+      const ahead = yield* CircuitBreaker.make(config)
+      yield* failTimes(ahead, 1)
+      const document = travelled(yield* ahead.export)
+      yield* TestClock.setTime(1_000_000)
+      const behind = yield* CircuitBreaker.make(config)
+      yield* behind.restore(document)
+      expect((yield* behind.snapshot).state).toBe("Open")
+      const tooFar = { ...(document as object), exportedAt: 1_000_000 + Limits.maxClockSkewMillis + 1 }
+      const refused = yield* Effect.flip(behind.restore(tooFar))
+      expect(refused.message).toContain("exportedAt")
+      expect(refused.message).toContain("Limits.maxClockSkewMillis")
     }).pipe(Effect.scoped))
 
   it.effect("the backoff resumes at the next step; the rejection's lastFailure is the failure's summary", () =>

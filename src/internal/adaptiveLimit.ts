@@ -318,7 +318,16 @@ export class AdaptiveLimitImpl extends PolicyBase<never, ConcurrencyLimitExceede
         })
       )
     }
-    return this.rejection
+    const rejection = this.rejection
+    // The refusal reaches the algorithm after the error says what refused the call.
+    this.limiter.rejected()
+    const limit = this.limiter.limit
+    if (limit !== this.limit) {
+      this.limit = limit
+      this.unreportedMoves++
+      this.report()
+    }
+    return rejection
   }
 
   /** Publishes the moves since the last event, once an interval has passed since it. */

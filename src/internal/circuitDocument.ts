@@ -13,7 +13,7 @@ import { CircuitDocument, currentVersion } from "../CircuitDocument.js"
 import type { DocumentFailure, WindowBucket } from "../CircuitDocument.js"
 import type { ControlTarget } from "../CircuitStore.js"
 import { ConfigIssue } from "../ConfigIssue.js"
-import { maxCallsPerMillisecond, maxDuration, maxTimeWindowBuckets } from "../Limits.js"
+import { maxCallsPerMillisecond, maxClockSkewMillis, maxDuration, maxTimeWindowBuckets } from "../Limits.js"
 import type { Circuit } from "./circuit.js"
 import type { RecordedFailure } from "./failures.js"
 import { summarizeFailure } from "./failures.js"
@@ -51,10 +51,22 @@ export const exportDocument = (circuit: Circuit, name: string, now: number): Cir
   const phase = circuit.advance(now)
   const window = circuit.window
   const opening = phase._tag === "Closed" || phase._tag === "Disabled" ? undefined : circuit.opening
+  const documentWindow = window instanceof CountWindowImpl
+    ? { _tag: "CountWindow" as const, outcomes: window.outcomes() }
+    : { _tag: "TimeWindow" as const, buckets: (window as TimeWindowImpl).bucketsAt(now) }
+  // The wall clock may have stepped back since a time the circuit recorded (the window reads such a
+  // time as now): the document is exported at the latest time it carries, so that it restores.
+  const exportedAt = Math.max(
+    now,
+    opening?.at ?? now,
+    opening?.failure?.at ?? now,
+    circuit.lastFailure?.at ?? now,
+    documentWindow._tag === "TimeWindow" ? documentWindow.buckets.at(-1)?.at ?? now : now
+  )
   return new CircuitDocument({
     version: currentVersion,
     breaker: name,
-    exportedAt: now,
+    exportedAt,
     state: phase._tag,
     openedAt: opening === undefined ? null : opening.at,
     openReason: opening === undefined ? null : opening.reason,
@@ -63,9 +75,7 @@ export const exportDocument = (circuit: Circuit, name: string, now: number): Cir
     consecutiveOpenings: circuit.consecutiveOpenings,
     consecutiveFailures: circuit.consecutiveFailures,
     lastFailure: summaryOf(circuit.lastFailure),
-    window: window instanceof CountWindowImpl
-      ? { _tag: "CountWindow", outcomes: window.outcomes() }
-      : { _tag: "TimeWindow", buckets: (window as TimeWindowImpl).bucketsAt(now) }
+    window: documentWindow
   })
 }
 
@@ -171,7 +181,12 @@ const documentIssues = (
   if (doc.breaker !== name) {
     issue("breaker", `must be this breaker's name ${describeValue(name)} (got ${describeValue(doc.breaker)})`)
   }
-  if (doc.exportedAt > now) issue("exportedAt", `must not be in the future (now is ${now}, got ${doc.exportedAt})`)
+  if (doc.exportedAt > now + maxClockSkewMillis) {
+    issue(
+      "exportedAt",
+      `must not be more than Limits.maxClockSkewMillis (${maxClockSkewMillis}) in the future (now is ${now}, got ${doc.exportedAt})`
+    )
+  }
   const notAfterExport = (field: string, at: number) => {
     if (at > doc.exportedAt) issue(field, `must not be after exportedAt (${doc.exportedAt}), got ${at}`)
   }

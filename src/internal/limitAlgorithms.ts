@@ -25,6 +25,8 @@ export interface LimitAlgorithm {
    * the last free slot (the limit was reached when it started).
    */
   sample(rttNanos: number, inFlight: number, dropped: boolean, limited: boolean): void
+  /** A call found the limit reached and was refused: it never ran, so it is no sample. */
+  rejected(): void
 }
 
 /** The bounds every algorithm keeps its limit in. @internal */
@@ -57,6 +59,9 @@ export class Aimd implements LimitAlgorithm {
   ) {
     this.limit = bounds.initialLimit
   }
+
+  /** A refused call tells this algorithm nothing: it never ran. */
+  rejected(): void {}
 
   sample(rttNanos: number, inFlight: number, dropped: boolean): void {
     const limit = this.limit
@@ -121,6 +126,8 @@ export class Gradient2 implements LimitAlgorithm {
   private refused = 0
   /** While probing: the limit to return to, and the lower limit the probe runs at. */
   private probe: { readonly resume: number; readonly limit: number } | undefined = undefined
+  /** Calls refused while probing since a call last finished. */
+  private starved = 0
 
   constructor(
     private readonly bounds: Bounds,
@@ -145,6 +152,7 @@ export class Gradient2 implements LimitAlgorithm {
   sample(rttNanos: number, inFlight: number, dropped: boolean, limited: boolean): void {
     const probe = this.probe
     if (probe !== undefined) {
+      this.starved = 0
       if (dropped) {
         // The drop backs off the limit the probe returns to; the probe goes on, never above it.
         const resume = this.backOff(probe.resume)
@@ -186,8 +194,23 @@ export class Gradient2 implements LimitAlgorithm {
     return clamp(estimate * (1 - this.smoothing / 2), this.bounds)
   }
 
+  /**
+   * A probe can only end on a call it admitted; while calls that started
+   * before it hold its slots (long polls, streams, calls without a timeout)
+   * it admits none, and no call finishes to free one. After `probeEvery`
+   * refusals with no call finishing, it gives up and the limit goes back.
+   */
+  rejected(): void {
+    const probe = this.probe
+    if (probe === undefined || ++this.starved < this.probeEvery) return
+    this.probe = undefined
+    this.starved = 0
+    this.estimate = probe.resume
+  }
+
   private startProbe(estimate: number): void {
     this.refused = 0
+    this.starved = 0
     const limit = Math.max(this.bounds.minLimit, Math.floor(estimate / 2))
     this.probe = { resume: estimate, limit }
     this.estimate = limit
@@ -244,6 +267,9 @@ export class Vegas implements LimitAlgorithm {
   private nextJitter(): number {
     return 0.5 + this.random() / 2
   }
+
+  /** A refused call tells this algorithm nothing: it never ran. */
+  rejected(): void {}
 
   sample(rttNanos: number, inFlight: number, dropped: boolean): void {
     const estimate = this.estimate
@@ -328,5 +354,9 @@ export class Windowed implements LimitAlgorithm {
     this.dropped = false
     this.limited = false
     this.algorithm.sample(rtt, maxInFlight, anyDrop, anyLimited)
+  }
+
+  rejected(): void {
+    this.algorithm.rejected()
   }
 }
