@@ -7,7 +7,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { TestClock } from "effect/testing"
-import { CircuitDocument } from "../../src/index.js"
+import { CircuitDocument, Limits } from "../../src/index.js"
 import { attempt, expectRejected, failTimes, ok } from "../helpers.js"
 import { expectState } from "./scenario.js"
 import { forEachStore, timeout } from "./stores.js"
@@ -90,7 +90,9 @@ forEachStore((driver) => {
           expect(yield* refused({ ...good, version: 2 })).toEqual(["version"])
           expect(yield* refused({ ...good, consecutiveFailures: -1 })).toEqual(["consecutiveFailures"])
           expect(yield* refused({ ...good, consecutiveOpenings: 1.5 })).toEqual(["consecutiveOpenings"])
-          expect(yield* refused({ ...good, exportedAt: 20_000 })).toEqual(["exportedAt"])
+          expect(yield* refused({ ...good, exportedAt: 10_000 + Limits.maxClockSkewMillis + 1 })).toEqual([
+            "exportedAt"
+          ])
           expect(
             yield* refused({ ...good, state: "Open", openedAt: 15_000, openReason: "FailureRate", openUntil: 16_000 })
           ).toEqual(["openedAt"])
