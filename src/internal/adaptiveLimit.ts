@@ -290,14 +290,19 @@ export class AdaptiveLimitImpl extends PolicyBase<never, ConcurrencyLimitExceede
         this.cells.dropped.count++
       }
       this.limiter.sample(rtt, call.inFlightAtStart, verdict === DROP, call.tookLastSlot)
-      const limit = this.limiter.limit
-      if (limit !== this.limit) {
-        this.limit = limit
-        this.unreportedMoves++
-      }
+      this.followLimiter()
     }
     if (this.unreportedMoves > 0) this.report()
     return undefined
+  }
+
+  /** Takes the algorithm's limit after it was fed, counting a move for the next event. */
+  private followLimiter(): void {
+    const limit = this.limiter.limit
+    if (limit !== this.limit) {
+      this.limit = limit
+      this.unreportedMoves++
+    }
   }
 
   private reject(): Effect.Effect<never, ConcurrencyLimitExceededError> {
@@ -321,12 +326,8 @@ export class AdaptiveLimitImpl extends PolicyBase<never, ConcurrencyLimitExceede
     const rejection = this.rejection
     // The refusal reaches the algorithm after the error says what refused the call.
     this.limiter.rejected()
-    const limit = this.limiter.limit
-    if (limit !== this.limit) {
-      this.limit = limit
-      this.unreportedMoves++
-      this.report()
-    }
+    this.followLimiter()
+    if (this.unreportedMoves > 0) this.report()
     return rejection
   }
 

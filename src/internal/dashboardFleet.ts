@@ -10,8 +10,25 @@
  */
 import type { Duration, Scope } from "effect"
 import { Cause, Effect, Exit } from "effect"
+import type { FleetSnapshot } from "../CircuitBreakerSnapshot.js"
 import type { FleetCircuit, FleetListing } from "../DashboardEvent.js"
 import type { FleetCircuits } from "../RedisCircuitStore.js"
+
+/**
+ * The figures of a circuit's fleet-wide snapshot a dashboard shows: on a
+ * fleet-only row, and beside a local circuit's own.
+ *
+ * @internal
+ */
+export const fleetFigures = (fleet: FleetSnapshot) => ({
+  state: fleet.state,
+  calls: fleet.calls,
+  failures: fleet.failures,
+  slowCalls: fleet.slowCalls,
+  failureRate: fleet.failureRate,
+  slowCallRate: fleet.slowCallRate,
+  consecutiveOpenings: fleet.consecutiveOpenings
+})
 
 /** What the poller lists: the store's `fleetCircuits`, bounded. @internal */
 export type ListFleet = Effect.Effect<FleetCircuits, unknown>
@@ -63,16 +80,7 @@ export class FleetPoller {
       totals.failures += fleet.failures
       totals.slowCalls += fleet.slowCalls
       if (local.has(name)) continue
-      circuits.push({
-        name,
-        state: fleet.state,
-        calls: fleet.calls,
-        failures: fleet.failures,
-        slowCalls: fleet.slowCalls,
-        failureRate: fleet.failureRate,
-        slowCallRate: fleet.slowCallRate,
-        consecutiveOpenings: fleet.consecutiveOpenings
-      })
+      circuits.push({ name, ...fleetFigures(fleet) })
     }
     return {
       readAt: found.readAt,

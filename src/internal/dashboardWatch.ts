@@ -19,6 +19,7 @@ import type { State } from "../CircuitState.js"
 import type { CircuitObserver } from "../CircuitStore.js"
 import type { Outcome } from "../Classifier.js"
 import type { Circuit, Failure, Point, Transition } from "../DashboardEvent.js"
+import { fleetFigures } from "./dashboardFleet.js"
 import { LatencyHistogram } from "./latencyHistogram.js"
 
 /** The transitions kept per circuit for its timeline. @internal */
@@ -175,16 +176,7 @@ export class CircuitWatch implements CircuitObserver {
       lastFailure: failureOf(snapshot.lastFailure),
       rejected: this.rejectedTotal,
       latency: this.rollingLatency(),
-      fleet: fleet === null ? null : {
-        state: fleet.state,
-        calls: fleet.calls,
-        failures: fleet.failures,
-        slowCalls: fleet.slowCalls,
-        failureRate: fleet.failureRate,
-        slowCallRate: fleet.slowCallRate,
-        consecutiveOpenings: fleet.consecutiveOpenings,
-        readAt: fleet.readAt
-      }
+      fleet: fleet === null ? null : { ...fleetFigures(fleet), readAt: fleet.readAt }
     }
     const json = JSON.stringify(frame)
     this.frame = frame
