@@ -1,25 +1,27 @@
 /**
  * The resilient HTTP client's overhead per request, next to the bare client
- * it wraps, against localhost `node:http` servers that answer at once: the
+ * it wraps, against a localhost `node:http` server that answers at once: the
  * median latency of one request at a time, and the throughput of 64 at once.
  *
  * Two wrapped clients: the README's (a circuit per origin, retries, a
  * per-attempt timeout and a fallback, none of them needed: every request
  * succeeds, so the figure is the price every request pays), and the client's
- * defaults (a circuit per origin, nothing else).
+ * defaults (a circuit per origin, nothing else); and the bare client a second
+ * time, as a control: its ratio to itself is what the method cannot tell
+ * apart.
  *
  * Why not the harness's interleaved rounds: a request costs about 250 µs,
  * the target is 3% of it, and this machine's speed drifts by more than that
  * over the seconds a round of each case takes (the same client, measured as
  * two cases, came out 0.97-1.14 apart). So the clients take turns in short
- * blocks — a quarter of a second or less — in an order that is reversed every
- * round, and
- * - one at a time, every request's latency is kept: the figure is the median
- *   over all of a client's requests (what the issue asks: median latency), so
- *   a collection or a hiccup of the machine in one block moves nothing;
- * - 64 at once, each block gives a time per request; the figure is the median
- *   over rounds of the wrapped client's block time over the bare client's in
- *   the same round.
+ * blocks — a tenth of a second or so — in an order shuffled every round, and
+ * a client's figure is paired with the bare client's in the same round:
+ * - one at a time, the median latency of each block; the ratio is the median
+ *   over rounds of a client's block median over the bare client's (a
+ *   collection or a hiccup of the machine moves a block's median little and
+ *   the median over rounds not at all);
+ * - 64 at once, each block's time per request; the ratio is the median over
+ *   rounds of a client's over the bare client's.
  * No collection before a block: a full one leaves the next block cold (it put
  * a client 6% behind itself on blocks of 1,000 requests).
  */
@@ -39,7 +41,6 @@ interface Getter {
 interface Client {
   readonly name: string
   readonly client: Getter
-  /** Its own server: each client's connections are then its own pool (undici keeps one per origin). */
   readonly url: string
 }
 
@@ -59,7 +60,7 @@ export interface HttpRow {
   readonly p99LatencyMicros: number
   /** Requests per second, 64 at once: the median over rounds. */
   readonly requestsPerSecond: number
-  /** Latency over the bare client's (medians); 1 for the bare client. */
+  /** Latency over the bare client's: the median over rounds of the ratio of their blocks' medians in a round. */
   readonly latencyRatio: number
   /** Time per request 64 at once over the bare client's: the median over rounds of the ratio in a round. */
   readonly throughputRatio: number
@@ -136,19 +137,44 @@ const manyAtOnce = async (target: Client, count: number): Promise<number> => {
   return Number(process.hrtime.bigint() - start) / count
 }
 
-/** The clients in their order in even rounds, reversed in odd ones: none always runs right after another. */
-const inTurn = <A>(clients: ReadonlyArray<A>, round: number): ReadonlyArray<A> =>
-  round % 2 === 0 ? clients : [...clients].reverse()
+/**
+ * The clients' order in a round: shuffled anew each round (by a seeded
+ * generator, so a run can be repeated), so that no client keeps a place —
+ * first after the warm-up, or right after another.
+ */
+const shuffler = (seed: number) => {
+  let state = seed >>> 0
+  // mulberry32: a small generator, plenty for an order of a few clients.
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  return (count: number): Array<number> => {
+    const order = Array.from({ length: count }, (_, i) => i)
+    for (let i = count - 1; i > 0; i--) {
+      const j = Math.floor(next() * (i + 1))
+      ;[order[i], order[j]] = [order[j]!, order[i]!]
+    }
+    return order
+  }
+}
 
 const names = {
   bare: "bare client",
+  control: "bare client again (the control: what the method cannot tell apart)",
   readme: "resilient client, the README's (breaker, retry, timeout, fallback)",
   defaults: "resilient client, its defaults (a circuit per origin)"
 }
 
 /** Starts the servers and the clients in `scope`. */
 export const httpBench = async (scope: Scope.Scope, quick: boolean): Promise<HttpBench> => {
-  const urls = [await startServer(scope), await startServer(scope), await startServer(scope)]
+  // One server for every client, so they share the same connections (undici keeps a pool per origin):
+  // with a server each, a client's figure carried its own connections' luck — the same bare client,
+  // measured against two servers in turns, came out up to 8% apart, and not the same way in every run.
+  const url = await startServer(scope)
   const clients: ReadonlyArray<Client> = await Effect.runPromise(Scope.provide(
     Effect.gen(function*() {
       const bare = yield* HttpClient.HttpClient
@@ -161,18 +187,19 @@ export const httpBench = async (scope: Scope.Scope, quick: boolean): Promise<Htt
       })
       const defaults = yield* ResilientHttpClient.make(bare, { name: "defaults" })
       return [
-        { name: names.bare, client: bare, url: urls[0]! },
-        { name: names.readme, client: readme, url: urls[1]! },
-        { name: names.defaults, client: defaults, url: urls[2]! }
+        { name: names.bare, client: bare, url },
+        { name: names.control, client: bare, url },
+        { name: names.readme, client: readme, url },
+        { name: names.defaults, client: defaults, url }
       ]
     }).pipe(Effect.provide(FetchHttpClient.layer)),
     scope
   ))
   const method = {
-    latencyRounds: quick ? 6 : 40,
+    latencyRounds: quick ? 6 : 60,
     latencyBlock: 250,
-    throughputRounds: quick ? 5 : 30,
-    throughputBlock: 1_000
+    throughputRounds: quick ? 5 : 60,
+    throughputBlock: 500
   }
 
   const measure = async (): Promise<HttpFigures> => {
@@ -183,26 +210,35 @@ export const httpBench = async (scope: Scope.Scope, quick: boolean): Promise<Htt
         await manyAtOnce(c, method.throughputBlock)
       }
     }
+    const order = shuffler(20261130)
+    // Latency: every request's, by client, and each block's median, by round.
     const latencies = clients.map((): Array<number> => [])
+    const blockMedians = clients.map((): Array<number> => [])
     for (let round = 0; round < method.latencyRounds; round++) {
-      for (const i of inTurn([0, 1, 2], round)) await oneAtATime(clients[i]!, method.latencyBlock, latencies[i])
+      for (const i of order(clients.length)) {
+        const block: Array<number> = []
+        await oneAtATime(clients[i]!, method.latencyBlock, block)
+        latencies[i]!.push(...block)
+        blockMedians[i]!.push(median(block))
+      }
     }
     const blockTimes = clients.map((): Array<number> => [])
     for (let round = 0; round < method.throughputRounds; round++) {
-      for (const i of inTurn([0, 1, 2], round)) {
-        blockTimes[i]!.push(await manyAtOnce(clients[i]!, method.throughputBlock))
-      }
+      for (const i of order(clients.length)) blockTimes[i]!.push(await manyAtOnce(clients[i]!, method.throughputBlock))
     }
-    const bareLatency = median(latencies[0]!)
+    // A client next to the bare one in the same round, whose blocks ran within a second of each other:
+    // the median over rounds of that ratio cancels the machine's drift, which pooled figures keep.
+    const pairedTo = (samples: ReadonlyArray<number>, bare: ReadonlyArray<number>) =>
+      median(samples.map((value, round) => value / bare[round]!))
     const rows = clients.map((c, i): HttpRow => ({
       client: c.name,
       medianLatencyMicros: median(latencies[i]!) / 1000,
       p99LatencyMicros: quantile(latencies[i]!, 0.99) / 1000,
       requestsPerSecond: 1e9 / median(blockTimes[i]!),
-      latencyRatio: median(latencies[i]!) / bareLatency,
-      throughputRatio: median(blockTimes[i]!.map((time, round) => time / blockTimes[0]![round]!))
+      latencyRatio: pairedTo(blockMedians[i]!, blockMedians[0]!),
+      throughputRatio: pairedTo(blockTimes[i]!, blockTimes[0]!)
     }))
-    const [bare, readme, defaults] = rows as [HttpRow, HttpRow, HttpRow]
+    const [bare, control, readme, defaults] = rows as [HttpRow, HttpRow, HttpRow, HttpRow]
     const within = (v: number) => v <= 1.03
     return {
       rows,
@@ -229,6 +265,18 @@ export const httpBench = async (scope: Scope.Scope, quick: boolean): Promise<Htt
         {
           what: `resilient HTTP client (defaults) / bare client, ${httpConcurrency} requests at once: time per request`,
           value: defaults.throughputRatio,
+          target: "reported",
+          ok: () => true
+        },
+        {
+          what: "bare HTTP client / itself, measured as another client (the method's resolution): median latency",
+          value: control.latencyRatio,
+          target: "reported",
+          ok: () => true
+        },
+        {
+          what: `bare HTTP client / itself, measured as another client, ${httpConcurrency} requests at once`,
+          value: control.throughputRatio,
           target: "reported",
           ok: () => true
         },

@@ -179,6 +179,7 @@ describe("circuits", () => {
       const client = yield* ResilientHttpClient.make(upstream.client, { breaker: registry })
       const urls = [
         "http://a.test/one",
+        "http://a.test.b.test/nine",
         "HTTP://A.TEST:80/two?x=/y",
         "http://a.test?q=//b.test/",
         "http://a.test:8080/three",
@@ -198,6 +199,7 @@ describe("circuits", () => {
         [
           "http://127.0.0.1:9",
           "http://a.test",
+          "http://a.test.b.test",
           "http://a.test:8080",
           "http://b.test",
           "http://c.test",

@@ -19,7 +19,12 @@ import { isCircuitBreaker } from "../CircuitBreaker.js"
 import type { CircuitBreakerConfig } from "../CircuitBreakerConfig.js"
 import { CircuitBreakerConfigError } from "../CircuitBreakerConfig.js"
 import type { CircuitBreakerRegistry } from "../CircuitBreakerRegistry.js"
-import { isCircuitBreakerRegistry, make as makeRegistry } from "../CircuitBreakerRegistry.js"
+import {
+  isCircuitBreakerRegistry,
+  isRegistryFullError,
+  isRegistryKeyError,
+  make as makeRegistry
+} from "../CircuitBreakerRegistry.js"
 import { isCircuitOpenError } from "../CircuitOpenError.js"
 import type { Classifier } from "../Classifier.js"
 import { ConfigIssue } from "../ConfigIssue.js"
@@ -97,27 +102,38 @@ const maxRememberedOrigins = 1024
  */
 export const makeOriginOf = (): (request: Request) => string => {
   const remembered = new Map<string, string>()
+  // The last prefix seen, checked first without slicing the URL: most requests of a client go
+  // where the one before went.
+  let lastPrefix = ""
+  let lastOrigin = ""
   return (request) => {
     const url = request.url
+    if (
+      lastPrefix !== "" && url.startsWith(lastPrefix) &&
+      (url.length === lastPrefix.length || endsAuthority(url.charCodeAt(lastPrefix.length)))
+    ) {
+      return lastOrigin
+    }
     const authority = url.indexOf("//")
     if (authority < 0) return parsedOrigin(request)
     let end = authority + 2
-    while (end < url.length) {
-      const char = url.charCodeAt(end)
-      // "/", "?", "#", "\\"
-      if (char === 47 || char === 63 || char === 35 || char === 92) break
-      end++
-    }
+    while (end < url.length && !endsAuthority(url.charCodeAt(end))) end++
     const prefix = end === url.length ? url : url.slice(0, end)
-    const known = remembered.get(prefix)
-    if (known !== undefined) return known
-    const origin = parsedOrigin(request)
-    if (prefix.includes("@")) return origin
-    if (remembered.size >= maxRememberedOrigins) remembered.clear()
-    remembered.set(prefix, origin)
+    let origin = remembered.get(prefix)
+    if (origin === undefined) {
+      origin = parsedOrigin(request)
+      if (prefix.includes("@")) return origin
+      if (remembered.size >= maxRememberedOrigins) remembered.clear()
+      remembered.set(prefix, origin)
+    }
+    lastPrefix = prefix
+    lastOrigin = origin
     return origin
   }
 }
+
+/** Whether a character ends a URL's authority: "/", "?", "#" or "\\". */
+const endsAuthority = (char: number): boolean => char === 47 || char === 63 || char === 35 || char === 92
 
 const overflowWarningMillis = 60_000
 
@@ -157,15 +173,32 @@ export const makeBreakers = (
       warnings.warn(clock.currentTimeMillisUnsafe(), () =>
         `Resilient HTTP client "${name}": no circuit of its own for a key (${errorTag(error)}); ` +
         `its requests share the circuit "${overflow.name}"`)
+    // The request's circuit by the registry's own `execute` (one step for the lookup and the call);
+    // a key the registry refuses fails it before the call runs, with the registry's refusal, and the
+    // overflow circuit guards the request instead. The same handler marks an attempt that failed
+    // and left its circuit open: every request pays for one handler, none for a second.
+    const refused = (error: unknown): boolean =>
+      (isRegistryFullError(error) || isRegistryKeyError(error)) && error.registry === registry.name
     return {
-      // One `matchEffect` for the lookup and its refusal: every request pays for this step.
-      guard: (request, call, stopWhenOpen) =>
-        Effect.matchEffect(registry.get(keyOf(request)), {
-          // No circuit of its own for the key: the overflow circuit guards the request.
-          onFailure: (error) =>
-            Effect.andThen(warnRefused(error), execute(overflow, call, guardOptions, stopWhenOpen)),
-          onSuccess: (breaker) =>
-            execute(breaker, call, guardOptions, stopWhenOpen)
+      guard: (request, call, stopWhenOpen) => {
+        const key = keyOf(request)
+        return Effect.catch(registry.execute(call, key, guardOptions), (error: unknown) => {
+          if (refused(error)) {
+            return Effect.andThen(warnRefused(error), execute(overflow, call, guardOptions, stopWhenOpen))
+          }
+          if (!stopWhenOpen || isCircuitOpenError(error)) {
+            return Effect.fail(error)
+          }
+          return Effect.flatMap(
+            Effect.matchEffect(registry.get(key), {
+              onFailure: () =>
+                overflow.state,
+              onSuccess: (breaker) =>
+                breaker.state
+            }),
+            (state) => Effect.fail(isOpen(state) ? new CircuitOpened(error) : error)
+          )
         })
+      }
     } satisfies Breakers
   })

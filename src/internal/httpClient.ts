@@ -290,15 +290,29 @@ export const makeClient = <E, R>(
       if (deadline !== undefined) call = deadline.apply(call)
       if (fallback === undefined) return Effect.catchIf(call, isFailedResponse, toResponse)
       // A fallback replaces failures only: the request reaches it through the context on that
-      // path alone, and a call that succeeds pays for no context of its own.
+      // path alone, and a call that succeeds pays for no context of its own. The responses it
+      // replaces are released once it has answered (unless it answered with one of them).
       return Effect.catchCause(
         call,
         (cause) =>
-          Effect.provideService(fallback.apply(Effect.failCause(cause)) as typeof call, CurrentRequest, request)
+          settledBy(
+            attempts,
+            Effect.provideService(fallback.apply(Effect.failCause(cause)) as typeof call, CurrentRequest, request),
+            scope
+          )
       )
     }
+    // Only a hedge leaves responses behind on a call's every path (the loser's): without one, the
+    // retry releases what it supersedes and the fallback what it replaces, and a request that
+    // succeeds pays for no exit handler of its own.
+    const execute = hedge === undefined
+      ? (sent: Request) => guard(sent, new AttemptResponses())
+      : (sent: Request) => {
+        const attempts = new AttemptResponses()
+        return settledBy(attempts, guard(sent, attempts), scope)
+      }
     return HttpClient.makeWith(
-      (request: Effect.Effect<Request, E, R>) => Effect.flatMap(request, (sent) => settled(guard, sent, scope)),
+      (request: Effect.Effect<Request, E, R>) => Effect.flatMap(request, execute),
       client.preprocess
     ) as HttpClient.HttpClient.With<unknown, unknown>
   })
@@ -328,24 +342,20 @@ const claimClientName = (name: string, metrics: boolean | undefined) =>
   })
 
 /**
- * The guarded call of `request`, noting the responses its attempts
- * receive: a superseded one is released when the retry sends the request
- * again, and the ones the caller does not get when the call ends (see
- * `AttemptResponses`). Built anew each time the request is executed.
+ * `call`, with the responses its attempts received (`attempts`) that its
+ * exit does not hand on released when it ends — in the background, in the
+ * client's scope: the caller gets its answer (a fallback's, say) without
+ * waiting up to the drain's 100 ms for a response it will never read.
  */
-const settled = (
-  guard: (request: Request, attempts: AttemptResponses) => Effect.Effect<Response, unknown, unknown>,
-  request: Request,
+const settledBy = (
+  attempts: AttemptResponses,
+  call: Effect.Effect<Response, unknown, unknown>,
   scope: Scope.Scope
-): Effect.Effect<Response, unknown, unknown> => {
-  const attempts = new AttemptResponses()
-  return Effect.onExit(guard(request, attempts), (exit) => {
-    // In the background, in the client's scope: the caller gets its answer (a fallback's, say)
-    // without waiting up to the drain's 100 ms for a response it will never read.
+): Effect.Effect<Response, unknown, unknown> =>
+  Effect.onExit(call, (exit) => {
     const release = attempts.settle(exit)
     return release === undefined ? Effect.void : Effect.asVoid(Effect.forkIn(release, scope))
   })
-}
 
 const isFailedResponse = (error: unknown): error is FailedResponse => error instanceof FailedResponse
 
