@@ -152,10 +152,12 @@ const release = (response: HttpClientResponse.HttpClientResponse): Effect.Effect
  * The responses the attempts of one request received, so that the ones
  * superseded are released (see `release`) rather than holding their
  * connections until they are garbage collected: when the retry decides to
- * send the request again, every response so far is superseded; when the call ends,
- * every response but those the caller can still reach (its answer, or the
- * response an error carries) is (a hedge's loser, a failed response the
- * fallback replaced).
+ * send the request again, every response so far is superseded; when a
+ * hedged call ends, or the fallback has answered, every response but those
+ * the caller can still reach (its answer, or the response an error carries)
+ * is (a hedge's loser, a failed response the fallback replaced). Without a
+ * hedge or a fallback nothing else is left behind: a call's last response
+ * is the caller's, or its error's.
  *
  * @internal
  */
