@@ -195,6 +195,17 @@ export class AttemptResponses {
   }
 }
 
+/**
+ * The responses of a client that never leaves one behind (no retry, no
+ * hedge, no fallback: a call's one response is the caller's, or its
+ * error's): nothing is kept, and one instance serves every request.
+ *
+ * @internal
+ */
+export const untracked: AttemptResponses = new (class Untracked extends AttemptResponses {
+  override add(): void {}
+})()
+
 /** The responses a call's exit hands to the caller: its value, and those its typed errors carry. */
 const reachable = (exit: Exit.Exit<unknown, unknown>): Set<unknown> => {
   if (exit._tag === "Success") return new Set([exit.value])

@@ -156,10 +156,13 @@ export const makeBreakers = (
       ? given
       : yield* makeRegistry({
         name,
-        ...(given === undefined ? {} : { config: given as CircuitBreakerConfig }),
+        // The client's classifier is its breakers' own: a call then passes none (a classifier given
+        // per call costs a wrapper and a finaliser made for that call).
+        config: { ...(given as CircuitBreakerConfig | undefined), classify },
         ...(options.maxBreakers === undefined ? {} : { maxBreakers: options.maxBreakers }),
         ...(options.idleTimeToLive === undefined ? {} : { idleTimeToLive: options.idleTimeToLive })
       })
+    const callOptions = isCircuitBreakerRegistry(given) ? guardOptions : undefined
     // The registry's own overflow circuit, made now: listed by the registry (health reports and
     // admin routes see and control it), and a store refusing it fails the client's making.
     const overflow = yield* Effect.mapError(registry.overflow, (error) =>
@@ -182,7 +185,7 @@ export const makeBreakers = (
     return {
       guard: (request, call, stopWhenOpen) => {
         const key = keyOf(request)
-        return Effect.catch(registry.execute(call, key, guardOptions), (error: unknown) => {
+        return Effect.catch(registry.execute(call, key, callOptions), (error: unknown) => {
           if (refused(error)) {
             return Effect.andThen(warnRefused(error), execute(overflow, call, guardOptions, stopWhenOpen))
           }

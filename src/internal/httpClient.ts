@@ -40,7 +40,8 @@ import {
   requestedWait,
   supersedeAttempts,
   trackBody,
-  Unreplayable
+  Unreplayable,
+  untracked
 } from "./httpAttempt.js"
 import { CircuitOpened, makeBreakers, makeOriginOf } from "./httpBreakers.js"
 import { claimName } from "./metrics.js"
@@ -306,7 +307,9 @@ export const makeClient = <E, R>(
     // retry releases what it supersedes and the fallback what it replaces, and a request that
     // succeeds pays for no exit handler of its own.
     const execute = hedge === undefined
-      ? (sent: Request) => guard(sent, new AttemptResponses())
+      ? retry === undefined && fallback === undefined
+        ? (sent: Request) => guard(sent, untracked)
+        : (sent: Request) => guard(sent, new AttemptResponses())
       : (sent: Request) => {
         const attempts = new AttemptResponses()
         return settledBy(attempts, guard(sent, attempts), scope)
