@@ -259,14 +259,14 @@ export const httpBench = async (scope: Scope.Scope, quick: boolean): Promise<Htt
         {
           what: "resilient HTTP client (defaults) / bare client, one request at a time: median latency",
           value: defaults.latencyRatio,
-          target: "reported",
-          ok: () => true
+          target: "<= 1.03",
+          ok: within
         },
         {
           what: `resilient HTTP client (defaults) / bare client, ${httpConcurrency} requests at once: time per request`,
           value: defaults.throughputRatio,
-          target: "reported",
-          ok: () => true
+          target: "<= 1.03",
+          ok: within
         },
         {
           what: "bare HTTP client / itself, measured as another client (the method's resolution): median latency",
