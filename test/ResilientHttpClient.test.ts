@@ -299,6 +299,46 @@ describe("circuits", () => {
       const rejected = failure(yield* Effect.exit(client.get(`${A}/x`))) as CircuitOpenError
       expect(Duration.toMillis(rejected.retryAfter)).toBe(6_000)
     }).pipe(Effect.scoped))
+
+  it.effect("a key whose configuration a registry of your own cannot make shares the overflow circuit", () =>
+    Effect.gen(function*() {
+      const upstream = scripted({ status: 200 })
+      // A per-key function that gives B an invalid configuration: B gets no circuit of its own.
+      const registry = yield* CircuitBreakerRegistry.make({
+        name: "origins",
+        config: (origin) => origin === B ? { consecutiveFailures: 0 } : open1
+      })
+      const client = yield* ResilientHttpClient.make(upstream.client, { breaker: registry })
+      expect(statusOf(yield* Effect.exit(client.get(`${B}/x`)))).toBe(200)
+      const overflow = (yield* registry.snapshots).find((snapshot) => snapshot.breaker === "origins/(overflow)")
+      expect(overflow?.calls).toBe(1)
+      expect(upstream.calls).toHaveLength(1)
+    }).pipe(Effect.scoped))
+
+  it.effect("a call's own registry error (its upstream's registry, of the same name) is the call's: sent once, recorded once", () =>
+    Effect.gen(function*() {
+      const logs = capturingLogs()
+      yield* Effect.gen(function*() {
+        const base = scripted({ status: 200 })
+        // The upstream guards each request by a tenant header with a registry of its own, named as
+        // the client's: a request without the header has an empty key, which that registry refuses.
+        const tenants = yield* CircuitBreakerRegistry.make({ name: "http" })
+        let sent = 0
+        const upstream = HttpClient.transform(base.client, (response, request) =>
+          Effect.suspend(() => {
+            sent++
+            return tenants.execute(response, request.headers["x-tenant"] ?? "")
+          }))
+        const client = yield* ResilientHttpClient.make(upstream, { breaker: open1 })
+        const exit = yield* Effect.exit(client.get(`${A}/x`))
+        expect(CircuitBreakerRegistry.isRegistryKeyError(failure(exit))).toBe(true)
+        expect(sent).toBe(1)
+        // One admitted call, one outcome: a failure in A's circuit, nothing in the overflow circuit.
+        const rejected = failure(yield* Effect.exit(client.get(`${A}/y`))) as CircuitOpenError
+        expect(rejected.breaker).toBe(A)
+        expect(logs.matching((line) => line.message.includes("no circuit of its own"))).toHaveLength(0)
+      }).pipe(Effect.provide(logs.layer))
+    }).pipe(Effect.scoped))
 })
 
 describe("Retry-After", () => {

@@ -218,6 +218,24 @@ const reachable = (exit: Exit.Exit<unknown, unknown>): Set<unknown> => {
   return kept
 }
 
+/**
+ * The errors attempts failed with, as their upstream gave them: a circuit's
+ * lookup and call are one step (the registry's `execute`), so an error that
+ * looks like the registry refusing the key (an upstream guarding its calls
+ * with a registry of the same name) must still be told from a refusal, which
+ * comes before the call runs. Noted on the failure path only.
+ */
+const upstreamErrors = new WeakSet<object>()
+
+/**
+ * Whether `error` is one an attempt's upstream failed with (see
+ * `judgedAttempt`), as opposed to one raised around the attempt.
+ *
+ * @internal
+ */
+export const isUpstreamError = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && upstreamErrors.has(error)
+
 /** The response an attempt's error carries (a client with `filterStatusOk`), if any. */
 const carried = (error: unknown): HttpClientResponse.HttpClientResponse | undefined =>
   HttpClientError.isHttpClientError(error) ? error.response : undefined
@@ -237,6 +255,7 @@ export const judgedAttempt = <E, R>(
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | FailedResponse | HttpClientError.HttpClientError, R> =>
   Effect.matchEffect(send, {
     onFailure: (error) => {
+      if (typeof error === "object" && error !== null) upstreamErrors.add(error)
       const response = carried(error)
       if (response !== undefined) {
         attempts.add(response)

@@ -29,6 +29,7 @@ import { isCircuitOpenError } from "../CircuitOpenError.js"
 import type { Classifier } from "../Classifier.js"
 import { ConfigIssue } from "../ConfigIssue.js"
 import type { Options } from "../ResilientHttpClient.js"
+import { isUpstreamError } from "./httpAttempt.js"
 import { LogThrottle } from "./logThrottle.js"
 import { errorTag } from "./policy.js"
 
@@ -60,6 +61,10 @@ export class CircuitOpened {
   readonly _tag = "CircuitOpened"
   constructor(readonly error: unknown) {}
 }
+
+/** A `CircuitBreakerConfigError`, by its tag: a registry made by another copy of the library has its own class. */
+const isConfigError = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && "_tag" in error && error._tag === "CircuitBreakerConfigError"
 
 const isOpen = (state: string): boolean => state === "Open" || state === "ForcedOpen"
 
@@ -180,8 +185,15 @@ export const makeBreakers = (
     // a key the registry refuses fails it before the call runs, with the registry's refusal, and the
     // overflow circuit guards the request instead. The same handler marks an attempt that failed
     // and left its circuit open: every request pays for one handler, none for a second.
+    // A registry of your own may also fail to make a key's configuration (its per-key function's
+    // `CircuitBreakerConfigError`): that key, too, gets no circuit of its own. An error the
+    // attempt's upstream gave is the call's, whatever it looks like.
+    const mayFailConfig = isCircuitBreakerRegistry(given)
     const refused = (error: unknown): boolean =>
-      (isRegistryFullError(error) || isRegistryKeyError(error)) && error.registry === registry.name
+      !isUpstreamError(error) && (
+        ((isRegistryFullError(error) || isRegistryKeyError(error)) && error.registry === registry.name) ||
+        (mayFailConfig && isConfigError(error))
+      )
     return {
       guard: (request, call, stopWhenOpen) => {
         const key = keyOf(request)
