@@ -522,6 +522,24 @@ describe("building", () => {
       expect(breaker._tag).toBe("CircuitBreakerConfigError")
     }).pipe(Effect.scoped))
 
+  it.effect.each(
+    [
+      ["a classify that is no function", { classify: 42 }, "config.classify"],
+      ["null", null, "config"],
+      ["an array", [{ consecutiveFailures: 1 }], "config"],
+      ["a setting it inherits", Object.create({ consecutiveFailures: 0 }), "config.consecutiveFailures"]
+    ] as const
+  )(
+    "a breaker configuration is checked as given: %s is refused, naming the field",
+    ([, breaker, field]) =>
+      Effect.gen(function*() {
+        const upstream = scripted({ status: 200 })
+        const error = yield* Effect.flip(ResilientHttpClient.make(upstream.client, { breaker: breaker as never }))
+        expect(error._tag).toBe("CircuitBreakerConfigError")
+        expect(error.message).toContain(`${field}: `)
+      }).pipe(Effect.scoped)
+  )
+
   it.effect("a bad backoff option names the client and the field under retry, as retry.maxRetryAfterWait does", () =>
     Effect.gen(function*() {
       const upstream = scripted({ status: 200 })

@@ -62,6 +62,13 @@ export class CircuitOpened {
   constructor(readonly error: unknown) {}
 }
 
+/** An object literal (or one made without a prototype): a copy of its own fields is the whole of it. */
+const isPlainConfig = (u: unknown): u is CircuitBreakerConfig => {
+  if (typeof u !== "object" || u === null) return false
+  const prototype = Object.getPrototypeOf(u)
+  return prototype === Object.prototype || prototype === null
+}
+
 /** A `CircuitBreakerConfigError`, by its tag: a registry made by another copy of the library has its own class. */
 const isConfigError = (error: unknown): boolean =>
   typeof error === "object" && error !== null && "_tag" in error && error._tag === "CircuitBreakerConfigError"
@@ -157,17 +164,20 @@ export const makeBreakers = (
         guard: (_request, call, stopWhenOpen) => execute(given, call, guardOptions, stopWhenOpen)
       } satisfies Breakers
     }
+    // The client's classifier is its breakers' own when the configuration is a plain object without
+    // a classifier of its own: a call then passes none (a classifier given per call costs a wrapper
+    // and a finaliser made for that call). Anything else goes to the registry as given, which checks
+    // it as it checks any configuration (a copy would drop what it inherits, and hide a bad value).
+    const ownClassifier = given === undefined || (isPlainConfig(given) && given.classify === undefined)
     const registry: CircuitBreakerRegistry<unknown> = isCircuitBreakerRegistry(given)
       ? given
       : yield* makeRegistry({
         name,
-        // The client's classifier is its breakers' own: a call then passes none (a classifier given
-        // per call costs a wrapper and a finaliser made for that call).
-        config: { ...(given as CircuitBreakerConfig | undefined), classify },
+        config: ownClassifier ? { ...given, classify } : given as CircuitBreakerConfig,
         ...(options.maxBreakers === undefined ? {} : { maxBreakers: options.maxBreakers }),
         ...(options.idleTimeToLive === undefined ? {} : { idleTimeToLive: options.idleTimeToLive })
       })
-    const callOptions = isCircuitBreakerRegistry(given) ? guardOptions : undefined
+    const callOptions = ownClassifier ? undefined : guardOptions
     // The registry's own overflow circuit, made now: listed by the registry (health reports and
     // admin routes see and control it), and a store refusing it fails the client's making.
     const overflow = yield* Effect.mapError(registry.overflow, (error) =>
