@@ -214,15 +214,14 @@ export const makeBreakers = (
           if (!stopWhenOpen || isCircuitOpenError(error)) {
             return Effect.fail(error)
           }
-          return Effect.flatMap(
-            Effect.matchEffect(registry.get(key), {
-              onFailure: () =>
-                overflow.state,
-              onSuccess: (breaker) =>
-                breaker.state
-            }),
-            (state) => Effect.fail(isOpen(state) ? new CircuitOpened(error) : error)
+          // The key's circuit again (the overflow's if it has none now): is it open?
+          const state = Effect.flatMap(
+            Effect.orElseSucceed(registry.get(key), () =>
+              overflow),
+            (breaker) =>
+              breaker.state
           )
+          return Effect.flatMap(state, (now) => Effect.fail(isOpen(now) ? new CircuitOpened(error) : error))
         })
       }
     } satisfies Breakers

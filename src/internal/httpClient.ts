@@ -292,16 +292,16 @@ export const makeClient = <E, R>(
       if (fallback === undefined) return Effect.catchIf(call, isFailedResponse, toResponse)
       // A fallback replaces failures only: the request reaches it through the context on that
       // path alone, and a call that succeeds pays for no context of its own. The responses it
-      // replaces are released once it has answered (unless it answered with one of them).
-      return Effect.catchCause(
-        call,
-        (cause) =>
-          settledBy(
-            attempts,
-            Effect.provideService(fallback.apply(Effect.failCause(cause)) as typeof call, CurrentRequest, request),
-            scope
-          )
-      )
+      // replaces are released once it has answered (unless it answered with one of them); with a
+      // hedge, the whole call's end releases them (see `execute` below).
+      return Effect.catchCause(call, (cause) => {
+        const answered = Effect.provideService(
+          fallback.apply(Effect.failCause(cause)) as typeof call,
+          CurrentRequest,
+          request
+        )
+        return hedge === undefined ? settledBy(attempts, answered, scope) : answered
+      })
     }
     // Only a hedge leaves responses behind on a call's every path (the loser's): without one, the
     // retry releases what it supersedes and the fallback what it replaces, and a request that
