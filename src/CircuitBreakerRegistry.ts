@@ -238,6 +238,47 @@ export interface CircuitBreakerRegistry<out E = never> {
       options?: ClassifyOptions<A, E1>
     ): Effect.Effect<A, E1 | CircuitOpenError | E | RegistryFullError | RegistryKeyError, R>
   }
+  /**
+   * Guards a call with the breaker of `key` (data-first or data-last), or —
+   * when the registry can give the key no breaker of its own (it is full, the
+   * key breaks the key rules, or a per-key function's configuration for it
+   * is invalid) — with the `overflow` breaker, shared by every such key: the
+   * call is guarded either way, and the number of breakers stays bounded. A
+   * warning names the key and why, at most once a minute per registry (the
+   * next line counts those left out). Only a new key is refused: a known
+   * key's call costs what `execute`'s does. Fails with `RegistryKeyError`
+   * only when the circuit store refuses the overflow breaker's
+   * configuration (make it beforehand with `overflow` to know at once).
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { CircuitBreakerRegistry } from "effect-resilience"
+   *
+   * declare const callHost: (host: string) => Effect.Effect<string, Error>
+   *
+   * // Hosts come from requests: past 100 of them, the rest share "hosts/(overflow)".
+   * const program = Effect.gen(function*() {
+   *   const perHost = yield* CircuitBreakerRegistry.make({ name: "hosts", maxBreakers: 100 })
+   *   return yield* callHost("api.example.com").pipe(perHost.executeOrOverflow("api.example.com"))
+   * })
+   * ```
+   *
+   * @since 0.1.0
+   */
+  readonly executeOrOverflow: {
+    <A0 = unknown, E0 = unknown, const Ignored extends IgnorableTag<E0> = never>(
+      key: string,
+      options?: GuardOptions<A0, E0, Ignored>
+    ): <A extends A0, E1 extends E0, R>(
+      self: Effect.Effect<A, E1, R> & IgnoreFits<E1, Ignored>
+    ) => Effect.Effect<A, E1 | CircuitOpenError | RegistryKeyError, R>
+    <A, E1, R>(
+      self: Effect.Effect<A, E1, R>,
+      key: string,
+      options?: ClassifyOptions<A, E1>
+    ): Effect.Effect<A, E1 | CircuitOpenError | RegistryKeyError, R>
+  }
   /** The number of breakers held. */
   readonly size: Effect.Effect<number>
   /** The keys of the breakers held. */

@@ -36,6 +36,11 @@
  * breaker's `maxOpenDuration` (or `Limits.maxDuration`). A hint never
  * shortens an opening, and a failure that opens nothing forgets its hint.
  *
+ * And `Classifier.failureAs(error)`: a failure recorded as `error` — for a
+ * call that succeeded with a value that says it failed (an HTTP 503), so
+ * that snapshots, health reports and a rejection's `lastFailure` say what
+ * went wrong instead of showing the value; it may carry an open hint too.
+ *
  * @since 0.1.0
  */
 import type { Exit, Types } from "effect"
@@ -67,14 +72,33 @@ export interface HintedFailure {
   readonly openFor: Duration.Duration
 }
 
+const FailureAsTypeId = "~effect-resilience/Classifier/FailureAs"
+
 /**
- * What a classifier answers: an outcome, or a failure with an open-duration
- * hint.
+ * A failure recorded as `error` (what snapshots' `lastFailure` and
+ * `openedBy`, and a rejection's `lastFailure`, report), with an optional
+ * open-duration hint. Made with `Classifier.failureAs`.
  *
  * @category models
  * @since 0.1.0
  */
-export type Verdict = Outcome | HintedFailure
+export interface FailureAs {
+  readonly [FailureAsTypeId]: typeof FailureAsTypeId
+  readonly outcome: "failure"
+  /** What the failure is recorded as, in place of the call's own exit. */
+  readonly error: unknown
+  /** The least time the circuit should stay open if it opens on this failure, if the call asked for one. */
+  readonly openFor: Duration.Duration | undefined
+}
+
+/**
+ * What a classifier answers: an outcome, a failure with an open-duration
+ * hint, or a failure recorded as an error of the classifier's choosing.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Verdict = Outcome | HintedFailure | FailureAs
 
 /**
  * A failure with an open-duration hint: should the circuit open on this
@@ -105,6 +129,60 @@ export const failureWithOpenHint = (openFor: Duration.Input): HintedFailure => (
   outcome: "failure",
   openFor: Duration.fromInputUnsafe(openFor)
 })
+
+/**
+ * A failure recorded as `error`: the breaker keeps `error` as the call's
+ * failure (snapshots' `lastFailure` and `openedBy`, a rejection's
+ * `lastFailure`) instead of the call's exit — for a call whose value says
+ * it failed, whose exit is a success. With `openFor`, it is also an
+ * open-duration hint, as `failureWithOpenHint`'s (a negative or non-finite
+ * duration is a classifier bug: the call counts as nothing).
+ *
+ * @example
+ * ```ts
+ * import { Exit } from "effect"
+ * import type { Classifier as C } from "effect-resilience"
+ * import { Classifier } from "effect-resilience"
+ *
+ * interface Response { readonly status: number; readonly url: string }
+ *
+ * // A 503 is recorded as an error that says so, not as the response.
+ * const byStatus: C.Classifier<Response, unknown> = (exit) =>
+ *   Exit.isSuccess(exit) && exit.value.status >= 500
+ *     ? Classifier.failureAs(new Error(`HTTP ${exit.value.status} (${exit.value.url})`))
+ *     : Classifier.defaultClassifier(exit)
+ *
+ * Classifier.failureAs(new Error("HTTP 503"), { openFor: "30 seconds" }).outcome // => "failure"
+ * ```
+ *
+ * @category classifiers
+ * @since 0.1.0
+ */
+export const failureAs = (
+  error: unknown,
+  options?: { readonly openFor?: Duration.Input | undefined }
+): FailureAs => ({
+  [FailureAsTypeId]: FailureAsTypeId,
+  outcome: "failure",
+  error,
+  openFor: options?.openFor === undefined ? undefined : Duration.fromInputUnsafe(options.openFor)
+})
+
+/**
+ * Whether a value is a `FailureAs` (made by any copy of the library).
+ *
+ * @example
+ * ```ts
+ * import { Classifier } from "effect-resilience"
+ *
+ * Classifier.isFailureAs(Classifier.failureAs(new Error("HTTP 503"))) // => true
+ * Classifier.isFailureAs(Classifier.failureWithOpenHint("5 seconds")) // => false
+ * ```
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isFailureAs = (u: unknown): u is FailureAs => Predicate.hasProperty(u, FailureAsTypeId)
 
 /**
  * Whether a value is a `HintedFailure` (made by any copy of the library).

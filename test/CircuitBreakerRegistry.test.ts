@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect, expectTypeOf, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Metric, Stream } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { TestClock } from "effect/testing"
@@ -6,8 +6,10 @@ import { vi } from "vitest"
 import type { CircuitBreakerConfigError } from "../src/index.js"
 import { CircuitBreakerRegistry, CircuitOpenError, Metrics } from "../src/index.js"
 import { Circuit } from "../src/internal/circuit.js"
+import type { Boom } from "./helpers.js"
 import { boom, ok } from "./helpers.js"
 import { failure } from "./policyHelpers.js"
+import { capturingLogs } from "./redis/logs.js"
 
 const isolatedMetrics = Effect.provideService(Metric.MetricRegistry, new Map())
 
@@ -162,6 +164,101 @@ describe("CircuitBreakerRegistry", () => {
       yield* Effect.exit(overflow.execute(boom))
       expect([overflow.name, yield* overflow.state]).toEqual(["default/(overflow)", "Closed"])
     }).pipe(Effect.scoped, isolatedMetrics))
+
+  describe("executeOrOverflow", () => {
+    const isOverflowWarning = (line: { readonly message: string }) =>
+      line.message.includes("no breaker of its own for key")
+
+    it.effect("a known key's call goes to its own breaker; a key with no room goes to the overflow breaker", () =>
+      Effect.gen(function*() {
+        const registry = yield* CircuitBreakerRegistry.make({
+          name: "hosts",
+          config: { consecutiveFailures: 1, openDuration: "1 hour" },
+          maxBreakers: 1
+        })
+        yield* Effect.exit(boom.pipe(registry.executeOrOverflow("a"))) // a opens: it may not be evicted
+        const refusedA = failure(yield* Effect.exit(registry.executeOrOverflow(ok, "a"))) as CircuitOpenError
+        expect(refusedA.breaker).toBe("a")
+        // No room for b: the overflow breaker guards it (and opens on its failure), b gets none.
+        yield* Effect.exit(boom.pipe(registry.executeOrOverflow("b")))
+        const refusedC = failure(yield* Effect.exit(registry.executeOrOverflow(ok, "c"))) as CircuitOpenError
+        expect(refusedC.breaker).toBe("hosts/(overflow)")
+        expect(yield* registry.keys).toEqual(["a"])
+        // execute itself still refuses the key.
+        expect(CircuitBreakerRegistry.isRegistryFullError(failure(yield* Effect.exit(registry.execute(ok, "d")))))
+          .toBe(true)
+      }).pipe(Effect.scoped, isolatedMetrics))
+
+    it.effect("a key that breaks the key rules, or whose configuration a per-key function gets wrong, shares it too", () =>
+      Effect.gen(function*() {
+        const registry = yield* CircuitBreakerRegistry.make({
+          name: "tenants",
+          config: (key) => key === "broken" ? { consecutiveFailures: 0 } : {}
+        })
+        expect(yield* registry.executeOrOverflow(ok, "")).toBe("ok")
+        expect(yield* registry.executeOrOverflow(ok, "broken")).toBe("ok")
+        expect(yield* registry.executeOrOverflow(ok, "fine")).toBe("ok")
+        const calls = (yield* registry.snapshots).map((snapshot) => [snapshot.breaker, snapshot.calls])
+        expect(calls).toEqual([["fine", 1], ["tenants/(overflow)", 2]])
+      }).pipe(Effect.scoped, isolatedMetrics))
+
+    it.effect("the call's own errors are its own: a registry error the call fails with is not a refusal", () =>
+      Effect.gen(function*() {
+        const registry = yield* CircuitBreakerRegistry.make({ name: "hosts" })
+        // The guarded call fails with a refusal of another registry of the same name.
+        const inner = yield* CircuitBreakerRegistry.make({ name: "hosts" })
+        let runs = 0
+        const call = Effect.suspend(() => {
+          runs++
+          return inner.execute(ok, "")
+        })
+        const exit = yield* Effect.exit(registry.executeOrOverflow(call, "a"))
+        expect(CircuitBreakerRegistry.isRegistryKeyError(failure(exit))).toBe(true)
+        expect(runs).toBe(1)
+        const calls = (yield* registry.snapshots).map((snapshot) => [snapshot.breaker, snapshot.calls])
+        expect(calls).toEqual([["a", 1]])
+      }).pipe(Effect.scoped, isolatedMetrics))
+
+    it.effect("warns naming the key and why, at most once a minute, counting those left out", () =>
+      Effect.gen(function*() {
+        const logs = capturingLogs()
+        yield* Effect.gen(function*() {
+          const registry = yield* CircuitBreakerRegistry.make({
+            name: "hosts",
+            config: { consecutiveFailures: 1, openDuration: "1 hour" },
+            maxBreakers: 1
+          })
+          yield* Effect.exit(boom.pipe(registry.executeOrOverflow("a"))) // a opens: it may not be evicted
+          yield* registry.executeOrOverflow(ok, "b")
+          yield* registry.executeOrOverflow(ok, "c")
+          expect(logs.matching(isOverflowWarning).map((line) => [line.level, line.message])).toEqual([[
+            "Warn",
+            expect.stringMatching(
+              /^Circuit breaker registry "hosts": no breaker of its own for key "b" \(.*is full.*\); its calls share the breaker "hosts\/\(overflow\)"$/
+            )
+          ]])
+          yield* TestClock.adjust("59 seconds")
+          yield* registry.executeOrOverflow(ok, "d")
+          expect(logs.matching(isOverflowWarning)).toHaveLength(1)
+          yield* TestClock.adjust("1 second")
+          yield* registry.executeOrOverflow(ok, "e")
+          const lines = logs.matching(isOverflowWarning)
+          expect(lines).toHaveLength(2)
+          expect(lines[1]?.message).toContain("key \"e\"")
+          expect(lines[1]?.message).toContain("and 2 more like it")
+        }).pipe(Effect.provide(logs.layer))
+      }).pipe(Effect.scoped, isolatedMetrics))
+
+    it("types: a refusal is no error of the result; the overflow breaker's making is", () => {
+      const registry = {} as CircuitBreakerRegistry.CircuitBreakerRegistry<CircuitBreakerConfigError>
+      expectTypeOf(() => registry.executeOrOverflow(boom, "a")).returns.toEqualTypeOf<
+        Effect.Effect<never, Boom | CircuitOpenError | CircuitBreakerRegistry.RegistryKeyError>
+      >()
+      expectTypeOf(() => ok.pipe(registry.executeOrOverflow("a"))).returns.toEqualTypeOf<
+        Effect.Effect<string, CircuitOpenError | CircuitBreakerRegistry.RegistryKeyError>
+      >()
+    })
+  })
 
   it.effect("a key whose configuration is invalid evicts nothing to make room", () =>
     Effect.gen(function*() {

@@ -73,5 +73,33 @@ describe.skipIf(!redisAvailable)("RedisCircuitStore and open-duration hints", ()
         }).pipe(Effect.scoped),
       30_000
     )
+
+    it.effect(
+      `${mode} mode: a success recorded as a failure (Classifier.failureAs) opens the fleet for its hint, and says why`,
+      () =>
+        Effect.gen(function*() {
+          const server = yield* redisServer
+          const config = { name: `as-${mode}`, consecutiveFailures: 2, openDuration: "10 seconds" } as const
+          const [a, b] = yield* fleet(2, server.url, config, { mode })
+          const opened = yield* Effect.forEach([a!, b!], (i) => awaitState(i, "Open"))
+          // The call succeeds with an answer that says it failed (an HTTP 503 asking for 30 seconds).
+          const answer = Effect.succeed({ status: 503 })
+          const classify: C.Classifier<{ readonly status: number }, unknown> = (exit) =>
+            Exit.isSuccess(exit) && exit.value.status === 503
+              ? Classifier.failureAs(new Error("HTTP 503"), { openFor: "30 seconds" })
+              : "success"
+          expect(yield* a!.breaker.execute(answer, { classify })).toEqual({ status: 503 })
+          yield* a!.breaker.execute(answer, { classify })
+          yield* TestClock.adjust("100 millis")
+          if (mode === "strict") yield* Effect.exit(b!.breaker.execute(Effect.void))
+          yield* joinAll(opened)
+          for (const i of [a!, b!]) {
+            const error = expectRejected(yield* Effect.exit(i.breaker.execute(Effect.void)), "Open")
+            expect(Duration.toMillis(error.retryAfter)).toBeGreaterThan(29_000)
+          }
+          expect((yield* a!.breaker.snapshot).lastFailure?.message).toBe("HTTP 503")
+        }).pipe(Effect.scoped),
+      30_000
+    )
   }
 })

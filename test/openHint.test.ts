@@ -86,3 +86,57 @@ describe("open-duration hints", () => {
       expectRejected(yield* Effect.exit(registry.execute(ok, "https://api.example.com")), "Open", 12_000)
     }).pipe(Effect.scoped))
 })
+
+describe("failures recorded as an error of the classifier's choosing (Classifier.failureAs)", () => {
+  // An HTTP client's call succeeds with a 503: the value says it failed, and the record should say why.
+  interface Answer {
+    readonly status: number
+  }
+  const answer503: Effect.Effect<Answer> = Effect.succeed({ status: 503 })
+  const byStatus = (options?: { readonly openFor?: Duration.Input }): C.Classifier<Answer, unknown> => (exit) =>
+    Exit.isSuccess(exit) && exit.value.status >= 500
+      ? Classifier.failureAs(new Error(`HTTP ${exit.value.status}`), options)
+      : Classifier.defaultClassifier(exit)
+
+  it.effect("the call's value reaches the caller; the breaker records the error: snapshots and rejections say it", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1, openDuration: "10 seconds" })
+      expect(yield* breaker.execute(answer503, { classify: byStatus() })).toEqual({ status: 503 })
+      const rejected = expectRejected(yield* Effect.exit(breaker.execute(ok)), "Open", 10_000)
+      expect((rejected.lastFailure as Error).message).toBe("HTTP 503")
+      const snapshot = yield* breaker.snapshot
+      expect([snapshot.openedBy?.message, snapshot.lastFailure?.message]).toEqual(["HTTP 503", "HTTP 503"])
+      expect(snapshot.lastFailure?.tag).toBe("Error")
+    }).pipe(Effect.scoped))
+
+  it.effect("with openFor, it is an open hint too; without, the opening is the configured one", () =>
+    Effect.gen(function*() {
+      const hintedBreaker = yield* CircuitBreaker.make({ consecutiveFailures: 1, openDuration: "10 seconds" })
+      yield* hintedBreaker.execute(answer503, { classify: byStatus({ openFor: "40 seconds" }) })
+      expectRejected(yield* Effect.exit(hintedBreaker.execute(ok)), "Open", 40_000)
+      const plain = yield* CircuitBreaker.make({ consecutiveFailures: 2, openDuration: "10 seconds" })
+      yield* plain.execute(answer503, { classify: byStatus() })
+      expect(yield* plain.state).toBe("Closed") // one failure of two
+      yield* plain.execute(answer503, { classify: byStatus() })
+      expectRejected(yield* Effect.exit(plain.execute(ok)), "Open", 10_000)
+    }).pipe(Effect.scoped))
+
+  it.effect("an openFor that is not a finite, non-negative duration is a classifier bug: the call counts as nothing", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1 })
+      const exit = yield* Effect.exit(
+        breaker.execute(answer503, { classify: byStatus({ openFor: Duration.infinity }) })
+      )
+      expect(Exit.isFailure(exit)).toBe(true) // a call that succeeded dies with its classifier's bug
+      expect(yield* breaker.state).toBe("Closed")
+      expect((yield* breaker.snapshot).calls).toBe(0)
+    }).pipe(Effect.scoped))
+
+  it("is told apart from the other verdicts", () => {
+    const verdict = Classifier.failureAs("down", { openFor: "5 seconds" })
+    expect([verdict.outcome, verdict.error, Duration.toMillis(verdict.openFor!)]).toEqual(["failure", "down", 5_000])
+    expect(Classifier.failureAs("down").openFor).toBeUndefined()
+    expect([Classifier.isFailureAs(verdict), Classifier.isHintedFailure(verdict)]).toEqual([true, false])
+    expect(Classifier.isFailureAs(Classifier.failureWithOpenHint("5 seconds"))).toBe(false)
+  })
+})

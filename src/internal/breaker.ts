@@ -35,7 +35,7 @@ import { isTimeoutError } from "../TimeoutError.js"
 import { Circuit } from "./circuit.js"
 import { disable, forceOpen, halfOpen, openUntil, reset } from "./circuitControl.js"
 import { decodeDocument, exportDocument, restoreDocument } from "./circuitDocument.js"
-import { ClassifierBug, classifySafely, openHintOf, outcomeOf } from "./classifySafely.js"
+import { ClassifierBug, classifySafely, openHintOf, outcomeOf, recordedExit } from "./classifySafely.js"
 import { openForMillis, openUntilMillis } from "./controlInput.js"
 import { EventHub } from "./events.js"
 import { localCircuitOf } from "./localCircuit.js"
@@ -422,7 +422,7 @@ export class CircuitBreakerImpl implements CircuitBreaker {
       Math.max(0, now - startedAt),
       timedOut,
       now,
-      exit
+      recordedExit(classified, exit)
     )
     if (span !== undefined) span.attribute(spanAttributes.outcome, outcome)
     // An open-duration hint goes to the store, capped as the local circuit caps it: the store opens.
@@ -478,7 +478,15 @@ export class CircuitBreakerImpl implements CircuitBreaker {
     const outcome = outcomeOf(classified)
     const now = startedAt !== undefined || circuit.needsTime ? this.clock.currentTimeMillisUnsafe() : undefined
     const timedOut = exit._tag === "Failure" && hasTimeout(exit.cause)
-    circuit.complete(admission, outcome, startedAt, now, timedOut, exit, openHintOf(classified))
+    circuit.complete(
+      admission,
+      outcome,
+      startedAt,
+      now,
+      timedOut,
+      recordedExit(classified, exit),
+      openHintOf(classified)
+    )
     if (span !== undefined) span.attribute(spanAttributes.outcome, outcome)
     const after = circuit.pendingDeadline === undefined && circuit.unreported.length === 0
       ? undefined

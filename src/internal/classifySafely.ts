@@ -5,11 +5,13 @@
  *
  * @internal
  */
-import type { Exit } from "effect"
-import { Duration } from "effect"
-import type { Classifier, HintedFailure, Outcome } from "../Classifier.js"
-import { isHintedFailure } from "../Classifier.js"
+import { Duration, Exit } from "effect"
+import type { Classifier, FailureAs, HintedFailure, Outcome } from "../Classifier.js"
+import { isFailureAs, isHintedFailure } from "../Classifier.js"
 import { textOf } from "./failures.js"
+
+/** A classification: an outcome, a failure with more to it, or a bug. */
+type Classified = Outcome | HintedFailure | FailureAs | ClassifierBug
 
 /**
  * A bug in the caller's classifier: what it threw, or a `TypeError` saying
@@ -32,7 +34,7 @@ export class ClassifierBug {
 export const classifySafely = <A, E>(
   classify: Classifier<A, E>,
   exit: Exit.Exit<A, E>
-): Outcome | HintedFailure | ClassifierBug => {
+): Classified => {
   let outcome: unknown
   try {
     outcome = classify(exit)
@@ -40,9 +42,11 @@ export const classifySafely = <A, E>(
     return new ClassifierBug(thrown)
   }
   if (outcome === "success" || outcome === "failure" || outcome === "ignored") return outcome
-  if (isHintedFailure(outcome)) {
-    const openFor: unknown = outcome.openFor
-    if (Duration.isDuration(openFor) && Duration.isFinite(openFor) && !Duration.isNegative(openFor)) return outcome
+  const failure = isHintedFailure(outcome) ? outcome : isFailureAs(outcome) ? outcome : undefined
+  if (failure !== undefined) {
+    const openFor: unknown = failure.openFor
+    if (openFor === undefined && isFailureAs(failure)) return failure
+    if (Duration.isDuration(openFor) && Duration.isFinite(openFor) && !Duration.isNegative(openFor)) return failure
     return new ClassifierBug(
       new TypeError(`a classifier answered a failure whose open hint is ${textOf(openFor)}, not a finite duration`)
     )
@@ -54,11 +58,11 @@ export const classifySafely = <A, E>(
 
 /**
  * The outcome a classification is recorded as: a classifier bug counts as
- * nothing, a hinted failure as a failure.
+ * nothing, a hinted failure (or one recorded as an error) as a failure.
  *
  * @internal
  */
-export const outcomeOf = (classified: Outcome | HintedFailure | ClassifierBug): Outcome =>
+export const outcomeOf = (classified: Classified): Outcome =>
   typeof classified === "string" ? classified : classified instanceof ClassifierBug ? "ignored" : "failure"
 
 /**
@@ -67,7 +71,16 @@ export const outcomeOf = (classified: Outcome | HintedFailure | ClassifierBug): 
  *
  * @internal
  */
-export const openHintOf = (classified: Outcome | HintedFailure | ClassifierBug): number | undefined =>
-  typeof classified === "string" || classified instanceof ClassifierBug
+export const openHintOf = (classified: Classified): number | undefined =>
+  typeof classified === "string" || classified instanceof ClassifierBug || classified.openFor === undefined
     ? undefined
     : Math.ceil(Duration.toMillis(classified.openFor))
+
+/**
+ * What a classified call is recorded as, should it be a failure: the error
+ * a `FailureAs` names, or the call's own exit.
+ *
+ * @internal
+ */
+export const recordedExit = (classified: Classified, exit: Exit.Exit<unknown, unknown>): Exit.Exit<unknown, unknown> =>
+  typeof classified === "object" && isFailureAs(classified) ? Exit.fail(classified.error) : exit

@@ -22,6 +22,8 @@ import { maxKeyLength } from "../Limits.js"
 import type { CircuitBreakerImpl } from "./breaker.js"
 import { guardIn } from "./breaker.js"
 import { Entry, Eviction } from "./eviction.js"
+import { textOf } from "./failures.js"
+import { LogThrottle } from "./logThrottle.js"
 import { makeBreaker } from "./makeBreaker.js"
 import { nameProblem, truncate } from "./options.js"
 import { hasTypeId, isEffectValue } from "./service.js"
@@ -88,6 +90,8 @@ export const isRegistry = (u: unknown): u is CircuitBreakerRegistry<unknown> => 
  * The rule `key` breaks, if any: keys come from request data and name
  * breakers, so they follow the rules of names, up to `Limits.maxKeyLength`.
  */
+const overflowWarningMillis = 60_000
+
 const keyProblem = (key: unknown): string | undefined => nameProblem(key, maxKeyLength)
 
 /** The rules a breaker's configuration broke, or what its making failed with. */
@@ -134,6 +138,19 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
         return (self: Effect.Effect<unknown, unknown, unknown>) => this.guard(self, first as string, classify)
       }
       return this.guard(
+        first as Effect.Effect<unknown, unknown, unknown>,
+        second as string,
+        fromOptions(third as ClassifyOptions | undefined)
+      )
+    }) as never
+
+  readonly executeOrOverflow: CircuitBreakerRegistry<unknown>["executeOrOverflow"] =
+    ((first: unknown, second?: unknown, third?: unknown) => {
+      if (!isEffectValue(first)) {
+        const classify = fromOptions(second as ClassifyOptions | undefined)
+        return (self: Effect.Effect<unknown, unknown, unknown>) => this.guardOrOverflow(self, first as string, classify)
+      }
+      return this.guardOrOverflow(
         first as Effect.Effect<unknown, unknown, unknown>,
         second as string,
         fromOptions(third as ClassifyOptions | undefined)
@@ -216,6 +233,40 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
         return guardIn(entry.breaker, self, classify, fiber)
       }
       return Effect.flatMap(this.create(key), (breaker) => guardIn(breaker, self, classify, fiber))
+    })
+  }
+
+  /** Warnings of keys sent to the overflow breaker: one a minute at most. */
+  private readonly overflowWarnings = new LogThrottle(overflowWarningMillis)
+
+  /**
+   * `guard`, with the overflow breaker for a key that can have none of its
+   * own: the refusal is handled where the lookup fails (a new key only), so
+   * the call's own errors never meet it and a known key pays nothing more.
+   */
+  private guardOrOverflow(
+    self: Effect.Effect<unknown, unknown, unknown>,
+    key: string,
+    classify: Classifier | undefined
+  ): Effect.Effect<unknown, unknown, unknown> {
+    return Effect.withFiber((fiber) => {
+      const entry = this.entries.get(key)
+      if (entry !== undefined) {
+        entry.used = true
+        return guardIn(entry.breaker, self, classify, fiber)
+      }
+      return Effect.matchEffect(this.create(key), {
+        onFailure: (refusal) =>
+          Effect.flatMap(this.overflow, (overflow) =>
+            Effect.andThen(
+              this.overflowWarnings.warn(this.clock.currentTimeMillisUnsafe(), () =>
+                `Circuit breaker registry "${this.name}": no breaker of its own for key ${
+                  JSON.stringify(typeof key === "string" ? truncate(key) : "")
+                } (${textOf(refusal)}); its calls share the breaker "${overflow.name}"`),
+              guardIn(overflow, self, classify, fiber)
+            )),
+        onSuccess: (breaker) => guardIn(breaker, self, classify, fiber)
+      })
     })
   }
 
