@@ -231,7 +231,8 @@ describe("circuits", () => {
   it.effect("a key with no circuit of its own logs a warning, at most once a minute", () =>
     Effect.gen(function*() {
       const logs = capturingLogs()
-      const isOverflowWarning = (line: { readonly message: string }) => line.message.includes("no circuit of its own")
+      const isOverflowWarning = (line: { readonly message: string }) =>
+        line.message.includes("no breaker of its own for key")
       const overflowWarnings = () => logs.matching(isOverflowWarning).length
       yield* Effect.gen(function*() {
         const upstream = scripted({ status: 503 })
@@ -336,7 +337,7 @@ describe("circuits", () => {
         // One admitted call, one outcome: a failure in A's circuit, nothing in the overflow circuit.
         const rejected = failure(yield* Effect.exit(client.get(`${A}/y`))) as CircuitOpenError
         expect(rejected.breaker).toBe(A)
-        expect(logs.matching((line) => line.message.includes("no circuit of its own"))).toHaveLength(0)
+        expect(logs.matching((line) => line.message.includes("no breaker of its own for key"))).toHaveLength(0)
       }).pipe(Effect.provide(logs.layer))
     }).pipe(Effect.scoped))
 })

@@ -13,8 +13,8 @@
 import type { Clock, Exit } from "effect"
 import { Cause, Duration, Effect, Option, Stream } from "effect"
 import { HttpBody, HttpClientError, HttpClientRequest, HttpClientResponse } from "effect/http"
-import type { Verdict } from "../Classifier.js"
-import { failureWithOpenHint } from "../Classifier.js"
+import type { Classifier, Verdict } from "../Classifier.js"
+import { failureAs, failureWithOpenHint } from "../Classifier.js"
 import { retryAfter } from "../HttpClassifier.js"
 import { isTimeoutError } from "../TimeoutError.js"
 import { isLocalRejection } from "./localRejection.js"
@@ -218,24 +218,6 @@ const reachable = (exit: Exit.Exit<unknown, unknown>): Set<unknown> => {
   return kept
 }
 
-/**
- * The errors attempts failed with, as their upstream gave them: a circuit's
- * lookup and call are one step (the registry's `execute`), so an error that
- * looks like the registry refusing the key (an upstream guarding its calls
- * with a registry of the same name) must still be told from a refusal, which
- * comes before the call runs. Noted on the failure path only.
- */
-const upstreamErrors = new WeakSet<object>()
-
-/**
- * Whether `error` is one an attempt's upstream failed with (see
- * `judgedAttempt`), as opposed to one raised around the attempt.
- *
- * @internal
- */
-export const isUpstreamError = (error: unknown): boolean =>
-  typeof error === "object" && error !== null && upstreamErrors.has(error)
-
 /** The response an attempt's error carries (a client with `filterStatusOk`), if any. */
 const carried = (error: unknown): HttpClientResponse.HttpClientResponse | undefined =>
   HttpClientError.isHttpClientError(error) ? error.response : undefined
@@ -255,7 +237,6 @@ export const judgedAttempt = <E, R>(
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | FailedResponse | HttpClientError.HttpClientError, R> =>
   Effect.matchEffect(send, {
     onFailure: (error) => {
-      if (typeof error === "object" && error !== null) upstreamErrors.add(error)
       const response = carried(error)
       if (response !== undefined) {
         attempts.add(response)
@@ -268,6 +249,22 @@ export const judgedAttempt = <E, R>(
       return judged(judge, response, attempts)
     }
   })
+
+/**
+ * `judgedAttempt` for a client that tracks no responses (no retry, hedge or
+ * fallback: nothing releases them, and nothing needs their owners): one
+ * `flatMap` with a handler made once per client, since every request pays
+ * for this wrapper.
+ *
+ * @internal
+ */
+export const untrackedAttempt = (judge: Judge) => {
+  const judgeResponse = (response: HttpClientResponse.HttpClientResponse) => judged(judge, response, untracked)
+  return <E, R>(
+    send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | FailedResponse | HttpClientError.HttpClientError, R> =>
+    Effect.flatMap(send, judgeResponse)
+}
 
 /**
  * Releases the responses of the request an attempt failed for: its retry
@@ -470,6 +467,30 @@ export const breakerClassifier = (judge: Judge) => (exit: Exit.Exit<unknown, unk
     if (found === "success") verdict = "success"
   }
   return verdict
+}
+
+/**
+ * The breaker's classifier for a client whose policies never need a failed
+ * response as an error (no retry, hedge, fallback, adaptive limit or body
+ * classifier: see `passesResponses`): its attempts are not judged on the
+ * way (no `FailedResponse` raised, nothing to turn back into the response
+ * at the end); the response is judged here, as it passes the breaker, and a
+ * failure is recorded as the `FailedResponse` the other clients raise, so
+ * snapshots and rejections say the same. Errors are judged as
+ * `breakerClassifier` judges them.
+ *
+ * @internal
+ */
+export const passingClassifier = (judge: Judge): Classifier => {
+  const ofErrors = breakerClassifier(judge)
+  return (exit) => {
+    if (exit._tag !== "Success") return ofErrors(exit)
+    const response = exit.value as HttpClientResponse.HttpClientResponse
+    if (!judge.isFailure(response)) return "success"
+    const requested = requestedWait(judge, response)
+    const openFor = hintOf(judge, requested)
+    return failureAs(new FailedResponse(response, requested, openFor), { openFor })
+  }
 }
 
 /**

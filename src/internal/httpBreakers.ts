@@ -3,11 +3,12 @@
  * (the request's origin by default) in a bounded registry.
  *
  * When the registry cannot give a key a circuit (it is full of circuits it
- * may not evict, or the key breaks the key rules), the request is guarded by
- * the registry's overflow circuit (`name/(overflow)`), shared by every such
- * key, and a warning is logged at most once a minute: requests stay
- * protected, the number of circuits (and of metric series) stays bounded,
- * and the registry lists the overflow circuit with the others.
+ * may not evict, the key breaks the key rules, or a per-key function cannot
+ * configure it), the request is guarded by the registry's overflow circuit
+ * (`name/(overflow)`), shared by every such key, and the registry logs a
+ * warning at most once a minute (`CircuitBreakerRegistry.executeOrOverflow`):
+ * requests stay protected, the number of circuits (and of metric series)
+ * stays bounded, and the registry lists the overflow circuit with the others.
  *
  * @internal
  */
@@ -19,19 +20,11 @@ import { isCircuitBreaker } from "../CircuitBreaker.js"
 import type { CircuitBreakerConfig } from "../CircuitBreakerConfig.js"
 import { CircuitBreakerConfigError } from "../CircuitBreakerConfig.js"
 import type { CircuitBreakerRegistry } from "../CircuitBreakerRegistry.js"
-import {
-  isCircuitBreakerRegistry,
-  isRegistryFullError,
-  isRegistryKeyError,
-  make as makeRegistry
-} from "../CircuitBreakerRegistry.js"
+import { isCircuitBreakerRegistry, make as makeRegistry } from "../CircuitBreakerRegistry.js"
 import { isCircuitOpenError } from "../CircuitOpenError.js"
 import type { Classifier } from "../Classifier.js"
 import { ConfigIssue } from "../ConfigIssue.js"
 import type { Options } from "../ResilientHttpClient.js"
-import { isUpstreamError } from "./httpAttempt.js"
-import { LogThrottle } from "./logThrottle.js"
-import { errorTag } from "./policy.js"
 
 type Request = HttpClientRequest.HttpClientRequest
 
@@ -68,10 +61,6 @@ const isPlainConfig = (u: unknown): u is CircuitBreakerConfig => {
   const prototype = Object.getPrototypeOf(u)
   return prototype === Object.prototype || prototype === null
 }
-
-/** A `CircuitBreakerConfigError`, by its tag: a registry made by another copy of the library has its own class. */
-const isConfigError = (error: unknown): boolean =>
-  typeof error === "object" && error !== null && "_tag" in error && error._tag === "CircuitBreakerConfigError"
 
 const isOpen = (state: string): boolean => state === "Open" || state === "ForcedOpen"
 
@@ -147,8 +136,6 @@ export const makeOriginOf = (): (request: Request) => string => {
 /** Whether a character ends a URL's authority: "/", "?", "#" or "\\". */
 const endsAuthority = (char: number): boolean => char === 47 || char === 63 || char === 35 || char === 92
 
-const overflowWarningMillis = 60_000
-
 /** @internal */
 export const makeBreakers = (
   name: string,
@@ -185,41 +172,21 @@ export const makeBreakers = (
         breaker: `${registry.name}/(overflow)`,
         issues: [new ConfigIssue({ field: "breaker", rule: error.rule })]
       }))
-    const clock = yield* Effect.clockWith(Effect.succeed)
-    const warnings = new LogThrottle(overflowWarningMillis)
-    const warnRefused = (error: unknown) =>
-      warnings.warn(clock.currentTimeMillisUnsafe(), () =>
-        `Resilient HTTP client "${name}": no circuit of its own for a key (${errorTag(error)}); ` +
-        `its requests share the circuit "${overflow.name}"`)
-    // The request's circuit by the registry's own `execute` (one step for the lookup and the call);
-    // a key the registry refuses fails it before the call runs, with the registry's refusal, and the
-    // overflow circuit guards the request instead. The same handler marks an attempt that failed
-    // and left its circuit open: every request pays for one handler, none for a second.
-    // A registry of your own may also fail to make a key's configuration (its per-key function's
-    // `CircuitBreakerConfigError`): that key, too, gets no circuit of its own. An error the
-    // attempt's upstream gave is the call's, whatever it looks like.
-    const mayFailConfig = isCircuitBreakerRegistry(given)
-    const refused = (error: unknown): boolean =>
-      !isUpstreamError(error) && (
-        ((isRegistryFullError(error) || isRegistryKeyError(error)) && error.registry === registry.name) ||
-        (mayFailConfig && isConfigError(error))
-      )
+    // The request's circuit by the registry's own lookup and call in one step; a key the registry
+    // refuses (full, a bad key, a per-key configuration it cannot make) is guarded by the overflow
+    // circuit, decided at the lookup — before the call, so no error of the call is ever taken for a
+    // refusal — and warned of by the registry, at most once a minute.
     return {
       guard: (request, call, stopWhenOpen) => {
         const key = keyOf(request)
-        return Effect.catch(registry.execute(call, key, callOptions), (error: unknown) => {
-          if (refused(error)) {
-            return Effect.andThen(warnRefused(error), execute(overflow, call, guardOptions, stopWhenOpen))
-          }
-          if (!stopWhenOpen || isCircuitOpenError(error)) {
-            return Effect.fail(error)
-          }
+        const guarded = registry.executeOrOverflow(call, key, callOptions)
+        if (!stopWhenOpen) return guarded
+        return Effect.catch(guarded, (error: unknown) => {
+          if (isCircuitOpenError(error)) return Effect.fail(error)
           // The key's circuit again (the overflow's if it has none now): is it open?
           const state = Effect.flatMap(
-            Effect.orElseSucceed(registry.get(key), () =>
-              overflow),
-            (breaker) =>
-              breaker.state
+            Effect.orElseSucceed(registry.get(key), () => overflow),
+            (breaker) => breaker.state
           )
           return Effect.flatMap(state, (now) => Effect.fail(isOpen(now) ? new CircuitOpened(error) : error))
         })

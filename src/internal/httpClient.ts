@@ -37,11 +37,13 @@ import {
   FailedResponse,
   isRetryableError,
   judgedAttempt,
+  passingClassifier,
   requestedWait,
   supersedeAttempts,
   trackBody,
   Unreplayable,
-  untracked
+  untracked,
+  untrackedAttempt
 } from "./httpAttempt.js"
 import { CircuitOpened, makeBreakers, makeOriginOf } from "./httpBreakers.js"
 import { claimName } from "./metrics.js"
@@ -250,23 +252,29 @@ export const makeClient = <E, R>(
       clock: yield* Effect.clockWith(Effect.succeed)
     }
     const policies = yield* makePolicies(name, decoded, given, judge)
-    const classify: Classifier = breakerClassifier(judge)
-    const keyOf = given.key ?? makeOriginOf()
-    const breakers = yield* makeBreakers(name, given, classify, keyOf)
     const { bulkhead, deadline, fallback, hedge, retry, timeout } = policies
     const rateLimit = decoded.rateLimit
     const limit = decoded.limit
+    // No policy here needs a failed response as an error (to retry it, hedge past it, replace it, or
+    // learn from it), and none reads bodies: responses pass the policies as they came, and the
+    // breaker judges each as it passes — what every request of such a client saves is a judging
+    // step and the step that turns a failed response back into the response at the end.
+    const passing = retry === undefined && hedge === undefined && fallback === undefined && limit === undefined &&
+      decoded.classifyBody === undefined
+    const classify: Classifier = passing ? passingClassifier(judge) : breakerClassifier(judge)
+    const keyOf = given.key ?? makeOriginOf()
+    const breakers = yield* makeBreakers(name, given, classify, keyOf)
     yield* claimClientName(name, decoded.metrics)
     const scope = yield* Effect.scope
+    const judgeUntracked = untrackedAttempt(judge)
 
     const guard = (request: Request, attempts: AttemptResponses): Effect.Effect<Response, unknown, unknown> => {
       const tracked = trackBody(request)
       const sent = tracked === undefined ? request : tracked.request
-      let call: Effect.Effect<Response, unknown, unknown> = judgedAttempt(
-        judge,
-        client.postprocess(Effect.succeed(sent)),
-        attempts
-      )
+      const send = client.postprocess(Effect.succeed(sent))
+      let call: Effect.Effect<Response, unknown, unknown> = attempts === untracked
+        ? judgeUntracked(send)
+        : judgedAttempt(judge, send, attempts)
       if (timeout !== undefined) call = timeout.apply(call)
       if (bulkhead !== undefined) call = bulkhead.apply(call)
       if (tracked !== undefined) {
@@ -303,10 +311,21 @@ export const makeClient = <E, R>(
         return hedge === undefined ? settledBy(attempts, answered, scope) : answered
       })
     }
+    const pass = (request: Request): Effect.Effect<Response, unknown, unknown> => {
+      let call: Effect.Effect<Response, unknown, unknown> = client.postprocess(Effect.succeed(request))
+      if (timeout !== undefined) call = timeout.apply(call)
+      if (bulkhead !== undefined) call = bulkhead.apply(call)
+      call = breakers.guard(request, call, false)
+      if (rateLimit !== undefined) call = rateLimited(judge, rateLimit, keyOf(request), call)
+      if (deadline !== undefined) call = deadline.apply(call)
+      return call
+    }
     // Only a hedge leaves responses behind on a call's every path (the loser's): without one, the
     // retry releases what it supersedes and the fallback what it replaces, and a request that
     // succeeds pays for no exit handler of its own.
-    const execute = hedge === undefined
+    const execute = passing
+      ? pass
+      : hedge === undefined
       ? retry === undefined && fallback === undefined
         ? (sent: Request) => guard(sent, untracked)
         : (sent: Request) => guard(sent, new AttemptResponses())
