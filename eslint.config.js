@@ -12,7 +12,8 @@ export default tseslint.config(
       "coverage/",
       ".doc-examples/",
       "src/internal/dashboardAssets.ts",
-      "bench/.run.mjs"
+      "bench/.run.mjs",
+      "bench/.http.mjs"
     ]
   },
   js.configs.recommended,

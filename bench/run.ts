@@ -30,7 +30,7 @@ import { dashboardBench, dashboardStreams } from "./dashboard.js"
 import { processFleet } from "./fleetProcesses.js"
 import type { Case, Measurement } from "./harness.js"
 import { machine, measure, pairedDifference, pairedRatio, retainedBytesPerItem } from "./harness.js"
-import { httpBench, httpConcurrency, httpTable } from "./http.js"
+import { httpConcurrency, httpMethod, httpTable, measureHttp } from "./http.js"
 import { flushMillis, redisBench } from "./redis.js"
 import { churnCase, measureChurn } from "./registryChurn.js"
 
@@ -180,9 +180,9 @@ const redis = await redisBench(scope, {
 })
 if (redis === undefined) console.log("redis-server not found: the Redis store's cases are skipped")
 
-// The resilient HTTP client next to the bare one, against localhost servers: measured after the
-// other cases, by clients taking turns in short blocks (see bench/http.ts).
-const http = await httpBench(scope, quick)
+// The resilient HTTP client next to the bare one, against a localhost server: measured after the
+// other cases, in fresh processes, by clients taking turns in short blocks (see bench/http.ts).
+const http = { method: httpMethod(quick) }
 
 // A breaker shown on a dashboard with five streams open, next to one shown nowhere.
 const dashboard = await dashboardBench(scope, IN_FIBER_OPS)
@@ -302,7 +302,7 @@ const main = async () => {
   const get = (name: string) => results.get(name)!
   const ratio = (a: string, b: string) => pairedRatio(get(a), get(b))
   console.log("http: the clients in turns")
-  const httpFigures = await http.measure()
+  const httpFigures = await measureHttp(http.method)
 
   const memoryWindow100 = await retainedBytesPerItem(quick ? 2_000 : 10_000, async (count) => {
     const breakers = []
@@ -578,7 +578,7 @@ const main = async () => {
         quick,
         cases: [...results.values()],
         registryChurn: { ...churnCase, runs: churnRuns, ...churn },
-        http: { method: httpFigures.method, rows: httpFigures.rows },
+        http: { method: httpFigures.method, rows: httpFigures.rows, runs: httpFigures.runs },
         checks
       },
       null,
@@ -665,11 +665,17 @@ shared machine.
   \`ResilientHttpClient\` twice — with its defaults (a circuit per origin) and as in the README (a circuit
   per origin, 2 retries, a 2 s timeout per attempt and a fallback, none of them needed) — and Effect's own
   \`HttpClient.withCircuitBreaker\` (a circuit per origin on the \`effect/persistence\` breaker, memory
-  store), the peer of the defaults. Measured
-  after the other cases, in turns: a request costs about a quarter of a millisecond, the target is 3%
-  of it, and this machine's speed drifts by more than that over the seconds a round of the harness
-  takes, so the clients take turns in short blocks, in an order shuffled every round, and each
-  client's figure is paired with the bare client's in the same round. One at a time:
+  store), the peer of the defaults. Measured after the other cases, in
+  ${http.method.processes} fresh processes one after another (\`bench/httpProcess.ts\`), each figure the
+  median over them and each ratio shown with its range: one process carries its own luck (how the JIT
+  compiled the code, where the heap put things), and the same client's ratio moved by up to 3.5 points
+  from one process to the next, more than rounds within a process average out; a process of its own
+  also leaves out what the other cases keep in theirs (100,000 breakers in the heap, dashboard streams
+  and Redis connections). In each, the clients take turns: a request costs about a quarter of a
+  millisecond, the target is 3% of it, and this machine's speed drifts by more than that over the
+  seconds a round of the harness takes, so the clients take turns in short blocks, in an order
+  shuffled every round, and each client's figure is paired with the bare client's in the same round.
+  One at a time:
   ${http.method.latencyRounds} rounds of ${http.method.latencyBlock} requests per client; the ratio is
   the median over rounds of a client's median latency in its block over the bare client's (the table's
   median and p99 latencies pool every request). ${httpConcurrency} at once: ${http.method.throughputRounds}

@@ -6,8 +6,9 @@
 // is built without it), and it weighs on exactly what the benchmarks compare — code that makes
 // closures per call, the library's and the baselines' alike.
 //
-// The bundle is written next to bench/run.ts (bench/.run.mjs, ignored by git), so the paths the
-// benchmarks resolve from `import.meta.url` are theirs. Packages stay external: the installed
+// The bundle is written next to bench/run.ts (bench/.run.mjs, ignored by git; the HTTP benchmark's
+// processes run bench/.http.mjs, built alike), so the paths the benchmarks resolve from
+// `import.meta.url` are theirs. Packages stay external: the installed
 // `effect`, cockatiel and opossum are loaded as they are.
 //
 //   node scripts/bench.mjs [--quick]
@@ -19,17 +20,20 @@ import { fileURLToPath } from "node:url"
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const outfile = join(root, "bench/.run.mjs")
 
-await esbuild.build({
-  entryPoints: [join(root, "bench/run.ts")],
-  outfile,
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: "node22",
-  packages: "external",
-  sourcemap: "inline",
-  logLevel: "warning"
-})
+// The HTTP benchmark's processes run a bundle of their own, built the same way (bench/.http.mjs).
+for (const [entry, out] of [["bench/run.ts", outfile], ["bench/httpProcess.ts", join(root, "bench/.http.mjs")]]) {
+  await esbuild.build({
+    entryPoints: [join(root, entry)],
+    outfile: out,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node22",
+    packages: "external",
+    sourcemap: "inline",
+    logLevel: "warning"
+  })
+}
 
 const run = spawnSync(process.execPath, ["--expose-gc", "--enable-source-maps", outfile, ...process.argv.slice(2)], {
   cwd: root,

@@ -1,0 +1,13 @@
+/**
+ * One process of the HTTP benchmark (see `http.ts`): measures the clients
+ * with the method given as its argument and sends their rows to its parent.
+ * Bundled next to the benchmarks' bundle by `scripts/bench.mjs`, as they are.
+ */
+import { Effect, Scope } from "effect"
+import type { HttpMethod } from "./http.js"
+import { measureClients } from "./http.js"
+
+const method = JSON.parse(process.argv[2]!) as HttpMethod
+const scope = Effect.runSync(Scope.make())
+const rows = await measureClients(scope, method)
+process.send!(rows, () => process.exit(0))
