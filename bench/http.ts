@@ -108,7 +108,7 @@ export const httpMethod = (quick: boolean): HttpMethod => ({
   processes: quick ? 1 : 5,
   latencyRounds: quick ? 6 : 30,
   latencyBlock: 250,
-  throughputRounds: quick ? 5 : 50,
+  throughputRounds: quick ? 5 : 100,
   throughputBlock: 500
 })
 

@@ -100,6 +100,26 @@ const errorRule = (error: unknown): string =>
     ? error.issues.map((issue: { readonly rule: string }) => issue.rule).join("; ")
     : String(error)
 
+type Guard = (
+  self: Effect.Effect<unknown, unknown, unknown>,
+  key: string,
+  classify: Classifier | undefined
+) => Effect.Effect<unknown, unknown, unknown>
+
+/**
+ * A guard by key in its two forms: data-first `(self, key, options?)`, and
+ * data-last `(key, options?)`, whose classifier is resolved once, not on
+ * every call. Data-last unless given the call first: a key that is no
+ * string (from an untyped caller) is still a key, refused by the key rules.
+ */
+const byKey = (guard: Guard) => (first: unknown, second?: unknown, third?: unknown) => {
+  if (!isEffectValue(first)) {
+    const classify = fromOptions(second as ClassifyOptions | undefined)
+    return (self: Effect.Effect<unknown, unknown, unknown>) => guard(self, first as string, classify)
+  }
+  return guard(first, second as string, fromOptions(third as ClassifyOptions | undefined))
+}
+
 /** @internal */
 export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
   private readonly entries = new Map<string, Entry>()
@@ -128,34 +148,13 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
     })
   }
 
-  readonly execute: CircuitBreakerRegistry<unknown>["execute"] =
-    ((first: unknown, second?: unknown, third?: unknown) => {
-      // Data-last unless given the call first: a key that is no string (from an untyped caller) is
-      // still a key, refused by the key rules.
-      if (!isEffectValue(first)) {
-        // Data-last: resolve the classifier once, not on every call.
-        const classify = fromOptions(second as ClassifyOptions | undefined)
-        return (self: Effect.Effect<unknown, unknown, unknown>) => this.guard(self, first as string, classify)
-      }
-      return this.guard(
-        first as Effect.Effect<unknown, unknown, unknown>,
-        second as string,
-        fromOptions(third as ClassifyOptions | undefined)
-      )
-    }) as never
+  readonly execute: CircuitBreakerRegistry<unknown>["execute"] = byKey((self, key, classify) =>
+    this.guard(self, key, classify)
+  ) as never
 
-  readonly executeOrOverflow: CircuitBreakerRegistry<unknown>["executeOrOverflow"] =
-    ((first: unknown, second?: unknown, third?: unknown) => {
-      if (!isEffectValue(first)) {
-        const classify = fromOptions(second as ClassifyOptions | undefined)
-        return (self: Effect.Effect<unknown, unknown, unknown>) => this.guardOrOverflow(self, first as string, classify)
-      }
-      return this.guardOrOverflow(
-        first as Effect.Effect<unknown, unknown, unknown>,
-        second as string,
-        fromOptions(third as ClassifyOptions | undefined)
-      )
-    }) as never
+  readonly executeOrOverflow: CircuitBreakerRegistry<unknown>["executeOrOverflow"] = byKey((self, key, classify) =>
+    this.guardOrOverflow(self, key, classify)
+  ) as never
 
   get size(): Effect.Effect<number> {
     return Effect.sync(() => this.entries.size)
