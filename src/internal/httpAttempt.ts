@@ -472,7 +472,8 @@ export const breakerClassifier = (judge: Judge) => (exit: Exit.Exit<unknown, unk
 /**
  * The breaker's classifier for a client whose policies never need a failed
  * response as an error (no retry, hedge, fallback, adaptive limit or body
- * classifier: see `passesResponses`): its attempts are not judged on the
+ * classifier) and whose status rule is its own (no `isFailure`: see
+ * `passing` in `makeClient`): its attempts are not judged on the
  * way (no `FailedResponse` raised, nothing to turn back into the response
  * at the end); the response is judged here, as it passes the breaker, and a
  * failure is recorded as the `FailedResponse` the other clients raise, so

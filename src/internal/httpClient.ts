@@ -258,9 +258,11 @@ export const makeClient = <E, R>(
     // No policy here needs a failed response as an error (to retry it, hedge past it, replace it, or
     // learn from it), and none reads bodies: responses pass the policies as they came, and the
     // breaker judges each as it passes — what every request of such a client saves is a judging
-    // step and the step that turns a failed response back into the response at the end.
+    // step and the step that turns a failed response back into the response at the end. Only with
+    // the status rule of its own: an `isFailure` of the user's may throw, which inside the attempt
+    // is the call's defect (a failure), but inside the breaker's classifier a classifier bug (nothing).
     const passing = retry === undefined && hedge === undefined && fallback === undefined && limit === undefined &&
-      decoded.classifyBody === undefined
+      decoded.classifyBody === undefined && decoded.isFailure === undefined
     const classify: Classifier = passing ? passingClassifier(judge) : breakerClassifier(judge)
     const keyOf = given.key ?? makeOriginOf()
     const breakers = yield* makeBreakers(name, given, classify, keyOf)
