@@ -201,8 +201,9 @@ export const isFailureAs = (u: unknown): u is FailureAs => Predicate.hasProperty
 export const isHintedFailure = (u: unknown): u is HintedFailure => Predicate.hasProperty(u, HintedFailureTypeId)
 
 /**
- * A function that classifies a call's `Exit`: an `Outcome`, or a
- * `HintedFailure` (see `failureWithOpenHint`).
+ * A function that classifies a call's `Exit`: an `Outcome`, a
+ * `HintedFailure` (see `failureWithOpenHint`), or a `FailureAs` (see
+ * `failureAs`).
  *
  * @example
  * ```ts
