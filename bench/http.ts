@@ -200,8 +200,15 @@ const names = {
   effect: "Effect's HttpClient.withCircuitBreaker (a circuit per origin, effect/persistence memory store)"
 }
 
-/** Starts the server and the clients in `scope`, and measures them in this process: one row per client. */
-export const measureClients = async (scope: Scope.Scope, method: HttpMethod): Promise<ReadonlyArray<HttpRow>> => {
+/**
+ * Starts the server and the clients in `scope`, and measures them in this
+ * process, in orders drawn from `seed`: one row per client.
+ */
+export const measureClients = async (
+  scope: Scope.Scope,
+  method: HttpMethod,
+  seed: number
+): Promise<ReadonlyArray<HttpRow>> => {
   // One server for every client, so they share the same connections (undici keeps a pool per origin):
   // with a server each, a client's figure carried its own connections' luck — the same bare client,
   // measured against two servers in turns, came out up to 8% apart, and not the same way in every run.
@@ -240,7 +247,7 @@ export const measureClients = async (scope: Scope.Scope, method: HttpMethod): Pr
         await manyAtOnce(c, method.throughputBlock)
       }
     }
-    const order = shuffler(20261130)
+    const order = shuffler(seed)
     // Latency: every request's, by client, and each block's median, by round.
     const latencies = clients.map((): Array<number> => [])
     const blockMedians = clients.map((): Array<number> => [])
@@ -274,28 +281,39 @@ export const measureClients = async (scope: Scope.Scope, method: HttpMethod): Pr
 /** The process that measures the clients: `httpProcess.ts`, bundled next to the benchmarks' bundle. */
 const processFile = fileURLToPath(new URL("./.http.mjs", import.meta.url))
 
-/** Measures the clients in a fresh process; its rows. */
-const measureInProcess = (method: HttpMethod): Promise<ReadonlyArray<HttpRow>> =>
+/** The longest a process may take: a full one takes about a minute. */
+const processTimeoutMillis = 10 * 60_000
+
+/**
+ * Measures the clients in a fresh process, in orders drawn from `seed`; its
+ * rows. Settled once the process is gone and its channel closed (its last
+ * message read), or failed when it sent no figures or outlived
+ * `processTimeoutMillis` (it is killed).
+ */
+const measureInProcess = (method: HttpMethod, seed: number): Promise<ReadonlyArray<HttpRow>> =>
   new Promise((resolve, reject) => {
-    const child = fork(processFile, [JSON.stringify(method)], {
+    const child = fork(processFile, [JSON.stringify(method), String(seed)], {
       execArgv: ["--expose-gc", "--enable-source-maps"],
       stdio: ["ignore", "inherit", "inherit", "ipc"]
     })
     let rows: ReadonlyArray<HttpRow> | undefined
+    const timer = setTimeout(() => child.kill("SIGKILL"), processTimeoutMillis)
     child.once("message", (message) => {
       rows = message as ReadonlyArray<HttpRow>
     })
     child.once("error", reject)
-    child.once("exit", (code) =>
-      rows === undefined
-        ? reject(new Error(`the HTTP benchmark process exited (${code}) with no figures`))
-        : resolve(rows))
+    child.once("close", (code, signal) => {
+      clearTimeout(timer)
+      if (rows !== undefined) resolve(rows)
+      else reject(new Error(`the HTTP benchmark process ended (${signal ?? code}) with no figures`))
+    })
   })
 
 /** Measures the clients in `method.processes` fresh processes, one after another, and sums them up. */
 export const measureHttp = async (method: HttpMethod): Promise<HttpFigures> => {
   const runs: Array<ReadonlyArray<HttpRow>> = []
-  for (let i = 0; i < method.processes; i++) runs.push(await measureInProcess(method))
+  // Each process its own orders: a bias of a client's place in them does not repeat in every process.
+  for (let i = 0; i < method.processes; i++) runs.push(await measureInProcess(method, 20261130 + i))
   const rows = runs[0]!.map((row, i): HttpRow => {
     const each = (figure: (row: HttpRow) => number) => median(runs.map((run) => figure(run[i]!)))
     return {
