@@ -149,11 +149,11 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
   }
 
   readonly execute: CircuitBreakerRegistry<unknown>["execute"] = byKey((self, key, classify) =>
-    this.guard(self, key, classify)
+    this.guard(self, key, classify, false)
   ) as never
 
   readonly executeOrOverflow: CircuitBreakerRegistry<unknown>["executeOrOverflow"] = byKey((self, key, classify) =>
-    this.guardOrOverflow(self, key, classify)
+    this.guard(self, key, classify, true)
   ) as never
 
   get size(): Effect.Effect<number> {
@@ -220,33 +220,21 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
     })
   }
 
-  private guard(
-    self: Effect.Effect<unknown, unknown, unknown>,
-    key: string,
-    classify: Classifier | undefined
-  ): Effect.Effect<unknown, unknown, unknown> {
-    return Effect.withFiber((fiber) => {
-      const entry = this.entries.get(key)
-      if (entry !== undefined) {
-        entry.used = true
-        return guardIn(entry.breaker, self, classify, fiber)
-      }
-      return Effect.flatMap(this.create(key), (breaker) => guardIn(breaker, self, classify, fiber))
-    })
-  }
-
   /** Warnings of keys sent to the overflow breaker: one a minute at most. */
   private readonly overflowWarnings = new LogThrottle(overflowWarningMillis)
 
   /**
-   * `guard`, with the overflow breaker for a key that can have none of its
-   * own: the refusal is handled where the lookup fails (a new key only), so
-   * the call's own errors never meet it and a known key pays nothing more.
+   * Guards `self` with the breaker of `key`, made if need be. A key the
+   * registry refuses fails the call with the refusal, or — with `orOverflow`
+   * (`executeOrOverflow`) — is guarded by the overflow breaker: the refusal
+   * is handled where the lookup fails (a new key only), so the call's own
+   * errors never meet it and a known key pays nothing more.
    */
-  private guardOrOverflow(
+  private guard(
     self: Effect.Effect<unknown, unknown, unknown>,
     key: string,
-    classify: Classifier | undefined
+    classify: Classifier | undefined,
+    orOverflow: boolean
   ): Effect.Effect<unknown, unknown, unknown> {
     return Effect.withFiber((fiber) => {
       const entry = this.entries.get(key)
@@ -254,6 +242,7 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
         entry.used = true
         return guardIn(entry.breaker, self, classify, fiber)
       }
+      if (!orOverflow) return Effect.flatMap(this.create(key), (breaker) => guardIn(breaker, self, classify, fiber))
       return Effect.matchEffect(this.create(key), {
         onFailure: (refusal) =>
           Effect.flatMap(this.overflow, (overflow) =>
