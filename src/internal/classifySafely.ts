@@ -42,11 +42,11 @@ export const classifySafely = <A, E>(
     return new ClassifierBug(thrown)
   }
   if (outcome === "success" || outcome === "failure" || outcome === "ignored") return outcome
-  const failure = isHintedFailure(outcome) ? outcome : isFailureAs(outcome) ? outcome : undefined
-  if (failure !== undefined) {
-    const openFor: unknown = failure.openFor
-    if (openFor === undefined && isFailureAs(failure)) return failure
-    if (Duration.isDuration(openFor) && Duration.isFinite(openFor) && !Duration.isNegative(openFor)) return failure
+  if (isHintedFailure(outcome) || isFailureAs(outcome)) {
+    const openFor: unknown = outcome.openFor
+    // A failure recorded as an error may carry no hint; a hinted one must carry a good one.
+    if (openFor === undefined && isFailureAs(outcome)) return outcome
+    if (Duration.isDuration(openFor) && Duration.isFinite(openFor) && !Duration.isNegative(openFor)) return outcome
     return new ClassifierBug(
       new TypeError(`a classifier answered a failure whose open hint is ${textOf(openFor)}, not a finite duration`)
     )

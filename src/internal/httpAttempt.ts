@@ -251,22 +251,6 @@ export const judgedAttempt = <E, R>(
   })
 
 /**
- * `judgedAttempt` for a client that tracks no responses (no retry, hedge or
- * fallback: nothing releases them, and nothing needs their owners): one
- * `flatMap` with a handler made once per client, since every request pays
- * for this wrapper.
- *
- * @internal
- */
-export const untrackedAttempt = (judge: Judge) => {
-  const judgeResponse = (response: HttpClientResponse.HttpClientResponse) => judged(judge, response, untracked)
-  return <E, R>(
-    send: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>
-  ): Effect.Effect<HttpClientResponse.HttpClientResponse, E | FailedResponse | HttpClientError.HttpClientError, R> =>
-    Effect.flatMap(send, judgeResponse)
-}
-
-/**
  * Releases the responses of the request an attempt failed for: its retry
  * calls this with the attempt's error once it decided to send the request
  * again, before the wait, so that their connections serve others

@@ -42,8 +42,7 @@ import {
   supersedeAttempts,
   trackBody,
   Unreplayable,
-  untracked,
-  untrackedAttempt
+  untracked
 } from "./httpAttempt.js"
 import { CircuitOpened, makeBreakers, makeOriginOf } from "./httpBreakers.js"
 import { claimName } from "./metrics.js"
@@ -268,15 +267,15 @@ export const makeClient = <E, R>(
     const breakers = yield* makeBreakers(name, given, classify, keyOf)
     yield* claimClientName(name, decoded.metrics)
     const scope = yield* Effect.scope
-    const judgeUntracked = untrackedAttempt(judge)
 
     const guard = (request: Request, attempts: AttemptResponses): Effect.Effect<Response, unknown, unknown> => {
       const tracked = trackBody(request)
       const sent = tracked === undefined ? request : tracked.request
-      const send = client.postprocess(Effect.succeed(sent))
-      let call: Effect.Effect<Response, unknown, unknown> = attempts === untracked
-        ? judgeUntracked(send)
-        : judgedAttempt(judge, send, attempts)
+      let call: Effect.Effect<Response, unknown, unknown> = judgedAttempt(
+        judge,
+        client.postprocess(Effect.succeed(sent)),
+        attempts
+      )
       if (timeout !== undefined) call = timeout.apply(call)
       if (bulkhead !== undefined) call = bulkhead.apply(call)
       if (tracked !== undefined) {

@@ -242,20 +242,29 @@ export class RegistryImpl implements CircuitBreakerRegistry<unknown> {
         entry.used = true
         return guardIn(entry.breaker, self, classify, fiber)
       }
-      if (!orOverflow) return Effect.flatMap(this.create(key), (breaker) => guardIn(breaker, self, classify, fiber))
-      return Effect.matchEffect(this.create(key), {
+      const made = this.create(key)
+      const guarded = (breaker: CircuitBreaker) => guardIn(breaker, self, classify, fiber)
+      if (!orOverflow) return Effect.flatMap(made, guarded)
+      return Effect.matchEffect(made, {
         onFailure: (refusal) =>
-          Effect.flatMap(this.overflow, (overflow) =>
-            Effect.andThen(
-              this.overflowWarnings.warn(this.clock.currentTimeMillisUnsafe(), () =>
-                `Circuit breaker registry "${this.name}": no breaker of its own for key ${
-                  JSON.stringify(typeof key === "string" ? truncate(key) : "")
-                } (${textOf(refusal)}); its calls share the breaker "${overflow.name}"`),
-              guardIn(overflow, self, classify, fiber)
-            )),
-        onSuccess: (breaker) => guardIn(breaker, self, classify, fiber)
+          Effect.flatMap(
+            this.overflow,
+            (overflow) => Effect.andThen(this.warnOverflow(key, refusal), guarded(overflow))
+          ),
+        onSuccess: guarded
       })
     })
+  }
+
+  /** The warning that `key` shares the overflow breaker, at most once a minute. */
+  private warnOverflow(key: string, refusal: unknown): Effect.Effect<void> {
+    return this.overflowWarnings.warn(
+      this.clock.currentTimeMillisUnsafe(),
+      () =>
+        `Circuit breaker registry "${this.name}": no breaker of its own for key ${
+          JSON.stringify(typeof key === "string" ? truncate(key) : "")
+        } (${textOf(refusal)}); its calls share the breaker "${this.overflowConfig.name}"`
+    )
   }
 
   /** Breakers being made, by key: a second caller for the same key waits for the first. */
